@@ -1,0 +1,14 @@
+"""Official weight layouts, safe loading and conversion."""
+from .loading import WeightFileError, load_strict, missing_file_error, read_state_dict, strip_prefixes
+from .registry import OFFICIAL_FILES, OFFICIAL_WEIGHTS_URL, OfficialFile
+
+__all__ = [
+    "OFFICIAL_FILES",
+    "OFFICIAL_WEIGHTS_URL",
+    "OfficialFile",
+    "WeightFileError",
+    "load_strict",
+    "missing_file_error",
+    "read_state_dict",
+    "strip_prefixes",
+]

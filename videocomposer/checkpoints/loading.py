@@ -1,0 +1,114 @@
+"""Reading weight files safely and loading them strictly, with errors a user can act on.
+
+Official files are pickles: they are only ever opened with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from .registry import OFFICIAL_FILES, OFFICIAL_WEIGHTS_URL
+
+_PREFIXES = ("module.", "_orig_mod.")
+
+
+class WeightFileError(RuntimeError):
+    """A weight file is missing, unreadable, or does not match the model it is loaded into."""
+
+
+def missing_file_error(path: str | os.PathLike, component: str | None = None) -> WeightFileError:
+    """Build the error for a weight file that does not exist: which file, where looked, where to get it."""
+    path = Path(path)
+    official = OFFICIAL_FILES.get(component) if component else None
+    what = f" ({official.description})" if official else ""
+    url = official.url if official else OFFICIAL_WEIGHTS_URL
+    return WeightFileError(
+        f"weight file not found: {path.name}{what}\n"
+        f"  looked for: {path.resolve()}\n"
+        f"  get it from: {url}\n"
+        f"  then pass the folder that contains it (or the file itself)."
+    )
+
+
+def read_state_dict(path: str | os.PathLike, component: str | None = None) -> dict[str, torch.Tensor]:
+    """Read a state dict from ``.safetensors`` or a pickled ``.pth/.bin/.ckpt`` file.
+
+    Pickles are read with ``weights_only=True`` (no code execution) and ``mmap=True`` where the
+    file is in the zip format, so a 5.7 GB checkpoint is not copied into memory twice.
+    A ``{'state_dict': ...}`` wrapper is unwrapped. Keys are returned as stored.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise missing_file_error(path, component)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(path))
+        else:
+            try:
+                obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as exc:  # legacy (non-zip) pickles cannot be memory-mapped
+                if "mmap" not in str(exc):
+                    raise
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+    except WeightFileError:
+        raise
+    except Exception as exc:  # truncated, corrupt or not a weight file at all
+        raise WeightFileError(
+            f"could not read weight file {path}: {type(exc).__name__}: {exc}\n"
+            f"  the file may be truncated or corrupt; compare its size with the published one"
+            + (f" ({OFFICIAL_FILES[component].approx_size})" if component in OFFICIAL_FILES else "")
+        ) from exc
+    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightFileError(f"{path} does not hold a state dict of tensors (found {type(obj).__name__})")
+    return dict(obj)
+
+
+def strip_prefixes(state_dict: Mapping[str, torch.Tensor], prefixes: tuple[str, ...] = _PREFIXES) -> dict[str, torch.Tensor]:
+    """Remove wrapper prefixes (``module.`` from DataParallel, ``_orig_mod.`` from torch.compile)."""
+    out = {}
+    for key, value in state_dict.items():
+        for prefix in prefixes:
+            while key.startswith(prefix):
+                key = key[len(prefix):]
+        out[key] = value
+    return out
+
+
+def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str | os.PathLike) -> None:
+    """Load ``state_dict`` into ``module`` requiring every key and shape to match.
+
+    Raises one :class:`WeightFileError` naming ``source`` and listing missing, unexpected and
+    shape-mismatched keys (first few of each) instead of torch's long traceback.
+    """
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    mismatched = sorted(
+        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in set(own) & set(state_dict)
+        if tuple(own[k].shape) != tuple(state_dict[k].shape)
+    )
+    if missing or unexpected or mismatched:
+        def show(name: str, items: list[str]) -> str:
+            if not items:
+                return ""
+            head = "\n    ".join(items[:8])
+            more = f"\n    ... and {len(items) - 8} more" if len(items) > 8 else ""
+            return f"\n  {len(items)} {name}:\n    {head}{more}"
+
+        raise WeightFileError(
+            f"weights in {source} do not match {type(module).__name__}"
+            + show("missing keys", missing)
+            + show("unexpected keys", unexpected)
+            + show("shape mismatches", mismatched)
+            + "\n  check that the file is the right one for this component and that the model config matches it."
+        )
+    module.load_state_dict(state_dict, strict=True)
