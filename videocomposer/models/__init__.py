@@ -1,0 +1,1 @@
+"""Networks: the VideoComposer UNet and STC encoders, attention, the CLIP towers and the VAE."""
