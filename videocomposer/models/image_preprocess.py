@@ -1,0 +1,84 @@
+"""The two ways VideoComposer turns a picture into CLIP image-tower input.
+
+* **style image** (``read_style`` in the reference): open_clip's validation transform — shorter
+  side resized to 224 with PIL bicubic (long side ``int(224·long/short)``, as torchvision's
+  ``Resize``), centre crop 224 at ``round((L − 224)/2)`` (torchvision's ``CenterCrop``), RGB;
+* **reference frame** (no style image: the clip's middle frame): the reference's ``CenterCropV2``
+  (:func:`videocomposer.video.transforms.center_crop_v2`).
+
+Both end with ``ToTensor`` + ``Normalize`` with OpenAI's CLIP mean/std and return float32
+``[3, 224, 224]``, roughly in ``[-1.8, 2.2]``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from PIL import Image
+
+from ..video.transforms import center_crop_v2, pil_to_uint8_tensor
+
+OPENAI_CLIP_MEAN: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
+CLIP_IMAGE_SIZE = 224
+
+
+def normalize_pixels(
+    pixels: torch.Tensor,
+    mean: Sequence[float] = OPENAI_CLIP_MEAN,
+    std: Sequence[float] = OPENAI_CLIP_STD,
+) -> torch.Tensor:
+    """uint8 ``[..., 3, H, W]`` in ``[0, 255]`` → float32 ``(x/255 − mean)/std`` (ToTensor + Normalize)."""
+    if pixels.dtype != torch.uint8 or pixels.ndim < 3 or pixels.shape[-3] != 3:
+        raise ValueError(f"pixels must be a uint8 tensor [..., 3, H, W], got {tuple(pixels.shape)} {pixels.dtype}")
+    mean_t = torch.as_tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    std_t = torch.as_tensor(std, dtype=torch.float32).view(3, 1, 1)
+    return (pixels.to(torch.float32) / 255 - mean_t) / std_t
+
+
+def resize_shorter_side_and_center_crop(image: Image.Image, size: int = CLIP_IMAGE_SIZE) -> Image.Image:
+    """open_clip's validation geometry (torchvision ``Resize(size, BICUBIC)`` + ``CenterCrop(size)``
+    on a PIL image): ``size × size`` PIL image, in the input's mode."""
+    _check_image(image, size)
+    w, h = image.size
+    short, long = min(w, h), max(w, h)
+    new_short, new_long = size, int(size * long / short)
+    new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
+    if (new_w, new_h) != (w, h):
+        image = image.resize((new_w, new_h), resample=Image.BICUBIC)
+    left, top = int(round((new_w - size) / 2.0)), int(round((new_h - size) / 2.0))
+    return image.crop((left, top, left + size, top + size))
+
+
+def preprocess_style_image(
+    image: Image.Image,
+    size: int = CLIP_IMAGE_SIZE,
+    mean: Sequence[float] = OPENAI_CLIP_MEAN,
+    std: Sequence[float] = OPENAI_CLIP_STD,
+) -> torch.Tensor:
+    """Style image (any PIL mode) → normalised float32 ``[3, size, size]``.
+
+    Resized and cropped in its own mode, then converted to RGB (open_clip's order).
+    """
+    return normalize_pixels(pil_to_uint8_tensor(resize_shorter_side_and_center_crop(image, size)), mean, std)
+
+
+def preprocess_reference_frame(
+    image: Image.Image,
+    size: int = CLIP_IMAGE_SIZE,
+    mean: Sequence[float] = OPENAI_CLIP_MEAN,
+    std: Sequence[float] = OPENAI_CLIP_STD,
+) -> torch.Tensor:
+    """Reference frame (converted to RGB first, like decoded video frames) → ``CenterCropV2`` →
+    normalised float32 ``[3, size, size]``."""
+    _check_image(image, size)
+    return normalize_pixels(pil_to_uint8_tensor(center_crop_v2(image.convert("RGB"), size)), mean, std)
+
+
+def _check_image(image: Image.Image, size: int) -> None:
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"image must be a PIL.Image.Image, got {type(image).__name__}")
+    if min(image.size) < 1:
+        raise ValueError(f"image is empty: size {image.size}")
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
