@@ -57,3 +57,10 @@ def family_keys(name: str, filename: str) -> list[str]:
 
     with safe_open(str(path), "pt") as f:
         return sorted(f.keys())
+
+
+def pytest_configure(config):
+    """One intra-op thread: tiny models run faster without thread overhead, and results are reproducible."""
+    import torch
+
+    torch.set_num_threads(1)
