@@ -1,0 +1,178 @@
+"""Clip sampling and the per-stream transforms of the reference dataset (DS:253-325, IS:391-403).
+
+:func:`load_video_clip` turns a user's video into a :class:`~videocomposer.video.clip.VideoClip`
+exactly as the reference's ``VideoDataset.__getitem__`` does, drawing random numbers in its order:
+
+1. ``np.random.choice`` — the start I-frame (numpy legacy RNG);
+2. ``random.choice`` per frame — the misc resize interpolation (python RNG);
+3. ``random.random()`` — the mask type (python RNG), then the mask geometry (numpy legacy RNG).
+
+Randomness: pass ``seed`` (equivalent to the reference's ``setup_seed(seed)`` right before the
+dataset call), or explicit ``py_rng`` (``random.Random``) / ``np_rng`` (``np.random.RandomState``;
+the legacy stream, since ``np.random.Generator`` draws other numbers), or nothing to use the global
+``random`` / ``np.random`` states as the reference does.
+"""
+from __future__ import annotations
+
+import os
+import random
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from videocomposer.annotators.masks import draw_dataset_mask
+from videocomposer.video.clip import VideoClip
+from videocomposer.video.motion import dense_motion_field, motion_condition, short_side_resize_shape
+from videocomposer.video.reader import (
+    REFERENCE_ENCODER_THREADS,
+    VideoReadError,
+    decode_motion_stream,
+    probe_video,
+    reencode_mpeg4,
+    sampling_fps,
+)
+from videocomposer.video.transforms import center_crop_v2, pil_to_uint8_tensor
+
+#: The misc transform's interpolation choices, in the reference's list order.
+MISC_INTERPOLATIONS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS)
+#: OpenAI CLIP normalisation (``vit_mean`` / ``vit_std``).
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def choose_start_index(frame_types: str, num_frames: int, rng: np.random.RandomState | None = None) -> int:
+    """Random I-frame ``i`` with ``len(frame_types) − i ≥ num_frames`` (one ``choice`` draw).
+
+    Raises:
+        ValueError: no I-frame leaves ``num_frames`` frames.
+    """
+    candidates = [i for i, kind in enumerate(frame_types) if kind == "I" and len(frame_types) - i >= num_frames]
+    if not candidates:
+        raise ValueError(
+            f"no I-frame start leaves {num_frames} frames in a stream of {len(frame_types)} frames ({frame_types!r})"
+        )
+    return int((np.random if rng is None else rng).choice(candidates))
+
+
+def draw_misc_interpolations(num_frames: int, rng: random.Random | None = None) -> list[Image.Resampling]:
+    """``random.choice([BILINEAR, BICUBIC, LANCZOS])`` once per frame, in frame order."""
+    rng = rng or random
+    return [rng.choice(MISC_INTERPOLATIONS) for _ in range(num_frames)]
+
+
+def resize_short_side(image: Image.Image, size: int, resample: Image.Resampling) -> Image.Image:
+    """torchvision ``resize(PIL image, size)``: short side → ``size``, long side ``int(size·long/short)``."""
+    height, width = short_side_resize_shape(image.height, image.width, size)
+    return image.resize((width, height), resample=resample)
+
+
+def video_frames_uint8(images: Sequence[Image.Image], resolution: int) -> torch.Tensor:
+    """``video_data`` pixels: ``CenterCropV2(resolution)`` per frame → ``uint8 [F, 3, R, R]``."""
+    return torch.stack([pil_to_uint8_tensor(center_crop_v2(image, resolution)) for image in images])
+
+
+def misc_frames_uint8(images: Sequence[Image.Image], size: int, interpolations: Sequence[Image.Resampling]) -> torch.Tensor:
+    """``misc_data`` pixels: short-side resize with each frame's interpolation, then
+    ``CenterCropV2(size)`` → ``uint8 [F, 3, M, M]``."""
+    if len(interpolations) != len(images):
+        raise ValueError(f"need one interpolation per frame: {len(images)} frames, {len(interpolations)} interpolations")
+    return torch.stack(
+        [pil_to_uint8_tensor(center_crop_v2(resize_short_side(image, size, how), size)) for image, how in zip(images, interpolations)]
+    )
+
+
+def vit_frame_uint8(image: Image.Image, size: int = 224) -> torch.Tensor:
+    """CLIP reference-frame pixels: ``CenterCropV2(size)`` → ``uint8 [3, S, S]``."""
+    return pil_to_uint8_tensor(center_crop_v2(image, size))
+
+
+def to_unit_range(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 → float32 in [0, 1] (torchvision ``ToTensor``)."""
+    return pixels.float().div(255)
+
+
+def normalize(pixels: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 ``[..., 3, H, W]`` → float32 ``(x/255 − mean) / std`` per channel (ToTensor + Normalize)."""
+    shape = (3, 1, 1)
+    mean_t = torch.as_tensor(mean, dtype=torch.float32).view(shape)
+    std_t = torch.as_tensor(std, dtype=torch.float32).view(shape)
+    return to_unit_range(pixels).sub(mean_t).div(std_t)
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _rngs(seed: int | None, py_rng: random.Random | None, np_rng: np.random.RandomState | None):
+    if seed is None:
+        return py_rng, np_rng
+    if py_rng is not None or np_rng is not None:
+        raise ValueError("pass either seed or py_rng/np_rng, not both")
+    return random.Random(seed), np.random.RandomState(seed)
+
+
+def load_video_clip(
+    path: str | os.PathLike,
+    num_frames: int = 16,
+    resolution: int = 256,
+    misc_size: int = 384,
+    feature_framerate: int = 4,
+    vit_image_size: int = 224,
+    *,
+    seed: int | None = None,
+    py_rng: random.Random | None = None,
+    np_rng: np.random.RandomState | None = None,
+    with_mask: bool = True,
+    align_motion_with_frames: bool = False,
+    encoder_threads: int = REFERENCE_ENCODER_THREADS,
+) -> VideoClip:
+    """Sample a clip of ``num_frames`` consecutive frames and all its per-frame conditions.
+
+    The video is re-encoded in memory to MPEG-4 Part 2 at :func:`~videocomposer.video.reader.sampling_fps`,
+    a start I-frame is drawn, and the clip's frames give ``video`` (``[F, 3, R, R]`` in [−1, 1]),
+    ``misc`` (``[F, 3, M, M]`` in [0, 1]), ``motion`` (``[F, 2, R, R]`` px), ``vit_image`` (middle
+    frame, ``[3, S, S]`` CLIP-normalised) and, when ``with_mask``, ``mask`` (``[F, 1, M, M]``, one
+    draw shared by all frames; with ``with_mask=False`` no random numbers are spent on it).
+    ``align_motion_with_frames`` crops the motion like the frames (the reference is 1 px off).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        VideoReadError: unreadable, not a video, or fewer than ``num_frames`` frames after re-sampling.
+    """
+    _check_positive(num_frames=num_frames, resolution=resolution, misc_size=misc_size,
+                    feature_framerate=feature_framerate, vit_image_size=vit_image_size)
+    py_rng, np_rng = _rngs(seed, py_rng, np_rng)
+    probe = probe_video(path)
+    fps = sampling_fps(probe.num_frames, probe.fps, feature_framerate)
+    stream_bytes = reencode_mpeg4(path, fps, threads=encoder_threads)
+    name = os.fspath(path)
+    types_and_vectors = decode_motion_stream(stream_bytes, frame_indices=(), name=name)
+    try:
+        start = choose_start_index(types_and_vectors.frame_types, num_frames, np_rng)
+    except ValueError as exc:
+        raise VideoReadError(f"video '{name}' is too short for a {num_frames}-frame clip at {fps} fps: {exc}") from exc
+    indices = list(range(start, start + num_frames))
+    decoded = decode_motion_stream(stream_bytes, frame_indices=indices, name=name)
+    images = [Image.fromarray(decoded.frames[i]) for i in indices]
+    height, width = decoded.frames[start].shape[:2]
+
+    misc_pixels = misc_frames_uint8(images, misc_size, draw_misc_interpolations(num_frames, py_rng))
+    mask = None
+    if with_mask:
+        mask_2d, _ = draw_dataset_mask(misc_size, py_rng=py_rng, np_rng=np_rng)
+        mask = torch.from_numpy(mask_2d).float().expand(num_frames, 1, misc_size, misc_size).contiguous()
+    fields = [dense_motion_field(types_and_vectors.motion_vectors[i], height, width) for i in indices]
+    return VideoClip(
+        video=normalize(video_frames_uint8(images, resolution), (0.5,) * 3, (0.5,) * 3),
+        misc=to_unit_range(misc_pixels),
+        motion=motion_condition(fields, resolution, align_with_frames=align_motion_with_frames),
+        vit_image=normalize(vit_frame_uint8(images[num_frames // 2], vit_image_size), CLIP_MEAN, CLIP_STD),
+        mask=mask,
+        frame_indices=torch.tensor(indices, dtype=torch.int64),
+        fps=float(fps),
+        frame_types=types_and_vectors.frame_types,
+    )
