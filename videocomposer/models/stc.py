@@ -1,0 +1,179 @@
+"""Spatio-temporal condition (STC) encoders and the classifier-free-guidance condition dropout.
+
+Each spatial condition (depth, sketch, motion, ...) has its own encoder: a per-frame conv stem that
+brings any ``H×W`` to the latent size, followed by a one-layer transformer over the frames at every
+latent position. The encoded conditions are summed into the ``concat_dim`` channels concatenated to
+the UNet input. Encoders are registered by condition name in :data:`STC_CONDITIONS`; the state-dict
+names are the official ones (``depth_embedding``, ``depth_embedding_after``, and the odd
+``masked_embedding`` / ``mask_embedding_after`` pair).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from .attention import multihead_attention
+
+
+@dataclass(frozen=True)
+class STCCondition:
+    """One spatial condition: its name in ``video_compositions``, the UNet kwarg that carries it,
+    its input channels and value range, and the two official state-dict prefixes."""
+
+    name: str
+    kwarg: str
+    in_channels: int
+    value_range: str
+    stem_key: str
+    frames_key: str
+
+
+# In the order the reference adds them to the concat channels (this also fixes the order of the
+# training-mode dropout draws).
+STC_CONDITIONS: dict[str, STCCondition] = {
+    c.name: c
+    for c in (
+        STCCondition("depthmap", "depth", 1, "MiDaS depth / 20, clamped to [0, 10]", "depth_embedding", "depth_embedding_after"),
+        STCCondition("local_image", "local_image", 3, "RGB in [0, 1], one frame repeated over F", "local_image_embedding", "local_image_embedding_after"),
+        STCCondition("motion", "motion", 2, "motion vectors (dx, dy) in pixels", "motion_embedding", "motion_embedding_after"),
+        STCCondition("sketch", "sketch", 1, "per-frame sketch in [0, 1]", "sketch_embedding", "sketch_embedding_after"),
+        STCCondition("single_sketch", "single_sketch", 1, "one sketch in [0, 1] repeated over F", "single_sketch_embedding", "single_sketch_embedding_after"),
+        STCCondition("mask", "masked", 4, "cat([rgb·(1-m), 1-m]), rgb in [-1, 1], m in {0, 1}", "masked_embedding", "mask_embedding_after"),
+    )
+}
+
+
+def encoded_size(pooled: int) -> int:
+    """Side length after the stem's two stride-2 convs (3×3, padding 1) applied to ``pooled`` pixels."""
+    return (pooled + 3) // 4
+
+
+class ConditionStem(nn.Sequential):
+    """Per-frame conv stem: Conv3×3(C_in→4c) → SiLU → adaptive average pool → Conv3×3/2(4c→4c) → SiLU
+    → Conv3×3/2(4c→c), with ``c = concat_dim`` (official keys ``.0``, ``.3``, ``.5``).
+
+    The reference pools to a fixed 128×128 (so 32×32 latents); here the pooled size is an argument,
+    normally 4× the latent size, so any latent resolution can be reached.
+    """
+
+    def __init__(self, in_channels: int, concat_dim: int):
+        hidden = 4 * concat_dim
+        super().__init__(
+            nn.Conv2d(in_channels, hidden, 3, padding=1),
+            nn.SiLU(),
+            nn.Identity(),  # the adaptive pool: its size comes with each call (see forward)
+            nn.Conv2d(hidden, hidden, 3, stride=2, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(hidden, concat_dim, 3, stride=2, padding=1),
+        )
+
+    def forward(self, video: torch.Tensor, pooled_size: tuple[int, int]) -> torch.Tensor:
+        """``video`` ``[B, C_in, F, H, W]`` -> ``[B, concat_dim, F, ⌈P_h/4⌉, ⌈P_w/4⌉]`` for ``pooled_size`` ``(P_h, P_w)``."""
+        conv_in, act_in, _, down1, act1, down2 = self
+        frames = rearrange(video, "b c f h w -> (b f) c h w")
+        h = F.adaptive_avg_pool2d(act_in(conv_in(frames)), pooled_size)
+        h = down2(act1(down1(h)))
+        return rearrange(h, "(b f) c h w -> b c f h w", f=video.shape[2])
+
+
+class FrameAttention(nn.Module):
+    """Self-attention over frames with a fused, bias-free ``to_qkv`` and ``to_out`` = [Linear, Dropout]."""
+
+    def __init__(self, dim: int, heads: int, head_dim: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.to_qkv = nn.Linear(dim, 3 * heads * head_dim, bias=False)
+        self.to_out = nn.Sequential(nn.Linear(heads * head_dim, dim), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.to_qkv(x).chunk(3, dim=-1)
+        return self.to_out(multihead_attention(q, k, v, self.heads))
+
+
+class PreNormResidual(nn.Module):
+    """``x + fn(LayerNorm(x))`` (keys ``norm``, ``fn``)."""
+
+    def __init__(self, dim: int, fn: nn.Module):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(self.norm(x)) + x
+
+
+class FrameFeedForward(nn.Module):
+    """``net`` = [[Linear(d→4d), GELU], Dropout, Linear(4d→d)] (keys ``net.0.0``, ``net.2``)."""
+
+    def __init__(self, dim: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU()), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class FrameTransformer(nn.Module):
+    """The reference's ``Transformer_v2`` over the frames at each position: per layer
+    ``x = x + Attn(LayerNorm(x))`` (2 heads of width ``dim``) then ``x = x + FF(x)`` with **no** norm
+    before the feed-forward. Keys ``layers.<i>.0.*`` (attention) and ``layers.<i>.1.*`` (feed-forward).
+    """
+
+    def __init__(self, dim: int, depth: int = 1, heads: int = 2, dropout: float = 0.05):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.ModuleList([PreNormResidual(dim, FrameAttention(dim, heads, dim, dropout)), FrameFeedForward(dim, dropout)])
+            for _ in range(depth)
+        )
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        """``video`` ``[B, C, F, H, W]`` -> same shape; attention runs over ``F`` at each ``(h, w)``."""
+        height, width = video.shape[-2:]
+        x = rearrange(video, "b c f h w -> (b h w) f c")
+        for attend, feed_forward in self.layers:
+            x = attend(x)
+            x = feed_forward(x) + x
+        return rearrange(x, "(b h w) f c -> b c f h w", h=height, w=width)
+
+
+class ConditionDropout(nn.Module):
+    """Classifier-free-guidance dropout of the conditions (the reference's ``misc_dropout``); identity in eval.
+
+    Per batch, :meth:`sample_groups` marks samples "all-zero" (lose every condition, text included)
+    or "all-keep" (lose none). Each call of :meth:`forward` then zeroes a fresh random subset of the
+    remaining samples (``#(rand(B) < p)`` of them) plus every all-zero sample, multiplying by 0 without
+    rescaling. Random draws use ``generator`` (default: the global CPU generator, as the reference).
+    """
+
+    def __init__(self, p: float, p_all_zero: float, p_all_keep: float):
+        super().__init__()
+        self.p, self.p_all_zero, self.p_all_keep = p, p_all_zero, p_all_keep
+
+    def sample_groups(self, batch: int, device: torch.device, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Boolean ``zero`` and ``keep`` masks ``[batch]`` (disjoint); all False in eval mode."""
+        zero = torch.zeros(batch, dtype=torch.bool, device=device)
+        keep = torch.zeros(batch, dtype=torch.bool, device=device)
+        if self.training:
+            n_zero = int((torch.rand(batch, generator=generator) < self.p_all_zero).sum())
+            n_keep = int((torch.rand(batch, generator=generator) < self.p_all_keep).sum())
+            order = torch.randperm(batch, generator=generator).to(device)
+            zero[order[:n_zero]] = True
+            keep[order[n_zero:n_zero + n_keep]] = True
+        return zero, keep
+
+    def forward(self, x: torch.Tensor, zero: torch.Tensor, keep: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``x`` ``[B, ...]`` -> ``x`` with the dropped samples zeroed."""
+        if not self.training:
+            return x
+        batch = x.shape[0]
+        n_drop = int((torch.rand(batch, generator=generator) < self.p).sum())
+        candidates = torch.where(~(zero | keep))[0]
+        chosen = torch.randperm(len(candidates), generator=generator)[:n_drop].to(candidates.device)
+        multiplier = x.new_ones(batch)
+        multiplier[candidates[chosen]] = 0.0
+        multiplier[zero] = 0.0
+        return x * multiplier.view(batch, *([1] * (x.ndim - 1)))

@@ -1,0 +1,365 @@
+"""The VideoComposer 3D UNet (the reference's ``UNetSD_temporal``) and its configuration.
+
+An SD-2.1-style UNet applied per frame, with a temporal transformer after every spatial one, temporal
+convolutions inside every ResBlock, and the spatio-temporal condition (STC) encoders whose summed
+features are concatenated to the noisy latent. It predicts ε for ``x`` ``[B, 4, F, h, w]``.
+
+The module tree and parameter names are those of the official ``non_ema_228000.pth`` (1574 tensors,
+1,413,435,636 parameters), which loads strictly and unchanged with :meth:`VideoComposerUNet.from_official`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from einops import rearrange
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from ..checkpoints import OFFICIAL_FILES, load_strict, read_state_dict, strip_prefixes
+from .attention import SpatialTransformer, TemporalTransformer
+from .stc import STC_CONDITIONS, ConditionDropout, ConditionStem, FrameTransformer, STCCondition, encoded_size
+from .unet_blocks import Downsample, ResBlock, Upsample, timestep_embedding
+
+# Condition name (as in the reference's ``video_compositions``) -> the forward() kwarg that carries it.
+CONDITION_KWARGS: dict[str, str] = {
+    "text": "y",
+    "image": "image",
+    **{c.name: c.kwarg for c in STC_CONDITIONS.values()},
+}
+
+# The reference constructor's defaults (U:1136-1166), used for keys a reference kwargs dict leaves out.
+_REFERENCE_DEFAULTS: dict[str, Any] = {
+    "in_dim": 7, "dim": 512, "context_dim": 512, "concat_dim": 8, "out_dim": 6, "dim_mult": (1, 2, 3, 4),
+    "num_heads": None, "head_dim": 64, "num_res_blocks": 3, "attn_scales": (1 / 2, 1 / 4, 1 / 8),
+    "dropout": 0.1, "temporal_attn_times": 1, "temporal_attention": True, "use_checkpoint": False,
+    "misc_dropout": 0.5, "video_compositions": ("text", "mask"), "p_all_zero": 0.1, "p_all_keep": 0.1,
+}
+# Reference constructor arguments that do not change what the model computes.
+_REFERENCE_NO_EFFECT = {"y_dim", "hist_dim", "use_scale_shift_norm", "use_sim_mask", "training", "zero_y", "black_image_feature"}
+# Reference options for code paths the official model never takes; accepted only when off.
+_REFERENCE_UNSUPPORTED = {"use_fps_condition", "use_image_dataset"}
+
+
+@dataclass
+class UNetConfig:
+    """Architecture and training-time behaviour of :class:`VideoComposerUNet`.
+
+    The defaults are the official VideoComposer values (:meth:`official`). Field names mirror the
+    reference constructor. JSON-serialisable with ``dataclasses.asdict``; ``UNetConfig(**d)`` rebuilds it.
+    """
+
+    in_dim: int = 4                      # latent channels of x
+    concat_dim: int = 8                  # channels of the summed STC features concatenated to x
+    dim: int = 320                       # base width (multiple of 32: GroupNorm(32))
+    context_dim: int = 1024              # text/image token width (the reference hard-codes 1024 in places)
+    out_dim: int = 4                     # predicted channels (ε)
+    dim_mult: tuple[int, ...] = (1, 2, 4, 4)
+    num_heads: int = 8                   # heads of the first temporal transformer only (inner = num_heads·head_dim)
+    head_dim: int = 64                   # every other attention has channels // head_dim heads
+    num_res_blocks: int = 2
+    attn_scales: tuple[float, ...] = (1.0, 0.5, 0.25)  # resolutions (1 = full latent) with attention
+    dropout: float = 0.1                 # ResBlock out_layers dropout
+    temporal_attention: bool = True      # temporal transformers after every spatial one
+    temporal_attn_times: int = 1         # only 1 is meaningful (the reference's unused multi-block path)
+    video_compositions: tuple[str, ...] = ("text", "mask", "depthmap", "sketch", "motion", "image", "local_image", "single_sketch")
+    misc_dropout: float = 0.5            # per-condition drop probability in training
+    p_all_zero: float = 0.1              # per-sample probability of dropping every condition
+    p_all_keep: float = 0.1              # per-sample probability of keeping every condition (the
+    #                                      official pipeline passes p_all_zero here; same value 0.1)
+    use_checkpoint: bool = True          # activation checkpointing per block when grad is enabled
+    temporal_conv_dropout: float = 0.1   # dropout inside the temporal convs (hard-coded 0.1 in the reference)
+    stc_dropout: float = 0.05            # dropout inside the STC frame transformers
+    stc_transformer_layers: int = 1      # the reference's cfg.adapter_transformer_layers
+    # STC pooled size: None = 4 × the latent size (128×128 for 32×32 latents, exactly the reference);
+    # a fixed (H, W) reproduces the reference's fixed AdaptiveAvgPool2d and only fits one latent size.
+    condition_pool_size: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        self.dim_mult = tuple(int(m) for m in self.dim_mult)
+        self.attn_scales = tuple(float(s) for s in self.attn_scales)
+        self.video_compositions = tuple(self.video_compositions)
+        if self.condition_pool_size is not None:
+            self.condition_pool_size = tuple(int(s) for s in self.condition_pool_size)
+        unknown = [n for n in self.video_compositions if n not in CONDITION_KWARGS]
+        if unknown:
+            raise ValueError(f"video_compositions: unknown condition(s) {unknown}; expected names from {list(CONDITION_KWARGS)}")
+        if len(set(self.video_compositions)) != len(self.video_compositions):
+            raise ValueError(f"video_compositions: duplicate names in {list(self.video_compositions)}")
+        if self.dim <= 0 or self.dim % 32:
+            raise ValueError(f"dim: expected a positive multiple of 32 (GroupNorm with 32 groups), got {self.dim}")
+        if not self.dim_mult or min(self.dim_mult) < 1:
+            raise ValueError(f"dim_mult: expected a non-empty list of positive integers, got {list(self.dim_mult)}")
+        bad_widths = [self.dim * m for m in self.dim_mult if (self.dim * m) % self.head_dim]
+        if bad_widths:
+            raise ValueError(f"head_dim: every level width must be a multiple of head_dim={self.head_dim}, got widths {bad_widths}")
+        if self.num_res_blocks < 1:
+            raise ValueError(f"num_res_blocks: expected >= 1, got {self.num_res_blocks}")
+        if self.temporal_attn_times != 1:
+            raise ValueError(f"temporal_attn_times: only 1 is supported (it only affects the reference's unused "
+                             f"TemporalAttentionMultiBlock path), got {self.temporal_attn_times}")
+        for name in ("dropout", "misc_dropout", "p_all_zero", "p_all_keep", "temporal_conv_dropout", "stc_dropout"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: expected a probability in [0, 1], got {getattr(self, name)}")
+        if self.condition_pool_size is not None and (len(self.condition_pool_size) != 2 or min(self.condition_pool_size) < 1):
+            raise ValueError(f"condition_pool_size: expected None or (height, width), got {self.condition_pool_size}")
+
+    @classmethod
+    def official(cls) -> "UNetConfig":
+        """The configuration of the released checkpoint ``non_ema_228000.pth``."""
+        return cls()
+
+    @classmethod
+    def from_reference_kwargs(cls, kwargs: dict) -> "UNetConfig":
+        """Build from ``UNetSD_temporal`` constructor kwargs (e.g. a fixture's ``constructor_kwargs``).
+
+        Missing keys take the reference constructor's defaults; ``num_heads=None`` means ``dim // 32``;
+        ``inpainting=False`` removes the mask encoder. Unknown keys raise ``ValueError``.
+        """
+        own = {f.name for f in fields(cls)}
+        unknown = set(kwargs) - own - _REFERENCE_NO_EFFECT - _REFERENCE_UNSUPPORTED - {"inpainting"}
+        if unknown:
+            raise ValueError(f"reference kwargs: unknown key(s) {sorted(unknown)}")
+        enabled = sorted(k for k in _REFERENCE_UNSUPPORTED if kwargs.get(k))
+        if enabled:
+            raise ValueError(f"reference kwargs: {enabled} are not supported (no official model uses them); set them to False")
+        values = {**_REFERENCE_DEFAULTS, **{k: v for k, v in kwargs.items() if k in own}}
+        if values["num_heads"] is None:
+            values["num_heads"] = values["dim"] // 32
+        if kwargs.get("inpainting", True) is False:
+            values["video_compositions"] = tuple(n for n in values["video_compositions"] if n != "mask")
+        return cls(**values)
+
+
+class VideoComposerUNet(nn.Module):
+    """3D UNet predicting ε from a noisy latent video, the timestep and any subset of the conditions.
+
+    ``zero_y`` ``[1, L, context_dim]`` (the text embedding of the empty caption) is the context used
+    when no ``y`` is given; it is a non-persistent buffer (not in the state dict), zeros until set.
+    """
+
+    def __init__(self, config: UNetConfig | None = None, zero_y: torch.Tensor | None = None):
+        super().__init__()
+        self.config = config = config if config is not None else UNetConfig.official()
+        dim, head_dim, context_dim = config.dim, config.head_dim, config.context_dim
+        emb_dim = 4 * dim
+
+        # 1. embeddings: timestep MLP and the style-image token MLP
+        self.time_embed = nn.Sequential(nn.Linear(dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.pre_image_condition = nn.Sequential(nn.Linear(context_dim, context_dim), nn.SiLU(), nn.Linear(context_dim, context_dim))
+
+        # 2. STC encoders, one stem + frame transformer per configured spatial condition
+        self.stc_conditions: tuple[STCCondition, ...] = tuple(
+            c for c in STC_CONDITIONS.values() if c.name in config.video_compositions
+        )
+        for cond in self.stc_conditions:
+            self.add_module(cond.stem_key, ConditionStem(cond.in_channels, config.concat_dim))
+            self.add_module(cond.frames_key, FrameTransformer(config.concat_dim, config.stc_transformer_layers, dropout=config.stc_dropout))
+        self.condition_dropout = ConditionDropout(config.misc_dropout, config.p_all_zero, config.p_all_keep)
+        self.register_buffer("zero_y", torch.zeros(1, 77, context_dim), persistent=False)
+        if zero_y is not None:
+            self.set_zero_y(zero_y)
+
+        def res_block(in_ch: int, out_ch: int) -> ResBlock:
+            return ResBlock(in_ch, out_ch, emb_dim, config.dropout, config.temporal_conv_dropout)
+
+        def attention(ch: int) -> list[nn.Module]:
+            layers: list[nn.Module] = [SpatialTransformer(ch, ch // head_dim, head_dim, context_dim)]
+            if config.temporal_attention:
+                layers.append(TemporalTransformer(ch, ch // head_dim, head_dim))
+            return layers
+
+        # 3. encoder: stem conv (+ temporal transformer), then per level ResBlocks (+ attention) and a Downsample
+        enc_dims = [dim * m for m in (1, *config.dim_mult)]
+        stem: list[nn.Module] = [nn.Conv2d(config.in_dim + config.concat_dim, dim, 3, padding=1)]
+        if config.temporal_attention:
+            stem.append(TemporalTransformer(dim, config.num_heads, head_dim))
+        self.input_blocks = nn.ModuleList([nn.ModuleList(stem)])
+        skip_channels, scale = [dim], 1.0
+        last_level = len(config.dim_mult) - 1
+        for level, (in_ch, out_ch) in enumerate(zip(enc_dims[:-1], enc_dims[1:])):
+            for _ in range(config.num_res_blocks):
+                layers = [res_block(in_ch, out_ch)] + (attention(out_ch) if scale in config.attn_scales else [])
+                self.input_blocks.append(nn.ModuleList(layers))
+                skip_channels.append(out_ch)
+                in_ch = out_ch
+            if level != last_level:
+                self.input_blocks.append(Downsample(out_ch))  # stored bare: key input_blocks.N.op
+                skip_channels.append(out_ch)
+                scale /= 2.0
+
+        # 4. middle: ResBlock, attention (always), ResBlock
+        mid = enc_dims[-1]
+        self.middle_block = nn.ModuleList([res_block(mid, mid), *attention(mid), res_block(mid, mid)])
+
+        # 5. decoder: per level num_res_blocks + 1 ResBlocks on [x, skip] (+ attention), then an Upsample
+        dec_dims = [dim * m for m in (config.dim_mult[-1], *reversed(config.dim_mult))]
+        self.output_blocks = nn.ModuleList()
+        for level, (in_ch, out_ch) in enumerate(zip(dec_dims[:-1], dec_dims[1:])):
+            for j in range(config.num_res_blocks + 1):
+                layers = [res_block(in_ch + skip_channels.pop(), out_ch)]
+                layers += attention(out_ch) if scale in config.attn_scales else []
+                if level != last_level and j == config.num_res_blocks:
+                    layers.append(Upsample(out_ch))
+                    scale *= 2.0
+                self.output_blocks.append(nn.ModuleList(layers))
+                in_ch = out_ch
+
+        # 6. head
+        self.out = nn.Sequential(nn.GroupNorm(32, dec_dims[-1]), nn.SiLU(), nn.Conv2d(dec_dims[-1], config.out_dim, 3, padding=1))
+
+    # ------------------------------------------------------------------ loading and zero_y
+
+    def set_zero_y(self, zero_y: torch.Tensor) -> None:
+        """Set the empty-caption context ``[1, L, context_dim]`` (or ``[L, context_dim]``)."""
+        if zero_y.ndim == 2:
+            zero_y = zero_y[None]
+        if zero_y.ndim != 3 or zero_y.shape[0] != 1 or zero_y.shape[2] != self.config.context_dim:
+            raise ValueError(f"zero_y: expected shape [1, L, {self.config.context_dim}], got {tuple(zero_y.shape)}")
+        self.zero_y = zero_y.detach().to(device=self.zero_y.device, dtype=self.zero_y.dtype).clone()
+
+    @classmethod
+    def from_official(cls, path: str | os.PathLike, config: UNetConfig | None = None,
+                      zero_y: torch.Tensor | None = None) -> "VideoComposerUNet":
+        """Load a flat UNet state dict (``non_ema_228000.pth``, a ``.safetensors`` conversion, or a
+        folder holding ``non_ema_228000.pth``) strictly; returns the model in eval mode.
+
+        Wrapper prefixes (``module.``, ``_orig_mod.``) are stripped. Missing, unexpected or mis-shaped
+        keys raise one :class:`~videocomposer.checkpoints.WeightFileError` naming the file.
+        """
+        path = Path(path)
+        if path.is_dir():
+            path = path / OFFICIAL_FILES["unet"].filename
+        state_dict = strip_prefixes(read_state_dict(path, component="unet"))
+        with torch.device("meta"):  # no random init of 1.4 B parameters that are about to be overwritten
+            model = cls(config)
+        model.to_empty(device="cpu")
+        load_strict(model, state_dict, source=path)
+        model.set_zero_y(zero_y if zero_y is not None else torch.zeros(1, 77, model.config.context_dim))
+        return model.eval()
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, image: torch.Tensor | None = None,
+                local_image: torch.Tensor | None = None, depth: torch.Tensor | None = None, sketch: torch.Tensor | None = None,
+                single_sketch: torch.Tensor | None = None, masked: torch.Tensor | None = None, motion: torch.Tensor | None = None,
+                *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Predict ε.
+
+        Args:
+            x: noisy latent ``[B, in_dim, F, h, w]``; ``h, w`` multiples of ``2^(len(dim_mult)-1)``.
+            t: timesteps ``[B]`` (or a scalar), integers in [0, 1000), not rescaled.
+            y: text context ``[B, L, context_dim]``; when None, ``zero_y`` repeated over the batch.
+            image: style-image embedding ``[B, N, context_dim]`` (N = 1 officially), appended to the
+                context after the ``pre_image_condition`` MLP.
+            local_image, depth, sketch, single_sketch, masked, motion: spatial conditions
+                ``[B, C, F, H, W]`` of any ``H×W`` (channels and value ranges in ``stc.STC_CONDITIONS``).
+            generator: CPU generator for the training-mode condition dropout (default: global RNG).
+        Returns:
+            ε ``[B, out_dim, F, h, w]``.
+        """
+        spatial = {"local_image": local_image, "depth": depth, "sketch": sketch,
+                   "single_sketch": single_sketch, "masked": masked, "motion": motion}
+        t = self._check_inputs(x, t, y, image, spatial)
+        batch, _, frames, height, width = x.shape
+
+        # 1. condition-dropout groups (all False in eval mode)
+        zero, keep = self.condition_dropout.sample_groups(batch, x.device, generator)
+
+        def drop(features: torch.Tensor) -> torch.Tensor:
+            return self.condition_dropout(features, zero, keep, generator)
+
+        # 2. STC features, summed into the concat channels (zeros when no condition is given)
+        pooled_size = self.config.condition_pool_size or (4 * height, 4 * width)
+        concat = x.new_zeros(batch, self.config.concat_dim, frames, height, width)
+        for cond in self.stc_conditions:
+            video = spatial[cond.kwarg]
+            if video is not None:
+                features = getattr(self, cond.stem_key)(video, pooled_size)
+                concat = concat + drop(getattr(self, cond.frames_key)(features))
+        h = torch.cat([x, concat], dim=1)
+
+        # 3. timestep embedding and cross-attention context, repeated per frame (row b·F + f)
+        emb = self.time_embed(timestep_embedding(t, self.config.dim))
+        context = drop(y) if y is not None else self.zero_y.repeat(batch, 1, 1)
+        if image is not None:
+            context = torch.cat([context, drop(self.pre_image_condition(image))], dim=1)
+        emb = emb.repeat_interleave(frames, dim=0)
+        context = context.repeat_interleave(frames, dim=0)
+
+        # 4. UNet on frames folded into the batch
+        h = rearrange(h, "b c f h w -> (b f) c h w")
+        skips = []
+        for block in self.input_blocks:
+            h = self._run_block(block, h, emb, context, frames)
+            skips.append(h)
+        h = self._run_block(self.middle_block, h, emb, context, frames)
+        for block in self.output_blocks:
+            h = self._run_block(block, torch.cat([h, skips.pop()], dim=1), emb, context, frames)
+        h = self.out(h)
+        return rearrange(h, "(b f) c h w -> b c f h w", b=batch)
+
+    def _run_block(self, block: nn.Module, h: torch.Tensor, emb: torch.Tensor, context: torch.Tensor, frames: int) -> torch.Tensor:
+        """Apply one input/middle/output block (a ModuleList or a bare Downsample) layer by layer.
+
+        ResBlocks and transformers are activation-checkpointed when ``use_checkpoint`` and grad are on.
+        """
+        for layer in block if isinstance(block, nn.ModuleList) else [block]:
+            if isinstance(layer, ResBlock):
+                args: tuple = (h, emb, frames)
+            elif isinstance(layer, SpatialTransformer):
+                args = (h, context)
+            elif isinstance(layer, TemporalTransformer):
+                args = (h, frames)
+            else:  # stem conv, Downsample, Upsample
+                h = layer(h)
+                continue
+            if self.config.use_checkpoint and torch.is_grad_enabled():
+                h = checkpoint(layer, *args, use_reentrant=False)
+            else:
+                h = layer(*args)
+        return h
+
+    def _check_inputs(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, image: torch.Tensor | None,
+                      spatial: dict[str, torch.Tensor | None]) -> torch.Tensor:
+        """Validate shapes against the config; returns ``t`` as ``[B]``. Raises ``ValueError`` naming the argument."""
+        cfg = self.config
+        if x.ndim != 5 or x.shape[1] != cfg.in_dim:
+            raise ValueError(f"x: expected a latent video [B, {cfg.in_dim}, F, h, w], got shape {tuple(x.shape)}")
+        batch, _, frames, height, width = x.shape
+        factor = 2 ** (len(cfg.dim_mult) - 1)
+        if height % factor or width % factor:
+            raise ValueError(f"x: latent height and width must be multiples of {factor} ({len(cfg.dim_mult)} UNet levels), "
+                             f"got shape {tuple(x.shape)}")
+        t = torch.as_tensor(t, device=x.device)
+        if t.ndim == 0:
+            t = t.expand(batch)
+        if t.shape != (batch,):
+            raise ValueError(f"t: expected shape [{batch}] (one timestep per sample), got {tuple(t.shape)}")
+        for name, tokens in (("y", y), ("image", image)):
+            if tokens is not None and (tokens.ndim != 3 or tokens.shape[0] != batch or tokens.shape[2] != cfg.context_dim):
+                raise ValueError(f"{name}: expected shape [{batch}, L, {cfg.context_dim}], got {tuple(tokens.shape)}")
+        encoders = {c.kwarg: c for c in self.stc_conditions}
+        for kwarg, video in spatial.items():
+            if video is None:
+                continue
+            if kwarg not in encoders:
+                name = next(c.name for c in STC_CONDITIONS.values() if c.kwarg == kwarg)
+                raise ValueError(f"{kwarg}: this model has no encoder for condition {name!r} (video_compositions = "
+                                 f"{list(cfg.video_compositions)}); leave {kwarg}=None or add {name!r} to the config")
+            channels = encoders[kwarg].in_channels
+            if video.ndim != 5 or video.shape[:3] != (batch, channels, frames):
+                raise ValueError(f"{kwarg}: expected shape [{batch}, {channels}, {frames}, H, W] (batch, channels and "
+                                 f"frames of x), got {tuple(video.shape)}")
+        if cfg.condition_pool_size is not None and any(v is not None for v in spatial.values()):
+            reached = tuple(encoded_size(s) for s in cfg.condition_pool_size)
+            if reached != (height, width):
+                raise ValueError(f"x: the condition encoders pool to {cfg.condition_pool_size} and reach {reached[0]}x{reached[1]} "
+                                 f"latents, but x has shape {tuple(x.shape)}; set condition_pool_size=None to follow the latent size")
+        return t
+
+
+__all__ = ["CONDITION_KWARGS", "UNetConfig", "VideoComposerUNet"]
