@@ -1,1 +1,24 @@
-"""diffusion"""
+"""Diffusion, independent of the network: schedule, noising and loss, guidance, samplers.
+
+The model is always an argument: ``model(x_t, t, **kwargs) -> eps`` with ``x_t`` ``[B, C, F, H, W]``
+and ``t`` int64 ``[B]``.
+"""
+from .ddim import DDIMSampler, ddim_timesteps
+from .gaussian_diffusion import q_sample, sample_timesteps, training_loss
+from .guidance import GuidedDenoiser, make_guidance_kwargs
+from .schedule import NoiseSchedule
+from .schedulers import SCHEDULERS, make_sampler, sample
+
+__all__ = [
+    "DDIMSampler",
+    "GuidedDenoiser",
+    "NoiseSchedule",
+    "SCHEDULERS",
+    "ddim_timesteps",
+    "make_guidance_kwargs",
+    "make_sampler",
+    "q_sample",
+    "sample",
+    "sample_timesteps",
+    "training_loss",
+]

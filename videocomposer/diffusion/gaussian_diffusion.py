@@ -1,0 +1,51 @@
+"""Forward noising and the training objective (ε-prediction, mean-squared error).
+
+The network is an argument (as in DiT): any callable ``model(x_t, t, **model_kwargs) -> eps`` with
+``x_t`` ``[B, C, F, H, W]`` and ``t`` an int64 ``[B]`` tensor of (unscaled) timesteps.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+
+from .guidance import EpsModel
+from .schedule import NoiseSchedule
+
+
+def q_sample(schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Sample ``q(x_t | x_0)``: ``x_t = sqrt(ᾱ_t)·x_0 + sqrt(1 − ᾱ_t)·noise``.
+
+    ``x0`` and ``noise``: ``[B, ...]`` (latents ``[B, 4, F, h, w]``); ``t``: int64 ``[B]``. Returns ``[B, ...]``.
+    """
+    if noise.shape != x0.shape:
+        raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
+    schedule.validate_timesteps(t, x0.shape[0])
+    return schedule.gather("sqrt_alphas_cumprod", t, x0) * x0 + schedule.gather("sqrt_one_minus_alphas_cumprod", t, x0) * noise
+
+
+def sample_timesteps(batch_size: int, schedule: NoiseSchedule, device: torch.device | str = "cpu",
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """Timesteps drawn uniformly from ``[0, T)``: int64 ``[batch_size]`` (the reference's training sampler)."""
+    gen_device = generator.device if generator is not None else device
+    t = torch.randint(0, schedule.num_timesteps, (batch_size,), generator=generator, device=gen_device)
+    return t.to(device)
+
+
+def training_loss(model: EpsModel, schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor,
+                  model_kwargs: Mapping[str, Any] | None = None, noise: torch.Tensor | None = None,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Per-sample ε-prediction loss ``mean over (C, F, H, W) of (model(x_t, t) − noise)²``: ``[B]``.
+
+    ``x0``: clean latents ``[B, C, F, H, W]``; ``t``: int64 ``[B]`` (see :func:`sample_timesteps`);
+    ``noise``: the ε drawn for ``x_t`` (standard normal from ``generator`` when omitted).
+    Reduce with ``.mean()`` (or a weighted mean) for the optimiser.
+    """
+    if noise is None:
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device if generator is None else generator.device,
+                            dtype=x0.dtype).to(x0.device)
+    x_t = q_sample(schedule, x0, t, noise)
+    eps_pred = model(x_t, t, **(model_kwargs or {}))
+    if eps_pred.shape != noise.shape:
+        raise ValueError(f"model output {tuple(eps_pred.shape)} must have the shape of the latents {tuple(noise.shape)}")
+    return (eps_pred - noise).pow(2).flatten(1).mean(dim=1)

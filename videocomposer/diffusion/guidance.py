@@ -1,0 +1,90 @@
+"""Classifier-free guidance: forming the two passes and combining their ε predictions.
+
+The reference (``inference_single.py``) builds a conditional and an unconditional kwargs dict, keeps
+only the task's ``guidances`` keys in both, and guides with ``u + s·(c − u)``. In the unconditional
+pass only the text and the style image are dropped; every spatial condition is passed unchanged,
+so guidance contrasts text and style only.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+EpsModel = Callable[..., torch.Tensor]  # model(x_t [B, C, F, H, W], t int64 [B], **kwargs) -> eps, shaped like x_t
+
+
+def make_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | None,
+                         guidances: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``(cond, uncond)`` model kwargs of a task, exactly as the reference forms them.
+
+    ``conditions``: every extracted condition by UNet kwarg name (``y`` ``[B, 77, D]``, ``image``
+    ``[B, 1, D]``, spatial ones ``[B, C, F, H, W]``); ``guidances``: the task's kwarg names (e.g.
+    ``['y', 'local_image', 'motion']``); ``zero_y``: the embedding of the empty caption ``[1, 77, D]``
+    (the model's ``zero_y``, not zeros), needed when ``'y'`` is guided.
+
+    Both dicts hold only the ``guidances`` keys. Unconditional: ``y`` → ``zero_y.repeat(B, 1, 1)``,
+    ``image`` → ``zeros_like(image)``, everything else the same tensor as in ``cond``. A task without
+    ``y`` passes no ``y`` in either (the UNet then uses its own ``zero_y`` in both).
+    """
+    missing = [key for key in guidances if key not in conditions]
+    if missing:
+        raise ValueError(f"guidances name {missing}, which are not among the conditions given {sorted(conditions)}")
+    cond = {key: conditions[key] for key in guidances}
+    uncond = dict(cond)
+    if "y" in cond:
+        if zero_y is None:
+            raise ValueError("zero_y (the empty-caption embedding [1, 77, D]) is required when 'y' is in guidances")
+        y = cond["y"]
+        if zero_y.shape[-2:] != y.shape[1:] or zero_y.numel() != y[0].numel():
+            raise ValueError(f"zero_y {tuple(zero_y.shape)} must be [1, L, D] matching y {tuple(y.shape)}")
+        uncond["y"] = zero_y.reshape(1, *y.shape[1:]).to(y).repeat(y.shape[0], 1, 1)
+    if "image" in cond:
+        uncond["image"] = torch.zeros_like(cond["image"])
+    return cond, uncond
+
+
+def can_batch(cond: Mapping[str, Any], uncond: Mapping[str, Any] | None) -> bool:
+    """Whether the two passes can run as one forward: same keys, every value a tensor (or None in both)."""
+    return uncond is not None and set(cond) == set(uncond) and all(
+        (isinstance(c, torch.Tensor) and isinstance(uncond[k], torch.Tensor)) or (c is None and uncond[k] is None)
+        for k, c in cond.items())
+
+
+def _concat_kwargs(cond: Mapping[str, Any], uncond: Mapping[str, Any]) -> dict[str, Any]:
+    """Stack the two passes along the batch: tensors are concatenated ``[cond; uncond]``."""
+    if not can_batch(cond, uncond):
+        raise ValueError(f"batched guidance needs the same tensor kwargs in both passes, got "
+                         f"{ {k: type(v).__name__ for k, v in cond.items()} } and "
+                         f"{ {k: type(v).__name__ for k, v in uncond.items()} } (use batched_cfg=False)")
+    return {key: None if c is None else torch.cat([c, uncond[key]]) for key, c in cond.items()}
+
+
+class GuidedDenoiser:
+    """``eps(x_t, t)`` for a sampler: one model pass, or the guided ``u + s·(c − u)`` of two.
+
+    ``guidance_scale=None`` runs the model once with ``cond_kwargs``. Otherwise the conditional
+    and unconditional passes run either as two forwards (the reference's order: cond, then uncond)
+    or, with ``batched=True``, as one forward of batch ``2B`` (requires tensor kwargs).
+    """
+
+    def __init__(self, model: EpsModel, cond_kwargs: Mapping[str, Any], uncond_kwargs: Mapping[str, Any] | None = None,
+                 guidance_scale: float | None = None, batched: bool = False):
+        if guidance_scale is not None and uncond_kwargs is None:
+            raise ValueError("uncond_kwargs are required when guidance_scale is set (see make_guidance_kwargs)")
+        self.model = model
+        self.cond_kwargs = dict(cond_kwargs)
+        self.uncond_kwargs = dict(uncond_kwargs) if uncond_kwargs is not None else None
+        self.guidance_scale = guidance_scale
+        self.batched_kwargs = _concat_kwargs(cond_kwargs, uncond_kwargs) if batched and guidance_scale is not None else None
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``x_t``: ``[B, C, F, H, W]``; ``t``: ``[B]``. Returns ε ``[B, C, F, H, W]``."""
+        if self.guidance_scale is None:
+            return self.model(x_t, t, **self.cond_kwargs)
+        if self.batched_kwargs is not None:
+            c, u = self.model(torch.cat([x_t, x_t]), torch.cat([t, t]), **self.batched_kwargs).chunk(2)
+        else:
+            c = self.model(x_t, t, **self.cond_kwargs)
+            u = self.model(x_t, t, **self.uncond_kwargs)
+        return u + self.guidance_scale * (c - u)

@@ -1,0 +1,120 @@
+"""Sampling by scheduler name: the reference DDIM (default) or diffusers' fast solvers.
+
+``SCHEDULERS`` lists the names; :func:`make_sampler` returns for each an object with ``timesteps``,
+``init_noise_sigma``, ``scale_model_input(x, t)`` and ``step(eps, t, x) -> x_prev`` (tensor), so one
+loop (:func:`sample`) serves them all. diffusers' schedulers are configured on the same betas as the
+model was trained with (SD's scaled-linear), ε-prediction, ``leading`` spacing with ``steps_offset=1``
+(the Stable Diffusion 2.x scheduler config), except DPM-Solver++, which uses ``trailing`` spacing.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+from .ddim import DDIMSampler
+from .guidance import EpsModel, GuidedDenoiser, can_batch
+from .schedule import NoiseSchedule
+
+
+class Sampler(Protocol):
+    timesteps: torch.Tensor
+    init_noise_sigma: float
+
+    def scale_model_input(self, sample: torch.Tensor, timestep: torch.Tensor | int) -> torch.Tensor: ...
+
+    def step(self, model_output: torch.Tensor, timestep: torch.Tensor | int, sample: torch.Tensor) -> torch.Tensor: ...
+
+
+class _DiffusersSampler:
+    """A configured diffusers scheduler whose ``step`` returns the previous sample as a tensor."""
+
+    def __init__(self, scheduler: Any, num_steps: int, generator: torch.Generator | None):
+        scheduler.set_timesteps(num_steps)
+        self.scheduler = scheduler
+        self.generator = generator
+        self.timesteps = scheduler.timesteps
+        self.init_noise_sigma = float(scheduler.init_noise_sigma)
+
+    def scale_model_input(self, sample: torch.Tensor, timestep: torch.Tensor | int) -> torch.Tensor:
+        return self.scheduler.scale_model_input(sample, timestep)
+
+    def step(self, model_output: torch.Tensor, timestep: torch.Tensor | int, sample: torch.Tensor) -> torch.Tensor:
+        return self.scheduler.step(model_output, timestep, sample, generator=self.generator).prev_sample
+
+
+def _diffusers_config(schedule: NoiseSchedule) -> dict[str, Any]:
+    return dict(num_train_timesteps=schedule.num_timesteps, trained_betas=schedule.betas.tolist(),
+                prediction_type="epsilon", timestep_spacing="leading", steps_offset=1)
+
+
+def _dpm_solver_pp(config: dict[str, Any]) -> Any:
+    from diffusers import DPMSolverMultistepScheduler
+
+    # "trailing" starts every run at t = T - 1; diffusers' "leading" starts DPM-Solver later as the
+    # step count grows (t = 951 at 50 steps, 901 at 100, 801 at 200)
+    return DPMSolverMultistepScheduler(**{**config, "timestep_spacing": "trailing"}, algorithm_type="dpmsolver++",
+                                       solver_order=2)
+
+
+def _euler(config: dict[str, Any]) -> Any:
+    from diffusers import EulerDiscreteScheduler
+
+    return EulerDiscreteScheduler(**config)
+
+
+_DIFFUSERS_SCHEDULERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "dpmsolver++": _dpm_solver_pp,  # DPMSolverMultistepScheduler, 2nd order: ~20-25 steps
+    "euler": _euler,  # EulerDiscreteScheduler
+}
+SCHEDULERS: tuple[str, ...] = ("ddim", *_DIFFUSERS_SCHEDULERS)  # "ddim" = the reference sampler (default, 50 steps)
+
+
+def make_sampler(name: str, schedule: NoiseSchedule, num_steps: int, eta: float = 0.0,
+                 generator: torch.Generator | None = None) -> Sampler:
+    """Build the sampler named ``name`` (one of :data:`SCHEDULERS`). ``eta`` applies to DDIM only."""
+    if name not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {name!r}; choose one of {list(SCHEDULERS)}")
+    if eta != 0.0 and name != "ddim":
+        raise ValueError(f"eta={eta} is only supported by the 'ddim' scheduler, not {name!r}")
+    if not 1 <= num_steps <= schedule.num_timesteps:
+        raise ValueError(f"num_steps must be in [1, {schedule.num_timesteps}], got {num_steps}")
+    if name == "ddim":
+        return DDIMSampler(schedule, num_steps, eta=eta, generator=generator)
+    return _DiffusersSampler(_DIFFUSERS_SCHEDULERS[name](_diffusers_config(schedule)), num_steps, generator)
+
+
+StepCallback = Callable[[int, int, torch.Tensor], None]
+
+
+@torch.no_grad()
+def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | None = None,
+           uncond_kwargs: Mapping[str, Any] | None = None, guidance_scale: float | None = None, num_steps: int = 50,
+           scheduler: str = "ddim", schedule: NoiseSchedule | None = None, eta: float = 0.0,
+           generator: torch.Generator | None = None, batched_cfg: bool | None = None,
+           callback: StepCallback | None = None, progress: bool = False) -> torch.Tensor:
+    """Denoise ``x_T`` (standard normal ``[B, C, F, H, W]``) into latents ``x_0`` of the same shape.
+
+    ``model(x, t, **kwargs) -> eps`` with ``t`` int64 ``[B]``. With ``guidance_scale`` set, ε is
+    ``u + s·(c − u)`` of the ``cond_kwargs`` and ``uncond_kwargs`` passes (see
+    :func:`make_guidance_kwargs`; the official runs use 9.0); with ``None`` the model runs once on
+    ``cond_kwargs``. ``batched_cfg``: run both passes as one forward of batch ``2B``; ``None``
+    means on for accelerator tensors when every kwarg is a tensor, off on CPU. ``schedule`` defaults to
+    :meth:`NoiseSchedule.linear_sd`. ``callback(step_index, t, latents)`` runs after every step with
+    the latents that step produced; ``progress`` shows a tqdm bar.
+    """
+    schedule = schedule if schedule is not None else NoiseSchedule.linear_sd()
+    sampler = make_sampler(scheduler, schedule, num_steps, eta=eta, generator=generator)
+    if batched_cfg is None:
+        batched_cfg = x_T.device.type != "cpu" and can_batch(cond_kwargs or {}, uncond_kwargs)
+    denoiser = GuidedDenoiser(model, cond_kwargs or {}, uncond_kwargs, guidance_scale, batched=batched_cfg)
+
+    x = x_T * sampler.init_noise_sigma
+    for i, timestep in enumerate(tqdm(sampler.timesteps, disable=not progress, desc=f"{scheduler} sampling")):
+        t = torch.full((x.shape[0],), int(timestep), dtype=torch.long, device=x.device)
+        eps = denoiser(sampler.scale_model_input(x, timestep), t)
+        x = sampler.step(eps, timestep, x)
+        if callback is not None:
+            callback(i, int(timestep), x)
+    return x
