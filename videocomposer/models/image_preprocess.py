@@ -16,24 +16,15 @@ from typing import Sequence
 import torch
 from PIL import Image
 
-from ..video.transforms import center_crop_v2, pil_to_uint8_tensor
+from ..video.transforms import (
+    OPENAI_CLIP_MEAN,
+    OPENAI_CLIP_STD,
+    center_crop_v2,
+    normalize_pixels,
+    pil_to_uint8_tensor,
+)
 
-OPENAI_CLIP_MEAN: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_CLIP_STD: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
 CLIP_IMAGE_SIZE = 224
-
-
-def normalize_pixels(
-    pixels: torch.Tensor,
-    mean: Sequence[float] = OPENAI_CLIP_MEAN,
-    std: Sequence[float] = OPENAI_CLIP_STD,
-) -> torch.Tensor:
-    """uint8 ``[..., 3, H, W]`` in ``[0, 255]`` → float32 ``(x/255 − mean)/std`` (ToTensor + Normalize)."""
-    if pixels.dtype != torch.uint8 or pixels.ndim < 3 or pixels.shape[-3] != 3:
-        raise ValueError(f"pixels must be a uint8 tensor [..., 3, H, W], got {tuple(pixels.shape)} {pixels.dtype}")
-    mean_t = torch.as_tensor(mean, dtype=torch.float32).view(3, 1, 1)
-    std_t = torch.as_tensor(std, dtype=torch.float32).view(3, 1, 1)
-    return (pixels.to(torch.float32) / 255 - mean_t) / std_t
 
 
 def resize_shorter_side_and_center_crop(image: Image.Image, size: int = CLIP_IMAGE_SIZE) -> Image.Image:

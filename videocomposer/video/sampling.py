@@ -33,13 +33,10 @@ from videocomposer.video.reader import (
     reencode_mpeg4,
     sampling_fps,
 )
-from videocomposer.video.transforms import center_crop_v2, pil_to_uint8_tensor
+from videocomposer.video.transforms import center_crop_v2, normalize_pixels, pil_to_uint8_tensor
 
 #: The misc transform's interpolation choices, in the reference's list order.
 MISC_INTERPOLATIONS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS)
-#: OpenAI CLIP normalisation (``vit_mean`` / ``vit_std``).
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def choose_start_index(frame_types: str, num_frames: int, rng: np.random.RandomState | None = None) -> int:
@@ -91,14 +88,6 @@ def vit_frame_uint8(image: Image.Image, size: int = 224) -> torch.Tensor:
 def to_unit_range(pixels: torch.Tensor) -> torch.Tensor:
     """uint8 → float32 in [0, 1] (torchvision ``ToTensor``)."""
     return pixels.float().div(255)
-
-
-def normalize(pixels: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 ``[..., 3, H, W]`` → float32 ``(x/255 − mean) / std`` per channel (ToTensor + Normalize)."""
-    shape = (3, 1, 1)
-    mean_t = torch.as_tensor(mean, dtype=torch.float32).view(shape)
-    std_t = torch.as_tensor(std, dtype=torch.float32).view(shape)
-    return to_unit_range(pixels).sub(mean_t).div(std_t)
 
 
 def _check_positive(**values: int) -> None:
@@ -167,10 +156,10 @@ def load_video_clip(
         mask = torch.from_numpy(mask_2d).float().expand(num_frames, 1, misc_size, misc_size).contiguous()
     fields = [dense_motion_field(types_and_vectors.motion_vectors[i], height, width) for i in indices]
     return VideoClip(
-        video=normalize(video_frames_uint8(images, resolution), (0.5,) * 3, (0.5,) * 3),
+        video=normalize_pixels(video_frames_uint8(images, resolution), (0.5,) * 3, (0.5,) * 3),
         misc=to_unit_range(misc_pixels),
         motion=motion_condition(fields, resolution, align_with_frames=align_motion_with_frames),
-        vit_image=normalize(vit_frame_uint8(images[num_frames // 2], vit_image_size), CLIP_MEAN, CLIP_STD),
+        vit_image=normalize_pixels(vit_frame_uint8(images[num_frames // 2], vit_image_size)),
         mask=mask,
         frame_indices=torch.tensor(indices, dtype=torch.int64),
         fps=float(fps),
