@@ -1,0 +1,141 @@
+"""The ``videocomposer`` command: help, demo, generate (tiny official-format weights), extract, convert, errors."""
+from __future__ import annotations
+
+import json
+
+import av
+import pytest
+from safetensors.torch import load_file
+
+from videocomposer.cli import build_parser, main
+from videocomposer.pipelines import available_presets
+from videocomposer.pipelines.demo import make_demo_video
+from videocomposer.pipelines.tiny import tiny_model_config, write_tiny_official_weights
+
+
+def decode(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    return stream.codec_context.name, frames
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    weights = folder / "weights"
+    write_tiny_official_weights(weights, components=["unet", "vae", "clip"])
+    config = folder / "tiny_model.json"
+    config.write_text(json.dumps(tiny_model_config()))
+    frames = make_demo_video(folder / "clip.mp4", num_frames=24, height=48, width=64)
+    frames[0].save(folder / "first.png")
+    return {"weights": weights, "config": config, "video": folder / "clip.mp4", "image": folder / "first.png"}
+
+
+def test_help_lists_every_command_and_task(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in ("generate", "extract", "convert", "demo", "train"))
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = capsys.readouterr().out
+    assert all(task in text for task in available_presets()) and "--input_video" in text and "--weights-dir" in text
+    for command in ("extract", "convert", "demo"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+
+
+def test_task_choices_come_from_the_preset_registry():
+    generate = build_parser()._subparsers._group_actions[0].choices["generate"]
+    task = next(a for a in generate._actions if a.dest == "task")
+    assert list(task.choices) == list(available_presets())
+
+
+def test_demo_writes_a_decodable_video_and_says_it_is_random(tmp_path, capsys):
+    assert main(["demo", "--output-dir", str(tmp_path), "--frames", "2", "--size", "32", "--steps", "2", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "RANDOM" in printed and "videocomposer generate" in printed
+    mp4 = tmp_path / "demo_random_tiny_model-S08888.mp4"
+    codec, frames = decode(mp4)
+    assert codec == "h264" and len(frames) == 2 and frames[0].shape == (32, 32, 3)
+    notice = (tmp_path / "NOTICE.txt").read_text()
+    assert "NOT VIDEOCOMPOSER'S TRAINED MODEL" in notice and "--weights-dir model_weights" in notice
+    assert (tmp_path / "demo_random_tiny_model-S08888_grid.gif").is_file()
+
+
+def test_generate_writes_the_requested_frames_and_size(tiny, tmp_path, capsys):
+    code = main(["generate", "exp02_motion_transfer", "--weights-dir", str(tiny["weights"]), "--model-config",
+                 str(tiny["config"]), "--input_video", str(tiny["video"]), "--image_path", str(tiny["image"]),
+                 "--input_text_desc", "a red ball", "--seed", "7", "--frames", "3", "--height", "32", "--width", "48",
+                 "--steps", "2", "--output-dir", str(tmp_path), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    folder = tmp_path / "exp02_motion_transfer-S00007"
+    codec, frames = decode(folder / "exp02_motion_transfer-S00007.mp4")
+    assert codec == "h264" and len(frames) == 3 and frames[0].shape == (32, 48, 3)
+    assert (folder / "exp02_motion_transfer-S00007_grid.gif").is_file()
+    assert (folder / "text_description.txt").read_text().strip() == "a red ball"
+
+
+def test_generate_from_a_cfg_file_with_base_and_a_converted_folder(tiny, tmp_path, capsys):
+    converted = tmp_path / "converted"
+    assert main(["convert", "--weights-dir", str(tiny["weights"]), "--model-config", str(tiny["config"]),
+                 "--conditions", "y,local_image", "--output-dir", str(converted)]) == 0
+    assert (converted / "model_index.json").is_file() and (converted / "unet" / "model.safetensors").is_file()
+    cfg = tmp_path / "my_task.yaml"
+    cfg.write_text("base: compose\nguidances: [y, local_image]\nnum_frames: 2\nheight: 32\nwidth: 32\n"
+                   "num_inference_steps: 1\nseed: 3\n")
+    code = main(["generate", "--cfg", str(cfg), "--weights-dir", str(converted), "--image_path", str(tiny["image"]),
+                 "--output-dir", str(tmp_path / "out"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    _, frames = decode(tmp_path / "out" / "my_task-S00003" / "my_task-S00003.mp4")
+    assert len(frames) == 2 and frames[0].shape == (32, 32, 3)
+
+
+def test_extract_writes_conditions_without_weights(tiny, tmp_path, capsys):
+    code = main(["extract", "--input_video", str(tiny["video"]), "--output-dir", str(tmp_path), "--frames", "3",
+                 "--resolution", "32", "--conditions", "motion,masked,local_image"])
+    assert code == 0, capsys.readouterr().err
+    tensors = load_file(str(tmp_path / "clip_conditions.safetensors"))
+    assert tensors["motion"].shape == (1, 2, 3, 32, 32) and tensors["masked"].shape == (1, 4, 3, 64, 64)
+    assert tensors["source"].shape == (1, 3, 3, 64, 64)
+    _, frames = decode(tmp_path / "clip_motion.mp4")
+    assert len(frames) == 3
+    assert (tmp_path / "clip_conditions.gif").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "exp02_motion_transfer", "--input_video", "{video}"], "needs --image_path"),
+    (["generate", "exp05_text_depths_wo_style"], "needs --input_video"),
+    (["generate", "exp02_motion_transfer", "--input_video", "missing.mp4", "--image_path", "{image}"],
+     "--input_video: file not found"),
+    (["generate", "compose", "--conditions", "y,canny"], "unknown condition 'canny'"),
+    (["generate", "compose", "--conditions", "y,depth"], "condition 'depth' needs --input_video or --depth_path"),
+    (["generate", "compose", "--conditions", "y", "--output-dir", "{blocker}/out"], "cannot write to output folder"),
+    (["generate", "compose", "--conditions", "y", "--weights-dir", "{empty}"], "non_ema_228000.pth"),
+    (["generate", "compose", "--conditions", "y"], "--weights-dir is required"),
+    (["generate", "--cfg", "nope.yaml"], "unknown task preset"),
+    (["extract", "--input_video", "{video}", "--output-dir", "{tmp}/x", "--conditions", "depth"], "--weights-dir is required"),
+])
+def test_user_errors_are_one_line_with_the_fix(tiny, tmp_path, capsys, args, message):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    (tmp_path / "empty").mkdir()
+    values = {"video": tiny["video"], "image": tiny["image"], "blocker": blocker, "empty": tmp_path / "empty", "tmp": tmp_path}
+    args = [a.format(**values) for a in args]
+    if "--output-dir" not in args and args[0] == "generate":
+        args += ["--output-dir", str(tmp_path / "outputs")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_unwritable_output_is_reported_before_loading_weights(tiny, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main(["generate", "compose", "--conditions", "y", "--weights-dir", str(tmp_path / "no_weights_here"),
+                 "--output-dir", str(blocker)])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write to output folder" in err and "weights" not in err  # reported first

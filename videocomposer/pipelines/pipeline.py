@@ -1,0 +1,481 @@
+"""``VideoComposerPipeline``: compositional text-to-video generation, diffusers-style.
+
+::
+
+    pipe = VideoComposerPipeline.from_official("model_weights", conditions=["y", "depth"]).to("cuda")
+    out = pipe("A glass bowl with goldfish swimming inside", video="source.mp4", conditions=["y", "depth"],
+               generator=torch.Generator().manual_seed(8888))
+    out.frames[0]  # 16 PIL images, 256x256
+
+``__call__`` runs in numbered stages: 1. check inputs, 2. read the video, 3. build the conditions
+(:class:`~videocomposer.conditions.ConditionBuilder`), 4. form the guided passes, 5. prepare
+latents, 6. denoise, 7. decode. Sampling defaults are the reference's: DDIM, 50 steps, eta 0,
+guidance 9.0, 16 frames at 256x256.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from ..conditions import CONDITION_INPUTS, CONDITION_MODELS, ConditionBuilder, misc_transform, missing_input_message
+from ..diffusion import SCHEDULERS, NoiseSchedule, make_guidance_kwargs, make_sampler, sample
+from ..models.tokenizer import CLIPTokenizer
+from ..models.vae import decode_video
+from ..video.clip import VideoClip
+from ..video.sampling import load_video_clip
+from .components import (COMPONENTS, components_for, is_pretrained_folder, load_component, load_official_component,
+                         official_paths, read_index, save_component, write_index)
+from .presets import normalize_conditions
+
+OutputType = Literal["pil", "np", "pt", "latent"]
+#: The input argument that implies each condition when ``conditions`` is not given.
+_IMPLIED_BY = {"image": "local_image", "style_image": "image", "sketch": "single_sketch", "depth": "depth",
+               "mask": "masked", "motion": "motion"}
+_FROZEN_ENCODERS = ("clip", "midas", "pidinet", "sketch_cleaner")
+
+
+def default_misc_size(height: int, width: int) -> int:
+    """Side of the annotator frames: 1.5x the video side, rounded up to a multiple of 32 (256 → 384 as the reference)."""
+    return 32 * math.ceil(1.5 * max(height, width) / 32)
+
+
+@dataclass
+class VideoComposerPipelineOutput:
+    """Result of :meth:`VideoComposerPipeline.__call__`.
+
+    Attributes:
+        frames: by ``output_type``: ``"pil"`` list (batch) of lists (frames) of PIL images; ``"np"``
+            float32 ``[B, F, H, W, 3]`` in [0, 1]; ``"pt"`` float32 ``[B, F, 3, H, W]`` in [0, 1];
+            ``"latent"`` the sampled latents ``[B, 4, F, H/8, W/8]``.
+        conditions: the conditional UNet kwargs used (float32, CPU), for visualisation.
+        source: the clip's annotator frames ``[B, 3, F, M, M]`` in [0, 1], or None without a video.
+    """
+
+    frames: Any
+    conditions: dict[str, torch.Tensor] = field(default_factory=dict)
+    source: torch.Tensor | None = None
+
+
+@dataclass
+class PreparedConditions:
+    """The built conditions (UNet kwargs on the execution device) and the clip they came from (or None)."""
+
+    conditions: dict[str, torch.Tensor]
+    clip: VideoClip | None
+
+
+class VideoComposerPipeline:
+    """The VideoComposer generation pipeline.
+
+    Components (``None`` when the requested conditions do not need them): ``unet``, ``vae`` (diffusers
+    ``AutoencoderKL``), ``clip`` (OpenCLIP text tower, plus the image tower for ``image``), ``tokenizer``,
+    ``midas`` (``depth``), ``pidinet`` and ``sketch_cleaner`` (``sketch``, ``single_sketch``).
+
+    Memory/speed options (each gives the same output within float32 noise):
+
+    * ``batched_cfg``: run the conditional and unconditional passes as one batch (``None`` = on for
+      accelerators, off on CPU);
+    * ``vae_decode_chunk_size``: frames per VAE decode call (16 = the reference);
+    * :meth:`enable_encoder_offload`: keep the frozen encoders/annotators on the CPU except while they run;
+    * :meth:`enable_autocast`: run the UNet and VAE under fp16/bf16 autocast on accelerators (the
+      reference uses fp16); ignored on CPU;
+    * :meth:`enable_compile`: ``torch.compile`` the UNet.
+    """
+
+    _callback_tensor_inputs = ["latents"]
+
+    def __init__(self, unet: torch.nn.Module, vae: torch.nn.Module | None = None, clip: torch.nn.Module | None = None,
+                 tokenizer: CLIPTokenizer | None = None, midas: torch.nn.Module | None = None,
+                 pidinet: torch.nn.Module | None = None, sketch_cleaner: torch.nn.Module | None = None,
+                 schedule: NoiseSchedule | None = None, scheduler: str = "ddim"):
+        self.unet, self.vae, self.clip, self.midas, self.pidinet, self.sketch_cleaner = unet, vae, clip, midas, pidinet, sketch_cleaner
+        for module in self.components().values():  # inference only: eval mode, no gradients (also fixes kernel choice)
+            module.eval().requires_grad_(False)
+        self.tokenizer = tokenizer if tokenizer is not None or clip is None else CLIPTokenizer()
+        self.schedule = schedule or NoiseSchedule.linear_sd()
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {sorted(SCHEDULERS)}, got {scheduler!r}")
+        self.scheduler = scheduler
+        self.batched_cfg: bool | None = None
+        self.vae_decode_chunk_size = 16
+        self.annotator_chunk_size = 1
+        self.misc_size: int | None = None
+        self.autocast_dtype: torch.dtype | None = None
+        self.offload_device: torch.device | None = None
+        self._unet_forward: Callable[..., torch.Tensor] = unet
+        self._progress_bar_config: dict[str, Any] = {}
+        if clip is not None and "text" in clip.towers:
+            self.unet.set_zero_y(self.builder().encode_prompt("").to("cpu"))
+
+    # ------------------------------------------------------------------ loading and saving
+
+    @classmethod
+    def from_official(cls, weights_dir: str | os.PathLike, conditions: Sequence[str] | None = None,
+                      config: dict[str, Any] | None = None, unet_file: str | None = None,
+                      device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+        """Load the official weight files from ``weights_dir``, only the models ``conditions`` need.
+
+        Args:
+            weights_dir: folder with the published files (``non_ema_228000.pth``, ...).
+            conditions: conditions the pipeline will be used with (UNet names or the reference's);
+                default all eight. Depth needs MiDaS, sketches PiDiNet + the cleaner, ``image`` the CLIP
+                image tower; the UNet, VAE and CLIP text tower are always loaded.
+            config: architecture overrides by component (``{"unet": UNetConfig | dict, "clip": ...,
+                "vae": ..., "midas": ...}``), e.g. :func:`~videocomposer.pipelines.tiny.tiny_configs`.
+            unet_file: UNet file name in ``weights_dir`` (default ``non_ema_228000.pth``).
+            device, dtype: passed to :meth:`to`.
+        Raises:
+            WeightFileError: a file is missing (which, where looked, where published) or does not
+                match its model (which keys).
+        """
+        conditions = normalize_conditions(conditions) if conditions is not None else list(CONDITION_MODELS)
+        config = dict(config or {})
+        unknown = sorted(set(config) - set(COMPONENTS))
+        if unknown:
+            raise ValueError(f"config has unknown component(s) {unknown}; expected some of {list(COMPONENTS)}")
+        names, towers = components_for(conditions)
+        paths = official_paths(weights_dir, names, unet_file)  # every file checked before any is read
+        modules = {n: load_official_component(n, paths[n], config.get(n), towers) for n in names}
+        return cls(**modules).to(device, dtype)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, device: torch.device | str | None = None,
+                        dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+        """Load a folder written by :meth:`save_pretrained`."""
+        folder = Path(folder)
+        index = read_index(folder)
+        modules = {n: load_component(n, folder) for n in COMPONENTS if n in index}
+        settings = index.get("pipeline_config", {})
+        return cls(**modules, scheduler=settings.get("scheduler", "ddim")).to(device, dtype)
+
+    @classmethod
+    def load(cls, weights_dir: str | os.PathLike, **kwargs: Any) -> "VideoComposerPipeline":
+        """:meth:`from_pretrained` for a ``save_pretrained`` folder, else :meth:`from_official`."""
+        if is_pretrained_folder(weights_dir):
+            return cls.from_pretrained(weights_dir, device=kwargs.get("device"), dtype=kwargs.get("dtype"))
+        return cls.from_official(weights_dir, **kwargs)
+
+    def components(self) -> dict[str, torch.nn.Module]:
+        """The loaded network components by name."""
+        return {n: getattr(self, n) for n in COMPONENTS if getattr(self, n) is not None}
+
+    def save_pretrained(self, folder: str | os.PathLike) -> Path:
+        """Write one sub-folder per component (``config.json`` + safetensors) and ``model_index.json``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, module in self.components().items():
+            save_component(name, module, folder)
+        write_index(folder, list(self.components()), {"scheduler": self.scheduler})
+        return folder
+
+    # ------------------------------------------------------------------ devices and options
+
+    @property
+    def device(self) -> torch.device:
+        """The execution device (where the UNet is)."""
+        return next(self.unet.parameters()).device
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+        """Move every component (frozen encoders stay on the offload device when offloading is on)."""
+        for name, module in self.components().items():
+            target = self.offload_device if name in _FROZEN_ENCODERS and self.offload_device is not None else device
+            kwargs = {k: v for k, v in (("device", target), ("dtype", dtype)) if v is not None}
+            if kwargs:
+                module.to(**kwargs)
+        return self
+
+    def enable_encoder_offload(self, offload_device: torch.device | str = "cpu") -> None:
+        """Keep CLIP and the annotators on ``offload_device``; they visit the UNet's device only while they run."""
+        self.offload_device = torch.device(offload_device)
+        for name in _FROZEN_ENCODERS:
+            if getattr(self, name) is not None:
+                getattr(self, name).to(self.offload_device)
+
+    def disable_encoder_offload(self) -> None:
+        self.offload_device = None
+        self.to(self.device)
+
+    def enable_autocast(self, dtype: torch.dtype = torch.float16) -> None:
+        """Run the UNet and the VAE decoder under autocast in ``dtype`` on accelerators (no effect on CPU)."""
+        if dtype not in (torch.float16, torch.bfloat16):
+            raise ValueError(f"autocast dtype must be torch.float16 or torch.bfloat16, got {dtype}")
+        self.autocast_dtype = dtype
+
+    def disable_autocast(self) -> None:
+        self.autocast_dtype = None
+
+    def enable_compile(self, **compile_kwargs: Any) -> None:
+        """Denoise with ``torch.compile(unet, **compile_kwargs)`` (compiles on the first call)."""
+        self._unet_forward = torch.compile(self.unet, **compile_kwargs)
+
+    def set_progress_bar_config(self, **kwargs: Any) -> None:
+        """tqdm options of the denoising bar, e.g. ``disable=True``."""
+        self._progress_bar_config = dict(kwargs)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        device = self.device
+        if self.autocast_dtype is None or device.type == "cpu":
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=self.autocast_dtype)
+
+    @contextlib.contextmanager
+    def _encoders_on_device(self) -> Iterator[None]:
+        """With offloading on: move the frozen encoders to the execution device for the block, then back."""
+        if self.offload_device is None:
+            yield
+            return
+        encoders = [getattr(self, n) for n in _FROZEN_ENCODERS if getattr(self, n) is not None]
+        for module in encoders:
+            module.to(self.device)
+        try:
+            yield
+        finally:
+            for module in encoders:
+                module.to(self.offload_device)
+
+    def builder(self) -> ConditionBuilder:
+        """A :class:`ConditionBuilder` over this pipeline's frozen models."""
+        return ConditionBuilder(self.tokenizer, self.clip, self.midas, self.pidinet, self.sketch_cleaner,
+                                annotator_chunk_size=self.annotator_chunk_size)
+
+    # ------------------------------------------------------------------ stages
+
+    def resolve_conditions(self, conditions: Sequence[str] | None, **inputs: Any) -> list[str]:
+        """``conditions`` normalised; when None, implied by the inputs given (prompt → ``y``, image →
+        ``local_image``, style_image → ``image``, sketch → ``single_sketch``, depth, mask → ``masked``, motion)."""
+        if conditions is not None:
+            return normalize_conditions(conditions)
+        implied = ["y"] if inputs.get("prompt") is not None or inputs.get("prompt_embeds") is not None else []
+        implied += [c for arg, c in _IMPLIED_BY.items() if inputs.get(arg) is not None]
+        implied += [c for c in inputs.get("precomputed", {}) if c not in implied]
+        if not implied:
+            raise ValueError("nothing to condition on: give a prompt and/or inputs, and conditions=[...] to say which "
+                             f"conditions to take from a video (choose from {list(CONDITION_MODELS)})")
+        return implied
+
+    def check_inputs(self, conditions: Sequence[str], *, prompt: Any, prompt_embeds: Any, negative_prompt: Any,
+                     negative_prompt_embeds: Any, video: Any, num_frames: int, height: int, width: int,
+                     num_inference_steps: int, guidance_scale: float | None, scheduler: str, output_type: str,
+                     latents: torch.Tensor | None, callback_on_step_end: Any, inputs: dict[str, Any],
+                     precomputed: dict[str, torch.Tensor]) -> None:
+        """Reject bad arguments before any compute, naming the argument, the value and what is expected."""
+        if prompt is not None and prompt_embeds is not None:
+            raise ValueError("give either prompt or prompt_embeds, not both")
+        if prompt is not None and not (isinstance(prompt, str) or (isinstance(prompt, (list, tuple)) and prompt
+                                                                    and all(isinstance(p, str) for p in prompt))):
+            raise ValueError(f"prompt must be a string or a non-empty list of strings, got {prompt!r}")
+        if (negative_prompt is not None or negative_prompt_embeds is not None) and "y" not in conditions:
+            raise ValueError("negative_prompt needs the 'y' (text) condition among conditions")
+        for name, value in (("num_frames", num_frames), ("height", height), ("width", width),
+                            ("num_inference_steps", num_inference_steps)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        multiple = self.vae_scale_factor * 2 ** (len(self.unet.config.dim_mult) - 1)
+        if height % multiple or width % multiple:
+            raise ValueError(f"height and width must be multiples of {multiple} (VAE x{self.vae_scale_factor}, "
+                             f"{len(self.unet.config.dim_mult)} UNet levels), got {height}x{width}")
+        if guidance_scale is not None and guidance_scale < 0:
+            raise ValueError(f"guidance_scale must be >= 0 (or None for no guidance), got {guidance_scale}")
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {sorted(SCHEDULERS)}, got {scheduler!r}")
+        if output_type not in ("pil", "np", "pt", "latent"):
+            raise ValueError(f"output_type must be 'pil', 'np', 'pt' or 'latent', got {output_type!r}")
+        if output_type != "latent" and self.vae is None:
+            raise ValueError("this pipeline has no VAE; use output_type='latent'")
+        if callback_on_step_end is not None and not callable(callback_on_step_end):
+            raise ValueError(f"callback_on_step_end must be callable, got {type(callback_on_step_end).__name__}")
+        if video is not None and not isinstance(video, (str, os.PathLike, VideoClip)):
+            raise ValueError(f"video must be a file path or a VideoClip, got {type(video).__name__}")
+        if isinstance(video, (str, os.PathLike)) and not Path(video).is_file():
+            raise FileNotFoundError(f"video file not found: {Path(video).resolve()}")
+        supported = {"y", "image", *(c.kwarg for c in self.unet.stc_conditions)}
+        unknown = [c for c in conditions if c not in supported]
+        if unknown:
+            raise ValueError(f"the UNet was built without the condition encoder(s) for {unknown}")
+        given = {"prompt": prompt, "prompt_embeds": prompt_embeds, "clip": video, **inputs}
+        for name in conditions:
+            if name not in precomputed and all(given.get(arg) is None for arg in CONDITION_INPUTS[name]):
+                raise ValueError(missing_input_message(name))
+        if latents is not None:
+            expected = (self.unet.config.in_dim, num_frames, height // self.vae_scale_factor, width // self.vae_scale_factor)
+            if latents.ndim != 5 or tuple(latents.shape[1:]) != expected:
+                raise ValueError(f"latents must have shape [B, {', '.join(map(str, expected))}], got {list(latents.shape)}")
+
+    def prepare_conditions(self, conditions: Sequence[str], *, video: str | os.PathLike | VideoClip | None = None,
+                           num_frames: int = 16, height: int = 256, width: int = 256, seed: int | None = None,
+                           precomputed: dict[str, torch.Tensor] | None = None, **inputs: Any) -> PreparedConditions:
+        """Stages 2-3 of :meth:`__call__`: sample the clip from ``video`` and build ``conditions`` once.
+
+        ``inputs``: ``prompt``, ``prompt_embeds``, ``image``, ``style_image``, ``sketch``, ``depth``, ``mask``,
+        ``motion`` as in :meth:`__call__`. ``seed`` drives clip sampling and the misc-transform draws, in the
+        reference's order (the first-frame image, then the sketch image, then the clip). Useful to build
+        the union of several runs' conditions once and pass them as ``precomputed_conditions``.
+        """
+        misc_size = self.misc_size or default_misc_size(height, width)
+        py_rng = random.Random(seed) if seed is not None else None
+        for name in ("image", "sketch"):
+            if isinstance(inputs.get(name), Image.Image):
+                inputs[name] = misc_transform(inputs[name], misc_size, py_rng)
+        clip = video
+        if isinstance(video, (str, os.PathLike)):
+            clip = load_video_clip(video, num_frames=num_frames, resolution=max(height, width), misc_size=misc_size,
+                                   py_rng=py_rng or random.Random(), np_rng=np.random.RandomState(seed),
+                                   with_mask="masked" in conditions and inputs.get("mask") is None)
+        if isinstance(clip, VideoClip) and clip.video.ndim == 4 and clip.num_frames != num_frames:
+            raise ValueError(f"the video clip has {clip.num_frames} frames but num_frames={num_frames}")
+        with self._encoders_on_device():  # with offloading, the frozen encoders visit the device only now
+            cond = self.builder().build(conditions, clip=clip, precomputed=precomputed, num_frames=num_frames,
+                                        misc_size=misc_size, py_rng=py_rng, device=self.device, **inputs)
+        return PreparedConditions(cond, clip)
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1) if self.vae is not None else 8
+
+    def prepare_latents(self, batch: int, num_frames: int, height: int, width: int,
+                        generator: torch.Generator | None, latents: torch.Tensor | None) -> torch.Tensor:
+        """Standard-normal ``x_T`` ``[B, 4, F, H/8, W/8]`` float32 on the execution device (or the given ``latents``)."""
+        if latents is not None:
+            if latents.shape[0] not in (1, batch):
+                raise ValueError(f"latents have batch {latents.shape[0]}, the conditions have {batch}")
+            return latents.to(self.device, torch.float32).expand(batch, *latents.shape[1:]).contiguous()
+        shape = (batch, self.unet.config.in_dim, num_frames, height // self.vae_scale_factor, width // self.vae_scale_factor)
+        noise_device = generator.device if generator is not None else torch.device("cpu")
+        return torch.randn(shape, generator=generator, device=noise_device, dtype=torch.float32).to(self.device)
+
+    def _eps(self, x: torch.Tensor, t: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
+        """The UNet as the sampler sees it: latents in the UNet's dtype, ε returned in float32."""
+        dtype = next(self.unet.parameters()).dtype
+        with self._autocast():
+            return self._unet_forward(x.to(dtype), t, **kwargs).float()
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents ``[B, 4, F, h, w]`` → video ``[B, 3, F, H, W]`` in [0, 1], ``vae_decode_chunk_size`` frames per call."""
+        with torch.no_grad(), self._autocast():
+            video = decode_video(self.vae, latents, chunk_size=self.vae_decode_chunk_size)
+        return (video.float() * 0.5 + 0.5).clamp(0, 1)
+
+    # ------------------------------------------------------------------ generation
+
+    @torch.no_grad()
+    def __call__(self, prompt: str | Sequence[str] | None = None, *, video: str | os.PathLike | VideoClip | None = None,
+                 image: Image.Image | torch.Tensor | None = None, style_image: Image.Image | torch.Tensor | None = None,
+                 sketch: Image.Image | torch.Tensor | None = None, depth: torch.Tensor | None = None,
+                 mask: Image.Image | np.ndarray | torch.Tensor | None = None, motion: torch.Tensor | None = None,
+                 conditions: Sequence[str] | None = None, negative_prompt: str | Sequence[str] | None = None,
+                 num_frames: int = 16, height: int = 256, width: int = 256, num_inference_steps: int = 50,
+                 guidance_scale: float | None = 9.0, scheduler: str | None = None, eta: float = 0.0,
+                 generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
+                 prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
+                 precomputed_conditions: dict[str, torch.Tensor] | None = None, seed: int | None = None,
+                 output_type: OutputType = "pil",
+                 callback_on_step_end: Callable[..., dict | None] | None = None) -> VideoComposerPipelineOutput:
+        """Generate a video from any composition of conditions.
+
+        Args:
+            prompt: the caption (``y``); a list gives a batch.
+            video: a video file (or a sampled :class:`VideoClip`) from which depth, sketch, motion, the
+                mask frames, the first frame (``local_image``) and the middle frame (``image`` without a
+                style image) are taken. It is sampled at the frame rate the model was trained with.
+            image: the first-frame image for ``local_image`` (PIL, or ``[3, H, W]`` in [0, 1]).
+            style_image: the style image for ``image`` (PIL).
+            sketch: a sketch image (PIL, run through PiDiNet + the cleaner) or a 1-channel map ``[F, 1, H, W]``.
+            depth, motion: maps ``[F, C, H, W]`` or ``[B, C, F, H, W]`` that replace the extracted ones.
+            mask: inpainting mask for ``masked`` (1 / white = regenerate); default: the clip's random mask.
+            conditions: the UNet conditions to use (e.g. ``["y", "depth"]``; reference names accepted).
+                Default: implied by the inputs given (see :meth:`resolve_conditions`).
+            negative_prompt: text for the unconditional pass (default: the empty caption, as the reference).
+            num_frames, height, width: output size (with a video, ``num_frames`` frames are sampled from it).
+            num_inference_steps, guidance_scale, scheduler, eta: sampling (``guidance_scale`` ≤ 1 or None
+                turns guidance off; ``scheduler`` one of ``ddim``, ``dpmsolver++``, ``euler``).
+            generator: torch generator of the initial noise (and, via its seed, of clip sampling).
+            latents: initial noise ``[B, 4, F, H/8, W/8]`` instead of drawing it.
+            prompt_embeds, negative_prompt_embeds: precomputed text contexts ``[B, 77, D]``.
+            precomputed_conditions: UNet-ready condition tensors by name (``y`` ``[B, L, D]``, ``image``
+                ``[B, 1, D]``, spatial ``[B, C, F, H, W]``), used as is instead of being computed.
+            seed: seed of the clip sampling and misc-transform draws (default: the generator's seed).
+            output_type: ``"pil"``, ``"np"``, ``"pt"`` or ``"latent"``.
+            callback_on_step_end: ``fn(pipe, step, timestep, {"latents": x})`` after every step; a returned
+                dict with ``"latents"`` replaces the running latents.
+        """
+        # 1. check inputs
+        scheduler = scheduler or self.scheduler
+        inputs = dict(image=image, style_image=style_image, sketch=sketch, depth=depth, mask=mask, motion=motion)
+        precomputed = dict(precomputed_conditions or {})
+        conditions = self.resolve_conditions(conditions, prompt=prompt, prompt_embeds=prompt_embeds, **inputs,
+                                             precomputed=precomputed)
+        self.check_inputs(conditions, prompt=prompt, prompt_embeds=prompt_embeds, negative_prompt=negative_prompt,
+                          negative_prompt_embeds=negative_prompt_embeds, video=video, num_frames=num_frames, height=height,
+                          width=width, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
+                          scheduler=scheduler, output_type=output_type, latents=latents,
+                          callback_on_step_end=callback_on_step_end, inputs=inputs, precomputed=precomputed)
+        total_steps = len(make_sampler(scheduler, self.schedule, num_inference_steps, eta=eta).timesteps)
+        device = self.device
+        if seed is None and generator is not None:
+            seed = generator.initial_seed()
+
+        # 2-3. read the video and build the conditions
+        prepared = self.prepare_conditions(conditions, video=video, prompt=prompt, prompt_embeds=prompt_embeds,
+                                           precomputed=precomputed, num_frames=num_frames, height=height, width=width,
+                                           seed=seed, **inputs)
+        cond, clip = prepared.conditions, prepared.clip
+        if negative_prompt is not None:
+            with self._encoders_on_device():
+                negative_prompt_embeds = self.builder().encode_prompt(negative_prompt, device)
+
+        # 4. the conditional and unconditional passes (reference rule: y -> zero_y, image -> zeros)
+        unet_dtype = next(self.unet.parameters()).dtype
+        cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, self.unet.zero_y, conditions)
+        if negative_prompt_embeds is not None:
+            uncond_kwargs["y"] = negative_prompt_embeds.to(device, torch.float32).expand_as(cond_kwargs["y"])
+        guided = guidance_scale is not None and guidance_scale > 1.0
+        cond_kwargs = {k: v.to(unet_dtype) for k, v in cond_kwargs.items()}
+        uncond_kwargs = {k: v.to(unet_dtype) for k, v in uncond_kwargs.items()} if guided else None
+        batch = max((v.shape[0] for v in cond.values()), default=1)
+
+        # 5. latents
+        x_T = self.prepare_latents(batch, num_frames, height, width, generator, latents)
+
+        # 6. denoise
+        bar = tqdm(total=total_steps, desc="denoising", **self._progress_bar_config)
+
+        def on_step(step: int, timestep: int, x: torch.Tensor) -> None:
+            bar.update(1)
+            if callback_on_step_end is not None:
+                result = callback_on_step_end(self, step, timestep, {"latents": x})
+                if result and result.get("latents") is not None:
+                    x.copy_(result["latents"])
+
+        try:
+            x_0 = sample(self._eps, x_T, cond_kwargs, uncond_kwargs, guidance_scale if guided else None,
+                         num_steps=num_inference_steps, scheduler=scheduler, schedule=self.schedule, eta=eta,
+                         generator=generator, batched_cfg=self.batched_cfg, callback=on_step)
+        finally:
+            bar.close()
+
+        # 7. decode
+        conditions_out = {k: v.float().cpu() for k, v in cond.items()}
+        source = None if clip is None else (clip.misc.permute(1, 0, 2, 3)[None] if clip.misc.ndim == 4
+                                            else clip.misc.permute(0, 2, 1, 3, 4))
+        if output_type == "latent":
+            return VideoComposerPipelineOutput(x_0, conditions_out, source)
+        video_out = self.decode_latents(x_0).permute(0, 2, 1, 3, 4).cpu()  # [B, F, 3, H, W]
+        if output_type == "pt":
+            frames: Any = video_out
+        elif output_type == "np":
+            frames = video_out.permute(0, 1, 3, 4, 2).numpy()
+        else:
+            frames = [[Image.fromarray(f) for f in (v.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()]
+                      for v in video_out]
+        return VideoComposerPipelineOutput(frames, conditions_out, source)
+
