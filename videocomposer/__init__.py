@@ -1,2 +1,31 @@
-"""VideoComposer: compositional video synthesis with motion controllability, in PyTorch."""
+"""VideoComposer: compositional video synthesis with motion controllability, in PyTorch.
+
+The main entry points are imported lazily (``import videocomposer`` stays cheap)::
+
+    from videocomposer import VideoComposerPipeline, VideoComposerUNet, UNetConfig
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "VideoComposerPipeline": "videocomposer.pipelines",
+    "VideoComposerPipelineOutput": "videocomposer.pipelines",
+    "load_preset": "videocomposer.pipelines",
+    "available_presets": "videocomposer.pipelines",
+    "VideoComposerUNet": "videocomposer.models.unet",
+    "UNetConfig": "videocomposer.models.unet",
+    "load_video_clip": "videocomposer.video.sampling",
+    "ConditionBuilder": "videocomposer.conditions",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'videocomposer' has no attribute {name!r}")
