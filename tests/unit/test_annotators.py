@@ -18,7 +18,13 @@ from videocomposer.annotators.pidinet import (
     convert_pixel_difference_kernel,
     convert_pixel_difference_state_dict,
 )
-from videocomposer.annotators.sketch import SketchCleaner, edges_to_sketch, extract_sketch, single_sketch
+from videocomposer.annotators.sketch import (
+    SketchCleaner,
+    SketchCleanerConfig,
+    edges_to_sketch,
+    extract_sketch,
+    single_sketch,
+)
 from videocomposer.annotators.visualize import depth_to_rgb, mask_overlay, sketch_to_rgb
 from videocomposer.checkpoints import OFFICIAL_FILES, WeightFileError
 
@@ -44,7 +50,7 @@ def pidinet():
 
 @pytest.fixture(scope="module")
 def cleaner():
-    return he_init(SketchCleaner(), 2)
+    return he_init(SketchCleaner(SketchCleanerConfig.tiny()), 2)
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +216,50 @@ def test_midas_config_round_trip_and_validation():
         MidasConfig(dim=66, num_heads=4)
     with pytest.raises(ValueError, match="num_layers 6 is not a multiple of 4"):
         MidasConfig(num_layers=6)
+
+
+def _shapes(module: torch.nn.Module) -> dict[str, list[int]]:
+    return {k: list(v.shape) for k, v in module.state_dict().items()}
+
+
+def test_sketch_cleaner_default_is_the_official_network_and_divisors_scale_hidden_widths():
+    with torch.device("meta"):
+        default, official = SketchCleaner(), SketchCleaner(SketchCleanerConfig.official())
+        tiny = SketchCleaner(SketchCleanerConfig.tiny())
+    assert default.config == SketchCleanerConfig() == SketchCleanerConfig.official()
+    assert _shapes(default) == _shapes(official)
+    assert sum(p.numel() for p in default.parameters()) == 44_387_249  # the published generator
+    assert list(_shapes(tiny)) == list(_shapes(default))  # same keys, same order: same file layout
+    divisor = SketchCleanerConfig.tiny().width_divisor
+    for key, shape in _shapes(default).items():
+        small = _shapes(tiny)[key]
+        # the channel axes (0 and 1 of a weight, 0 of a bias) are divided, except the image's one channel
+        expected = [c // divisor if axis < 2 and c != 1 else c for axis, c in enumerate(shape)]
+        assert small == expected, key
+    assert _shapes(tiny)["layers.0.weight"][1] == 1 and _shapes(tiny)["layers.44.weight"][0] == 1
+
+
+def test_sketch_cleaner_config_round_trip_and_validation():
+    config = SketchCleanerConfig.tiny()
+    assert SketchCleanerConfig.from_dict(json.loads(json.dumps(asdict(config)))) == config
+    assert SketchCleanerConfig.from_dict({}) == SketchCleanerConfig.official()
+    with pytest.raises(ValueError, match=r"unknown SketchCleanerConfig keys \['width'\]"):
+        SketchCleanerConfig.from_dict({"width": 3})
+    for bad in (0, 3, 16, 2.0, True):
+        with pytest.raises(ValueError, match=rf"width_divisor must be one of \[1, 2, 4, 8\].*got {bad!r}"):
+            SketchCleanerConfig(width_divisor=bad)
+
+
+def test_small_sketch_cleaner_loads_from_an_official_format_file_only_with_its_config(tmp_path):
+    small = he_init(SketchCleaner(SketchCleanerConfig(width_divisor=4)), 5)
+    path = tmp_path / OFFICIAL_FILES["sketch_cleaner"].filename
+    torch.save(small.state_dict(), path)
+    with pytest.raises(WeightFileError, match="shape mismatches"):
+        SketchCleaner.from_official(path)  # the official architecture does not fit the narrow file
+    loaded = SketchCleaner.from_official(tmp_path, SketchCleanerConfig(width_divisor=4))
+    sketches = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(sketches), small(sketches), rtol=0, atol=0)
 
 
 # ---------------------------------------------------------------------------------------------

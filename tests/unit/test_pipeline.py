@@ -5,11 +5,15 @@ save/load round-trips; each memory/speed option gives the same output; errors na
 """
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from videocomposer.annotators.sketch import SketchCleaner, SketchCleanerConfig
 from videocomposer.checkpoints import WeightFileError
 from videocomposer.pipelines import VideoComposerPipeline, available_presets, load_preset
 from videocomposer.pipelines.demo import make_demo_video
@@ -105,6 +109,15 @@ def test_official_formats_are_the_published_containers(weights_dir):
     assert "state_dict" not in unet and "input_blocks.0.0.weight" in unet
 
 
+def test_tiny_sketch_cleaner_file_is_the_official_layout_at_the_tiny_width(weights_dir, pipe):
+    cleaner = torch.load(weights_dir / "sketch_simplification_gan.pth", weights_only=True)
+    with torch.device("meta"):
+        official, tiny = SketchCleaner().state_dict(), SketchCleaner(SketchCleanerConfig.tiny()).state_dict()
+    assert list(cleaner) == list(official)  # flat, layers.<i>.*, as published
+    assert {k: v.shape for k, v in cleaner.items()} == {k: v.shape for k, v in tiny.items()}
+    assert pipe.sketch_cleaner.config == SketchCleanerConfig.tiny()
+
+
 # ------------------------------------------------------------------ every task preset
 
 
@@ -149,7 +162,10 @@ def test_save_pretrained_round_trip_is_identical(pipe, media, tmp_path):
     folder = pipe.save_pretrained(tmp_path / "pretrained")
     assert (folder / "model_index.json").is_file() and (folder / "unet" / "model.safetensors").is_file()
     assert (folder / "vae" / "config.json").is_file()
+    described = json.loads((folder / "sketch_cleaner" / "config.json").read_text())
+    assert described == {"_class_name": "SketchCleaner", "config": asdict(pipe.sketch_cleaner.config)}
     loaded = VideoComposerPipeline.from_pretrained(folder)
+    assert loaded.sketch_cleaner.config == pipe.sketch_cleaner.config == SketchCleanerConfig.tiny()
     loaded.set_progress_bar_config(disable=True)
     loaded.misc_size = pipe.misc_size
     kwargs = dict(video=media["video"], style_image=media["style_image"], conditions=["y", "image", "depth", "sketch"])

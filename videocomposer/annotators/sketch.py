@@ -6,7 +6,10 @@ result is clean white lines on black, ``[F, 1, H, W]`` in ``[0, 1]``.
 """
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -32,6 +35,55 @@ _CLEANER_LAYERS = (
 )  # fmt: skip
 
 
+# Every hidden width is a multiple of this (gcd of 48, 128, ..., 1024, 24), so width divisors must divide it.
+_HIDDEN_WIDTH_GCD = math.gcd(*(ch for spec in _CLEANER_LAYERS for ch in spec[:2] if ch != 1))
+
+
+@dataclass
+class SketchCleanerConfig:
+    """Architecture of :class:`SketchCleaner`. The default is the official network (44,387,249 parameters).
+
+    ``width_divisor`` divides every hidden channel count (48, 128, 256, 512, 1024, 24); the one-channel
+    input and output stay, as do the layer count, kernels and strides. It must divide 8, the largest
+    common divisor of the hidden widths: 1 (official), 2, 4 or 8 (~1/64 of the parameters).
+    """
+
+    width_divisor: int = 1
+
+    def __post_init__(self) -> None:
+        divisor = self.width_divisor
+        if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 1 or _HIDDEN_WIDTH_GCD % divisor:
+            valid = [d for d in range(1, _HIDDEN_WIDTH_GCD + 1) if _HIDDEN_WIDTH_GCD % d == 0]
+            raise ValueError(f"invalid SketchCleanerConfig: width_divisor must be one of {valid} "
+                             f"(it divides every hidden channel count), got {divisor!r}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "SketchCleanerConfig":
+        """Build from a dict (e.g. JSON); unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown SketchCleanerConfig keys {unknown}; known keys are {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def official(cls) -> "SketchCleanerConfig":
+        """The network of ``sketch_simplification_gan.pth``."""
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> "SketchCleanerConfig":
+        """The same 23 layers at 1/8 of the width (~0.7 M parameters), for tests (no weights exist)."""
+        return cls(width_divisor=_HIDDEN_WIDTH_GCD)
+
+    def layer_specs(self) -> list[tuple[int, int, int, int, bool]]:
+        """``(in, out, kernel, stride, transposed)`` of the 23 convolutions, hidden widths divided."""
+        def width(ch: int) -> int:
+            return ch if ch == 1 else ch // self.width_divisor
+
+        return [(width(i), width(o), kernel, stride, transposed) for i, o, kernel, stride, transposed in _CLEANER_LAYERS]
+
+
 def _cleaner_layer(in_ch: int, out_ch: int, kernel: int, stride: int, transposed: bool) -> nn.Module:
     if transposed:  # exact ×2 upsampling: kernel 4, stride 2, padding 1
         return nn.ConvTranspose2d(in_ch, out_ch, kernel, stride=stride, padding=1)
@@ -39,7 +91,8 @@ def _cleaner_layer(in_ch: int, out_ch: int, kernel: int, stride: int, transposed
 
 
 class SketchCleaner(nn.Module):
-    """Sketch-simplification GAN generator (fully convolutional, 44,387,249 parameters).
+    """Sketch-simplification GAN generator (fully convolutional; 44,387,249 parameters at the official
+    :class:`SketchCleanerConfig`, the default).
 
     ``forward(sketches)``: ``[B, 1, H, W]`` float in ``[0, 1]``, dark lines on white, ``H`` and
     ``W`` multiples of 8; normalises ``(x − SKETCH_MEAN) / SKETCH_STD`` itself → cleaned sketch
@@ -47,10 +100,11 @@ class SketchCleaner(nn.Module):
     State-dict keys ``layers.{0, 2, ..., 44}.{weight, bias}`` as in ``sketch_simplification_gan.pth``.
     """
 
-    def __init__(self):
+    def __init__(self, config: SketchCleanerConfig | None = None):
         super().__init__()
+        self.config = config or SketchCleanerConfig()
         modules: list[nn.Module] = []
-        for spec in _CLEANER_LAYERS:
+        for spec in self.config.layer_specs():
             modules += [_cleaner_layer(*spec), nn.ReLU()]
         modules[-1] = nn.Sigmoid()
         self.layers = nn.Sequential(*modules)
@@ -62,10 +116,18 @@ class SketchCleaner(nn.Module):
 
     @classmethod
     def from_official(
-        cls, path: str | os.PathLike, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+        cls,
+        path: str | os.PathLike,
+        config: SketchCleanerConfig | None = None,
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
     ) -> "SketchCleaner":
-        """Load ``sketch_simplification_gan.pth`` (the file, or the folder holding it), strictly."""
-        return load_official(cls, path, "sketch_cleaner", device=device, dtype=dtype)
+        """Load ``sketch_simplification_gan.pth`` (the file, or the folder holding it), strictly.
+
+        ``config`` defaults to the official architecture; a smaller one loads files written at that width.
+        """
+        return load_official(lambda: cls(config), path, "sketch_cleaner", device=device, dtype=dtype)
 
 
 def edges_to_sketch(cleaner: SketchCleaner, edges: torch.Tensor) -> torch.Tensor:
@@ -104,4 +166,4 @@ def single_sketch(sketch: torch.Tensor, num_frames: int | None = None) -> torch.
     return sketch[:1].repeat(num_frames, 1, 1, 1)
 
 
-__all__ = ["SKETCH_MEAN", "SKETCH_STD", "SketchCleaner", "edges_to_sketch", "extract_sketch", "single_sketch"]
+__all__ = ["SKETCH_MEAN", "SKETCH_STD", "SketchCleaner", "SketchCleanerConfig", "edges_to_sketch", "extract_sketch", "single_sketch"]

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..annotators.midas import MiDaS, MidasConfig
 from ..annotators.pidinet import PiDiNet
-from ..annotators.sketch import SketchCleaner
+from ..annotators.sketch import SketchCleaner, SketchCleanerConfig
 from ..checkpoints import OFFICIAL_FILES, WeightFileError, load_strict, missing_file_error, read_state_dict
 from ..conditions import models_needed
 from ..models.clip import OpenCLIP, OpenCLIPConfig
@@ -82,7 +82,7 @@ def load_official_component(name: str, path: Path, config: Any = None, towers: S
     if name == "pidinet":
         return PiDiNet.from_official(path)
     if name == "sketch_cleaner":
-        return SketchCleaner.from_official(path)
+        return SketchCleaner.from_official(path, _config(config, SketchCleanerConfig, SketchCleanerConfig.from_dict))
     raise ValueError(f"unknown component {name!r}; expected one of {COMPONENTS}")
 
 
@@ -113,7 +113,7 @@ def _build(name: str, info: Mapping[str, Any]) -> nn.Module:
     if name == "pidinet":
         return PiDiNet()
     if name == "sketch_cleaner":
-        return SketchCleaner()
+        return SketchCleaner(SketchCleanerConfig.from_dict(config))
     raise ValueError(f"unknown component {name!r} in the pretrained folder")
 
 

@@ -131,7 +131,8 @@ class VideoComposerPipeline:
                 default all eight. Depth needs MiDaS, sketches PiDiNet + the cleaner, ``image`` the CLIP
                 image tower; the UNet, VAE and CLIP text tower are always loaded.
             config: architecture overrides by component (``{"unet": UNetConfig | dict, "clip": ...,
-                "vae": ..., "midas": ...}``), e.g. :func:`~videocomposer.pipelines.tiny.tiny_configs`.
+                "vae": ..., "midas": ..., "sketch_cleaner": ...}``), e.g.
+                :func:`~videocomposer.pipelines.tiny.tiny_configs`.
             unet_file: UNet file name in ``weights_dir`` (default ``non_ema_228000.pth``).
             device, dtype: passed to :meth:`to`.
         Raises:

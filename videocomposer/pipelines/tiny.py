@@ -15,8 +15,8 @@ File formats (as published; see ``videocomposer.checkpoints.OFFICIAL_FILES``):
 ``sketch_simplification_gan.pth`` pickled flat state dict (``layers.<i>.*``)
 =============================== =====================================================================
 
-PiDiNet and the sketch cleaner have one fixed architecture, so they are written at full size
-(0.7 M and 44 M parameters); everything else uses :func:`tiny_configs`.
+PiDiNet has one fixed architecture, so it is written at full size (0.7 M parameters); everything
+else uses :func:`tiny_configs`.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from torch import nn
 
 from ..annotators.midas import MiDaS, MidasConfig
 from ..annotators.pidinet import PiDiNet
-from ..annotators.sketch import SketchCleaner
+from ..annotators.sketch import SketchCleaner, SketchCleanerConfig
 from ..checkpoints import OFFICIAL_FILES
 from ..models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIP, OpenCLIPConfig
 from ..models.unet import UNetConfig, VideoComposerUNet
@@ -46,8 +46,8 @@ def tiny_configs() -> dict[str, Any]:
     """Architectures of the tiny models, by component (pass as ``from_official(..., config=...)``).
 
     The UNet has 2 levels (latent sides must be even), context width 32; the VAE keeps SD's 8x
-    downsampling with 32/64 channels; CLIP is a 2-layer, 32-wide ViT/text pair; MiDaS is
-    :meth:`MidasConfig.tiny`.
+    downsampling with 32/64 channels; CLIP is a 2-layer, 32-wide ViT/text pair; MiDaS and the sketch
+    cleaner are :meth:`MidasConfig.tiny` and :meth:`SketchCleanerConfig.tiny`.
     """
     return {
         "unet": UNetConfig(dim=32, context_dim=TINY_CONTEXT_DIM, dim_mult=(1, 2), num_heads=2, head_dim=16,
@@ -58,6 +58,7 @@ def tiny_configs() -> dict[str, Any]:
                                text_cfg=CLIPTextConfig(width=TINY_CONTEXT_DIM, heads=2, layers=2)),
         "vae": VAEConfig(ch=32, ch_mult=[1, 2, 2, 2], num_res_blocks=1),
         "midas": MidasConfig.tiny(),
+        "sketch_cleaner": SketchCleanerConfig.tiny(),
     }
 
 
@@ -176,7 +177,7 @@ def _pidinet_file(configs: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def _sketch_cleaner_file(configs: dict[str, Any], seed: int) -> dict[str, torch.Tensor]:
-    return _seeded(SketchCleaner, seed).state_dict()
+    return _seeded(lambda: SketchCleaner(configs["sketch_cleaner"]), seed).state_dict()
 
 
 _WRITERS: dict[str, Callable[[dict[str, Any], int], Any]] = {
