@@ -26,7 +26,7 @@ def test_config_dicts_round_trip():
     nested = {"ddconfig": {k: v for k, v in dataclasses.asdict(TINY).items() if k not in ("embed_dim", "scale_factor")},
               "embed_dim": 4, "scale_factor": 0.18215, "constructor": "ignored next to ddconfig"}
     assert VAEConfig.from_dict(nested) == TINY
-    with pytest.raises(ValueError, match=r"unknown VAE config keys \['chanels'\]"):
+    with pytest.raises(ValueError, match=r"unknown VAEConfig keys \['chanels'\]"):
         VAEConfig.from_dict({"chanels": 3})
     with pytest.raises(ValueError, match="attn_resolutions"):
         VAEConfig(attn_resolutions=[32]).diffusers_config()

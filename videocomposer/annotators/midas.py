@@ -9,13 +9,14 @@ which is the layout of ``midas_v3_dpt_large.pth`` — not isl-org's names.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..dataclass_config import dataclass_from_dict
 from .frames import check_images, load_official
 
 HEAD_CHANNELS = 32  # width of the last hidden layer of the depth head (fixed in the official model)
@@ -56,11 +57,7 @@ class MidasConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "MidasConfig":
         """Build from a dict (e.g. JSON); unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown MidasConfig keys {unknown}; known keys are {sorted(known)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values)
 
     @classmethod
     def official(cls) -> "MidasConfig":

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
 from torch import nn
 
+from ..dataclass_config import dataclass_from_dict
 from .frames import check_images, load_official, module_device, run_in_chunks
 from .pidinet import PiDiNet
 
@@ -60,11 +61,7 @@ class SketchCleanerConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "SketchCleanerConfig":
         """Build from a dict (e.g. JSON); unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown SketchCleanerConfig keys {unknown}; known keys are {sorted(known)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values)
 
     @classmethod
     def official(cls) -> "SketchCleanerConfig":

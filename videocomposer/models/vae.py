@@ -9,7 +9,7 @@ decoded frame-chunk by frame-chunk.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 import torch
@@ -21,6 +21,7 @@ from diffusers.loaders.single_file_utils import (
 )
 from einops import rearrange
 
+from ..dataclass_config import dataclass_from_dict
 from ..checkpoints import WeightFileError, load_strict, read_state_dict
 
 
@@ -54,11 +55,7 @@ class VAEConfig:
             flat = {**config["ddconfig"], **{k: config[k] for k in ("embed_dim", "scale_factor") if k in config}}
         else:
             flat = dict(config)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(flat) - known)
-        if unknown:
-            raise ValueError(f"unknown VAE config keys {unknown}; expected some of {sorted(known)}")
-        return cls(**flat)
+        return dataclass_from_dict(cls, flat)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
