@@ -1,1 +1,12 @@
-"""training"""
+"""Fine-tuning the VideoComposer UNet: task configs, video datasets, the training loop, checkpoints.
+
+    from videocomposer.training import load_train_config, train
+    cfg = load_train_config("train_exp02_motion_transfer", ["max_steps=100"], output_dir="runs/a",
+                            weights_dir="model_weights", root_dir="datasets/webvid5")
+    summary = train(cfg)
+"""
+from .cli import add_train_parser, cli_main
+from .config import ConfigError, TrainConfig, load_train_config
+from .trainer import Trainer, TrainSummary, train
+
+__all__ = ["ConfigError", "TrainConfig", "TrainSummary", "Trainer", "add_train_parser", "cli_main", "load_train_config", "train"]

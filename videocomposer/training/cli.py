@@ -1,0 +1,87 @@
+"""``videocomposer train``: fine-tune the UNet from a task config.
+
+    videocomposer train --config train_exp02_motion_transfer --output-dir runs/exp02 \\
+        --weights-dir model_weights root_dir=datasets/webvid5 max_steps=1000 mixed_precision=bf16
+    torchrun --nproc_per_node 8 -m videocomposer.training --config ... (data parallel)
+
+Settings: the preset (or YAML file) over ``configs/train_base.yaml``, then ``key=value`` overrides (dotted
+keys reach into ``unet`` / ``frozen_models``). ``--resume latest`` continues the newest checkpoint in the
+output folder exactly.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Sequence
+
+import yaml
+
+from ..checkpoints import WeightFileError
+from .components import check_model_config
+from .config import ConfigError, load_train_config
+from .trainer import shutdown_distributed, train
+
+EPILOG = """presets: train_exp02_motion_transfer, train_exp02_motion_transfer_vs_style, train_exp03_sketch2video_style,
+train_exp04_sketch2video_wo_style, train_exp05_text_depths_wo_style, train_exp06_text_depths_vs_style
+(every key is documented in videocomposer/configs/train_base.yaml)"""
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--config", required=True, help="training preset name (e.g. train_exp02_motion_transfer) or a YAML file")
+    parser.add_argument("--output-dir", required=True, help="folder for checkpoints, logs and the resolved config")
+    parser.add_argument("--weights-dir", help="folder with the official weight files (sets weights_dir)")
+    parser.add_argument("--resume", help="checkpoint folder, 'latest' (error if none) or 'auto' (latest if any)")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config after checking it, and exit")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. learning_rate=1e-5 unet.dim=64")
+    return parser
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``train`` subcommand; its handler is ``args.func(args) -> exit code``."""
+    parser = subparsers.add_parser("train", help="fine-tune the UNet on a video-caption dataset",
+                                   description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_train_arguments(parser)
+    parser.set_defaults(func=run_train)
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Run a parsed ``train`` command; errors in the user's input print one line and return 2."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    values = {"output_dir": args.output_dir}
+    if args.weights_dir:
+        values["weights_dir"] = args.weights_dir
+    if args.resume:
+        values["resume"] = args.resume
+    code = 0
+    try:
+        cfg = load_train_config(args.config, args.overrides, **values)
+        check_model_config(cfg)
+        if args.dry_run:
+            print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        else:
+            summary = train(cfg)
+            if int(os.environ.get("RANK", "0")) == 0:
+                print(summary.describe())
+    except (ConfigError, FileNotFoundError, PermissionError, NotADirectoryError, WeightFileError, ValueError) as exc:
+        print(f"videocomposer train: error: {exc}", file=sys.stderr)
+        code = 2
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # torchrun + gloo can abort a rank at interpreter exit after destroy_process_group (docs/README.md):
+        # leave the group after a barrier, flush, and exit without running the interpreter's teardown.
+        shutdown_distributed()
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def cli_main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m videocomposer.training ...``, e.g. under torchrun)."""
+    parser = add_train_arguments(argparse.ArgumentParser(prog="videocomposer train", description=__doc__, epilog=EPILOG,
+                                                         formatter_class=argparse.RawDescriptionHelpFormatter))
+    return run_train(parser.parse_args(argv))

@@ -1,0 +1,430 @@
+"""Training configuration: one dataclass, layered YAML files and ``key=value`` overrides.
+
+Precedence (lowest first): the dataclass defaults (= ``configs/train_base.yaml``), the task YAML (which
+may name another YAML under ``base:``), then command-line overrides. Every key is checked against the
+dataclass: an unknown key, a value of the wrong type or out of range, or a condition trained but not
+built into the model is a :class:`ConfigError` naming the key, raised before any model or video loads.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from ..models.unet import CONDITION_KWARGS
+from ..video.writer import write_text
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+BASE_CONFIG = CONFIG_DIR / "train_base.yaml"
+
+#: Every condition name (the reference's ``video_compositions`` vocabulary).
+ALL_CONDITIONS: tuple[str, ...] = tuple(CONDITION_KWARGS)
+#: The official model's ``video_compositions``, in the reference's order.
+OFFICIAL_COMPOSITIONS = ("text", "mask", "depthmap", "sketch", "motion", "image", "local_image", "single_sketch")
+
+OPTIMIZERS = ("adamw", "momentum")
+LR_SCHEDULES = ("constant", "cosine")
+MIXED_PRECISION = ("fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+#: Keys that may change between a run and its resumption without a warning.
+RESUMABLE_CHANGES = frozenset(
+    {"max_steps", "epochs", "checkpoint_every", "keep_last", "log_every", "num_workers", "prefetch_factor",
+     "progress_bar", "tensorboard", "resume", "output_dir", "compile", "device"}
+)
+
+
+class ConfigError(ValueError):
+    """A training configuration key is unknown, mistyped, out of range or inconsistent."""
+
+
+@dataclass
+class TrainConfig:
+    """Every training setting. The defaults are the MindSpore port's ``train_base`` recipe (see
+    ``configs/train_base.yaml``, which documents each key in the same order).
+    """
+
+    # --- conditions ---------------------------------------------------------------------------
+    #: Condition encoders the UNet is built with (decides which official weights exist). Names:
+    #: text, mask, depthmap, sketch, motion, image, local_image, single_sketch.
+    video_compositions: list[str] = field(default_factory=lambda: list(OFFICIAL_COMPOSITIONS))
+    #: Conditions extracted and fed while training; each must be in ``video_compositions``.
+    conditions_for_train: list[str] = field(default_factory=lambda: ["text", "motion", "image", "local_image"])
+
+    # --- data ---------------------------------------------------------------------------------
+    #: Dataset folder holding ``*.csv`` (columns ``video,caption``) or ``*.json`` annotations.
+    root_dir: str | None = None
+    #: Drop annotation rows whose video file does not exist (with a warning) instead of failing.
+    skip_missing_videos: bool = False
+    #: Side of the square video frames (pixels) the VAE encodes; latents are ``resolution / 8``.
+    resolution: int = 256
+    #: Side of the square frames the annotators (depth, sketch), local_image and mask see.
+    misc_size: int = 384
+    #: Frames per training clip.
+    max_frames: int = 16
+    #: Frame rate (fps) clips are re-encoded and sampled at (raised for clips shorter than max_frames).
+    feature_framerate: int = 4
+    #: Clips per device per micro-batch.
+    batch_size: int = 1
+    #: DataLoader worker processes (0 = load in the training process).
+    num_workers: int = 2
+    #: Batches each worker prepares ahead (ignored with num_workers 0).
+    prefetch_factor: int = 2
+    #: Shuffle the clip order each epoch (seeded, reproducible).
+    shuffle: bool = True
+
+    # --- model and weights --------------------------------------------------------------------
+    #: Folder with the official weight files, under their published names (required).
+    weights_dir: str | None = None
+    #: Initial UNet weights; overrides weights_dir. Official ``.pth`` or a ``.safetensors`` of ours.
+    unet_checkpoint: str | None = None
+    #: UNet architecture overrides (fields of ``UNetConfig``), e.g. a tiny model for tests.
+    unet: dict[str, Any] = field(default_factory=dict)
+    #: Frozen-network architecture overrides by component (vae, clip, midas, sketch_cleaner), e.g. tiny test models.
+    frozen_models: dict[str, Any] = field(default_factory=dict)
+    #: Frames per VAE / annotator forward (bounds memory; does not change results).
+    chunk_size: int = 16
+    #: Per-condition dropout probability (each condition of each sample, independently).
+    misc_dropout: float = 0.5
+    #: Probability that a sample loses every condition (text included).
+    p_all_zero: float = 0.1
+    #: Probability that a sample keeps every condition.
+    p_all_keep: float = 0.1
+    #: Train only UNet parameters whose name matches one of these globs; empty = the whole UNet.
+    trainable_patterns: list[str] = field(default_factory=list)
+
+    # --- optimisation -------------------------------------------------------------------------
+    #: ``adamw`` or ``momentum`` (SGD with momentum, for small-memory cards).
+    optimizer: str = "adamw"
+    #: Peak learning rate (reached after warmup).
+    learning_rate: float = 5e-5
+    #: ``constant`` or ``cosine`` (decays from learning_rate to end_learning_rate after warmup).
+    lr_schedule: str = "constant"
+    #: Final learning rate of the cosine schedule.
+    end_learning_rate: float = 5e-5
+    #: Optimizer steps of linear warmup from 0 to learning_rate.
+    warmup_steps: int = 10
+    #: AdamW betas.
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    #: AdamW epsilon.
+    eps: float = 1e-8
+    #: Decoupled weight decay (not applied to biases and norm weights).
+    weight_decay: float = 0.0
+    #: SGD momentum (optimizer ``momentum``).
+    momentum: float = 0.9
+    #: Micro-batches summed per optimizer step (effective batch = batch_size × this × world size).
+    gradient_accumulation_steps: int = 1
+    #: Clip the global gradient L2 norm to this value; null or 0 = no clipping (the norm is still logged).
+    max_grad_norm: float | None = 1.0
+    #: Training length in epochs (passes over the annotations), unless max_steps is set.
+    epochs: int = 50
+    #: Training length in optimizer steps; overrides epochs when set.
+    max_steps: int | None = None
+    #: Seed of everything random (init, clip sampling, masks, noise, timesteps, dropout).
+    seed: int = 8888
+
+    # --- precision and speed ------------------------------------------------------------------
+    #: Autocast dtype of the UNet forward: ``fp32`` (none), ``bf16`` or ``fp16`` (with a dynamic loss scale).
+    mixed_precision: str = "bf16"
+    #: Initial fp16 loss scale (halved on overflow, the step skipped).
+    loss_scale_init: float = 65536.0
+    #: Steps without overflow before the fp16 loss scale doubles.
+    loss_scale_growth_interval: int = 1000
+    #: Recompute UNet block activations in the backward pass (less memory, ~30% more time).
+    gradient_checkpointing: bool = False
+    #: Wrap the UNet in ``torch.compile``.
+    compile: bool = False
+    #: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+    device: str = "auto"
+
+    # --- EMA ----------------------------------------------------------------------------------
+    #: Keep an exponential moving average of the trainable weights (saved beside the raw ones).
+    use_ema: bool = False
+    #: EMA decay per optimizer step.
+    ema_decay: float = 0.9999
+
+    # --- checkpoints and logs -----------------------------------------------------------------
+    #: Folder for checkpoints, logs and the resolved config (set by ``--output-dir``).
+    output_dir: str | None = None
+    #: Save a checkpoint every this many optimizer steps (and always at the end); 0 = only at the end.
+    checkpoint_every: int = 500
+    #: Keep only the newest K checkpoints (0 = keep all).
+    keep_last: int = 3
+    #: Resume from a checkpoint folder, ``latest`` (newest in output_dir/checkpoints; an error if none) or
+    #: ``auto`` (the newest if any, else start fresh: for jobs that may be preempted and restarted).
+    resume: str | None = None
+    #: Write a log row every this many optimizer steps.
+    log_every: int = 1
+    #: Show a progress bar (rank 0).
+    progress_bar: bool = True
+    #: Also log to TensorBoard when the ``tensorboard`` package is installed.
+    tensorboard: bool = True
+
+    # ------------------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check ranges and cross-key consistency; raise :class:`ConfigError` naming the key."""
+        for key in ("video_compositions", "conditions_for_train"):
+            unknown = [c for c in getattr(self, key) if c not in ALL_CONDITIONS]
+            if unknown:
+                raise ConfigError(f"{key}: unknown condition(s) {unknown}; known: {list(ALL_CONDITIONS)}")
+            if len(set(getattr(self, key))) != len(getattr(self, key)):
+                raise ConfigError(f"{key}: duplicate entries in {getattr(self, key)}")
+        not_built = [c for c in self.conditions_for_train if c not in self.video_compositions]
+        if not_built:
+            raise ConfigError(
+                f"conditions_for_train: {not_built} not in video_compositions {self.video_compositions}; "
+                f"a condition can only be trained when the UNet has its encoder (add it to video_compositions)"
+            )
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        _check_choice("device", self.device, DEVICES)
+        for key in ("resolution", "misc_size", "max_frames", "feature_framerate", "batch_size", "chunk_size",
+                    "gradient_accumulation_steps", "epochs", "log_every", "prefetch_factor",
+                    "loss_scale_growth_interval"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
+        for key in ("num_workers", "warmup_steps", "checkpoint_every", "keep_last", "weight_decay"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
+        if self.resolution % 8:
+            raise ConfigError(f"resolution: must be a multiple of 8 (the VAE downsamples by 8), got {self.resolution}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps: must be >= 1 or null, got {self.max_steps}")
+        for key in ("misc_dropout", "p_all_zero", "p_all_keep", "ema_decay", "momentum"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"{key}: must be in [0, 1], got {getattr(self, key)}")
+        if self.p_all_zero + self.p_all_keep > 1.0:
+            raise ConfigError(f"p_all_zero + p_all_keep: must be <= 1, got {self.p_all_zero} + {self.p_all_keep}")
+        for key in ("learning_rate", "end_learning_rate", "eps", "loss_scale_init"):
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"{key}: must be > 0, got {getattr(self, key)}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"betas: expected two values in [0, 1), got {self.betas}")
+        if self.max_grad_norm is not None and self.max_grad_norm < 0:
+            raise ConfigError(f"max_grad_norm: must be > 0, or 0/null for no clipping, got {self.max_grad_norm}")
+        for key in ("misc_dropout", "p_all_zero", "p_all_keep", "use_checkpoint", "video_compositions"):
+            if key in self.unet:
+                top = "gradient_checkpointing" if key == "use_checkpoint" else key
+                raise ConfigError(f"unet.{key}: set it as the top-level key '{top}' instead")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "TrainConfig":
+        """Build from a plain dict, coercing and checking every value against the field types."""
+        return cls(**_coerce_all(values, source))
+
+
+def _check_choice(key: str, value: str, choices: Iterable[str]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}: expected one of {list(choices)}, got {value!r}")
+
+
+_FIELD_TYPES: dict[str, Any] = typing.get_type_hints(TrainConfig)
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    """Turn ``value`` (from YAML or a command line) into the type of field ``key``."""
+    hint = _FIELD_TYPES[key]
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    base = next((a for a in args if a is not type(None)), hint) if optional else hint
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("null", "none", "~")):
+        if optional:
+            return None
+        raise ConfigError(f"{key} ({source}): may not be null")
+    origin = typing.get_origin(base)
+
+    def fail(expected: str) -> ConfigError:
+        return ConfigError(f"{key} ({source}): expected {expected}, got {value!r}")
+
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise fail("true or false")
+    if base is int:
+        if isinstance(value, bool):
+            raise fail("an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                raise fail("an integer") from None
+        raise fail("an integer")
+    if base is float:
+        if isinstance(value, bool):
+            raise fail("a number")
+        try:
+            return float(value)  # also takes YAML-1.1 strings such as "1e-5"
+        except (TypeError, ValueError):
+            raise fail("a number") from None
+    if base is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+        raise fail("a string")
+    if origin is list:
+        (item_type,) = typing.get_args(base)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise fail("a list")
+        if any(isinstance(v, (bool, list, dict)) or v is None for v in value):
+            raise fail(f"a list of {item_type.__name__}")
+        try:
+            return [item_type(v) for v in value]
+        except (TypeError, ValueError):
+            raise fail(f"a list of {item_type.__name__}") from None
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise fail("a mapping")
+        return _plain(value)
+    raise AssertionError(f"unhandled field type {hint} for {key}")
+
+
+def _plain(value: Any) -> Any:
+    """Nested mappings and sequences as plain dicts and lists (what YAML writes and reads back)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of keys to values, got {type(values).__name__}")
+    _check_keys(values, source)
+    return {k: _coerce(k, v, source) for k, v in values.items()}
+
+
+def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
+    """A YAML path, or a preset name from ``videocomposer/configs`` (``train_exp02_motion_transfer``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in (CONFIG_DIR / path.name, CONFIG_DIR / f"{path.name}.yaml"):
+        if candidate.is_file() and candidate.name.startswith("train_"):
+            return candidate
+    presets = sorted(p.stem for p in CONFIG_DIR.glob("train_*.yaml"))
+    raise FileNotFoundError(f"training config not found: {name_or_path!r}; give a YAML file or one of the presets: {presets}")
+
+
+def read_yaml_layers(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read ``path`` over the file named by its ``base:`` key (recursively; base paths are relative
+    to the file). Files other than ``train_base.yaml`` inherit from it when they name no base."""
+    path = path.resolve()
+    if path in _seen:
+        raise ConfigError(f"base: circular inheritance {' -> '.join(str(p) for p in _seen + (path,))}")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
+    base_name = values.pop("base", None if path == BASE_CONFIG.resolve() else BASE_CONFIG.name)
+    if base_name is None:
+        return values
+    base_path = path.parent / str(base_name)  # relative to the file, else a preset name
+    if not base_path.is_file():
+        try:
+            base_path = resolve_config_path(str(base_name))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"base ({path}): {exc}") from None
+    merged = read_yaml_layers(base_path, _seen + (path,))
+    _check_keys(values, str(path))
+    _merge_into(merged, values)
+    return merged
+
+
+def _unknown_keys_error(unknown: list[str], source: str) -> ConfigError:
+    hints = {k: difflib.get_close_matches(k, FIELD_NAMES, n=2) for k in unknown}
+    said = "; ".join(f"{k!r}" + (f" (did you mean {' or '.join(repr(h) for h in v)}?)" if v else "") for k, v in hints.items())
+    return ConfigError(f"unknown key(s) in {source}: {said}; every key is listed in {BASE_CONFIG}")
+
+
+def _check_keys(values: Mapping[str, Any], source: str) -> None:
+    unknown = [k for k in values if k not in FIELD_NAMES]
+    if unknown:
+        raise _unknown_keys_error(unknown, source)
+
+
+def _merge_into(target: dict[str, Any], values: Mapping[str, Any]) -> None:
+    """Overlay ``values``; mapping-valued keys (``unet``, ``frozen_models``) merge key by key."""
+    for key, value in values.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), Mapping):
+            merged = dict(target[key])
+            _merge_into(merged, value)
+            target[key] = merged
+        else:
+            target[key] = value
+
+
+def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
+    """``["learning_rate=1e-5", "unet.dim=32"]`` → nested dict. Values are read as YAML scalars/lists."""
+    out: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip().lstrip("-")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected key=value (e.g. learning_rate=1e-5)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        top, _, rest = key.partition(".")
+        if top not in FIELD_NAMES:
+            raise _unknown_keys_error([top], f"override {item!r}")
+        if rest:
+            if typing.get_origin(_FIELD_TYPES[top]) is not dict:
+                raise ConfigError(f"override {item!r}: {top!r} has no sub-keys")
+            node = out.setdefault(top, {})
+            *parents, leaf = rest.split(".")
+            for parent in parents:
+                node = node.setdefault(parent, {})
+            node[leaf] = value
+        else:
+            out[key] = value
+    return out
+
+
+def load_train_config(config: str | os.PathLike | None = None, overrides: Iterable[str] = (),
+                      **values: Any) -> TrainConfig:
+    """Resolve a training config: defaults ← ``train_base.yaml`` ← ``config`` ← ``overrides`` ← ``values``.
+
+    Args:
+        config: a preset name (``train_exp02_motion_transfer``) or a YAML path; None = the base alone.
+        overrides: ``key=value`` strings (dotted keys reach into ``unet`` / ``frozen_models``).
+        values: programmatic overrides (e.g. ``output_dir=...``), applied last.
+    """
+    merged = read_yaml_layers(resolve_config_path(config) if config is not None else BASE_CONFIG)
+    _merge_into(merged, parse_overrides(overrides))
+    _merge_into(merged, values)
+    return TrainConfig(**_coerce_all(merged, "config"))
+
+
+def changed_keys(old: Mapping[str, Any], new: TrainConfig) -> list[str]:
+    """Keys whose value differs between a checkpoint's config and ``new``, except RESUMABLE_CHANGES."""
+    now = new.to_dict()
+    return sorted(k for k in now if k not in RESUMABLE_CHANGES and old.get(k, now[k]) != now[k])
+
+
+def dump_config(cfg: TrainConfig, path: Path) -> None:
+    """Write the resolved config as YAML (atomically)."""
+    write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
