@@ -213,9 +213,13 @@ def test_zero_frame_video(tmp_path):
         load_video_clip(path, seed=0)
 
 
-def test_too_short_after_resampling(video):
-    # 3 s → 6 fps → 18 frames; a 17-frame clip must start at an I-frame (0 or 12): only 0 fits; 19 cannot
+def test_too_short_after_resampling(video, monkeypatch):
+    # 3 s → 6 fps → 18 frames; a 17-frame clip must start at an I-frame (0 or 12): only 0 fits
     assert load_video_clip(video, num_frames=17, seed=0, with_mask=False).frame_indices[0].item() == 0
+    # asking for more frames raises the rate (int(19 / 3 s) + 1 = 7 fps → 21 frames) ...
+    assert load_video_clip(video, num_frames=19, seed=0, with_mask=False).fps == 7
+    # ... and a stream that still holds too few frames is a clear error naming both counts
+    monkeypatch.setattr("videocomposer.video.sampling.sampling_fps", lambda *args, **kwargs: 6)
     with pytest.raises(VideoReadError, match=r"too short.*19.*18 frames"):
         load_video_clip(video, num_frames=19, seed=0)
 
@@ -401,3 +405,11 @@ def test_masked_condition():
         masked_condition(misc, torch.zeros(3, 1, 4, 4))
     with pytest.raises(ValueError, match="misc"):
         masked_condition(misc[:, :2], mask)
+
+
+def test_long_clips_raise_the_sampling_rate_to_reach_the_requested_frames(tmp_path):
+    """A 2 s clip at 4 fps gives 8 frames; asking for 24 must raise the rate (the reference's rule targets 16)."""
+    path = write_video(tmp_path / "two_seconds.mp4", num_frames=48, fps=24)
+    assert sampling_fps(48, 24.0, 4, min_frames=16) == 9  # int(16 / 2) + 1: too few for 24 frames
+    clip = load_video_clip(path, num_frames=24, resolution=32, misc_size=48, vit_image_size=32, seed=0, with_mask=False)
+    assert clip.num_frames == 24 and clip.fps == int(24 / 2) + 1

@@ -127,6 +127,8 @@ def load_video_clip(
     frame, ``[3, S, S]`` CLIP-normalised) and, when ``with_mask``, ``mask`` (``[F, 1, M, M]``, one
     draw shared by all frames; with ``with_mask=False`` no random numbers are spent on it).
     ``align_motion_with_frames`` crops the motion like the frames (the reference is 1 px off).
+    The sampling rate follows the reference's 16-frame rule, with ``num_frames`` in place of 16
+    when more frames are asked for (identical to the reference for ``num_frames ≤ 16``).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -136,7 +138,8 @@ def load_video_clip(
                     feature_framerate=feature_framerate, vit_image_size=vit_image_size)
     py_rng, np_rng = _rngs(seed, py_rng, np_rng)
     probe = probe_video(path)
-    fps = sampling_fps(probe.num_frames, probe.fps, feature_framerate)
+    # The reference's rule targets 16 frames; a longer clip needs the rate that yields num_frames.
+    fps = sampling_fps(probe.num_frames, probe.fps, feature_framerate, min_frames=max(16, num_frames))
     stream_bytes = reencode_mpeg4(path, fps, threads=encoder_threads)
     name = os.fspath(path)
     types_and_vectors = decode_motion_stream(stream_bytes, frame_indices=(), name=name)
