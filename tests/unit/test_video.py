@@ -17,6 +17,7 @@ from videocomposer.video.motion import (
     center_crop_offset,
     dense_motion_field,
     motion_condition,
+    fill_motion_blocks,
     motion_to_rgb,
     short_side_resize_shape,
 )
@@ -361,6 +362,19 @@ def test_motion_to_rgb():
     assert g == 255 and b < 160 and 120 < r < 200
     with pytest.raises(ValueError, match="shape"):
         motion_to_rgb(torch.zeros(3, 4, 5))
+
+
+def test_fill_motion_blocks_spreads_each_cells_mean_and_keeps_empty_cells_still():
+    motion = torch.zeros(3, 2, 8, 6)
+    motion[1, 0, 1, 1], motion[1, 0, 2, 2] = 2.0, 4.0  # two vectors in cell (0, 0): mean 3
+    motion[1, 1, 5, 4] = -1.0  # one vector in the partial cell (1, 1)
+    filled = fill_motion_blocks(motion, block=4)
+    assert filled.shape == motion.shape
+    assert torch.equal(filled[1, 0, :4, :4], torch.full((4, 4), 3.0))
+    assert torch.equal(filled[1, 1, 4:, 4:], torch.full((4, 2), -1.0))
+    assert filled[1, :, :4, 4:].abs().sum() == 0 and filled[0].abs().sum() == 0 and filled[2].abs().sum() == 0
+    with pytest.raises(ValueError, match="shape"):
+        fill_motion_blocks(torch.zeros(3, 8, 6), block=4)
 
 
 # --- masks --------------------------------------------------------------------------------------

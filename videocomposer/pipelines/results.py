@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ..annotators.visualize import depth_to_rgb, sketch_to_rgb
-from ..video.motion import motion_to_rgb
+from ..video.motion import fill_motion_blocks, motion_to_rgb
 from ..video.writer import Panel, compose_grid, to_uint8_frames, write_gif, write_mp4, write_text
 
 
@@ -30,7 +30,8 @@ def condition_frames(name: str, value: torch.Tensor) -> np.ndarray | None:
         return depth_to_rgb(frames, max_depth=max(float(frames.max()), 1e-6)).numpy()
     if name in ("sketch", "single_sketch"):
         return sketch_to_rgb(frames).numpy()
-    if name == "motion":
+    if name == "motion":  # sparse (one vector per macroblock): spread over cells so it can be seen
+        frames = fill_motion_blocks(frames, block=max(1, frames.shape[-1] // 16))
         scale = float(frames.norm(dim=1).max()) or 1.0
         return np.stack([motion_to_rgb(f, max_magnitude=scale) for f in frames])
     if name == "masked":  # ((rgb + 1) / 2)·keep + white·(1 − keep), as the reference

@@ -72,6 +72,24 @@ def motion_condition(fields: Sequence[np.ndarray] | np.ndarray, resolution: int,
     return resized[:, :, top : top + resolution, left : left + resolution].float().contiguous()
 
 
+def fill_motion_blocks(motion: torch.Tensor, block: int) -> torch.Tensor:
+    """Display aid for the sparse motion field: every ``block × block`` cell takes the mean of its
+    non-zero vectors (cells without any stay zero). ``[..., 2, H, W]`` → float32, same shape.
+
+    The model is fed the sparse field (one vector per macroblock); this only makes previews readable.
+    """
+    if motion.ndim < 3 or motion.shape[-3] != 2 or block < 1:
+        raise ValueError(f"motion must have shape [..., 2, H, W] and block >= 1, got {tuple(motion.shape)}, block={block}")
+    height, width = motion.shape[-2:]
+    field = motion.reshape(-1, 2, height, width).float()
+    present = (field.abs().sum(dim=1, keepdim=True) > 0).float()
+    sums = F.avg_pool2d(field, block, ceil_mode=True)  # same divisor for both: the ratio is the mean
+    counts = F.avg_pool2d(present, block, ceil_mode=True)
+    means = torch.where(counts > 0, sums / counts.clamp_min(1e-12), torch.zeros_like(sums))
+    filled = means.repeat_interleave(block, dim=-2).repeat_interleave(block, dim=-1)[..., :height, :width]
+    return filled.reshape(motion.shape)
+
+
 def motion_to_rgb(motion: torch.Tensor | np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
     """Colour-wheel preview of a motion field: hue = direction, saturation = speed, white = still.
 
