@@ -13,6 +13,7 @@ from conftest import family_config, family_keys, load_family
 
 from videocomposer.checkpoints import load_strict
 from videocomposer.diffusion import NoiseSchedule, ddim_timesteps, make_guidance_kwargs, q_sample, sample, training_loss
+from videocomposer.models.unet import UNetConfig, VideoComposerUNet
 
 DIFFUSION = family_config("diffusion")
 SCHEDULE_KEYS = family_keys("diffusion", "schedule.safetensors")
@@ -42,11 +43,10 @@ def schedule(diffusion):
 @pytest.fixture(scope="module")
 def tiny_unet():
     """The fixture's tiny UNet (``unet/``) with its weights and ``zero_y``; also returns its inputs."""
-    unet_module = pytest.importorskip("videocomposer.models.unet", reason="videocomposer.models.unet not available yet")
     family = load_family("unet")
     inputs = family.tensors("inputs.safetensors")
-    config = unet_module.UNetConfig.from_reference_kwargs(family.config["constructor_kwargs"])
-    model = unet_module.VideoComposerUNet(config)
+    config = UNetConfig.from_reference_kwargs(family.config["constructor_kwargs"])
+    model = VideoComposerUNet(config)
     load_strict(model, family.tensors("weights.safetensors"), family.file("weights.safetensors"))
     model.set_zero_y(inputs["zero_y"])
     return model.eval(), inputs

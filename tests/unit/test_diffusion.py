@@ -15,6 +15,7 @@ from videocomposer.diffusion import (
     sample_timesteps,
     training_loss,
 )
+from videocomposer.models.unet import UNetConfig, VideoComposerUNet
 
 SCHEDULE = NoiseSchedule.linear_sd()
 
@@ -160,11 +161,10 @@ def test_batched_cfg_equals_two_forwards_toy():
 
 
 def test_batched_cfg_equals_two_forwards_unet():
-    unet = pytest.importorskip("videocomposer.models.unet")
     torch.manual_seed(0)
-    config = unet.UNetConfig(dim=32, dim_mult=(1, 2), num_heads=2, head_dim=16, num_res_blocks=1, attn_scales=(1.0,),
+    config = UNetConfig(dim=32, dim_mult=(1, 2), num_heads=2, head_dim=16, num_res_blocks=1, attn_scales=(1.0,),
                              context_dim=32, use_checkpoint=False)
-    model = unet.VideoComposerUNet(config).eval()
+    model = VideoComposerUNet(config).eval()
     model.set_zero_y(torch.randn(1, 5, 32))
     g = torch.Generator().manual_seed(1)
     conditions = {"y": torch.randn(2, 5, 32, generator=g), "image": torch.randn(2, 1, 32, generator=g),
