@@ -199,6 +199,10 @@ def run_generate(args: argparse.Namespace) -> int:
     depth = _read_depth(paths["depth"], preset.num_frames, misc_size)
     sketch = _read_sketch(paths["sketch"])
     mask = _open_image("--mask_path", paths["mask"])
+    if paths["video"] is not None:
+        from .video.reader import probe_video
+
+        probe_video(paths["video"])  # an unreadable video fails now, not after minutes of weight loading
 
     pipe = VideoComposerPipeline.load(weights_dir, conditions=preset.all_conditions(), config=config,
                                       unet_file=preset.unet_file, device=device)

@@ -115,6 +115,9 @@ def test_extract_writes_conditions_without_weights(tiny, tmp_path, capsys):
     (["generate", "compose", "--conditions", "y,depth"], "condition 'depth' needs --input_video or --depth_path"),
     (["generate", "compose", "--conditions", "y", "--output-dir", "{blocker}/out"], "cannot write to output folder"),
     (["generate", "compose", "--conditions", "y", "--weights-dir", "{empty}"], "non_ema_228000.pth"),
+    # an unreadable video is reported before the weights (here: none) are looked at
+    (["generate", "exp05_text_depths_wo_style", "--input_video", "{blocker}", "--weights-dir", "{empty}"],
+     "blocker"),
     (["generate", "compose", "--conditions", "y"], "--weights-dir is required"),
     (["generate", "--cfg", "nope.yaml"], "unknown task preset"),
     (["extract", "--input_video", "{video}", "--output-dir", "{tmp}/x", "--conditions", "depth"], "--weights-dir is required"),
@@ -124,12 +127,14 @@ def test_user_errors_are_one_line_with_the_fix(tiny, tmp_path, capsys, args, mes
     blocker.write_text("")
     (tmp_path / "empty").mkdir()
     values = {"video": tiny["video"], "image": tiny["image"], "blocker": blocker, "empty": tmp_path / "empty", "tmp": tmp_path}
-    args = [a.format(**values) for a in args]
+    raw, args = args, [a.format(**values) for a in args]
     if "--output-dir" not in args and args[0] == "generate":
         args += ["--output-dir", str(tmp_path / "outputs")]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+    if "{empty}" in " ".join(raw) and message != "non_ema_228000.pth":
+        assert "non_ema_228000.pth" not in err  # reported before any weight file is looked for
 
 
 def test_unwritable_output_is_reported_before_loading_weights(tiny, tmp_path, capsys):
