@@ -126,7 +126,7 @@ def test_config_round_trip_and_validation():
     with pytest.raises(ValueError, match="ls_init_value"):
         OpenCLIPConfig.from_dict({"embed_dim": 8, "text_cfg": {"ls_init_value": 1e-5}})
     with pytest.raises(ValueError, match="head_width"):
-        CLIPVisionConfig(width=30, head_width=8)
+        CLIPVisionConfig(width=30, head_width=7)  # 4 heads do not split 30
 
 
 # ----------------------------------------------------------------------------------------------

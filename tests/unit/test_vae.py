@@ -28,8 +28,8 @@ def test_config_dicts_round_trip():
     assert VAEConfig.from_dict(nested) == TINY
     with pytest.raises(ValueError, match=r"unknown VAEConfig keys \['chanels'\]"):
         VAEConfig.from_dict({"chanels": 3})
-    with pytest.raises(ValueError, match="attn_resolutions"):
-        VAEConfig(attn_resolutions=[32]).diffusers_config()
+    with pytest.raises(ValueError, match="embed_dim == z_channels"):
+        VAEConfig(embed_dim=8).diffusers_config()
 
 
 def test_diffusers_config_is_the_sd_vae():

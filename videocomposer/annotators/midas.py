@@ -49,8 +49,8 @@ class MidasConfig:
             problems.append(f"dim {self.dim} is not divisible by num_heads {self.num_heads}")
         if self.num_layers % 4:
             problems.append(f"num_layers {self.num_layers} is not a multiple of 4 (four readout stages)")
-        if self.fusion_dim % 2:
-            problems.append(f"fusion_dim {self.fusion_dim} must be even (the head halves it)")
+        if self.fusion_dim < 2:
+            problems.append(f"fusion_dim {self.fusion_dim} must be >= 2 (the head's first conv has fusion_dim // 2 channels)")
         if problems:
             raise ValueError("invalid MidasConfig: " + "; ".join(problems))
 

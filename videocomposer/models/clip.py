@@ -46,7 +46,8 @@ _IMAGE_PREFIX = "visual."
 
 @dataclass
 class CLIPVisionConfig:
-    """Vision transformer size. ``width // head_width`` heads; MLP width ``width · mlp_ratio``."""
+    """Vision transformer size. ``width // head_width`` heads (open_clip's rounding); MLP width
+    ``int(width · mlp_ratio)``; ``(image_size // patch_size)²`` patches (a remainder is cropped, as by open_clip)."""
 
     image_size: int = 224
     patch_size: int = 16
@@ -64,8 +65,10 @@ class CLIPVisionConfig:
         return self.image_size // self.patch_size
 
     def __post_init__(self) -> None:
-        _require(self.width % self.head_width == 0, f"vision width {self.width} is not a multiple of head_width {self.head_width}")
-        _require(self.image_size % self.patch_size == 0, f"vision image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+        heads = self.width // self.head_width if self.head_width > 0 else 0
+        _require(heads >= 1 and self.width % heads == 0,
+                 f"vision width {self.width} / head_width {self.head_width} gives {heads} heads; the width must split evenly into them")
+        _require(0 < self.patch_size <= self.image_size, f"vision patch_size {self.patch_size} must be in [1, image_size={self.image_size}]")
 
 
 @dataclass
@@ -81,7 +84,7 @@ class CLIPTextConfig:
 
     def __post_init__(self) -> None:
         _require(self.width % self.heads == 0, f"text width {self.width} is not a multiple of heads {self.heads}")
-        _require(self.layers >= 2, f"text layers must be >= 2 (the penultimate layer is used), got {self.layers}")
+        _require(self.layers >= 1, f"text layers must be >= 1, got {self.layers}")
 
 
 @dataclass

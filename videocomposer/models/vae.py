@@ -9,6 +9,7 @@ decoded frame-chunk by frame-chunk.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
@@ -18,6 +19,7 @@ from diffusers.loaders.single_file_utils import (
     LDM_VAE_KEYS,
     convert_ldm_vae_checkpoint,
     create_vae_diffusers_config_from_ldm,
+    update_vae_attentions_ldm_to_diffusers,
 )
 from einops import rearrange
 
@@ -65,13 +67,23 @@ class VAEConfig:
         if not self.double_z or self.embed_dim != self.z_channels:
             raise ValueError(f"AutoencoderKL needs double_z=True and embed_dim == z_channels; got double_z={self.double_z}, "
                              f"embed_dim={self.embed_dim}, z_channels={self.z_channels}")
-        if self.attn_resolutions:
-            raise ValueError(f"attn_resolutions={self.attn_resolutions}: diffusers' AutoencoderKL has attention only in "
-                             f"the mid block (as SD's VAE); use []")
         ldm_config = {"model": {"params": {"first_stage_config": {"params": {"ddconfig": asdict(self)}}}}}
         config = create_vae_diffusers_config_from_ldm(ldm_config, {}, scaling_factor=self.scale_factor)
         config["sample_size"] = self.resolution  # the function infers it from the checkpoint type otherwise
+        encoder_attention, decoder_attention = self.attention_levels()
+        config["down_block_types"] = ["AttnDownEncoderBlock2D" if a else "DownEncoderBlock2D" for a in encoder_attention]
+        config["up_block_types"] = ["AttnUpDecoderBlock2D" if a else "UpDecoderBlock2D" for a in reversed(decoder_attention)]
         return config
+
+    def attention_levels(self) -> tuple[list[bool], list[bool]]:
+        """Per level (0 = full resolution): whether the LDM encoder / decoder adds an attention block after
+        each ResnetBlock, i.e. whether the level's nominal resolution is in ``attn_resolutions``. The
+        encoder halves ``resolution`` level by level; the decoder doubles ``resolution // 2^(levels−1)``."""
+        levels = len(self.ch_mult)
+        lowest = self.resolution // 2 ** (levels - 1)
+        encoder = [self.resolution // 2**level in self.attn_resolutions for level in range(levels)]
+        decoder = [lowest * 2 ** (levels - 1 - level) in self.attn_resolutions for level in range(levels)]
+        return encoder, decoder
 
 
 def build_vae(config: VAEConfig | None = None) -> AutoencoderKL:
@@ -89,12 +101,28 @@ def convert_vae_state_dict(state_dict: Mapping[str, torch.Tensor], config: VAECo
     """
     config = config or VAEConfig.official()
     converted = convert_ldm_vae_checkpoint(dict(state_dict), config.diffusers_config())
+    _rename_level_attentions(converted, len(config.ch_mult))
     prefix = next((p for p in LDM_VAE_KEYS if any(k.startswith(p) for k in state_dict)), "")
     vae_keys = [k for k in state_dict if k.startswith(prefix)]
     if len(converted) != len(vae_keys):
         raise WeightFileError(f"{source}: {len(vae_keys)} VAE tensors{f' under {prefix!r}' if prefix else ''} but only "
                               f"{len(converted)} map onto AutoencoderKL; is this an LDM/SD VAE checkpoint?")
     return converted
+
+
+# A per-level attention block (``attn_resolutions``) of the LDM encoder / decoder.
+_LEVEL_ATTENTION = re.compile(r"^(encoder\.down|decoder\.up)\.(\d+)\.attn\.(\d+)\.")
+
+
+def _rename_level_attentions(converted: dict[str, torch.Tensor], levels: int) -> None:
+    """diffusers' converter maps only the mid-block attention and leaves the per-level ones under their
+    LDM names; give those their ``down_blocks.<i>`` / ``up_blocks.<levels−1−i>`` names (1×1 convs → Linear)."""
+    for key in [k for k in converted if _LEVEL_ATTENTION.match(k)]:
+        match = _LEVEL_ATTENTION.match(key)
+        part, level, index = match.group(1), int(match.group(2)), match.group(3)
+        block = f"encoder.down_blocks.{level}" if part == "encoder.down" else f"decoder.up_blocks.{levels - 1 - level}"
+        update_vae_attentions_ldm_to_diffusers([key], converted, {key: converted.pop(key)},
+                                               mapping={"old": match.group(0), "new": f"{block}.attentions.{index}."})
 
 
 def load_vae(path: str | os.PathLike, config: VAEConfig | dict | None = None,

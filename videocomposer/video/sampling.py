@@ -39,13 +39,18 @@ from videocomposer.video.transforms import center_crop_v2, normalize_pixels, pil
 MISC_INTERPOLATIONS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS)
 
 
+def start_candidates(frame_types: str, num_frames: int) -> list[int]:
+    """The I-frame indices ``i`` with ``len(frame_types) − i ≥ num_frames`` (where a clip may start)."""
+    return [i for i, kind in enumerate(frame_types) if kind == "I" and len(frame_types) - i >= num_frames]
+
+
 def choose_start_index(frame_types: str, num_frames: int, rng: np.random.RandomState | None = None) -> int:
     """Random I-frame ``i`` with ``len(frame_types) − i ≥ num_frames`` (one ``choice`` draw).
 
     Raises:
         ValueError: no I-frame leaves ``num_frames`` frames.
     """
-    candidates = [i for i, kind in enumerate(frame_types) if kind == "I" and len(frame_types) - i >= num_frames]
+    candidates = start_candidates(frame_types, num_frames)
     if not candidates:
         raise ValueError(
             f"no I-frame start leaves {num_frames} frames in a stream of {len(frame_types)} frames ({frame_types!r})"
@@ -127,8 +132,8 @@ def load_video_clip(
     frame, ``[3, S, S]`` CLIP-normalised) and, when ``with_mask``, ``mask`` (``[F, 1, M, M]``, one
     draw shared by all frames; with ``with_mask=False`` no random numbers are spent on it).
     ``align_motion_with_frames`` crops the motion like the frames (the reference is 1 px off).
-    The sampling rate follows the reference's 16-frame rule, with ``num_frames`` in place of 16
-    when more frames are asked for (identical to the reference for ``num_frames ≤ 16``).
+    The sampling rate follows the reference's 16-frame rule; only when that stream is too short for
+    ``num_frames`` (> 16) is ``num_frames`` put in place of 16 (the reference would fail there).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -138,11 +143,16 @@ def load_video_clip(
                     feature_framerate=feature_framerate, vit_image_size=vit_image_size)
     py_rng, np_rng = _rngs(seed, py_rng, np_rng)
     probe = probe_video(path)
-    # The reference's rule targets 16 frames; a longer clip needs the rate that yields num_frames.
-    fps = sampling_fps(probe.num_frames, probe.fps, feature_framerate, min_frames=max(16, num_frames))
-    stream_bytes = reencode_mpeg4(path, fps, threads=encoder_threads)
     name = os.fspath(path)
+    fps = sampling_fps(probe.num_frames, probe.fps, feature_framerate)
+    stream_bytes = reencode_mpeg4(path, fps, threads=encoder_threads)
     types_and_vectors = decode_motion_stream(stream_bytes, frame_indices=(), name=name)
+    # The reference's rule targets 16 frames; a longer clip it leaves too short needs the rate that yields num_frames.
+    longer_clip_fps = sampling_fps(probe.num_frames, probe.fps, feature_framerate, min_frames=num_frames)
+    if longer_clip_fps > fps and not start_candidates(types_and_vectors.frame_types, num_frames):
+        fps = longer_clip_fps
+        stream_bytes = reencode_mpeg4(path, fps, threads=encoder_threads)
+        types_and_vectors = decode_motion_stream(stream_bytes, frame_indices=(), name=name)
     try:
         start = choose_start_index(types_and_vectors.frame_types, num_frames, np_rng)
     except ValueError as exc:
