@@ -1,13 +1,17 @@
 """The ``videocomposer`` command: generate, extract, convert, demo, train.
 
-    videocomposer demo                                    # no downloads: tiny random model, ~1 min on a CPU
+    videocomposer demo                                    # no downloads: tiny random model, a few seconds on a CPU
     videocomposer generate exp02_motion_transfer --weights-dir model_weights \\
         --input_video motion.mp4 --image_path first_frame.jpg --input_text_desc "A moon on the water"
     videocomposer generate --cfg my_task.yaml --weights-dir model_weights --input_video clip.mp4
     videocomposer extract --input_video clip.mp4 --output-dir conditions --weights-dir model_weights
     videocomposer convert --weights-dir model_weights --output-dir videocomposer_pretrained
+    videocomposer train --config train_exp02_motion_transfer --output-dir runs/exp02 \\
+        --weights-dir model_weights root_dir=datasets/my_clips
 
-Each subcommand is a thin ``run_<name>(args)`` over the library; user errors print one line and exit 2.
+--weights-dir is the folder of the six official weight files (see the README) or a `convert` output.
+--model-config FILE gives the architectures of non-official weights, e.g. the tiny test models
+(`videocomposer.pipelines.tiny`). `videocomposer COMMAND --help` lists each command's options.
 """
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ from .pipelines.presets import CONDITION_KWARGS, INPUT_FLAGS, TaskPreset, availa
 _INPUT_FLAG = {"prompt": "--input_text_desc", "clip": "--input_video", "image": "--image_path",
                "style_image": "--style_image", "sketch": "--sketch_path", "depth": "--depth_path"}
 _DTYPES = ("float32", "float16", "bfloat16")
+MODEL_CONFIG_HELP = ("JSON/YAML architectures by component ({unet: {...}, clip: {...}, vae: {...}, midas: {...}, "
+                     "sketch_cleaner: {...}}), only for non-official weights, e.g. the tiny test models: the file is "
+                     "json.dumps(videocomposer.pipelines.tiny.tiny_model_config())")
 
 
 class UsageError(ValueError):
@@ -48,14 +55,17 @@ def _device(name: str):
     return torch.device(name)
 
 
-def _model_config(path: str | None) -> dict[str, Any] | None:
+def read_model_config(path: str | None) -> dict[str, Any] | None:
     """``--model-config``: a JSON/YAML file ``{component: {architecture fields}}`` (e.g. tiny test models)."""
     if path is None:
         return None
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"--model-config: file not found: {file.resolve()}")
-    data = yaml.safe_load(file.read_text())
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--model-config {file} is not valid JSON/YAML ({exc})") from exc
     if not isinstance(data, dict):
         raise UsageError(f"--model-config {file} must hold a mapping {{component: {{field: value}}}}")
     return data
@@ -91,9 +101,8 @@ def _weights_dir(args: argparse.Namespace) -> Path:
 
 def _add_model_arguments(parser: argparse.ArgumentParser, device: bool = True) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--weights-dir", help="folder with the six official weight files (or a `convert` output)")
-    group.add_argument("--model-config", metavar="FILE", help="JSON/YAML architecture overrides by component "
-                       "({unet: {...}, clip: {...}, vae: {...}, midas: {...}}); only for non-official (e.g. tiny) weights")
+    group.add_argument("--weights-dir", help="folder with the six official weight files, or a `convert` output")
+    group.add_argument("--model-config", metavar="FILE", help=MODEL_CONFIG_HELP)
     if device:
         group.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")
 
@@ -111,8 +120,15 @@ def _task_preset(args: argparse.Namespace) -> TaskPreset:
     overrides = {"seed": args.seed, "prompt": args.input_text_desc, "negative_prompt": args.negative_prompt,
                  "guidances": args.conditions, "num_inference_steps": args.steps, "guidance_scale": args.guidance_scale,
                  "scheduler": args.scheduler, "num_frames": args.frames, "height": args.height, "width": args.width,
-                 "fps": args.fps, "unet_file": args.unet_file}
+                 "fps": args.fps, "unet_file": _unet_file(args.unet_file)}
     return load_preset(args.task or args.cfg, overrides)
+
+
+def _unet_file(value: str | None) -> str | None:
+    """``--unet-file``: an existing file as given (e.g. a fine-tuned ``unet.safetensors``), else a name inside --weights-dir."""
+    if value is None or not Path(value).is_file():
+        return value
+    return str(Path(value).resolve())
 
 
 def _check_task_inputs(preset: TaskPreset, given: dict[str, Any]) -> None:
@@ -172,21 +188,26 @@ def _read_sketch(path: Path | None):
     return _read_tensor("--sketch_path", path, "sketch") if path.suffix == ".safetensors" else _open_image("--sketch_path", path)
 
 
+def given_inputs(args: argparse.Namespace, preset: TaskPreset, check_files: bool = True) -> dict[str, Any]:
+    """The inputs a ``generate`` command line gives, by input name (keys of ``INPUT_FLAGS``, plus ``clip``
+    and ``prompt``); None where absent. With ``check_files`` each path must exist (then given as a Path)."""
+    given = {name: getattr(args, flag.lstrip("-")) for name, flag in INPUT_FLAGS.items()}
+    if check_files:
+        given = {name: _existing(INPUT_FLAGS[name], value) for name, value in given.items()}
+    return {**given, "clip": given["video"], "prompt": preset.prompt}
+
+
 def run_generate(args: argparse.Namespace) -> int:
     preset = _task_preset(args)
-    paths = {name: _existing(flag, getattr(args, dest)) for name, flag, dest in (
-        ("video", "--input_video", "input_video"), ("image", "--image_path", "image_path"),
-        ("style_image", "--style_image", "style_image"), ("sketch", "--sketch_path", "sketch_path"),
-        ("depth", "--depth_path", "depth_path"), ("mask", "--mask_path", "mask_path"))}
-    given = {**paths, "clip": paths["video"], "prompt": preset.prompt}
-    _check_task_inputs(preset, given)
+    paths = given_inputs(args, preset)
+    _check_task_inputs(preset, paths)
     output_dir = Path(args.output_dir) / f"{preset.name}-S{preset.seed:05d}"
     from .video.writer import ensure_writable_dir
 
     ensure_writable_dir(output_dir)  # before any model is loaded
     device = _device(args.device)
     weights_dir = _weights_dir(args)
-    config = _model_config(args.model_config)
+    config = read_model_config(args.model_config)
 
     import torch
 
@@ -194,7 +215,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from .pipelines.pipeline import default_misc_size
     from .pipelines.results import save_result, write_notes
 
-    images = {k: _open_image(f"--{k}", paths[k]) for k in ("image", "style_image")}
+    images = {k: _open_image(INPUT_FLAGS[k], paths[k]) for k in ("image", "style_image")}
     misc_size = default_misc_size(preset.height, preset.width)
     depth = _read_depth(paths["depth"], preset.num_frames, misc_size)
     sketch = _read_sketch(paths["sketch"])
@@ -206,9 +227,10 @@ def run_generate(args: argparse.Namespace) -> int:
 
     pipe = VideoComposerPipeline.load(weights_dir, conditions=preset.all_conditions(), config=config,
                                       unet_file=preset.unet_file, device=device)
-    if device.type != "cpu" and args.dtype != "float32":
-        pipe.enable_autocast(getattr(torch, args.dtype))
-    elif args.dtype != "float32":
+    dtype = args.dtype or "float16"
+    if device.type != "cpu" and dtype != "float32":
+        pipe.enable_autocast(getattr(torch, dtype))
+    elif args.dtype not in (None, "float32"):
         print(f"note: --dtype {args.dtype} is used on accelerators only; running float32 on the CPU", file=sys.stderr)
     pipe.set_progress_bar_config(disable=args.quiet)
 
@@ -273,10 +295,12 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
     settings.add_argument("--height", type=int, help="video height in pixels (default 256)")
     settings.add_argument("--width", type=int, help="video width in pixels (default 256)")
     settings.add_argument("--fps", type=float, help="frame rate of the written files (default 8)")
-    settings.add_argument("--unet-file", "--unet_file", help="UNet file name inside --weights-dir")
+    settings.add_argument("--unet-file", "--unet_file", help="UNet weights: a file name inside --weights-dir, or the path "
+                          "of a file (e.g. a fine-tuned runs/<name>/checkpoints/step_<N>/unet.safetensors)")
     _add_model_arguments(parser)
-    parser.add_argument("--dtype", choices=_DTYPES, default="float16",
-                        help="autocast precision on accelerators (default float16, as the reference); CPU runs float32")
+    parser.add_argument("--dtype", choices=_DTYPES,
+                        help="autocast precision on accelerators (default float16, as the reference); the CPU always "
+                             "runs float32")
     parser.add_argument("--output-dir", "--output_dir", default="outputs", help="output folder (default: outputs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_generate)
@@ -317,18 +341,18 @@ def run_extract(args: argparse.Namespace) -> int:
     from safetensors.torch import save_file
 
     from .conditions import ConditionBuilder
-    from .pipelines.components import components_for, load_official_component, official_paths
+    from .pipelines.components import components_for, load_components
     from .pipelines.pipeline import default_misc_size
     from .pipelines.results import condition_frames, grid_panels
     from .video.sampling import load_video_clip
     from .video.writer import atomic_path, compose_grid, write_gif, write_mp4
 
     names = [n for n in components_for(conditions)[0] if n in ("midas", "pidinet", "sketch_cleaner")]
-    config = _model_config(args.model_config) or {}
+    config = read_model_config(args.model_config)
     models = {}
     if names:
-        files = official_paths(_weights_dir(args), names)
-        models = {n: load_official_component(n, files[n], config.get(n)).to(device) for n in names}
+        loaded = load_components(_weights_dir(args), names, config)
+        models = {n: module.to(device) for n, module in loaded.items()}
     builder = ConditionBuilder(midas=models.get("midas"), pidinet=models.get("pidinet"),
                                sketch_cleaner=models.get("sketch_cleaner"))
     misc_size = default_misc_size(args.resolution, args.resolution)
@@ -384,8 +408,8 @@ def run_convert(args: argparse.Namespace) -> int:
     weights_dir = _weights_dir(args)
     output_dir = ensure_writable_dir(args.output_dir)
     conditions = normalize_conditions(args.conditions) if args.conditions else None
-    pipe = VideoComposerPipeline.from_official(weights_dir, conditions=conditions, config=_model_config(args.model_config),
-                                               unet_file=args.unet_file)
+    pipe = VideoComposerPipeline.from_official(weights_dir, conditions=conditions, config=read_model_config(args.model_config),
+                                               unet_file=_unet_file(args.unet_file))
     pipe.save_pretrained(output_dir)
     print(output_dir)
     return 0
@@ -395,10 +419,11 @@ def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "convert", help="convert the official weight files into a save_pretrained folder (safetensors)",
         description="Read the official files (pickles) once and write one folder per component (config.json + "
-                    "safetensors) plus model_index.json. `generate --weights-dir` accepts the result and loads it faster.")
+                    "safetensors) plus model_index.json. `generate` and `extract` take the result as --weights-dir and load it faster.")
     parser.add_argument("--output-dir", "--output_dir", required=True, help="folder to write")
     parser.add_argument("--conditions", help="convert only the models these conditions need (default: all)")
-    parser.add_argument("--unet-file", "--unet_file", help="UNet file name (default non_ema_228000.pth)")
+    parser.add_argument("--unet-file", "--unet_file", help="UNet weights: a file name inside --weights-dir (default "
+                        "non_ema_228000.pth) or the path of a file, e.g. a fine-tuned unet.safetensors")
     _add_model_arguments(parser, device=False)
     parser.set_defaults(func=run_convert)
 
@@ -427,7 +452,7 @@ def add_demo_parser(subparsers: argparse._SubParsersAction) -> None:
                     "noise-like by design; NOTICE.txt in the output folder gives the command for the real model.")
     parser.add_argument("--output-dir", "--output_dir", default="demo_output", help="output folder (default: demo_output)")
     parser.add_argument("--frames", type=int, default=8, help="frames (default 8)")
-    parser.add_argument("--size", type=int, default=64, help="video side in pixels, a multiple of 16 (default 64)")
+    parser.add_argument("--size", type=int, default=64, help="video side in pixels, a multiple of 16, at least 32 (default 64)")
     parser.add_argument("--steps", type=int, default=10, help="denoising steps (default 10)")
     parser.add_argument("--seed", type=int, default=8888, help="seed (default 8888)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -454,12 +479,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a command line as ``main`` does (argparse errors exit with code 2).
+
+    ``train``'s ``key=value`` overrides may also follow its flags (``... root_dir=x --resume latest max_steps=9``),
+    which a positional list alone does not allow in argparse."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        if not isinstance(getattr(args, "overrides", None), list) or any(e.startswith("-") for e in extras):
+            parser.parse_args(argv)  # argparse's own "unrecognized arguments" error
+        args.overrides += extras
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point; returns the exit code (2 for a user error, with a one-line message)."""
     from .video.reader import VideoReadError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(argv)
     try:
         return args.func(args)
     except (UsageError, FileNotFoundError, WeightFileError, PermissionError, NotADirectoryError, VideoReadError,

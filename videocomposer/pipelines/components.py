@@ -86,6 +86,31 @@ def load_official_component(name: str, path: Path, config: Any = None, towers: S
     raise ValueError(f"unknown component {name!r}; expected one of {COMPONENTS}")
 
 
+def load_official_components(weights_dir: str | os.PathLike, names: Sequence[str], config: Mapping[str, Any] | None = None,
+                             towers: Sequence[str] = ("text",), unet_file: str | None = None) -> dict[str, nn.Module]:
+    """``names`` from the official files in ``weights_dir`` (every file checked before any is read);
+    ``config``: architecture overrides by component name."""
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(COMPONENTS))
+    if unknown:
+        raise ValueError(f"config has unknown component(s) {unknown}; expected some of {list(COMPONENTS)}")
+    paths = official_paths(weights_dir, names, unet_file)
+    return {n: load_official_component(n, paths[n], config.get(n), towers) for n in names}
+
+
+def load_components(weights_dir: str | os.PathLike, names: Sequence[str], config: Mapping[str, Any] | None = None,
+                    towers: Sequence[str] = ("text",), unet_file: str | None = None) -> dict[str, nn.Module]:
+    """``names`` from ``weights_dir``: a ``save_pretrained`` folder (``videocomposer convert``; ``config``,
+    ``towers`` and ``unet_file`` are then fixed by the folder) or the folder of official files."""
+    if not is_pretrained_folder(weights_dir):
+        return load_official_components(weights_dir, names, config, towers, unet_file)
+    absent = [n for n in names if n not in read_index(weights_dir)]
+    if absent:
+        raise WeightFileError(f"{weights_dir} (a save_pretrained / convert folder) has no {absent}: convert again "
+                              "without --conditions, or pass the folder of official weight files")
+    return {n: load_component(n, Path(weights_dir)) for n in names}
+
+
 # ----------------------------------------------------------------------------------------------
 # save_pretrained / from_pretrained layout
 # ----------------------------------------------------------------------------------------------
@@ -134,7 +159,8 @@ def load_component(name: str, folder: Path) -> nn.Module:
     """Load ``folder/<name>/`` written by :func:`save_component` (strictly), frozen and in eval mode."""
     target = folder / name
     if name == "vae":
-        module = AutoencoderKL.from_pretrained(target, local_files_only=True)
+        # low_cpu_mem_usage=False: the same load, without diffusers' "install accelerate" warning
+        module = AutoencoderKL.from_pretrained(target, local_files_only=True, low_cpu_mem_usage=False)
     else:
         config_file, weights = target / CONFIG_NAME, target / WEIGHTS_NAME
         if not config_file.is_file():
@@ -179,5 +205,6 @@ def is_pretrained_folder(folder: str | os.PathLike) -> bool:
     return (Path(folder) / INDEX_NAME).is_file()
 
 
-__all__ = ["COMPONENTS", "components_for", "is_pretrained_folder", "load_component",
-           "load_official_component", "official_paths", "read_index", "save_component", "write_index"]
+__all__ = ["COMPONENTS", "components_for", "is_pretrained_folder", "load_component", "load_components",
+           "load_official_component", "load_official_components", "official_paths", "read_index", "save_component",
+           "write_index"]

@@ -9,6 +9,7 @@ and the GIF's title) and gives the command for the real model.
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,8 +25,6 @@ from .results import save_result, write_notes
 from .tiny import tiny_configs, write_tiny_official_weights
 
 DEMO_PROMPT = "A red ball bouncing over a green field under a blue sky"
-REAL_COMMAND = ("videocomposer generate exp02_motion_transfer --weights-dir model_weights "
-                "--input_video {video} --image_path {image} --input_text_desc \"{prompt}\" --output-dir outputs")
 NOTICE = """\
 THIS IS NOT VIDEOCOMPOSER'S TRAINED MODEL.
 
@@ -69,6 +68,13 @@ def make_demo_video(path: str | os.PathLike, num_frames: int = 24, height: int =
     return frames
 
 
+def real_model_command(video: str | os.PathLike, image: str | os.PathLike, prompt: str = DEMO_PROMPT) -> str:
+    """The shell command (paths quoted as needed) that runs the demo's inputs through the real model."""
+    return shlex.join(["videocomposer", "generate", "exp02_motion_transfer", "--weights-dir", "model_weights",
+                       "--input_video", os.fspath(video), "--image_path", os.fspath(image), "--input_text_desc", prompt,
+                       "--output-dir", "outputs"])
+
+
 @dataclass
 class DemoResult:
     folder: Path
@@ -87,7 +93,7 @@ def run_demo(output_dir: str | os.PathLike, num_frames: int = 8, size: int = 64,
     first_frame = make_demo_video(video_path)[0]
     first_frame_path = folder / "demo_first_frame.png"
     first_frame.save(first_frame_path)
-    command = REAL_COMMAND.format(video=video_path, image=first_frame_path, prompt=DEMO_PROMPT)
+    command = real_model_command(video_path, first_frame_path)
 
     with tempfile.TemporaryDirectory(prefix="videocomposer-tiny-weights-") as weights_dir:
         configs = write_tiny_official_weights(weights_dir, seed=seed, configs=tiny_configs())

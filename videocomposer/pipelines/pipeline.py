@@ -33,8 +33,8 @@ from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
 from ..video.sampling import load_video_clip
-from .components import (COMPONENTS, components_for, is_pretrained_folder, load_component, load_official_component,
-                         official_paths, read_index, save_component, write_index)
+from .components import (COMPONENTS, components_for, is_pretrained_folder, load_component, load_official_components,
+                         read_index, save_component, write_index)
 from .presets import normalize_conditions
 
 OutputType = Literal["pil", "np", "pt", "latent"]
@@ -140,14 +140,8 @@ class VideoComposerPipeline:
                 match its model (which keys).
         """
         conditions = normalize_conditions(conditions) if conditions is not None else list(CONDITION_MODELS)
-        config = dict(config or {})
-        unknown = sorted(set(config) - set(COMPONENTS))
-        if unknown:
-            raise ValueError(f"config has unknown component(s) {unknown}; expected some of {list(COMPONENTS)}")
         names, towers = components_for(conditions)
-        paths = official_paths(weights_dir, names, unet_file)  # every file checked before any is read
-        modules = {n: load_official_component(n, paths[n], config.get(n), towers) for n in names}
-        return cls(**modules).to(device, dtype)
+        return cls(**load_official_components(weights_dir, names, config, towers, unet_file)).to(device, dtype)
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, device: torch.device | str | None = None,

@@ -5,8 +5,8 @@
     torchrun --nproc_per_node 8 -m videocomposer.training --config ... (data parallel)
 
 Settings: the preset (or YAML file) over ``configs/train_base.yaml``, then ``key=value`` overrides (dotted
-keys reach into ``unet`` / ``frozen_models``). ``--resume latest`` continues the newest checkpoint in the
-output folder exactly.
+keys reach into ``unet`` / ``frozen_models``), then the flags. To continue an interrupted run exactly, run
+the same command again with ``--resume latest`` (the newest checkpoint in the output folder).
 """
 from __future__ import annotations
 
@@ -20,19 +20,29 @@ import yaml
 
 from ..checkpoints import WeightFileError
 from .components import check_model_config
-from .config import ConfigError, load_train_config
+from .config import BASE_CONFIG, CONFIG_DIR, UNET_KEYS_SET_BY_TRAINING, ConfigError, load_train_config
 from .trainer import shutdown_distributed, train
 
-EPILOG = """presets: train_exp02_motion_transfer, train_exp02_motion_transfer_vs_style, train_exp03_sketch2video_style,
-train_exp04_sketch2video_wo_style, train_exp05_text_depths_wo_style, train_exp06_text_depths_vs_style
-(every key is documented in videocomposer/configs/train_base.yaml)"""
+#: UNet fields that the training config sets from its own top-level keys (dropped from a --model-config file).
+def task_presets() -> list[str]:
+    """The training task presets (``configs/train_*.yaml`` except the base they all build on)."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("train_*.yaml") if p != BASE_CONFIG)
+
+
+def _epilog() -> str:
+    listing = "".join(f"\n  {name}" for name in task_presets())
+    return f"presets:{listing}\nevery key is documented in videocomposer/configs/{BASE_CONFIG.name}"
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--config", required=True, help="training preset name (e.g. train_exp02_motion_transfer) or a YAML file")
     parser.add_argument("--output-dir", required=True, help="folder for checkpoints, logs and the resolved config")
     parser.add_argument("--weights-dir", help="folder with the official weight files (sets weights_dir)")
-    parser.add_argument("--resume", help="checkpoint folder, 'latest' (error if none) or 'auto' (latest if any)")
+    parser.add_argument("--model-config", metavar="FILE", help="the architectures of non-official weights, the file "
+                        "`videocomposer generate --model-config` takes (e.g. the tiny test models): sets unet and "
+                        "frozen_models (UNet keys the training config owns, like misc_dropout, are left to it)")
+    parser.add_argument("--resume", help="checkpoint folder, 'latest' (error if none) or 'auto' (latest if any); "
+                        "repeat the run's other arguments")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config after checking it, and exit")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. learning_rate=1e-5 unet.dim=64")
     return parser
@@ -41,7 +51,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``train`` subcommand; its handler is ``args.func(args) -> exit code``."""
     parser = subparsers.add_parser("train", help="fine-tune the UNet on a video-caption dataset",
-                                   description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   description=__doc__, epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_train_arguments(parser)
     parser.set_defaults(func=run_train)
     return parser
@@ -58,6 +68,7 @@ def run_train(args: argparse.Namespace) -> int:
         values["resume"] = args.resume
     code = 0
     try:
+        values.update(_model_config_values(args.model_config))
         cfg = load_train_config(args.config, args.overrides, **values)
         check_model_config(cfg)
         if args.dry_run:
@@ -80,8 +91,25 @@ def run_train(args: argparse.Namespace) -> int:
     return code
 
 
+def _model_config_values(path: str | None) -> dict[str, dict]:
+    """``--model-config`` → ``{"unet": {...}, "frozen_models": {...}}`` config values (empty without a file)."""
+    from ..cli import read_model_config
+
+    data = read_model_config(path) or {}
+    bad = [name for name, fields in data.items() if not isinstance(fields, dict)]
+    if bad:
+        raise ConfigError(f"--model-config {path}: {bad} must each map field names to values")
+    values: dict[str, dict] = {}
+    if "unet" in data:
+        values["unet"] = {k: v for k, v in data["unet"].items() if k not in UNET_KEYS_SET_BY_TRAINING}
+    frozen = {k: v for k, v in data.items() if k != "unet"}
+    if frozen:
+        values["frozen_models"] = frozen
+    return values
+
+
 def cli_main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry point (``python -m videocomposer.training ...``, e.g. under torchrun)."""
-    parser = add_train_arguments(argparse.ArgumentParser(prog="videocomposer train", description=__doc__, epilog=EPILOG,
+    parser = add_train_arguments(argparse.ArgumentParser(prog="videocomposer train", description=__doc__, epilog=_epilog(),
                                                          formatter_class=argparse.RawDescriptionHelpFormatter))
-    return run_train(parser.parse_args(argv))
+    return run_train(parser.parse_intermixed_args(argv))  # key=value overrides may also follow the flags

@@ -43,6 +43,10 @@ class ConfigError(ValueError):
     """A training configuration key is unknown, mistyped, out of range or inconsistent."""
 
 
+#: UNetConfig fields the training config owns as top-level keys (not settable under ``unet``).
+UNET_KEYS_SET_BY_TRAINING = ("video_compositions", "misc_dropout", "p_all_zero", "p_all_keep", "use_checkpoint")
+
+
 @dataclass
 class TrainConfig:
     """Every training setting. The defaults are the MindSpore port's ``train_base`` recipe (see
@@ -211,7 +215,7 @@ class TrainConfig:
             raise ConfigError(f"betas: expected two values in [0, 1), got {self.betas}")
         if self.max_grad_norm is not None and self.max_grad_norm < 0:
             raise ConfigError(f"max_grad_norm: must be > 0, or 0/null for no clipping, got {self.max_grad_norm}")
-        for key in ("misc_dropout", "p_all_zero", "p_all_keep", "use_checkpoint", "video_compositions"):
+        for key in UNET_KEYS_SET_BY_TRAINING:
             if key in self.unet:
                 top = "gradient_checkpointing" if key == "use_checkpoint" else key
                 raise ConfigError(f"unet.{key}: set it as the top-level key '{top}' instead")

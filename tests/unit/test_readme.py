@@ -1,0 +1,344 @@
+"""README.md cannot drift from the code: every command in its ``bash`` blocks parses with the real
+command-line parsers (subcommands, flags, task and training presets, ``key=value`` keys, the inputs each
+task needs), every preset it names exists, and the Python API it shows has the names it uses.
+
+Nothing is generated or trained here: only parsers, config files and signatures are checked. The
+behaviours the README promises and only the CLI provides are tested on tiny weights at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import importlib
+import inspect
+import json
+import re
+import shlex
+import typing
+from pathlib import Path
+
+import pytest
+
+from videocomposer.cli import _check_task_inputs, _task_preset, build_parser, given_inputs, main, parse_command_line
+from videocomposer.diffusion import SCHEDULERS
+from videocomposer.pipelines import VideoComposerPipeline, VideoComposerPipelineOutput, available_presets, load_preset
+from videocomposer.pipelines.demo import real_model_command
+from videocomposer.pipelines.pipeline import OutputType
+from videocomposer.pipelines.presets import normalize_conditions
+from videocomposer.training.cli import add_train_arguments, task_presets
+from videocomposer.training.components import check_model_config
+from videocomposer.training.config import CONFIG_DIR, load_train_config
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+TEXT = README.read_text(encoding="utf-8")
+#: Commands that the README may show without them being ours to check.
+FOREIGN = (("pip", "install"), ("python", "-m", "pytest"))
+
+
+def code_blocks(language: str) -> list[str]:
+    """The fenced code blocks of README.md in ``language`` (indented fences inside lists included)."""
+    return [m.group(1) for m in re.finditer(rf"^ *```{language}\n(.*?)^ *```", TEXT, re.MULTILINE | re.DOTALL)]
+
+
+def shell_commands() -> list[list[str]]:
+    """Every command of the bash blocks as argv lists: continuations joined, comments dropped, split at ``&&``."""
+    commands: list[list[str]] = []
+    for block in code_blocks("bash"):
+        for line in block.replace("\\\n", " ").splitlines():
+            command: list[str] = []
+            for word in shlex.split(line, comments=True) + ["&&"]:
+                if word != "&&":
+                    command.append(word)
+                elif command:
+                    commands.append(command)
+                    command = []
+    return commands
+
+
+def ours(prefix: tuple[str, ...]) -> list[list[str]]:
+    return [c for c in shell_commands() if tuple(c[:len(prefix)]) == prefix]
+
+
+def training_args(command: list[str]) -> list[str]:
+    """The arguments after ``-m videocomposer.training`` (``python -m ...`` or ``torchrun ... -m ...``)."""
+    return command[command.index("videocomposer.training") + 1:]
+
+
+def is_module_training(command: list[str]) -> bool:
+    return command[0] in ("python", "torchrun") and "videocomposer.training" in command
+
+
+def is_python_c(command: list[str]) -> bool:
+    return command[:2] == ["python", "-c"]
+
+
+def parse_or_fail(argv: list[str]) -> argparse.Namespace:
+    try:
+        return parse_command_line(argv)
+    except SystemExit as exc:  # argparse reports and exits
+        pytest.fail(f"README command does not parse (exit {exc.code}): videocomposer {shlex.join(argv)}")
+
+
+VIDEOCOMPOSER_COMMANDS = ours(("videocomposer",))
+
+
+def test_readme_has_only_commands_we_check():
+    unknown = [c for c in shell_commands() if c[0] != "videocomposer" and not is_module_training(c)
+               and not is_python_c(c) and not any(tuple(c[:len(p)]) == p for p in FOREIGN)]
+    assert not unknown, f"README bash blocks hold commands this test does not check: {unknown}"
+
+
+def test_readme_shows_every_subcommand():
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    shown = {c[1] for c in VIDEOCOMPOSER_COMMANDS}
+    assert set(subparsers.choices) <= shown, f"not shown in a README bash block: {set(subparsers.choices) - shown}"
+
+
+@pytest.mark.parametrize("command", VIDEOCOMPOSER_COMMANDS, ids=lambda c: " ".join(c[1:3]))
+def test_videocomposer_command_parses(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_task.yaml").write_text(readme_task_yaml())
+    args = parse_or_fail(command[1:])
+    if args.command == "generate":
+        preset = _task_preset(args)  # the task or --cfg file, with every override applied and checked
+        _check_task_inputs(preset, given_inputs(args, preset, check_files=False))  # the task's inputs are given
+    elif args.command == "extract" and args.conditions:
+        normalize_conditions(args.conditions)
+    elif args.command == "train":
+        check_train_command(args)
+
+
+@pytest.mark.parametrize("command", [c for c in shell_commands() if is_module_training(c)], ids=lambda c: c[0])
+def test_module_training_command_parses(command):
+    parser = add_train_arguments(argparse.ArgumentParser(prog="videocomposer.training"))
+    try:
+        args = parser.parse_intermixed_args(training_args(command))
+    except SystemExit:
+        pytest.fail(f"README command does not parse: {shlex.join(command)}")
+    check_train_command(args)
+
+
+def check_train_command(args: argparse.Namespace) -> None:
+    """The preset exists and every ``key=value`` is a valid, well-typed training key."""
+    cfg = load_train_config(args.config, args.overrides, output_dir=args.output_dir,
+                            weights_dir=args.weights_dir or "model_weights", **({"resume": args.resume} if args.resume else {}))
+    check_model_config(cfg)
+
+
+def readme_task_yaml() -> str:
+    """The README's ``my_task.yaml`` example."""
+    blocks = [b for b in code_blocks("yaml") if "my_task.yaml" in b]
+    assert len(blocks) == 1, "README should show exactly one my_task.yaml block"
+    return blocks[0]
+
+
+def test_readme_task_yaml_loads(tmp_path):
+    path = tmp_path / "my_task.yaml"
+    path.write_text(readme_task_yaml())
+    preset = load_preset(path)
+    assert preset.name == "my_task" and f"outputs/my_task-S{preset.seed:05d}/" in TEXT
+
+
+@pytest.mark.parametrize("command", [c for c in shell_commands() if is_python_c(c)], ids=lambda c: "python -c")
+def test_python_one_liners_import_existing_names(command):
+    tree = ast.parse(command[2])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = importlib.import_module(node.module)
+            missing = [a.name for a in node.names if not hasattr(module, a.name)]
+            assert not missing, f"{node.module} has no {missing}"
+
+
+def test_model_config_help_names_a_real_function():
+    from videocomposer.cli import MODEL_CONFIG_HELP
+
+    names = re.findall(r"(videocomposer(?:\.\w+)+)\(\)", MODEL_CONFIG_HELP)
+    assert names
+    for name in names:
+        module, _, attribute = name.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), attribute)), name
+
+
+def test_demo_prints_a_parsable_real_model_command():
+    command = shlex.split(real_model_command(Path("demo out/demo_input.mp4"), Path("demo out/first frame.png")))
+    args = parse_or_fail(command[1:])
+    assert args.input_video == "demo out/demo_input.mp4" and args.image_path == "demo out/first frame.png"
+    preset = _task_preset(args)
+    _check_task_inputs(preset, given_inputs(args, preset, check_files=False))
+
+
+# ----------------------------------------------------------------------------------------------
+# presets named anywhere in the README
+# ----------------------------------------------------------------------------------------------
+
+
+def test_every_generation_preset_named_exists_and_every_preset_is_named():
+    named = set(re.findall(r"\b(exp\d+_[a-z0-9_]+)", TEXT))
+    assert named and named <= set(available_presets()), f"unknown presets in the README: {named - set(available_presets())}"
+    unmentioned = [p for p in available_presets() if not re.search(rf"\b{p}\b", TEXT)]
+    assert not unmentioned, f"presets the README never mentions: {unmentioned}"
+
+
+def test_every_training_config_named_exists_and_the_list_is_complete():
+    named = set(re.findall(r"\b(train_[a-z0-9_]+)", TEXT))
+    files = {p.stem for p in CONFIG_DIR.glob("train_*.yaml")}
+    assert named and named <= files, f"unknown training configs in the README: {named - files}"
+    listed = re.findall(r"^ +- `(train_[a-z0-9_]+)`$", TEXT, re.MULTILINE)
+    assert sorted(listed) == task_presets(), "the README's list of training task configs differs from configs/"
+
+
+# ----------------------------------------------------------------------------------------------
+# the Python API section
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pipe() -> VideoComposerPipeline:
+    from videocomposer.models.unet import VideoComposerUNet
+    from videocomposer.pipelines.tiny import tiny_configs
+
+    return VideoComposerPipeline(VideoComposerUNet(tiny_configs()["unet"]))
+
+
+def test_python_blocks_import_and_call_existing_names():
+    blocks = code_blocks("python")
+    assert blocks
+    call_parameters = inspect.signature(VideoComposerPipeline.__call__).parameters
+    for block in blocks:
+        tree = ast.parse(block)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = importlib.import_module(node.module)
+                assert all(hasattr(module, a.name) for a in node.names), f"from {node.module} import ..."
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "pipe":
+                unknown = [k.arg for k in node.keywords if k.arg not in call_parameters]
+                assert not unknown, f"pipe(...) has no keyword(s) {unknown}"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "from_official":
+                parameters = inspect.signature(VideoComposerPipeline.from_official).parameters
+                assert all(k.arg in parameters for k in node.keywords)
+
+
+def test_every_pipe_and_out_attribute_named_exists(pipe):
+    for name in set(re.findall(r"\bpipe\.([a-z_]+)", TEXT)):
+        assert hasattr(pipe, name), f"README names pipe.{name}"
+    fields = {f.name for f in dataclasses.fields(VideoComposerPipelineOutput)}
+    for name in set(re.findall(r"\bout\.([a-z_]+)", TEXT)):
+        assert name in fields, f"README names out.{name}"
+    for name in ("from_official", "from_pretrained", "save_pretrained"):
+        assert f"{name}(" in TEXT and callable(getattr(VideoComposerPipeline, name))
+
+
+def test_named_call_arguments_exist():
+    """Arguments the README's prose names: pipeline inputs and options, load_video_clip's flags."""
+    call = inspect.signature(VideoComposerPipeline.__call__).parameters
+    inputs = re.search(r"- Inputs: (.*?)\n- ", TEXT, re.DOTALL).group(1)
+    extra = re.search(r"You can also pass (.*?)\.\n", TEXT, re.DOTALL).group(1)
+    for name in re.findall(r"`([a-z_]+)`", inputs + extra):
+        assert name in call, f"pipe(...) has no argument {name!r}"
+    from videocomposer.video.sampling import load_video_clip
+
+    for name in re.findall(r"`load_video_clip\(\.\.\., ([a-z_]+)=", TEXT) + re.findall(r"`(encoder_threads)`", TEXT):
+        assert name in inspect.signature(load_video_clip).parameters
+
+
+def test_output_types_and_schedulers_are_the_real_ones():
+    output_types = re.search(r"`output_type` is (.*?)\.", TEXT).group(1)
+    assert set(re.findall(r'"([a-z]+)"', output_types)) == set(typing.get_args(OutputType))
+    schedulers = re.search(r"`scheduler` is (.*?)\.\n", TEXT, re.DOTALL).group(1)
+    assert set(re.findall(r'"([a-z+]+)"', schedulers)) == set(SCHEDULERS)
+    assert f"--scheduler {'|'.join(sorted(SCHEDULERS))}`" in TEXT
+
+
+# ----------------------------------------------------------------------------------------------
+# behaviours the README promises from the CLI (tiny weights, a few seconds)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_train_overrides_may_follow_flags(tmp_path, capsys):
+    """README: "the same command plus --resume latest" — key=value before and after the flags both apply."""
+    code = main(["train", "--config", "train_exp02_motion_transfer", "--output-dir", str(tmp_path), "max_steps=7",
+                 "--weights-dir", "model_weights", "--dry-run", "learning_rate=1e-6"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "max_steps: 7" in out.out and "learning_rate: 1.0e-06" in out.out
+    with pytest.raises(SystemExit):
+        parse_command_line(["train", "--config", "x", "--output-dir", "y", "--no-such-flag"])
+    with pytest.raises(SystemExit):
+        parse_command_line(["generate", "compose", "max_steps=7"])  # only train takes key=value
+
+
+def test_train_model_config_sets_the_architectures(tmp_path, capsys):
+    """``train --model-config`` takes the file ``generate --model-config`` takes."""
+    from videocomposer.pipelines.tiny import tiny_model_config
+
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(tiny_model_config()))
+    assert main(["train", "--config", "train_exp02_motion_transfer", "--output-dir", str(tmp_path), "--weights-dir", "w",
+                 "--model-config", str(config), "--dry-run"]) == 0
+    import yaml
+
+    resolved = yaml.safe_load(capsys.readouterr().out)
+    assert resolved["unet"]["dim"] == tiny_model_config()["unet"]["dim"]
+    assert "misc_dropout" not in resolved["unet"]  # the training config's own key
+    assert resolved["frozen_models"]["vae"] == tiny_model_config()["vae"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from videocomposer.pipelines.demo import make_demo_video
+    from videocomposer.pipelines.tiny import tiny_model_config, write_tiny_official_weights
+
+    folder = tmp_path_factory.mktemp("readme")
+    write_tiny_official_weights(folder / "weights", components=["unet", "vae", "clip", "midas"])
+    (folder / "tiny.json").write_text(json.dumps(tiny_model_config()))
+    make_demo_video(folder / "source.mp4", num_frames=20, height=48, width=64)
+    return folder
+
+
+def test_extract_accepts_a_converted_folder(tiny, tmp_path, capsys):
+    """README: `generate` and `extract` accept a `convert` folder as --weights-dir."""
+    converted = tmp_path / "converted"
+    assert main(["convert", "--weights-dir", str(tiny / "weights"), "--model-config", str(tiny / "tiny.json"),
+                 "--conditions", "y,depth", "--output-dir", str(converted)]) == 0
+    code = main(["extract", "--input_video", str(tiny / "source.mp4"), "--output-dir", str(tmp_path / "c"),
+                 "--weights-dir", str(converted), "--conditions", "depth", "--frames", "2", "--resolution", "32"])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "c" / "source_depth.mp4").is_file()
+    code = main(["extract", "--input_video", str(tiny / "source.mp4"), "--output-dir", str(tmp_path / "c"),
+                 "--weights-dir", str(converted), "--conditions", "sketch"])
+    assert code == 2 and "has no ['pidinet', 'sketch_cleaner']" in capsys.readouterr().err
+
+
+def test_unet_file_takes_a_path(tiny, tmp_path, capsys, monkeypatch):
+    """README: generate with a fine-tuned UNet via --unet-file runs/.../unet.safetensors (a path, not a name)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from videocomposer.checkpoints import read_state_dict
+
+    checkpoint = tmp_path / "runs" / "step_00000001" / "unet.safetensors"
+    checkpoint.parent.mkdir(parents=True)
+    save_file({k: torch.zeros_like(v) for k, v in read_state_dict(tiny / "weights" / "non_ema_228000.pth", "unet").items()},
+              str(checkpoint))  # another UNet than the official file's
+    monkeypatch.chdir(tmp_path)
+    common = ["generate", "compose", "--conditions", "y", "--weights-dir", str(tiny / "weights"), "--model-config",
+              str(tiny / "tiny.json"), "--frames", "1", "--height", "32", "--width", "32", "--steps", "1", "--quiet"]
+    assert main(common + ["--unet-file", "runs/step_00000001/unet.safetensors", "--output-dir", "zero"]) == 0
+    assert main(common + ["--output-dir", "official"]) == 0
+    settings = (tmp_path / "zero" / "compose-S08888" / "settings.txt").read_text()
+    assert f"unet_file: {checkpoint.resolve()}" in settings
+    zero = (tmp_path / "zero" / "compose-S08888" / "compose-S08888_grid.gif").read_bytes()
+    official = (tmp_path / "official" / "compose-S08888" / "compose-S08888_grid.gif").read_bytes()
+    assert zero != official, "--unet-file did not change the UNet"
+    capsys.readouterr()
+
+
+def test_generate_on_cpu_prints_no_dtype_note_by_default(tiny, tmp_path, capsys):
+    common = ["generate", "compose", "--conditions", "y", "--weights-dir", str(tiny / "weights"), "--model-config",
+              str(tiny / "tiny.json"), "--frames", "1", "--height", "32", "--width", "32", "--steps", "1", "--quiet",
+              "--device", "cpu", "--output-dir", str(tmp_path)]
+    assert main(common) == 0
+    assert "--dtype" not in capsys.readouterr().err
+    assert main(common + ["--dtype", "bfloat16"]) == 0
+    assert "note: --dtype bfloat16 is used on accelerators only" in capsys.readouterr().err
