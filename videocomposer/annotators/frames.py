@@ -1,4 +1,4 @@
-"""Plumbing shared by the annotator networks: input checks, official-weight loading, chunked runs.
+"""Plumbing shared by the annotator networks: input checks and chunked runs.
 
 Every annotator takes images in ``[0, 1]`` (``[N, C, H, W]``, floating point) and normalises them
 itself; these helpers give the same errors for bad input everywhere and run a network over the
@@ -6,16 +6,11 @@ frames of a clip a few at a time.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Callable, Mapping, TypeVar
+from typing import Callable
 
 import torch
 from torch import nn
 
-from videocomposer.checkpoints import OFFICIAL_FILES, load_strict, read_state_dict, strip_prefixes
-
-ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 # Images from resamplers may overshoot [0, 1] by rounding; anything beyond this is a wrong range.
 _RANGE_TOLERANCE = 1e-3
@@ -78,38 +73,3 @@ def run_in_chunks(
         raise ValueError(f"chunk_size must be a positive integer (frames per forward pass), got {chunk_size!r}")
     with torch.no_grad():
         return torch.cat([fn(frames[i : i + chunk_size].to(device)) for i in range(0, frames.shape[0], chunk_size)])
-
-
-def resolve_weight_file(path: str | os.PathLike, component: str) -> Path:
-    """``path`` itself, or the official file name of ``component`` inside ``path`` when it is a folder."""
-    path = Path(path)
-    return path / OFFICIAL_FILES[component].filename if path.is_dir() else path
-
-
-def load_official(
-    build: Callable[[], ModuleT],
-    path: str | os.PathLike,
-    component: str,
-    *,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-    convert: Callable[[dict[str, torch.Tensor], Path], Mapping[str, torch.Tensor]] | None = None,
-) -> ModuleT:
-    """Build a module with ``build()`` and load an official weight file into it strictly.
-
-    ``path`` is the weight file or the folder holding it under its official name
-    (``OFFICIAL_FILES[component].filename``). Wrapper prefixes (``module.``) are stripped, then
-    ``convert(state_dict, file)`` rewrites the state dict when the file's form differs from the
-    module's. The module is built on the meta device (no random initialisation of large networks),
-    materialised on ``device`` in ``dtype``, filled from the file, and returned in eval mode with
-    gradients off.
-    """
-    file = resolve_weight_file(path, component)
-    state = strip_prefixes(read_state_dict(file, component))
-    if convert is not None:
-        state = convert(state, file)
-    with torch.device("meta"):
-        module = build()
-    module.to_empty(device=device).to(dtype=dtype)
-    load_strict(module, state, file)
-    return module.eval().requires_grad_(False)

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..dataclass_config import dataclass_from_dict
-from .frames import check_images, load_official
+from ..checkpoints import load_official
+from .frames import check_images
 
 HEAD_CHANNELS = 32  # width of the last hidden layer of the depth head (fixed in the official model)
 

@@ -20,7 +20,8 @@ from torch import nn
 
 from videocomposer.checkpoints import WeightFileError
 
-from .frames import check_images, load_official
+from ..checkpoints import load_official
+from .frames import check_images
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

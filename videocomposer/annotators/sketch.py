@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from ..dataclass_config import dataclass_from_dict
-from .frames import check_images, load_official, module_device, run_in_chunks
+from ..checkpoints import load_official
+from .frames import check_images, module_device, run_in_chunks
 from .pidinet import PiDiNet
 
 # Normalisation of the cleaner's input (statistics of its training sketches).

@@ -1,5 +1,13 @@
 """Official weight layouts, safe loading and conversion."""
-from .loading import WeightFileError, load_strict, missing_file_error, read_state_dict, strip_prefixes
+from .loading import (
+    WeightFileError,
+    load_official,
+    load_strict,
+    missing_file_error,
+    official_file,
+    read_state_dict,
+    strip_prefixes,
+)
 from .registry import OFFICIAL_FILES, OFFICIAL_WEIGHTS_URL, OfficialFile
 
 __all__ = [
@@ -7,8 +15,10 @@ __all__ = [
     "OFFICIAL_WEIGHTS_URL",
     "OfficialFile",
     "WeightFileError",
+    "load_official",
     "load_strict",
     "missing_file_error",
+    "official_file",
     "read_state_dict",
     "strip_prefixes",
 ]

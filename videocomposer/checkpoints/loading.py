@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, TypeVar
 
 import torch
 from torch import nn
@@ -14,6 +14,8 @@ from torch import nn
 from .registry import OFFICIAL_FILES, OFFICIAL_WEIGHTS_URL
 
 _PREFIXES = ("module.", "_orig_mod.")
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 class WeightFileError(RuntimeError):
@@ -112,3 +114,40 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sourc
             + "\n  check that the file is the right one for this component and that the model config matches it."
         )
     module.load_state_dict(state_dict, strict=True)
+
+
+def official_file(path: str | os.PathLike, component: str) -> Path:
+    """``path`` itself, or the official file name of ``component`` inside ``path`` when it is a folder."""
+    path = Path(path)
+    return path / OFFICIAL_FILES[component].filename if path.is_dir() else path
+
+
+def load_official(
+    build: Callable[[], ModuleT],
+    path: str | os.PathLike,
+    component: str,
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    convert: Callable[[dict[str, torch.Tensor], Path], Mapping[str, torch.Tensor]] | None = None,
+    frozen: bool = True,
+) -> ModuleT:
+    """Build a module with ``build()`` and load an official weight file into it strictly.
+
+    ``path`` is the weight file or the folder holding it under its official name
+    (``OFFICIAL_FILES[component].filename``). Wrapper prefixes (``module.``, ``_orig_mod.``) are
+    stripped, then ``convert(state_dict, file)`` rewrites or filters the state dict when the file's
+    form differs from the module's. The module is built on the meta device (no random initialisation
+    of large networks), materialised on ``device`` in ``dtype``, filled from the file, and returned in
+    eval mode; ``frozen`` also turns its gradients off (the encoders and annotators are never trained).
+    Non-persistent buffers are left uninitialised: the caller sets them.
+    """
+    file = official_file(path, component)
+    state = strip_prefixes(read_state_dict(file, component))
+    if convert is not None:
+        state = convert(state, file)
+    with torch.device("meta"):
+        module = build()
+    module.to_empty(device=device).to(dtype=dtype)
+    load_strict(module, state, file)
+    return module.eval().requires_grad_(not frozen)

@@ -23,14 +23,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import OFFICIAL_FILES, load_strict, read_state_dict, strip_prefixes
+from ..checkpoints import load_official
 from .image_preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
 Tower = Literal["text", "image"]
@@ -293,16 +292,11 @@ class OpenCLIP(nn.Module):
         text-only load never materialises the ~2.5 GB of visual weights of a memory-mapped
         ``.bin``). Weights are cast to float32; the model is returned frozen, in eval mode.
         """
-        path = Path(path)
-        if path.is_dir():
-            path = path / OFFICIAL_FILES["clip"].filename
         towers = _check_towers(towers)
-        state_dict = {k: v for k, v in strip_prefixes(read_state_dict(path, "clip")).items() if _tower_of(k) in towers}
-        with torch.device("meta"):
-            model = cls(config or OpenCLIPConfig.vit_h_14(), towers)
-        model.to_empty(device="cpu")  # parameters are all overwritten below: skip random init
-        load_strict(model, state_dict, path)
-        return model.freeze()
+        return load_official(
+            lambda: cls(config or OpenCLIPConfig.vit_h_14(), towers), path, "clip",
+            convert=lambda state_dict, _: {k: v for k, v in state_dict.items() if _tower_of(k) in towers},
+        )
 
     def freeze(self) -> "OpenCLIP":
         """Eval mode, no gradients (the towers are frozen in VideoComposer). Returns ``self``."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,7 +18,7 @@ from einops import rearrange
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..checkpoints import OFFICIAL_FILES, load_strict, read_state_dict, strip_prefixes
+from ..checkpoints import load_official
 from .attention import SpatialTransformer, TemporalTransformer
 from .stc import STC_CONDITIONS, ConditionDropout, ConditionStem, FrameTransformer, STCCondition, encoded_size
 from .unet_blocks import Downsample, ResBlock, Upsample, timestep_embedding
@@ -230,16 +229,10 @@ class VideoComposerUNet(nn.Module):
         Wrapper prefixes (``module.``, ``_orig_mod.``) are stripped. Missing, unexpected or mis-shaped
         keys raise one :class:`~videocomposer.checkpoints.WeightFileError` naming the file.
         """
-        path = Path(path)
-        if path.is_dir():
-            path = path / OFFICIAL_FILES["unet"].filename
-        state_dict = strip_prefixes(read_state_dict(path, component="unet"))
-        with torch.device("meta"):  # no random init of 1.4 B parameters that are about to be overwritten
-            model = cls(config)
-        model.to_empty(device="cpu")
-        load_strict(model, state_dict, source=path)
+        # built on meta: no random init of 1.4 B parameters that are about to be overwritten; trainable
+        model = load_official(lambda: cls(config), path, "unet", frozen=False)
         model.set_zero_y(zero_y if zero_y is not None else torch.zeros(1, 77, model.config.context_dim))
-        return model.eval()
+        return model
 
     # ------------------------------------------------------------------ forward
 
