@@ -3,8 +3,9 @@
 :func:`evaluate_run` gathers the conditions (the record written by ``generate --save-conditions``
 beside the MP4, else re-extracted from the source video with generate's clip sampling), checks that
 the generated video matches them in frame count and size (or resamples it when asked), and runs the
-model-free metrics (:mod:`.motion`, :mod:`.image`). A metric whose input is missing is listed in
-``skipped`` with what would enable it.
+model-free metrics (:mod:`.motion`, :mod:`.image`) and those whose models are loaded
+(:mod:`.clip_metrics`, :mod:`.annotator_metrics`). A metric whose input or model is missing is listed
+in ``skipped`` with what would enable it. FVD is a metric of sets of videos (:mod:`.fvd`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ import cv2
 import numpy as np
 import torch
 
+from ..annotators.midas import MiDaS
+from ..annotators.pidinet import PiDiNet
+from ..annotators.sketch import SketchCleaner
+from ..models.clip import OpenCLIP
+from ..models.tokenizer import CLIPTokenizer
+from ..video.clip import VideoClip
 from .frames import ImageInput, VideoInput, is_path, read_video_frames
 from .image import first_frame_metrics
 from .motion import MOTION_BLOCK, MotionField, condition_field, flow_error, motion_error, reference_motion
@@ -27,10 +34,31 @@ DEFAULT_SEED = 8888
 #: Metrics per input, in report order, and what enables each when it is missing.
 MOTION_METRICS = ("motion_epe", "motion_epe_dense", "flow_epe")
 FIRST_FRAME_METRICS = ("first_frame_psnr", "first_frame_ssim")
+CLIP_METRICS = ("clip_frame_consistency", "clipsim")
+ANNOTATOR_METRICS = ("depth_si_log", "sketch_mae")
+_SOURCE = "--input_video SOURCE (or a <run>_conditions.safetensors from generate --save-conditions)"
 ENABLE = {
-    **{m: "--input_video SOURCE (or a <run>_conditions.safetensors from generate --save-conditions)" for m in MOTION_METRICS},
+    **{m: _SOURCE for m in MOTION_METRICS},
     **{m: "--image_path FIRST_FRAME (or a recorded local_image)" for m in FIRST_FRAME_METRICS},
+    "clip_frame_consistency": "--clip-weights open_clip_pytorch_model.bin (or --weights-dir)",
+    "clipsim": "--clip-weights open_clip_pytorch_model.bin (or --weights-dir) and --caption (or a CSV caption)",
+    "depth_si_log": "--midas-weights midas_v3_dpt_large.pth (or --weights-dir) and " + _SOURCE,
+    "sketch_mae": "--pidinet-weights table5_pidinet.pth and --sketch-cleaner-weights sketch_simplification_gan.pth "
+                  "(or --weights-dir) and " + _SOURCE,
 }
+#: Every per-video metric, in report order.
+RUN_METRICS = MOTION_METRICS + FIRST_FRAME_METRICS + CLIP_METRICS + ANNOTATOR_METRICS
+
+
+@dataclass
+class EvaluationModels:
+    """The frozen models the model-based metrics use; any may be None (its metrics are then skipped)."""
+
+    clip: OpenCLIP | None = None
+    tokenizer: CLIPTokenizer | None = None
+    midas: MiDaS | None = None
+    pidinet: PiDiNet | None = None
+    sketch_cleaner: SketchCleaner | None = None
 
 
 @dataclass
@@ -71,18 +99,20 @@ def _record_motion(record: ConditionRecord, source: str | None, notes: list[str]
 
 
 def evaluate_run(generated: VideoInput, *, source: str | os.PathLike | None = None, image: ImageInput | None = None,
-                 record: ConditionRecord | None = None, seed: int | None = None, resample: bool = False,
-                 block: int = MOTION_BLOCK) -> RunResult:
+                 caption: str | None = None, record: ConditionRecord | None = None, seed: int | None = None,
+                 resample: bool = False, block: int = MOTION_BLOCK, models: EvaluationModels | None = None) -> RunResult:
     """Evaluate one generated video (file or frames).
 
     Args:
         generated: the generated video.
         source: the source video the motion condition came from (``--input_video``).
         image: the first-frame image (``--image_path``).
+        caption: the prompt (CLIPSIM; default: the record's).
         record: the recorded conditions (default: the record beside a generated file, if any).
         seed: generate's seed, for re-extraction (default: the record's, else :data:`DEFAULT_SEED`).
         resample: resample the generated video to the conditions' frame count and size instead of failing.
         block: motion cell side (generated pixels).
+        models: loaded models for the CLIP and annotator metrics (None: those are skipped).
     """
     name = os.fspath(generated) if is_path(generated) else "<frames>"
     if record is None and is_path(generated):
@@ -93,11 +123,11 @@ def evaluate_run(generated: VideoInput, *, source: str | os.PathLike | None = No
         result.notes.append(f"conditions: {record.path}")
     source = os.fspath(source) if source is not None else None
 
+    seed = seed if seed is not None else int((record.metadata if record else {}).get("seed", DEFAULT_SEED))
     condition: MotionField | None = None
     if record is not None and "motion" in record.conditions:
         condition = _record_motion(record, source, result.notes)
     elif source is not None:
-        seed = seed if seed is not None else int((record.metadata if record else {}).get("seed", DEFAULT_SEED))
         side = min(frames.shape[1:3])
         condition = reference_motion(source, len(frames), side, seed=seed)
         result.notes.append(f"motion re-extracted from {source} ({len(frames)} frames, {side} px, seed {seed})")
@@ -132,7 +162,58 @@ def evaluate_run(generated: VideoInput, *, source: str | os.PathLike | None = No
         result.metrics.update(first_frame_metrics(frames, first))
     else:
         result.skipped.update({m: ENABLE[m] for m in FIRST_FRAME_METRICS})
+    _model_metrics(result, frames, models or EvaluationModels(), record, source, seed,
+                   caption or (record.metadata.get("prompt") if record else None))
     return result
+
+
+def _model_metrics(result: RunResult, frames: np.ndarray, models: EvaluationModels, record: ConditionRecord | None,
+                   source: str | None, seed: int, caption: str | None) -> None:
+    """CLIP and annotator metrics, where their models (and reference conditions) are there."""
+    from .annotator_metrics import depth_error, sketch_error
+    from .clip_metrics import clipsim, frame_consistency
+
+    if models.clip is not None:
+        result.metrics["clip_frame_consistency"] = frame_consistency(models.clip, frames)
+        if caption:
+            result.metrics["clipsim"] = clipsim(models.clip, frames, caption, models.tokenizer)
+    for metric in CLIP_METRICS:
+        if metric not in result.metrics:
+            result.skipped[metric] = ENABLE[metric]
+
+    clip: VideoClip | None = None
+
+    def reference(name: str, extract) -> torch.Tensor | None:
+        nonlocal clip
+        if record is not None and name in record.conditions:
+            return record.conditions[name]
+        if source is None:
+            return None
+        if clip is None:
+            from ..pipelines.pipeline import default_misc_size
+            from ..video.sampling import load_video_clip
+
+            side = frames.shape[1]
+            clip = load_video_clip(source, num_frames=len(frames), resolution=side, misc_size=default_misc_size(side, side),
+                                   seed=seed, with_mask=False)
+            result.notes.append(f"{name} re-extracted from {source} (misc-transform draws may differ from generate's)")
+        return extract(clip.misc)
+
+    if models.midas is not None:
+        from ..annotators.depth import extract_depth
+
+        depth = reference("depth", lambda misc: extract_depth(models.midas, misc).float())
+        if depth is not None:
+            result.metrics["depth_si_log"] = depth_error(models.midas, frames, depth)
+    if models.pidinet is not None and models.sketch_cleaner is not None:
+        from ..annotators.sketch import extract_sketch
+
+        sketch = reference("sketch", lambda misc: extract_sketch(models.pidinet, models.sketch_cleaner, misc).float())
+        if sketch is not None:
+            result.metrics["sketch_mae"] = sketch_error(models.pidinet, models.sketch_cleaner, frames, sketch)
+    for metric in ANNOTATOR_METRICS:
+        if metric not in result.metrics:
+            result.skipped[metric] = ENABLE[metric]
 
 
 def json_number(value: float | None) -> float | None:
