@@ -35,7 +35,7 @@ from videocomposer.evaluation import evaluate_run, first_frame_metrics, flow_err
 from videocomposer.evaluation.fvd import i3d_extractor
 from videocomposer.evaluation.i3d import InceptionI3D
 from videocomposer.video.sampling import load_video_clip
-from videocomposer.video.writer import write_mp4
+from videocomposer.video.writer import write_mp4, write_text
 
 DEFAULT_VIDEO = Path(
     os.environ.get("VC_REFERENCE_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "reference")
@@ -93,9 +93,7 @@ def main() -> None:
     }
     print(json.dumps(report, indent=2))
     if args.json:
-        partial = args.json.with_name(args.json.name + ".partial")
-        partial.write_text(json.dumps(report, indent=2))
-        os.replace(partial, args.json)
+        write_text(args.json, json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

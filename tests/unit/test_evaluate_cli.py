@@ -9,23 +9,18 @@ import torch
 
 from videocomposer.cli import main
 from videocomposer.evaluation.records import load_conditions
-from videocomposer.pipelines.demo import make_demo_video
-from videocomposer.pipelines.tiny import tiny_model_config, write_tiny_official_weights
+
+from .test_cli import tiny  # noqa: F401  (the tiny official-format weights, config, video and first frame)
 
 SIZE, FRAMES = 32, 8
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tiny, tmp_path_factory):
     """Two tiny generate runs (seeds 7 and 8) of exp02_motion_transfer with --save-conditions."""
-    folder = tmp_path_factory.mktemp("evaluate")
-    weights = folder / "weights"
-    write_tiny_official_weights(weights, components=["unet", "vae", "clip"])
-    config = folder / "tiny_model.json"
-    config.write_text(json.dumps(tiny_model_config()))
-    frames = make_demo_video(folder / "clip.mp4", num_frames=24, height=48, width=64)
-    frames[0].save(folder / "first.png")
-    out = folder / "outputs"
+    weights, config = tiny["weights"], tiny["config"]
+    folder = tiny["video"].parent
+    out = tmp_path_factory.mktemp("evaluate") / "outputs"
     for seed in ("7", "8"):
         code = main(["generate", "exp02_motion_transfer", "--weights-dir", str(weights), "--model-config", str(config),
                      "--input_video", str(folder / "clip.mp4"), "--image_path", str(folder / "first.png"),
