@@ -254,7 +254,11 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="measure how well generated videos follow their conditions (motion, first frame, ...)",
-        description=__doc__ + "\nConditions come from <run>_conditions.safetensors beside the MP4 (generate "
+        description="Measure how well generated videos follow their conditions.\n\n"
+                    "  videocomposer evaluate GENERATED.mp4 --input_video SOURCE.mp4 [--image_path FIRST.png] [--json OUT]\n"
+                    "  videocomposer evaluate OUTPUT_FOLDER --json eval.json   # every MP4 below it\n"
+                    "  videocomposer evaluate runs.csv --json eval.json        # columns generated,source,caption,image\n"
+                    "\nConditions come from <run>_conditions.safetensors beside the MP4 (generate "
                     "--save-conditions) when it is there, else are re-extracted from --input_video with generate's "
                     "clip sampling (--seed). Metrics whose inputs or weights are missing are listed as skipped.",
         formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,9 @@ def load_i3d(path: str | os.PathLike, device: str | torch.device = "cpu") -> Vid
         raise WeightFileError(f"I3D weights not found: {path} (i3d_pretrained_400.pt from songweige/TATS or "
                               "i3d_torchscript.pt from StyleGAN-V; see the README's Evaluation section)")
     if _is_torchscript(path):
-        detector = torch.jit.load(str(path), map_location=device).eval()
+        with warnings.catch_warnings():  # deprecated in torch 2.x but the only way to run this published file
+            warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=DeprecationWarning)
+            detector = torch.jit.load(str(path), map_location=device).eval()
         return VideoFeatureExtractor(
             "stylegan-v", path,
             lambda x: detector(x.to(device), rescale=False, resize=False, return_features=True),
