@@ -169,3 +169,16 @@ def test_evaluate_cli_with_every_metric(weights, tmp_path, capsys):
     assert "--midas-weights" in capsys.readouterr().err
     assert main(["evaluate", str(out), "--metrics", "fvd"]) == 2
     assert "--i3d" in capsys.readouterr().err
+
+    # depth and sketch conditions: recorded by generate, compared by evaluate with the tiny annotators
+    spatial = tmp_path / "spatial"
+    assert main(["generate", "compose", "--conditions", "y,depth,sketch", "--weights-dir", str(weights), "--model-config",
+                 str(tmp_path / "tiny.json"), "--input_video", str(tmp_path / "clip.mp4"), "--input_text_desc", "a ball",
+                 "--frames", "4", "--height", "32", "--width", "32", "--steps", "1", "--output-dir", str(spatial),
+                 "--quiet", "--save-conditions"]) == 0
+    args = ["evaluate", str(spatial), "--weights-dir", str(weights), "--model-config", str(tmp_path / "tiny.json"),
+            "--metrics", "depth_si_log,sketch_mae,clipsim"]
+    assert main([*args, "--json", str(tmp_path / "s.json")]) == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert set(report["protocol"]) == {"depth_si_log", "sketch_mae", "clipsim"} and report["skipped"] == {}
+    assert report["depth_si_log"] >= 0 and 0 <= report["sketch_mae"] <= 1
