@@ -135,18 +135,18 @@ def sample_clip_spec(seed: int, index: int, num_frames: int = CLIP_FRAMES, size:
                      max_shapes: int = 3) -> ClipSpec:
     """The clip ``index`` of the dataset with ``seed`` (a pure function of its arguments).
 
-    Shapes: 1 to ``max_shapes`` (half the clips have one), distinct colours, half-size 12-24 px at 128 px
-    (scaled with ``size``), speeds 1.5-6 px/frame at 128 px, any direction.
+    Shapes: 1 to ``max_shapes`` (half the clips have one), distinct colours, half-size 14-26 px at 128 px
+    (scaled with ``size``), speeds 3-8 px/frame at 128 px (a line too fast to stay inside is slowed), any direction.
     """
     rng = np.random.default_rng([seed, index])
     scale = size / 128
     count = 1 if rng.random() < 0.5 or max_shapes == 1 else int(rng.integers(2, max_shapes + 1))
     colours = rng.choice(list(OBJECT_COLOURS), size=count, replace=False)
-    radii = sorted((int(round(rng.uniform(12, 24) * scale)) for _ in range(count)), reverse=True)
+    radii = sorted((int(round(rng.uniform(14, 26) * scale)) for _ in range(count)), reverse=True)
     shapes = []
     for colour, radius in zip(colours, radii):
         path = str(rng.choice(PATHS))
-        speed = rng.uniform(1.5, 6.0) * scale
+        speed = rng.uniform(3.0, 8.0) * scale
         heading = rng.uniform(0, 2 * math.pi)
         vx, vy = speed * math.cos(heading), speed * math.sin(heading)
         margin = radius + 2
