@@ -15,8 +15,11 @@ Stages (each writes into ``--output-dir``; a finished stage is skipped when the 
 5. ``toy_model/``: the pipeline (UNet + VAE + text tower) as a ``save_pretrained`` folder whose
    ``model_index.json`` carries the model's frame count, size and sampling defaults.
 
-``--install`` then copies ``toy_model/`` into the package (``videocomposer/assets/toy_model``), the folder
-:func:`videocomposer.toy_model_dir` returns. ``recipe.json`` records each stage's command and time.
+``--evaluate`` adds stage 6, the held-out benchmark (:mod:`videocomposer.evaluation.toy_benchmark`, 50
+clips, DPM-Solver++ 20 steps and DDIM 50 steps) plus the small regression subset the test suite re-checks.
+``--install`` then copies ``toy_model/`` into the package (``videocomposer/assets/toy_model``, the folder
+:func:`videocomposer.toy_model_dir` returns) with ``MODEL_CARD.md`` and ``metrics.json``.
+``recipe.json`` records each stage's settings and time.
 """
 from __future__ import annotations
 
@@ -55,6 +58,8 @@ SAMPLING_DEFAULTS = {"num_frames": NUM_FRAMES, "height": SIZE, "width": SIZE, "m
 #: The toy model's default sampler (DPM-Solver++ at 20 steps matches DDIM at 50: see its model card).
 SCHEDULER = "dpmsolver++"
 CONTEXT_DIM = 32
+#: Held-out clips of the benchmark, and of the regression subset the test suite regenerates.
+EVAL_CLIPS, REGRESSION_CLIPS = 50, 4
 
 
 def toy_architectures() -> dict[str, Any]:
@@ -203,23 +208,47 @@ class Recipe:
         size = sum(p.stat().st_size for p in self.model_dir.rglob("*") if p.is_file())
         self._finish("assemble", began, bytes=size)
 
-    def run(self) -> Path:
-        for stage, method in (("data", self.make_data), ("vae", self.train_vae), ("start_weights", self.write_start_weights),
-                              ("unet", self.train_unet), ("assemble", self.assemble)):
+    def evaluate(self) -> None:
+        from ..evaluation.toy_benchmark import evaluate_toy_model
+        from ..pipelines.pipeline import VideoComposerPipeline
+
+        began = time.time()
+        pipe = VideoComposerPipeline.from_pretrained(self.model_dir)
+        pipe.set_progress_bar_config(disable=True)
+        report = evaluate_toy_model(pipe, self.root / "eval", EVAL_CLIPS)
+        regression = evaluate_toy_model(pipe, self.root / "eval", REGRESSION_CLIPS, samplers=[(SCHEDULER, 20)],
+                                        batch_size=REGRESSION_CLIPS)
+        write_text(self.root / "metrics_full.json", json.dumps(report, indent=2) + "\n")
+        summary = {"samplers": {k: {"means": v["means"], "sampling_seconds": v["sampling_seconds"]}
+                                for k, v in report["samplers"].items()},
+                   "comparison": report.get("comparison"), "clips": report["clips"], "text_clips": report["text_clips"],
+                   "regression_subset": {"clips": REGRESSION_CLIPS, "scheduler": SCHEDULER, "steps": 20,
+                                         **regression["samplers"][f"{SCHEDULER}-20"]}}
+        self._finish("evaluate", began, metrics=summary)
+
+    def run(self, evaluate: bool = False) -> Path:
+        stages = [("data", self.make_data), ("vae", self.train_vae), ("start_weights", self.write_start_weights),
+                  ("unet", self.train_unet), ("assemble", self.assemble)] + ([("evaluate", self.evaluate)] if evaluate else [])
+        for stage, method in stages:
             if not self._done(stage):
                 method()
         return self.model_dir
 
 
 def install(model_dir: Path, record: dict[str, Any]) -> Path:
-    """Copy the assembled model into the package (``videocomposer/assets/toy_model``), replacing the old one."""
+    """Copy the assembled model into the package (``videocomposer/assets/toy_model``) with its
+    ``MODEL_CARD.md`` and ``metrics.json`` (needs the ``evaluate`` stage), replacing the old one."""
     from ..pipelines.toy_model import PACKAGED_TOY_MODEL
+    from .toy_card import render_model_card
 
+    if "evaluate" not in record.get("stages", {}):
+        raise ValueError("--install needs the measured metrics for the model card: add --evaluate")
     staging = PACKAGED_TOY_MODEL.with_name(PACKAGED_TOY_MODEL.name + ".new")
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(model_dir, staging)
-    write_text(staging / "recipe.json", json.dumps(record, indent=2) + "\n")
+    write_text(staging / "metrics.json", json.dumps(record["stages"]["evaluate"]["metrics"], indent=2) + "\n")
+    write_text(staging / "MODEL_CARD.md", render_model_card(record, toy_architectures()))
     if PACKAGED_TOY_MODEL.exists():
         shutil.rmtree(PACKAGED_TOY_MODEL)
     staging.rename(PACKAGED_TOY_MODEL)
@@ -235,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--unet-steps", type=int, help="UNet optimizer steps (default: the task config's max_steps)")
     parser.add_argument("--data-seed", type=int, default=DATA_SEED, help=f"training data seed (default {DATA_SEED})")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); on a busy machine 1 is faster")
-    parser.add_argument("--install", action="store_true", help="copy the result into videocomposer/assets/toy_model")
+    parser.add_argument("--evaluate", action="store_true", help="measure the held-out metrics (stage 6)")
+    parser.add_argument("--install", action="store_true", help="copy the result into videocomposer/assets/toy_model "
+                        "with its model card (needs --evaluate)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="extra `videocomposer train` config overrides")
     return parser
 
@@ -245,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     recipe = Recipe(args.output_dir, args.num_clips, args.vae_steps, args.unet_steps, args.data_seed, args.overrides)
-    model_dir = recipe.run()
+    model_dir = recipe.run(evaluate=args.evaluate)
     print(f"[toy recipe] model: {model_dir}")
     if args.install:
         print(f"[toy recipe] installed: {install(model_dir, recipe.record)}")
