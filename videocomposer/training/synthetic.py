@@ -24,6 +24,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -177,7 +178,8 @@ def sample_clip_spec(seed: int, index: int, num_frames: int = CLIP_FRAMES, size:
 
 
 def render_background(spec: ClipSpec) -> np.ndarray:
-    """The static background ``uint8 [H, W, 3]``: the colour with a mild (±10 levels) texture."""
+    """The static background ``uint8 [H, W, 3]``: the colour with a mild texture (stripes and checker ±10
+    levels, smooth noise with a standard deviation of about 8 levels)."""
     size = spec.size
     base = np.array(BACKGROUND_COLOURS[spec.background], dtype=np.float32)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -196,8 +198,8 @@ def render_background(spec: ClipSpec) -> np.ndarray:
     return np.clip(base + offset[..., None], 0, 255).astype(np.uint8)
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: ShapeSpec, x: float, y: float) -> None:
-    r, fill = shape.radius, OBJECT_COLOURS[shape.colour]
+def _draw_shape(draw: ImageDraw.ImageDraw, shape: ShapeSpec, x: float, y: float, fill: Any = None) -> None:
+    r, fill = shape.radius, OBJECT_COLOURS[shape.colour] if fill is None else fill
     if shape.shape == "circle":
         draw.ellipse([x - r, y - r, x + r, y + r], fill=fill)
     elif shape.shape == "square":
@@ -226,7 +228,7 @@ def object_mask(spec: ClipSpec, frame: int, shape_index: int = 0) -> np.ndarray:
         image = Image.new("L", (spec.size, spec.size), 0)
         shape = spec.shapes[i]
         x, y = shape.positions(spec.num_frames, spec.size)[frame]
-        _draw_shape(ImageDraw.Draw(image), ShapeSpec(**{**shape.__dict__, "colour": "white"}), x, y)
+        _draw_shape(ImageDraw.Draw(image), shape, x, y, fill=255)
         return np.asarray(image) > 0
     mask = silhouette(shape_index)
     for above in range(shape_index):
