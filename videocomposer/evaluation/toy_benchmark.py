@@ -185,10 +185,7 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
     return report
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from ..pipelines.pipeline import VideoComposerPipeline
-    from ..pipelines.toy_model import resolve_weights_dir
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m videocomposer.evaluation.toy_benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="toy", help="model folder (default: the built-in toy model)")
@@ -198,7 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=10, help="videos per sampling batch (default 10)")
     parser.add_argument("--work-dir", default="runs/toy_eval", help="folder for the held-out clips (default runs/toy_eval)")
     parser.add_argument("--output", required=True, help="JSON report to write")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..pipelines.pipeline import VideoComposerPipeline
+    from ..pipelines.toy_model import resolve_weights_dir
+
+    args = build_parser().parse_args(argv)
     samplers = [(s.split(":")[0], int(s.split(":")[1])) for s in args.samplers.split(",")]
     pipe = VideoComposerPipeline.from_pretrained(resolve_weights_dir(args.model))
     pipe.set_progress_bar_config(disable=True)
