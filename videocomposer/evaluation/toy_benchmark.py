@@ -46,7 +46,7 @@ import torch
 from ..training import synthetic
 from ..training.toy_recipe import EVAL_SEED
 from ..video.sampling import load_video_clip
-from ..video.writer import to_uint8_frames, write_mp4, write_text
+from ..video.writer import to_uint8_frames, write_text
 from .evaluate import evaluate_run
 from .image import first_frame_metrics
 
@@ -70,16 +70,8 @@ class HeldOutClip:
 
 def held_out_clips(folder: str | os.PathLike, count: int, seed: int = EVAL_SEED) -> list[HeldOutClip]:
     """Clips ``0 .. count-1`` of ``seed`` as MP4s in ``folder`` (written when missing)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    clips = []
-    for index in range(count):
-        spec = synthetic.sample_clip_spec(seed, index)
-        path = folder / f"{seed}_{index:06d}.mp4"
-        if not path.is_file():
-            write_mp4(path, synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
-        clips.append(HeldOutClip(path, spec.caption, spec))
-    return clips
+    return [HeldOutClip(path, spec.caption, spec)
+            for path, spec in (synthetic.clip_file(folder, seed, index) for index in range(count))]
 
 
 def text_prompts(count: int, seed: int = TEXT_SEED) -> list[tuple[str, str]]:

@@ -10,7 +10,8 @@
 ``__call__`` runs in numbered stages: 1. check inputs, 2. read the video, 3. build the conditions
 (:class:`~videocomposer.conditions.ConditionBuilder`), 4. form the guided passes, 5. prepare
 latents, 6. denoise, 7. decode. Sampling defaults are the reference's: DDIM, 50 steps, eta 0,
-guidance 9.0, 16 frames at 256x256.
+guidance 9.0, 16 frames at 256x256; a ``save_pretrained`` folder may store its own (:meth:`set_defaults`),
+as the built-in toy model does (8 frames at 64x64, DPM-Solver++ 20 steps).
 """
 from __future__ import annotations
 

@@ -236,6 +236,17 @@ def object_mask(spec: ClipSpec, frame: int, shape_index: int = 0) -> np.ndarray:
     return mask
 
 
+def clip_file(folder: str | os.PathLike, seed: int, index: int, num_frames: int = CLIP_FRAMES, size: int = CLIP_SIZE,
+              max_shapes: int = 3) -> tuple[Path, ClipSpec]:
+    """Clip ``index`` of ``seed`` as ``folder/<seed>_<index>.mp4`` (written unless it exists) and its spec."""
+    spec = sample_clip_spec(seed, index, num_frames, size, max_shapes)
+    path = Path(folder) / f"{seed}_{index:06d}.mp4"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_mp4(path, render_clip(spec), fps=CLIP_FPS)
+    return path, spec
+
+
 def write_dataset(folder: str | os.PathLike, num_clips: int, seed: int, num_frames: int = CLIP_FRAMES,
                   size: int = CLIP_SIZE, max_shapes: int = 3, first_index: int = 0) -> Path:
     """Write clips ``first_index .. first_index + num_clips - 1`` of dataset ``seed`` as
@@ -247,13 +258,10 @@ def write_dataset(folder: str | os.PathLike, num_clips: int, seed: int, num_fram
     csv_path = folder / "clips.csv"
     if csv_path.exists():
         raise FileExistsError(f"{csv_path} exists: write the synthetic dataset into a new folder")
-    (folder / "clips").mkdir(parents=True, exist_ok=True)
     rows = []
     for index in range(first_index, first_index + num_clips):
-        spec = sample_clip_spec(seed, index, num_frames, size, max_shapes)
-        name = f"clips/{seed}_{index:06d}.mp4"
-        write_mp4(folder / name, render_clip(spec), fps=CLIP_FPS)
-        rows.append((name, spec.caption))
+        path, spec = clip_file(folder / "clips", seed, index, num_frames, size, max_shapes)
+        rows.append((path.relative_to(folder).as_posix(), spec.caption))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("video", "caption"))

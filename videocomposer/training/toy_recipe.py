@@ -128,7 +128,8 @@ class Recipe:
         config = VAEConfig.from_dict(toy_architectures()["vae"])
         videos = sorted((self.data_dir / "clips").glob("*.mp4"))
         frames = read_frames(videos, frames_per_clip=4, seed=self.data_seed, size=SIZE)
-        held_out = read_frames([self._held_out_video(i) for i in range(16)], frames_per_clip=4, seed=0, size=SIZE)
+        held_out_videos = [synthetic.clip_file(self.root / "held_out", EVAL_SEED, i)[0] for i in range(16)]
+        held_out = read_frames(held_out_videos, frames_per_clip=4, seed=0, size=SIZE)
         result = train_vae(config, frames, self.vae_steps, eval_frames=held_out, seed=self.data_seed, crop=None)
         config.scale_factor = round(1.0 / result.latent_std, 5)
         result.vae.register_to_config(scaling_factor=config.scale_factor)
@@ -137,16 +138,6 @@ class Recipe:
         self._finish("vae", began, steps=self.vae_steps, train_seconds=round(result.seconds, 1),
                      held_out_psnr_db=round(result.psnr_db, 2), latent_std=result.latent_std,
                      scale_factor=config.scale_factor, first_loss=result.losses[0], last_loss=result.losses[-1])
-
-    def _held_out_video(self, index: int) -> Path:
-        """Clip ``index`` of the evaluation seed, written under ``held_out/`` (made on first use)."""
-        path = self.root / "held_out" / "clips" / f"{EVAL_SEED}_{index:06d}.mp4"
-        if not path.is_file():
-            from ..video.writer import write_mp4
-
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_mp4(path, synthetic.render_clip(synthetic.sample_clip_spec(EVAL_SEED, index)), fps=synthetic.CLIP_FPS)
-        return path
 
     def write_start_weights(self) -> None:
         """Official-format files: trained VAE (LDM layout), random text tower and UNet (see :mod:`..pipelines.tiny`)."""
