@@ -12,10 +12,12 @@ Stages (each writes into ``--output-dir``; a finished stage is skipped when the 
    (SD checkpoint layout), a frozen random tiny OpenCLIP text tower, a random-init UNet;
    ``model_config.json`` holds their architectures (:func:`toy_architectures`);
 4. ``unet_run/``: ``videocomposer train --config train_toy_motion`` (the real trainer) from that UNet;
-5. ``toy_model/``: the pipeline (UNet + VAE + text tower) as a ``save_pretrained`` folder whose
+5. ``vae_decoder/``: the VAE with its decoder trained further, encoder frozen (the latents the UNet
+   learned do not change; :func:`~videocomposer.training.toy_vae.finetune_decoder`);
+6. ``toy_model/``: the pipeline (UNet + VAE + text tower) as a ``save_pretrained`` folder whose
    ``model_index.json`` carries the model's frame count, size and sampling defaults.
 
-``--evaluate`` adds stage 6, the held-out benchmark (:mod:`videocomposer.evaluation.toy_benchmark`, 50
+``--evaluate`` adds stage 7, the held-out benchmark (:mod:`videocomposer.evaluation.toy_benchmark`, 50
 clips, DPM-Solver++ 20 steps and DDIM 50 steps) plus the small regression subset the test suite re-checks.
 ``--install`` then copies ``toy_model/`` into the package (``videocomposer/assets/toy_model``, the folder
 :func:`videocomposer.toy_model_dir` returns) with ``MODEL_CARD.md`` and ``metrics.json``.
@@ -41,7 +43,7 @@ from ..models.unet import UNetConfig
 from ..models.vae import VAEConfig
 from ..video.writer import ensure_writable_dir, write_text
 from . import synthetic
-from .toy_vae import read_frames, train_vae
+from .toy_vae import finetune_decoder, read_frames, train_vae
 
 #: The training data seed (the evaluation uses other seeds: :data:`EVAL_SEED`).
 DATA_SEED = 1
@@ -84,9 +86,11 @@ class Recipe:
     """The stages of the module docstring, run in order by :meth:`run`."""
 
     def __init__(self, output_dir: str | os.PathLike, num_clips: int = 1500, vae_steps: int = 800,
-                 unet_steps: int | None = None, data_seed: int = DATA_SEED, overrides: Sequence[str] = ()):
+                 unet_steps: int | None = None, data_seed: int = DATA_SEED, overrides: Sequence[str] = (),
+                 decoder_steps: int = 2500):
         self.root = ensure_writable_dir(output_dir)
         self.num_clips, self.vae_steps, self.unet_steps = num_clips, vae_steps, unet_steps
+        self.decoder_steps = decoder_steps
         self.data_seed, self.overrides = data_seed, list(overrides)
         self.record_path = self.root / "recipe.json"
         self.record: dict[str, Any] = json.loads(self.record_path.read_text()) if self.record_path.is_file() else {}
@@ -123,13 +127,17 @@ class Recipe:
         self._finish("data", began, clips=self.num_clips, seed=self.data_seed,
                      frames=synthetic.CLIP_FRAMES, size=synthetic.CLIP_SIZE, fps=synthetic.CLIP_FPS)
 
-    def train_vae(self) -> None:
-        began = time.time()
-        config = VAEConfig.from_dict(toy_architectures()["vae"])
+    def _vae_frames(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training frames (4 per clip) and held-out frames (16 clips of the evaluation seed), at the model's size."""
         videos = sorted((self.data_dir / "clips").glob("*.mp4"))
         frames = read_frames(videos, frames_per_clip=4, seed=self.data_seed, size=SIZE)
         held_out_videos = [synthetic.clip_file(self.root / "held_out", EVAL_SEED, i)[0] for i in range(16)]
-        held_out = read_frames(held_out_videos, frames_per_clip=4, seed=0, size=SIZE)
+        return frames, read_frames(held_out_videos, frames_per_clip=4, seed=0, size=SIZE)
+
+    def train_vae(self) -> None:
+        began = time.time()
+        config = VAEConfig.from_dict(toy_architectures()["vae"])
+        frames, held_out = self._vae_frames()
         result = train_vae(config, frames, self.vae_steps, eval_frames=held_out, seed=self.data_seed, crop=None)
         config.scale_factor = round(1.0 / result.latent_std, 5)
         result.vae.register_to_config(scaling_factor=config.scale_factor)
@@ -182,7 +190,21 @@ class Recipe:
                      first_loss=summary["first_loss"], last_loss=summary["last_loss"],
                      checkpoint=summary["checkpoints"][-1] if summary["checkpoints"] else None)
 
+    def finetune_decoder(self) -> None:
+        from diffusers import AutoencoderKL
+
+        began = time.time()
+        vae = AutoencoderKL.from_pretrained(self.root / "vae", local_files_only=True, low_cpu_mem_usage=False)
+        frames, held_out = self._vae_frames()
+        result = finetune_decoder(vae, frames, self.decoder_steps, eval_frames=held_out, seed=self.data_seed)
+        result.vae.save_pretrained(ensure_writable_dir(self.root / "vae_decoder"), safe_serialization=True)
+        self._finish("vae_decoder", began, steps=self.decoder_steps, train_seconds=round(result.seconds, 1),
+                     held_out_psnr_db=round(result.psnr_db, 2), latent_std=result.latent_std,
+                     first_loss=result.losses[0], last_loss=result.losses[-1])
+
     def assemble(self) -> None:
+        from diffusers import AutoencoderKL
+
         from ..pipelines.pipeline import VideoComposerPipeline
 
         began = time.time()
@@ -190,6 +212,8 @@ class Recipe:
         archs = json.loads(self.model_config_path.read_text())
         pipe = VideoComposerPipeline.from_official(self.weights_dir, conditions=list(CONDITIONS), config=archs,
                                                    unet_file=str(checkpoint))
+        pipe.vae = AutoencoderKL.from_pretrained(self.root / "vae_decoder", local_files_only=True,
+                                                 low_cpu_mem_usage=False).eval().requires_grad_(False)
         pipe.set_defaults(**SAMPLING_DEFAULTS)
         pipe.scheduler = SCHEDULER
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
@@ -219,7 +243,9 @@ class Recipe:
 
     def run(self, evaluate: bool = False) -> Path:
         stages = [("data", self.make_data), ("vae", self.train_vae), ("start_weights", self.write_start_weights),
-                  ("unet", self.train_unet), ("assemble", self.assemble)] + ([("evaluate", self.evaluate)] if evaluate else [])
+                  ("unet", self.train_unet), ("vae_decoder", self.finetune_decoder), ("assemble", self.assemble)]
+        if evaluate:
+            stages.append(("evaluate", self.evaluate))
         for stage, method in stages:
             if not self._done(stage):
                 method()
@@ -252,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", required=True, help="working folder (run again to continue after the last finished stage)")
     parser.add_argument("--num-clips", type=int, default=1500, help="training clips (default 1500)")
     parser.add_argument("--vae-steps", type=int, default=800, help="VAE training steps (default 800)")
+    parser.add_argument("--decoder-steps", type=int, default=2500, help="VAE decoder steps after the UNet (default 2500)")
     parser.add_argument("--unet-steps", type=int, help="UNet optimizer steps (default: the task config's max_steps)")
     parser.add_argument("--data-seed", type=int, default=DATA_SEED, help=f"training data seed (default {DATA_SEED})")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); on a busy machine 1 is faster")
@@ -266,7 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    recipe = Recipe(args.output_dir, args.num_clips, args.vae_steps, args.unet_steps, args.data_seed, args.overrides)
+    recipe = Recipe(args.output_dir, args.num_clips, args.vae_steps, args.unet_steps, args.data_seed, args.overrides,
+                    args.decoder_steps)
     model_dir = recipe.run(evaluate=args.evaluate)
     print(f"[toy recipe] model: {model_dir}")
     if args.install:
