@@ -27,7 +27,7 @@ from ..conditions import models_needed
 from ..models.clip import OpenCLIP, OpenCLIPConfig
 from ..models.unet import UNetConfig, VideoComposerUNet
 from ..models.vae import load_vae
-from ..video.writer import atomic_path, write_text
+from ..files import atomic_path, write_text
 
 COMPONENTS: tuple[str, ...] = ("unet", "vae", "clip", "midas", "pidinet", "sketch_cleaner")
 WEIGHTS_NAME = "model.safetensors"

@@ -22,56 +22,14 @@ from typing import Any, Mapping
 
 import yaml
 
+from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, normalize_conditions
+
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
-#: Reference condition name (``video_compositions``) → UNet keyword argument it feeds.
-CONDITION_TO_KWARG: dict[str, str] = {
-    "text": "y",
-    "mask": "masked",
-    "depthmap": "depth",
-    "sketch": "sketch",
-    "motion": "motion",
-    "image": "image",
-    "local_image": "local_image",
-    "single_sketch": "single_sketch",
-}
-#: The eight UNet condition keywords, in the reference's ``video_compositions`` order.
-CONDITION_KWARGS: tuple[str, ...] = tuple(CONDITION_TO_KWARG.values())
-#: Inputs a preset may require, and the CLI flag that provides each.
-INPUT_FLAGS: dict[str, str] = {
-    "video": "--input_video",
-    "image": "--image_path",
-    "style_image": "--style_image",
-    "sketch": "--sketch_path",
-    "depth": "--depth_path",
-    "mask": "--mask_path",
-}
+#: Inputs a preset may require, and the CLI flag that provides each (the registered inputs read from files).
+INPUT_FLAGS: dict[str, str] = {name: i.flag for name, i in INPUTS.items() if i.flag and i.kind != "text"}
 DEFAULT_PROMPT = ("A colorful and beautiful fish swimming in a small glass bowl with multicolored piece of stone, "
                   "Macro Video")
-
-
-def normalize_condition(name: str) -> str:
-    """``'text'`` → ``'y'``, ``'depthmap'`` → ``'depth'``, ...; UNet keyword names pass unchanged."""
-    if name in CONDITION_KWARGS:
-        return name
-    if name in CONDITION_TO_KWARG:
-        return CONDITION_TO_KWARG[name]
-    raise ValueError(f"unknown condition {name!r}; choose from {list(CONDITION_KWARGS)} "
-                     f"(or the reference names {list(CONDITION_TO_KWARG)})")
-
-
-def normalize_conditions(names: str | typing.Sequence[str]) -> list[str]:
-    """A list (or a comma-separated string) of condition names → UNet keyword names, duplicates removed."""
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    out: list[str] = []
-    for name in names:
-        kwarg = normalize_condition(name)
-        if kwarg not in out:
-            out.append(kwarg)
-    if not out:
-        raise ValueError("at least one condition is required")
-    return out
 
 
 @dataclass
@@ -83,7 +41,7 @@ class TaskPreset:
     #: One line shown by ``videocomposer generate --help``.
     description: str = ""
     #: Condition encoders the UNet is built with (reference names); all eight = the official checkpoint.
-    video_compositions: list[str] = field(default_factory=lambda: list(CONDITION_TO_KWARG))
+    video_compositions: list[str] = field(default_factory=lambda: list(OFFICIAL_COMPOSITIONS))
     #: Conditions fed to the UNet: one list, or ``{run name: list}`` for several runs.
     guidances: Any = field(default_factory=lambda: ["y"])
     #: Inputs the task needs (keys of :data:`INPUT_FLAGS`).

@@ -18,7 +18,8 @@ from PIL import Image
 
 from ..annotators.visualize import depth_to_rgb, sketch_to_rgb
 from ..video.motion import fill_motion_blocks, motion_to_rgb
-from ..video.writer import Panel, compose_grid, to_uint8_frames, write_gif, write_mp4, write_text
+from ..files import write_text
+from ..video.writer import Panel, compose_grid, to_uint8_frames, write_gif, write_mp4
 
 
 def condition_frames(name: str, value: torch.Tensor) -> np.ndarray | None:

@@ -16,10 +16,10 @@ from torch import nn
 
 from ..annotators.midas import MidasConfig
 from ..annotators.sketch import SketchCleanerConfig
-from ..conditions import ConditionBuilder
+from ..conditions import ConditionBuilder, normalize_conditions
 from ..models.clip import OpenCLIPConfig
 from ..models.tokenizer import default_tokenizer
-from ..models.unet import CONDITION_KWARGS, UNetConfig, VideoComposerUNet
+from ..models.unet import UNetConfig, VideoComposerUNet
 from ..models.vae import VAEConfig
 from ..pipelines.components import components_for, load_official_component, official_paths
 from .config import ConfigError, TrainConfig
@@ -36,11 +36,6 @@ class TrainingModels:
     unet: VideoComposerUNet
     vae: nn.Module
     conditions: ConditionBuilder
-
-
-def unet_kwargs(conditions: list[str]) -> list[str]:
-    """Condition names (``text``, ``depthmap``, ...) → UNet keyword names (``y``, ``depth``, ...)."""
-    return [CONDITION_KWARGS[c] for c in conditions]
 
 
 def unet_config(cfg: TrainConfig) -> UNetConfig:
@@ -86,7 +81,7 @@ def build_models(cfg: TrainConfig) -> TrainingModels:
     Raises:
         WeightFileError: one error listing every missing weight file, or one listing mismatched keys.
     """
-    names, towers = components_for(unet_kwargs(cfg.conditions_for_train))
+    names, towers = components_for(normalize_conditions(cfg.conditions_for_train))
     unet_file = Path(cfg.unet_checkpoint) if cfg.unet_checkpoint else None
     paths = official_paths(cfg.weights_dir, [n for n in names if n != "unet" or unet_file is None])
     archs = frozen_configs(cfg)

@@ -17,16 +17,12 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from ..models.unet import CONDITION_KWARGS
-from ..video.writer import write_text
+from ..conditions import CONDITIONS, OFFICIAL_COMPOSITIONS
+from ..files import write_text
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 BASE_CONFIG = CONFIG_DIR / "train_base.yaml"
 
-#: Every condition name (the reference's ``video_compositions`` vocabulary).
-ALL_CONDITIONS: tuple[str, ...] = tuple(CONDITION_KWARGS)
-#: The official model's ``video_compositions``, in the reference's order.
-OFFICIAL_COMPOSITIONS = ("text", "mask", "depthmap", "sketch", "motion", "image", "local_image", "single_sketch")
 
 OPTIMIZERS = ("adamw", "momentum")
 LR_SCHEDULES = ("constant", "cosine")
@@ -176,9 +172,10 @@ class TrainConfig:
     def validate(self) -> None:
         """Check ranges and cross-key consistency; raise :class:`ConfigError` naming the key."""
         for key in ("video_compositions", "conditions_for_train"):
-            unknown = [c for c in getattr(self, key) if c not in ALL_CONDITIONS]
+            known = [c.reference_name for c in CONDITIONS.values()]
+            unknown = [c for c in getattr(self, key) if c not in known]
             if unknown:
-                raise ConfigError(f"{key}: unknown condition(s) {unknown}; known: {list(ALL_CONDITIONS)}")
+                raise ConfigError(f"{key}: unknown condition(s) {unknown}; known: {known}")
             if len(set(getattr(self, key))) != len(getattr(self, key)):
                 raise ConfigError(f"{key}: duplicate entries in {getattr(self, key)}")
         not_built = [c for c in self.conditions_for_train if c not in self.video_compositions]

@@ -36,12 +36,13 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..checkpoints import load_strict
+from ..conditions import normalize_conditions
 from ..diffusion import NoiseSchedule, training_loss
 from ..models.vae import encode_video
 from ..video.clip import VideoClip
-from ..video.writer import ensure_writable_dir, write_text
+from ..files import ensure_writable_dir, write_text
 from . import checkpoint as ckpt
-from .components import build_models, check_model_config, unet_kwargs, untrained_encoder_prefixes
+from .components import build_models, check_model_config, untrained_encoder_prefixes
 from .config import ConfigError, TrainConfig, changed_keys, dump_config
 from .data import ClipLoaderSpec, EpochBatchSampler, VideoCaptionDataset, collate, keyed_seed, read_annotations
 from .ema import EMA
@@ -194,7 +195,7 @@ class Trainer:
             if getattr(self.conditions, name) is not None:
                 getattr(self.conditions, name).to(self.device)
         self.unet.set_zero_y(self.conditions.encode_prompt([""], self.device))
-        self.condition_names = unet_kwargs(cfg.conditions_for_train)
+        self.condition_names = normalize_conditions(cfg.conditions_for_train)
         self.trainable = self._select_trainable()
         self.model: torch.nn.Module = torch.compile(self.unet) if cfg.compile else self.unet
         if self.dist.world_size > 1:
