@@ -16,7 +16,6 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 import torch
 from PIL import Image
 

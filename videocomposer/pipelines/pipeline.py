@@ -33,7 +33,7 @@ from ..models.vae import decode_video
 from ..video.clip import VideoClip
 from .components import (COMPONENTS, components_for, is_pretrained_folder, load_component, load_official_components,
                          read_index, save_component, write_index)
-from .inputs import PreparedConditions, default_misc_size, prepare_conditions
+from .inputs import PreparedConditions, prepare_conditions
 
 OutputType = Literal["pil", "np", "pt", "latent"]
 _FROZEN_ENCODERS = ("clip", "midas", "pidinet", "sketch_cleaner")

@@ -407,6 +407,7 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (main and cfg.progress_bar),
                    desc="train", dynamic_ncols=True, file=sys.stderr)
         losses, step_times, checkpoints = [], [], []
+        steps_per_epoch = max(1, self.batches_per_epoch // cfg.gradient_accumulation_steps)
         began = time.perf_counter()
         while self.step < self.total_steps:
             tick, data_s, loss_sum = time.perf_counter(), 0.0, torch.zeros((), device=self.device)
@@ -439,7 +440,8 @@ class Trainer:
                                "grad_norm": grad_norm, "loss_scale": self.scaler.get_scale(),
                                "skipped_steps": self.skipped_steps, "broken_videos": broken_total,
                                "s_per_step": step_times[-1], "data_s": data_s, "samples_per_s": samples / step_times[-1]})
-            if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or self.step == self.total_steps:
+            if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or self.step == self.total_steps or \
+                    (cfg.checkpoint_every_epochs and self.step % (cfg.checkpoint_every_epochs * steps_per_epoch) == 0):
                 saved = self.save()
                 if saved is not None:
                     checkpoints.append(str(saved))
