@@ -25,13 +25,14 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from ..checkpoints import OFFICIAL_FILES
 from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
                           normalize_conditions)
 from ..diffusion import SCHEDULERS, NoiseSchedule, make_guidance_kwargs, make_sampler, sample
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
-from .components import (COMPONENTS, components_for, is_pretrained_folder, load_component, load_official_components,
+from .components import (COMPONENTS, components_for, is_pretrained_folder, load_components, load_official_components,
                          read_index, save_component, write_index)
 from .inputs import PreparedConditions, prepare_conditions
 
@@ -96,6 +97,8 @@ class VideoComposerPipeline:
         self.offload_device: torch.device | None = None
         self._unet_forward: Callable[..., torch.Tensor] = unet
         self._progress_bar_config: dict[str, Any] = {}
+        #: The name of the UNet weight file the pipeline was loaded from (recorded by save_pretrained).
+        self.unet_source: str | None = None
         if clip is not None and "text" in clip.towers:
             self.unet.set_zero_y(self.builder().encode_prompt("").to("cpu"))
 
@@ -123,23 +126,34 @@ class VideoComposerPipeline:
         """
         conditions = normalize_conditions(conditions) if conditions is not None else list(CONDITIONS)
         names, towers = components_for(conditions)
-        return cls(**load_official_components(weights_dir, names, config, towers, unet_file)).to(device, dtype)
+        pipe = cls(**load_official_components(weights_dir, names, config, towers, unet_file)).to(device, dtype)
+        pipe.unet_source = Path(unet_file or OFFICIAL_FILES["unet"].filename).name
+        return pipe
 
     @classmethod
-    def from_pretrained(cls, folder: str | os.PathLike, device: torch.device | str | None = None,
-                        dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
-        """Load a folder written by :meth:`save_pretrained`."""
+    def from_pretrained(cls, folder: str | os.PathLike, conditions: Sequence[str] | None = None,
+                        config: dict[str, Any] | None = None, unet_file: str | None = None,
+                        device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+        """Load a folder written by :meth:`save_pretrained`: every component in it, or only those
+        ``conditions`` need. ``unet_file`` (a path) loads other UNet weights onto the folder's UNet;
+        ``config`` is refused (the folder records the architectures). See
+        :func:`~videocomposer.pipelines.components.load_components`."""
         folder = Path(folder)
         index = read_index(folder)
-        modules = {n: load_component(n, folder) for n in COMPONENTS if n in index}
+        if conditions is None:
+            names, towers = [n for n in COMPONENTS if n in index], ()
+        else:
+            names, towers = components_for(normalize_conditions(conditions))
         settings = index.get("pipeline_config", {})
-        return cls(**modules, scheduler=settings.get("scheduler", "ddim")).to(device, dtype)
+        pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler=settings.get("scheduler", "ddim"))
+        pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
+        return pipe.to(device, dtype)
 
     @classmethod
     def load(cls, weights_dir: str | os.PathLike, **kwargs: Any) -> "VideoComposerPipeline":
-        """:meth:`from_pretrained` for a ``save_pretrained`` folder, else :meth:`from_official`."""
+        """:meth:`from_pretrained` for a ``save_pretrained`` folder, else :meth:`from_official` (same arguments)."""
         if is_pretrained_folder(weights_dir):
-            return cls.from_pretrained(weights_dir, device=kwargs.get("device"), dtype=kwargs.get("dtype"))
+            return cls.from_pretrained(weights_dir, **kwargs)
         return cls.from_official(weights_dir, **kwargs)
 
     def components(self) -> dict[str, torch.nn.Module]:
@@ -152,7 +166,8 @@ class VideoComposerPipeline:
         folder.mkdir(parents=True, exist_ok=True)
         for name, module in self.components().items():
             save_component(name, module, folder)
-        write_index(folder, list(self.components()), {"scheduler": self.scheduler})
+        settings = {"scheduler": self.scheduler, **({"unet_file": self.unet_source} if self.unet_source else {})}
+        write_index(folder, list(self.components()), settings)
         return folder
 
     # ------------------------------------------------------------------ devices and options

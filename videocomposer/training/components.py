@@ -95,10 +95,11 @@ def build_models(cfg: TrainConfig) -> TrainingModels:
 def untrained_encoder_prefixes(unet: VideoComposerUNet, conditions: list[str]) -> tuple[str, ...]:
     """State-dict prefixes of the condition encoders built into the UNet (``video_compositions``) whose
     conditions are not trained: they get no gradient, so they stay frozen (weight decay would move them)."""
+    trained = set(normalize_conditions(conditions))
     unused = []
     for cond in unet.stc_conditions:
-        if cond.name not in conditions:
-            unused += [f"{cond.stem_key}.", f"{cond.frames_key}."]
-    if "image" not in conditions:
+        if cond.name not in trained:
+            unused += [f"{cond.stc.stem_key}.", f"{cond.stc.frames_key}."]
+    if "image" not in trained:
         unused.append("pre_image_condition.")
     return tuple(unused)
