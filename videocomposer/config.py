@@ -98,21 +98,24 @@ def did_you_mean(unknown: Iterable[str], known: Iterable[str]) -> str:
     return "; ".join(parts)
 
 
-def check_keys(cls: type, values: Mapping[str, Any], source: str, extra: Iterable[str] = ()) -> None:
-    """A :class:`ConfigError` naming every key of ``values`` that is not a field of ``cls`` (nor in ``extra``)."""
+def check_keys(cls: type, values: Mapping[str, Any], source: str, suggest: Iterable[str] = ()) -> None:
+    """A :class:`ConfigError` naming every key of ``values`` that is not a field of ``cls``, each with the
+    closest field (or name in ``suggest``, e.g. the keys a foreign config format maps) as a did-you-mean."""
     if not isinstance(values, Mapping):
         raise ConfigError(f"{source}: {cls.__name__} must be built from a mapping, got {type(values).__name__}: {values!r}")
-    known = [f.name for f in dataclasses.fields(cls)] + list(extra)
+    known = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(k for k in values if k not in known)
     if unknown:
-        raise ConfigError(f"unknown {cls.__name__} keys {unknown} in {source}: {did_you_mean(unknown, known)}; "
+        raise ConfigError(f"unknown {cls.__name__} keys {unknown} in {source}: "
+                          f"{did_you_mean(unknown, known + sorted(suggest))}; "
                           f"valid keys are {sorted(known)}")
 
 
-def build(cls: type[T], values: Mapping[str, Any], source: str | None = None) -> T:
-    """``cls(**values)`` with unknown keys rejected and every value checked/converted to its field's type."""
+def build(cls: type[T], values: Mapping[str, Any], source: str | None = None, suggest: Iterable[str] = ()) -> T:
+    """``cls(**values)`` with unknown keys rejected (see :func:`check_keys`) and every value checked and
+    converted to its field's type."""
     source = source or cls.__name__
-    check_keys(cls, values, source)
+    check_keys(cls, values, source, suggest)
     hints = typing.get_type_hints(cls)
     return cls(**{k: coerce(v, hints[k], f"{k} ({source})") for k, v in values.items()})
 

@@ -22,7 +22,7 @@ import pytest
 
 from videocomposer.cli import build_parser, main, parse_command_line
 from videocomposer.commands.generate import check_task_inputs as _check_task_inputs
-from videocomposer.commands.generate import given_inputs
+from videocomposer.commands.generate import given_inputs, run_folder
 from videocomposer.commands.generate import task_preset as _task_preset
 from videocomposer.diffusion import SCHEDULERS
 from videocomposer.pipelines import VideoComposerPipeline, VideoComposerPipelineOutput, available_presets, load_preset
@@ -140,7 +140,9 @@ def test_readme_task_yaml_loads(tmp_path):
     path = tmp_path / "my_task.yaml"
     path.write_text(readme_task_yaml())
     preset = load_preset(path)
-    assert preset.name == "my_task" and f"outputs/my_task-S{preset.seed:05d}/" in TEXT
+    command = next(c for c in ours(("videocomposer", "generate")) if "my_task.yaml" in c)
+    video = Path(command[command.index("--input_video") + 1])
+    assert preset.name == "my_task" and f"{run_folder('outputs', preset, video)}/" in TEXT
 
 
 @pytest.mark.parametrize("command", [c for c in shell_commands() if is_python_c(c)], ids=lambda c: "python -c")

@@ -23,7 +23,7 @@ import yaml
 
 from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, normalize_conditions
 from ..config import ConfigError, build, read_layers
-from .reference_config import is_reference_task, map_reference_task
+from .reference_config import REFERENCE_ONLY_KEYS, is_reference_task, map_reference_task
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -107,7 +107,7 @@ class TaskPreset:
         """Build from a YAML mapping; unknown keys (with a did-you-mean) and wrongly typed values raise ``ConfigError``."""
         values = {k: v for k, v in data.items() if k not in ("kind", "base")}
         values.setdefault("name", name)
-        return build(cls, values, f"preset {name!r}")
+        return build(cls, values, f"preset {name!r}", suggest=REFERENCE_ONLY_KEYS)
 
 
 def available_presets() -> dict[str, Path]:

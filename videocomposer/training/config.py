@@ -18,7 +18,7 @@ import yaml
 
 from ..conditions import CONDITIONS, OFFICIAL_COMPOSITIONS
 from ..config import ConfigError, check_keys, coerce, merge, read_layers, save_resolved
-from .port_config import is_port_config, map_port_config
+from .port_config import PORT_KEYS, is_port_config, map_port_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 BASE_CONFIG = CONFIG_DIR / "train_base.yaml"
@@ -240,7 +240,7 @@ def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 def _check_keys(values: Mapping[str, Any], source: str) -> None:
     try:
-        check_keys(TrainConfig, values, source)
+        check_keys(TrainConfig, values, source, suggest=PORT_KEYS)
     except ConfigError as exc:
         raise ConfigError(f"{exc}; every key is documented in {BASE_CONFIG}") from None
 
