@@ -11,6 +11,7 @@ from ..annotators.depth import extract_depth
 from ..annotators.masks import masked_condition
 from .builder import BuildContext, expand_batch, repeat_frames, video_tensor
 from .masks import mask_tensor
+from .previews import depth_preview, masked_preview, motion_preview
 from .registry import Condition, STCEncoder, UserInput, missing_input_message, register_condition, register_input
 
 for _input in (
@@ -115,15 +116,15 @@ _OFFICIAL = (
     Condition("masked", "mask", masked_video, inputs=("video",), implied_by=("mask",), clip_streams=("misc", "mask"),
               stc=STCEncoder(4, "cat([rgb·(1-m), 1-m]), rgb in [-1, 1], m in {0, 1}", "masked_embedding",
                              "mask_embedding_after", order=5),
-              extractable=True, description="the video with a masked region to regenerate"),
+              extractable=True, description="the video with a masked region to regenerate", preview=masked_preview),
     Condition("depth", "depthmap", depth, inputs=("video", "depth"), implied_by=("depth",), models=("midas",),
-              clip_streams=("misc",), extractable=True, description="MiDaS depth of every frame",
+              clip_streams=("misc",), extractable=True, description="MiDaS depth of every frame", preview=depth_preview,
               stc=STCEncoder(1, "MiDaS depth / 20, clamped to [0, 10]", "depth_embedding", "depth_embedding_after", order=0)),
     Condition("sketch", "sketch", sketch, inputs=("video", "sketch"), models=("pidinet", "sketch_cleaner"),
               clip_streams=("misc",), extractable=True, description="the sketch of every frame",
               stc=STCEncoder(1, "per-frame sketch in [0, 1]", "sketch_embedding", "sketch_embedding_after", order=3)),
     Condition("motion", "motion", motion, inputs=("video", "motion"), implied_by=("motion",), clip_streams=("motion",),
-              extractable=True, description="motion vectors of the video",
+              extractable=True, description="motion vectors of the video", preview=motion_preview,
               stc=STCEncoder(2, "motion vectors (dx, dy) in pixels", "motion_embedding", "motion_embedding_after", order=2)),
     Condition("image", "image", style, inputs=("style_image", "video"), layout="tokens", implied_by=("style_image",),
               models=("clip:image",), clip_streams=("vit_image",), unconditional="zeros",

@@ -15,7 +15,7 @@ the UNet, the pipeline, the presets and the CLI pick it up without further edits
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -72,6 +72,8 @@ class Condition:
         unconditional: the classifier-free-guidance unconditional pass: ``"empty_caption"`` (the
             UNet's ``zero_y``), ``"zeros"``, or ``"same"`` (the same tensor as the conditional pass).
         extractable: ``videocomposer extract`` can compute it from a video alone.
+        preview: ``fn(one sample [F, C, H, W]) -> uint8 [F, H, W, 3]`` for the result grid (default:
+            :func:`~videocomposer.conditions.previews.default_preview`).
     """
 
     name: str
@@ -87,6 +89,7 @@ class Condition:
     clip_streams: tuple[str, ...] = ()
     unconditional: Literal["empty_caption", "zeros", "same"] = "same"
     extractable: bool = False
+    preview: Callable[["torch.Tensor"], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.layout == "video" and self.stc is None:
