@@ -29,7 +29,9 @@ def test_reference_single_task_yaml_loads_as_our_preset():
 
 def test_reference_multi_task_yaml_runs_the_six_pairs():
     preset = load_preset(DATA / "reference" / "exp01_vidcomposer_full.yaml")
-    assert preset.runs() == {run: conditions for run, conditions in load_preset("exp01_vidcomposer_full").runs().items()}
+    # reference-spec.md §8.2: inference_multi.py's six fixed runs (IM:657-800)
+    assert list(preset.runs().values()) == [["y", "motion"], ["y", "sketch"], ["y", "depth"], ["y", "local_image"],
+                                            ["image", "depth"], ["y", "masked"]]
     assert preset.requires == ["video"] and preset.reference_ignores == ["image", "style_image", "sketch"]
 
 

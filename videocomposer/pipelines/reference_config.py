@@ -24,9 +24,6 @@ from ..config import ConfigError
 REFERENCE_ONLY_KEYS = frozenset({"TASK_TYPE", "read_image", "read_style", "read_sketch", "ENABLE", "DATASET",
                                  "batch_sizes", "network_name", "resume_checkpoint", "resume_step", "log_dir",
                                  "num_steps", "mvs_visual", "vit_image_size", "chunk_size", "resume"})
-#: The original's ``inference_multi.py`` runs (IM:657-800), in its order.
-MULTI_TASK_RUNS = {"y_motion": ["y", "motion"], "y_sketch": ["y", "sketch"], "y_depth": ["y", "depth"],
-                   "y_local_image": ["y", "local_image"], "image_depth": ["image", "depth"], "y_masked": ["y", "masked"]}
 _READS = {"read_image": "image", "read_style": "style_image", "read_sketch": "sketch"}
 _NO_EFFECT = {"ENABLE", "DATASET", "batch_sizes", "resume", "resume_step", "chunk_size", "log_dir", "num_steps"}
 _ONLY = {"network_name": "UNetSD_temporal", "vit_image_size": 224, "mvs_visual": False, "use_fps_condition": False}
@@ -48,8 +45,10 @@ def map_reference_task(values: Mapping[str, Any], source: str) -> tuple[dict[str
     reads = [] if multi else [_READS[k] for k in _READS if values.get(k)]
     out["requires"] = ["video"] if multi else reads
     out["reference_ignores"] = [i for i in _READS.values() if i not in reads]
-    if multi:
-        out["guidances"] = dict(MULTI_TASK_RUNS)
+    if multi:  # the original's inference_multi.py runs, which our exp01 preset holds
+        from .presets import load_preset
+
+        out["guidances"] = load_preset("exp01_vidcomposer_full").runs()
     for key, value in values.items():
         if key == "TASK_TYPE":
             said = "the six runs of inference_multi.py" if multi else "one run with guidances"
