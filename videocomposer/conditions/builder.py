@@ -184,15 +184,16 @@ class ConditionBuilder:
 
     # ------------------------------------------------------------------ the builder
 
-    def build(self, conditions: Sequence[str], *, clip: VideoClip | None = None,
+    def build(self, conditions: Sequence[str], *, video: VideoClip | None = None,
               precomputed: Mapping[str, torch.Tensor] | None = None, num_frames: int | None = None,
               misc_size: int = 384, py_rng: random.Random | None = None, device: torch.device | str = "cpu",
-              **inputs: Any) -> dict[str, torch.Tensor]:
+              clip: VideoClip | None = None, **inputs: Any) -> dict[str, torch.Tensor]:
         """Compute the requested conditions (UNet keyword names, in the order given).
 
         Args:
             conditions: names of registered conditions (:data:`~videocomposer.conditions.CONDITIONS`).
-            clip: a sampled clip (one sample ``[F, ...]`` streams, or a collated batch ``[B, F, ...]``).
+            video: a sampled clip (one sample ``[F, ...]`` streams, or a collated batch ``[B, F, ...]``);
+                ``clip`` is the same argument under its earlier name (``self.clip`` is OpenCLIP).
             precomputed: UNet-ready tensors by condition name, used as they are.
             num_frames: F when there is no clip (ignored otherwise; the clip decides).
             misc_size: side of PIL images after the misc transform (the reference: 384).
@@ -209,6 +210,9 @@ class ConditionBuilder:
             ``{name: tensor}``, all float32, batch ``B``.
         """
         models_needed(conditions)  # validates the names
+        if clip is not None and video is not None:
+            raise ValueError("give the clip as video= (clip= is its earlier name), not both")
+        clip = video if video is not None else clip
         unknown_inputs = sorted(set(inputs) - set(INPUTS))
         if unknown_inputs:
             raise ValueError(f"unknown input(s) {unknown_inputs}; the inputs are {[n for n in INPUTS if n != 'video']}")

@@ -133,6 +133,6 @@ def prepare_conditions(builder: ConditionBuilder, conditions: Sequence[str], *,
                                with_mask="masked" in conditions and inputs.get("mask") is None)
     if isinstance(clip, VideoClip) and clip.num_frames != num_frames:
         raise ValueError(f"the video clip has {clip.num_frames} frames but num_frames={num_frames}")
-    cond = builder.build(conditions, clip=clip, precomputed=precomputed, num_frames=num_frames, misc_size=misc_size,
+    cond = builder.build(conditions, video=clip, precomputed=precomputed, num_frames=num_frames, misc_size=misc_size,
                          py_rng=py_rng, device=device, **inputs)
     return PreparedConditions(cond, clip)

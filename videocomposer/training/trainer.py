@@ -333,7 +333,7 @@ class Trainer:
                    for k in ("misc", "motion", "vit_image", "mask")}
         with torch.no_grad(), self._autocast():
             latents = encode_video(self.vae, video, cfg.chunk_size, noise=posterior.to(self.device)).float()
-            kwargs = self.conditions.build(self.condition_names, clip=VideoClip(video=video, **streams),
+            kwargs = self.conditions.build(self.condition_names, video=VideoClip(video=video, **streams),
                                            prompt=batch["caption"], device=self.device)
         with self._autocast():
             losses = training_loss(self.model, self.schedule, latents, t.to(self.device), kwargs, noise.to(self.device))
