@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from safetensors.torch import save_file
 
     from ..conditions import ConditionBuilder
-    from ..config import read_model_config
+    from ..config import read_model_config, save_resolved
     from ..files import atomic_path
     from ..pipelines.components import components_for, load_components
     from ..pipelines.inputs import prepare_conditions, read_input
@@ -79,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         written.append(write_mp4(output_dir / f"{stem}_{name}.mp4", condition_frames(name, value[0].cpu()), fps=args.fps))
     grid = compose_grid(grid_panels(None, cond, tensors["source"]), height=args.resolution)
     written.append(write_gif(output_dir / f"{stem}_conditions.gif", grid, fps=args.fps))
+    settings = {"video": str(video), "conditions": list(cond), "frames": args.frames, "resolution": args.resolution,
+                "seed": args.seed, "mask": args.mask_path, "weights_dir": args.weights_dir}
+    written.append(save_resolved(output_dir / f"{stem}_settings.yaml", settings, header=" ".join(sys.argv)))
     for path in written:
         print(path)
     return 0
