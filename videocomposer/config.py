@@ -28,6 +28,9 @@ from .files import write_text
 
 T = TypeVar("T")
 
+#: The package's YAML presets: generation tasks (``kind: generate``) and training tasks (``train_*.yaml``).
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
 
 class ConfigError(ValueError):
     """A configuration key is unknown, mistyped, out of range or inconsistent (the message names it)."""

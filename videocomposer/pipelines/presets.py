@@ -22,10 +22,8 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, normalize_conditions
-from ..config import ConfigError, build, read_layers
+from ..config import CONFIG_DIR, ConfigError, build, read_layers
 from .reference_config import REFERENCE_ONLY_KEYS, is_reference_task, map_reference_task
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 #: Inputs a preset may require, and the CLI flag that provides each (the registered inputs read from files).
 INPUT_FLAGS: dict[str, str] = {name: i.flag for name, i in INPUTS.items() if i.flag and i.kind != "text"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any, Mapping
 
+from ..conditions import INPUTS
 from ..config import ConfigError
 
 #: Keys only the original's task YAMLs have.
@@ -55,7 +56,7 @@ def map_reference_task(values: Mapping[str, Any], source: str) -> tuple[dict[str
         elif key == "guidances" and multi:
             said = "ignored: MULTI_TASK runs its six fixed pairs"
         elif key in _READS:
-            said = f"requires {_READS[key]}" if _READS[key] in reads else f"the original ignores --{_READS[key]}"
+            said = f"requires {_READS[key]}" if _READS[key] in reads else f"the original ignores {INPUTS[_READS[key]].flag}"
         elif key == "resume_checkpoint":
             out["unet_file"] = PurePath(str(value)).name
             said = f"unet_file: {out['unet_file']!r} (inside --weights-dir)"

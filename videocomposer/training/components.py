@@ -9,7 +9,7 @@ MidasConfig fields, ``sketch_cleaner`` = SketchCleanerConfig fields), e.g. for t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
@@ -17,6 +17,7 @@ from torch import nn
 from ..annotators.midas import MidasConfig
 from ..annotators.sketch import SketchCleanerConfig
 from ..conditions import ConditionBuilder, normalize_conditions
+from ..config import build
 from ..models.clip import OpenCLIPConfig
 from ..models.tokenizer import default_tokenizer
 from ..models.unet import UNetConfig, VideoComposerUNet
@@ -39,16 +40,12 @@ class TrainingModels:
 
 
 def unet_config(cfg: TrainConfig) -> UNetConfig:
-    """The official UNet config with ``cfg.unet`` overrides and the training keys applied."""
-    allowed = {f.name for f in fields(UNetConfig)}
-    unknown = sorted(set(cfg.unet) - allowed)
-    if unknown:
-        raise ConfigError(f"unet: unknown key(s) {[f'unet.{k}' for k in unknown]}; UNetConfig fields: {sorted(allowed)}")
+    """The official UNet config with ``cfg.unet`` overrides (keys and types checked) and the training keys applied."""
     values = {**cfg.unet, "video_compositions": tuple(cfg.video_compositions), "misc_dropout": cfg.misc_dropout,
               "p_all_zero": cfg.p_all_zero, "p_all_keep": cfg.p_all_keep, "use_checkpoint": cfg.gradient_checkpointing}
     try:
-        return UNetConfig(**values)
-    except (TypeError, ValueError) as exc:
+        return build(UNetConfig, values, "unet")
+    except ValueError as exc:
         raise ConfigError(f"unet: {exc}") from exc
 
 

@@ -17,10 +17,9 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 
 from ..conditions import CONDITIONS, OFFICIAL_COMPOSITIONS
-from ..config import ConfigError, check_keys, coerce, merge, read_layers, save_resolved
+from ..config import CONFIG_DIR, ConfigError, check_keys, coerce, merge, read_layers, save_resolved
 from .port_config import PORT_KEYS, is_port_config, map_port_config
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 BASE_CONFIG = CONFIG_DIR / "train_base.yaml"
 
 
