@@ -39,3 +39,18 @@ def toy_sampler_bound(num_steps: int) -> float:
     if num_steps <= TOY_SAMPLER_SHORT_RUN_STEPS:
         return TOY_SAMPLER_SHORT_RUN_BOUND
     return TOY_SAMPLER_LONG_RUN_BOUND
+
+# Where each bound stands in the README's table: (fixture column, a phrase of the tensor column).
+README_ROWS: dict[str, tuple[str, str]] = {
+    "unet.outputs": ("unet", "`outputs`"),
+    "diffusion.schedule_relative": ("diffusion", "schedule arrays"),
+    "diffusion.loss": ("diffusion", "`loss`"),
+    "diffusion.ddim_x_final": ("diffusion", "`ddim.*.x_final`"),
+    "autoencoder.latents": ("autoencoder", "latents"),
+    "autoencoder.decoded": ("autoencoder", "decoded"),
+    "clip.embeddings": ("clip", "embeddings"),
+    "annotators.pidinet_edge": ("annotators", "`pidinet_edge`"),
+    "annotators.sketch": ("annotators", "`sketch`"),
+    "annotators.midas_raw": ("annotators", "`midas_raw`"),
+    "video.mv_data": ("video", "`mv_data`"),
+}
