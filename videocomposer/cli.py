@@ -220,10 +220,11 @@ def run_generate(args: argparse.Namespace) -> int:
     depth = _read_depth(paths["depth"], preset.num_frames, misc_size)
     sketch = _read_sketch(paths["sketch"])
     mask = _open_image("--mask_path", paths["mask"])
+    probe = None
     if paths["video"] is not None:
         from .video.reader import probe_video
 
-        probe_video(paths["video"])  # an unreadable video fails now, not after minutes of weight loading
+        probe = probe_video(paths["video"])  # an unreadable video fails now, not after minutes of weight loading
 
     pipe = VideoComposerPipeline.load(weights_dir, conditions=preset.all_conditions(), config=config,
                                       unet_file=preset.unet_file, device=device)
@@ -252,6 +253,10 @@ def run_generate(args: argparse.Namespace) -> int:
         saved = save_result(output_dir, f"{run}-S{preset.seed:05d}", out.frames[0], out.conditions, source,
                             images["style_image"], fps=preset.fps)
         written += [saved.mp4, saved.gif]
+        if args.save_conditions:
+            from .evaluation.records import generation_metadata, save_conditions
+
+            written.append(save_conditions(saved.mp4, out.conditions, generation_metadata(preset, paths["video"], probe)))
     write_notes(output_dir, preset.prompt, {"task": preset.name, "command": " ".join(sys.argv),
                                             **{k: v for k, v in preset.to_dict().items() if k != "prompt"}})
     for path in written:
@@ -303,6 +308,9 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
                              "runs float32")
     parser.add_argument("--output-dir", "--output_dir", default="outputs", help="output folder (default: outputs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--save-conditions", "--save_conditions", action="store_true",
+                        help="also write <run>-S<seed>_conditions.safetensors: the condition tensors the UNet got "
+                             "(found by `videocomposer evaluate`)")
     parser.set_defaults(func=run_generate)
 
 
@@ -473,9 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in SUBCOMMANDS:
         add(subparsers)
+    from .evaluation.cli import add_parser as add_evaluate_parser
     from .training.cli import add_train_parser
 
     add_train_parser(subparsers)
+    add_evaluate_parser(subparsers)
     return parser
 
 
@@ -500,7 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_command_line(argv)
     try:
         return args.func(args)
-    except (UsageError, FileNotFoundError, WeightFileError, PermissionError, NotADirectoryError, VideoReadError,
+    except (UsageError, FileNotFoundError, FileExistsError, WeightFileError, PermissionError, NotADirectoryError, VideoReadError,
             ValueError) as exc:
         print(f"videocomposer {args.command}: error: {exc}", file=sys.stderr)
         return 2
