@@ -25,10 +25,11 @@ from typing import Sequence
 from .checkpoints import WeightFileError
 from .commands import convert, demo, extract, generate
 from .commands.common import UsageError
+from .evaluation import cli as evaluate
 from .training import cli as train
 
 #: The subcommands, in help order: modules exposing ``add_parser(subparsers)`` and ``run(args) -> int``.
-SUBCOMMANDS: tuple[ModuleType, ...] = (generate, extract, convert, demo, train)
+SUBCOMMANDS: tuple[ModuleType, ...] = (generate, extract, convert, demo, train, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

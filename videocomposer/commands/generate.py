@@ -85,10 +85,11 @@ def run(args: argparse.Namespace) -> int:
     misc_size = default_misc_size(preset.height, preset.width)
     inputs = {name: read_input(name, paths[name], num_frames=preset.num_frames, misc_size=misc_size) for name in FILE_INPUTS}
     video = inputs.pop("video")
+    probe = None
     if video is not None:
         from ..video.reader import probe_video
 
-        probe_video(video)  # an unreadable video fails now, not after minutes of weight loading
+        probe = probe_video(video)  # an unreadable video fails now, not after minutes of weight loading
 
     pipe = VideoComposerPipeline.load(folder, conditions=preset.all_conditions(), config=read_model_config(args.model_config),
                                       unet_file=preset.unet_file, device=target)
@@ -115,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
         saved = save_result(output_dir, f"{name}-S{preset.seed:05d}", out.frames[0], out.conditions, source,
                             inputs.get("style_image"), fps=preset.fps)
         written += [saved.mp4, saved.gif]
+        if args.save_conditions:
+            from ..evaluation.records import generation_metadata, save_conditions
+
+            written.append(save_conditions(saved.mp4, out.conditions, generation_metadata(preset, video, probe)))
     write_notes(output_dir, preset.prompt, {"task": preset.name, "command": " ".join(sys.argv),
                                             **{k: v for k, v in preset.to_dict().items() if k != "prompt"}})
     save_resolved(output_dir / "config.yaml", preset.to_dict(), header=f"resolved settings of: {' '.join(sys.argv)}\n"
@@ -169,5 +174,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--output-dir", "--output_dir", default="outputs", help="output folder (default: outputs)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing result in the run's folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--save-conditions", "--save_conditions", action="store_true",
+                        help="also write <run>-S<seed>_conditions.safetensors: the condition tensors the UNet got "
+                             "(found by `videocomposer evaluate`)")
     parser.set_defaults(func=run)
     return parser
