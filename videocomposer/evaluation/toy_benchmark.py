@@ -46,7 +46,8 @@ import torch
 from ..training import synthetic
 from ..training.toy_recipe import EVAL_SEED
 from ..video.sampling import load_video_clip
-from ..video.writer import to_uint8_frames, write_text
+from ..files import write_text
+from ..video.writer import to_uint8_frames
 from .evaluate import evaluate_run
 from .image import first_frame_metrics
 

@@ -22,7 +22,8 @@ import torch
 from PIL import Image
 
 from ..training import synthetic
-from ..video.writer import ensure_writable_dir, write_mp4, write_text
+from ..files import ensure_writable_dir, write_text
+from ..video.writer import write_mp4
 from .pipeline import VideoComposerPipeline
 from .results import save_result, write_notes
 from .toy_model import RECIPE_COMMAND, toy_model_dir

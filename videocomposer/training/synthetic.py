@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..video.writer import atomic_path, write_mp4
+from ..files import atomic_path
+from ..video.writer import write_mp4
 
 #: Object colours (name → RGB). Distinct hues so the dominant colour of a generated object can be named.
 OBJECT_COLOURS: dict[str, tuple[int, int, int]] = {

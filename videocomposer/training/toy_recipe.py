@@ -41,7 +41,7 @@ import torch
 from ..models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIPConfig
 from ..models.unet import UNetConfig
 from ..models.vae import VAEConfig
-from ..video.writer import ensure_writable_dir, write_text
+from ..files import ensure_writable_dir, write_text
 from . import synthetic
 from .toy_vae import finetune_decoder, read_frames, train_vae
 
@@ -153,7 +153,7 @@ class Recipe:
 
         from ..checkpoints import OFFICIAL_FILES
         from ..pipelines.tiny import vae_state_dict_to_ldm, write_tiny_official_weights
-        from ..video.writer import atomic_path
+        from ..files import atomic_path
 
         began = time.time()
         archs = toy_architectures()

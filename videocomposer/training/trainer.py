@@ -36,12 +36,13 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..checkpoints import load_strict
+from ..conditions import normalize_conditions
 from ..diffusion import NoiseSchedule, training_loss
 from ..models.vae import encode_video
 from ..video.clip import VideoClip
-from ..video.writer import ensure_writable_dir, write_text
+from ..files import ensure_writable_dir, write_text
 from . import checkpoint as ckpt
-from .components import build_models, check_model_config, unet_kwargs, untrained_encoder_prefixes
+from .components import build_models, check_model_config, untrained_encoder_prefixes
 from .config import ConfigError, TrainConfig, changed_keys, dump_config
 from .data import ClipLoaderSpec, EpochBatchSampler, VideoCaptionDataset, collate, keyed_seed, read_annotations
 from .ema import EMA
@@ -194,7 +195,7 @@ class Trainer:
             if getattr(self.conditions, name) is not None:
                 getattr(self.conditions, name).to(self.device)
         self.unet.set_zero_y(self.conditions.encode_prompt([""], self.device))
-        self.condition_names = unet_kwargs(cfg.conditions_for_train)
+        self.condition_names = normalize_conditions(cfg.conditions_for_train)
         self.trainable = self._select_trainable()
         self.model: torch.nn.Module = torch.compile(self.unet) if cfg.compile else self.unet
         if self.dist.world_size > 1:
@@ -332,7 +333,7 @@ class Trainer:
                    for k in ("misc", "motion", "vit_image", "mask")}
         with torch.no_grad(), self._autocast():
             latents = encode_video(self.vae, video, cfg.chunk_size, noise=posterior.to(self.device)).float()
-            kwargs = self.conditions.build(self.condition_names, clip=VideoClip(video=video, **streams),
+            kwargs = self.conditions.build(self.condition_names, video=VideoClip(video=video, **streams),
                                            prompt=batch["caption"], device=self.device)
         with self._autocast():
             losses = training_loss(self.model, self.schedule, latents, t.to(self.device), kwargs, noise.to(self.device))
@@ -406,6 +407,7 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (main and cfg.progress_bar),
                    desc="train", dynamic_ncols=True, file=sys.stderr)
         losses, step_times, checkpoints = [], [], []
+        steps_per_epoch = max(1, self.batches_per_epoch // cfg.gradient_accumulation_steps)
         began = time.perf_counter()
         while self.step < self.total_steps:
             tick, data_s, loss_sum = time.perf_counter(), 0.0, torch.zeros((), device=self.device)
@@ -438,7 +440,8 @@ class Trainer:
                                "grad_norm": grad_norm, "loss_scale": self.scaler.get_scale(),
                                "skipped_steps": self.skipped_steps, "broken_videos": broken_total,
                                "s_per_step": step_times[-1], "data_s": data_s, "samples_per_s": samples / step_times[-1]})
-            if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or self.step == self.total_steps:
+            if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or self.step == self.total_steps or \
+                    (cfg.checkpoint_every_epochs and self.step % (cfg.checkpoint_every_epochs * steps_per_epoch) == 0):
                 saved = self.save()
                 if saved is not None:
                     checkpoints.append(str(saved))
