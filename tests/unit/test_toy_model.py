@@ -101,7 +101,7 @@ def test_demo_uses_the_toy_model(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_the_recipe_trains_from_scratch_and_the_loss_falls(tmp_path):
-    recipe = Recipe(tmp_path, num_clips=6, vae_steps=20, unet_steps=150,
+    recipe = Recipe(tmp_path, num_clips=6, vae_steps=20, unet_steps=150, decoder_steps=10,
                     overrides=["max_frames=4", "batch_size=1", "num_workers=0", "warmup_steps=10", "checkpoint_every=0", "log_every=1"])
     model_dir = recipe.run()
     with open(tmp_path / "unet_run" / "train_log.csv", newline="") as handle:

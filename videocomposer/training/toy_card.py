@@ -43,6 +43,22 @@ def _count(archs: dict[str, Any]) -> dict[str, int]:
             (("UNet", unet), ("VAE", vae), ("text tower", clip))}
 
 
+def _table(samplers: dict[str, Any], with_targets: bool) -> str:
+    """Markdown table of the metric means, one column per sampler (and the targets, judged on the first)."""
+    names = list(samplers)
+    lines = ["| metric | " + " | ".join(names) + (" | target |" if with_targets else " |"),
+             "|---|" + "---|" * (len(names) + with_targets)]
+    for key, label in _ROWS:
+        values = [samplers[s]["means"].get(key) for s in names]
+        cells = " | ".join(_fmt(v) for v in values)
+        if with_targets:
+            target, passed = _TARGETS.get(key, ("", None))
+            verdict = "" if passed is None or values[0] is None else (" (met)" if passed(values[0]) else " (NOT met)")
+            cells += f" | {target}{verdict}"
+        lines.append(f"| {label} | {cells} |")
+    return "\n".join(lines)
+
+
 def render_model_card(record: dict[str, Any], archs: dict[str, Any]) -> str:
     """The card's Markdown text."""
     stages = record["stages"]
@@ -51,17 +67,12 @@ def render_model_card(record: dict[str, Any], archs: dict[str, Any]) -> str:
     sequential = ["data", "vae", "start_weights", "unet", "assemble"] + ([] if decoder.get("beside_unet") else ["vae_decoder"])
     training_minutes = sum(stages[s]["seconds"] for s in sequential) / 60
     decoder_note = " (this run: beside the UNet stage, on the other core)" if decoder.get("beside_unet") else ""
-    samplers = list(metrics["samplers"])
-    header = "| metric | " + " | ".join(samplers) + " | target |\n|---|" + "---|" * (len(samplers) + 1)
-    rows = []
-    for key, label in _ROWS:
-        values = [metrics["samplers"][s]["means"].get(key) for s in samplers]
-        target, passed = _TARGETS.get(key, ("", None))
-        verdict = "" if passed is None or values[0] is None else (" (met)" if passed(values[0]) else " (NOT met)")
-        rows.append(f"| {label} | " + " | ".join(_fmt(v) for v in values) + f" | {target}{verdict} |")
-    timing = " | ".join(f"{s}: {metrics['samplers'][s]['sampling_seconds']:.0f} s" for s in samplers)
-    comparison = metrics.get("comparison") or {}
-    differences = ", ".join(f"{k} {100 * v:.1f} %" for k, v in (comparison.get("relative_difference") or {}).items())
+    main_table = _table(metrics["samplers"], with_targets=True)
+    comparison = metrics["comparison"]
+    compare_table = _table(comparison["samplers"], with_targets=False)
+    timing = ", ".join(f"{s} {v['sampling_seconds']:.0f} s" for s, v in comparison["samplers"].items())
+    differences = ", ".join(f"{k} {100 * v:.1f} %" for k, v in comparison["relative_difference"].items()
+                            if not k.endswith("_no_motion"))
     counts = _count(archs)
     params = ", ".join(f"{name} {n / 1e6:.2f} M" for name, n in counts.items())
     u = archs["unet"]
@@ -111,20 +122,25 @@ train_toy_motion --weights-dir <start_weights> --model-config <model_config.json
 
 ## Measured (held-out clips)
 
-{metrics["clips"]} clips of seed 1001 and {metrics["text_clips"]} one-shape captions of seed 1002, never used in training; noise seed 8888.
-Command: `python -m videocomposer.evaluation.toy_benchmark --clips {metrics["clips"]} --output metrics.json`
-(the protocol is in that module's docstring).
+{metrics["clips"]} clips of seed 1001 and {metrics["text_clips"]} one-shape captions of seed 1002, never used in training; noise seed
+8888; guidance {metrics["guidance_scale"]}; the model's default sampler. Command (the protocol is in that module's docstring):
+`python -m videocomposer.evaluation.toy_benchmark --clips {metrics["clips"]} --samplers {SCHEDULER}:{SAMPLING_DEFAULTS["num_inference_steps"]} --output metrics.json`
 
-{header}
-{chr(10).join(rows)}
+{main_table}
 
 - Motion EPE: `videocomposer evaluate`'s codec-vector end-point error (source pixels, per 16-px cell) of the
   generated video, upsampled to the source's 128 px, against the source clip's motion condition; "without
   motion" is the same model, inputs and noise with the motion condition left out (text and first frame kept).
 - Text: with the caption alone, pixels farther than 60 RGB levels from the frame's border colour are the
   object; the most frequent nearest palette colour among them must be the caption's colour (chance 1/7).
-- Samplers: sampling time {timing}; time ratio {_fmt(comparison.get("time_ratio"))}; relative differences
-  of the means: {differences or "n/a"}.
+
+DPM-Solver++ 20 steps vs DDIM 50 steps on the first {comparison["clips"]} clips (and captions), same noise:
+`python -m videocomposer.evaluation.toy_benchmark --clips {comparison["clips"]} --output compare.json`
+
+{compare_table}
+
+Sampling time (generation and decoding, all settings): {timing}; time ratio {_fmt(comparison["time_ratio"])}.
+Relative differences of the means: {differences}.
 
 ## Limitations
 
