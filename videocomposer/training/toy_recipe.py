@@ -28,11 +28,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -225,19 +227,19 @@ class Recipe:
         self._finish("assemble", began, bytes=size)
 
     def evaluate(self) -> None:
-        from ..evaluation.toy_benchmark import evaluate_toy_model
-        from ..pipelines.pipeline import VideoComposerPipeline
+        from ..evaluation.toy_benchmark import held_out_clips
 
         began = time.time()
-        pipe = VideoComposerPipeline.from_pretrained(self.model_dir)
-        pipe.set_progress_bar_config(disable=True)
-        pipe.batched_cfg = True  # one UNet call per step for both guidance passes (same result, faster here)
         default = [(SCHEDULER, SAMPLING_DEFAULTS["num_inference_steps"])]
-        reports = {"main": evaluate_toy_model(pipe, self.root / "eval", EVAL_CLIPS, samplers=default),
-                   "comparison": evaluate_toy_model(pipe, self.root / "eval", COMPARE_CLIPS,
-                                                    samplers=default + [("ddim", 50)]),
-                   "regression": evaluate_toy_model(pipe, self.root / "eval", REGRESSION_CLIPS, samplers=default,
-                                                    batch_size=REGRESSION_CLIPS)}
+        jobs = {"main": (EVAL_CLIPS, default, 10), "comparison": (COMPARE_CLIPS, default + [("ddim", 50)], 10),
+                "regression": (REGRESSION_CLIPS, default, REGRESSION_CLIPS)}
+        held_out_clips(self.root / "eval" / "held_out", EVAL_CLIPS)  # written once, before the workers read them
+        # the three evaluations are independent: one process each, as many at once as there are threads to spare
+        workers = max(1, min(len(jobs), (os.cpu_count() or 1) // torch.get_num_threads()))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {name: pool.submit(_evaluate_job, str(self.model_dir), str(self.root / "eval"), *job,
+                                         torch.get_num_threads()) for name, job in jobs.items()}
+            reports = {name: future.result() for name, future in futures.items()}
         write_text(self.root / "metrics_full.json", json.dumps(reports, indent=2) + "\n")
 
         def means(report: dict[str, Any]) -> dict[str, Any]:
@@ -261,6 +263,19 @@ class Recipe:
             if not self._done(stage):
                 method()
         return self.model_dir
+
+
+def _evaluate_job(model_dir: str, work_dir: str, clips: int, samplers: list[tuple[str, int]], batch_size: int,
+                  threads: int) -> dict[str, Any]:
+    """One held-out evaluation in a worker process (see :meth:`Recipe.evaluate`)."""
+    from ..evaluation.toy_benchmark import evaluate_toy_model
+    from ..pipelines.pipeline import VideoComposerPipeline
+
+    torch.set_num_threads(threads)
+    pipe = VideoComposerPipeline.from_pretrained(model_dir)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.batched_cfg = True  # one UNet call per step for both guidance passes (same result, faster here)
+    return evaluate_toy_model(pipe, work_dir, clips, samplers=samplers, batch_size=batch_size)
 
 
 def install(model_dir: Path, record: dict[str, Any]) -> Path:
