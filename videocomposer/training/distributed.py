@@ -90,7 +90,7 @@ def shard_unet(unet: nn.Module, mixed_precision: str, cpu_offload: bool) -> nn.M
     options = {"mp_policy": policy, "offload_policy": CPUOffloadPolicy() if cpu_offload else OffloadPolicy()}
     for blocks in (unet.input_blocks, [unet.middle_block], unet.output_blocks):
         for block in blocks:
-            for layer in block:
+            for layer in block if isinstance(block, nn.ModuleList) else [block]:
                 if any(True for _ in layer.parameters()):
                     fully_shard(layer, **options)
     fully_shard(unet, **options)

@@ -15,8 +15,10 @@ safetensors do not depend on it.
 from __future__ import annotations
 
 import shutil
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import torch
 import torch.distributed as dist
@@ -33,6 +35,14 @@ from torch.distributed.checkpoint.state_dict import (
 SHARDED_DIR = "sharded"
 
 
+@contextmanager
+def _single_process_quiet() -> Iterator[None]:
+    """DCP warns that it assumes one process when there is no process group: that is the intent here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
+
+
 def staging_dir(root: Path, step: int) -> Path:
     """Where the processes write the shards of ``step`` before rank 0 moves them into the checkpoint."""
     return root / f".tmp-sharded-step_{step:08d}"
@@ -46,8 +56,9 @@ def save_optimizer_shards(root: Path, step: int, model: nn.Module, optimizer: to
         target.mkdir(parents=True)
     if dist.is_initialized():
         dist.barrier()
-    dcp.save({"optimizer": get_optimizer_state_dict(model, optimizer)}, checkpoint_id=target,
-             no_dist=not dist.is_initialized())
+    with _single_process_quiet():
+        dcp.save({"optimizer": get_optimizer_state_dict(model, optimizer)}, checkpoint_id=target,
+                 no_dist=not dist.is_initialized())
     return target
 
 
@@ -75,7 +86,8 @@ def load_optimizer_shards(checkpoint: Path, model: nn.Module, optimizer: torch.o
     """
     state = {"optimizer": get_optimizer_state_dict(model, optimizer)}  # the layout to fill (state initialised)
     try:
-        dcp.load(state, checkpoint_id=checkpoint / SHARDED_DIR, no_dist=not dist.is_initialized())
+        with _single_process_quiet():
+            dcp.load(state, checkpoint_id=checkpoint / SHARDED_DIR, no_dist=not dist.is_initialized())
     except Exception as exc:  # DCP reports a missing key as a CheckpointException listing every rank's error
         raise ValueError(f"{checkpoint / SHARDED_DIR}: the optimizer state does not fit the trainable parameters "
                          f"({type(exc).__name__}: {str(exc)[:500]})") from exc
