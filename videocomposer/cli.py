@@ -317,9 +317,13 @@ _NEEDS_WEIGHTS = {"depth": "midas", "sketch": "pidinet", "single_sketch": "pidin
 def run_extract(args: argparse.Namespace) -> int:
     from .pipelines.presets import normalize_conditions
 
+    if args.dataset:
+        from .training.cache_cli import run_dataset_extract
+
+        return run_dataset_extract(args)
     video = _existing("--input_video", args.input_video)
-    if video is None:
-        raise UsageError("--input_video is required")
+    if video is None or args.output_dir is None:
+        raise UsageError("--input_video and --output-dir are required (or --dataset ROOT --cache DIR --config TASK)")
     if args.conditions:
         conditions = normalize_conditions(args.conditions)
         bad = [c for c in conditions if c not in _EXTRACTABLE]
@@ -382,8 +386,8 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> None:
                     "<video>_conditions.safetensors (tensors [1, C, F, H, W], reusable with generate --depth_path / "
                     "--sketch_path), one MP4 per condition and a side-by-side GIF.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input_video", "--input-video", required=True, help="the video file")
-    parser.add_argument("--output-dir", "--output_dir", required=True, help="output folder")
+    parser.add_argument("--input_video", "--input-video", help="the video file")
+    parser.add_argument("--output-dir", "--output_dir", help="output folder")
     parser.add_argument("--conditions", help=f"comma-separated, from {', '.join(_EXTRACTABLE)} (default: all; depth and "
                         "sketch only with --weights-dir)")
     parser.add_argument("--mask_path", "--mask-path", help="inpainting mask image, white = hidden (default: random)")
@@ -392,6 +396,9 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=8888, help="seed of the clip start, interpolations and mask (default 8888)")
     parser.add_argument("--fps", type=float, default=8.0, help="frame rate of the written videos (default 8)")
     _add_model_arguments(parser)
+    from .training.cache_cli import add_dataset_arguments
+
+    add_dataset_arguments(parser)
     parser.set_defaults(func=run_extract)
 
 

@@ -38,6 +38,7 @@ from ..models.vae import encode_video
 from ..video.clip import VideoClip
 from ..video.writer import ensure_writable_dir, write_text
 from . import checkpoint as ckpt
+from .cache import CachedClipLoader, collate_cached, describe_size, features_from_cache, is_cached, open_cache
 from .components import build_models, check_model_config, unet_kwargs, untrained_encoder_prefixes
 from .config import ConfigError, TrainConfig, changed_keys, dump_config
 from .distributed import (DistInfo, RankFailure, clip_grad_norm, describe_samples, full_tensor, gradient_sync, like,
@@ -159,6 +160,12 @@ class Trainer:
                 getattr(self.conditions, name).to(self.device)
         self.unet.set_zero_y(self.conditions.encode_prompt([""], self.device))
         self.condition_names = unet_kwargs(cfg.conditions_for_train)
+        if cfg.condition_cache:  # cached clips skip the frozen encoders; missing ones load online
+            cache = open_cache(cfg.condition_cache, loader_spec, cfg.chunk_size, self.device, cfg.mixed_precision,
+                               self.vae, self.conditions)
+            self.dataset.load_clip = CachedClipLoader(loader_spec, cache)
+            if self.dist.is_main:
+                log.info("condition cache: %s", describe_size(cache))
         self.trainable = self._select_trainable()
         self.wrapped = wrap_model(self.unet, cfg.parallelism, self.dist, cfg.mixed_precision, cfg.fsdp_cpu_offload)
         self.trainable = refresh_parameters(self.unet, self.trainable)  # fsdp2 put sharded parameters in place
@@ -293,7 +300,8 @@ class Trainer:
         sampler = EpochBatchSampler(len(self.dataset), cfg.batch_size, cfg.seed, cfg.shuffle, self.dist.rank,
                                     self.dist.world_size, start=self.position)
         workers = cfg.num_workers
-        return DataLoader(self.dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate,
+        return DataLoader(self.dataset, batch_sampler=sampler, num_workers=workers,
+                          collate_fn=collate_cached if cfg.condition_cache else collate,
                           pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init if workers else None,
                           prefetch_factor=cfg.prefetch_factor if workers else None,
                           generator=torch.Generator().manual_seed(cfg.seed))  # never touches the global RNG
@@ -305,18 +313,30 @@ class Trainer:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
+    def _features(self, batch: dict[str, Any], posterior: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The frozen networks' work: latents ``[B, 4, F, h, w]`` and the UNet condition kwargs, from the
+        clips (online), from the condition cache, or clip by clip for a micro-batch mixing both."""
+        if "parts" in batch:
+            parts = [self._features(part, posterior[i:i + 1]) for i, part in enumerate(batch["parts"])]
+            return torch.cat([p[0] for p in parts]), {k: torch.cat([p[1][k] for p in parts]) for k in parts[0][1]}
+        with torch.no_grad(), self._autocast():
+            if is_cached(batch):
+                return features_from_cache(batch, self.condition_names, self.conditions, self.vae.config.scaling_factor,
+                                           posterior, self.device)
+            video = batch["video"].to(self.device, non_blocking=True)  # [B, F, 3, R, R] in [-1, 1]
+            streams = {k: batch[k].to(self.device, non_blocking=True) if k in batch else None
+                       for k in ("misc", "motion", "vit_image", "mask")}
+            latents = encode_video(self.vae, video, self.cfg.chunk_size, noise=posterior.to(self.device)).float()
+            kwargs = self.conditions.build(self.condition_names, clip=VideoClip(video=video, **streams),
+                                           prompt=batch["caption"], device=self.device)
+        return latents, kwargs
+
     def _micro_batch_loss(self, batch: dict[str, Any]) -> torch.Tensor:
         """Forward and backward of one micro-batch; returns its mean loss (detached)."""
         cfg = self.cfg
-        video = batch["video"].to(self.device, non_blocking=True)  # [B, F, 3, R, R] in [-1, 1]
         keys = list(zip(batch["epoch"], batch["index"]))
         t, noise, posterior = keyed_noise(keys, self.latent_shape, cfg.seed, self.schedule.num_timesteps)
-        streams = {k: batch[k].to(self.device, non_blocking=True) if k in batch else None
-                   for k in ("misc", "motion", "vit_image", "mask")}
-        with torch.no_grad(), self._autocast():
-            latents = encode_video(self.vae, video, cfg.chunk_size, noise=posterior.to(self.device)).float()
-            kwargs = self.conditions.build(self.condition_names, clip=VideoClip(video=video, **streams),
-                                           prompt=batch["caption"], device=self.device)
+        latents, kwargs = self._features(batch, posterior)
         with self._autocast():
             losses = training_loss(self.model, self.schedule, latents, t.to(self.device), kwargs, noise.to(self.device))
         loss = losses.float().mean()
