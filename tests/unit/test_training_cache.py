@@ -19,8 +19,8 @@ from videocomposer.training.data import read_annotations
 
 from .test_training_loop import config, workspace  # noqa: F401  (workspace: module-scoped fixture)
 
-#: misc frames of 48 px from 64-px-high videos, so the per-frame interpolation draw changes them
-SIZES = ("resolution=64", "misc_size=48", "max_frames=4", "mixed_precision=fp32", "device=cpu")
+#: misc frames of 32 px from 64-px-high videos, so the per-frame interpolation draw changes them
+SIZES = ("resolution=64", "misc_size=32", "max_frames=4", "mixed_precision=fp32", "device=cpu")
 #: exp02 with style: text, image, local_image, motion (everything from the cache, nothing decoded);
 #: exp03: single_sketch from the cached first frame; exp05: depth online from the decoded clip, the rest cached.
 TASKS = ("train_exp02_motion_transfer_vs_style", "train_exp03_sketch2video_style", "train_exp05_text_depths_wo_style")
@@ -41,7 +41,7 @@ def caches(workspace, tmp_path_factory) -> dict[str, Path]:  # noqa: F811
 
 
 def cfg(ws, out: Path, task: str, *overrides: str):
-    return config(ws, out, task, "misc_size=48", *overrides)
+    return config(ws, out, task, "misc_size=32", *overrides)
 
 
 def batches(trainer: Trainer, count: int):
