@@ -48,7 +48,7 @@ from videocomposer.pipelines.tiny import tiny_configs
 
 #: Counted figures quoted beside the measurements (BENCHMARKS.md, "Compute budget").
 OFFICIAL_SAMPLE_TFLOP = 499.0
-PORT_FIGURES = {"s_per_sample": 11.2, "s_per_step": 0.7, "hardware": "Ascend 910* (MindSpore port)"}
+PORT_FIGURES = {"s_per_sample": 11.2, "s_per_step": 0.7, "hardware": "Ascend 910*"}
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 EXP02 = ("text", "local_image", "motion")
 MID_UNET = dict(dim=96, dim_mult=(1, 2, 4, 4), num_res_blocks=2, head_dim=32, num_heads=4, context_dim=1024)
@@ -344,8 +344,17 @@ def machine(device: torch.device) -> dict[str, Any]:
     return info
 
 
-def fmt(value: Any, spec: str = ".2f") -> str:
-    return "–" if value is None else format(value, spec)
+def fmt(value: Any) -> str:
+    return "–" if value is None else format(value, ".2f" if isinstance(value, float) else "")
+
+
+def table(header: str, rows: list[dict[str, Any]], keys: tuple[str, ...], name: Callable[[dict], str]) -> list[str]:
+    """A markdown table: one row per result, an error in place of the figures where the variant failed."""
+    lines = [header, "|---" * (len(keys) + 1) + "|"]
+    for r in rows:
+        figures = [r["error"][:80]] + [""] * (len(keys) - 1) if "error" in r else [fmt(r.get(k)) for k in keys]
+        lines.append(f"| {name(r)} | " + " | ".join(figures) + " |")
+    return lines
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -356,24 +365,20 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [f"Measured on {where}, torch {m['torch']}; size {s['size']}, {s['frames']} frames × {s['resolution']}², "
              f"`python benchmarks/gpu_suite.py {' '.join(sys.argv[1:])}`.", ""]
     if "inference" in results:
-        lines += [f"| inference ({s['steps']} DDIM steps + CFG + VAE decode) | s/sample | peak GB | warm-up s |",
-                  "|---|---|---|---|"]
-        for r in results["inference"]:
-            name = f"{r['precision']}, batched CFG {'on' if r['batched_cfg'] else 'off'}{', compiled' if r['compile'] else ''}"
-            lines.append(f"| {name} | {fmt(r.get('s_per_sample'))} | {fmt(r.get('peak_memory_gb'))} | "
-                         f"{fmt(r.get('warmup_s'))} |" if "error" not in r else f"| {name} | {r['error'][:80]} | | |")
+        lines += table(f"| inference ({s['steps']} DDIM steps + CFG + VAE decode) | s/sample | peak GB | warm-up s |",
+                       results["inference"], ("s_per_sample", "peak_memory_gb", "warmup_s"),
+                       lambda r: f"{r['precision']}, batched CFG {'on' if r['batched_cfg'] else 'off'}"
+                                 f"{', compiled' if r['compile'] else ''}")
         lines.append(f"| MindSpore port ({PORT_FIGURES['hardware']}) | {PORT_FIGURES['s_per_sample']} | | |")
         if "compute_bound_s_per_sample" in results:
             lines.append(f"| compute bound (499 TFLOP ÷ {s['peak_tflops']} TFLOP/s) | "
                          f"{results['compute_bound_s_per_sample']:.2f} | | |")
         lines.append("")
     if "train" in results:
-        lines += [f"| training step ({s['train_precision']}, batch {s['batch']}) | s/step | peak GB | most frames that fit |",
-                  "|---|---|---|---|"]
-        for r in results["train"]:
-            name = f"activation checkpointing {'on' if r['activation_checkpointing'] else 'off'}, {r['frames']} frames"
-            lines.append(f"| {name} | {fmt(r.get('s_per_step'))} | {fmt(r.get('peak_memory_gb'))} | "
-                         f"{r.get('max_frames_fit') or '–'} |" if "error" not in r else f"| {name} | {r['error'][:80]} | | |")
+        lines += table(f"| training step ({s['train_precision']}, batch {s['batch']}) | s/step | peak GB | most frames that fit |",
+                       results["train"], ("s_per_step", "peak_memory_gb", "max_frames_fit"),
+                       lambda r: f"activation checkpointing {'on' if r['activation_checkpointing'] else 'off'}, "
+                                 f"{r['frames']} frames")
         lines.append(f"| MindSpore port ({PORT_FIGURES['hardware']}) | {PORT_FIGURES['s_per_step']} | | |")
         mem = results["train_memory"]
         lines += ["", f"Model state (fp32 weights + gradients + AdamW, {mem['parameters'] / 1e9:.2f} B parameters): "
