@@ -18,7 +18,8 @@ do not depend on the values). Sections (``--sections``, default all):
 * ``data``: one clip's frozen-network work — online (decode, MPEG-4 re-encode, motion vectors, VAE
   encode, CLIP text and image) against reading the condition cache — next to the training step time.
 * ``compile``: ``torch.compile`` (inductor) against eager UNet inference (forward passes, no sampler).
-* ``ddp``: training throughput of 1 process against 2 under torchrun (CPU / gloo here; skipped on one GPU).
+* ``ddp``: training throughput of 1 process against 2 under torchrun, one thread each on a CPU (gloo; the
+  ideal is 2×; skipped on one GPU).
 
 Results: ``--out`` gets ``gpu_suite.json`` (every figure) and ``gpu_suite.md`` (rows for BENCHMARKS.md).
 """
@@ -282,8 +283,7 @@ class Suite:
             return {"skipped": "one GPU: DDP 1 vs 2 processes needs two"}
         out = {}
         for procs in (1, 2):
-            threads = max(1, (os.cpu_count() or 2) // procs) if self.device.type == "cpu" else 1
-            env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one core per process: 2 processes use twice the cores
             forwarded = [a for a in sys.argv[1:] if a not in ("--dry-run",)]
             command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs),
                        __file__, *forwarded, *(["--dry-run"] if self.args.dry_run else []), "--worker", "ddp"]
