@@ -251,12 +251,12 @@ class Trainer:
         except ValueError as exc:
             raise ValueError(f"resume={path}: {path / ckpt.UNET_FILE} does not fit the UNet: {exc}") from exc
         state = saved.state
+        if not has_shards(path) and self.dist.world_size > 1 and cfg.parallelism == "fsdp2":
+            raise ConfigError(f"resume={path}: this checkpoint predates sharded optimizer state; resume it once "
+                              f"with parallelism=ddp, whose checkpoints any world size and fsdp2 can resume")
         try:
             if has_shards(path):
                 load_optimizer_shards(path, self.unet, self.optimizer)
-            elif self.wrapped is not self.unet and cfg.parallelism == "fsdp2":
-                raise ConfigError(f"resume={path}: this checkpoint predates sharded optimizer state; resume it once "
-                                  f"with parallelism=ddp, whose checkpoints any world size and fsdp2 can resume")
             else:
                 self.optimizer.load_state_dict(state["optimizer"])
         except ValueError as exc:
