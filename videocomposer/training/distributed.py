@@ -104,6 +104,9 @@ def wrap_model(unet: nn.Module, parallelism: str, info: DistInfo, mixed_precisio
     if info.world_size == 1:
         return unet
     if parallelism == "fsdp2":
+        if cpu_offload and info.device.type != "cuda":
+            raise ConfigError("fsdp_cpu_offload: only with GPUs (it moves the shards from GPU to CPU memory; "
+                              "on the CPU they are there already): set fsdp_cpu_offload=false")
         return shard_unet(unet, mixed_precision, cpu_offload)
     from torch.nn.parallel import DistributedDataParallel
 
