@@ -384,7 +384,8 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> None:
         "extract", help="extract the conditions of a video (no generation)",
         description="Sample a clip from --input_video as the reference does and write its conditions: "
                     "<video>_conditions.safetensors (tensors [1, C, F, H, W], reusable with generate --depth_path / "
-                    "--sketch_path), one MP4 per condition and a side-by-side GIF.",
+                    "--sketch_path), one MP4 per condition and a side-by-side GIF. With --dataset ROOT --cache DIR "
+                    "--config TASK: fill the condition cache a training run reads (condition_cache=DIR).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input_video", "--input-video", help="the video file")
     parser.add_argument("--output-dir", "--output_dir", help="output folder")
