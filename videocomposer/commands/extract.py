@@ -23,9 +23,13 @@ def _needs_weights(name: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     from ..conditions import normalize_conditions
 
+    if args.dataset:
+        from ..training.cache_cli import run_dataset_extract
+
+        return run_dataset_extract(args)
     video = existing("--input_video", args.input_video)
-    if video is None:
-        raise UsageError("--input_video is required")
+    if video is None or args.output_dir is None:
+        raise UsageError("--input_video and --output-dir are required (or --dataset ROOT --cache DIR --config TASK)")
     choices = extractable()
     if args.conditions:
         conditions = normalize_conditions(args.conditions)
@@ -93,10 +97,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "extract", help="extract the conditions of a video (no generation)",
         description="Sample a clip from --input_video as the reference does and write its conditions: "
                     "<video>_conditions.safetensors (tensors [1, C, F, H, W], reusable with generate --depth_path / "
-                    "--sketch_path), one MP4 per condition and a side-by-side GIF.",
+                    "--sketch_path), one MP4 per condition and a side-by-side GIF. With --dataset ROOT --cache DIR "
+                    "--config TASK: fill the condition cache a training run reads (condition_cache=DIR).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input_video", "--input-video", required=True, help="the video file")
-    parser.add_argument("--output-dir", "--output_dir", required=True, help="output folder")
+    parser.add_argument("--input_video", "--input-video", help="the video file")
+    parser.add_argument("--output-dir", "--output_dir", help="output folder")
     parser.add_argument("--conditions", help=f"comma-separated, from {', '.join(choices)} (default: all; depth and "
                         "sketch only with --weights-dir)")
     parser.add_argument("--mask_path", "--mask-path", help="inpainting mask image, white = hidden (default: random)")
@@ -106,5 +111,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--fps", type=float, default=8.0, help="frame rate of the written videos (default 8)")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier extraction of the same video")
     add_model_arguments(parser)
+    from ..training.cache_cli import add_dataset_arguments
+
+    add_dataset_arguments(parser)
     parser.set_defaults(func=run)
     return parser

@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from typing import Sequence
 
 import yaml
@@ -22,7 +23,8 @@ from ..checkpoints import WeightFileError
 from ..config import read_model_config
 from .components import check_model_config
 from .config import BASE_CONFIG, CONFIG_DIR, UNET_KEYS_SET_BY_TRAINING, ConfigError, load_train_config
-from .trainer import shutdown_distributed, train
+from .distributed import shutdown_distributed
+from .trainer import train
 
 #: UNet fields that the training config sets from its own top-level keys (dropped from a --model-config file).
 def task_presets() -> list[str]:
@@ -83,6 +85,13 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError, PermissionError, NotADirectoryError, WeightFileError, ValueError) as exc:
         print(f"videocomposer train: error: {exc}", file=sys.stderr)
         code = 2
+    except BaseException:
+        if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+            raise
+        # one process failed: say which and exit at once; torchrun then stops the others (a barrier would hang)
+        print(f"videocomposer train: rank {os.environ.get('RANK')} failed:\n{traceback.format_exc()}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(1)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # torchrun + gloo can abort a rank at interpreter exit after destroy_process_group (docs/README.md):
         # leave the group after a barrier, flush, and exit without running the interpreter's teardown.

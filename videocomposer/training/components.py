@@ -34,7 +34,7 @@ FROZEN_CONFIGS = {"vae": VAEConfig.from_dict, "clip": OpenCLIPConfig.from_dict, 
 class TrainingModels:
     """The trainable UNet (train mode) and the frozen networks (eval mode, no gradients)."""
 
-    unet: VideoComposerUNet
+    unet: VideoComposerUNet | None
     vae: nn.Module
     conditions: ConditionBuilder
 
@@ -72,17 +72,18 @@ def check_model_config(cfg: TrainConfig) -> None:
                           "(non_ema_228000.pth, v2-1_512-ema-pruned.ckpt, open_clip_pytorch_model.bin, ...)")
 
 
-def build_models(cfg: TrainConfig) -> TrainingModels:
-    """Load the UNet and the frozen networks the trained conditions need (all on the CPU).
+def build_models(cfg: TrainConfig, with_unet: bool = True) -> TrainingModels:
+    """Load the UNet (unless ``with_unet`` is false) and the frozen networks the trained conditions need
+    (all on the CPU).
 
     Raises:
         WeightFileError: one error listing every missing weight file, or one listing mismatched keys.
     """
     names, towers = components_for(normalize_conditions(cfg.conditions_for_train))
     unet_file = Path(cfg.unet_checkpoint) if cfg.unet_checkpoint else None
-    paths = official_paths(cfg.weights_dir, [n for n in names if n != "unet" or unet_file is None])
+    paths = official_paths(cfg.weights_dir, [n for n in names if n != "unet" or (with_unet and unet_file is None)])
     archs = frozen_configs(cfg)
-    unet = load_official_component("unet", unet_file or paths["unet"], unet_config(cfg)).train()
+    unet = load_official_component("unet", unet_file or paths["unet"], unet_config(cfg)).train() if with_unet else None
     frozen = {n: load_official_component(n, paths[n], archs.get(n), towers) for n in names if n != "unet"}
     conditions = ConditionBuilder(default_tokenizer(), frozen.get("clip"), frozen.get("midas"), frozen.get("pidinet"),
                                   frozen.get("sketch_cleaner"), annotator_chunk_size=cfg.chunk_size)

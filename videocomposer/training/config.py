@@ -27,10 +27,12 @@ OPTIMIZERS = ("adamw", "momentum")
 LR_SCHEDULES = ("constant", "cosine")
 MIXED_PRECISION = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
+PARALLELISM = ("ddp", "fsdp2")
 #: Keys that may change between a run and its resumption without a warning.
 RESUMABLE_CHANGES = frozenset(
     {"max_steps", "epochs", "checkpoint_every", "keep_last", "log_every", "num_workers", "prefetch_factor",
-     "progress_bar", "tensorboard", "resume", "output_dir", "compile", "device"}
+     "progress_bar", "tensorboard", "resume", "output_dir", "compile", "device",
+     "parallelism", "fsdp_cpu_offload", "dist_timeout_minutes", "condition_cache"}
 )
 
 
@@ -137,6 +139,18 @@ class TrainConfig:
     #: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
     device: str = "auto"
 
+    # --- several processes (torchrun) -------------------------------------------------------
+    #: ``ddp`` (every process holds the whole model) or ``fsdp2`` (parameters, gradients and optimizer
+    #: state sharded over the processes with ``fully_shard``); one process trains unwrapped either way.
+    parallelism: str = "ddp"
+    #: fsdp2 only: keep the sharded parameters and optimizer state in CPU memory (slower, least GPU memory).
+    fsdp_cpu_offload: bool = False
+    #: Minutes a collective may wait for the other processes before the run fails.
+    dist_timeout_minutes: float = 30.0
+    #: Folder of precomputed conditions (``videocomposer extract --dataset ROOT --cache DIR``); clips found
+    #: there skip the frozen encoders, the others are extracted online as usual.
+    condition_cache: str | None = None
+
     # --- EMA ----------------------------------------------------------------------------------
     #: Keep an exponential moving average of the trainable weights (saved beside the raw ones).
     use_ema: bool = False
@@ -185,6 +199,9 @@ class TrainConfig:
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _check_choice("device", self.device, DEVICES)
+        _check_choice("parallelism", self.parallelism, PARALLELISM)
+        if not self.dist_timeout_minutes > 0:
+            raise ConfigError(f"dist_timeout_minutes: must be > 0, got {self.dist_timeout_minutes}")
         for key in ("resolution", "misc_size", "max_frames", "feature_framerate", "batch_size", "chunk_size",
                     "gradient_accumulation_steps", "epochs", "log_every", "prefetch_factor",
                     "loss_scale_growth_interval"):
