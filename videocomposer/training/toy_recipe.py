@@ -211,7 +211,9 @@ class Recipe:
         from ..pipelines.pipeline import VideoComposerPipeline
 
         began = time.time()
-        checkpoint = Path(self.record["stages"]["unet"]["checkpoint"]) / "unet.safetensors"
+        # the run's last checkpoint, found under this output folder wherever the recipe is run from
+        name = Path(self.record["stages"]["unet"]["checkpoint"]).name
+        checkpoint = (self.root / "unet_run" / "checkpoints" / name / "unet.safetensors").resolve()
         archs = json.loads(self.model_config_path.read_text())
         pipe = VideoComposerPipeline.from_official(self.weights_dir, conditions=list(CONDITIONS), config=archs,
                                                    unet_file=str(checkpoint))
