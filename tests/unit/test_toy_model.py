@@ -69,12 +69,21 @@ def test_held_out_metrics_stay_at_the_model_cards_figures(pipe, card_metrics, tm
     assert math.isclose(full["first_frame_psnr"], then["first_frame_psnr"], abs_tol=5.0)  # the subset is typical
 
 
-def test_generate_runs_the_toy_model_at_its_own_size(tmp_path, capsys):
+def _clip_and_first_frame(folder):
+    from PIL import Image
+
     spec = synthetic.sample_clip_spec(4242, 2)
-    synthetic.write_mp4(tmp_path / "clip.mp4", synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
-    code = main(["generate", "exp02_motion_transfer", "--weights-dir", "toy", "--input_video", str(tmp_path / "clip.mp4"),
-                 "--input_text_desc", spec.caption, "--steps", "2", "--output-dir", str(tmp_path / "out"), "--quiet",
-                 "--conditions", "y,motion"])
+    frames = synthetic.render_clip(spec)
+    synthetic.write_mp4(folder / "clip.mp4", frames, fps=synthetic.CLIP_FPS)
+    Image.fromarray(frames[0]).save(folder / "first.png")
+    return spec, folder / "clip.mp4", folder / "first.png"
+
+
+def test_generate_runs_the_toy_model_at_its_own_size(tmp_path, capsys):
+    spec, clip, first = _clip_and_first_frame(tmp_path)
+    code = main(["generate", "exp02_motion_transfer", "--weights-dir", "toy", "--input_video", str(clip),
+                 "--image_path", str(first), "--input_text_desc", spec.caption, "--steps", "2",
+                 "--output-dir", str(tmp_path / "out"), "--quiet"])
     assert code == 0, capsys.readouterr().err
     import av
 
@@ -84,8 +93,10 @@ def test_generate_runs_the_toy_model_at_its_own_size(tmp_path, capsys):
     assert len(frames) == NUM_FRAMES and frames[0].shape == (SIZE, SIZE, 3)
 
 
-def test_generate_without_weights_points_to_the_toy_model(capsys):
-    assert main(["generate", "exp02_motion_transfer", "--input_video", "x.mp4", "--input_text_desc", "a"]) == 2
+def test_generate_without_weights_points_to_the_toy_model(tmp_path, capsys):
+    _, clip, first = _clip_and_first_frame(tmp_path)
+    assert main(["generate", "exp02_motion_transfer", "--input_video", str(clip), "--image_path", str(first),
+                 "--input_text_desc", "a", "--output-dir", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "--weights-dir toy" in err and "official weight files" in err
 

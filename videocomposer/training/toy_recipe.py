@@ -221,6 +221,7 @@ class Recipe:
                                                  low_cpu_mem_usage=False).eval().requires_grad_(False)
         pipe.set_defaults(**SAMPLING_DEFAULTS)
         pipe.scheduler = SCHEDULER
+        pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
         if self.model_dir.exists():
             shutil.rmtree(self.model_dir)
