@@ -1,6 +1,6 @@
 """The ``videocomposer`` command: generate, extract, convert, demo, train.
 
-    videocomposer demo                                    # no downloads: tiny random model, a few seconds on a CPU
+    videocomposer demo                                    # no downloads: the built-in toy model, seconds on a CPU
     videocomposer generate exp02_motion_transfer --weights-dir model_weights \\
         --input_video motion.mp4 --image_path first_frame.jpg --input_text_desc "A moon on the water"
     videocomposer generate --cfg my_task.yaml --weights-dir model_weights --input_video clip.mp4
@@ -10,7 +10,7 @@
     videocomposer train --config train_exp02_motion_transfer --output-dir runs/exp02 \\
         --weights-dir model_weights root_dir=datasets/my_clips
 
---weights-dir is the folder of the six official weight files (see the README) or a `convert` output.
+--weights-dir is the folder of the six official weight files (see the README), a `convert` output, or `toy`.
 --model-config FILE gives the architectures of non-official weights, e.g. the tiny test models
 (`videocomposer.pipelines.tiny`). `videocomposer COMMAND --help` lists each command's options. Each command lives in its own module
 (videocomposer/commands/, videocomposer/training/cli.py) with add_parser(subparsers) and run(args).

@@ -86,10 +86,31 @@ def parse_or_fail(argv: list[str]) -> argparse.Namespace:
 VIDEOCOMPOSER_COMMANDS = ours(("videocomposer",))
 
 
+def module_tool_parsers() -> dict[str, typing.Callable[[], argparse.ArgumentParser]]:
+    """``python -m <module>`` tools the README may show, by module, with their parsers."""
+    from videocomposer.evaluation import toy_benchmark
+    from videocomposer.training import toy_recipe
+
+    return {"videocomposer.training.toy_recipe": toy_recipe.build_parser,
+            "videocomposer.evaluation.toy_benchmark": toy_benchmark.build_parser}
+
+
+def is_module_tool(command: list[str]) -> bool:
+    return command[:2] == ["python", "-m"] and len(command) > 2 and command[2] in module_tool_parsers()
+
+
 def test_readme_has_only_commands_we_check():
     unknown = [c for c in shell_commands() if c[0] != "videocomposer" and not is_module_training(c)
-               and not is_python_c(c) and not any(tuple(c[:len(p)]) == p for p in FOREIGN)]
+               and not is_python_c(c) and not is_module_tool(c) and not any(tuple(c[:len(p)]) == p for p in FOREIGN)]
     assert not unknown, f"README bash blocks hold commands this test does not check: {unknown}"
+
+
+@pytest.mark.parametrize("command", [c for c in shell_commands() if is_module_tool(c)], ids=lambda c: c[2])
+def test_module_tool_command_parses(command):
+    try:
+        module_tool_parsers()[command[2]]().parse_args(command[3:])
+    except SystemExit as exc:
+        pytest.fail(f"README command does not parse (exit {exc.code}): {shlex.join(command)}")
 
 
 def test_readme_shows_every_subcommand():

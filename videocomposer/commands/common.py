@@ -36,11 +36,29 @@ def existing(flag: str, value: str | None) -> Path | None:
 
 
 def weights_dir(args: argparse.Namespace) -> Path:
-    """``--weights-dir``, required."""
+    """``--weights-dir``, required; ``toy`` is the built-in toy model."""
+    from ..pipelines.toy_model import resolve_weights_dir
+
     if not args.weights_dir:
         raise UsageError("--weights-dir is required: the folder with the official weight files (see the README), "
-                         "or one written by `videocomposer convert`; try `videocomposer demo` to run without weights")
-    return Path(args.weights_dir)
+                         "one written by `videocomposer convert`, or `toy` for the built-in toy model (text + first "
+                         "frame + motion, 8 frames of 64x64), e.g. `videocomposer generate exp02_motion_transfer "
+                         "--weights-dir toy --input_video clip.mp4 --image_path first.png --input_text_desc "
+                         "\"a red circle moves left over a gray background\"`; `videocomposer demo` runs it on a synthetic clip")
+    return resolve_weights_dir(args.weights_dir)
+
+
+def model_defaults(args: argparse.Namespace) -> dict:
+    """The size and sampling settings a ``save_pretrained`` model stores where they differ from the official
+    model's (e.g. the toy model's 8 x 64 x 64): they replace the task's, and flags still override them."""
+    from ..pipelines.pipeline import DEFAULTS
+    from ..pipelines.toy_model import resolve_weights_dir, stored_defaults
+
+    if not args.weights_dir:
+        return {}
+    official = {**DEFAULTS, "scheduler": "ddim"}
+    stored = stored_defaults(resolve_weights_dir(args.weights_dir))
+    return {k: v for k, v in stored.items() if k in official and v != official[k]}
 
 
 def unet_file(value: str | None) -> str | None:
@@ -53,7 +71,8 @@ def unet_file(value: str | None) -> str | None:
 def add_model_arguments(parser: argparse.ArgumentParser, with_device: bool = True) -> None:
     """``--weights-dir``, ``--model-config`` and (optionally) ``--device``."""
     group = parser.add_argument_group("model")
-    group.add_argument("--weights-dir", help="folder with the six official weight files, or a `convert` output")
+    group.add_argument("--weights-dir", help="folder with the six official weight files, a `convert` output, or "
+                       "`toy` (the built-in toy model)")
     group.add_argument("--model-config", metavar="FILE", help=MODEL_CONFIG_HELP)
     if with_device:
         group.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")

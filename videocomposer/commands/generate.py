@@ -9,7 +9,7 @@ from typing import Any
 from ..conditions import CONDITIONS, INPUTS, input_flags
 from ..diffusion import SCHEDULERS
 from ..pipelines.presets import INPUT_FLAGS, TaskPreset, available_presets, load_preset
-from .common import DTYPES, UsageError, add_model_arguments, device, existing, unet_file, weights_dir
+from .common import DTYPES, UsageError, add_model_arguments, device, existing, model_defaults, unet_file, weights_dir
 
 #: The file inputs generate reads, by name (the registered inputs with a flag, except the caption).
 FILE_INPUTS = tuple(name for name, i in INPUTS.items() if i.flag and i.kind != "text")
@@ -25,7 +25,9 @@ def task_preset(args: argparse.Namespace) -> TaskPreset:
                  "guidances": args.conditions, "num_inference_steps": args.steps, "guidance_scale": args.guidance_scale,
                  "scheduler": args.scheduler, "num_frames": args.frames, "height": args.height, "width": args.width,
                  "fps": args.fps, "unet_file": unet_file(args.unet_file)}
-    return load_preset(args.task or args.cfg, overrides, report=lambda line: print(line, file=sys.stderr))
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return load_preset(args.task or args.cfg, {**model_defaults(args), **given},
+                       report=lambda line: print(line, file=sys.stderr))
 
 
 def check_task_inputs(preset: TaskPreset, given: dict[str, Any]) -> None:
@@ -158,12 +160,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     settings.add_argument("--conditions", help=f"comma-separated conditions to compose, from {', '.join(CONDITIONS)} "
                           "(the reference's names text, mask, depthmap work too)")
     settings.add_argument("--seed", type=int, help="random seed (reference default 8888)")
-    settings.add_argument("--steps", type=int, help="denoising steps (default 50)")
-    settings.add_argument("--guidance-scale", "--guidance_scale", type=float, help="classifier-free guidance (default 9.0)")
+    settings.add_argument("--steps", type=int, help="denoising steps (default 50, or the model's own)")
+    settings.add_argument("--guidance-scale", "--guidance_scale", type=float, help="classifier-free guidance (default 9.0, or the model's own)")
     settings.add_argument("--scheduler", choices=sorted(SCHEDULERS), help="sampler (default ddim, as the reference)")
-    settings.add_argument("--frames", type=int, help="number of frames (default 16)")
-    settings.add_argument("--height", type=int, help="video height in pixels (default 256)")
-    settings.add_argument("--width", type=int, help="video width in pixels (default 256)")
+    settings.add_argument("--frames", type=int, help="number of frames (default 16, or the model's own)")
+    settings.add_argument("--height", type=int, help="video height in pixels (default 256, or the model's own)")
+    settings.add_argument("--width", type=int, help="video width in pixels (default 256, or the model's own)")
     settings.add_argument("--fps", type=float, help="frame rate of the written files (default 8)")
     settings.add_argument("--unet-file", "--unet_file", help="UNet weights: a file name inside --weights-dir, or the path "
                           "of a file (e.g. a fine-tuned runs/<name>/checkpoints/step_<N>/unet.safetensors)")
