@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -29,7 +30,8 @@ from .pipelines.presets import CONDITION_KWARGS, INPUT_FLAGS, TaskPreset, availa
 
 #: The CLI flag of each input a condition can come from (keys of ``CONDITION_INPUTS``; None = no flag).
 _INPUT_FLAG = {"prompt": "--input_text_desc", "clip": "--input_video", "image": "--image_path",
-               "style_image": "--style_image", "sketch": "--sketch_path", "depth": "--depth_path"}
+               "style_image": "--style_image", "sketch": "--sketch_path", "depth": "--depth_path",
+               "motion": "--trajectory"}
 _DTYPES = ("float32", "float16", "bfloat16")
 MODEL_CONFIG_HELP = ("JSON/YAML architectures by component ({unet: {...}, clip: {...}, vae: {...}, midas: {...}, "
                      "sketch_cleaner: {...}}), only for non-official weights, e.g. the tiny test models: the file is "
@@ -133,7 +135,8 @@ def _unet_file(value: str | None) -> str | None:
 
 def _check_task_inputs(preset: TaskPreset, given: dict[str, Any]) -> None:
     """The preset's required inputs and every run's condition sources, before any compute."""
-    missing = preset.missing_inputs(given)
+    missing = preset.missing_inputs({**given, "video": given.get("video") or given.get("motion")})  # drawn motion
+    # stands in for the video's; a condition still needing the video is reported per run below
     if missing:
         raise UsageError(f"task {preset.name} needs {' and '.join(missing)} (it reads: "
                          f"{', '.join(INPUT_FLAGS[r] for r in preset.requires)})")
@@ -194,10 +197,36 @@ def given_inputs(args: argparse.Namespace, preset: TaskPreset, check_files: bool
     given = {name: getattr(args, flag.lstrip("-")) for name, flag in INPUT_FLAGS.items()}
     if check_files:
         given = {name: _existing(INPUT_FLAGS[name], value) for name, value in given.items()}
-    return {**given, "clip": given["video"], "prompt": preset.prompt}
+    motion = getattr(args, "trajectory", None)
+    motion = _existing("--trajectory", motion) if check_files else motion
+    return {**given, "clip": given["video"], "prompt": preset.prompt, "motion": motion}
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    for path in generate(args):
+        print(path)
+    return 0
+
+
+@dataclass
+class PreparedGeneration:
+    """A ``generate`` command ready to sample: the task, the pipeline, its built conditions and where files go."""
+
+    preset: TaskPreset
+    pipe: Any
+    prepared: Any  # PreparedConditions
+    style_image: Any
+    output_dir: Path
+
+    def source(self):
+        """The clip's frames ``[1, 3, F, M, M]`` for the grid's source panel, or None."""
+        clip = self.prepared.clip
+        return clip.misc.permute(1, 0, 2, 3)[None] if clip is not None and self.preset.save_origin_video else None
+
+
+def prepare_generation(args: argparse.Namespace, pipe=None) -> PreparedGeneration:
+    """Check and read every input of a parsed ``generate`` command, load the pipeline (unless ``pipe`` is
+    given: the UI keeps one loaded) and build the conditions of all its runs."""
     preset = _task_preset(args)
     paths = given_inputs(args, preset)
     _check_task_inputs(preset, paths)
@@ -206,27 +235,29 @@ def run_generate(args: argparse.Namespace) -> int:
 
     ensure_writable_dir(output_dir)  # before any model is loaded
     device = _device(args.device)
-    weights_dir = _weights_dir(args)
+    weights_dir = _weights_dir(args) if pipe is None else None
     config = read_model_config(args.model_config)
 
     import torch
 
     from .pipelines import VideoComposerPipeline
     from .pipelines.pipeline import default_misc_size
-    from .pipelines.results import save_result, write_notes
+    from .video.trajectory import read_trajectory
 
     images = {k: _open_image(INPUT_FLAGS[k], paths[k]) for k in ("image", "style_image")}
     misc_size = default_misc_size(preset.height, preset.width)
     depth = _read_depth(paths["depth"], preset.num_frames, misc_size)
     sketch = _read_sketch(paths["sketch"])
     mask = _open_image("--mask_path", paths["mask"])
+    motion = read_trajectory(paths["motion"]) if paths["motion"] is not None else None
     if paths["video"] is not None:
         from .video.reader import probe_video
 
         probe_video(paths["video"])  # an unreadable video fails now, not after minutes of weight loading
 
-    pipe = VideoComposerPipeline.load(weights_dir, conditions=preset.all_conditions(), config=config,
-                                      unet_file=preset.unet_file, device=device)
+    if pipe is None:
+        pipe = VideoComposerPipeline.load(weights_dir, conditions=preset.all_conditions(), config=config,
+                                          unet_file=preset.unet_file, device=device)
     dtype = args.dtype or "float16"
     if device.type != "cpu" and dtype != "float32":
         pipe.enable_autocast(getattr(torch, dtype))
@@ -236,27 +267,35 @@ def run_generate(args: argparse.Namespace) -> int:
 
     prepared = pipe.prepare_conditions(preset.all_conditions(), video=paths["video"], prompt=preset.prompt,
                                        image=images["image"], style_image=images["style_image"], sketch=sketch,
-                                       depth=depth, mask=mask, num_frames=preset.num_frames, height=preset.height,
-                                       width=preset.width, seed=preset.seed)
-    source = None
-    if prepared.clip is not None and preset.save_origin_video:
-        source = prepared.clip.misc.permute(1, 0, 2, 3)[None]
+                                       depth=depth, mask=mask, motion=motion, num_frames=preset.num_frames,
+                                       height=preset.height, width=preset.width, seed=preset.seed)
+    return PreparedGeneration(preset, pipe, prepared, images["style_image"], output_dir)
+
+
+def generate(args: argparse.Namespace, pipe=None, command: str | None = None) -> list[Path]:
+    """``videocomposer generate`` with parsed ``args``; returns the files written. ``pipe``: an already
+    loaded pipeline to use instead of loading ``--weights-dir``; ``command``: the command line recorded
+    in ``settings.txt`` (default: this process's)."""
+    import torch
+
+    from .pipelines.results import save_result, write_notes
+
+    job = prepare_generation(args, pipe)
+    preset, pipe = job.preset, job.pipe
     written = []
     for run, conditions in preset.runs().items():
         out = pipe(preset.prompt if "y" in conditions else None, conditions=conditions,
-                   precomputed_conditions={c: prepared.conditions[c] for c in conditions},
+                   precomputed_conditions={c: job.prepared.conditions[c] for c in conditions},
                    negative_prompt=preset.negative_prompt if "y" in conditions else None,
                    num_frames=preset.num_frames, height=preset.height, width=preset.width,
                    num_inference_steps=preset.num_inference_steps, guidance_scale=preset.guidance_scale,
                    scheduler=preset.scheduler, generator=torch.Generator().manual_seed(preset.seed))
-        saved = save_result(output_dir, f"{run}-S{preset.seed:05d}", out.frames[0], out.conditions, source,
-                            images["style_image"], fps=preset.fps)
+        saved = save_result(job.output_dir, f"{run}-S{preset.seed:05d}", out.frames[0], out.conditions, job.source(),
+                            job.style_image, fps=preset.fps)
         written += [saved.mp4, saved.gif]
-    write_notes(output_dir, preset.prompt, {"task": preset.name, "command": " ".join(sys.argv),
-                                            **{k: v for k, v in preset.to_dict().items() if k != "prompt"}})
-    for path in written:
-        print(path)
-    return 0
+    write_notes(job.output_dir, preset.prompt, {"task": preset.name, "command": command or " ".join(sys.argv),
+                                                **{k: v for k, v in preset.to_dict().items() if k != "prompt"}})
+    return written
 
 
 def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -283,6 +322,9 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
     inputs.add_argument("--depth_path", "--depth-path", help="depth map instead of MiDaS: .safetensors from `extract` "
                         "(exact), or a greyscale image/video (white = near, mapped to [0, 1])")
     inputs.add_argument("--mask_path", "--mask-path", help="inpainting mask image, white = regenerate (default: random)")
+    inputs.add_argument("--trajectory", help="hand-drawn motion instead of the video's: a JSON file of strokes (points "
+                        "per frame or a path, and a radius; the schema is in videocomposer/video/trajectory.py), as "
+                        "`videocomposer ui` exports")
     inputs.add_argument("--input_text_desc", "--input-text-desc", "--prompt", help="the caption")
     inputs.add_argument("--negative_prompt", "--negative-prompt", help="caption of the unconditional pass (default: empty)")
     settings = parser.add_argument_group("settings (override the task)")
@@ -474,8 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
     for add in SUBCOMMANDS:
         add(subparsers)
     from .training.cli import add_train_parser
+    from .ui.command import add_ui_parser
 
     add_train_parser(subparsers)
+    add_ui_parser(subparsers)
     return parser
 
 
@@ -493,15 +537,19 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point; returns the exit code (2 for a user error, with a one-line message)."""
+def user_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that report a user's mistake (shown as one line, not a traceback)."""
     from .video.reader import VideoReadError
 
+    return (UsageError, FileNotFoundError, WeightFileError, PermissionError, NotADirectoryError, VideoReadError, ValueError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code (2 for a user error, with a one-line message)."""
     args = parse_command_line(argv)
     try:
         return args.func(args)
-    except (UsageError, FileNotFoundError, WeightFileError, PermissionError, NotADirectoryError, VideoReadError,
-            ValueError) as exc:
+    except user_errors() as exc:
         print(f"videocomposer {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -33,6 +33,7 @@ from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
 from ..video.sampling import load_video_clip
+from ..video.trajectory import Trajectory
 from .components import (COMPONENTS, components_for, is_pretrained_folder, load_component, load_official_components,
                          read_index, save_component, write_index)
 from .presets import normalize_conditions
@@ -317,6 +318,8 @@ class VideoComposerPipeline:
         the union of several runs' conditions once and pass them as ``precomputed_conditions``.
         """
         misc_size = self.misc_size or default_misc_size(height, width)
+        if isinstance(inputs.get("motion"), Trajectory):  # hand-drawn motion → the field extracted vectors give
+            inputs["motion"] = inputs["motion"].motion_condition(num_frames, max(height, width))
         py_rng = random.Random(seed) if seed is not None else None
         for name in ("image", "sketch"):
             if isinstance(inputs.get(name), Image.Image):
@@ -366,7 +369,7 @@ class VideoComposerPipeline:
     def __call__(self, prompt: str | Sequence[str] | None = None, *, video: str | os.PathLike | VideoClip | None = None,
                  image: Image.Image | torch.Tensor | None = None, style_image: Image.Image | torch.Tensor | None = None,
                  sketch: Image.Image | torch.Tensor | None = None, depth: torch.Tensor | None = None,
-                 mask: Image.Image | np.ndarray | torch.Tensor | None = None, motion: torch.Tensor | None = None,
+                 mask: Image.Image | np.ndarray | torch.Tensor | None = None, motion: torch.Tensor | Trajectory | None = None,
                  conditions: Sequence[str] | None = None, negative_prompt: str | Sequence[str] | None = None,
                  num_frames: int = 16, height: int = 256, width: int = 256, num_inference_steps: int = 50,
                  guidance_scale: float | None = 9.0, scheduler: str | None = None, eta: float = 0.0,
@@ -385,7 +388,8 @@ class VideoComposerPipeline:
             image: the first-frame image for ``local_image`` (PIL, or ``[3, H, W]`` in [0, 1]).
             style_image: the style image for ``image`` (PIL).
             sketch: a sketch image (PIL, run through PiDiNet + the cleaner) or a 1-channel map ``[F, 1, H, W]``.
-            depth, motion: maps ``[F, C, H, W]`` or ``[B, C, F, H, W]`` that replace the extracted ones.
+            depth, motion: maps ``[F, C, H, W]`` or ``[B, C, F, H, W]`` that replace the extracted ones; ``motion``
+                may also be a hand-drawn :class:`~videocomposer.video.trajectory.Trajectory`.
             mask: inpainting mask for ``masked`` (1 / white = regenerate); default: the clip's random mask.
             conditions: the UNet conditions to use (e.g. ``["y", "depth"]``; reference names accepted).
                 Default: implied by the inputs given (see :meth:`resolve_conditions`).

@@ -1,0 +1,104 @@
+"""Which model the app serves, loaded once: the built-in toy model, a ``convert`` folder or the official files."""
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..checkpoints import OFFICIAL_FILES
+from ..conditions import CONDITION_MODELS
+from ..pipelines.components import components_for, is_pretrained_folder
+
+TOY_MODULE = "videocomposer.pipelines.toy_model"
+
+
+def toy_model_dir() -> Path | None:
+    """The built-in toy model's ``save_pretrained`` folder, or None where this install has none."""
+    try:
+        module = importlib.import_module(TOY_MODULE)
+    except ImportError:
+        return None
+    return Path(module.toy_model_dir())
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model folder and how it was chosen. ``kind``: ``toy``, ``converted`` or ``official``."""
+
+    folder: Path
+    kind: str
+    model_config: Path | None = None
+
+    def generate_arguments(self) -> list[str]:
+        """The ``videocomposer generate`` flags that load this model."""
+        flags = ["--weights-dir", os.fspath(self.folder)]
+        return flags + (["--model-config", os.fspath(self.model_config)] if self.model_config else [])
+
+    def loadable_conditions(self) -> list[str]:
+        """Conditions whose models the folder holds (official files may be a subset; others hold what they hold)."""
+        if self.kind != "official":
+            return list(CONDITION_MODELS)
+        return [c for c in CONDITION_MODELS
+                if all((self.folder / OFFICIAL_FILES[n].filename).is_file() for n in components_for([c])[0])]
+
+
+def resolve_model(weights_dir: str | None, model_config: str | None, toy: bool) -> ModelSource:
+    """``--weights-dir`` (official or converted), else the toy model (``--toy``, the default when installed).
+
+    Raises:
+        ValueError: both or neither available, with what to pass instead.
+    """
+    if weights_dir and toy:
+        raise ValueError("give either --weights-dir or --toy, not both")
+    config = Path(model_config).resolve() if model_config else None
+    if weights_dir:
+        folder = Path(weights_dir).resolve()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--weights-dir: folder not found: {folder}")
+        return ModelSource(folder, "converted" if is_pretrained_folder(folder) else "official", config)
+    folder = toy_model_dir()
+    if folder is None:
+        raise ValueError("no model: this install has no built-in toy model; pass --weights-dir (the official weight "
+                         "files or a `videocomposer convert` folder, see the README)")
+    return ModelSource(folder, "toy", config)
+
+
+class ModelHolder:
+    """The loaded pipeline, shared by the app's jobs (one at a time: the queue runs one job, and a lock
+    guards loading)."""
+
+    def __init__(self, source: ModelSource, device: str = "auto"):
+        self.source = source
+        self.device = device
+        self._pipe: Any = None
+        self._lock = threading.Lock()
+
+    def pipeline(self) -> Any:
+        """Load on first use: every condition the folder can serve."""
+        with self._lock:
+            if self._pipe is None:
+                from ..cli import _device, read_model_config
+                from ..pipelines import VideoComposerPipeline
+
+                self._pipe = VideoComposerPipeline.load(
+                    self.source.folder, conditions=self.source.loadable_conditions(),
+                    config=read_model_config(os.fspath(self.source.model_config) if self.source.model_config else None),
+                    device=_device(self.device))
+            return self._pipe
+
+    def supported_conditions(self) -> list[str]:
+        """The conditions the loaded UNet has encoders for (text and style always), in the reference's order."""
+        unet = self.pipeline().unet
+        stc = {c.kwarg for c in unet.stc_conditions}
+        return [c for c in CONDITION_MODELS if c in ("y", "image") or c in stc]
+
+    def describe(self) -> str:
+        """One Markdown line: which model, where, which conditions, on which device."""
+        labels = {"toy": "built-in toy model (small, trained here; not the official VideoComposer)",
+                  "converted": "converted folder", "official": "official weight files"}
+        pipe = self.pipeline()
+        return (f"**Model in use:** {labels[self.source.kind]} — `{self.source.folder}` · device `{pipe.device}` · "
+                f"conditions: {', '.join(self.supported_conditions())}")
