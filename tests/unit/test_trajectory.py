@@ -170,3 +170,23 @@ def test_same_sign_and_size_as_the_vectors_extracted_from_a_video_moving_that_wa
         median = got.median(dim=1).values
         assert median.tolist() == pytest.approx(list(step), abs=0.5), f"frame {f}: {median.tolist()} vs {step}"
         assert torch.all(drawn[f][:, covered] == torch.tensor(step, dtype=torch.float32)[:, None])
+
+
+def test_pipeline_and_generate_command_feed_the_drawn_field_to_the_unet(tmp_path):
+    from videocomposer.cli import parse_command_line, prepare_generation
+    from videocomposer.pipelines import VideoComposerPipeline
+    from videocomposer.pipelines.tiny import tiny_configs, tiny_model_config, write_tiny_official_weights
+
+    write_tiny_official_weights(tmp_path / "w", components=["unet", "vae", "clip"])
+    pipe = VideoComposerPipeline.from_official(tmp_path / "w", conditions=["y", "motion"], config=tiny_configs())
+    trajectory = Trajectory(48, 32, (Stroke(((8, 8), (40, 24)), radius=10),))
+    (tmp_path / "t.json").write_text(trajectory.to_json())
+    (tmp_path / "tiny.json").write_text(json.dumps(tiny_model_config()))
+    expected = trajectory.motion_condition(4, 32).permute(1, 0, 2, 3)[None]  # [1, 2, F, R, R]
+
+    built = pipe.prepare_conditions(["y", "motion"], prompt="x", motion=trajectory, num_frames=4, height=32, width=32)
+    assert torch.equal(built.conditions["motion"], expected)
+    args = parse_command_line(["generate", "compose", "--conditions", "y,motion", "--trajectory", str(tmp_path / "t.json"),
+                               "--weights-dir", str(tmp_path / "w"), "--model-config", str(tmp_path / "tiny.json"),
+                               "--frames", "4", "--height", "32", "--width", "32", "--output-dir", str(tmp_path / "o")])
+    assert torch.equal(prepare_generation(args, pipe).prepared.conditions["motion"], expected)

@@ -178,7 +178,7 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
                         gr.Markdown("Click on the first frame to draw a stroke: the first click places the region "
                                     "(a circle of the radius), later clicks its path over the frames. The field "
                                     "replaces the video's motion; preview it with *Preview conditions*.")
-                        canvas = gr.Image(label="Canvas (first frame)", interactive=False, elem_id="canvas",
+                        canvas = gr.Image(label="Canvas (first frame)", interactive=False, elem_id="canvas", height=320,
                                           value=drawing_view(None, None, initial["frames"], initial["width"], initial["height"]))
                         with gr.Row():
                             radius = gr.Slider(4, 128, value=DEFAULT_RADIUS, step=1, label="Region radius (px)")
@@ -202,11 +202,11 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
                 generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
             with gr.Column(scale=2):
                 result_video = gr.Video(label="Result", autoplay=True, loop=True, interactive=False, elem_id="result")
-                grid = gr.Image(label="Source | conditions | result", interactive=False)
+                grid = gr.Image(label="Source | conditions | result", interactive=False, height=200)
                 command = gr.Code(label="The same run from the command line", language="shell", interactive=False,
-                                  elem_id="command")
+                                  elem_id="command", wrap_lines=True)
                 folder = gr.Textbox(label="Saved in", interactive=False)
-                conditions_preview = gr.Image(label="Conditions preview", interactive=False)
+                conditions_preview = gr.Image(label="Conditions preview (before generating)", interactive=False, height=200)
 
         form = [task, conditions, prompt, negative, video, image, style_image, sketch, depth, mask, trajectory,
                 steps, guidance, scheduler, seed, frames, height, width]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,8 @@ class Trajectory:
                             for s in self.strokes]}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1)
+        """Indented JSON with one ``[x, y]`` pair per line."""
+        return re.sub(r"\[\s*([^\[\]\s,]+),\s*([^\[\]\s,]+)\s*\]", r"[\1, \2]", json.dumps(self.to_dict(), indent=1))
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "trajectory") -> "Trajectory":
