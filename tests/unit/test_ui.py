@@ -196,7 +196,8 @@ def test_chromium_draws_motion_generates_and_plays_the_video(app, tmp_path):
 
         tab("Motion")
         canvas = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#canvas img")))
-        wait.until(lambda d: d.execute_script("return arguments[0].naturalWidth", canvas) == 128)  # the first frame
+        # the first frame (128 x 96), shown enlarged to 512 px
+        wait.until(lambda d: d.execute_script("return arguments[0].naturalWidth", canvas) == 512)
         width = canvas.size["width"]
         def drawn_points(d):
             text = d.execute_script("return document.querySelector('#trajectory .cm-content').innerText")

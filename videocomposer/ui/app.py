@@ -36,6 +36,7 @@ FORM_FIELDS = ("task", "conditions", "prompt", "negative_prompt", "video", "imag
                "mask", "trajectory", "steps", "guidance_scale", "scheduler", "seed", "frames", "height", "width")
 _UPLOADS = ("video", "image", "style_image", "sketch", "depth", "mask")
 DEFAULT_RADIUS = 24
+DISPLAY_SIDE = 512
 
 
 def _request_values(values: tuple) -> dict[str, Any]:
@@ -70,14 +71,21 @@ def _strokes(text: str | None, width: int, height: int) -> Trajectory:
     return trajectory
 
 
+def _display_scale(width: int, height: int) -> float:
+    """Small canvases are shown enlarged (long side DISPLAY_SIDE) so that they can be drawn on."""
+    return max(1.0, DISPLAY_SIDE / max(width, height))
+
+
 def drawing_view(image_path: str | None, text: str | None, frames: int, width: int, height: int) -> Image.Image:
-    """The canvas with the strokes drawn on it."""
+    """The canvas with the strokes drawn on it, enlarged by :func:`_display_scale`."""
     background, w, h = _canvas(image_path, width, height)
     try:
         trajectory = _strokes(text, w, h)
     except ValueError:
         trajectory = Trajectory(w, h, ())
-    return draw_trajectory(trajectory, max(int(frames), 2), background)
+    image = draw_trajectory(trajectory, max(int(frames), 2), background)
+    scale = _display_scale(w, h)
+    return image.resize((round(w * scale), round(h * scale)), Image.Resampling.BICUBIC) if scale > 1 else image
 
 
 def add_point(image_path: str | None, text: str | None, radius: float, new_stroke: bool, frames: int, width: int,
@@ -88,7 +96,8 @@ def add_point(image_path: str | None, text: str | None, radius: float, new_strok
         trajectory = _strokes(text, w, h)
     except ValueError as exc:
         raise _user_error(exc) from exc
-    x, y = (float(v) for v in evt.index)
+    scale = _display_scale(w, h)
+    x, y = (round(float(v) / scale, 1) for v in evt.index)
     strokes = list(trajectory.strokes)
     if new_stroke or not strokes:
         strokes.append(Stroke(((x, y),), float(radius)))
