@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..cli import MODEL_CONFIG_HELP, UsageError
+from ..cli import UsageError, _add_model_arguments
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -19,6 +19,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 def run_ui(args: argparse.Namespace) -> int:
     auth = parse_auth(args.auth)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry, no version check
     try:
         import gradio  # noqa: F401  (checked here for a clear message)
     except ImportError as exc:
@@ -41,11 +42,8 @@ def add_ui_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Serve a Gradio app on this machine: upload a video and images, draw motion strokes on the first "
                     "frame, preview the conditions, generate. Each job is the `videocomposer generate` command the app "
                     "shows, saved under --output-dir/ui-<date>-<time>/. Needs the ui extra (pip install -e \".[ui]\").")
-    model = parser.add_argument_group("model (default: the built-in toy model)")
-    model.add_argument("--weights-dir", help="the official weight files, or a `videocomposer convert` folder")
-    model.add_argument("--toy", action="store_true", help="the built-in toy model (the default without --weights-dir)")
-    model.add_argument("--model-config", metavar="FILE", help=MODEL_CONFIG_HELP)
-    model.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")
+    _add_model_arguments(parser)
+    parser.add_argument("--toy", action="store_true", help="the built-in toy model (the default without --weights-dir)")
     parser.add_argument("--output-dir", "--output_dir", default="outputs", help="where jobs are saved (default: outputs)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
