@@ -29,7 +29,8 @@ def run_ui(args: argparse.Namespace) -> int:
 
     holder = ModelHolder(resolve_model(args.weights_dir, args.model_config, args.toy), device=args.device)
     print(f"videocomposer ui: loading {holder.source.kind} model from {holder.source.folder} ...")
-    defaults = {k: getattr(args, k) for k in ("steps", "frames", "height", "width") if getattr(args, k) is not None}
+    defaults = {**holder.source.form_defaults(),
+                **{k: getattr(args, k) for k in ("steps", "frames", "height", "width") if getattr(args, k) is not None}}
     demo = build_app(holder, args.output_dir, defaults)
     print(f"videocomposer ui: jobs are saved under {os.path.abspath(args.output_dir)}; open http://{args.host}:{args.port}")
     launch(demo, args.output_dir, host=args.host, port=args.port, auth=auth)

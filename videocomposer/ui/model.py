@@ -37,6 +37,10 @@ class ModelSource:
         flags = ["--weights-dir", os.fspath(self.folder)]
         return flags + (["--model-config", os.fspath(self.model_config)] if self.model_config else [])
 
+    def form_defaults(self) -> dict[str, int]:
+        """Initial form values that suit the model: the toy model was trained on 8 frames of 64x64."""
+        return {"frames": 8, "height": 64, "width": 64, "steps": 25} if self.kind == "toy" else {}
+
     def loadable_conditions(self) -> list[str]:
         """Conditions whose models the folder holds (official files may be a subset; others hold what they hold)."""
         if self.kind != "official":
