@@ -1,7 +1,7 @@
 """The SD-2.1 VAE against the reference fixtures (``autoencoder/``).
 
-Sizes, chunk sizes, seed and the config come from ``config.json``; bounds are the fixture README's:
-moments / mean / logvar / std / latents 5e-5, decoded 2e-4.
+Sizes, chunk sizes, seed and the config come from ``config.json``; bounds are the fixture README's
+(``bounds.py``).
 """
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import json
 import pytest
 import torch
 from conftest import load_family
+from .bounds import BOUNDS
 from einops import rearrange
 
 from videocomposer.checkpoints import load_strict
 from videocomposer.models.vae import VAEConfig, build_vae, convert_vae_state_dict, decode_video, encode_posterior, encode_video, load_vae
 
-LATENT_BOUND = 5e-5
-DECODED_BOUND = 2e-4
+LATENT_BOUND = BOUNDS["autoencoder.latents"]
+DECODED_BOUND = BOUNDS["autoencoder.decoded"]
 
 
 def max_err(a: torch.Tensor, b: torch.Tensor) -> float:

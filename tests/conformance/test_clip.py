@@ -1,7 +1,7 @@
 """OpenCLIP towers, tokenizer and image normalisation against the reference's ``clip/`` fixtures.
 
 Everything (model size, captions, image size, tensors) comes from ``clip/config.json`` and
-``io.safetensors``; bounds are the fixture README's (tokens exact, embeddings 5e-5).
+``io.safetensors``; bounds are the fixture README's (tokens exact, embeddings in ``bounds.py``).
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from conftest import load_family
+from .bounds import BOUNDS
 from videocomposer.models.clip import OpenCLIP, OpenCLIPConfig
 from videocomposer.models.image_preprocess import normalize_pixels
 from videocomposer.models.tokenizer import CLIPTokenizer
 
-EMBEDDING_BOUND = 5e-5  # README: clip text / image embeddings, max abs
+EMBEDDING_BOUND = BOUNDS["clip.embeddings"]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import re
 import pytest
 import torch
 from conftest import family_config, family_keys, load_family
+from .bounds import BOUNDS
 
 from videocomposer.models.unet import UNetConfig, VideoComposerUNet
 
@@ -19,7 +20,7 @@ FAMILY = "unet"
 OUTPUTS = "outputs.safetensors"
 INPUTS = "inputs.safetensors"
 LAYOUT = "official_state_dict_layout.json"
-MAX_ABS_BOUND = 2e-4  # fixture README, "Recommended acceptance bounds": unet, every `outputs` entry
+MAX_ABS_BOUND = BOUNDS["unet.outputs"]
 
 
 def _case_kwargs(description: dict[str, str], inputs: dict[str, torch.Tensor], batch: int) -> dict[str, torch.Tensor]:

@@ -2,7 +2,7 @@
 
 Everything (file names, seed, sizes, frame count, fps branch) comes from ``video/config.json`` and
 the tensor keys. Bounds are the fixture README's: uint8 images and raw vectors exact, ``mv_data``
-1e-5.
+as in ``bounds.py``.
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import torch
 from PIL import Image
 
 from conftest import load_family
+from .bounds import BOUNDS
 from videocomposer.video.motion import dense_motion_field, motion_condition
 from videocomposer.video.reader import decode_motion_stream, probe_video, reencode_mpeg4, sampling_fps
 from videocomposer.video.sampling import load_video_clip, misc_frames_uint8, vit_frame_uint8, video_frames_uint8
 
-MV_BOUND = 1e-5
+MV_BOUND = BOUNDS["video.mv_data"]
 
 
 @pytest.fixture(scope="module")

@@ -148,6 +148,9 @@ def test_reencode_matches_ffmpeg_cli(video, tmp_path):
                "-c:v", "mpeg4", "-threads", str(REFERENCE_ENCODER_THREADS), "-f", "rawvideo", str(out)]
     subprocess.run(command, check=True, timeout=120)
     cli, ours = decode_motion_stream(out), decode_motion_stream(reencode_mpeg4(video, 6))
+    # Exact pixels hold because the source is limited-range yuv420p, which reaches the encoder without a
+    # conversion. For a full-range (yuvj420p) source, FFmpeg versions differ in the range conversion
+    # before the encoder (fixture README): compare only vectors and picture types there.
     assert ours.frame_types == cli.frame_types
     assert all(np.array_equal(a, b) for a, b in zip(ours.motion_vectors, cli.motion_vectors))
     assert all(np.array_equal(ours.frames[i], cli.frames[i]) for i in cli.frames)
