@@ -63,21 +63,34 @@ def test_vectors_are_half_pel_like_mpeg4_and_later_strokes_win():
     assert motion[1, :, y, x].tolist() == [0.0, -3.0]  # b is later: its vector wins where both cover a block
 
 
-def test_canvas_units_and_resize_crop_are_those_of_extracted_motion():
-    # a 640x360 canvas goes through the same short-side resize + centre crop; magnitudes stay in canvas pixels
+def test_canvas_is_scaled_to_the_source_size_then_resized_and_cropped_like_extracted_motion():
+    # 16 px per frame on a 640x360 canvas; by default the source is the video's side (256): 16 * 256 / 360 = 11.4,
+    # half-pel 11.5, at the block centres of the 455x256 source, centre-cropped like extracted motion
     trajectory = Trajectory(640, 360, (Stroke(tuple((300.0 + 16 * f, 180.0) for f in range(4)), radius=40),))
     motion = trajectory.motion_condition(4, 256)
     assert motion.shape == (4, 2, 256, 256)
-    dx = motion[1:, 0]
-    assert dx.min() >= 0 and dx.max() <= 16 and motion[1:, 1].abs().max() < 1e-6
-    # the bilinear resize of the sparse field lowers peaks, but units stay canvas pixels: more than a rescale to
-    # the 256 grid could give (16 * 256 / 360)
-    assert dx.max() > 16 * 256 / 360
+    nonzero = motion[1:, 0] != 0
+    assert nonzero.any() and torch.all(motion[1:, 0][nonzero] == 11.5) and motion[1:, 1].abs().max() == 0
+    # as a 360-px source: the bilinear resize to 256 lowers the sparse peaks, units stay source pixels
+    native = trajectory.motion_condition(4, 256, source_size=360)
+    assert native[1:, 0].max() <= 16 and native[1:, 0].max() > 16 * 256 / 360 and native[1:, 0].min() >= 0
+
+
+def test_the_same_drawing_gives_the_same_field_on_any_canvas_size():
+    small = Trajectory(128, 128, (Stroke(((32, 64), (96, 64)), radius=16),))
+    large = Trajectory(512, 512, (Stroke(((128, 256), (384, 256)), radius=64),))
+    assert torch.equal(small.motion_condition(8, 64), large.motion_condition(8, 64))
+    # drawn at the canvas's own size, a 1024-px source loses every vector in the resize to 256 (as a 1024-px
+    # video does in the reference): the default source size keeps them
+    big = Trajectory(1024, 1024, (Stroke(((200, 500), (800, 500)), radius=120),))
+    assert big.motion_condition(8, 256, source_size=1024).abs().max() == 0
+    assert big.motion_condition(8, 256).abs().max() > 0
 
 
 def test_json_round_trip_gives_the_same_field(tmp_path):
     trajectory = Trajectory(320, 192, (Stroke(((30, 40), (90.5, 60), (200, 150)), radius=24.5),
-                                       Stroke(tuple((250.0, 20.0 + 9 * f) for f in range(FRAMES)), 12, "per_frame")))
+                                       Stroke(tuple((250.0, 20.0 + 9 * f) for f in range(FRAMES)), 12, "per_frame")),
+                            source_size=160)
     path = tmp_path / "strokes.json"
     path.write_text(trajectory.to_json())
     again = read_trajectory(path)
@@ -102,6 +115,7 @@ def test_minimal_hand_written_json_is_accepted():
     ('{"width": 64, "height": 64, "strokes": [{"points": [], "radius": 3}]}', "at least one point"),
     ('{"width": 64, "height": 64, "strokes": [{"points": [[1, 2]], "radius": 3, "speed": 2}]}', "unknown key(s) ['speed']"),
     ('{"format": "other", "width": 64, "height": 64, "strokes": []}', "'format' must be"),
+    ('{"width": 64, "height": 64, "strokes": [], "source_size": 0}', "source_size must be a positive integer"),
 ])
 def test_bad_json_names_the_file_and_field(tmp_path, text, message):
     path = tmp_path / "bad.json"

@@ -5,14 +5,14 @@ A :class:`Trajectory` is a canvas (the first frame's ``width × height`` in pixe
 current point (always at least the block under the point) — and its path, one point per frame or a
 drawn polyline resampled to the frame count at constant speed (``timing``).
 
-The field is made exactly as the extracted condition is (:mod:`videocomposer.video.sampling`): every
-frame's vectors are written as the MPEG-4 rows the decoder exports (``source = −1``, 16×16 blocks,
-``dst`` at the block centre, half-pel ``motion_scale = 2``) and go through the same
+The field is made exactly as the extracted condition is (:mod:`videocomposer.video.sampling`): the
+canvas is scaled to a source video size (short side ``source_size``, default the generated video's
+side ``R``), every frame's vectors are written as the MPEG-4 rows the decoder exports (``source = −1``,
+16×16 blocks, ``dst`` at the block centre, half-pel ``motion_scale = 2``) and go through the same
 :func:`~videocomposer.video.motion.dense_motion_field` and
-:func:`~videocomposer.video.motion.motion_condition`. So the units (canvas pixels, like the source
-pixels of a video), the sign convention (``dst − src``: an object moving right has dx > 0, down dy > 0),
-the sparsity (one pixel per block) and the resize/crop to ``[F, 2, R, R]`` are those of the vectors of
-a real video of the canvas size. Frame 0 is all zeros, as the I-frame that starts every training clip;
+:func:`~videocomposer.video.motion.motion_condition`. So the units (pixels of that source), the sign
+convention (``dst − src``: an object moving right has dx > 0, down dy > 0), the sparsity (one pixel per
+block) and the resize/crop to ``[F, 2, R, R]`` are those of the vectors of a real video of that size. Frame 0 is all zeros, as the I-frame that starts every training clip;
 frame ``f`` moves the blocks now under ``p[f]`` by ``p[f] − p[f−1]``. Where strokes overlap, the later
 stroke wins (as a later vector does).
 
@@ -22,7 +22,8 @@ JSON (``videocomposer generate --trajectory FILE.json``, and what the UI exports
      "width": 256, "height": 256,                 # canvas = the first frame, in pixels
      "strokes": [{"points": [[40, 128], [200, 128]],   # [x, y], x right, y down, canvas pixels
                   "radius": 24,                     # region radius in canvas pixels
-                  "timing": "auto"}]}               # "per_frame" | "path" | "auto" (optional)
+                  "timing": "auto"}],               # "per_frame" | "path" | "auto" (optional)
+     "source_size": 256}                           # optional: short side of the source the field is made for
 
 ``timing``: ``per_frame`` takes point ``i`` as the region's centre in frame ``i`` (exactly one point per
 frame); ``path`` resamples the polyline by arc length to one point per frame (constant speed);
@@ -101,18 +102,27 @@ def resample_path(points: np.ndarray, num: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Trajectory:
-    """Strokes on a ``width × height`` canvas (the first frame's pixels)."""
+    """Strokes on a ``width × height`` canvas (the first frame's pixels); ``source_size``: see :meth:`motion_condition`."""
 
     width: int
     height: int
     strokes: tuple[Stroke, ...] = field(default_factory=tuple)
+    source_size: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strokes", tuple(self.strokes))
-        for name in ("width", "height"):
+        for name in ("width", "height", "source_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise TrajectoryError(f"trajectory {name} must be a positive integer (canvas pixels), got {value!r}")
+            if (value is not None or name != "source_size") and (isinstance(value, bool) or not isinstance(value, int)
+                                                                 or value < 1):
+                raise TrajectoryError(f"trajectory {name} must be a positive integer (pixels), got {value!r}")
+
+    def scaled(self, short_side: int) -> "Trajectory":
+        """The same strokes on the canvas scaled so that its short side is ``short_side`` pixels."""
+        scale = short_side / min(self.width, self.height)
+        strokes = tuple(Stroke(tuple((x * scale, y * scale) for x, y in s.points), s.radius * scale, s.timing)
+                        for s in self.strokes)
+        return Trajectory(max(1, round(self.width * scale)), max(1, round(self.height * scale)), strokes, self.source_size)
 
     # ------------------------------------------------------------------ the motion field
 
@@ -148,17 +158,28 @@ class Trajectory:
         """Per frame, the float64 ``[H, W, 2]`` field of :func:`~videocomposer.video.motion.dense_motion_field`."""
         return [dense_motion_field(rows, self.height, self.width) for rows in self.block_vectors(num_frames)]
 
-    def motion_condition(self, num_frames: int, resolution: int, *, align_with_frames: bool = False) -> torch.Tensor:
-        """The UNet's ``motion`` input: ``[F, 2, R, R]`` float32, (dx, dy) in canvas pixels, sparse — the
-        layout, units and resize/crop of :attr:`VideoClip.motion <videocomposer.video.clip.VideoClip>`."""
-        return motion_condition(self.dense_fields(num_frames), resolution, align_with_frames=align_with_frames)
+    def motion_condition(self, num_frames: int, resolution: int, *, source_size: int | None = None,
+                         align_with_frames: bool = False) -> torch.Tensor:
+        """The UNet's ``motion`` input: ``[F, 2, R, R]`` float32, sparse, (dx, dy) in pixels of the source —
+        the layout, units and resize/crop of :attr:`VideoClip.motion <videocomposer.video.clip.VideoClip>`.
+
+        The strokes are treated as drawn on a source video whose short side is ``source_size`` (default: this
+        trajectory's ``source_size``, else ``resolution``): the canvas is scaled to it first, so the same
+        drawing gives the same field whatever the first frame's size. A source much larger than ``resolution``
+        would lose its vectors, as a large video does in the reference's resize (bilinear without antialias
+        samples between the block centres); a model trained on sources of side ``S`` sees fields most like
+        its training data with ``source_size=S``.
+        """
+        source = self.scaled(source_size or self.source_size or resolution)
+        return motion_condition(source.dense_fields(num_frames), resolution, align_with_frames=align_with_frames)
 
     # ------------------------------------------------------------------ JSON
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, "width": self.width, "height": self.height,
+        data = {"format": FORMAT, "version": VERSION, "width": self.width, "height": self.height,
                 "strokes": [{"points": [list(p) for p in s.points], "radius": s.radius, "timing": s.timing}
                             for s in self.strokes]}
+        return data if self.source_size is None else {**data, "source_size": self.source_size}
 
     def to_json(self) -> str:
         """Indented JSON with one ``[x, y]`` pair per line."""
@@ -174,16 +195,17 @@ class Trajectory:
                 raise TrajectoryError(f"'format' must be {FORMAT!r}, got {data['format']!r}")
             if data.get("version", VERSION) != VERSION:
                 raise TrajectoryError(f"'version' {data['version']!r} is not supported (this reader knows {VERSION})")
-            unknown = sorted(set(data) - {"format", "version", "width", "height", "strokes"})
+            unknown = sorted(set(data) - {"format", "version", "width", "height", "strokes", "source_size"})
             if unknown:
-                raise TrajectoryError(f"unknown key(s) {unknown}; expected format, version, width, height, strokes")
+                raise TrajectoryError(f"unknown key(s) {unknown}; expected format, version, width, height, strokes, "
+                                      "source_size")
             missing = [k for k in ("width", "height", "strokes") if k not in data]
             if missing:
                 raise TrajectoryError(f"missing key(s) {missing}")
             if not isinstance(data["strokes"], list):
                 raise TrajectoryError("'strokes' must be a list of {points, radius} objects")
             strokes = [_stroke(s, i) for i, s in enumerate(data["strokes"])]
-            return cls(data["width"], data["height"], tuple(strokes))
+            return cls(data["width"], data["height"], tuple(strokes), data.get("source_size"))
         except TrajectoryError as exc:
             raise TrajectoryError(f"{source}: {exc}") from None
 
