@@ -3,6 +3,7 @@
 The main entry points are imported lazily (``import videocomposer`` stays cheap)::
 
     from videocomposer import VideoComposerPipeline, VideoComposerUNet, UNetConfig
+    videocomposer.toy_model_dir()  # the built-in toy model (a save_pretrained folder)
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ _LAZY = {
     "UNetConfig": "videocomposer.models.unet",
     "load_video_clip": "videocomposer.video.sampling",
     "ConditionBuilder": "videocomposer.conditions",
+    "toy_model_dir": "videocomposer.pipelines.toy_model",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -95,10 +95,15 @@ def _open_image(flag: str, path: Path | None):
 
 
 def _weights_dir(args: argparse.Namespace) -> Path:
+    from .pipelines.toy_model import resolve_weights_dir
+
     if not args.weights_dir:
         raise UsageError("--weights-dir is required: the folder with the official weight files (see the README), "
-                         "or one written by `videocomposer convert`; try `videocomposer demo` to run without weights")
-    return Path(args.weights_dir)
+                         "one written by `videocomposer convert`, or `toy` for the built-in toy model (text + first "
+                         "frame + motion, 8 frames of 64x64), e.g. `videocomposer generate exp02_motion_transfer "
+                         "--weights-dir toy --input_video clip.mp4 --image_path first.png --input_text_desc "
+                         "\"a red circle moves left over a gray background\"`; `videocomposer demo` runs it on a synthetic clip")
+    return resolve_weights_dir(args.weights_dir)
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser, device: bool = True) -> None:
@@ -123,7 +128,21 @@ def _task_preset(args: argparse.Namespace) -> TaskPreset:
                  "guidances": args.conditions, "num_inference_steps": args.steps, "guidance_scale": args.guidance_scale,
                  "scheduler": args.scheduler, "num_frames": args.frames, "height": args.height, "width": args.width,
                  "fps": args.fps, "unet_file": _unet_file(args.unet_file)}
-    return load_preset(args.task or args.cfg, overrides)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return load_preset(args.task or args.cfg, {**_model_defaults(args), **given})
+
+
+def _model_defaults(args: argparse.Namespace) -> dict[str, Any]:
+    """The size and sampling settings a ``save_pretrained`` model stores where they differ from the official
+    model's (e.g. the toy model's 8 x 64 x 64): they replace the task's, and flags still override them."""
+    from .pipelines.pipeline import DEFAULTS
+    from .pipelines.toy_model import resolve_weights_dir, stored_defaults
+
+    if not args.weights_dir:
+        return {}
+    official = {**DEFAULTS, "scheduler": "ddim"}
+    stored = stored_defaults(resolve_weights_dir(args.weights_dir))
+    return {k: v for k, v in stored.items() if k in official and v != official[k]}
 
 
 def _unet_file(value: str | None) -> str | None:
@@ -217,6 +236,9 @@ class PreparedGeneration:
     prepared: Any  # PreparedConditions
     style_image: Any
     output_dir: Path
+    video: Path | None = None
+    video_probe: Any = None  # VideoProbe of the source video
+    trajectory: Any = None  # the drawn motion (Trajectory)
 
     def source(self):
         """The clip's frames ``[1, 3, F, M, M]`` for the grid's source panel, or None."""
@@ -250,10 +272,11 @@ def prepare_generation(args: argparse.Namespace, pipe=None) -> PreparedGeneratio
     sketch = _read_sketch(paths["sketch"])
     mask = _open_image("--mask_path", paths["mask"])
     motion = read_trajectory(paths["motion"]) if paths["motion"] is not None else None
+    probe = None
     if paths["video"] is not None:
         from .video.reader import probe_video
 
-        probe_video(paths["video"])  # an unreadable video fails now, not after minutes of weight loading
+        probe = probe_video(paths["video"])  # an unreadable video fails now, not after minutes of weight loading
 
     if pipe is None:
         pipe = VideoComposerPipeline.load(weights_dir, conditions=preset.all_conditions(), config=config,
@@ -269,7 +292,7 @@ def prepare_generation(args: argparse.Namespace, pipe=None) -> PreparedGeneratio
                                        image=images["image"], style_image=images["style_image"], sketch=sketch,
                                        depth=depth, mask=mask, motion=motion, num_frames=preset.num_frames,
                                        height=preset.height, width=preset.width, seed=preset.seed)
-    return PreparedGeneration(preset, pipe, prepared, images["style_image"], output_dir)
+    return PreparedGeneration(preset, pipe, prepared, images["style_image"], output_dir, paths["video"], probe, motion)
 
 
 def generate(args: argparse.Namespace, pipe=None, command: str | None = None) -> list[Path]:
@@ -293,6 +316,12 @@ def generate(args: argparse.Namespace, pipe=None, command: str | None = None) ->
         saved = save_result(job.output_dir, f"{run}-S{preset.seed:05d}", out.frames[0], out.conditions, job.source(),
                             job.style_image, fps=preset.fps)
         written += [saved.mp4, saved.gif]
+        if args.save_conditions:
+            from .evaluation.records import generation_metadata, save_conditions
+
+            # a drawn trajectory's source (its canvas at the source size) plays the source video's part
+            source = job.video_probe or (job.trajectory.source(max(preset.height, preset.width)) if job.trajectory else None)
+            written.append(save_conditions(saved.mp4, out.conditions, generation_metadata(preset, job.video, source)))
     write_notes(job.output_dir, preset.prompt, {"task": preset.name, "command": command or " ".join(sys.argv),
                                                 **{k: v for k, v in preset.to_dict().items() if k != "prompt"}})
     return written
@@ -345,6 +374,9 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
                              "runs float32")
     parser.add_argument("--output-dir", "--output_dir", default="outputs", help="output folder (default: outputs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--save-conditions", "--save_conditions", action="store_true",
+                        help="also write <run>-S<seed>_conditions.safetensors: the condition tensors the UNet got "
+                             "(found by `videocomposer evaluate`)")
     parser.set_defaults(func=run_generate)
 
 
@@ -476,11 +508,22 @@ def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    if not args.random:
+        if args.frames is not None or args.size is not None:
+            raise UsageError("--frames and --size apply to --random; the toy model makes its own 8 frames of 64x64")
+        from .pipelines.toy_demo import run_toy_demo
+
+        print("videocomposer demo: the built-in toy model (trained on synthetic moving shapes; see NOTICE.txt)")
+        result = run_toy_demo(args.output_dir, steps=args.steps, seed=args.seed, progress=not args.quiet)
+        print((result.folder / "NOTICE.txt").read_text())
+        print("wrote " + "\n      ".join(str(p) for pair in zip(result.videos, result.gifs) for p in pair)
+              + f"\n({result.seconds:.0f} s)")
+        return 0
     from .pipelines.demo import run_demo as demo
 
-    print("videocomposer demo: a TINY RANDOMLY INITIALISED model (NOT the trained VideoComposer); output is noise by design")
-    result = demo(args.output_dir, num_frames=args.frames, size=args.size, steps=args.steps, seed=args.seed,
-                  progress=not args.quiet)
+    print("videocomposer demo --random: a TINY RANDOMLY INITIALISED model (NOT a trained model); output is noise by design")
+    result = demo(args.output_dir, num_frames=args.frames or 8, size=args.size or 64, steps=args.steps or 10,
+                  seed=args.seed, progress=not args.quiet)
     print((result.folder / "NOTICE.txt").read_text())
     print(f"wrote {result.mp4}\n      {result.gif}\n({result.seconds:.0f} s)")
     return 0
@@ -488,14 +531,17 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def add_demo_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "demo", help="run the whole pipeline offline with a tiny RANDOM model (no weights needed)",
-        description="Make a synthetic clip, write tiny randomly initialised models in the official file formats, "
-                    "load them like the real weights, extract every condition and generate. The result is "
-                    "noise-like by design; NOTICE.txt in the output folder gives the command for the real model.")
+        "demo", help="run the built-in toy model on a synthetic clip (no downloads), or --random tiny networks",
+        description="Generate with the built-in toy model (a small VideoComposer trained on synthetic moving shapes): "
+                    "motion transfer from a synthetic source clip onto a new first frame, and a text-only video; "
+                    "MP4s and grid GIFs. --random instead writes tiny randomly initialised models in the official "
+                    "file formats, loads them like the real weights, extracts every condition and generates (noise "
+                    "by design; it exercises every stage).")
     parser.add_argument("--output-dir", "--output_dir", default="demo_output", help="output folder (default: demo_output)")
-    parser.add_argument("--frames", type=int, default=8, help="frames (default 8)")
-    parser.add_argument("--size", type=int, default=64, help="video side in pixels, a multiple of 16, at least 32 (default 64)")
-    parser.add_argument("--steps", type=int, default=10, help="denoising steps (default 10)")
+    parser.add_argument("--random", action="store_true", help="tiny random networks in the official formats instead of the toy model")
+    parser.add_argument("--frames", type=int, help="frames, with --random (default 8)")
+    parser.add_argument("--size", type=int, help="video side in pixels, with --random: a multiple of 16, at least 32 (default 64)")
+    parser.add_argument("--steps", type=int, help="denoising steps (default: the toy model's 20; 10 with --random)")
     parser.add_argument("--seed", type=int, default=8888, help="seed (default 8888)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_demo)
@@ -515,11 +561,13 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in SUBCOMMANDS:
         add(subparsers)
+    from .evaluation.cli import add_parser as add_evaluate_parser
     from .training.cli import add_train_parser
     from .ui.command import add_ui_parser
 
     add_train_parser(subparsers)
     add_ui_parser(subparsers)
+    add_evaluate_parser(subparsers)
     return parser
 
 
@@ -541,7 +589,8 @@ def user_errors() -> tuple[type[Exception], ...]:
     """The exceptions that report a user's mistake (shown as one line, not a traceback)."""
     from .video.reader import VideoReadError
 
-    return (UsageError, FileNotFoundError, WeightFileError, PermissionError, NotADirectoryError, VideoReadError, ValueError)
+    return (UsageError, FileNotFoundError, FileExistsError, WeightFileError, PermissionError, NotADirectoryError,
+            VideoReadError, ValueError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

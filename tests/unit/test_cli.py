@@ -55,7 +55,7 @@ def test_task_choices_come_from_the_preset_registry():
 
 
 def test_demo_writes_a_decodable_video_and_says_it_is_random(tmp_path, capsys):
-    assert main(["demo", "--output-dir", str(tmp_path), "--frames", "2", "--size", "32", "--steps", "2", "--quiet"]) == 0
+    assert main(["demo", "--random", "--output-dir", str(tmp_path), "--frames", "2", "--size", "32", "--steps", "2", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "RANDOM" in printed and "videocomposer generate" in printed
     mp4 = tmp_path / "demo_random_tiny_model-S08888.mp4"

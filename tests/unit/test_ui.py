@@ -86,7 +86,10 @@ def test_generation_through_gradio_client_equals_the_command_it_shows(app, tmp_p
     # the command, run by the CLI, makes the same video
     rerun = argv[1:-1] + [str(tmp_path)]
     assert argv[-2] == "--output-dir" and main(rerun) == 0
-    assert np.array_equal(decode(tmp_path / "exp02_motion_transfer-S00007" / "exp02_motion_transfer-S00007.mp4"), frames)
+    again = decode(tmp_path / "exp02_motion_transfer-S00007" / "exp02_motion_transfer-S00007.mp4").astype(int)
+    # equal up to float noise (the app's worker thread may split reductions differently) and the H.264 codec
+    # rounding it; another seed or missing input gives tens of levels
+    assert np.abs(again - frames).mean() < 1.0
 
 
 def test_jobs_never_overwrite_and_random_seed_is_reported(app):
@@ -136,8 +139,8 @@ def test_auth_and_model_choice_errors(tmp_path, monkeypatch):
         resolve_model(str(tmp_path / "none"), None, toy=False)
     with pytest.raises(ValueError, match="not both"):
         resolve_model(str(tmp_path), None, toy=True)
-    monkeypatch.setattr("videocomposer.ui.model.toy_model_dir", lambda: None)
-    with pytest.raises(ValueError, match="no built-in toy model; pass --weights-dir"):
+    monkeypatch.setattr("videocomposer.pipelines.toy_model.PACKAGED_TOY_MODEL", tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="no model: the built-in toy model is missing .* or pass --weights-dir"):
         resolve_model(None, None, toy=False)
 
 

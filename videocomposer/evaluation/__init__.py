@@ -1,1 +1,57 @@
-"""evaluation"""
+"""Evaluation: does a generated video follow its conditions? (``videocomposer evaluate`` and this API.)
+
+Every function takes a video as an MP4 path or as frames (``uint8 [F, H, W, 3]``, float
+``[F, 3, H, W]`` in [0, 1], a list of PIL images) and an image as a path, PIL image or array::
+
+    from videocomposer.evaluation import (extract_motion, reference_motion, motion_error, flow_error,
+                                          first_frame_metrics, psnr, ssim)
+
+    # the condition generate used (same clip: frames, resolution, seed), with its vector sites
+    cond = reference_motion("source.mp4", num_frames=16, resolution=256, seed=8888)
+    err = motion_error("generated.mp4", cond)     # codec vectors of the re-encoded output
+    err.epe, err.epe_dense, err.per_frame          # px of the source video; None = intra frame, skipped
+    flow_error(frames, cond).epe                   # OpenCV Farneback instead of codec vectors
+    motion_error(frames, clip.motion)              # a condition tensor [F, 2, R, R] works too
+    first_frame_metrics("generated.mp4", "first.png")  # {'first_frame_psnr': dB (inf if exact), 'first_frame_ssim'}
+
+    # with weights (local files only)
+    clip = load_clip("model_weights/open_clip_pytorch_model.bin")
+    frame_consistency(clip, "generated.mp4"), clipsim(clip, "generated.mp4", "a red ball")
+    i3d = load_i3d("i3d_pretrained_400.pt")                # or StyleGAN-V's i3d_torchscript.pt
+    fvd(real_videos, generated_videos, i3d, cache=FeatureCache("fvd_cache")), i3d.protocol(None)
+
+    # everything `videocomposer evaluate` reports for one video
+    evaluate_run("generated.mp4", source="source.mp4", image="first.png").metrics
+
+Modules: :mod:`.frames` (reading inputs), :mod:`.motion` (motion EPE, Farneback EPE), :mod:`.image`
+(PSNR/SSIM), :mod:`.clip_metrics`, :mod:`.annotator_metrics` (depth, sketch), :mod:`.i3d` + :mod:`.fvd`,
+:mod:`.records` (``generate --save-conditions``), :mod:`.evaluate` (one video), :mod:`.cli`.
+Definitions, units and what is skipped are in each module's docstring.
+"""
+from .annotator_metrics import depth_error, scale_invariant_log_error, sketch_error
+from .clip_metrics import clipsim, frame_consistency, load_clip
+from .evaluate import EvaluationModels, RunResult, evaluate_run
+from .frames import read_image, read_video_frames
+from .fvd import FeatureCache, frechet_distance, fvd, load_i3d, video_set_features
+from .i3d import I3DConfig, InceptionI3D
+from .image import PSNR_CAP_DB, first_frame_metrics, psnr, ssim
+from .motion import (
+    MotionError,
+    MotionField,
+    condition_field,
+    extract_motion,
+    farneback_motion,
+    flow_error,
+    motion_error,
+    reference_motion,
+)
+
+from .records import find_record, load_conditions, save_conditions
+
+__all__ = [
+    "EvaluationModels", "FeatureCache", "I3DConfig", "InceptionI3D", "MotionError", "MotionField", "PSNR_CAP_DB",
+    "RunResult", "clipsim", "condition_field", "depth_error", "evaluate_run", "extract_motion", "farneback_motion",
+    "find_record", "first_frame_metrics", "flow_error", "frame_consistency", "frechet_distance", "fvd", "load_clip",
+    "load_conditions", "load_i3d", "motion_error", "psnr", "read_image", "read_video_frames", "reference_motion",
+    "save_conditions", "scale_invariant_log_error", "sketch_error", "ssim", "video_set_features",
+]

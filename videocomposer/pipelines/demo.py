@@ -1,4 +1,4 @@
-"""``videocomposer demo``: the whole pipeline on a generated clip with tiny RANDOM weights, offline, on a CPU.
+"""``videocomposer demo --random``: the whole pipeline on a generated clip with tiny RANDOM weights, offline, on a CPU.
 
 It makes a short synthetic video (moving shapes), writes tiny randomly initialised models in the six
 official file formats to a temporary folder, loads them through :meth:`VideoComposerPipeline.from_official`

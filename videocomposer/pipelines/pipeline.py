@@ -43,6 +43,9 @@ OutputType = Literal["pil", "np", "pt", "latent"]
 _IMPLIED_BY = {"image": "local_image", "style_image": "image", "sketch": "single_sketch", "depth": "depth",
                "mask": "masked", "motion": "motion"}
 _FROZEN_ENCODERS = ("clip", "midas", "pidinet", "sketch_cleaner")
+#: The model's default output size and sampling settings (the official model's; a ``save_pretrained``
+#: folder may store its own in ``model_index.json``, e.g. the toy model's 8 x 128 x 128).
+DEFAULTS = {"num_frames": 16, "height": 256, "width": 256, "num_inference_steps": 50, "guidance_scale": 9.0}
 
 
 def default_misc_size(height: int, width: int) -> int:
@@ -111,6 +114,7 @@ class VideoComposerPipeline:
         self.vae_decode_chunk_size = 16
         self.annotator_chunk_size = 1
         self.misc_size: int | None = None
+        self.defaults: dict[str, Any] = dict(DEFAULTS)
         self.autocast_dtype: torch.dtype | None = None
         self.offload_device: torch.device | None = None
         self._unet_forward: Callable[..., torch.Tensor] = unet
@@ -152,7 +156,9 @@ class VideoComposerPipeline:
         index = read_index(folder)
         modules = {n: load_component(n, folder) for n in COMPONENTS if n in index}
         settings = index.get("pipeline_config", {})
-        return cls(**modules, scheduler=settings.get("scheduler", "ddim")).to(device, dtype)
+        pipe = cls(**modules, scheduler=settings.get("scheduler", "ddim")).to(device, dtype)
+        pipe.set_defaults(**{k: settings[k] for k in (*DEFAULTS, "misc_size") if k in settings})
+        return pipe
 
     @classmethod
     def load(cls, weights_dir: str | os.PathLike, **kwargs: Any) -> "VideoComposerPipeline":
@@ -171,8 +177,20 @@ class VideoComposerPipeline:
         folder.mkdir(parents=True, exist_ok=True)
         for name, module in self.components().items():
             save_component(name, module, folder)
-        write_index(folder, list(self.components()), {"scheduler": self.scheduler})
+        misc = {"misc_size": self.misc_size} if self.misc_size is not None else {}
+        write_index(folder, list(self.components()), {"scheduler": self.scheduler, **self.defaults, **misc})
         return folder
+
+    def set_defaults(self, misc_size: int | None = None, **defaults: Any) -> None:
+        """Set the defaults :meth:`__call__` uses when an argument is not given (``num_frames``, ``height``,
+        ``width``, ``num_inference_steps``, ``guidance_scale``) and the annotator frame size ``misc_size``;
+        :meth:`save_pretrained` stores them with the model."""
+        unknown = sorted(set(defaults) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown pipeline default(s) {unknown}; expected some of {sorted(DEFAULTS)}")
+        self.defaults.update(defaults)
+        if misc_size is not None:
+            self.misc_size = misc_size
 
     # ------------------------------------------------------------------ devices and options
 
@@ -371,8 +389,9 @@ class VideoComposerPipeline:
                  sketch: Image.Image | torch.Tensor | None = None, depth: torch.Tensor | None = None,
                  mask: Image.Image | np.ndarray | torch.Tensor | None = None, motion: torch.Tensor | Trajectory | None = None,
                  conditions: Sequence[str] | None = None, negative_prompt: str | Sequence[str] | None = None,
-                 num_frames: int = 16, height: int = 256, width: int = 256, num_inference_steps: int = 50,
-                 guidance_scale: float | None = 9.0, scheduler: str | None = None, eta: float = 0.0,
+                 num_frames: int | None = None, height: int | None = None, width: int | None = None,
+                 num_inference_steps: int | None = None, guidance_scale: float | None | Literal["default"] = "default",
+                 scheduler: str | None = None, eta: float = 0.0,
                  generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
                  prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
                  precomputed_conditions: dict[str, torch.Tensor] | None = None, seed: int | None = None,
@@ -394,9 +413,11 @@ class VideoComposerPipeline:
             conditions: the UNet conditions to use (e.g. ``["y", "depth"]``; reference names accepted).
                 Default: implied by the inputs given (see :meth:`resolve_conditions`).
             negative_prompt: text for the unconditional pass (default: the empty caption, as the reference).
-            num_frames, height, width: output size (with a video, ``num_frames`` frames are sampled from it).
+            num_frames, height, width: output size (with a video, ``num_frames`` frames are sampled from it);
+                default: the model's (:attr:`defaults`: 16 x 256 x 256 for the official model).
             num_inference_steps, guidance_scale, scheduler, eta: sampling (``guidance_scale`` ≤ 1 or None
-                turns guidance off; ``scheduler`` one of ``ddim``, ``dpmsolver++``, ``euler``).
+                turns guidance off; ``scheduler`` one of ``ddim``, ``dpmsolver++``, ``euler``); the step
+                count and guidance default to the model's (50 and 9.0 for the official model).
             generator: torch generator of the initial noise (and, via its seed, of clip sampling).
             latents: initial noise ``[B, 4, F, H/8, W/8]`` instead of drawing it.
             prompt_embeds, negative_prompt_embeds: precomputed text contexts ``[B, 77, D]``.
@@ -409,6 +430,11 @@ class VideoComposerPipeline:
         """
         # 1. check inputs
         scheduler = scheduler or self.scheduler
+        num_frames = self.defaults["num_frames"] if num_frames is None else num_frames
+        height = self.defaults["height"] if height is None else height
+        width = self.defaults["width"] if width is None else width
+        num_inference_steps = self.defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
+        guidance_scale = self.defaults["guidance_scale"] if guidance_scale == "default" else guidance_scale
         inputs = dict(image=image, style_image=style_image, sketch=sketch, depth=depth, mask=mask, motion=motion)
         precomputed = dict(precomputed_conditions or {})
         conditions = self.resolve_conditions(conditions, prompt=prompt, prompt_embeds=prompt_embeds, **inputs,

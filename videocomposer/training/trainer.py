@@ -201,7 +201,7 @@ class Trainer:
             self.model = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.schedule = NoiseSchedule.linear_sd()
         self.autocast_dtype = AUTOCAST_DTYPES.get(cfg.mixed_precision)
-        scale = self.cfg.resolution // 8
+        scale = self.cfg.resolution // 2 ** (len(self.vae.config.block_out_channels) - 1)  # SD's VAE: 8x
         self.latent_shape = (self.vae.config.latent_channels, cfg.max_frames, scale, scale)
 
         # optimisation state

@@ -1,7 +1,6 @@
 """Which model the app serves, loaded once: the built-in toy model, a ``convert`` folder or the official files."""
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from dataclasses import dataclass
@@ -11,17 +10,8 @@ from typing import Any
 from ..checkpoints import OFFICIAL_FILES
 from ..conditions import CONDITION_MODELS
 from ..pipelines.components import components_for, is_pretrained_folder
-
-TOY_MODULE = "videocomposer.pipelines.toy_model"
-
-
-def toy_model_dir() -> Path | None:
-    """The built-in toy model's ``save_pretrained`` folder, or None where this install has none."""
-    try:
-        module = importlib.import_module(TOY_MODULE)
-    except ImportError:
-        return None
-    return Path(module.toy_model_dir())
+from ..pipelines.toy_model import (PACKAGED_TOY_MODEL, TOY_WEIGHTS_NAME, resolve_weights_dir, stored_defaults,
+                                   toy_model_dir)
 
 
 @dataclass(frozen=True)
@@ -34,12 +24,14 @@ class ModelSource:
 
     def generate_arguments(self) -> list[str]:
         """The ``videocomposer generate`` flags that load this model."""
-        flags = ["--weights-dir", os.fspath(self.folder)]
+        flags = ["--weights-dir", TOY_WEIGHTS_NAME if self.kind == "toy" else os.fspath(self.folder)]
         return flags + (["--model-config", os.fspath(self.model_config)] if self.model_config else [])
 
-    def form_defaults(self) -> dict[str, int]:
-        """Initial form values that suit the model: the toy model was trained on 8 frames of 64x64."""
-        return {"frames": 8, "height": 64, "width": 64, "steps": 25} if self.kind == "toy" else {}
+    def form_defaults(self) -> dict[str, Any]:
+        """Initial form values the model stores (e.g. the toy model's 8 frames of 64x64), by form field."""
+        names = {"num_frames": "frames", "height": "height", "width": "width", "num_inference_steps": "steps",
+                 "guidance_scale": "guidance_scale", "scheduler": "scheduler"}
+        return {names[k]: v for k, v in stored_defaults(self.folder).items() if k in names}
 
     def loadable_conditions(self) -> list[str]:
         """Conditions whose models the folder holds (official files may be a subset; others hold what they hold)."""
@@ -50,24 +42,25 @@ class ModelSource:
 
 
 def resolve_model(weights_dir: str | None, model_config: str | None, toy: bool) -> ModelSource:
-    """``--weights-dir`` (official or converted), else the toy model (``--toy``, the default when installed).
+    """``--weights-dir`` (official files, a converted folder, or ``toy``), else the built-in toy model.
 
     Raises:
-        ValueError: both or neither available, with what to pass instead.
+        ValueError: both ``--weights-dir`` and ``--toy``; FileNotFoundError: no such folder, or no toy model.
     """
     if weights_dir and toy:
         raise ValueError("give either --weights-dir or --toy, not both")
     config = Path(model_config).resolve() if model_config else None
     if weights_dir:
-        folder = Path(weights_dir).resolve()
+        folder = resolve_weights_dir(weights_dir).resolve()  # `toy` names the built-in toy model
         if not folder.is_dir():
             raise FileNotFoundError(f"--weights-dir: folder not found: {folder}")
-        return ModelSource(folder, "converted" if is_pretrained_folder(folder) else "official", config)
-    folder = toy_model_dir()
-    if folder is None:
-        raise ValueError("no model: this install has no built-in toy model; pass --weights-dir (the official weight "
-                         "files or a `videocomposer convert` folder, see the README)")
-    return ModelSource(folder, "toy", config)
+        kind = "toy" if folder == PACKAGED_TOY_MODEL else "converted" if is_pretrained_folder(folder) else "official"
+        return ModelSource(folder, kind, config)
+    try:
+        return ModelSource(toy_model_dir(), "toy", config)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"no model: {exc}; or pass --weights-dir (the official weight files or a "
+                                f"`videocomposer convert` folder, see the README)") from None
 
 
 class ModelHolder:

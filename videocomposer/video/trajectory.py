@@ -158,6 +158,11 @@ class Trajectory:
         """Per frame, the float64 ``[H, W, 2]`` field of :func:`~videocomposer.video.motion.dense_motion_field`."""
         return [dense_motion_field(rows, self.height, self.width) for rows in self.block_vectors(num_frames)]
 
+    def source(self, resolution: int, source_size: int | None = None) -> "Trajectory":
+        """The strokes on the source the field is made for: short side ``source_size``, else this trajectory's
+        ``source_size``, else ``resolution`` (see :meth:`motion_condition`)."""
+        return self.scaled(source_size or self.source_size or resolution)
+
     def motion_condition(self, num_frames: int, resolution: int, *, source_size: int | None = None,
                          align_with_frames: bool = False) -> torch.Tensor:
         """The UNet's ``motion`` input: ``[F, 2, R, R]`` float32, sparse, (dx, dy) in pixels of the source —
@@ -170,7 +175,7 @@ class Trajectory:
         samples between the block centres); a model trained on sources of side ``S`` sees fields most like
         its training data with ``source_size=S``.
         """
-        source = self.scaled(source_size or self.source_size or resolution)
+        source = self.source(resolution, source_size)
         return motion_condition(source.dense_fields(num_frames), resolution, align_with_frames=align_with_frames)
 
     # ------------------------------------------------------------------ JSON

@@ -1,0 +1,217 @@
+"""Held-out evaluation of the built-in toy model: does it follow motion, first frame and text?
+
+::
+
+    python -m videocomposer.evaluation.toy_benchmark --clips 50 --output runs/toy_metrics.json
+
+Clips come from :data:`~videocomposer.training.toy_recipe.EVAL_SEED` (never used in training). For each
+clip, with the same noise:
+
+* **with motion**: caption + the clip's first frame + its motion vectors (``y, local_image, motion``);
+* **without motion**: the same inputs with the motion condition left out (``y, local_image``);
+
+and each generated video is scored with the code behind ``videocomposer evaluate`` against the source
+clip: ``motion_epe`` (codec motion vectors of the re-encoded video vs the condition, per 16-px cell, in
+source pixels) and ``flow_epe`` (Farneback flow, same cells) by
+:func:`~videocomposer.evaluation.evaluate.evaluate_run` on the generated 64-px video upsampled (bicubic)
+to the source's 128 px, so that its macroblocks cover what the condition's did (scored at 64 px, a
+perfect 64-px video is indistinguishable from a still one: each 16-px macroblock would span 32 source
+pixels, more than the objects); ``first_frame_psnr`` / ``first_frame_ssim`` (generated frame 0 vs the
+given first frame, at 64 px) by :func:`~videocomposer.evaluation.image.first_frame_metrics`.
+
+**Text**: one-shape captions from :data:`TEXT_SEED` (e.g. "a red circle moves left over a gray
+background") alone (``y``). The object is every pixel farther than :data:`OBJECT_DISTANCE` (RGB
+Euclidean) from its frame's background colour (the median of the 2-px border); each object pixel is
+given the nearest colour of :data:`~videocomposer.training.synthetic.OBJECT_COLOURS`, and the most
+frequent one over all frames is the object's dominant colour. A clip counts as a hit when that is the
+caption's colour (chance: 1/7). A video with no object pixels is a miss.
+
+Each setting runs with every sampler of ``samplers`` (default DPM-Solver++ 20 steps, the toy model's
+default, and DDIM 50 steps), timed; the report gives each metric per sampler and the time ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..training import synthetic
+from ..training.toy_recipe import EVAL_SEED
+from ..video.sampling import load_video_clip
+from ..video.writer import to_uint8_frames, write_mp4, write_text
+from .evaluate import evaluate_run
+from .image import first_frame_metrics
+
+#: Seed of the one-shape captions of the text test (held out as well).
+TEXT_SEED = EVAL_SEED + 1
+#: RGB distance from the background beyond which a pixel belongs to an object.
+OBJECT_DISTANCE = 60.0
+#: Seed of the noise and of the clip sampling.
+SEED = 8888
+DEFAULT_SAMPLERS = (("dpmsolver++", 20), ("ddim", 50))
+
+
+@dataclass
+class HeldOutClip:
+    """A held-out source clip: its file, caption and spec."""
+
+    path: Path
+    caption: str
+    spec: synthetic.ClipSpec
+
+
+def held_out_clips(folder: str | os.PathLike, count: int, seed: int = EVAL_SEED) -> list[HeldOutClip]:
+    """Clips ``0 .. count-1`` of ``seed`` as MP4s in ``folder`` (written when missing)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for index in range(count):
+        spec = synthetic.sample_clip_spec(seed, index)
+        path = folder / f"{seed}_{index:06d}.mp4"
+        if not path.is_file():
+            write_mp4(path, synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
+        clips.append(HeldOutClip(path, spec.caption, spec))
+    return clips
+
+
+def text_prompts(count: int, seed: int = TEXT_SEED) -> list[tuple[str, str]]:
+    """``(caption, colour)`` of ``count`` one-shape held-out clips."""
+    specs = [synthetic.sample_clip_spec(seed, i, max_shapes=1) for i in range(count)]
+    return [(s.caption, s.shapes[0].colour) for s in specs]
+
+
+def dominant_object_colour(frames: Any) -> str | None:
+    """The dominant colour name of the objects in a video (see the module docstring), None when it has none.
+
+    ``frames``: anything :func:`~videocomposer.video.writer.to_uint8_frames` takes (``[F, H, W, 3]`` uint8, ...).
+    """
+    video = to_uint8_frames(frames).astype(np.float32)
+    names = list(synthetic.OBJECT_COLOURS)
+    palette = np.array([synthetic.OBJECT_COLOURS[n] for n in names], dtype=np.float32)
+    counts = np.zeros(len(names), dtype=np.int64)
+    for frame in video:
+        border = np.concatenate([frame[:2].reshape(-1, 3), frame[-2:].reshape(-1, 3),
+                                 frame[:, :2].reshape(-1, 3), frame[:, -2:].reshape(-1, 3)])
+        background = np.median(border, axis=0)
+        pixels = frame.reshape(-1, 3)
+        objects = pixels[np.linalg.norm(pixels - background, axis=1) > OBJECT_DISTANCE]
+        if len(objects):
+            nearest = np.linalg.norm(objects[:, None] - palette[None], axis=2).argmin(1)
+            counts += np.bincount(nearest, minlength=len(names))
+    return names[int(counts.argmax())] if counts.sum() else None
+
+
+def upsample(video: np.ndarray, size: int) -> np.ndarray:
+    """uint8 ``[F, H, W, 3]`` → ``[F, size, size, 3]`` (bicubic), the source clip's size."""
+    frames = torch.from_numpy(video).permute(0, 3, 1, 2).float()
+    resized = torch.nn.functional.interpolate(frames, size=(size, size), mode="bicubic", align_corners=False)
+    return resized.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def _batched(pipe, items: list[dict[str, Any]], conditions: list[str], scheduler: str, steps: int,
+             seed: int) -> tuple[np.ndarray, float]:
+    """Generate one video per item (its ``prompt`` and, as needed, ``video`` / ``image``) in one batch;
+    returns uint8 ``[B, F, H, W, 3]`` and the seconds the sampling and decoding took."""
+    prepared = [pipe.prepare_conditions(conditions, seed=seed, num_frames=pipe.defaults["num_frames"],
+                                        height=pipe.defaults["height"], width=pipe.defaults["width"], **item).conditions
+                for item in items]
+    batch = {name: torch.cat([p[name] for p in prepared]) for name in conditions}
+    began = time.perf_counter()
+    out = pipe(conditions=conditions, precomputed_conditions=batch, scheduler=scheduler, num_inference_steps=steps,
+               generator=torch.Generator().manual_seed(seed), output_type="np")
+    seconds = time.perf_counter() - began
+    return np.round(out.frames * 255).astype(np.uint8), seconds
+
+
+def _mean(values: Sequence[float]) -> float:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, num_text: int | None = None,
+                       samplers: Sequence[tuple[str, int]] = DEFAULT_SAMPLERS, batch_size: int = 10,
+                       seed: int = SEED) -> dict[str, Any]:
+    """Run the protocol of the module docstring; returns the report (means per sampler, per-clip values)."""
+    clips = held_out_clips(Path(work_dir) / "held_out", num_clips)
+    prompts = text_prompts(num_text if num_text is not None else num_clips)
+    size, frames = pipe.defaults["height"], pipe.defaults["num_frames"]
+    report: dict[str, Any] = {"clips": num_clips, "text_clips": len(prompts), "seed": seed, "eval_seed": EVAL_SEED,
+                              "text_seed": TEXT_SEED, "samplers": {}}
+    for scheduler, steps in samplers:
+        key = f"{scheduler}-{steps}"
+        per_clip: dict[str, list] = {m: [] for m in ("motion_epe", "motion_epe_no_motion", "flow_epe", "flow_epe_no_motion",
+                                                      "first_frame_psnr", "first_frame_psnr_no_motion")}
+        seconds = 0.0
+        for start in range(0, num_clips, batch_size):
+            group = clips[start:start + batch_size]
+            loaded = [load_video_clip(c.path, frames, size, pipe.misc_size or size, seed=seed, with_mask=False) for c in group]
+            items = [{"prompt": c.caption, "video": clip, "image": clip.misc[0]} for c, clip in zip(group, loaded)]
+            first_frames = [to_uint8_frames(clip.misc[:1])[0] for clip in loaded]
+            for suffix, conditions in (("", ["y", "local_image", "motion"]), ("_no_motion", ["y", "local_image"])):
+                videos, took = _batched(pipe, items, conditions, scheduler, steps, seed)
+                seconds += took
+                for clip, video, first in zip(group, videos, first_frames):
+                    result = evaluate_run(upsample(video, clip.spec.size), source=clip.path, seed=seed).metrics
+                    per_clip["motion_epe" + suffix].append(result.get("motion_epe"))
+                    per_clip["flow_epe" + suffix].append(result.get("flow_epe"))
+                    per_clip["first_frame_psnr" + suffix].append(first_frame_metrics(video, first)["first_frame_psnr"])
+        hits = []
+        for start in range(0, len(prompts), batch_size):
+            group = prompts[start:start + batch_size]
+            videos, took = _batched(pipe, [{"prompt": caption} for caption, _ in group], ["y"], scheduler, steps, seed)
+            seconds += took
+            hits += [dominant_object_colour(video) == colour for video, (_, colour) in zip(videos, group)]
+        means = {m: _mean(v) for m, v in per_clip.items()}
+        means["motion_epe_ratio"] = means["motion_epe"] / means["motion_epe_no_motion"]
+        means["flow_epe_ratio"] = means["flow_epe"] / means["flow_epe_no_motion"]
+        means["text_colour_accuracy"] = float(np.mean(hits)) if hits else math.nan
+        report["samplers"][key] = {"means": means, "sampling_seconds": seconds, "per_clip": per_clip, "text_hits": hits}
+    keys = list(report["samplers"])
+    if len(keys) == 2:
+        a, b = (report["samplers"][k] for k in keys)
+        report["comparison"] = {
+            "time_ratio": a["sampling_seconds"] / b["sampling_seconds"],
+            "relative_difference": {m: abs(a["means"][m] - b["means"][m]) / abs(b["means"][m])
+                                    for m in a["means"] if b["means"][m]},
+        }
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..pipelines.pipeline import VideoComposerPipeline
+    from ..pipelines.toy_model import resolve_weights_dir
+
+    parser = argparse.ArgumentParser(prog="python -m videocomposer.evaluation.toy_benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="toy", help="model folder (default: the built-in toy model)")
+    parser.add_argument("--clips", type=int, default=50, help="held-out clips (default 50)")
+    parser.add_argument("--text-clips", type=int, help="held-out captions of the text test (default: --clips)")
+    parser.add_argument("--samplers", default="dpmsolver++:20,ddim:50", help="scheduler:steps,... (default dpmsolver++:20,ddim:50)")
+    parser.add_argument("--batch-size", type=int, default=10, help="videos per sampling batch (default 10)")
+    parser.add_argument("--work-dir", default="runs/toy_eval", help="folder for the held-out clips (default runs/toy_eval)")
+    parser.add_argument("--output", required=True, help="JSON report to write")
+    args = parser.parse_args(argv)
+    samplers = [(s.split(":")[0], int(s.split(":")[1])) for s in args.samplers.split(",")]
+    pipe = VideoComposerPipeline.from_pretrained(resolve_weights_dir(args.model))
+    pipe.set_progress_bar_config(disable=True)
+    began = time.time()
+    report = evaluate_toy_model(pipe, args.work_dir, args.clips, args.text_clips, samplers, args.batch_size)
+    report["seconds"] = time.time() - began
+    write_text(args.output, json.dumps(report, indent=2) + "\n")
+    for key, result in report["samplers"].items():
+        print(key, json.dumps({k: round(v, 4) for k, v in result["means"].items()}), f"{result['sampling_seconds']:.1f} s")
+    if "comparison" in report:
+        print("comparison", json.dumps(report["comparison"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
