@@ -35,7 +35,8 @@ from videocomposer.evaluation import evaluate_run, first_frame_metrics, flow_err
 from videocomposer.evaluation.fvd import i3d_extractor
 from videocomposer.evaluation.i3d import InceptionI3D
 from videocomposer.video.sampling import load_video_clip
-from videocomposer.video.writer import write_mp4, write_text
+from videocomposer.files import write_text
+from videocomposer.video.writer import write_mp4
 
 DEFAULT_VIDEO = Path(
     os.environ.get("VC_REFERENCE_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "reference")

@@ -8,7 +8,7 @@ import pytest
 from safetensors.torch import load_file
 
 from videocomposer.cli import build_parser, main
-from videocomposer.pipelines import available_presets
+from videocomposer.pipelines import available_presets, load_preset
 from videocomposer.pipelines.demo import make_demo_video
 from videocomposer.pipelines.tiny import tiny_model_config, write_tiny_official_weights
 
@@ -72,11 +72,35 @@ def test_generate_writes_the_requested_frames_and_size(tiny, tmp_path, capsys):
                  "--input_text_desc", "a red ball", "--seed", "7", "--frames", "3", "--height", "32", "--width", "48",
                  "--steps", "2", "--output-dir", str(tmp_path), "--quiet"])
     assert code == 0, capsys.readouterr().err
-    folder = tmp_path / "exp02_motion_transfer-S00007"
+    folder = tmp_path / "exp02_motion_transfer-clip-S00007"  # <task>-<video stem>-S<seed>
     codec, frames = decode(folder / "exp02_motion_transfer-S00007.mp4")
     assert codec == "h264" and len(frames) == 3 and frames[0].shape == (32, 48, 3)
     assert (folder / "exp02_motion_transfer-S00007_grid.gif").is_file()
     assert (folder / "text_description.txt").read_text().strip() == "a red ball"
+    assert load_preset(folder / "config.yaml").to_dict() == {**load_preset("exp02_motion_transfer").to_dict(),
+                                                            "prompt": "a red ball", "seed": 7,
+                                                            "num_frames": 3, "height": 32, "width": 48,
+                                                            "num_inference_steps": 2}
+
+
+def test_generate_never_replaces_an_earlier_result(tiny, tmp_path, capsys):
+    other = tmp_path / "other.mp4"
+    make_demo_video(other, num_frames=24, height=48, width=64)
+    base = ["generate", "compose", "--conditions", "y,motion", "--weights-dir", str(tiny["weights"]), "--model-config",
+            str(tiny["config"]), "--frames", "2", "--height", "32", "--width", "32", "--steps", "1",
+            "--output-dir", str(tmp_path / "out"), "--quiet"]
+    assert main(base + ["--input_video", str(tiny["video"])]) == 0
+    first = tmp_path / "out" / "compose-clip-S08888" / "compose-S08888.mp4"
+    before = first.stat().st_mtime_ns, first.read_bytes()
+    assert main(base + ["--input_video", str(other)]) == 0  # another video: its own folder
+    assert (tmp_path / "out" / "compose-other-S08888" / "compose-S08888.mp4").is_file()
+    capsys.readouterr()
+    assert main(base + ["--input_video", str(tiny["video"])]) == 2  # the same run again: refused, nothing touched
+    err = capsys.readouterr().err
+    assert "already holds an earlier result" in err and "--overwrite" in err
+    assert (first.stat().st_mtime_ns, first.read_bytes()) == before
+    assert main(base + ["--input_video", str(tiny["video"]), "--overwrite"]) == 0
+    assert first.stat().st_mtime_ns != before[0]
 
 
 def test_generate_from_a_cfg_file_with_base_and_a_converted_folder(tiny, tmp_path, capsys):
@@ -90,7 +114,7 @@ def test_generate_from_a_cfg_file_with_base_and_a_converted_folder(tiny, tmp_pat
     code = main(["generate", "--cfg", str(cfg), "--weights-dir", str(converted), "--image_path", str(tiny["image"]),
                  "--output-dir", str(tmp_path / "out"), "--quiet"])
     assert code == 0, capsys.readouterr().err
-    _, frames = decode(tmp_path / "out" / "my_task-S00003" / "my_task-S00003.mp4")
+    _, frames = decode(tmp_path / "out" / "my_task-S00003" / "my_task-S00003.mp4")  # no video: no stem
     assert len(frames) == 2 and frames[0].shape == (32, 32, 3)
 
 

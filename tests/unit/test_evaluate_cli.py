@@ -31,7 +31,7 @@ def runs(tiny, tmp_path_factory):
 
 
 def test_generate_records_the_conditions_the_unet_got(runs):
-    mp4 = runs["out"] / "exp02_motion_transfer-S00007" / "exp02_motion_transfer-S00007.mp4"
+    mp4 = runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4"
     record = load_conditions(mp4.with_name(mp4.stem + "_conditions.safetensors"))
     assert {"y", "local_image", "motion"} <= set(record.conditions)
     assert record.conditions["motion"].shape == (1, 2, FRAMES, SIZE, SIZE)
@@ -58,7 +58,7 @@ def test_evaluate_a_folder_of_runs_writes_json_and_a_table(runs, tmp_path, capsy
 
 
 def test_reextracting_from_the_source_gives_the_recorded_numbers(runs, tmp_path, capsys):
-    recorded = runs["out"] / "exp02_motion_transfer-S00008" / "exp02_motion_transfer-S00008.mp4"
+    recorded = runs["out"] / "exp02_motion_transfer-clip-S00008" / "exp02_motion_transfer-S00008.mp4"
     alone = shutil.copy(recorded, tmp_path / "alone.mp4")  # no record beside it
     args = ["evaluate", str(alone), "--input_video", str(runs["video"]), "--image_path", str(runs["image"]), "--seed", "8"]
     assert main([*args, "--json", str(tmp_path / "a.json")]) == 0
@@ -70,7 +70,7 @@ def test_reextracting_from_the_source_gives_the_recorded_numbers(runs, tmp_path,
 
 
 def test_missing_inputs_are_listed_as_skipped_with_their_flag(runs, tmp_path, capsys):
-    alone = shutil.copy(runs["out"] / "exp02_motion_transfer-S00007" / "exp02_motion_transfer-S00007.mp4", tmp_path / "x.mp4")
+    alone = shutil.copy(runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4", tmp_path / "x.mp4")
     assert main(["evaluate", str(alone), "--json", str(tmp_path / "x.json")]) == 0
     report = json.loads((tmp_path / "x.json").read_text())
     assert "--input_video" in report["skipped"]["motion_epe"] and "--image_path" in report["skipped"]["first_frame_psnr"]
@@ -78,7 +78,7 @@ def test_missing_inputs_are_listed_as_skipped_with_their_flag(runs, tmp_path, ca
 
 
 def test_frame_count_mismatch_is_named_and_resampled_only_on_request(runs, tmp_path, capsys):
-    alone = shutil.copy(runs["out"] / "exp02_motion_transfer-S00007" / "exp02_motion_transfer-S00007.mp4", tmp_path / "y.mp4")
+    alone = shutil.copy(runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4", tmp_path / "y.mp4")
     args = ["evaluate", str(alone), "--input_video", str(runs["video"]), "--seed", "7", "--json", str(tmp_path / "y.json")]
     with pytest.MonkeyPatch.context() as patch:  # a condition with more frames than the video
         import videocomposer.evaluation.evaluate as evaluate
@@ -105,7 +105,7 @@ def test_bad_inputs_are_one_line_errors(runs, tmp_path, capsys, bad):
 def test_record_and_condition_tensors_agree_with_a_fresh_extraction(runs):
     from videocomposer.evaluation import reference_motion
 
-    mp4 = runs["out"] / "exp02_motion_transfer-S00007" / "exp02_motion_transfer-S00007.mp4"
+    mp4 = runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4"
     record = load_conditions(mp4.with_name(mp4.stem + "_conditions.safetensors"))
     fresh = reference_motion(runs["video"], FRAMES, SIZE, seed=7)
     assert torch.equal(record.conditions["motion"][0].transpose(0, 1), fresh.motion)

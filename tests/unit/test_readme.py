@@ -20,7 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from videocomposer.cli import _check_task_inputs, _task_preset, build_parser, given_inputs, main, parse_command_line
+from videocomposer.cli import build_parser, main, parse_command_line
+from videocomposer.commands.generate import check_task_inputs as _check_task_inputs
+from videocomposer.commands.generate import given_inputs, run_folder
+from videocomposer.commands.generate import task_preset as _task_preset
 from videocomposer.diffusion import SCHEDULERS
 from videocomposer.pipelines import VideoComposerPipeline, VideoComposerPipelineOutput, available_presets, load_preset
 from videocomposer.pipelines.demo import real_model_command
@@ -83,10 +86,31 @@ def parse_or_fail(argv: list[str]) -> argparse.Namespace:
 VIDEOCOMPOSER_COMMANDS = ours(("videocomposer",))
 
 
+def module_tool_parsers() -> dict[str, typing.Callable[[], argparse.ArgumentParser]]:
+    """``python -m <module>`` tools the README may show, by module, with their parsers."""
+    from videocomposer.evaluation import toy_benchmark
+    from videocomposer.training import toy_recipe
+
+    return {"videocomposer.training.toy_recipe": toy_recipe.build_parser,
+            "videocomposer.evaluation.toy_benchmark": toy_benchmark.build_parser}
+
+
+def is_module_tool(command: list[str]) -> bool:
+    return command[:2] == ["python", "-m"] and len(command) > 2 and command[2] in module_tool_parsers()
+
+
 def test_readme_has_only_commands_we_check():
     unknown = [c for c in shell_commands() if c[0] != "videocomposer" and not is_module_training(c)
-               and not is_python_c(c) and not any(tuple(c[:len(p)]) == p for p in FOREIGN)]
+               and not is_python_c(c) and not is_module_tool(c) and not any(tuple(c[:len(p)]) == p for p in FOREIGN)]
     assert not unknown, f"README bash blocks hold commands this test does not check: {unknown}"
+
+
+@pytest.mark.parametrize("command", [c for c in shell_commands() if is_module_tool(c)], ids=lambda c: c[2])
+def test_module_tool_command_parses(command):
+    try:
+        module_tool_parsers()[command[2]]().parse_args(command[3:])
+    except SystemExit as exc:
+        pytest.fail(f"README command does not parse (exit {exc.code}): {shlex.join(command)}")
 
 
 def test_readme_shows_every_subcommand():
@@ -137,7 +161,9 @@ def test_readme_task_yaml_loads(tmp_path):
     path = tmp_path / "my_task.yaml"
     path.write_text(readme_task_yaml())
     preset = load_preset(path)
-    assert preset.name == "my_task" and f"outputs/my_task-S{preset.seed:05d}/" in TEXT
+    command = next(c for c in ours(("videocomposer", "generate")) if "my_task.yaml" in c)
+    video = Path(command[command.index("--input_video") + 1])
+    assert preset.name == "my_task" and f"{run_folder('outputs', preset, video)}/" in TEXT
 
 
 @pytest.mark.parametrize("command", [c for c in shell_commands() if is_python_c(c)], ids=lambda c: "python -c")
@@ -151,7 +177,7 @@ def test_python_one_liners_import_existing_names(command):
 
 
 def test_model_config_help_names_a_real_function():
-    from videocomposer.cli import MODEL_CONFIG_HELP
+    from videocomposer.commands.common import MODEL_CONFIG_HELP
 
     names = re.findall(r"(videocomposer(?:\.\w+)+)\(\)", MODEL_CONFIG_HELP)
     assert names
@@ -306,7 +332,7 @@ def test_extract_accepts_a_converted_folder(tiny, tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "c" / "source_depth.mp4").is_file()
     code = main(["extract", "--input_video", str(tiny / "source.mp4"), "--output-dir", str(tmp_path / "c"),
-                 "--weights-dir", str(converted), "--conditions", "sketch"])
+                 "--weights-dir", str(converted), "--conditions", "sketch", "--overwrite"])
     assert code == 2 and "has no ['pidinet', 'sketch_cleaner']" in capsys.readouterr().err
 
 
@@ -340,5 +366,5 @@ def test_generate_on_cpu_prints_no_dtype_note_by_default(tiny, tmp_path, capsys)
               "--device", "cpu", "--output-dir", str(tmp_path)]
     assert main(common) == 0
     assert "--dtype" not in capsys.readouterr().err
-    assert main(common + ["--dtype", "bfloat16"]) == 0
+    assert main(common + ["--dtype", "bfloat16", "--overwrite"]) == 0
     assert "note: --dtype bfloat16 is used on accelerators only" in capsys.readouterr().err

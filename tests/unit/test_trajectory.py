@@ -187,7 +187,8 @@ def test_same_sign_and_size_as_the_vectors_extracted_from_a_video_moving_that_wa
 
 
 def test_pipeline_and_generate_command_feed_the_drawn_field_to_the_unet(tmp_path):
-    from videocomposer.cli import parse_command_line, prepare_generation
+    from videocomposer.cli import parse_command_line
+    from videocomposer.commands.generate import prepare_generation
     from videocomposer.pipelines import VideoComposerPipeline
     from videocomposer.pipelines.tiny import tiny_configs, tiny_model_config, write_tiny_official_weights
 

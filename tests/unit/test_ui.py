@@ -22,7 +22,7 @@ from videocomposer.cli import main, parse_command_line  # noqa: E402
 from videocomposer.pipelines.demo import make_demo_video  # noqa: E402
 from videocomposer.pipelines.tiny import tiny_model_config, write_tiny_official_weights  # noqa: E402
 from videocomposer.ui.app import FORM_FIELDS, build_app, launch  # noqa: E402
-from videocomposer.ui.command import parse_auth  # noqa: E402
+from videocomposer.ui.cli import parse_auth  # noqa: E402
 from videocomposer.ui.jobs import claim_folder  # noqa: E402
 from videocomposer.ui.model import ModelHolder, resolve_model  # noqa: E402
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from videocomposer.checkpoints import WeightFileError
-from videocomposer.models.stc import STC_CONDITIONS, ConditionDropout
-from videocomposer.models.unet import CONDITION_KWARGS, UNetConfig, VideoComposerUNet
+from videocomposer.conditions import CONDITIONS, OFFICIAL_COMPOSITIONS, stc_conditions
+from videocomposer.models.stc import ConditionDropout
+from videocomposer.models.unet import UNetConfig, VideoComposerUNet
 from videocomposer.models.unet_blocks import ResBlock
 
 CONTEXT = 32
@@ -41,9 +42,8 @@ def tiny_inputs(config: UNetConfig, batch: int = 2, frames: int = 3, latent=(8, 
         "y": torch.randn(batch, 5, config.context_dim, generator=g),
         "image": torch.randn(batch, 1, config.context_dim, generator=g),
     }
-    for c in STC_CONDITIONS.values():
-        if c.name in config.video_compositions:
-            inputs[c.kwarg] = torch.rand(batch, c.in_channels, frames, *cond, generator=g)
+    for c in stc_conditions(config.video_compositions):
+        inputs[c.name] = torch.rand(batch, c.stc.in_channels, frames, *cond, generator=g)
     return inputs
 
 
@@ -257,7 +257,8 @@ def test_unknown_condition_name_in_config():
 def test_config_json_round_trip_and_reference_kwargs():
     config = tiny_config(condition_pool_size=(64, 32))
     assert UNetConfig(**json.loads(json.dumps(dataclasses.asdict(config)))) == config
-    assert set(UNetConfig.official().video_compositions) == set(CONDITION_KWARGS)
+    assert set(UNetConfig.official().video_compositions) == set(OFFICIAL_COMPOSITIONS) == \
+        {c.reference_name for c in CONDITIONS.values()}
 
     ref = UNetConfig.from_reference_kwargs({"dim": 64, "num_heads": None, "y_dim": 768, "inpainting": False,
                                            "video_compositions": ["text", "mask", "sketch"]})

@@ -9,9 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
+from videocomposer import files
+from videocomposer.files import atomic_path, ensure_writable_dir
 from videocomposer.video import writer
-from videocomposer.video.writer import (Panel, atomic_path, compose_grid, ensure_writable_dir, to_uint8_frames,
-                                        write_gif, write_mp4)
+from videocomposer.video.writer import Panel, compose_grid, to_uint8_frames, write_gif, write_mp4
 
 
 def _decode(path):
@@ -82,7 +83,7 @@ def test_atomic_path_gives_normal_permissions(tmp_path):
     with atomic_path(tmp_path / "a.txt") as tmp:
         assert tmp.parent == tmp_path and tmp.name != "a.txt"
         tmp.write_text("x")
-    mask = writer._umask()
+    mask = files._umask()
     assert os.stat(tmp_path / "a.txt").st_mode & 0o777 == 0o666 & ~mask
 
 

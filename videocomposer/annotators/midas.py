@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..dataclass_config import dataclass_from_dict
 from ..checkpoints import load_official
+from ..config import build
 from .frames import check_images
 
 HEAD_CHANNELS = 32  # width of the last hidden layer of the depth head (fixed in the official model)
@@ -58,7 +58,7 @@ class MidasConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "MidasConfig":
         """Build from a dict (e.g. JSON); unknown keys are an error."""
-        return dataclass_from_dict(cls, values)
+        return build(cls, values)
 
     @classmethod
     def official(cls) -> "MidasConfig":

@@ -14,8 +14,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from ..dataclass_config import dataclass_from_dict
 from ..checkpoints import load_official
+from ..config import build
 from .frames import check_images, module_device, run_in_chunks
 from .pidinet import PiDiNet
 
@@ -62,7 +62,7 @@ class SketchCleanerConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "SketchCleanerConfig":
         """Build from a dict (e.g. JSON); unknown keys are an error."""
-        return dataclass_from_dict(cls, values)
+        return build(cls, values)
 
     @classmethod
     def official(cls) -> "SketchCleanerConfig":

@@ -5,6 +5,8 @@ Official files are pickles: they are only ever opened with ``torch.load(weights_
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 from typing import Callable, Mapping, TypeVar
 
@@ -60,6 +62,14 @@ def read_state_dict(path: str | os.PathLike, component: str | None = None) -> di
                 obj = torch.load(path, map_location="cpu", weights_only=True)
     except WeightFileError:
         raise
+    except pickle.UnpicklingError as exc:  # weights_only refused a global: the file references code
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc)) or re.search(r"global[: ]+([\w.]+)", str(exc), re.IGNORECASE)
+        name = found.group(1) if found else "an object that is not a tensor"
+        raise WeightFileError(
+            f"{path} references code ({name}), which no weights file needs; nothing was executed (it was read with "
+            f"weights_only=True, which refuses code). It is not a weights file we will load: delete it and download "
+            f"the published file again" + (f" ({OFFICIAL_FILES[component].filename})" if component in OFFICIAL_FILES else "")
+        ) from None
     except Exception as exc:  # truncated, corrupt or not a weight file at all
         raise WeightFileError(
             f"could not read weight file {path}: {type(exc).__name__}: {exc}\n"

@@ -11,6 +11,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from ..conditions.registry import CONDITIONS
+
 EpsModel = Callable[..., torch.Tensor]  # model(x_t [B, C, F, H, W], t int64 [B], **kwargs) -> eps, shaped like x_t
 
 
@@ -23,8 +25,9 @@ def make_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | N
     ``['y', 'local_image', 'motion']``); ``zero_y``: the embedding of the empty caption ``[1, 77, D]``
     (the model's ``zero_y``, not zeros), needed when ``'y'`` is guided.
 
-    Both dicts hold only the ``guidances`` keys. Unconditional: ``y`` → ``zero_y.repeat(B, 1, 1)``,
-    ``image`` → ``zeros_like(image)``, everything else the same tensor as in ``cond``. A task without
+    Both dicts hold only the ``guidances`` keys. Unconditional: each condition's registered rule
+    (``Condition.unconditional``): ``y`` → ``zero_y.repeat(B, 1, 1)``, ``image`` → ``zeros_like(image)``,
+    everything else the same tensor as in ``cond``. A task without
     ``y`` passes no ``y`` in either (the UNet then uses its own ``zero_y`` in both).
     """
     missing = [key for key in guidances if key not in conditions]
@@ -32,16 +35,22 @@ def make_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | N
         raise ValueError(f"guidances name {missing}, which are not among the conditions given {sorted(conditions)}")
     cond = {key: conditions[key] for key in guidances}
     uncond = dict(cond)
-    if "y" in cond:
-        if zero_y is None:
-            raise ValueError("zero_y (the empty-caption embedding [1, 77, D]) is required when 'y' is in guidances")
-        y = cond["y"]
-        if zero_y.shape[-2:] != y.shape[1:] or zero_y.numel() != y[0].numel():
-            raise ValueError(f"zero_y {tuple(zero_y.shape)} must be [1, L, D] matching y {tuple(y.shape)}")
-        uncond["y"] = zero_y.reshape(1, *y.shape[1:]).to(y).repeat(y.shape[0], 1, 1)
-    if "image" in cond:
-        uncond["image"] = torch.zeros_like(cond["image"])
+    for key, value in cond.items():
+        rule = CONDITIONS[key].unconditional if key in CONDITIONS else "same"
+        if rule == "empty_caption":
+            uncond[key] = _empty_caption(zero_y, value, key)
+        elif rule == "zeros":
+            uncond[key] = torch.zeros_like(value)
     return cond, uncond
+
+
+def _empty_caption(zero_y: torch.Tensor | None, y: torch.Tensor, key: str) -> torch.Tensor:
+    """``zero_y`` ``[1, L, D]`` repeated to the batch of ``y`` ``[B, L, D]``."""
+    if zero_y is None:
+        raise ValueError(f"zero_y (the empty-caption embedding [1, 77, D]) is required when '{key}' is in guidances")
+    if zero_y.shape[-2:] != y.shape[1:] or zero_y.numel() != y[0].numel():
+        raise ValueError(f"zero_y {tuple(zero_y.shape)} must be [1, L, D] matching {key} {tuple(y.shape)}")
+    return zero_y.reshape(1, *y.shape[1:]).to(y).repeat(y.shape[0], 1, 1)
 
 
 def can_batch(cond: Mapping[str, Any], uncond: Mapping[str, Any] | None) -> bool:

@@ -133,7 +133,7 @@ _MODEL_FLAGS = {"clip": "clip_weights", "midas": "midas_weights", "pidinet": "pi
 def load_models(args: argparse.Namespace):
     """The models whose weights are given (a file flag, else the official file in --weights-dir if present)."""
     from ..checkpoints import OFFICIAL_FILES
-    from ..cli import read_model_config
+    from ..config import read_model_config
     from ..pipelines.components import load_official_component
     from .evaluate import EvaluationModels
 
@@ -197,7 +197,7 @@ def _fvd_references(args: argparse.Namespace, runs: list[RunInput]) -> list:
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from ..video.writer import write_text
+    from ..files import write_text
     from .evaluate import ENABLE, RUN_METRICS, EvaluationModels, evaluate_run, json_number
 
     wanted = [m.strip() for m in args.metrics.split(",")] if args.metrics else None

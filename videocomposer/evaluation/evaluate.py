@@ -190,7 +190,7 @@ def _model_metrics(result: RunResult, frames: np.ndarray, models: EvaluationMode
         if source is None:
             return None
         if clip is None:
-            from ..pipelines.pipeline import default_misc_size
+            from ..pipelines.inputs import default_misc_size
             from ..video.sampling import load_video_clip
 
             side = frames.shape[1]

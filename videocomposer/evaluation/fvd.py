@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from ..checkpoints import WeightFileError
 from ..checkpoints.loading import load_strict, read_state_dict
-from ..video.writer import atomic_path
+from ..files import atomic_path
 from .frames import VideoInput, is_path, read_video_frames
 from .i3d import I3DConfig, InceptionI3D
 

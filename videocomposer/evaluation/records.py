@@ -17,7 +17,7 @@ from typing import Mapping
 
 import torch
 
-from ..video.writer import atomic_path
+from ..files import atomic_path
 
 SUFFIX = "_conditions.safetensors"
 

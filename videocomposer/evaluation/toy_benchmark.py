@@ -46,7 +46,8 @@ import torch
 from ..training import synthetic
 from ..training.toy_recipe import EVAL_SEED
 from ..video.sampling import load_video_clip
-from ..video.writer import to_uint8_frames, write_mp4, write_text
+from ..files import write_text
+from ..video.writer import to_uint8_frames
 from .evaluate import evaluate_run
 from .image import first_frame_metrics
 
@@ -70,16 +71,8 @@ class HeldOutClip:
 
 def held_out_clips(folder: str | os.PathLike, count: int, seed: int = EVAL_SEED) -> list[HeldOutClip]:
     """Clips ``0 .. count-1`` of ``seed`` as MP4s in ``folder`` (written when missing)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    clips = []
-    for index in range(count):
-        spec = synthetic.sample_clip_spec(seed, index)
-        path = folder / f"{seed}_{index:06d}.mp4"
-        if not path.is_file():
-            write_mp4(path, synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
-        clips.append(HeldOutClip(path, spec.caption, spec))
-    return clips
+    return [HeldOutClip(path, spec.caption, spec)
+            for path, spec in (synthetic.clip_file(folder, seed, index) for index in range(count))]
 
 
 def text_prompts(count: int, seed: int = TEXT_SEED) -> list[tuple[str, str]]:
@@ -117,7 +110,7 @@ def upsample(video: np.ndarray, size: int) -> np.ndarray:
 
 
 def _batched(pipe, items: list[dict[str, Any]], conditions: list[str], scheduler: str, steps: int,
-             seed: int) -> tuple[np.ndarray, float]:
+             seed: int, guidance_scale: float | str = "default") -> tuple[np.ndarray, float]:
     """Generate one video per item (its ``prompt`` and, as needed, ``video`` / ``image``) in one batch;
     returns uint8 ``[B, F, H, W, 3]`` and the seconds the sampling and decoding took."""
     prepared = [pipe.prepare_conditions(conditions, seed=seed, num_frames=pipe.defaults["num_frames"],
@@ -126,7 +119,7 @@ def _batched(pipe, items: list[dict[str, Any]], conditions: list[str], scheduler
     batch = {name: torch.cat([p[name] for p in prepared]) for name in conditions}
     began = time.perf_counter()
     out = pipe(conditions=conditions, precomputed_conditions=batch, scheduler=scheduler, num_inference_steps=steps,
-               generator=torch.Generator().manual_seed(seed), output_type="np")
+               guidance_scale=guidance_scale, generator=torch.Generator().manual_seed(seed), output_type="np")
     seconds = time.perf_counter() - began
     return np.round(out.frames * 255).astype(np.uint8), seconds
 
@@ -138,13 +131,15 @@ def _mean(values: Sequence[float]) -> float:
 
 def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, num_text: int | None = None,
                        samplers: Sequence[tuple[str, int]] = DEFAULT_SAMPLERS, batch_size: int = 10,
-                       seed: int = SEED) -> dict[str, Any]:
-    """Run the protocol of the module docstring; returns the report (means per sampler, per-clip values)."""
+                       seed: int = SEED, guidance_scale: float | str = "default") -> dict[str, Any]:
+    """Run the protocol of the module docstring; returns the report (means per sampler, per-clip values).
+    ``guidance_scale``: ``"default"`` = the model's."""
     clips = held_out_clips(Path(work_dir) / "held_out", num_clips)
     prompts = text_prompts(num_text if num_text is not None else num_clips)
     size, frames = pipe.defaults["height"], pipe.defaults["num_frames"]
     report: dict[str, Any] = {"clips": num_clips, "text_clips": len(prompts), "seed": seed, "eval_seed": EVAL_SEED,
-                              "text_seed": TEXT_SEED, "samplers": {}}
+                              "text_seed": TEXT_SEED, "guidance_scale": pipe.defaults["guidance_scale"]
+                              if guidance_scale == "default" else guidance_scale, "samplers": {}}
     for scheduler, steps in samplers:
         key = f"{scheduler}-{steps}"
         per_clip: dict[str, list] = {m: [] for m in ("motion_epe", "motion_epe_no_motion", "flow_epe", "flow_epe_no_motion",
@@ -156,7 +151,7 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
             items = [{"prompt": c.caption, "video": clip, "image": clip.misc[0]} for c, clip in zip(group, loaded)]
             first_frames = [to_uint8_frames(clip.misc[:1])[0] for clip in loaded]
             for suffix, conditions in (("", ["y", "local_image", "motion"]), ("_no_motion", ["y", "local_image"])):
-                videos, took = _batched(pipe, items, conditions, scheduler, steps, seed)
+                videos, took = _batched(pipe, items, conditions, scheduler, steps, seed, guidance_scale)
                 seconds += took
                 for clip, video, first in zip(group, videos, first_frames):
                     result = evaluate_run(upsample(video, clip.spec.size), source=clip.path, seed=seed).metrics
@@ -166,7 +161,8 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
         hits = []
         for start in range(0, len(prompts), batch_size):
             group = prompts[start:start + batch_size]
-            videos, took = _batched(pipe, [{"prompt": caption} for caption, _ in group], ["y"], scheduler, steps, seed)
+            videos, took = _batched(pipe, [{"prompt": caption} for caption, _ in group], ["y"], scheduler, steps, seed,
+                                    guidance_scale)
             seconds += took
             hits += [dominant_object_colour(video) == colour for video, (_, colour) in zip(videos, group)]
         means = {m: _mean(v) for m, v in per_clip.items()}
@@ -185,25 +181,32 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
     return report
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from ..pipelines.pipeline import VideoComposerPipeline
-    from ..pipelines.toy_model import resolve_weights_dir
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m videocomposer.evaluation.toy_benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="toy", help="model folder (default: the built-in toy model)")
     parser.add_argument("--clips", type=int, default=50, help="held-out clips (default 50)")
     parser.add_argument("--text-clips", type=int, help="held-out captions of the text test (default: --clips)")
     parser.add_argument("--samplers", default="dpmsolver++:20,ddim:50", help="scheduler:steps,... (default dpmsolver++:20,ddim:50)")
+    parser.add_argument("--guidance-scale", type=float, help="classifier-free guidance (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=10, help="videos per sampling batch (default 10)")
     parser.add_argument("--work-dir", default="runs/toy_eval", help="folder for the held-out clips (default runs/toy_eval)")
     parser.add_argument("--output", required=True, help="JSON report to write")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..pipelines.pipeline import VideoComposerPipeline
+    from ..pipelines.toy_model import resolve_weights_dir
+
+    args = build_parser().parse_args(argv)
     samplers = [(s.split(":")[0], int(s.split(":")[1])) for s in args.samplers.split(",")]
     pipe = VideoComposerPipeline.from_pretrained(resolve_weights_dir(args.model))
     pipe.set_progress_bar_config(disable=True)
     began = time.time()
-    report = evaluate_toy_model(pipe, args.work_dir, args.clips, args.text_clips, samplers, args.batch_size)
+    guidance = "default" if args.guidance_scale is None else args.guidance_scale
+    report = evaluate_toy_model(pipe, args.work_dir, args.clips, args.text_clips, samplers, args.batch_size,
+                                guidance_scale=guidance)
     report["seconds"] = time.time() - began
     write_text(args.output, json.dumps(report, indent=2) + "\n")
     for key, result in report["samplers"].items():

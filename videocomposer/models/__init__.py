@@ -10,7 +10,6 @@ _LAZY = {
     "OpenCLIP": ".clip",
     "OpenCLIPConfig": ".clip",
     "CLIPTokenizer": ".tokenizer",
-    "CONDITION_KWARGS": ".unet",
     "UNetConfig": ".unet",
     "VideoComposerUNet": ".unet",
     "VAEConfig": ".vae",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping
 
 import torch
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_official
+from ..config import check_keys
 from .image_preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
 Tower = Literal["text", "image"]
@@ -130,13 +131,27 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+#: open_clip config keys of features this implementation lacks: accepted only when switched off (None/False/0).
+_OPEN_CLIP_UNSUPPORTED = frozenset({
+    "custom_text", "cast_dtype", "init_logit_bias", "nonscalar_logit_scale",  # model
+    "ls_init_value", "patch_dropout", "attentional_pool", "no_ln_pre", "final_ln_after_pool", "output_tokens",
+    "act_kwargs", "norm_kwargs", "input_patchnorm", "global_average_pool", "timm_model_name", "timm_model_pretrained",
+    "timm_pool", "timm_proj", "timm_proj_bias", "timm_drop", "timm_drop_path",  # vision tower
+    "hf_model_name", "hf_tokenizer_name", "hf_model_pretrained", "hf_pooler_type", "embed_cls", "pad_id",
+    "no_causal_mask", "proj_bias",  # text tower
+})
+
+
 def _known_fields(cls: type, config: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The fields of ``cls`` in an open_clip config dict; a switched-on unsupported feature or an unknown
+    key (with a did-you-mean) is an error."""
     if not isinstance(config, Mapping):
         raise ValueError(f"{where} must be a dict, got {type(config).__name__}: {config!r}")
-    names = {f.name for f in fields(cls)}
-    unsupported = sorted(k for k, v in config.items() if k not in names and v not in (None, False, 0))
-    _require(not unsupported, f"{where}: unsupported keys {unsupported}; supported: {sorted(names)}")
-    return {k: v for k, v in config.items() if k in names}
+    switched_on = sorted(k for k, v in config.items() if k in _OPEN_CLIP_UNSUPPORTED and v not in (None, False, 0))
+    _require(not switched_on, f"{where}: open_clip features {switched_on} are not implemented here (only when off)")
+    values = {k: v for k, v in config.items() if k not in _OPEN_CLIP_UNSUPPORTED}
+    check_keys(cls, values, where)
+    return values
 
 
 # ----------------------------------------------------------------------------------------------

@@ -3,13 +3,11 @@
 Each spatial condition (depth, sketch, motion, ...) has its own encoder: a per-frame conv stem that
 brings any ``H×W`` to the latent size, followed by a one-layer transformer over the frames at every
 latent position. The encoded conditions are summed into the ``concat_dim`` channels concatenated to
-the UNet input. Encoders are registered by condition name in :data:`STC_CONDITIONS`; the state-dict
-names are the official ones (``depth_embedding``, ``depth_embedding_after``, and the odd
-``masked_embedding`` / ``mask_embedding_after`` pair).
+the UNet input. Which encoders exist, their input channels and their state-dict names (the official
+ones: ``depth_embedding``, ``depth_embedding_after``, and the odd ``masked_embedding`` /
+``mask_embedding_after`` pair) come from each condition's record in :mod:`videocomposer.conditions`.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -17,34 +15,6 @@ from einops import rearrange
 from torch import nn
 
 from .attention import multihead_attention
-
-
-@dataclass(frozen=True)
-class STCCondition:
-    """One spatial condition: its name in ``video_compositions``, the UNet kwarg that carries it,
-    its input channels and value range, and the two official state-dict prefixes."""
-
-    name: str
-    kwarg: str
-    in_channels: int
-    value_range: str
-    stem_key: str
-    frames_key: str
-
-
-# In the order the reference adds them to the concat channels (this also fixes the order of the
-# training-mode dropout draws).
-STC_CONDITIONS: dict[str, STCCondition] = {
-    c.name: c
-    for c in (
-        STCCondition("depthmap", "depth", 1, "MiDaS depth / 20, clamped to [0, 10]", "depth_embedding", "depth_embedding_after"),
-        STCCondition("local_image", "local_image", 3, "RGB in [0, 1], one frame repeated over F", "local_image_embedding", "local_image_embedding_after"),
-        STCCondition("motion", "motion", 2, "motion vectors (dx, dy) in pixels", "motion_embedding", "motion_embedding_after"),
-        STCCondition("sketch", "sketch", 1, "per-frame sketch in [0, 1]", "sketch_embedding", "sketch_embedding_after"),
-        STCCondition("single_sketch", "single_sketch", 1, "one sketch in [0, 1] repeated over F", "single_sketch_embedding", "single_sketch_embedding_after"),
-        STCCondition("mask", "masked", 4, "cat([rgb·(1-m), 1-m]), rgb in [-1, 1], m in {0, 1}", "masked_embedding", "mask_embedding_after"),
-    )
-}
 
 
 def encoded_size(pooled: int) -> int:

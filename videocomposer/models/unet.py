@@ -20,15 +20,10 @@ from torch.utils.checkpoint import checkpoint
 
 from ..checkpoints import load_official
 from .attention import SpatialTransformer, TemporalTransformer
-from .stc import STC_CONDITIONS, ConditionDropout, ConditionStem, FrameTransformer, STCCondition, encoded_size
+from ..conditions import (CONDITIONS, OFFICIAL_COMPOSITIONS, Condition, known_condition_names, normalize_condition,
+                          stc_conditions)
+from .stc import ConditionDropout, ConditionStem, FrameTransformer, encoded_size
 from .unet_blocks import Downsample, ResBlock, Upsample, timestep_embedding
-
-# Condition name (as in the reference's ``video_compositions``) -> the forward() kwarg that carries it.
-CONDITION_KWARGS: dict[str, str] = {
-    "text": "y",
-    "image": "image",
-    **{c.name: c.kwarg for c in STC_CONDITIONS.values()},
-}
 
 # The reference constructor's defaults (U:1136-1166), used for keys a reference kwargs dict leaves out.
 _REFERENCE_DEFAULTS: dict[str, Any] = {
@@ -64,7 +59,7 @@ class UNetConfig:
     dropout: float = 0.1                 # ResBlock out_layers dropout
     temporal_attention: bool = True      # temporal transformers after every spatial one
     temporal_attn_times: int = 1         # only 1 is meaningful (the reference's unused multi-block path)
-    video_compositions: tuple[str, ...] = ("text", "mask", "depthmap", "sketch", "motion", "image", "local_image", "single_sketch")
+    video_compositions: tuple[str, ...] = OFFICIAL_COMPOSITIONS  # condition encoders built (any condition name)
     misc_dropout: float = 0.5            # per-condition drop probability in training
     p_all_zero: float = 0.1              # per-sample probability of dropping every condition
     p_all_keep: float = 0.1              # per-sample probability of keeping every condition (the
@@ -83,10 +78,11 @@ class UNetConfig:
         self.video_compositions = tuple(self.video_compositions)
         if self.condition_pool_size is not None:
             self.condition_pool_size = tuple(int(s) for s in self.condition_pool_size)
-        unknown = [n for n in self.video_compositions if n not in CONDITION_KWARGS]
+        unknown = [n for n in self.video_compositions if n not in known_condition_names()]
         if unknown:
-            raise ValueError(f"video_compositions: unknown condition(s) {unknown}; expected names from {list(CONDITION_KWARGS)}")
-        if len(set(self.video_compositions)) != len(self.video_compositions):
+            raise ValueError(f"video_compositions: unknown condition(s) {unknown}; expected names from "
+                             f"{[c.reference_name for c in CONDITIONS.values()]}")
+        if len({normalize_condition(n) for n in self.video_compositions}) != len(self.video_compositions):
             raise ValueError(f"video_compositions: duplicate names in {list(self.video_compositions)}")
         if self.dim <= 0 or self.dim % 32:
             raise ValueError(f"dim: expected a positive multiple of 32 (GroupNorm with 32 groups), got {self.dim}")
@@ -137,7 +133,9 @@ class VideoComposerUNet(nn.Module):
     """3D UNet predicting ε from a noisy latent video, the timestep and any subset of the conditions.
 
     ``zero_y`` ``[1, L, context_dim]`` (the text embedding of the empty caption) is the context used
-    when no ``y`` is given; it is a non-persistent buffer (not in the state dict), zeros until set.
+    when no ``y`` is given; it is a non-persistent buffer (not in the state dict). Until it is set
+    (:meth:`set_zero_y`, which :class:`~videocomposer.pipelines.VideoComposerPipeline` and the trainer
+    do from the CLIP text tower), using it is an error rather than a silent zero context.
     """
 
     def __init__(self, config: UNetConfig | None = None, zero_y: torch.Tensor | None = None):
@@ -151,14 +149,14 @@ class VideoComposerUNet(nn.Module):
         self.pre_image_condition = nn.Sequential(nn.Linear(context_dim, context_dim), nn.SiLU(), nn.Linear(context_dim, context_dim))
 
         # 2. STC encoders, one stem + frame transformer per configured spatial condition
-        self.stc_conditions: tuple[STCCondition, ...] = tuple(
-            c for c in STC_CONDITIONS.values() if c.name in config.video_compositions
-        )
+        self.stc_conditions: tuple[Condition, ...] = tuple(stc_conditions(config.video_compositions))
         for cond in self.stc_conditions:
-            self.add_module(cond.stem_key, ConditionStem(cond.in_channels, config.concat_dim))
-            self.add_module(cond.frames_key, FrameTransformer(config.concat_dim, config.stc_transformer_layers, dropout=config.stc_dropout))
+            self.add_module(cond.stc.stem_key, ConditionStem(cond.stc.in_channels, config.concat_dim))
+            self.add_module(cond.stc.frames_key, FrameTransformer(config.concat_dim, config.stc_transformer_layers,
+                                                                  dropout=config.stc_dropout))
         self.condition_dropout = ConditionDropout(config.misc_dropout, config.p_all_zero, config.p_all_keep)
         self.register_buffer("zero_y", torch.zeros(1, 77, context_dim), persistent=False)
+        self.zero_y_is_set = False
         if zero_y is not None:
             self.set_zero_y(zero_y)
 
@@ -219,6 +217,16 @@ class VideoComposerUNet(nn.Module):
         if zero_y.ndim != 3 or zero_y.shape[0] != 1 or zero_y.shape[2] != self.config.context_dim:
             raise ValueError(f"zero_y: expected shape [1, L, {self.config.context_dim}], got {tuple(zero_y.shape)}")
         self.zero_y = zero_y.detach().to(device=self.zero_y.device, dtype=self.zero_y.dtype).clone()
+        self.zero_y_is_set = True
+
+    def empty_caption(self) -> torch.Tensor:
+        """``zero_y`` ``[1, L, context_dim]``; a ``ValueError`` saying how to set it when it was never set."""
+        if not self.zero_y_is_set:
+            raise ValueError("this UNet has no empty-caption embedding (zero_y), which the unconditional pass and any "
+                             "call without y use: set it with unet.set_zero_y(clip_text_context_of(\"\")) [1, 77, "
+                             f"{self.config.context_dim}], e.g. ConditionBuilder(tokenizer, clip).encode_prompt(\"\"), "
+                             "or load the UNet through VideoComposerPipeline, which sets it from the CLIP text tower")
+        return self.zero_y
 
     @classmethod
     def from_official(cls, path: str | os.PathLike, config: UNetConfig | None = None,
@@ -226,20 +234,20 @@ class VideoComposerUNet(nn.Module):
         """Load a flat UNet state dict (``non_ema_228000.pth``, a ``.safetensors`` conversion, or a
         folder holding ``non_ema_228000.pth``) strictly; returns the model in eval mode.
 
-        Wrapper prefixes (``module.``, ``_orig_mod.``) are stripped. Missing, unexpected or mis-shaped
+        ``zero_y`` (the empty caption's text context) is not in the file: pass it, or call :meth:`set_zero_y`
+        before using the UNet without ``y``. Wrapper prefixes (``module.``, ``_orig_mod.``) are stripped. Missing, unexpected or mis-shaped
         keys raise one :class:`~videocomposer.checkpoints.WeightFileError` naming the file.
         """
         # built on meta: no random init of 1.4 B parameters that are about to be overwritten; trainable
         model = load_official(lambda: cls(config), path, "unet", frozen=False)
-        model.set_zero_y(zero_y if zero_y is not None else torch.zeros(1, 77, model.config.context_dim))
+        if zero_y is not None:
+            model.set_zero_y(zero_y)
         return model
 
     # ------------------------------------------------------------------ forward
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, image: torch.Tensor | None = None,
-                local_image: torch.Tensor | None = None, depth: torch.Tensor | None = None, sketch: torch.Tensor | None = None,
-                single_sketch: torch.Tensor | None = None, masked: torch.Tensor | None = None, motion: torch.Tensor | None = None,
-                *, generator: torch.Generator | None = None) -> torch.Tensor:
+                *, generator: torch.Generator | None = None, **spatial: torch.Tensor | None) -> torch.Tensor:
         """Predict ε.
 
         Args:
@@ -248,14 +256,13 @@ class VideoComposerUNet(nn.Module):
             y: text context ``[B, L, context_dim]``; when None, ``zero_y`` repeated over the batch.
             image: style-image embedding ``[B, N, context_dim]`` (N = 1 officially), appended to the
                 context after the ``pre_image_condition`` MLP.
-            local_image, depth, sketch, single_sketch, masked, motion: spatial conditions
-                ``[B, C, F, H, W]`` of any ``H×W`` (channels and value ranges in ``stc.STC_CONDITIONS``).
+            spatial: the spatial conditions by UNet kwarg (``local_image``, ``depth``, ``sketch``,
+                ``single_sketch``, ``masked``, ``motion``, or any registered one), ``[B, C, F, H, W]`` of any
+                ``H×W`` (channels and value ranges in each condition's record, ``Condition.stc``).
             generator: CPU generator for the training-mode condition dropout (default: global RNG).
         Returns:
             ε ``[B, out_dim, F, h, w]``.
         """
-        spatial = {"local_image": local_image, "depth": depth, "sketch": sketch,
-                   "single_sketch": single_sketch, "masked": masked, "motion": motion}
         t = self._check_inputs(x, t, y, image, spatial)
         batch, _, frames, height, width = x.shape
 
@@ -269,15 +276,15 @@ class VideoComposerUNet(nn.Module):
         pooled_size = self.config.condition_pool_size or (4 * height, 4 * width)
         concat = x.new_zeros(batch, self.config.concat_dim, frames, height, width)
         for cond in self.stc_conditions:
-            video = spatial[cond.kwarg]
+            video = spatial.get(cond.name)
             if video is not None:
-                features = getattr(self, cond.stem_key)(video, pooled_size)
-                concat = concat + drop(getattr(self, cond.frames_key)(features))
+                features = getattr(self, cond.stc.stem_key)(video, pooled_size)
+                concat = concat + drop(getattr(self, cond.stc.frames_key)(features))
         h = torch.cat([x, concat], dim=1)
 
         # 3. timestep embedding and cross-attention context, repeated per frame (row b·F + f)
         emb = self.time_embed(timestep_embedding(t, self.config.dim))
-        context = drop(y) if y is not None else self.zero_y.repeat(batch, 1, 1)
+        context = drop(y) if y is not None else self.empty_caption().repeat(batch, 1, 1)
         if image is not None:
             context = torch.cat([context, drop(self.pre_image_condition(image))], dim=1)
         emb = emb.repeat_interleave(frames, dim=0)
@@ -335,15 +342,19 @@ class VideoComposerUNet(nn.Module):
         for name, tokens in (("y", y), ("image", image)):
             if tokens is not None and (tokens.ndim != 3 or tokens.shape[0] != batch or tokens.shape[2] != cfg.context_dim):
                 raise ValueError(f"{name}: expected shape [{batch}, L, {cfg.context_dim}], got {tuple(tokens.shape)}")
-        encoders = {c.kwarg: c for c in self.stc_conditions}
+        encoders = {c.name: c for c in self.stc_conditions}
         for kwarg, video in spatial.items():
+            if kwarg not in CONDITIONS or CONDITIONS[kwarg].stc is None:
+                spatial_names = [c.name for c in stc_conditions()]
+                raise TypeError(f"VideoComposerUNet.forward() got an unexpected keyword argument {kwarg!r}; the spatial "
+                                f"conditions are {spatial_names}")
             if video is None:
                 continue
             if kwarg not in encoders:
-                name = next(c.name for c in STC_CONDITIONS.values() if c.kwarg == kwarg)
+                name = CONDITIONS[kwarg].reference_name
                 raise ValueError(f"{kwarg}: this model has no encoder for condition {name!r} (video_compositions = "
                                  f"{list(cfg.video_compositions)}); leave {kwarg}=None or add {name!r} to the config")
-            channels = encoders[kwarg].in_channels
+            channels = encoders[kwarg].stc.in_channels
             if video.ndim != 5 or video.shape[:3] != (batch, channels, frames):
                 raise ValueError(f"{kwarg}: expected shape [{batch}, {channels}, {frames}, H, W] (batch, channels and "
                                  f"frames of x), got {tuple(video.shape)}")
@@ -355,4 +366,4 @@ class VideoComposerUNet(nn.Module):
         return t
 
 
-__all__ = ["CONDITION_KWARGS", "UNetConfig", "VideoComposerUNet"]
+__all__ = ["UNetConfig", "VideoComposerUNet"]

@@ -23,8 +23,8 @@ from diffusers.loaders.single_file_utils import (
 )
 from einops import rearrange
 
-from ..dataclass_config import dataclass_from_dict
 from ..checkpoints import WeightFileError, load_strict, read_state_dict
+from ..config import build
 
 
 @dataclass
@@ -57,7 +57,7 @@ class VAEConfig:
             flat = {**config["ddconfig"], **{k: config[k] for k in ("embed_dim", "scale_factor") if k in config}}
         else:
             flat = dict(config)
-        return dataclass_from_dict(cls, flat)
+        return build(cls, flat)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

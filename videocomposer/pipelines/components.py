@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from diffusers import AutoencoderKL
@@ -24,10 +25,11 @@ from ..annotators.pidinet import PiDiNet
 from ..annotators.sketch import SketchCleaner, SketchCleanerConfig
 from ..checkpoints import OFFICIAL_FILES, WeightFileError, load_strict, missing_file_error, read_state_dict
 from ..conditions import models_needed
+from ..config import build
 from ..models.clip import OpenCLIP, OpenCLIPConfig
 from ..models.unet import UNetConfig, VideoComposerUNet
-from ..models.vae import load_vae
-from ..video.writer import atomic_path, write_text
+from ..models.vae import VAEConfig, load_vae
+from ..files import atomic_path, write_text
 
 COMPONENTS: tuple[str, ...] = ("unet", "vae", "clip", "midas", "pidinet", "sketch_cleaner")
 WEIGHTS_NAME = "model.safetensors"
@@ -47,12 +49,54 @@ def components_for(conditions: Sequence[str]) -> tuple[list[str], tuple[str, ...
     return names, towers
 
 
-def _config(value: Any, cls: type, parse) -> Any:
-    if value is None or isinstance(value, cls):
+@dataclass(frozen=True)
+class ComponentClass:
+    """A class a component may be: its import name (recorded in ``model_index.json``), how its config is
+    parsed, how it loads from an official file and how it is built from a ``config.json``."""
+
+    module: str
+    name: str
+    config: type | None
+    parse: Callable[[Mapping[str, Any]], Any] | None
+    official: Callable[[Path, Any, Sequence[str]], nn.Module]
+    build: Callable[[Mapping[str, Any]], nn.Module] | None  # None: the class has its own save/load (diffusers)
+
+    @property
+    def index_entry(self) -> list[str]:
+        return [self.module, self.name]
+
+
+#: The one class of each component (``model_index.json`` records it; loading dispatches on it).
+COMPONENT_CLASSES: dict[str, ComponentClass] = {
+    "unet": ComponentClass("videocomposer.models.unet", "VideoComposerUNet", UNetConfig, lambda d: build(UNetConfig, d),
+                           lambda path, cfg, towers: VideoComposerUNet.from_official(path, cfg),
+                           lambda info: VideoComposerUNet(build(UNetConfig, info.get("config", {})))),
+    "vae": ComponentClass("diffusers", "AutoencoderKL", VAEConfig, VAEConfig.from_dict,
+                          lambda path, cfg, towers: load_vae(path, cfg), None),
+    "clip": ComponentClass("videocomposer.models.clip", "OpenCLIP", OpenCLIPConfig, OpenCLIPConfig.from_dict,
+                           lambda path, cfg, towers: OpenCLIP.from_official(path, cfg, towers=towers),
+                           lambda info: OpenCLIP(OpenCLIPConfig.from_dict(info.get("config", {})), towers=tuple(info["towers"]))),
+    "midas": ComponentClass("videocomposer.annotators.midas", "MiDaS", MidasConfig, MidasConfig.from_dict,
+                            lambda path, cfg, towers: MiDaS.from_official(path, cfg),
+                            lambda info: MiDaS(MidasConfig.from_dict(info.get("config", {})))),
+    "pidinet": ComponentClass("videocomposer.annotators.pidinet", "PiDiNet", None, None,
+                              lambda path, cfg, towers: PiDiNet.from_official(path), lambda info: PiDiNet()),
+    "sketch_cleaner": ComponentClass("videocomposer.annotators.sketch", "SketchCleaner", SketchCleanerConfig,
+                                     SketchCleanerConfig.from_dict,
+                                     lambda path, cfg, towers: SketchCleaner.from_official(path, cfg),
+                                     lambda info: SketchCleaner(SketchCleanerConfig.from_dict(info.get("config", {})))),
+}
+
+
+def _config(name: str, value: Any) -> Any:
+    """An architecture override (the component's config dataclass, or a dict parsed into it)."""
+    component = COMPONENT_CLASSES[name]
+    if value is None or (component.config is not None and isinstance(value, component.config)):
         return value
-    if isinstance(value, Mapping):
-        return parse(value)
-    raise ValueError(f"config for {cls.__name__} must be a {cls.__name__} or a dict, got {type(value).__name__}")
+    if isinstance(value, Mapping) and component.parse is not None:
+        return component.parse(value)
+    expected = component.config.__name__ if component.config else "nothing (it has no architecture options)"
+    raise ValueError(f"config for {name} must be a {expected} or a dict, got {type(value).__name__}")
 
 
 def official_paths(weights_dir: str | os.PathLike, names: Sequence[str], unet_file: str | None = None) -> dict[str, Path]:
@@ -71,19 +115,9 @@ def official_paths(weights_dir: str | os.PathLike, names: Sequence[str], unet_fi
 
 def load_official_component(name: str, path: Path, config: Any = None, towers: Sequence[str] = ("text",)) -> nn.Module:
     """Load one component from its official file; ``config`` (dataclass or dict) overrides the official architecture."""
-    if name == "unet":
-        return VideoComposerUNet.from_official(path, _config(config, UNetConfig, lambda d: UNetConfig(**d)))
-    if name == "clip":
-        return OpenCLIP.from_official(path, _config(config, OpenCLIPConfig, OpenCLIPConfig.from_dict), towers=towers)
-    if name == "vae":
-        return load_vae(path, config)
-    if name == "midas":
-        return MiDaS.from_official(path, _config(config, MidasConfig, MidasConfig.from_dict))
-    if name == "pidinet":
-        return PiDiNet.from_official(path)
-    if name == "sketch_cleaner":
-        return SketchCleaner.from_official(path, _config(config, SketchCleanerConfig, SketchCleanerConfig.from_dict))
-    raise ValueError(f"unknown component {name!r}; expected one of {COMPONENTS}")
+    if name not in COMPONENT_CLASSES:
+        raise ValueError(f"unknown component {name!r}; expected one of {COMPONENTS}")
+    return COMPONENT_CLASSES[name].official(path, _config(name, config), towers)
 
 
 def load_official_components(weights_dir: str | os.PathLike, names: Sequence[str], config: Mapping[str, Any] | None = None,
@@ -100,15 +134,43 @@ def load_official_components(weights_dir: str | os.PathLike, names: Sequence[str
 
 def load_components(weights_dir: str | os.PathLike, names: Sequence[str], config: Mapping[str, Any] | None = None,
                     towers: Sequence[str] = ("text",), unet_file: str | None = None) -> dict[str, nn.Module]:
-    """``names`` from ``weights_dir``: a ``save_pretrained`` folder (``videocomposer convert``; ``config``,
-    ``towers`` and ``unet_file`` are then fixed by the folder) or the folder of official files."""
+    """``names`` from ``weights_dir``: the folder of official files, or a ``save_pretrained`` folder
+    (``videocomposer convert``), where every argument is honoured or refused with a clear error:
+
+    * ``config``: refused (the folder's ``config.json`` files record the architectures);
+    * ``towers``: the folder's CLIP must have them;
+    * ``unet_file``: the path of a UNet file is loaded onto the folder's UNet architecture; a bare file
+      name must be the one the folder was converted from.
+    """
     if not is_pretrained_folder(weights_dir):
         return load_official_components(weights_dir, names, config, towers, unet_file)
-    absent = [n for n in names if n not in read_index(weights_dir)]
+    folder = Path(weights_dir)
+    index = read_index(folder)
+    if config:
+        raise ValueError(f"an architecture config (--model-config) applies to official weight files only; {folder} is a "
+                         "save_pretrained / convert folder whose config.json files record the architectures: leave it out")
+    absent = [n for n in names if n not in index]
     if absent:
-        raise WeightFileError(f"{weights_dir} (a save_pretrained / convert folder) has no {absent}: convert again "
+        raise WeightFileError(f"{folder} (a save_pretrained / convert folder) has no {absent}: convert again "
                               "without --conditions, or pass the folder of official weight files")
-    return {n: load_component(n, Path(weights_dir)) for n in names}
+    modules = {n: load_component(n, folder) for n in names}
+    if "clip" in modules and not set(towers) <= set(modules["clip"].towers):
+        raise WeightFileError(f"{folder}: its CLIP has the {list(modules['clip'].towers)} tower(s), the conditions need "
+                              f"{list(towers)}: convert again with those conditions (or without --conditions)")
+    if unet_file is not None and "unet" in modules:
+        modules["unet"] = _pretrained_unet(folder, index, modules["unet"], unet_file)
+    return modules
+
+
+def _pretrained_unet(folder: Path, index: Mapping[str, Any], unet: nn.Module, unet_file: str) -> nn.Module:
+    """The folder's UNet, or the weights of the file ``unet_file`` names on its architecture."""
+    if Path(unet_file).is_file():
+        return VideoComposerUNet.from_official(unet_file, unet.config).eval().requires_grad_(False)
+    source = index.get("pipeline_config", {}).get("unet_file", OFFICIAL_FILES["unet"].filename)
+    if Path(unet_file).name != source:
+        raise WeightFileError(f"{folder} holds the UNet converted from {source}, not {unet_file}: pass the path of "
+                              f"{unet_file}, or convert again with --unet-file {unet_file}")
+    return unet
 
 
 # ----------------------------------------------------------------------------------------------
@@ -127,25 +189,20 @@ def _describe(name: str, module: nn.Module) -> dict[str, Any]:
     return info
 
 
-def _build(name: str, info: Mapping[str, Any]) -> nn.Module:
-    config = info.get("config", {})
-    if name == "unet":
-        return VideoComposerUNet(UNetConfig(**config))
-    if name == "clip":
-        return OpenCLIP(OpenCLIPConfig.from_dict(config), towers=tuple(info["towers"]))
-    if name == "midas":
-        return MiDaS(MidasConfig.from_dict(config))
-    if name == "pidinet":
-        return PiDiNet()
-    if name == "sketch_cleaner":
-        return SketchCleaner(SketchCleanerConfig.from_dict(config))
-    raise ValueError(f"unknown component {name!r} in the pretrained folder")
+def _component_class(name: str, folder: Path) -> ComponentClass:
+    """The class ``model_index.json`` records for ``name``, if it is one this version builds."""
+    recorded = read_index(folder).get(name)
+    known = COMPONENT_CLASSES.get(name)
+    if known is None or list(recorded or []) != known.index_entry:
+        raise WeightFileError(f"{folder / INDEX_NAME} records {name} as {recorded!r}; this version loads "
+                              f"{name} only as {known.index_entry if known else 'nothing'} (convert the weights again)")
+    return known
 
 
 def save_component(name: str, module: nn.Module, folder: Path) -> None:
     """Write ``folder/<name>/`` (config + safetensors weights, each file atomically)."""
     target = folder / name
-    if name == "vae":
+    if COMPONENT_CLASSES[name].build is None:  # diffusers' AutoencoderKL: its own layout
         module.save_pretrained(target, safe_serialization=True)
         return
     target.mkdir(parents=True, exist_ok=True)
@@ -158,7 +215,8 @@ def save_component(name: str, module: nn.Module, folder: Path) -> None:
 def load_component(name: str, folder: Path) -> nn.Module:
     """Load ``folder/<name>/`` written by :func:`save_component` (strictly), frozen and in eval mode."""
     target = folder / name
-    if name == "vae":
+    component = _component_class(name, folder)
+    if component.build is None:  # diffusers' AutoencoderKL
         # low_cpu_mem_usage=False: the same load, without diffusers' "install accelerate" warning
         module = AutoencoderKL.from_pretrained(target, local_files_only=True, low_cpu_mem_usage=False)
     else:
@@ -166,7 +224,7 @@ def load_component(name: str, folder: Path) -> nn.Module:
         if not config_file.is_file():
             raise FileNotFoundError(f"{config_file} not found: {folder} is not a complete save_pretrained folder")
         with torch.device("meta"):
-            module = _build(name, json.loads(config_file.read_text()))
+            module = component.build(json.loads(config_file.read_text()))
         module.to_empty(device="cpu")
         load_strict(module, read_state_dict(weights), weights)
     return module.eval().requires_grad_(False)
@@ -174,16 +232,10 @@ def load_component(name: str, folder: Path) -> nn.Module:
 
 def write_index(folder: Path, components: Sequence[str], pipeline_config: Mapping[str, Any]) -> None:
     """``model_index.json``: the pipeline class, ``{component: [module, class]}`` and the pipeline's own settings."""
-    classes = {"unet": ["videocomposer.models.unet", "VideoComposerUNet"],
-               "vae": ["diffusers", "AutoencoderKL"],
-               "clip": ["videocomposer.models.clip", "OpenCLIP"],
-               "midas": ["videocomposer.annotators.midas", "MiDaS"],
-               "pidinet": ["videocomposer.annotators.pidinet", "PiDiNet"],
-               "sketch_cleaner": ["videocomposer.annotators.sketch", "SketchCleaner"]}
     from .. import __version__
 
     index = {"_class_name": "VideoComposerPipeline", "_videocomposer_version": __version__,
-             **{c: classes[c] for c in components},
+             **{c: COMPONENT_CLASSES[c].index_entry for c in components},
              "tokenizer": ["videocomposer.models.tokenizer", "CLIPTokenizer"],
              "pipeline_config": dict(pipeline_config)}
     write_text(folder / INDEX_NAME, json.dumps(index, indent=2) + "\n")
@@ -205,6 +257,6 @@ def is_pretrained_folder(folder: str | os.PathLike) -> bool:
     return (Path(folder) / INDEX_NAME).is_file()
 
 
-__all__ = ["COMPONENTS", "components_for", "is_pretrained_folder", "load_component", "load_components",
+__all__ = ["COMPONENTS", "COMPONENT_CLASSES", "ComponentClass", "components_for", "is_pretrained_folder", "load_component", "load_components",
            "load_official_component", "load_official_components", "official_paths", "read_index", "save_component",
            "write_index"]

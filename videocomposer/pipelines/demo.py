@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..video.writer import ensure_writable_dir, write_mp4, write_text
+from ..files import ensure_writable_dir, write_text
+from ..video.writer import write_mp4
 from .pipeline import VideoComposerPipeline
 from .results import save_result, write_notes
 from .tiny import tiny_configs, write_tiny_official_weights

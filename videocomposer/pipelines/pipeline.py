@@ -10,14 +10,13 @@
 ``__call__`` runs in numbered stages: 1. check inputs, 2. read the video, 3. build the conditions
 (:class:`~videocomposer.conditions.ConditionBuilder`), 4. form the guided passes, 5. prepare
 latents, 6. denoise, 7. decode. Sampling defaults are the reference's: DDIM, 50 steps, eta 0,
-guidance 9.0, 16 frames at 256x256.
+guidance 9.0, 16 frames at 256x256; a ``save_pretrained`` folder may store its own (:meth:`set_defaults`),
+as the built-in toy model does (8 frames at 64x64, DPM-Solver++ 20 steps).
 """
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Sequence
@@ -27,30 +26,23 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..conditions import CONDITION_INPUTS, CONDITION_MODELS, ConditionBuilder, misc_transform, missing_input_message
+from ..checkpoints import OFFICIAL_FILES
+from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
+                          normalize_conditions)
 from ..diffusion import SCHEDULERS, NoiseSchedule, make_guidance_kwargs, make_sampler, sample
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
-from ..video.sampling import load_video_clip
 from ..video.trajectory import Trajectory
-from .components import (COMPONENTS, components_for, is_pretrained_folder, load_component, load_official_components,
+from .components import (COMPONENTS, components_for, is_pretrained_folder, load_components, load_official_components,
                          read_index, save_component, write_index)
-from .presets import normalize_conditions
+from .inputs import PreparedConditions, prepare_conditions
 
 OutputType = Literal["pil", "np", "pt", "latent"]
-#: The input argument that implies each condition when ``conditions`` is not given.
-_IMPLIED_BY = {"image": "local_image", "style_image": "image", "sketch": "single_sketch", "depth": "depth",
-               "mask": "masked", "motion": "motion"}
 _FROZEN_ENCODERS = ("clip", "midas", "pidinet", "sketch_cleaner")
 #: The model's default output size and sampling settings (the official model's; a ``save_pretrained``
 #: folder may store its own in ``model_index.json``, e.g. the toy model's 8 x 128 x 128).
 DEFAULTS = {"num_frames": 16, "height": 256, "width": 256, "num_inference_steps": 50, "guidance_scale": 9.0}
-
-
-def default_misc_size(height: int, width: int) -> int:
-    """Side of the annotator frames: 1.5x the video side, rounded up to a multiple of 32 (256 → 384 as the reference)."""
-    return 32 * math.ceil(1.5 * max(height, width) / 32)
 
 
 @dataclass
@@ -68,14 +60,6 @@ class VideoComposerPipelineOutput:
     frames: Any
     conditions: dict[str, torch.Tensor] = field(default_factory=dict)
     source: torch.Tensor | None = None
-
-
-@dataclass
-class PreparedConditions:
-    """The built conditions (UNet kwargs on the execution device) and the clip they came from (or None)."""
-
-    conditions: dict[str, torch.Tensor]
-    clip: VideoClip | None
 
 
 class VideoComposerPipeline:
@@ -119,6 +103,8 @@ class VideoComposerPipeline:
         self.offload_device: torch.device | None = None
         self._unet_forward: Callable[..., torch.Tensor] = unet
         self._progress_bar_config: dict[str, Any] = {}
+        #: The name of the UNet weight file the pipeline was loaded from (recorded by save_pretrained).
+        self.unet_source: str | None = None
         if clip is not None and "text" in clip.towers:
             self.unet.set_zero_y(self.builder().encode_prompt("").to("cpu"))
 
@@ -144,27 +130,37 @@ class VideoComposerPipeline:
             WeightFileError: a file is missing (which, where looked, where published) or does not
                 match its model (which keys).
         """
-        conditions = normalize_conditions(conditions) if conditions is not None else list(CONDITION_MODELS)
+        conditions = normalize_conditions(conditions) if conditions is not None else list(CONDITIONS)
         names, towers = components_for(conditions)
-        return cls(**load_official_components(weights_dir, names, config, towers, unet_file)).to(device, dtype)
-
-    @classmethod
-    def from_pretrained(cls, folder: str | os.PathLike, device: torch.device | str | None = None,
-                        dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
-        """Load a folder written by :meth:`save_pretrained`."""
-        folder = Path(folder)
-        index = read_index(folder)
-        modules = {n: load_component(n, folder) for n in COMPONENTS if n in index}
-        settings = index.get("pipeline_config", {})
-        pipe = cls(**modules, scheduler=settings.get("scheduler", "ddim")).to(device, dtype)
-        pipe.set_defaults(**{k: settings[k] for k in (*DEFAULTS, "misc_size") if k in settings})
+        pipe = cls(**load_official_components(weights_dir, names, config, towers, unet_file)).to(device, dtype)
+        pipe.unet_source = Path(unet_file or OFFICIAL_FILES["unet"].filename).name
         return pipe
 
     @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, conditions: Sequence[str] | None = None,
+                        config: dict[str, Any] | None = None, unet_file: str | None = None,
+                        device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+        """Load a folder written by :meth:`save_pretrained`: every component in it, or only those
+        ``conditions`` need. ``unet_file`` (a path) loads other UNet weights onto the folder's UNet;
+        ``config`` is refused (the folder records the architectures). See
+        :func:`~videocomposer.pipelines.components.load_components`."""
+        folder = Path(folder)
+        index = read_index(folder)
+        if conditions is None:
+            names, towers = [n for n in COMPONENTS if n in index], ()
+        else:
+            names, towers = components_for(normalize_conditions(conditions))
+        settings = index.get("pipeline_config", {})
+        pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler=settings.get("scheduler", "ddim"))
+        pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
+        pipe.set_defaults(**{k: settings[k] for k in (*DEFAULTS, "misc_size") if k in settings})
+        return pipe.to(device, dtype)
+
+    @classmethod
     def load(cls, weights_dir: str | os.PathLike, **kwargs: Any) -> "VideoComposerPipeline":
-        """:meth:`from_pretrained` for a ``save_pretrained`` folder, else :meth:`from_official`."""
+        """:meth:`from_pretrained` for a ``save_pretrained`` folder, else :meth:`from_official` (same arguments)."""
         if is_pretrained_folder(weights_dir):
-            return cls.from_pretrained(weights_dir, device=kwargs.get("device"), dtype=kwargs.get("dtype"))
+            return cls.from_pretrained(weights_dir, **kwargs)
         return cls.from_official(weights_dir, **kwargs)
 
     def components(self) -> dict[str, torch.nn.Module]:
@@ -177,8 +173,9 @@ class VideoComposerPipeline:
         folder.mkdir(parents=True, exist_ok=True)
         for name, module in self.components().items():
             save_component(name, module, folder)
-        misc = {"misc_size": self.misc_size} if self.misc_size is not None else {}
-        write_index(folder, list(self.components()), {"scheduler": self.scheduler, **self.defaults, **misc})
+        settings = {"scheduler": self.scheduler, **({"unet_file": self.unet_source} if self.unet_source else {}),
+                    **self.defaults, **({"misc_size": self.misc_size} if self.misc_size is not None else {})}
+        write_index(folder, list(self.components()), settings)
         return folder
 
     def set_defaults(self, misc_size: int | None = None, **defaults: Any) -> None:
@@ -265,16 +262,16 @@ class VideoComposerPipeline:
     # ------------------------------------------------------------------ stages
 
     def resolve_conditions(self, conditions: Sequence[str] | None, **inputs: Any) -> list[str]:
-        """``conditions`` normalised; when None, implied by the inputs given (prompt → ``y``, image →
-        ``local_image``, style_image → ``image``, sketch → ``single_sketch``, depth, mask → ``masked``, motion)."""
+        """``conditions`` normalised; when None, implied by the inputs given (each condition's ``implied_by``:
+        prompt → ``y``, image → ``local_image``, style_image → ``image``, sketch → ``single_sketch``, depth,
+        mask → ``masked``, motion) and the precomputed ones."""
         if conditions is not None:
             return normalize_conditions(conditions)
-        implied = ["y"] if inputs.get("prompt") is not None or inputs.get("prompt_embeds") is not None else []
-        implied += [c for arg, c in _IMPLIED_BY.items() if inputs.get(arg) is not None]
+        implied = implied_conditions(inputs)
         implied += [c for c in inputs.get("precomputed", {}) if c not in implied]
         if not implied:
             raise ValueError("nothing to condition on: give a prompt and/or inputs, and conditions=[...] to say which "
-                             f"conditions to take from a video (choose from {list(CONDITION_MODELS)})")
+                             f"conditions to take from a video (choose from {list(CONDITIONS)})")
         return implied
 
     def check_inputs(self, conditions: Sequence[str], *, prompt: Any, prompt_embeds: Any, negative_prompt: Any,
@@ -312,13 +309,13 @@ class VideoComposerPipeline:
             raise ValueError(f"video must be a file path or a VideoClip, got {type(video).__name__}")
         if isinstance(video, (str, os.PathLike)) and not Path(video).is_file():
             raise FileNotFoundError(f"video file not found: {Path(video).resolve()}")
-        supported = {"y", "image", *(c.kwarg for c in self.unet.stc_conditions)}
+        supported = {c.name for c in CONDITIONS.values() if c.stc is None} | {c.name for c in self.unet.stc_conditions}
         unknown = [c for c in conditions if c not in supported]
         if unknown:
             raise ValueError(f"the UNet was built without the condition encoder(s) for {unknown}")
-        given = {"prompt": prompt, "prompt_embeds": prompt_embeds, "clip": video, **inputs}
+        given = {"prompt": prompt, "prompt_embeds": prompt_embeds, "video": video, **inputs}
         for name in conditions:
-            if name not in precomputed and all(given.get(arg) is None for arg in CONDITION_INPUTS[name]):
+            if name not in precomputed and all(given.get(arg) is None for arg in CONDITIONS[name].inputs):
                 raise ValueError(missing_input_message(name))
         if latents is not None:
             expected = (self.unet.config.in_dim, num_frames, height // self.vae_scale_factor, width // self.vae_scale_factor)
@@ -328,31 +325,18 @@ class VideoComposerPipeline:
     def prepare_conditions(self, conditions: Sequence[str], *, video: str | os.PathLike | VideoClip | None = None,
                            num_frames: int = 16, height: int = 256, width: int = 256, seed: int | None = None,
                            precomputed: dict[str, torch.Tensor] | None = None, **inputs: Any) -> PreparedConditions:
-        """Stages 2-3 of :meth:`__call__`: sample the clip from ``video`` and build ``conditions`` once.
+        """Stages 2-3 of :meth:`__call__`: sample the clip from ``video`` and build ``conditions`` once
+        (:func:`~videocomposer.pipelines.inputs.prepare_conditions` over this pipeline's frozen models).
 
         ``inputs``: ``prompt``, ``prompt_embeds``, ``image``, ``style_image``, ``sketch``, ``depth``, ``mask``,
-        ``motion`` as in :meth:`__call__`. ``seed`` drives clip sampling and the misc-transform draws, in the
-        reference's order (the first-frame image, then the sketch image, then the clip). Useful to build
-        the union of several runs' conditions once and pass them as ``precomputed_conditions``.
+        ``motion`` (or any registered input) as in :meth:`__call__`. ``seed`` drives clip sampling and the
+        misc-transform draws, in the reference's order. Useful to build the union of several runs'
+        conditions once and pass them as ``precomputed_conditions``.
         """
-        misc_size = self.misc_size or default_misc_size(height, width)
-        if isinstance(inputs.get("motion"), Trajectory):  # hand-drawn motion → the field extracted vectors give
-            inputs["motion"] = inputs["motion"].motion_condition(num_frames, max(height, width))
-        py_rng = random.Random(seed) if seed is not None else None
-        for name in ("image", "sketch"):
-            if isinstance(inputs.get(name), Image.Image):
-                inputs[name] = misc_transform(inputs[name], misc_size, py_rng)
-        clip = video
-        if isinstance(video, (str, os.PathLike)):
-            clip = load_video_clip(video, num_frames=num_frames, resolution=max(height, width), misc_size=misc_size,
-                                   py_rng=py_rng or random.Random(), np_rng=np.random.RandomState(seed),
-                                   with_mask="masked" in conditions and inputs.get("mask") is None)
-        if isinstance(clip, VideoClip) and clip.video.ndim == 4 and clip.num_frames != num_frames:
-            raise ValueError(f"the video clip has {clip.num_frames} frames but num_frames={num_frames}")
         with self._encoders_on_device():  # with offloading, the frozen encoders visit the device only now
-            cond = self.builder().build(conditions, clip=clip, precomputed=precomputed, num_frames=num_frames,
-                                        misc_size=misc_size, py_rng=py_rng, device=self.device, **inputs)
-        return PreparedConditions(cond, clip)
+            return prepare_conditions(self.builder(), conditions, video=video, num_frames=num_frames, height=height,
+                                      width=width, seed=seed, misc_size=self.misc_size, precomputed=precomputed,
+                                      device=self.device, **inputs)
 
     @property
     def vae_scale_factor(self) -> int:
@@ -395,8 +379,8 @@ class VideoComposerPipeline:
                  generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
                  prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
                  precomputed_conditions: dict[str, torch.Tensor] | None = None, seed: int | None = None,
-                 output_type: OutputType = "pil",
-                 callback_on_step_end: Callable[..., dict | None] | None = None) -> VideoComposerPipelineOutput:
+                 output_type: OutputType = "pil", callback_on_step_end: Callable[..., dict | None] | None = None,
+                 **extra_inputs: Any) -> VideoComposerPipelineOutput:
         """Generate a video from any composition of conditions.
 
         Args:
@@ -427,6 +411,7 @@ class VideoComposerPipeline:
             output_type: ``"pil"``, ``"np"``, ``"pt"`` or ``"latent"``.
             callback_on_step_end: ``fn(pipe, step, timestep, {"latents": x})`` after every step; a returned
                 dict with ``"latents"`` replaces the running latents.
+            extra_inputs: inputs of conditions added with :func:`~videocomposer.conditions.register_condition`.
         """
         # 1. check inputs
         scheduler = scheduler or self.scheduler
@@ -435,7 +420,11 @@ class VideoComposerPipeline:
         width = self.defaults["width"] if width is None else width
         num_inference_steps = self.defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
         guidance_scale = self.defaults["guidance_scale"] if guidance_scale == "default" else guidance_scale
-        inputs = dict(image=image, style_image=style_image, sketch=sketch, depth=depth, mask=mask, motion=motion)
+        unknown = sorted(set(extra_inputs) - set(INPUTS))
+        if unknown:
+            raise TypeError(f"unexpected argument(s) {unknown}: not registered condition inputs")
+        inputs = dict(image=image, style_image=style_image, sketch=sketch, depth=depth, mask=mask, motion=motion,
+                      **extra_inputs)
         precomputed = dict(precomputed_conditions or {})
         conditions = self.resolve_conditions(conditions, prompt=prompt, prompt_embeds=prompt_embeds, **inputs,
                                              precomputed=precomputed)
@@ -453,14 +442,16 @@ class VideoComposerPipeline:
         prepared = self.prepare_conditions(conditions, video=video, prompt=prompt, prompt_embeds=prompt_embeds,
                                            precomputed=precomputed, num_frames=num_frames, height=height, width=width,
                                            seed=seed, **inputs)
-        cond, clip = prepared.conditions, prepared.clip
+        cond = prepared.conditions
         if negative_prompt is not None:
             with self._encoders_on_device():
                 negative_prompt_embeds = self.builder().encode_prompt(negative_prompt, device)
 
         # 4. the conditional and unconditional passes (reference rule: y -> zero_y, image -> zeros)
         unet_dtype = next(self.unet.parameters()).dtype
-        cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, self.unet.zero_y, conditions)
+        empty_caption = any(CONDITIONS[c].unconditional == "empty_caption" for c in conditions)
+        cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, self.unet.empty_caption() if empty_caption else None,
+                                                          conditions)
         if negative_prompt_embeds is not None:
             uncond_kwargs["y"] = negative_prompt_embeds.to(device, torch.float32).expand_as(cond_kwargs["y"])
         guided = guidance_scale is not None and guidance_scale > 1.0
@@ -490,8 +481,7 @@ class VideoComposerPipeline:
 
         # 7. decode
         conditions_out = {k: v.float().cpu() for k, v in cond.items()}
-        source = None if clip is None else (clip.misc.permute(1, 0, 2, 3)[None] if clip.misc.ndim == 4
-                                            else clip.misc.permute(0, 2, 1, 3, 4))
+        source = prepared.source_video()
         if output_type == "latent":
             return VideoComposerPipelineOutput(x_0, conditions_out, source)
         video_out = self.decode_latents(x_0).permute(0, 2, 1, 3, 4).cpu()  # [B, F, 3, H, W]

@@ -2,76 +2,33 @@
 
 A preset is a YAML file with ``kind: generate``; any other YAML in the folder (e.g. the training
 configs ``train_*.yaml``) is ignored here. Every key is a field of :class:`TaskPreset`; an unknown key
-or a value of the wrong type is a ``ValueError`` naming it. A user's own file may start from a
+or a value of the wrong type is a ``ConfigError`` (a ``ValueError``) naming it, with a did-you-mean. A user's own file may start from a
 preset with ``base: <preset name or path>`` and override keys; command-line flags override both.
 
 ``guidances`` is either one list of UNet condition names (one generation) or a mapping
 ``run name -> list`` (several generations from the same inputs, as the reference's multi-condition
 mode ``inference_multi.py``). Reference composition names (``text``, ``mask``, ``depthmap``) are
-accepted and normalised to UNet keyword names (``y``, ``masked``, ``depth``).
+accepted and normalised to UNet keyword names (``y``, ``masked``, ``depth``). The original
+repository's own task YAMLs load too (see :mod:`.reference_config`).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, normalize_conditions
+from ..config import CONFIG_DIR, ConfigError, build, read_layers
+from .reference_config import REFERENCE_ONLY_KEYS, is_reference_task, map_reference_task
 
-#: Reference condition name (``video_compositions``) → UNet keyword argument it feeds.
-CONDITION_TO_KWARG: dict[str, str] = {
-    "text": "y",
-    "mask": "masked",
-    "depthmap": "depth",
-    "sketch": "sketch",
-    "motion": "motion",
-    "image": "image",
-    "local_image": "local_image",
-    "single_sketch": "single_sketch",
-}
-#: The eight UNet condition keywords, in the reference's ``video_compositions`` order.
-CONDITION_KWARGS: tuple[str, ...] = tuple(CONDITION_TO_KWARG.values())
-#: Inputs a preset may require, and the CLI flag that provides each.
-INPUT_FLAGS: dict[str, str] = {
-    "video": "--input_video",
-    "image": "--image_path",
-    "style_image": "--style_image",
-    "sketch": "--sketch_path",
-    "depth": "--depth_path",
-    "mask": "--mask_path",
-}
+#: Inputs a preset may require, and the CLI flag that provides each (the registered inputs read from files).
+INPUT_FLAGS: dict[str, str] = {name: i.flag for name, i in INPUTS.items() if i.flag and i.kind != "text"}
 DEFAULT_PROMPT = ("A colorful and beautiful fish swimming in a small glass bowl with multicolored piece of stone, "
                   "Macro Video")
-
-
-def normalize_condition(name: str) -> str:
-    """``'text'`` → ``'y'``, ``'depthmap'`` → ``'depth'``, ...; UNet keyword names pass unchanged."""
-    if name in CONDITION_KWARGS:
-        return name
-    if name in CONDITION_TO_KWARG:
-        return CONDITION_TO_KWARG[name]
-    raise ValueError(f"unknown condition {name!r}; choose from {list(CONDITION_KWARGS)} "
-                     f"(or the reference names {list(CONDITION_TO_KWARG)})")
-
-
-def normalize_conditions(names: str | typing.Sequence[str]) -> list[str]:
-    """A list (or a comma-separated string) of condition names → UNet keyword names, duplicates removed."""
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    out: list[str] = []
-    for name in names:
-        kwarg = normalize_condition(name)
-        if kwarg not in out:
-            out.append(kwarg)
-    if not out:
-        raise ValueError("at least one condition is required")
-    return out
 
 
 @dataclass
@@ -83,7 +40,7 @@ class TaskPreset:
     #: One line shown by ``videocomposer generate --help``.
     description: str = ""
     #: Condition encoders the UNet is built with (reference names); all eight = the official checkpoint.
-    video_compositions: list[str] = field(default_factory=lambda: list(CONDITION_TO_KWARG))
+    video_compositions: list[str] = field(default_factory=lambda: list(OFFICIAL_COMPOSITIONS))
     #: Conditions fed to the UNet: one list, or ``{run name: list}`` for several runs.
     guidances: Any = field(default_factory=lambda: ["y"])
     #: Inputs the task needs (keys of :data:`INPUT_FLAGS`).
@@ -103,6 +60,8 @@ class TaskPreset:
     fps: float = 8.0
     #: Show the source video as the first grid panel.
     save_origin_video: bool = True
+    #: Inputs the original's version of this task ignores (generate says so when they are given).
+    reference_ignores: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         built = set(normalize_conditions(self.video_compositions))  # also validates the names
@@ -116,7 +75,7 @@ class TaskPreset:
             if absent:
                 raise ValueError(f"preset {self.name!r}: run {run!r} guides with {absent}, which are not in "
                                  f"video_compositions {self.video_compositions}")
-        unknown = [r for r in self.requires if r not in INPUT_FLAGS]
+        unknown = [r for r in self.requires + self.reference_ignores if r not in INPUT_FLAGS]
         if unknown:
             raise ValueError(f"preset {self.name!r}: requires names unknown inputs {unknown}; choose from {list(INPUT_FLAGS)}")
         for key in ("num_frames", "height", "width", "num_inference_steps"):
@@ -143,35 +102,10 @@ class TaskPreset:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], name: str) -> "TaskPreset":
-        """Build from a YAML mapping; unknown keys and wrongly typed values raise ``ValueError``."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
+        """Build from a YAML mapping; unknown keys (with a did-you-mean) and wrongly typed values raise ``ConfigError``."""
         values = {k: v for k, v in data.items() if k not in ("kind", "base")}
-        unknown = sorted(set(values) - set(fields))
-        if unknown:
-            raise ValueError(f"preset {name!r}: unknown key(s) {unknown}; valid keys are {sorted(fields)}")
-        hints = typing.get_type_hints(cls)
-        for key, value in values.items():
-            _check_type(name, key, value, hints[key])
         values.setdefault("name", name)
-        return cls(**values)
-
-
-def _check_type(preset: str, key: str, value: Any, hint: Any) -> None:
-    """Reject values whose type does not fit the field (ints are accepted for floats)."""
-    if hint is Any:
-        return
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    for option in options:
-        base = typing.get_origin(option) or option
-        if option is type(None) and value is None:
-            return
-        if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return
-        if base is int and isinstance(value, int) and not isinstance(value, bool):
-            return
-        if base not in (int, float) and isinstance(base, type) and isinstance(value, base):
-            return
-    raise ValueError(f"preset {preset!r}: {key} must be {hint}, got {value!r}")
+        return build(cls, values, f"preset {name!r}", suggest=REFERENCE_ONLY_KEYS)
 
 
 def available_presets() -> dict[str, Path]:
@@ -185,44 +119,44 @@ def available_presets() -> dict[str, Path]:
     return out
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{path} must hold a mapping of keys, found {type(data).__name__}")
-    return dict(data)
-
-
-def _resolve(name_or_path: str | os.PathLike, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], str]:
-    """Read a preset (by name or path) merged over its ``base:`` chain; returns (mapping, name)."""
+def find_preset(name_or_path: str | os.PathLike, report: Callable[[str], None] | None = None) -> Path:
+    """A preset's file: by name, by path, or by the original repository's path ``configs/<preset>.yaml``
+    (the path its README and ``run_bash.sh`` use) when no such file exists here."""
     presets = available_presets()
     text = str(name_or_path)
     if text in presets:
-        path = presets[text]
-    else:
-        path = Path(text)
-        if not path.is_file():
-            raise ValueError(f"unknown task preset {text!r}: not a preset name and no such file; "
-                             f"presets are {sorted(presets)}")
-    path = path.resolve()
-    if path in seen:
-        raise ValueError(f"preset {path} includes itself through 'base:'")
-    data = _read_yaml(path)
-    if "base" in data:
-        base, _ = _resolve(data["base"], seen + (path,))
-        data = {**base, **data}
-    return data, path.stem
+        return presets[text]
+    path = Path(text)
+    if path.is_file():
+        return path
+    if path.suffix in (".yaml", ".yml") and path.stem in presets:
+        if report is not None:
+            report(f"{text}: no such file here; using our preset {path.stem!r} (the original's configs/{path.name})")
+        return presets[path.stem]
+    raise ValueError(f"unknown task preset {text!r}: not a preset name and no such file; presets are {sorted(presets)}")
 
 
-def load_preset(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> TaskPreset:
+def load_preset(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | None = None,
+                report: Callable[[str], None] | None = None) -> TaskPreset:
     """Load a preset by name (see :func:`available_presets`) or from a YAML path, then apply ``overrides``.
 
+    The file may be ours (``base: <preset or path>`` inherits one) or the original repository's task
+    YAML (mapped by :mod:`~videocomposer.pipelines.reference_config`; the mapping goes to ``report``).
     Overrides with value ``None`` are ignored, so argparse results can be passed directly.
     """
-    data, name = _resolve(name_or_path)
-    data.setdefault("name", name)
+
+    def layer(values: dict[str, Any], source: Path) -> dict[str, Any]:
+        if is_reference_task(values):
+            values, lines = map_reference_task(values, str(source))
+            for line in lines:
+                (report or (lambda _: None))(line)
+        return values
+
+    path = find_preset(name_or_path, report)
+    try:
+        data = read_layers(path, find_preset, transform=layer, deep=False)
+    except ConfigError as exc:
+        raise ConfigError(f"preset {path}: {exc}") from None
+    data.setdefault("name", path.stem)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return TaskPreset.from_dict(data, name=data["name"])

@@ -16,28 +16,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..annotators.visualize import depth_to_rgb, sketch_to_rgb
-from ..video.motion import fill_motion_blocks, motion_to_rgb
-from ..video.writer import Panel, compose_grid, to_uint8_frames, write_gif, write_mp4, write_text
+from ..conditions import CONDITIONS
+from ..conditions.previews import default_preview
+from ..files import write_text
+from ..video.writer import Panel, compose_grid, to_uint8_frames, write_gif, write_mp4
 
 
 def condition_frames(name: str, value: torch.Tensor) -> np.ndarray | None:
-    """One sample's condition ``[C, F, H, W]`` → viewable ``uint8 [F, H, W, 3]``; None for ``y``/``image``."""
-    frames = value.detach().float().cpu().transpose(0, 1)  # [F, C, H, W]
-    if name in ("y", "image"):
+    """One sample's condition ``[C, F, H, W]`` → viewable ``uint8 [F, H, W, 3]`` (the condition's registered
+    preview); None for token conditions (``y``, ``image``)."""
+    record = CONDITIONS[name]
+    if record.layout == "tokens":
         return None
-    if name == "depth":
-        return depth_to_rgb(frames, max_depth=max(float(frames.max()), 1e-6)).numpy()
-    if name in ("sketch", "single_sketch"):
-        return sketch_to_rgb(frames).numpy()
-    if name == "motion":  # sparse (one vector per macroblock): spread over cells so it can be seen
-        frames = fill_motion_blocks(frames, block=max(1, frames.shape[-1] // 16))
-        scale = float(frames.norm(dim=1).max()) or 1.0
-        return np.stack([motion_to_rgb(f, max_magnitude=scale) for f in frames])
-    if name == "masked":  # ((rgb + 1) / 2)·keep + white·(1 − keep), as the reference
-        rgb, keep = frames[:, :3], frames[:, 3:4]
-        return to_uint8_frames((rgb + 1) / 2 * keep + (1 - keep))
-    return to_uint8_frames(frames)  # local_image: RGB in [0, 1]
+    frames = value.detach().float().cpu().transpose(0, 1)  # [F, C, H, W]
+    return (record.preview or default_preview)(frames)
 
 
 def grid_panels(result: np.ndarray | None, conditions: Mapping[str, torch.Tensor], source: torch.Tensor | None = None,

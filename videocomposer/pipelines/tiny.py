@@ -36,7 +36,7 @@ from ..checkpoints import OFFICIAL_FILES
 from ..models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIP, OpenCLIPConfig
 from ..models.unet import UNetConfig, VideoComposerUNet
 from ..models.vae import VAEConfig, build_vae
-from ..video.writer import atomic_path
+from ..files import atomic_path
 
 #: Width of the tiny text/image embeddings (= the tiny UNet's context_dim).
 TINY_CONTEXT_DIM = 32

@@ -22,13 +22,17 @@ import torch
 from PIL import Image
 
 from ..training import synthetic
-from ..video.writer import ensure_writable_dir, write_mp4, write_text
+from ..files import ensure_writable_dir, write_text
+from ..video.writer import write_mp4
 from .pipeline import VideoComposerPipeline
 from .results import save_result, write_notes
 from .toy_model import RECIPE_COMMAND, toy_model_dir
 
 #: Seed of the demo's source clips (not the training data's).
 DEMO_SEED = 4242
+#: Frames of the demo's source clip: 17 at 4 fps leave one possible clip start (frame 0), so the motion
+#: condition starts where the new first frame shows the shape.
+SOURCE_FRAMES = 17
 TEXT_PROMPT = "a yellow square moves right over a navy background"
 NOTICE = """\
 Made by `videocomposer demo` with the BUILT-IN TOY MODEL: a small VideoComposer (UNet {unet_mb:.1f} MB) trained
@@ -65,7 +69,7 @@ def demo_scene(seed: int = DEMO_SEED) -> tuple[synthetic.ClipSpec, synthetic.Cli
     with another colour, shape and background (the scene of the new first frame)."""
     index = 0
     while True:
-        spec = synthetic.sample_clip_spec(seed, index, max_shapes=1)
+        spec = synthetic.sample_clip_spec(seed, index, num_frames=SOURCE_FRAMES, max_shapes=1)
         shape = spec.shapes[0]
         track = shape.positions(spec.num_frames, spec.size)
         if shape.path != "bounce" and np.linalg.norm(track[-1] - track[0]) > spec.size / 3:

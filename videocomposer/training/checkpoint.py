@@ -4,7 +4,9 @@ Layout of one checkpoint (``<output_dir>/checkpoints/step_00001000/``)::
 
     unet.safetensors       raw UNet weights, official key names (loads in the pipeline like non_ema_228000.pth)
     unet_ema.safetensors   EMA weights in the same layout (only with use_ema)
-    training_state.pt      step, data position, optimizer, loss scaler, EMA counter, RNG states, counters
+    training_state.pt      step, data position, loss scaler, EMA counter, RNG states, counters
+    sharded/               the optimizer state in torch.distributed.checkpoint form (any world size can
+                           read it; see sharded_checkpoint.py). Older checkpoints hold it in training_state.pt
     config.yaml            the resolved training config
 
 Everything is written into a hidden ``.tmp-step_…`` folder which is renamed into place only when complete, so
@@ -79,11 +81,12 @@ def _contiguous_cpu(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor
 
 def save_checkpoint(root: Path, step: int, unet_state: Mapping[str, torch.Tensor],
                     ema_state: Mapping[str, torch.Tensor] | None, training_state: Mapping[str, Any],
-                    config: Mapping[str, Any]) -> Path:
+                    config: Mapping[str, Any], move_in: Mapping[str, Path] | None = None) -> Path:
     """Write a complete checkpoint for ``step`` under ``root`` and return its folder.
 
     The files go into ``root/.tmp-step_<N>-<pid>`` first; the folder is renamed to ``step_<N>`` only after
-    every file is written and flushed. On any exception the temporary folder is removed and the exception
+    every file is written and flushed; ``move_in`` folders (already written and flushed, e.g. the optimizer
+    shards) are moved in under their given names first. On any exception the temporary folder is removed and the exception
     re-raised; an existing checkpoint of the same step is replaced only by a complete one.
     """
     root.mkdir(parents=True, exist_ok=True)
@@ -100,6 +103,8 @@ def save_checkpoint(root: Path, step: int, unet_state: Mapping[str, torch.Tensor
         (tmp / CONFIG_FILE).write_text(yaml.safe_dump(dict(config), sort_keys=False))
         for child in tmp.iterdir():
             _fsync_file(child)
+        for name, folder in (move_in or {}).items():
+            os.rename(folder, tmp / name)
         if final.exists():  # re-saving a step (e.g. after a resume): swap in the complete new one
             old = root / f"{_TMP_PREFIX}old-{final.name}-{os.getpid()}"
             os.rename(final, old)

@@ -14,14 +14,17 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from typing import Sequence
 
 import yaml
 
 from ..checkpoints import WeightFileError
+from ..config import read_model_config
 from .components import check_model_config
 from .config import BASE_CONFIG, CONFIG_DIR, UNET_KEYS_SET_BY_TRAINING, ConfigError, load_train_config
-from .trainer import shutdown_distributed, train
+from .distributed import shutdown_distributed
+from .trainer import train
 
 #: UNet fields that the training config sets from its own top-level keys (dropped from a --model-config file).
 def task_presets() -> list[str]:
@@ -35,7 +38,9 @@ def _epilog() -> str:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--config", required=True, help="training preset name (e.g. train_exp02_motion_transfer) or a YAML file")
+    parser.add_argument("--config", "-c", "--cfg", required=True, help="training preset name (e.g. train_exp02_motion_transfer) "
+                        "or a YAML file: ours, or the MindSpore port's (-c configs/train_exp02_motion_transfer.yaml; its "
+                        "keys are mapped onto ours and the mapping printed)")
     parser.add_argument("--output-dir", required=True, help="folder for checkpoints, logs and the resolved config")
     parser.add_argument("--weights-dir", help="folder with the official weight files (sets weights_dir)")
     parser.add_argument("--model-config", metavar="FILE", help="the architectures of non-official weights, the file "
@@ -48,16 +53,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
-def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``train`` subcommand; its handler is ``args.func(args) -> exit code``."""
     parser = subparsers.add_parser("train", help="fine-tune the UNet on a video-caption dataset",
                                    description=__doc__, epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_train_arguments(parser)
-    parser.set_defaults(func=run_train)
+    parser.set_defaults(func=run)
     return parser
 
 
-def run_train(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run a parsed ``train`` command; errors in the user's input print one line and return 2."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -69,7 +74,7 @@ def run_train(args: argparse.Namespace) -> int:
     code = 0
     try:
         values.update(_model_config_values(args.model_config))
-        cfg = load_train_config(args.config, args.overrides, **values)
+        cfg = load_train_config(args.config, args.overrides, report=_report, **values)
         check_model_config(cfg)
         if args.dry_run:
             print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
@@ -80,6 +85,13 @@ def run_train(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError, PermissionError, NotADirectoryError, WeightFileError, ValueError) as exc:
         print(f"videocomposer train: error: {exc}", file=sys.stderr)
         code = 2
+    except BaseException:
+        if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+            raise
+        # one process failed: say which and exit at once; torchrun then stops the others (a barrier would hang)
+        print(f"videocomposer train: rank {os.environ.get('RANK')} failed:\n{traceback.format_exc()}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(1)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # torchrun + gloo can abort a rank at interpreter exit after destroy_process_group (docs/README.md):
         # leave the group after a barrier, flush, and exit without running the interpreter's teardown.
@@ -91,14 +103,14 @@ def run_train(args: argparse.Namespace) -> int:
     return code
 
 
+def _report(line: str) -> None:
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(line, file=sys.stderr)
+
+
 def _model_config_values(path: str | None) -> dict[str, dict]:
     """``--model-config`` → ``{"unet": {...}, "frozen_models": {...}}`` config values (empty without a file)."""
-    from ..cli import read_model_config
-
     data = read_model_config(path) or {}
-    bad = [name for name, fields in data.items() if not isinstance(fields, dict)]
-    if bad:
-        raise ConfigError(f"--model-config {path}: {bad} must each map field names to values")
     values: dict[str, dict] = {}
     if "unet" in data:
         values["unet"] = {k: v for k, v in data["unet"].items() if k not in UNET_KEYS_SET_BY_TRAINING}
@@ -112,4 +124,4 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry point (``python -m videocomposer.training ...``, e.g. under torchrun)."""
     parser = add_train_arguments(argparse.ArgumentParser(prog="videocomposer train", description=__doc__, epilog=_epilog(),
                                                          formatter_class=argparse.RawDescriptionHelpFormatter))
-    return run_train(parser.parse_intermixed_args(argv))  # key=value overrides may also follow the flags
+    return run(parser.parse_intermixed_args(argv))  # key=value overrides may also follow the flags

@@ -9,17 +9,18 @@ MidasConfig fields, ``sketch_cleaner`` = SketchCleanerConfig fields), e.g. for t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
 from ..annotators.midas import MidasConfig
 from ..annotators.sketch import SketchCleanerConfig
-from ..conditions import ConditionBuilder
+from ..conditions import ConditionBuilder, normalize_conditions
+from ..config import build
 from ..models.clip import OpenCLIPConfig
 from ..models.tokenizer import default_tokenizer
-from ..models.unet import CONDITION_KWARGS, UNetConfig, VideoComposerUNet
+from ..models.unet import UNetConfig, VideoComposerUNet
 from ..models.vae import VAEConfig
 from ..pipelines.components import components_for, load_official_component, official_paths
 from .config import ConfigError, TrainConfig
@@ -33,27 +34,18 @@ FROZEN_CONFIGS = {"vae": VAEConfig.from_dict, "clip": OpenCLIPConfig.from_dict, 
 class TrainingModels:
     """The trainable UNet (train mode) and the frozen networks (eval mode, no gradients)."""
 
-    unet: VideoComposerUNet
+    unet: VideoComposerUNet | None
     vae: nn.Module
     conditions: ConditionBuilder
 
 
-def unet_kwargs(conditions: list[str]) -> list[str]:
-    """Condition names (``text``, ``depthmap``, ...) → UNet keyword names (``y``, ``depth``, ...)."""
-    return [CONDITION_KWARGS[c] for c in conditions]
-
-
 def unet_config(cfg: TrainConfig) -> UNetConfig:
-    """The official UNet config with ``cfg.unet`` overrides and the training keys applied."""
-    allowed = {f.name for f in fields(UNetConfig)}
-    unknown = sorted(set(cfg.unet) - allowed)
-    if unknown:
-        raise ConfigError(f"unet: unknown key(s) {[f'unet.{k}' for k in unknown]}; UNetConfig fields: {sorted(allowed)}")
+    """The official UNet config with ``cfg.unet`` overrides (keys and types checked) and the training keys applied."""
     values = {**cfg.unet, "video_compositions": tuple(cfg.video_compositions), "misc_dropout": cfg.misc_dropout,
               "p_all_zero": cfg.p_all_zero, "p_all_keep": cfg.p_all_keep, "use_checkpoint": cfg.gradient_checkpointing}
     try:
-        return UNetConfig(**values)
-    except (TypeError, ValueError) as exc:
+        return build(UNetConfig, values, "unet")
+    except ValueError as exc:
         raise ConfigError(f"unet: {exc}") from exc
 
 
@@ -80,17 +72,18 @@ def check_model_config(cfg: TrainConfig) -> None:
                           "(non_ema_228000.pth, v2-1_512-ema-pruned.ckpt, open_clip_pytorch_model.bin, ...)")
 
 
-def build_models(cfg: TrainConfig) -> TrainingModels:
-    """Load the UNet and the frozen networks the trained conditions need (all on the CPU).
+def build_models(cfg: TrainConfig, with_unet: bool = True) -> TrainingModels:
+    """Load the UNet (unless ``with_unet`` is false) and the frozen networks the trained conditions need
+    (all on the CPU).
 
     Raises:
         WeightFileError: one error listing every missing weight file, or one listing mismatched keys.
     """
-    names, towers = components_for(unet_kwargs(cfg.conditions_for_train))
+    names, towers = components_for(normalize_conditions(cfg.conditions_for_train))
     unet_file = Path(cfg.unet_checkpoint) if cfg.unet_checkpoint else None
-    paths = official_paths(cfg.weights_dir, [n for n in names if n != "unet" or unet_file is None])
+    paths = official_paths(cfg.weights_dir, [n for n in names if n != "unet" or (with_unet and unet_file is None)])
     archs = frozen_configs(cfg)
-    unet = load_official_component("unet", unet_file or paths["unet"], unet_config(cfg)).train()
+    unet = load_official_component("unet", unet_file or paths["unet"], unet_config(cfg)).train() if with_unet else None
     frozen = {n: load_official_component(n, paths[n], archs.get(n), towers) for n in names if n != "unet"}
     conditions = ConditionBuilder(default_tokenizer(), frozen.get("clip"), frozen.get("midas"), frozen.get("pidinet"),
                                   frozen.get("sketch_cleaner"), annotator_chunk_size=cfg.chunk_size)
@@ -100,10 +93,11 @@ def build_models(cfg: TrainConfig) -> TrainingModels:
 def untrained_encoder_prefixes(unet: VideoComposerUNet, conditions: list[str]) -> tuple[str, ...]:
     """State-dict prefixes of the condition encoders built into the UNet (``video_compositions``) whose
     conditions are not trained: they get no gradient, so they stay frozen (weight decay would move them)."""
+    trained = set(normalize_conditions(conditions))
     unused = []
     for cond in unet.stc_conditions:
-        if cond.name not in conditions:
-            unused += [f"{cond.stem_key}.", f"{cond.frames_key}."]
-    if "image" not in conditions:
+        if cond.name not in trained:
+            unused += [f"{cond.stc.stem_key}.", f"{cond.stc.frames_key}."]
+    if "image" not in trained:
         unused.append("pre_image_condition.")
     return tuple(unused)

@@ -8,39 +8,32 @@ built into the model is a :class:`ConfigError` naming the key, raised before any
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
-from ..models.unet import CONDITION_KWARGS
-from ..video.writer import write_text
+from ..conditions import CONDITIONS, OFFICIAL_COMPOSITIONS
+from ..config import CONFIG_DIR, ConfigError, check_keys, coerce, merge, read_layers, save_resolved
+from .port_config import PORT_KEYS, is_port_config, map_port_config
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 BASE_CONFIG = CONFIG_DIR / "train_base.yaml"
 
-#: Every condition name (the reference's ``video_compositions`` vocabulary).
-ALL_CONDITIONS: tuple[str, ...] = tuple(CONDITION_KWARGS)
-#: The official model's ``video_compositions``, in the reference's order.
-OFFICIAL_COMPOSITIONS = ("text", "mask", "depthmap", "sketch", "motion", "image", "local_image", "single_sketch")
 
 OPTIMIZERS = ("adamw", "momentum")
 LR_SCHEDULES = ("constant", "cosine")
 MIXED_PRECISION = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
+PARALLELISM = ("ddp", "fsdp2")
 #: Keys that may change between a run and its resumption without a warning.
 RESUMABLE_CHANGES = frozenset(
     {"max_steps", "epochs", "checkpoint_every", "keep_last", "log_every", "num_workers", "prefetch_factor",
-     "progress_bar", "tensorboard", "resume", "output_dir", "compile", "device"}
+     "progress_bar", "tensorboard", "resume", "output_dir", "compile", "device",
+     "parallelism", "fsdp_cpu_offload", "dist_timeout_minutes", "condition_cache"}
 )
-
-
-class ConfigError(ValueError):
-    """A training configuration key is unknown, mistyped, out of range or inconsistent."""
 
 
 #: UNetConfig fields the training config owns as top-level keys (not settable under ``unet``).
@@ -123,8 +116,8 @@ class TrainConfig:
     momentum: float = 0.9
     #: Micro-batches summed per optimizer step (effective batch = batch_size × this × world size).
     gradient_accumulation_steps: int = 1
-    #: Clip the global gradient L2 norm to this value; null or 0 = no clipping (the norm is still logged).
-    max_grad_norm: float | None = 1.0
+    #: Clip the global gradient L2 norm to this value; null or 0 = no clipping, as the port (the norm is still logged).
+    max_grad_norm: float | None = None
     #: Training length in epochs (passes over the annotations), unless max_steps is set.
     epochs: int = 50
     #: Training length in optimizer steps; overrides epochs when set.
@@ -146,6 +139,18 @@ class TrainConfig:
     #: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
     device: str = "auto"
 
+    # --- several processes (torchrun) -------------------------------------------------------
+    #: ``ddp`` (every process holds the whole model) or ``fsdp2`` (parameters, gradients and optimizer
+    #: state sharded over the processes with ``fully_shard``); one process trains unwrapped either way.
+    parallelism: str = "ddp"
+    #: fsdp2 only: keep the sharded parameters and optimizer state in CPU memory (slower, least GPU memory).
+    fsdp_cpu_offload: bool = False
+    #: Minutes a collective may wait for the other processes before the run fails.
+    dist_timeout_minutes: float = 30.0
+    #: Folder of precomputed conditions (``videocomposer extract --dataset ROOT --cache DIR``); clips found
+    #: there skip the frozen encoders, the others are extracted online as usual.
+    condition_cache: str | None = None
+
     # --- EMA ----------------------------------------------------------------------------------
     #: Keep an exponential moving average of the trainable weights (saved beside the raw ones).
     use_ema: bool = False
@@ -157,6 +162,8 @@ class TrainConfig:
     output_dir: str | None = None
     #: Save a checkpoint every this many optimizer steps (and always at the end); 0 = only at the end.
     checkpoint_every: int = 500
+    #: Also save every this many epochs (the port's ``ckpt_save_interval``); 0 = off.
+    checkpoint_every_epochs: int = 0
     #: Keep only the newest K checkpoints (0 = keep all).
     keep_last: int = 3
     #: Resume from a checkpoint folder, ``latest`` (newest in output_dir/checkpoints; an error if none) or
@@ -176,9 +183,10 @@ class TrainConfig:
     def validate(self) -> None:
         """Check ranges and cross-key consistency; raise :class:`ConfigError` naming the key."""
         for key in ("video_compositions", "conditions_for_train"):
-            unknown = [c for c in getattr(self, key) if c not in ALL_CONDITIONS]
+            known = [c.reference_name for c in CONDITIONS.values()]
+            unknown = [c for c in getattr(self, key) if c not in known]
             if unknown:
-                raise ConfigError(f"{key}: unknown condition(s) {unknown}; known: {list(ALL_CONDITIONS)}")
+                raise ConfigError(f"{key}: unknown condition(s) {unknown}; known: {known}")
             if len(set(getattr(self, key))) != len(getattr(self, key)):
                 raise ConfigError(f"{key}: duplicate entries in {getattr(self, key)}")
         not_built = [c for c in self.conditions_for_train if c not in self.video_compositions]
@@ -191,12 +199,15 @@ class TrainConfig:
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _check_choice("device", self.device, DEVICES)
+        _check_choice("parallelism", self.parallelism, PARALLELISM)
+        if not self.dist_timeout_minutes > 0:
+            raise ConfigError(f"dist_timeout_minutes: must be > 0, got {self.dist_timeout_minutes}")
         for key in ("resolution", "misc_size", "max_frames", "feature_framerate", "batch_size", "chunk_size",
                     "gradient_accumulation_steps", "epochs", "log_every", "prefetch_factor",
                     "loss_scale_growth_interval"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
-        for key in ("num_workers", "warmup_steps", "checkpoint_every", "keep_last", "weight_decay"):
+        for key in ("num_workers", "warmup_steps", "checkpoint_every", "checkpoint_every_epochs", "keep_last", "weight_decay"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
         if self.resolution % 8:
@@ -238,84 +249,16 @@ _FIELD_TYPES: dict[str, Any] = typing.get_type_hints(TrainConfig)
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
-def _coerce(key: str, value: Any, source: str) -> Any:
-    """Turn ``value`` (from YAML or a command line) into the type of field ``key``."""
-    hint = _FIELD_TYPES[key]
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    base = next((a for a in args if a is not type(None)), hint) if optional else hint
-    if value is None or (optional and isinstance(value, str) and value.lower() in ("null", "none", "~")):
-        if optional:
-            return None
-        raise ConfigError(f"{key} ({source}): may not be null")
-    origin = typing.get_origin(base)
-
-    def fail(expected: str) -> ConfigError:
-        return ConfigError(f"{key} ({source}): expected {expected}, got {value!r}")
-
-    if base is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0", "on", "off"):
-            return value.lower() in ("true", "yes", "1", "on")
-        raise fail("true or false")
-    if base is int:
-        if isinstance(value, bool):
-            raise fail("an integer")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                raise fail("an integer") from None
-        raise fail("an integer")
-    if base is float:
-        if isinstance(value, bool):
-            raise fail("a number")
-        try:
-            return float(value)  # also takes YAML-1.1 strings such as "1e-5"
-        except (TypeError, ValueError):
-            raise fail("a number") from None
-    if base is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
-        raise fail("a string")
-    if origin is list:
-        (item_type,) = typing.get_args(base)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise fail("a list")
-        if any(isinstance(v, (bool, list, dict)) or v is None for v in value):
-            raise fail(f"a list of {item_type.__name__}")
-        try:
-            return [item_type(v) for v in value]
-        except (TypeError, ValueError):
-            raise fail(f"a list of {item_type.__name__}") from None
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise fail("a mapping")
-        return _plain(value)
-    raise AssertionError(f"unhandled field type {hint} for {key}")
-
-
-def _plain(value: Any) -> Any:
-    """Nested mappings and sequences as plain dicts and lists (what YAML writes and reads back)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
-    if not isinstance(values, Mapping):
-        raise ConfigError(f"{source}: expected a mapping of keys to values, got {type(values).__name__}")
     _check_keys(values, source)
-    return {k: _coerce(k, v, source) for k, v in values.items()}
+    return {k: coerce(v, _FIELD_TYPES[k], f"{k} ({source})") for k, v in values.items()}
+
+
+def _check_keys(values: Mapping[str, Any], source: str) -> None:
+    try:
+        check_keys(TrainConfig, values, source, suggest=PORT_KEYS)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; every key is documented in {BASE_CONFIG}") from None
 
 
 def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
@@ -330,54 +273,20 @@ def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
     raise FileNotFoundError(f"training config not found: {name_or_path!r}; give a YAML file or one of the presets: {presets}")
 
 
-def read_yaml_layers(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read ``path`` over the file named by its ``base:`` key (recursively; base paths are relative
-    to the file). Files other than ``train_base.yaml`` inherit from it when they name no base."""
-    path = path.resolve()
-    if path in _seen:
-        raise ConfigError(f"base: circular inheritance {' -> '.join(str(p) for p in _seen + (path,))}")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
-    base_name = values.pop("base", None if path == BASE_CONFIG.resolve() else BASE_CONFIG.name)
-    if base_name is None:
+def read_yaml_layers(path: Path, report: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Read ``path`` over the file named by its ``base:`` key (recursively; base paths are relative to the
+    file, else preset names). Files other than ``train_base.yaml`` inherit from it when they name no base.
+    A MindSpore-port training YAML is mapped onto our keys first (the mapping goes to ``report``)."""
+
+    def layer(values: dict[str, Any], source: Path) -> dict[str, Any]:
+        if is_port_config(values):
+            values, lines = map_port_config(values, str(source))
+            for line in lines:
+                (report or (lambda _: None))(line)
+        _check_keys({k: v for k, v in values.items() if k != "base"}, str(source))
         return values
-    base_path = path.parent / str(base_name)  # relative to the file, else a preset name
-    if not base_path.is_file():
-        try:
-            base_path = resolve_config_path(str(base_name))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"base ({path}): {exc}") from None
-    merged = read_yaml_layers(base_path, _seen + (path,))
-    _check_keys(values, str(path))
-    _merge_into(merged, values)
-    return merged
 
-
-def _unknown_keys_error(unknown: list[str], source: str) -> ConfigError:
-    hints = {k: difflib.get_close_matches(k, FIELD_NAMES, n=2) for k in unknown}
-    said = "; ".join(f"{k!r}" + (f" (did you mean {' or '.join(repr(h) for h in v)}?)" if v else "") for k, v in hints.items())
-    return ConfigError(f"unknown key(s) in {source}: {said}; every key is listed in {BASE_CONFIG}")
-
-
-def _check_keys(values: Mapping[str, Any], source: str) -> None:
-    unknown = [k for k in values if k not in FIELD_NAMES]
-    if unknown:
-        raise _unknown_keys_error(unknown, source)
-
-
-def _merge_into(target: dict[str, Any], values: Mapping[str, Any]) -> None:
-    """Overlay ``values``; mapping-valued keys (``unet``, ``frozen_models``) merge key by key."""
-    for key, value in values.items():
-        if isinstance(value, Mapping) and isinstance(target.get(key), Mapping):
-            merged = dict(target[key])
-            _merge_into(merged, value)
-            target[key] = merged
-        else:
-            target[key] = value
+    return read_layers(path, resolve_config_path, BASE_CONFIG.name, transform=layer)
 
 
 def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
@@ -394,7 +303,7 @@ def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
             value = raw
         top, _, rest = key.partition(".")
         if top not in FIELD_NAMES:
-            raise _unknown_keys_error([top], f"override {item!r}")
+            _check_keys({top: None}, f"override {item!r}")
         if rest:
             if typing.get_origin(_FIELD_TYPES[top]) is not dict:
                 raise ConfigError(f"override {item!r}: {top!r} has no sub-keys")
@@ -408,18 +317,19 @@ def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
     return out
 
 
-def load_train_config(config: str | os.PathLike | None = None, overrides: Iterable[str] = (),
-                      **values: Any) -> TrainConfig:
+def load_train_config(config: str | os.PathLike | None = None, overrides: Iterable[str] = (), *,
+                      report: Callable[[str], None] | None = None, **values: Any) -> TrainConfig:
     """Resolve a training config: defaults ← ``train_base.yaml`` ← ``config`` ← ``overrides`` ← ``values``.
 
     Args:
         config: a preset name (``train_exp02_motion_transfer``) or a YAML path; None = the base alone.
         overrides: ``key=value`` strings (dotted keys reach into ``unet`` / ``frozen_models``).
+        report: receives the mapping of a MindSpore-port YAML, one line at a time (default: not shown).
         values: programmatic overrides (e.g. ``output_dir=...``), applied last.
     """
-    merged = read_yaml_layers(resolve_config_path(config) if config is not None else BASE_CONFIG)
-    _merge_into(merged, parse_overrides(overrides))
-    _merge_into(merged, values)
+    merged = read_yaml_layers(resolve_config_path(config) if config is not None else BASE_CONFIG, report)
+    merge(merged, parse_overrides(overrides))
+    merge(merged, values)
     return TrainConfig(**_coerce_all(merged, "config"))
 
 
@@ -431,4 +341,4 @@ def changed_keys(old: Mapping[str, Any], new: TrainConfig) -> list[str]:
 
 def dump_config(cfg: TrainConfig, path: Path) -> None:
     """Write the resolved config as YAML (atomically)."""
-    write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    save_resolved(path, cfg.to_dict())

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 from torch.utils.data import Dataset
 
+from ..conditions import clip_streams
 from ..video.sampling import load_video_clip
 
 log = logging.getLogger(__name__)
@@ -238,22 +239,6 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
 # Per-clip processing
 # ---------------------------------------------------------------------------------------------
 
-#: Conditions that read the 384-px ``misc`` frames (all of them, or only the first for local_image).
-_MISC_CONDITIONS = {"mask", "depthmap", "sketch"}
-
-
-def clip_streams(conditions: Sequence[str]) -> dict[str, bool]:
-    """Which per-clip streams the trained ``conditions`` need, besides the video frames.
-
-    ``misc`` is every misc frame, ``misc_first`` only frame 0 (local_image / single_sketch alone),
-    ``motion``, ``vit_image`` (style image) and ``mask`` follow their conditions.
-    """
-    names = set(conditions)
-    misc = bool(names & _MISC_CONDITIONS)
-    return {"misc": misc, "misc_first": not misc and bool(names & {"local_image", "single_sketch"}),
-            "motion": "motion" in names, "vit_image": "image" in names, "mask": "mask" in names}
-
-
 @dataclass(frozen=True)
 class ClipLoaderSpec:
     """Picklable clip loader for DataLoader workers: the reference's per-sample processing through
@@ -271,16 +256,11 @@ class ClipLoaderSpec:
     feature_framerate: int
 
     def __call__(self, row: Annotation, seed: int) -> dict[str, torch.Tensor]:
-        streams = clip_streams(self.conditions)
+        streams = clip_streams(self.conditions)  # misc, misc_first (frame 0 only), motion, vit_image, mask
         clip = load_video_clip(row.video, self.num_frames, self.resolution, self.misc_size, self.feature_framerate,
-                               seed=seed, with_mask=streams["mask"])
+                               seed=seed, with_mask="mask" in streams)
         out = {"video": clip.video}
-        if streams["misc"] or streams["misc_first"]:
-            out["misc"] = clip.misc if streams["misc"] else clip.misc[:1]
-        if streams["motion"]:
-            out["motion"] = clip.motion
-        if streams["vit_image"]:
-            out["vit_image"] = clip.vit_image
-        if streams["mask"]:
-            out["mask"] = clip.mask
+        if "misc_first" in streams:
+            out["misc"] = clip.misc[:1]
+        out.update({s: getattr(clip, s) for s in ("misc", "motion", "vit_image", "mask") if s in streams})
         return out

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Mapping
 
-from ..video.writer import atomic_path
+from ..files import atomic_path
 
 log = logging.getLogger(__name__)
 

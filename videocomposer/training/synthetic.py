@@ -24,11 +24,13 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..video.writer import atomic_path, write_mp4
+from ..files import atomic_path
+from ..video.writer import write_mp4
 
 #: Object colours (name → RGB). Distinct hues so the dominant colour of a generated object can be named.
 OBJECT_COLOURS: dict[str, tuple[int, int, int]] = {
@@ -177,7 +179,8 @@ def sample_clip_spec(seed: int, index: int, num_frames: int = CLIP_FRAMES, size:
 
 
 def render_background(spec: ClipSpec) -> np.ndarray:
-    """The static background ``uint8 [H, W, 3]``: the colour with a mild (±10 levels) texture."""
+    """The static background ``uint8 [H, W, 3]``: the colour with a mild texture (stripes and checker ±10
+    levels, smooth noise with a standard deviation of about 8 levels)."""
     size = spec.size
     base = np.array(BACKGROUND_COLOURS[spec.background], dtype=np.float32)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -196,8 +199,8 @@ def render_background(spec: ClipSpec) -> np.ndarray:
     return np.clip(base + offset[..., None], 0, 255).astype(np.uint8)
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: ShapeSpec, x: float, y: float) -> None:
-    r, fill = shape.radius, OBJECT_COLOURS[shape.colour]
+def _draw_shape(draw: ImageDraw.ImageDraw, shape: ShapeSpec, x: float, y: float, fill: Any = None) -> None:
+    r, fill = shape.radius, OBJECT_COLOURS[shape.colour] if fill is None else fill
     if shape.shape == "circle":
         draw.ellipse([x - r, y - r, x + r, y + r], fill=fill)
     elif shape.shape == "square":
@@ -226,12 +229,23 @@ def object_mask(spec: ClipSpec, frame: int, shape_index: int = 0) -> np.ndarray:
         image = Image.new("L", (spec.size, spec.size), 0)
         shape = spec.shapes[i]
         x, y = shape.positions(spec.num_frames, spec.size)[frame]
-        _draw_shape(ImageDraw.Draw(image), ShapeSpec(**{**shape.__dict__, "colour": "white"}), x, y)
+        _draw_shape(ImageDraw.Draw(image), shape, x, y, fill=255)
         return np.asarray(image) > 0
     mask = silhouette(shape_index)
     for above in range(shape_index):
         mask &= ~silhouette(above)
     return mask
+
+
+def clip_file(folder: str | os.PathLike, seed: int, index: int, num_frames: int = CLIP_FRAMES, size: int = CLIP_SIZE,
+              max_shapes: int = 3) -> tuple[Path, ClipSpec]:
+    """Clip ``index`` of ``seed`` as ``folder/<seed>_<index>.mp4`` (written unless it exists) and its spec."""
+    spec = sample_clip_spec(seed, index, num_frames, size, max_shapes)
+    path = Path(folder) / f"{seed}_{index:06d}.mp4"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_mp4(path, render_clip(spec), fps=CLIP_FPS)
+    return path, spec
 
 
 def write_dataset(folder: str | os.PathLike, num_clips: int, seed: int, num_frames: int = CLIP_FRAMES,
@@ -245,13 +259,10 @@ def write_dataset(folder: str | os.PathLike, num_clips: int, seed: int, num_fram
     csv_path = folder / "clips.csv"
     if csv_path.exists():
         raise FileExistsError(f"{csv_path} exists: write the synthetic dataset into a new folder")
-    (folder / "clips").mkdir(parents=True, exist_ok=True)
     rows = []
     for index in range(first_index, first_index + num_clips):
-        spec = sample_clip_spec(seed, index, num_frames, size, max_shapes)
-        name = f"clips/{seed}_{index:06d}.mp4"
-        write_mp4(folder / name, render_clip(spec), fps=CLIP_FPS)
-        rows.append((name, spec.caption))
+        path, spec = clip_file(folder / "clips", seed, index, num_frames, size, max_shapes)
+        rows.append((path.relative_to(folder).as_posix(), spec.caption))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("video", "caption"))

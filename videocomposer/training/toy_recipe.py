@@ -12,22 +12,29 @@ Stages (each writes into ``--output-dir``; a finished stage is skipped when the 
    (SD checkpoint layout), a frozen random tiny OpenCLIP text tower, a random-init UNet;
    ``model_config.json`` holds their architectures (:func:`toy_architectures`);
 4. ``unet_run/``: ``videocomposer train --config train_toy_motion`` (the real trainer) from that UNet;
-5. ``toy_model/``: the pipeline (UNet + VAE + text tower) as a ``save_pretrained`` folder whose
+5. ``vae_decoder/``: the VAE with its decoder trained further, encoder frozen (the latents the UNet
+   learned do not change; :func:`~videocomposer.training.toy_vae.finetune_decoder`);
+6. ``toy_model/``: the pipeline (UNet + VAE + text tower) as a ``save_pretrained`` folder whose
    ``model_index.json`` carries the model's frame count, size and sampling defaults.
 
-``--install`` then copies ``toy_model/`` into the package (``videocomposer/assets/toy_model``), the folder
-:func:`videocomposer.toy_model_dir` returns. ``recipe.json`` records each stage's command and time.
+``--evaluate`` adds stage 7, the held-out benchmark (:mod:`videocomposer.evaluation.toy_benchmark`, 50
+clips, DPM-Solver++ 20 steps and DDIM 50 steps) plus the small regression subset the test suite re-checks.
+``--install`` then copies ``toy_model/`` into the package (``videocomposer/assets/toy_model``, the folder
+:func:`videocomposer.toy_model_dir` returns) with ``MODEL_CARD.md`` and ``metrics.json``.
+``recipe.json`` records each stage's settings and time.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -36,9 +43,9 @@ import torch
 from ..models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIPConfig
 from ..models.unet import UNetConfig
 from ..models.vae import VAEConfig
-from ..video.writer import ensure_writable_dir, write_text
+from ..files import ensure_writable_dir, write_text
 from . import synthetic
-from .toy_vae import read_frames, train_vae
+from .toy_vae import finetune_decoder, read_frames, train_vae
 
 #: The training data seed (the evaluation uses other seeds: :data:`EVAL_SEED`).
 DATA_SEED = 1
@@ -55,6 +62,9 @@ SAMPLING_DEFAULTS = {"num_frames": NUM_FRAMES, "height": SIZE, "width": SIZE, "m
 #: The toy model's default sampler (DPM-Solver++ at 20 steps matches DDIM at 50: see its model card).
 SCHEDULER = "dpmsolver++"
 CONTEXT_DIM = 32
+#: Held-out clips of the benchmark (default sampler), of the DPM-Solver++ 20 vs DDIM 50 comparison, and of
+#: the regression subset the test suite regenerates.
+EVAL_CLIPS, COMPARE_CLIPS, REGRESSION_CLIPS = 50, 20, 4
 
 
 def toy_architectures() -> dict[str, Any]:
@@ -79,9 +89,11 @@ class Recipe:
     """The stages of the module docstring, run in order by :meth:`run`."""
 
     def __init__(self, output_dir: str | os.PathLike, num_clips: int = 1500, vae_steps: int = 800,
-                 unet_steps: int | None = None, data_seed: int = DATA_SEED, overrides: Sequence[str] = ()):
+                 unet_steps: int | None = None, data_seed: int = DATA_SEED, overrides: Sequence[str] = (),
+                 decoder_steps: int = 2500):
         self.root = ensure_writable_dir(output_dir)
         self.num_clips, self.vae_steps, self.unet_steps = num_clips, vae_steps, unet_steps
+        self.decoder_steps = decoder_steps
         self.data_seed, self.overrides = data_seed, list(overrides)
         self.record_path = self.root / "recipe.json"
         self.record: dict[str, Any] = json.loads(self.record_path.read_text()) if self.record_path.is_file() else {}
@@ -118,12 +130,17 @@ class Recipe:
         self._finish("data", began, clips=self.num_clips, seed=self.data_seed,
                      frames=synthetic.CLIP_FRAMES, size=synthetic.CLIP_SIZE, fps=synthetic.CLIP_FPS)
 
+    def _vae_frames(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training frames (4 per clip) and held-out frames (16 clips of the evaluation seed), at the model's size."""
+        videos = sorted((self.data_dir / "clips").glob("*.mp4"))
+        frames = read_frames(videos, frames_per_clip=4, seed=self.data_seed, size=SIZE)
+        held_out_videos = [synthetic.clip_file(self.root / "held_out", EVAL_SEED, i)[0] for i in range(16)]
+        return frames, read_frames(held_out_videos, frames_per_clip=4, seed=0, size=SIZE)
+
     def train_vae(self) -> None:
         began = time.time()
         config = VAEConfig.from_dict(toy_architectures()["vae"])
-        videos = sorted((self.data_dir / "clips").glob("*.mp4"))
-        frames = read_frames(videos, frames_per_clip=4, seed=self.data_seed, size=SIZE)
-        held_out = read_frames([self._held_out_video(i) for i in range(16)], frames_per_clip=4, seed=0, size=SIZE)
+        frames, held_out = self._vae_frames()
         result = train_vae(config, frames, self.vae_steps, eval_frames=held_out, seed=self.data_seed, crop=None)
         config.scale_factor = round(1.0 / result.latent_std, 5)
         result.vae.register_to_config(scaling_factor=config.scale_factor)
@@ -133,23 +150,13 @@ class Recipe:
                      held_out_psnr_db=round(result.psnr_db, 2), latent_std=result.latent_std,
                      scale_factor=config.scale_factor, first_loss=result.losses[0], last_loss=result.losses[-1])
 
-    def _held_out_video(self, index: int) -> Path:
-        """Clip ``index`` of the evaluation seed, written under ``held_out/`` (made on first use)."""
-        path = self.root / "held_out" / "clips" / f"{EVAL_SEED}_{index:06d}.mp4"
-        if not path.is_file():
-            from ..video.writer import write_mp4
-
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_mp4(path, synthetic.render_clip(synthetic.sample_clip_spec(EVAL_SEED, index)), fps=synthetic.CLIP_FPS)
-        return path
-
     def write_start_weights(self) -> None:
         """Official-format files: trained VAE (LDM layout), random text tower and UNet (see :mod:`..pipelines.tiny`)."""
         from diffusers import AutoencoderKL
 
         from ..checkpoints import OFFICIAL_FILES
         from ..pipelines.tiny import vae_state_dict_to_ldm, write_tiny_official_weights
-        from ..video.writer import atomic_path
+        from ..files import atomic_path
 
         began = time.time()
         archs = toy_architectures()
@@ -186,14 +193,32 @@ class Recipe:
                      first_loss=summary["first_loss"], last_loss=summary["last_loss"],
                      checkpoint=summary["checkpoints"][-1] if summary["checkpoints"] else None)
 
+    def finetune_decoder(self) -> None:
+        from diffusers import AutoencoderKL
+
+        began = time.time()
+        vae = AutoencoderKL.from_pretrained(self.root / "vae", local_files_only=True, low_cpu_mem_usage=False)
+        frames, held_out = self._vae_frames()
+        result = finetune_decoder(vae, frames, self.decoder_steps, eval_frames=held_out, seed=self.data_seed)
+        result.vae.save_pretrained(ensure_writable_dir(self.root / "vae_decoder"), safe_serialization=True)
+        self._finish("vae_decoder", began, steps=self.decoder_steps, train_seconds=round(result.seconds, 1),
+                     held_out_psnr_db=round(result.psnr_db, 2), latent_std=result.latent_std,
+                     first_loss=result.losses[0], last_loss=result.losses[-1])
+
     def assemble(self) -> None:
+        from diffusers import AutoencoderKL
+
         from ..pipelines.pipeline import VideoComposerPipeline
 
         began = time.time()
-        checkpoint = Path(self.record["stages"]["unet"]["checkpoint"]) / "unet.safetensors"
+        # the run's last checkpoint, found under this output folder wherever the recipe is run from
+        name = Path(self.record["stages"]["unet"]["checkpoint"]).name
+        checkpoint = (self.root / "unet_run" / "checkpoints" / name / "unet.safetensors").resolve()
         archs = json.loads(self.model_config_path.read_text())
         pipe = VideoComposerPipeline.from_official(self.weights_dir, conditions=list(CONDITIONS), config=archs,
                                                    unet_file=str(checkpoint))
+        pipe.vae = AutoencoderKL.from_pretrained(self.root / "vae_decoder", local_files_only=True,
+                                                 low_cpu_mem_usage=False).eval().requires_grad_(False)
         pipe.set_defaults(**SAMPLING_DEFAULTS)
         pipe.scheduler = SCHEDULER
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
@@ -203,23 +228,72 @@ class Recipe:
         size = sum(p.stat().st_size for p in self.model_dir.rglob("*") if p.is_file())
         self._finish("assemble", began, bytes=size)
 
-    def run(self) -> Path:
-        for stage, method in (("data", self.make_data), ("vae", self.train_vae), ("start_weights", self.write_start_weights),
-                              ("unet", self.train_unet), ("assemble", self.assemble)):
+    def evaluate(self) -> None:
+        from ..evaluation.toy_benchmark import held_out_clips
+
+        began = time.time()
+        default = [(SCHEDULER, SAMPLING_DEFAULTS["num_inference_steps"])]
+        jobs = {"main": (EVAL_CLIPS, default, 10), "comparison": (COMPARE_CLIPS, default + [("ddim", 50)], 10),
+                "regression": (REGRESSION_CLIPS, default, REGRESSION_CLIPS)}
+        held_out_clips(self.root / "eval" / "held_out", EVAL_CLIPS)  # written once, before the workers read them
+        # the three evaluations are independent: one process each, as many at once as there are threads to spare
+        workers = max(1, min(len(jobs), (os.cpu_count() or 1) // torch.get_num_threads()))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {name: pool.submit(_evaluate_job, str(self.model_dir), str(self.root / "eval"), *job,
+                                         torch.get_num_threads()) for name, job in jobs.items()}
+            reports = {name: future.result() for name, future in futures.items()}
+        write_text(self.root / "metrics_full.json", json.dumps(reports, indent=2) + "\n")
+
+        def means(report: dict[str, Any]) -> dict[str, Any]:
+            return {k: {"means": v["means"], "sampling_seconds": v["sampling_seconds"]} for k, v in report["samplers"].items()}
+
+        key = f"{SCHEDULER}-{SAMPLING_DEFAULTS['num_inference_steps']}"
+        summary = {"clips": EVAL_CLIPS, "text_clips": reports["main"]["text_clips"], "guidance_scale": reports["main"]["guidance_scale"],
+                   "samplers": means(reports["main"]),
+                   "comparison": {"clips": COMPARE_CLIPS, "samplers": means(reports["comparison"]),
+                                  **reports["comparison"]["comparison"]},
+                   "regression_subset": {"clips": REGRESSION_CLIPS, "scheduler": SCHEDULER,
+                                         "steps": SAMPLING_DEFAULTS["num_inference_steps"], **means(reports["regression"])[key]}}
+        self._finish("evaluate", began, metrics=summary)
+
+    def run(self, evaluate: bool = False) -> Path:
+        stages = [("data", self.make_data), ("vae", self.train_vae), ("start_weights", self.write_start_weights),
+                  ("unet", self.train_unet), ("vae_decoder", self.finetune_decoder), ("assemble", self.assemble)]
+        if evaluate:
+            stages.append(("evaluate", self.evaluate))
+        for stage, method in stages:
             if not self._done(stage):
                 method()
         return self.model_dir
 
 
-def install(model_dir: Path, record: dict[str, Any]) -> Path:
-    """Copy the assembled model into the package (``videocomposer/assets/toy_model``), replacing the old one."""
-    from ..pipelines.toy_model import PACKAGED_TOY_MODEL
+def _evaluate_job(model_dir: str, work_dir: str, clips: int, samplers: list[tuple[str, int]], batch_size: int,
+                  threads: int) -> dict[str, Any]:
+    """One held-out evaluation in a worker process (see :meth:`Recipe.evaluate`)."""
+    from ..evaluation.toy_benchmark import evaluate_toy_model
+    from ..pipelines.pipeline import VideoComposerPipeline
 
+    torch.set_num_threads(threads)
+    pipe = VideoComposerPipeline.from_pretrained(model_dir)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.batched_cfg = True  # one UNet call per step for both guidance passes (same result, faster here)
+    return evaluate_toy_model(pipe, work_dir, clips, samplers=samplers, batch_size=batch_size)
+
+
+def install(model_dir: Path, record: dict[str, Any]) -> Path:
+    """Copy the assembled model into the package (``videocomposer/assets/toy_model``) with its
+    ``MODEL_CARD.md`` and ``metrics.json`` (needs the ``evaluate`` stage), replacing the old one."""
+    from ..pipelines.toy_model import PACKAGED_TOY_MODEL
+    from .toy_card import render_model_card
+
+    if "evaluate" not in record.get("stages", {}):
+        raise ValueError("--install needs the measured metrics for the model card: add --evaluate")
     staging = PACKAGED_TOY_MODEL.with_name(PACKAGED_TOY_MODEL.name + ".new")
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(model_dir, staging)
-    write_text(staging / "recipe.json", json.dumps(record, indent=2) + "\n")
+    write_text(staging / "metrics.json", json.dumps(record["stages"]["evaluate"]["metrics"], indent=2) + "\n")
+    write_text(staging / "MODEL_CARD.md", render_model_card(record, toy_architectures()))
     if PACKAGED_TOY_MODEL.exists():
         shutil.rmtree(PACKAGED_TOY_MODEL)
     staging.rename(PACKAGED_TOY_MODEL)
@@ -232,10 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", required=True, help="working folder (run again to continue after the last finished stage)")
     parser.add_argument("--num-clips", type=int, default=1500, help="training clips (default 1500)")
     parser.add_argument("--vae-steps", type=int, default=800, help="VAE training steps (default 800)")
+    parser.add_argument("--decoder-steps", type=int, default=2500, help="VAE decoder steps after the UNet (default 2500)")
     parser.add_argument("--unet-steps", type=int, help="UNet optimizer steps (default: the task config's max_steps)")
     parser.add_argument("--data-seed", type=int, default=DATA_SEED, help=f"training data seed (default {DATA_SEED})")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); on a busy machine 1 is faster")
-    parser.add_argument("--install", action="store_true", help="copy the result into videocomposer/assets/toy_model")
+    parser.add_argument("--evaluate", action="store_true", help="measure the held-out metrics (stage 6)")
+    parser.add_argument("--install", action="store_true", help="copy the result into videocomposer/assets/toy_model "
+                        "with its model card (needs --evaluate)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="extra `videocomposer train` config overrides")
     return parser
 
@@ -244,8 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    recipe = Recipe(args.output_dir, args.num_clips, args.vae_steps, args.unet_steps, args.data_seed, args.overrides)
-    model_dir = recipe.run()
+    recipe = Recipe(args.output_dir, args.num_clips, args.vae_steps, args.unet_steps, args.data_seed, args.overrides,
+                    args.decoder_steps)
+    model_dir = recipe.run(evaluate=args.evaluate)
     print(f"[toy recipe] model: {model_dir}")
     if args.install:
         print(f"[toy recipe] installed: {install(model_dir, recipe.record)}")

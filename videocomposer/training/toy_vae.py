@@ -7,6 +7,10 @@ here because no library ships one for diffusers' ``AutoencoderKL``: the reconstr
 frames are flat colours and mild textures, where pixel losses reach > 30 dB PSNR), AdamW with a cosine
 learning rate, frames drawn uniformly from the dataset's clips.
 
+:func:`finetune_decoder` then trains the decoder alone with the encoder frozen, as Stable Diffusion's
+"ft-MSE" VAE was made: the latent space does not move, so a diffusion model trained on the encoder's
+latents stays valid (the toy recipe runs it after, or beside, the UNet stage).
+
 The latent scale (Stable Diffusion's 0.18215) is measured afterwards: ``1 / std`` of the posterior
 samples, so the diffusion model sees unit-variance latents as SD's UNet does.
 """
@@ -63,6 +67,46 @@ def psnr_db(a: torch.Tensor, b: torch.Tensor) -> float:
     """Mean per-image PSNR (dB) of two ``[N, 3, H, W]`` batches in [-1, 1] (peak-to-peak 2)."""
     mse = (a.clamp(-1, 1) - b.clamp(-1, 1)).pow(2).flatten(1).mean(1).clamp_min(1e-10)
     return float((10 * torch.log10(4.0 / mse)).mean())
+
+
+def finetune_decoder(vae: AutoencoderKL, frames: torch.Tensor, steps: int, batch_size: int = 8,
+                     learning_rate: float = 5e-4, seed: int = 0, eval_frames: torch.Tensor | None = None,
+                     log_every: int = 100) -> VAETrainResult:
+    """Train ``vae``'s decoder (``post_quant_conv`` + ``decoder``) on posterior samples of its frozen encoder.
+
+    The encoder, hence the latent space and its scale, is unchanged. Loss L1 + MSE, AdamW, cosine rate.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    vae.requires_grad_(False).eval()
+    trainable = [*vae.post_quant_conv.parameters(), *vae.decoder.parameters()]
+    for p in trainable:
+        p.requires_grad_(True)
+    vae.decoder.train()
+    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, betas=(0.9, 0.99), weight_decay=0.0)
+    losses: list[float] = []
+    began = time.perf_counter()
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        x = _to_unit(frames[torch.randint(len(frames), (batch_size,), generator=gen)])
+        if torch.rand((), generator=gen) < 0.5:
+            x = x.flip(-1)
+        with torch.no_grad():
+            posterior = vae.encode(x).latent_dist
+            z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=gen)
+        recon = vae.decode(z).sample
+        loss = F.l1_loss(recon, x) + F.mse_loss(recon, x)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+        if log_every and (step + 1) % log_every == 0:
+            print(f"decoder step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.4f} "
+                  f"{time.perf_counter() - began:.0f} s", flush=True)
+    seconds = time.perf_counter() - began
+    psnr, std = evaluate_vae(vae, frames if eval_frames is None else eval_frames)
+    return VAETrainResult(vae.eval().requires_grad_(False), losses, seconds, psnr, std)
 
 
 @torch.no_grad()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import resource
 import sys
 import time
@@ -31,22 +30,27 @@ from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..checkpoints import load_strict
+from ..conditions import normalize_conditions
 from ..diffusion import NoiseSchedule, training_loss
 from ..models.vae import encode_video
 from ..video.clip import VideoClip
-from ..video.writer import ensure_writable_dir, write_text
+from ..files import ensure_writable_dir, write_text
 from . import checkpoint as ckpt
-from .components import build_models, check_model_config, unet_kwargs, untrained_encoder_prefixes
+from .cache import CachedClipLoader, collate_cached, describe_size, features_from_cache, is_cached, open_cache
+from .components import build_models, check_model_config, untrained_encoder_prefixes
 from .config import ConfigError, TrainConfig, changed_keys, dump_config
+from .distributed import (DistInfo, RankFailure, clip_grad_norm, describe_samples, full_tensor, gradient_sync, like,
+                          refresh_parameters, setup_distributed, wrap_model)
 from .data import ClipLoaderSpec, EpochBatchSampler, VideoCaptionDataset, collate, keyed_seed, read_annotations
 from .ema import EMA
 from .metrics import MetricsLog
 from .optim import build_optimizer, learning_rate_at, select_trainable, set_learning_rate
+from .sharded_checkpoint import (full_model_state, has_shards, load_model_weights, load_optimizer_shards,
+                                 save_optimizer_shards)
 
 log = logging.getLogger("videocomposer.training")
 
@@ -86,43 +90,6 @@ class TrainSummary:
                 f"last checkpoint {self.checkpoints[-1] if self.checkpoints else '-'}")
 
 
-@dataclass
-class DistInfo:
-    """Process placement: rank, world size and the device this process trains on."""
-
-    rank: int
-    world_size: int
-    local_rank: int
-    device: torch.device
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed(device: str) -> DistInfo:
-    """Read torchrun's ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``; join the process group (NCCL on CUDA,
-    gloo on CPU) when there is more than one process; pick the device."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: 'cuda' requested but torch sees no CUDA device (use device=cpu or auto)")
-    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    target = torch.device("cuda", local) if use_cuda else torch.device("cpu")
-    if use_cuda:
-        torch.cuda.set_device(target)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    return DistInfo(rank, world, local, target)
-
-
-def shutdown_distributed() -> None:
-    """Leave the process group (after a barrier, so no rank exits while another still talks)."""
-    if dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
-
-
 def keyed_noise(keys: Sequence[tuple[int, int]], latent_shape: Sequence[int], seed: int, num_timesteps: int
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per clip slot ``(epoch, index)``: a timestep, the diffusion noise and the VAE posterior draw.
@@ -159,7 +126,7 @@ class Trainer:
         if cfg.root_dir is None:
             raise ConfigError("root_dir: required: the dataset folder with *.csv (video,caption) or *.json annotations")
         self.cfg = cfg
-        self.dist = setup_distributed(cfg.device)
+        self.dist: DistInfo = setup_distributed(cfg.device, cfg.dist_timeout_minutes)
         self.device = self.dist.device
         self.output_dir = ensure_writable_dir(cfg.output_dir) if self.dist.is_main else Path(cfg.output_dir)
         self.ckpt_root = self.output_dir / "checkpoints"
@@ -194,11 +161,17 @@ class Trainer:
             if getattr(self.conditions, name) is not None:
                 getattr(self.conditions, name).to(self.device)
         self.unet.set_zero_y(self.conditions.encode_prompt([""], self.device))
-        self.condition_names = unet_kwargs(cfg.conditions_for_train)
+        self.condition_names = normalize_conditions(cfg.conditions_for_train)
+        if cfg.condition_cache:  # cached clips skip the frozen encoders; missing ones load online
+            cache = open_cache(cfg.condition_cache, loader_spec, cfg.chunk_size, self.device, cfg.mixed_precision,
+                               self.vae, self.conditions)
+            self.dataset.load_clip = CachedClipLoader(loader_spec, cache)
+            if self.dist.is_main:
+                log.info("condition cache: %s", describe_size(cache))
         self.trainable = self._select_trainable()
-        self.model: torch.nn.Module = torch.compile(self.unet) if cfg.compile else self.unet
-        if self.dist.world_size > 1:
-            self.model = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.wrapped = wrap_model(self.unet, cfg.parallelism, self.dist, cfg.mixed_precision, cfg.fsdp_cpu_offload)
+        self.trainable = refresh_parameters(self.unet, self.trainable)  # fsdp2 put sharded parameters in place
+        self.model: torch.nn.Module = torch.compile(self.wrapped) if cfg.compile else self.wrapped
         self.schedule = NoiseSchedule.linear_sd()
         self.autocast_dtype = AUTOCAST_DTYPES.get(cfg.mixed_precision)
         scale = self.cfg.resolution // 2 ** (len(self.vae.config.block_out_channels) - 1)  # SD's VAE: 8x
@@ -224,9 +197,10 @@ class Trainer:
             ckpt.remove_partial_saves(self.ckpt_root)
             counts = sum(p.numel() for p in self.unet.parameters()), sum(p.numel() for _, p in self.trainable)
             log.info("UNet parameters %s, trainable %s; conditions %s; %d clips, %d micro-batches per epoch; "
-                     "%d optimizer steps; world size %d; device %s; precision %s", f"{counts[0]:,}", f"{counts[1]:,}",
+                     "%d optimizer steps; world size %d (%s); device %s; precision %s", f"{counts[0]:,}", f"{counts[1]:,}",
                      cfg.conditions_for_train, len(self.dataset), self.batches_per_epoch, self.total_steps,
-                     self.dist.world_size, self.device, cfg.mixed_precision)
+                     self.dist.world_size, cfg.parallelism if self.dist.world_size > 1 else "one process", self.device,
+                     cfg.mixed_precision)
 
     # ------------------------------------------------------------------------------ setup helpers
 
@@ -274,10 +248,19 @@ class Trainer:
         differ = changed_keys(saved.config, cfg)
         if differ:
             log.warning("resuming %s with changed settings %s; the run will not match an uninterrupted one", path, differ)
-        load_strict(self.unet, saved.unet, path / ckpt.UNET_FILE)
-        state = saved.state
         try:
-            self.optimizer.load_state_dict(state["optimizer"])
+            load_model_weights(self.unet, saved.unet)
+        except ValueError as exc:
+            raise ValueError(f"resume={path}: {path / ckpt.UNET_FILE} does not fit the UNet: {exc}") from exc
+        state = saved.state
+        if not has_shards(path) and self.dist.world_size > 1 and cfg.parallelism == "fsdp2":
+            raise ConfigError(f"resume={path}: this checkpoint predates sharded optimizer state; resume it once "
+                              f"with parallelism=ddp, whose checkpoints any world size and fsdp2 can resume")
+        try:
+            if has_shards(path):
+                load_optimizer_shards(path, self.unet, self.optimizer)
+            else:
+                self.optimizer.load_state_dict(state["optimizer"])
         except ValueError as exc:
             raise ValueError(f"resume={path}: the optimizer state does not fit the trainable parameters ({exc}); "
                              f"trainable_patterns or conditions_for_train changed since the checkpoint") from exc
@@ -287,14 +270,23 @@ class Trainer:
                 log.warning("resume=%s: the checkpoint has no EMA weights; the EMA restarts from the current weights", path)
             else:
                 self.ema.load_state_dict({"num_updates": state.get("ema_updates", 0),
-                                          "shadow": {n: saved.ema[n] for n in self.ema.shadow}})
+                                          "shadow": {n: like(saved.ema[n], v) for n, v in self.ema.shadow.items()}})
         self.step = int(state["step"])
         self.position = tuple(state["data_position"])
         self.skipped_steps = int(state["skipped_steps"])
         ranks = state["ranks"]
         if (state["world_size"], state["batch_size"]) != (self.dist.world_size, cfg.batch_size):
-            log.warning("resume=%s: saved with world size %d and batch_size %d, now %d and %d: the data order differs",
-                        path, state["world_size"], state["batch_size"], self.dist.world_size, cfg.batch_size)
+            saved_global, now_global = state["world_size"] * state["batch_size"], self.dist.world_size * cfg.batch_size
+            if saved_global == now_global:  # rank r of N takes every N-th clip: the same clips form each step
+                log.warning("resume=%s: saved with %d process(es) x batch_size %d, now %d x %d: the same global batch, "
+                            "so the same clips and noise; dropout draws restart per process", path,
+                            state["world_size"], state["batch_size"], self.dist.world_size, cfg.batch_size)
+            else:
+                epoch, batch = self.position
+                self.position = (epoch, min(batch * saved_global // now_global, self.batches_per_epoch - 1))
+                log.warning("resume=%s: saved with a global batch of %d clips, now %d: continuing at epoch %d batch %d; "
+                            "the data order differs from an uninterrupted run", path, saved_global, now_global,
+                            *self.position)
             if self.dist.is_main:  # keep the totals once
                 self.broken_videos = sum(int(r["broken_videos"]) for r in ranks)
                 self.broken_files = {f for r in ranks for f in r["broken_files"]}
@@ -310,7 +302,8 @@ class Trainer:
         sampler = EpochBatchSampler(len(self.dataset), cfg.batch_size, cfg.seed, cfg.shuffle, self.dist.rank,
                                     self.dist.world_size, start=self.position)
         workers = cfg.num_workers
-        return DataLoader(self.dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate,
+        return DataLoader(self.dataset, batch_sampler=sampler, num_workers=workers,
+                          collate_fn=collate_cached if cfg.condition_cache else collate,
                           pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init if workers else None,
                           prefetch_factor=cfg.prefetch_factor if workers else None,
                           generator=torch.Generator().manual_seed(cfg.seed))  # never touches the global RNG
@@ -322,18 +315,30 @@ class Trainer:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
+    def _features(self, batch: dict[str, Any], posterior: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The frozen networks' work: latents ``[B, 4, F, h, w]`` and the UNet condition kwargs, from the
+        clips (online), from the condition cache, or clip by clip for a micro-batch mixing both."""
+        if "parts" in batch:
+            parts = [self._features(part, posterior[i:i + 1]) for i, part in enumerate(batch["parts"])]
+            return torch.cat([p[0] for p in parts]), {k: torch.cat([p[1][k] for p in parts]) for k in parts[0][1]}
+        with torch.no_grad(), self._autocast():
+            if is_cached(batch):
+                return features_from_cache(batch, self.condition_names, self.conditions, self.vae.config.scaling_factor,
+                                           posterior, self.device)
+            video = batch["video"].to(self.device, non_blocking=True)  # [B, F, 3, R, R] in [-1, 1]
+            streams = {k: batch[k].to(self.device, non_blocking=True) if k in batch else None
+                       for k in ("misc", "motion", "vit_image", "mask")}
+            latents = encode_video(self.vae, video, self.cfg.chunk_size, noise=posterior.to(self.device)).float()
+            kwargs = self.conditions.build(self.condition_names, video=VideoClip(video=video, **streams),
+                                           prompt=batch["caption"], device=self.device)
+        return latents, kwargs
+
     def _micro_batch_loss(self, batch: dict[str, Any]) -> torch.Tensor:
         """Forward and backward of one micro-batch; returns its mean loss (detached)."""
         cfg = self.cfg
-        video = batch["video"].to(self.device, non_blocking=True)  # [B, F, 3, R, R] in [-1, 1]
         keys = list(zip(batch["epoch"], batch["index"]))
         t, noise, posterior = keyed_noise(keys, self.latent_shape, cfg.seed, self.schedule.num_timesteps)
-        streams = {k: batch[k].to(self.device, non_blocking=True) if k in batch else None
-                   for k in ("misc", "motion", "vit_image", "mask")}
-        with torch.no_grad(), self._autocast():
-            latents = encode_video(self.vae, video, cfg.chunk_size, noise=posterior.to(self.device)).float()
-            kwargs = self.conditions.build(self.condition_names, clip=VideoClip(video=video, **streams),
-                                           prompt=batch["caption"], device=self.device)
+        latents, kwargs = self._features(batch, posterior)
         with self._autocast():
             losses = training_loss(self.model, self.schedule, latents, t.to(self.device), kwargs, noise.to(self.device))
         loss = losses.float().mean()
@@ -350,7 +355,7 @@ class Trainer:
         set_learning_rate(self.optimizer, lr)
         self.scaler.unscale_(self.optimizer)
         max_norm = self.cfg.max_grad_norm or math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_([p for _, p in self.trainable], max_norm))
+        grad_norm = clip_grad_norm([p for _, p in self.trainable], max_norm)
         if self.scaler.is_enabled():
             scale = self.scaler.get_scale()
             self.scaler.step(self.optimizer)
@@ -379,14 +384,19 @@ class Trainer:
         if self.dist.world_size > 1:
             ranks = [None] * self.dist.world_size
             dist.all_gather_object(ranks, own)
+        # collectives first (every rank): optimizer shards, the consolidated weights and EMA
+        shards = save_optimizer_shards(self.ckpt_root, self.step, self.unet, self.optimizer)
+        weights = full_model_state(self.unet)
+        ema = ({n: full_tensor(v) for n, v in self.ema.full_state_dict(self.unet).items()}
+               if self.ema is not None else None)
         path = None
         if self.dist.is_main:
-            state = {"step": self.step, "data_position": list(self.position), "optimizer": self.optimizer.state_dict(),
+            state = {"step": self.step, "data_position": list(self.position),
                      "scaler": self.scaler.state_dict(), "ema_updates": self.ema.num_updates if self.ema else 0,
                      "skipped_steps": self.skipped_steps, "ranks": ranks,
                      "world_size": self.dist.world_size, "batch_size": self.cfg.batch_size}
-            ema = self.ema.full_state_dict(self.unet) if self.ema is not None else None
-            path = ckpt.save_checkpoint(self.ckpt_root, self.step, self.unet.state_dict(), ema, state, self.cfg.to_dict())
+            path = ckpt.save_checkpoint(self.ckpt_root, self.step, weights, ema, state, self.cfg.to_dict(),
+                                        move_in={"sharded": shards})
             for old in ckpt.prune_checkpoints(self.ckpt_root, self.cfg.keep_last):
                 log.info("removed old checkpoint %s (keep_last=%d)", old, self.cfg.keep_last)
             log.info("saved checkpoint %s", path)
@@ -406,20 +416,29 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (main and cfg.progress_bar),
                    desc="train", dynamic_ncols=True, file=sys.stderr)
         losses, step_times, checkpoints = [], [], []
+        steps_per_epoch = max(1, self.batches_per_epoch // cfg.gradient_accumulation_steps)
         began = time.perf_counter()
         while self.step < self.total_steps:
             tick, data_s, loss_sum = time.perf_counter(), 0.0, torch.zeros((), device=self.device)
             for micro in range(cfg.gradient_accumulation_steps):
                 wait = time.perf_counter()
-                batch = next(batches)
+                try:
+                    batch = next(batches)
+                except Exception as exc:
+                    raise RankFailure(f"rank {self.dist.rank} of {self.dist.world_size} failed loading the clips of "
+                                      f"step {self.step + 1}: {type(exc).__name__}: {exc}") from exc
                 data_s += time.perf_counter() - wait
                 self._advance_position()
                 self.broken_videos += len(batch["broken"])
                 self.broken_files.update(item["video"] for item in batch["broken"])
                 last = micro == cfg.gradient_accumulation_steps - 1
-                sync = nullcontext() if last or not isinstance(self.model, DistributedDataParallel) else self.model.no_sync()
-                with sync:
-                    loss_sum += self._micro_batch_loss(batch)
+                with gradient_sync(self.wrapped, last):
+                    try:
+                        loss_sum += self._micro_batch_loss(batch)
+                    except Exception as exc:
+                        raise RankFailure(
+                            f"rank {self.dist.rank} of {self.dist.world_size} failed at step {self.step + 1} on "
+                            f"{describe_samples(batch, self.dataset.annotations)}: {type(exc).__name__}: {exc}") from exc
             lr, grad_norm, skipped = self._optimizer_step()
             self.step += 1
             stats = torch.stack([loss_sum / cfg.gradient_accumulation_steps,
@@ -438,7 +457,8 @@ class Trainer:
                                "grad_norm": grad_norm, "loss_scale": self.scaler.get_scale(),
                                "skipped_steps": self.skipped_steps, "broken_videos": broken_total,
                                "s_per_step": step_times[-1], "data_s": data_s, "samples_per_s": samples / step_times[-1]})
-            if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or self.step == self.total_steps:
+            if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or self.step == self.total_steps or \
+                    (cfg.checkpoint_every_epochs and self.step % (cfg.checkpoint_every_epochs * steps_per_epoch) == 0):
                 saved = self.save()
                 if saved is not None:
                     checkpoints.append(str(saved))

@@ -19,8 +19,8 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from ..cli import user_errors
-from ..conditions import CONDITION_MODELS
+from ..commands.common import user_errors
+from ..conditions import CONDITIONS
 from ..diffusion import SCHEDULERS
 from ..pipelines.presets import load_preset
 from ..video.trajectory import Stroke, Trajectory, draw_trajectory
@@ -165,7 +165,7 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
             with gr.Column(scale=3):
                 task = gr.Dropdown(list(TASKS), value=initial["task"], label="Task",
                                    info="a preset of the paper, or free composition of any conditions")
-                conditions = gr.CheckboxGroup(list(CONDITION_MODELS), value=["y", "local_image", "motion"],
+                conditions = gr.CheckboxGroup(list(CONDITIONS), value=["y", "local_image", "motion"],
                                               label="Conditions (free composition)",
                                               visible=initial["task"] == FREE_COMPOSITION)
                 prompt = gr.Textbox(label="Prompt", value=initial["prompt"], lines=2, elem_id="prompt")

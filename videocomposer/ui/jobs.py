@@ -2,7 +2,7 @@
 
 The app does nothing of its own: uploads are copied into a new job folder, the settings become the
 command line a user could type (shown in the app, and recorded in ``settings.txt``), and
-:func:`videocomposer.cli.generate` reads the inputs and runs the loaded pipeline exactly as the command
+:func:`videocomposer.commands.generate.generate` reads the inputs and runs the loaded pipeline exactly as the command
 would. Each job gets a folder of its own under the output folder (claimed with an exclusive ``mkdir``),
 so no job ever overwrites an earlier result.
 """
@@ -21,17 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cli import UsageError, generate, parse_command_line, prepare_generation
-from ..conditions import CONDITION_INPUTS
+from ..cli import parse_command_line
+from ..commands.common import UsageError
+from ..commands.generate import generate, prepare_generation
+from ..conditions import CONDITIONS
+from ..files import write_text
 from ..pipelines.presets import INPUT_FLAGS, load_preset
 from ..video.trajectory import Trajectory
-from ..video.writer import write_text
 from .model import ModelHolder
 
-#: Upload name → the ``generate`` flag that reads it (the presets' inputs, plus the drawn motion).
-UPLOAD_FLAGS = {**INPUT_FLAGS, "trajectory": "--trajectory"}
-#: The inputs (``CONDITION_INPUTS`` names) each upload provides.
-_PROVIDES = {"video": "clip", "trajectory": "motion"}
 FREE_COMPOSITION = "compose"
 SEED_MAX = 2**31 - 1
 
@@ -44,7 +42,7 @@ class JobRequest:
     prompt: str
     negative_prompt: str = ""
     conditions: list[str] = field(default_factory=list)  # free composition only
-    uploads: dict[str, str | None] = field(default_factory=dict)  # keys of UPLOAD_FLAGS
+    uploads: dict[str, str | None] = field(default_factory=dict)  # INPUT_FLAGS keys; motion is ``trajectory``
     trajectory: Trajectory | None = None
     steps: int = 50
     guidance_scale: float = 9.0
@@ -60,9 +58,9 @@ class JobRequest:
     def used_inputs(self) -> list[str]:
         """The uploads the task's conditions read (others are left out of the command)."""
         overrides = {"guidances": self.conditions} if self.task == FREE_COMPOSITION and self.conditions else {}
-        needed = {source for c in load_preset(self.task, overrides).all_conditions() for source in CONDITION_INPUTS[c]}
-        given = {**self.uploads, "trajectory": "drawn" if self.trajectory and self.trajectory.strokes else None}
-        return [name for name in UPLOAD_FLAGS if given.get(name) and _PROVIDES.get(name, name) in needed]
+        needed = {source for c in load_preset(self.task, overrides).all_conditions() for source in CONDITIONS[c].inputs}
+        given = {**self.uploads, "motion": "drawn" if self.trajectory and self.trajectory.strokes else None}
+        return [name for name in INPUT_FLAGS if given.get(name) and name in needed]
 
 
 @dataclass
@@ -95,7 +93,7 @@ def command_arguments(request: JobRequest, inputs: dict[str, str], seed: int, ho
     if request.negative_prompt:
         argv += ["--negative_prompt", request.negative_prompt]
     for name, path in inputs.items():
-        argv += [UPLOAD_FLAGS[name], path]
+        argv += [INPUT_FLAGS[name], path]
     if request.task == FREE_COMPOSITION:
         if not request.conditions:
             raise UsageError("free composition: choose at least one condition")
@@ -123,13 +121,13 @@ def _stage_inputs(request: JobRequest, folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     staged = {}
     for name in request.used_inputs():
-        target = folder / (f"{name}.json" if name == "trajectory" else f"{name}{Path(request.uploads[name]).suffix.lower()}")
-        if name == "trajectory":
+        target = folder / ("trajectory.json" if name == "motion" else f"{name}{Path(request.uploads[name]).suffix.lower()}")
+        if name == "motion":
             write_text(target, request.trajectory.to_json())
         else:
             source = Path(request.uploads[name])
             if not source.is_file():
-                raise FileNotFoundError(f"{UPLOAD_FLAGS[name]}: file not found: {source}")
+                raise FileNotFoundError(f"{INPUT_FLAGS[name]}: file not found: {source}")
             shutil.copyfile(source, target)
         staged[name] = os.fspath(target)
     return staged
@@ -138,7 +136,7 @@ def _stage_inputs(request: JobRequest, folder: Path) -> dict[str, str]:
 def run_generation(request: JobRequest, holder: ModelHolder, output_dir: str | os.PathLike) -> JobResult:
     """Run one job into a new folder ``output_dir/ui-<date>-<time>[-n]/`` (inputs/, the task's files, settings).
 
-    Raises the CLI's errors (``videocomposer.cli.user_errors()``); a failed job's folder is removed.
+    Raises the CLI's errors (``videocomposer.commands.common.user_errors()``); a failed job's folder is removed.
     """
     seed = request.resolved_seed()
     folder = claim_folder(output_dir, time.strftime("ui-%Y%m%d-%H%M%S"))
@@ -165,7 +163,7 @@ def preview_conditions(request: JobRequest, holder: ModelHolder, output_dir: str
     inputs = _stage_inputs(request, folder / "inputs")
     argv = command_arguments(request, inputs, seed, holder, folder)
     job = prepare_generation(parse_generate(argv), pipe=holder.pipeline())
-    panels = grid_panels(None, job.prepared.conditions, job.source(), job.style_image)
+    panels = grid_panels(None, job.prepared.conditions, job.source(), job.inputs.get("style_image"))
     if not panels:
         raise UsageError("nothing to preview: the chosen conditions have no image (text and style only)")
     grid = compose_grid(panels, height=max(int(request.height), 128))

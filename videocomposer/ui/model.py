@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoints import OFFICIAL_FILES
-from ..conditions import CONDITION_MODELS
+from ..conditions import CONDITIONS
 from ..pipelines.components import components_for, is_pretrained_folder
 from ..pipelines.toy_model import (PACKAGED_TOY_MODEL, TOY_WEIGHTS_NAME, resolve_weights_dir, stored_defaults,
                                    toy_model_dir)
@@ -36,8 +36,8 @@ class ModelSource:
     def loadable_conditions(self) -> list[str]:
         """Conditions whose models the folder holds (official files may be a subset; others hold what they hold)."""
         if self.kind != "official":
-            return list(CONDITION_MODELS)
-        return [c for c in CONDITION_MODELS
+            return list(CONDITIONS)
+        return [c for c in CONDITIONS
                 if all((self.folder / OFFICIAL_FILES[n].filename).is_file() for n in components_for([c])[0])]
 
 
@@ -77,20 +77,21 @@ class ModelHolder:
         """Load on first use: every condition the folder can serve."""
         with self._lock:
             if self._pipe is None:
-                from ..cli import _device, read_model_config
+                from ..commands.common import device
+                from ..config import read_model_config
                 from ..pipelines import VideoComposerPipeline
 
                 self._pipe = VideoComposerPipeline.load(
                     self.source.folder, conditions=self.source.loadable_conditions(),
                     config=read_model_config(os.fspath(self.source.model_config) if self.source.model_config else None),
-                    device=_device(self.device))
+                    device=device(self.device))
             return self._pipe
 
     def supported_conditions(self) -> list[str]:
-        """The conditions the loaded UNet has encoders for (text and style always), in the reference's order."""
-        unet = self.pipeline().unet
-        stc = {c.kwarg for c in unet.stc_conditions}
-        return [c for c in CONDITION_MODELS if c in ("y", "image") or c in stc]
+        """The conditions the loaded UNet has encoders for (the token conditions, text and style, always), in
+        the reference's order."""
+        stc = {c.name for c in self.pipeline().unet.stc_conditions}
+        return [name for name, c in CONDITIONS.items() if c.layout == "tokens" or name in stc]
 
     def describe(self) -> str:
         """One Markdown line: which model, where, which conditions, on which device."""

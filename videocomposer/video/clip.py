@@ -18,15 +18,19 @@ class VideoClip:
         motion: ``[F, 2, R, R]`` float32; motion field (dx, dy) in source pixels, sparse, zeros on I-frames.
         vit_image: ``[3, 224, 224]`` float32; the middle frame, CLIP-normalised (style fallback).
         mask: ``[F, 1, M, M]`` float32 in {0, 1} (1 = hidden), or None when no mask was drawn.
+
+    A collated batch has a leading ``B`` on every stream (``[B, F, C, H, W]``, ``vit_image``
+    ``[B, 3, 224, 224]``). Training keeps only the streams its conditions read: ``misc``, ``motion``
+    and ``vit_image`` may then be None (see :func:`videocomposer.conditions.clip_streams`).
         frame_indices: ``[F]`` int64 indices into the re-encoded stream.
         fps: the sampling frame rate the clip was re-encoded at.
         frame_types: picture types of the re-encoded stream (``"IPPP..."``), for inspection.
     """
 
     video: torch.Tensor
-    misc: torch.Tensor
-    motion: torch.Tensor
-    vit_image: torch.Tensor
+    misc: torch.Tensor | None
+    motion: torch.Tensor | None
+    vit_image: torch.Tensor | None
     mask: torch.Tensor | None = None
     frame_indices: torch.Tensor | None = None
     fps: float = 0.0
@@ -34,4 +38,5 @@ class VideoClip:
 
     @property
     def num_frames(self) -> int:
-        return int(self.video.shape[0])
+        """``F``, also for a collated clip (streams ``[B, F, C, H, W]``)."""
+        return int(self.video.shape[-4])

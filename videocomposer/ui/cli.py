@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..cli import UsageError, _add_model_arguments
+from ..commands.common import UsageError, add_model_arguments
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -17,7 +17,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def run_ui(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     auth = parse_auth(args.auth)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry, no version check
     try:
@@ -37,13 +37,13 @@ def run_ui(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_ui_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "ui", help="a local web app: compose a video from any conditions, draw its motion",
         description="Serve a Gradio app on this machine: upload a video and images, draw motion strokes on the first "
                     "frame, preview the conditions, generate. Each job is the `videocomposer generate` command the app "
                     "shows, saved under --output-dir/ui-<date>-<time>/. Needs the ui extra (pip install -e \".[ui]\").")
-    _add_model_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument("--toy", action="store_true", help="the built-in toy model (the default without --weights-dir)")
     parser.add_argument("--output-dir", "--output_dir", default="outputs", help="where jobs are saved (default: outputs)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -53,4 +53,5 @@ def add_ui_parser(subparsers: argparse._SubParsersAction) -> None:
     for flag, help_text in (("--steps", "denoising steps"), ("--frames", "frames"), ("--height", "height in pixels"),
                             ("--width", "width in pixels")):
         form.add_argument(flag, type=int, help=help_text)
-    parser.set_defaults(func=run_ui)
+    parser.set_defaults(func=run)
+    return parser

@@ -1,0 +1,111 @@
+"""The built-in toy model: it ships, loads with its own size, keeps the measured metrics of its model card,
+and the recipe that made it trains from scratch."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import videocomposer
+from videocomposer.cli import main
+from videocomposer.evaluation.toy_benchmark import evaluate_toy_model
+from videocomposer.pipelines import VideoComposerPipeline
+from videocomposer.pipelines.toy_model import PACKAGED_TOY_MODEL
+from videocomposer.training import synthetic
+from videocomposer.training.toy_recipe import NUM_FRAMES, SIZE, Recipe
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    pipeline = VideoComposerPipeline.from_pretrained(videocomposer.toy_model_dir())
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def card_metrics():
+    return json.loads((videocomposer.toy_model_dir() / "metrics.json").read_text())
+
+
+def test_the_toy_model_ships_in_the_package_within_20_mb():
+    folder = videocomposer.toy_model_dir()
+    assert folder == PACKAGED_TOY_MODEL and (folder / "MODEL_CARD.md").is_file()
+    weights = list(folder.rglob("*.safetensors"))
+    assert {w.parent.name for w in weights} == {"unet", "vae", "clip"}
+    assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) <= 20 * 2**20
+
+
+def test_the_pipeline_takes_its_size_from_the_model(pipe, tmp_path):
+    spec = synthetic.sample_clip_spec(4242, 1)
+    synthetic.write_mp4(tmp_path / "clip.mp4", synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
+    first = synthetic.render_clip(synthetic.ClipSpec(**{**spec.__dict__, "num_frames": 1}))[0]
+    from PIL import Image
+
+    out = pipe(spec.caption, video=tmp_path / "clip.mp4", image=Image.fromarray(first), num_inference_steps=2,
+               generator=torch.Generator().manual_seed(0), output_type="np")
+    assert out.frames.shape == (1, NUM_FRAMES, SIZE, SIZE, 3)
+    assert pipe.defaults["num_frames"] == NUM_FRAMES and pipe.scheduler == "dpmsolver++"
+
+
+@pytest.mark.slow
+def test_held_out_metrics_stay_at_the_model_cards_figures(pipe, card_metrics, tmp_path):
+    """The regression subset (the first held-out clips, same noise) regenerated here against the values the
+    recipe measured when it built the model; margins cover CPU float differences, not a worse model."""
+    recorded = card_metrics["regression_subset"]
+    report = evaluate_toy_model(pipe, tmp_path, recorded["clips"], samplers=[(recorded["scheduler"], recorded["steps"])],
+                                batch_size=recorded["clips"])
+    now = report["samplers"][f"{recorded['scheduler']}-{recorded['steps']}"]["means"]
+    then = recorded["means"]
+    assert now["first_frame_psnr"] >= then["first_frame_psnr"] - 1.0
+    for key in ("motion_epe", "flow_epe"):
+        assert now[key] <= 1.25 * then[key] + 0.05, key
+    assert now["motion_epe_ratio"] <= then["motion_epe_ratio"] * 1.25 + 0.05
+    assert now["text_colour_accuracy"] >= then["text_colour_accuracy"] - 0.25  # at most one more miss of four
+    full = card_metrics["samplers"]["dpmsolver++-20"]["means"]
+    assert math.isclose(full["first_frame_psnr"], then["first_frame_psnr"], abs_tol=5.0)  # the subset is typical
+
+
+def test_generate_runs_the_toy_model_at_its_own_size(tmp_path, capsys):
+    spec = synthetic.sample_clip_spec(4242, 2)
+    synthetic.write_mp4(tmp_path / "clip.mp4", synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
+    code = main(["generate", "exp02_motion_transfer", "--weights-dir", "toy", "--input_video", str(tmp_path / "clip.mp4"),
+                 "--input_text_desc", spec.caption, "--steps", "2", "--output-dir", str(tmp_path / "out"), "--quiet",
+                 "--conditions", "y,motion"])
+    assert code == 0, capsys.readouterr().err
+    import av
+
+    mp4 = next((tmp_path / "out").rglob("*.mp4"))
+    with av.open(str(mp4)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == NUM_FRAMES and frames[0].shape == (SIZE, SIZE, 3)
+
+
+def test_generate_without_weights_points_to_the_toy_model(capsys):
+    assert main(["generate", "exp02_motion_transfer", "--input_video", "x.mp4", "--input_text_desc", "a"]) == 2
+    err = capsys.readouterr().err
+    assert "--weights-dir toy" in err and "official weight files" in err
+
+
+def test_demo_uses_the_toy_model(tmp_path, capsys):
+    assert main(["demo", "--output-dir", str(tmp_path), "--steps", "2", "--quiet"]) == 0
+    assert "toy model" in capsys.readouterr().out
+    for name in ("motion_transfer", "text_only"):
+        assert (tmp_path / f"{name}.mp4").is_file() and (tmp_path / f"{name}_grid.gif").is_file()
+    assert "--weights-dir toy" in (tmp_path / "NOTICE.txt").read_text()
+    assert main(["demo", "--output-dir", str(tmp_path / "x"), "--size", "32"]) == 2  # --size is for --random
+
+
+@pytest.mark.slow
+def test_the_recipe_trains_from_scratch_and_the_loss_falls(tmp_path):
+    recipe = Recipe(tmp_path, num_clips=6, vae_steps=20, unet_steps=150, decoder_steps=10,
+                    overrides=["max_frames=4", "batch_size=1", "num_workers=0", "warmup_steps=10", "checkpoint_every=0", "log_every=1"])
+    model_dir = recipe.run()
+    with open(tmp_path / "unet_run" / "train_log.csv", newline="") as handle:
+        losses = [float(row["loss"]) for row in csv.DictReader(handle)]
+    assert len(losses) == 150
+    assert np.mean(losses[-30:]) < 0.6 * np.mean(losses[:10])
+    assert VideoComposerPipeline.from_pretrained(model_dir).defaults["num_frames"] == NUM_FRAMES

@@ -1,0 +1,78 @@
+"""Synthetic training clips of the toy model: deterministic by seed, captions that match what is drawn,
+motion the real extractor sees, and the text metric's colour reading."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from videocomposer.evaluation.toy_benchmark import dominant_object_colour
+from videocomposer.training import synthetic
+from videocomposer.training.data import read_annotations
+from videocomposer.video.sampling import load_video_clip
+
+
+def test_clips_are_a_pure_function_of_seed_and_index():
+    a, b = synthetic.sample_clip_spec(7, 3), synthetic.sample_clip_spec(7, 3)
+    assert a == b and a.caption == b.caption
+    np.testing.assert_array_equal(synthetic.render_clip(a), synthetic.render_clip(b))
+    others = {synthetic.sample_clip_spec(8, 3), synthetic.sample_clip_spec(7, 4)}
+    assert a not in others
+
+
+@pytest.mark.parametrize("index", range(12))
+def test_caption_names_every_drawn_shape_colour_and_the_background(index):
+    spec = synthetic.sample_clip_spec(5, index)
+    caption = spec.caption
+    frames = synthetic.render_clip(spec)
+    assert frames.shape == (spec.num_frames, spec.size, spec.size, 3) and frames.dtype == np.uint8
+    assert caption.endswith(f"over a {spec.background} background")
+    for i, shape in enumerate(spec.shapes):
+        assert f"{shape.colour} {shape.shape}" in caption
+        visible = synthetic.object_mask(spec, 0, i)
+        if visible.sum() > 20:  # drawn in its colour where it is visible (the rendering, not the spec, is checked)
+            colours = frames[0][visible].astype(int)
+            assert (np.abs(colours - synthetic.OBJECT_COLOURS[shape.colour]).max(axis=1) <= 1).mean() > 0.9
+    background = ~np.any([synthetic.object_mask(spec, 0, i) for i in range(len(spec.shapes))], axis=0)
+    offsets = frames[0][background].astype(int) - synthetic.BACKGROUND_COLOURS[spec.background]
+    assert np.abs(offsets).mean() <= 11 and (np.abs(offsets).max() <= 11 or spec.texture == "noise")  # mild texture
+
+
+@pytest.mark.parametrize("vx, vy, words", [(-4, 0, "moves left"), (4, 0, "moves right"), (0, -4, "moves up"),
+                                            (0, 4, "moves down"), (3, -3, "moves up and right")])
+def test_direction_words_follow_the_drawn_motion(vx, vy, words):
+    shape = synthetic.ShapeSpec("circle", "red", 16, "line", 64, 64, vx, vy)
+    spec = synthetic.ClipSpec(0, 0, "gray", "plain", (shape,), num_frames=8)
+    assert spec.caption == f"a red circle {words} over a gray background"
+    frames = synthetic.render_clip(spec)
+    centroids = [np.argwhere(np.abs(f.astype(int) - synthetic.OBJECT_COLOURS["red"]).max(axis=-1) < 3).mean(0) for f in frames]
+    dy, dx = centroids[-1] - centroids[0]
+    assert np.sign(round(dx)) == np.sign(vx) and np.sign(round(dy)) == np.sign(vy)
+
+
+def test_dataset_is_read_by_the_trainer_and_never_overwritten(tmp_path):
+    csv_path = synthetic.write_dataset(tmp_path, 3, seed=2)
+    rows = read_annotations(tmp_path)
+    assert [r.caption for r in rows] == [synthetic.sample_clip_spec(2, i).caption for i in range(3)]
+    with pytest.raises(FileExistsError):
+        synthetic.write_dataset(tmp_path, 3, seed=2)
+    assert csv_path.read_text().startswith("video,caption\n")
+
+
+def test_the_motion_condition_of_a_clip_points_the_way_its_shape_moves(tmp_path):
+    shape = synthetic.ShapeSpec("square", "yellow", 20, "line", 30, 64, 5, 0)
+    spec = synthetic.ClipSpec(0, 0, "navy", "plain", (shape,))
+    synthetic.write_mp4(tmp_path / "clip.mp4", synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
+    clip = load_video_clip(tmp_path / "clip.mp4", 8, 128, 128, seed=0, with_mask=False)
+    assert clip.frame_indices.tolist() == list(range(clip.frame_indices[0], clip.frame_indices[0] + 8))
+    dx, dy = clip.motion[1:, 0], clip.motion[1:, 1]  # frame 0 is intra-coded
+    moving = dx.abs() > 1
+    assert moving.any() and (dx[moving] > 0).float().mean() > 0.8  # rightwards, as drawn
+    assert dy.abs().mean() < dx.abs().mean()
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_dominant_colour_reads_the_drawn_shape(index):
+    spec = synthetic.sample_clip_spec(11, index, max_shapes=1)
+    assert dominant_object_colour(synthetic.render_clip(spec)) == spec.shapes[0].colour
+    plain = synthetic.ClipSpec(0, 0, spec.background, "plain", ())
+    assert dominant_object_colour(synthetic.render_clip(plain)) is None

@@ -1,0 +1,213 @@
+"""The condition registry: one :class:`Condition` record per condition, and every table derived from it.
+
+A condition is known by its UNet keyword name (``y``, ``image``, ``local_image``, ``masked``,
+``depth``, ``sketch``, ``single_sketch``, ``motion``): that is the package's one vocabulary. The
+reference's names (``text``, ``mask``, ``depthmap``, as in ``video_compositions``) are accepted only at
+the edges (YAML files, the command line, ``UNetConfig.video_compositions``) through
+:func:`normalize_condition`.
+
+A record says everything the rest of the package needs: the user inputs that supply the condition
+(and so the CLI flags), the frozen models it runs, the clip streams it reads, its extractor, its STC
+encoder (channels and official state-dict names) and what the unconditional pass of classifier-free
+guidance does with it. :func:`register_condition` adds one (e.g. a test's toy condition): the builder,
+the UNet, the pipeline, the presets and the CLI pick it up without further edits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from .builder import BuildContext
+
+
+@dataclass(frozen=True)
+class UserInput:
+    """An input a user gives (an argument of :meth:`ConditionBuilder.build` / the pipeline, a CLI flag).
+
+    ``flag`` is the reference's CLI flag (None: no flag, e.g. tensors given only through the API);
+    ``kind`` says how the CLI reads the file (``video``, ``image``, ``sketch``, ``depth``, ``trajectory``, ``text``;
+    :func:`videocomposer.pipelines.inputs.read_input` has a reader for each).
+    """
+
+    name: str
+    flag: str | None = None
+    kind: str = "image"
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class STCEncoder:
+    """The UNet's spatio-temporal encoder of a condition: input channels, value range, the two official
+    state-dict prefixes, and ``order``: its position among the summed encoders (the reference's order,
+    which also fixes module creation and the training-mode dropout draws)."""
+
+    in_channels: int
+    value_range: str
+    stem_key: str
+    frames_key: str
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition.
+
+    Attributes:
+        name: the UNet keyword argument that carries it (the package's name for it).
+        reference_name: its name in the reference's ``video_compositions``.
+        aliases: further names accepted at the edges.
+        description: one line for help texts.
+        inputs: user inputs (:data:`INPUTS` names, ``video`` = a video file or clip) any one of which
+            provides it, in order of preference.
+        implied_by: the inputs whose presence implies this condition when no conditions are named.
+        models: frozen models its extractor needs (``clip:text``, ``clip:image``, ``midas``, ``pidinet``,
+            ``sketch_cleaner``), none when its input is given as a map.
+        clip_streams: the :class:`~videocomposer.video.clip.VideoClip` streams it reads (``misc``,
+            ``misc_first`` = only frame 0, ``motion``, ``vit_image``, ``mask``).
+        extract: ``fn(ctx: BuildContext) -> tensor``: the UNet-ready tensor (layout below).
+        layout: ``"tokens"`` (``[B, L, D]``, cross-attention context) or ``"video"`` (``[B, C, F, H, W]``).
+        stc: its STC encoder, for ``video`` conditions.
+        unconditional: the classifier-free-guidance unconditional pass: ``"empty_caption"`` (the
+            UNet's ``zero_y``), ``"zeros"``, or ``"same"`` (the same tensor as the conditional pass).
+        extractable: ``videocomposer extract`` can compute it from a video alone.
+        preview: ``fn(one sample [F, C, H, W]) -> uint8 [F, H, W, 3]`` for the result grid (default:
+            :func:`~videocomposer.conditions.previews.default_preview`).
+    """
+
+    name: str
+    reference_name: str
+    extract: Callable[["BuildContext"], "torch.Tensor"]
+    inputs: tuple[str, ...] = ()
+    layout: Literal["tokens", "video"] = "video"
+    stc: STCEncoder | None = None
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    implied_by: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    clip_streams: tuple[str, ...] = ()
+    unconditional: Literal["empty_caption", "zeros", "same"] = "same"
+    extractable: bool = False
+    preview: Callable[["torch.Tensor"], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.layout == "video" and self.stc is None:
+            raise ValueError(f"condition {self.name!r}: a video condition needs an STC encoder (stc=STCEncoder(...))")
+        unknown = [i for i in self.inputs if i not in INPUTS]
+        if unknown:
+            raise ValueError(f"condition {self.name!r}: unknown input(s) {unknown}; register them with register_input "
+                             f"(known: {list(INPUTS)})")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name this condition answers to (UNet kwarg first)."""
+        return tuple(dict.fromkeys((self.name, self.reference_name, *self.aliases)))
+
+
+#: Every user input by name, in the order the CLI lists them.
+INPUTS: dict[str, UserInput] = {}
+#: Every condition by UNet keyword name, in the reference's ``video_compositions`` order.
+CONDITIONS: dict[str, Condition] = {}
+_BY_ANY_NAME: dict[str, str] = {}
+
+
+def register_input(user_input: UserInput) -> UserInput:
+    """Add a user input (an argument name of the builder and pipeline; a CLI flag when ``flag`` is set)."""
+    if user_input.name in INPUTS and INPUTS[user_input.name] != user_input:
+        raise ValueError(f"input {user_input.name!r} is already registered differently")
+    INPUTS[user_input.name] = user_input
+    return user_input
+
+
+def register_condition(condition: Condition) -> Condition:
+    """Add a condition; its names must not clash with a registered one."""
+    taken = {n: _BY_ANY_NAME[n] for n in condition.names if n in _BY_ANY_NAME and _BY_ANY_NAME[n] != condition.name}
+    if taken or condition.name in CONDITIONS:
+        raise ValueError(f"condition {condition.name!r}: name(s) already registered: {taken or [condition.name]}")
+    CONDITIONS[condition.name] = condition
+    for name in condition.names:
+        _BY_ANY_NAME[name] = condition.name
+    return condition
+
+
+def unregister_condition(name: str) -> None:
+    """Remove a condition added with :func:`register_condition` (for tests)."""
+    condition = CONDITIONS.pop(name)
+    for alias in condition.names:
+        _BY_ANY_NAME.pop(alias, None)
+
+
+def normalize_condition(name: str) -> str:
+    """``'text'`` → ``'y'``, ``'depthmap'`` → ``'depth'``, ...; UNet keyword names pass unchanged."""
+    if name in _BY_ANY_NAME:
+        return _BY_ANY_NAME[name]
+    references = [c.reference_name for c in CONDITIONS.values() if c.reference_name != c.name]
+    raise ValueError(f"unknown condition {name!r}; choose from {list(CONDITIONS)} (or the reference names {references})")
+
+
+def normalize_conditions(names: str | Sequence[str]) -> list[str]:
+    """A list (or a comma-separated string) of condition names → UNet keyword names, duplicates removed."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    out: list[str] = []
+    for name in names:
+        kwarg = normalize_condition(name)
+        if kwarg not in out:
+            out.append(kwarg)
+    if not out:
+        raise ValueError("at least one condition is required")
+    return out
+
+
+def known_condition_names() -> set[str]:
+    """Every name a registered condition answers to (UNet kwargs, reference names, aliases)."""
+    return set(_BY_ANY_NAME)
+
+
+def get_condition(name: str) -> Condition:
+    """The record of a condition by any of its names."""
+    return CONDITIONS[normalize_condition(name)]
+
+
+def reference_name(name: str) -> str:
+    """The reference's ``video_compositions`` name of a condition given by any name."""
+    return get_condition(name).reference_name
+
+
+def models_needed(conditions: Sequence[str]) -> set[str]:
+    """The frozen models the conditions need: subset of ``{'clip:text', 'clip:image', 'midas', 'pidinet', 'sketch_cleaner'}``."""
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    if unknown:
+        raise ValueError(f"unknown condition(s) {unknown}; choose from {list(CONDITIONS)}")
+    return {model for c in conditions for model in CONDITIONS[c].models}
+
+
+def clip_streams(conditions: Sequence[str]) -> set[str]:
+    """The clip streams the conditions read (``misc_first`` dropped when ``misc`` is read anyway)."""
+    streams = {s for c in conditions for s in get_condition(c).clip_streams}
+    return streams - {"misc_first"} if "misc" in streams else streams
+
+
+def stc_conditions(names: Sequence[str] | None = None) -> list[Condition]:
+    """Conditions with an STC encoder (among ``names``, any vocabulary), in the reference's summation order."""
+    chosen = None if names is None else {normalize_condition(n) for n in names}
+    out = [c for c in CONDITIONS.values() if c.stc is not None and (chosen is None or c.name in chosen)]
+    return sorted(out, key=lambda c: c.stc.order)
+
+
+def missing_input_message(name: str) -> str:
+    """``"condition 'depth' needs video= or depth="``-style text."""
+    return f"condition '{name}' needs {' or '.join(i + '=' for i in CONDITIONS[name].inputs)}"
+
+
+def input_flags(name: str) -> list[str]:
+    """The CLI flags that can supply a condition (one of them is enough)."""
+    return [INPUTS[i].flag for i in CONDITIONS[name].inputs if INPUTS[i].flag]
+
+
+def implied_conditions(given: dict) -> list[str]:
+    """The conditions implied by the inputs given (values not None), in :data:`INPUTS` order."""
+    implied = [c.name for name in INPUTS if given.get(name) is not None for c in CONDITIONS.values() if name in c.implied_by]
+    return list(dict.fromkeys(implied))

@@ -1,0 +1,243 @@
+"""The one config loader: YAML/JSON files into typed dataclasses, for presets, training and model configs.
+
+* :func:`read_layers` reads a file over the one it names under ``base:`` (recursively; a base is a
+  path relative to the file, or a name a ``find`` function resolves); mappings merge key by key.
+* :func:`build` turns a mapping into a dataclass: every key must be a field (an unknown key is a
+  :class:`ConfigError` with a did-you-mean), every value is checked against the field's type and
+  converted where the conversion is lossless (``"1e-5"`` → ``1e-5``, ``"true"`` → ``True``, a list
+  → a tuple); the dataclass's own ``__post_init__`` checks ranges.
+* :func:`save_resolved` writes the resolved config beside an output.
+
+Written here rather than with OmegaConf/pydantic: the needs are small (flat typed fields, one
+inheritance key, readable errors naming the file and key) and neither gives did-you-mean errors for
+our dataclasses without a second schema.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+import yaml
+
+from .files import write_text
+
+T = TypeVar("T")
+
+#: The package's YAML presets: generation tasks (``kind: generate``) and training tasks (``train_*.yaml``).
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A configuration key is unknown, mistyped, out of range or inconsistent (the message names it)."""
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML (or JSON) file holding a mapping."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML/JSON: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of keys to values at the top level, found {type(data).__name__}")
+    return dict(data)
+
+
+def merge(target: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Overlay ``values`` onto ``target`` in place; mapping values merge key by key. Returns ``target``."""
+    for key, value in values.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), Mapping):
+            target[key] = merge(dict(target[key]), value)
+        else:
+            target[key] = value
+    return target
+
+
+def read_layers(path: str | os.PathLike, find: Callable[[str], Path], default_base: str | None = None,
+                transform: Callable[[dict[str, Any], Path], dict[str, Any]] | None = None, deep: bool = True,
+                _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """``path`` merged over its ``base:`` chain (``base`` is removed from the result).
+
+    A base is a file relative to ``path``, else whatever ``find(name)`` returns (a preset by name).
+    ``default_base`` is used when a file names none (None: no implicit base). ``transform(values, path)``
+    sees each file's own values first (to map foreign keys, or check them naming the file). With
+    ``deep=False`` a file's value replaces its base's outright (no key-by-key merge of mappings).
+    """
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"base: circular inheritance {' -> '.join(str(p) for p in _seen + (path,))}")
+    values = read_yaml(path)
+    if transform is not None:
+        values = transform(values, path)
+    base = values.pop("base", default_base)
+    if base is None:
+        return values
+    base_path = path.parent / str(base)
+    if not base_path.is_file():
+        try:
+            base_path = find(str(base))
+        except (FileNotFoundError, ValueError) as exc:
+            raise ConfigError(f"base ({path}): {exc}") from None
+    if base_path.resolve() == path:  # a default base names the base file itself
+        return values
+    base_values = read_layers(base_path, find, default_base, transform, deep, _seen + (path,))
+    return merge(base_values, values) if deep else {**base_values, **values}
+
+
+def did_you_mean(unknown: Iterable[str], known: Iterable[str]) -> str:
+    """``'lerning_rate' (did you mean 'learning_rate'?); 'x'``."""
+    known = list(known)
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, known, n=2)
+        parts.append(f"{key!r}" + (f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""))
+    return "; ".join(parts)
+
+
+def check_keys(cls: type, values: Mapping[str, Any], source: str, suggest: Iterable[str] = ()) -> None:
+    """A :class:`ConfigError` naming every key of ``values`` that is not a field of ``cls``, each with the
+    closest field (or name in ``suggest``, e.g. the keys a foreign config format maps) as a did-you-mean."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{source}: {cls.__name__} must be built from a mapping, got {type(values).__name__}: {values!r}")
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(k for k in values if k not in known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} keys {unknown} in {source}: "
+                          f"{did_you_mean(unknown, known + sorted(suggest))}; "
+                          f"valid keys are {sorted(known)}")
+
+
+def build(cls: type[T], values: Mapping[str, Any], source: str | None = None, suggest: Iterable[str] = ()) -> T:
+    """``cls(**values)`` with unknown keys rejected (see :func:`check_keys`) and every value checked and
+    converted to its field's type."""
+    source = source or cls.__name__
+    check_keys(cls, values, source, suggest)
+    hints = typing.get_type_hints(cls)
+    return cls(**{k: coerce(v, hints[k], f"{k} ({source})") for k, v in values.items()})
+
+
+def coerce(value: Any, hint: Any, where: str) -> Any:
+    """``value`` (from YAML or a command line) as type ``hint``; a :class:`ConfigError` naming ``where``."""
+    if hint is Any:
+        return value
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (type(None) in args and isinstance(value, str) and value.lower() in ("null", "none", "~")):
+            if type(None) in args:
+                return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, option, where)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0] if len(errors) == 1 else ConfigError(f"{where}: expected {_describe(hint)}, got {value!r}")
+    if value is None:
+        raise ConfigError(f"{where}: may not be null")
+
+    def fail() -> ConfigError:
+        return ConfigError(f"{where}: expected {_describe(hint)}, got {value!r}")
+
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise fail()
+    if hint is int:
+        if isinstance(value, bool):
+            raise fail()
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, (int, str)):
+            try:
+                return int(value)
+            except ValueError:
+                raise fail() from None
+        raise fail()
+    if hint is float:
+        if isinstance(value, bool):
+            raise fail()
+        try:
+            return float(value)  # also takes YAML-1.1 strings such as "1e-5"
+        except (TypeError, ValueError):
+            raise fail() from None
+    if hint is str:
+        if isinstance(value, (str, int, float, os.PathLike)) and not isinstance(value, bool):
+            return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+        raise fail()
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.strip("[]()").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise fail()
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise fail()
+            return tuple(coerce(v, a, where) for v, a in zip(value, args))
+        item = args[0] if args else Any
+        if item is not Any and any(isinstance(v, (bool, list, dict)) or v is None for v in value) and item is not bool:
+            raise fail()
+        items = [coerce(v, item, where) for v in value]
+        return items if origin is list else tuple(items)
+    if origin is dict or hint is dict:
+        if not isinstance(value, Mapping):
+            raise fail()
+        return plain(value)
+    if isinstance(hint, type) and isinstance(value, hint):
+        return value
+    raise fail()
+
+
+def _describe(hint: Any) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if hint in names:
+        return names[hint]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _describe(a) for a in args)
+    if origin in (list, tuple):
+        return f"a list of {_describe(args[0]) if args else 'values'}"
+    if origin is dict:
+        return "a mapping"
+    return getattr(hint, "__name__", str(hint))
+
+
+def plain(value: Any) -> Any:
+    """Nested mappings and sequences as plain dicts and lists (what YAML writes and reads back)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def save_resolved(path: str | os.PathLike, data: Mapping[str, Any], header: str = "") -> Path:
+    """Write a resolved config as YAML (atomically), optionally after a comment ``header``."""
+    comment = "".join(f"# {line}\n" for line in header.splitlines())
+    return write_text(path, comment + yaml.safe_dump(plain(data), sort_keys=False, allow_unicode=True))
+
+
+def read_model_config(path: str | os.PathLike | None) -> dict[str, Any] | None:
+    """``--model-config``: a JSON/YAML file ``{component: {architecture fields}}`` (e.g. tiny test models)."""
+    if path is None:
+        return None
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"--model-config: file not found: {file.resolve()}")
+    try:
+        data = read_yaml(file)
+    except ConfigError as exc:
+        raise ConfigError(f"--model-config {exc}") from None
+    bad = [name for name, fields in data.items() if not isinstance(fields, Mapping)]
+    if bad:
+        raise ConfigError(f"--model-config {file}: {bad} must each map field names to values "
+                          "({component: {field: value}})")
+    return data

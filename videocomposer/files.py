@@ -1,0 +1,77 @@
+"""Writing files safely: a checked output folder, atomic writes (temp name, then rename), no silent overwrite.
+
+Used by every module that writes (videos, weights, configs, logs), so it lives apart from the video writers.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+def ensure_writable_dir(directory: str | os.PathLike) -> Path:
+    """Create ``directory`` (with parents) and prove a file can be written in it.
+
+    Call this before any compute so that a bad ``--output-dir`` fails in a second, not after a
+    ten-minute generation. Raises ``PermissionError``/``NotADirectoryError`` naming the path.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"output path {directory} exists and is not a folder; choose another --output-dir")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=directory)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise PermissionError(
+            f"cannot write to output folder {directory.resolve()}: {exc.strerror or exc}; "
+            f"choose a writable --output-dir"
+        ) from exc
+    return directory
+
+
+def claim_output_dir(directory: str | os.PathLike, overwrite: bool = False, flag: str = "--overwrite") -> Path:
+    """:func:`ensure_writable_dir` for a run's own folder, refusing one that already holds files unless
+    ``overwrite`` (an earlier result is never replaced silently). Raises ``FileExistsError`` naming it."""
+    directory = Path(directory)
+    if directory.is_dir() and not overwrite and any(p.name[:1] != "." for p in directory.iterdir()):
+        raise FileExistsError(f"{directory} already holds an earlier result; pass {flag} to replace it, or choose "
+                              "another --output-dir or --seed")
+    return ensure_writable_dir(directory)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
+
+    The temporary name keeps the suffix of ``path`` so format detection by extension still works.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=f"{path.suffix}.part", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write a UTF-8 text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
