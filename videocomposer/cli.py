@@ -1,4 +1,4 @@
-"""The ``videocomposer`` command: generate, extract, convert, demo, train.
+"""The ``videocomposer`` command: generate, extract, convert, demo, train, evaluate, ui.
 
     videocomposer demo                                    # no downloads: the built-in toy model, seconds on a CPU
     videocomposer generate exp02_motion_transfer --weights-dir model_weights \\
@@ -9,11 +9,12 @@
     videocomposer convert --weights-dir model_weights --output-dir videocomposer_pretrained
     videocomposer train --config train_exp02_motion_transfer --output-dir runs/exp02 \\
         --weights-dir model_weights root_dir=datasets/my_clips
+    videocomposer ui                                      # a local web app (the ui extra): compose, draw the motion
 
 --weights-dir is the folder of the six official weight files (see the README), a `convert` output, or `toy`.
 --model-config FILE gives the architectures of non-official weights, e.g. the tiny test models
 (`videocomposer.pipelines.tiny`). `videocomposer COMMAND --help` lists each command's options. Each command lives in its own module
-(videocomposer/commands/, videocomposer/training/cli.py) with add_parser(subparsers) and run(args).
+(videocomposer/commands/, videocomposer/training/cli.py, videocomposer/ui/cli.py) with add_parser(subparsers) and run(args).
 """
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ import sys
 from types import ModuleType
 from typing import Sequence
 
-from .checkpoints import WeightFileError
 from .commands import convert, demo, extract, generate
-from .commands.common import UsageError
+from .commands.common import user_errors
 from .evaluation import cli as evaluate
 from .training import cli as train
+from .ui import cli as ui
 
 #: The subcommands, in help order: modules exposing ``add_parser(subparsers)`` and ``run(args) -> int``.
-SUBCOMMANDS: tuple[ModuleType, ...] = (generate, extract, convert, demo, train, evaluate)
+SUBCOMMANDS: tuple[ModuleType, ...] = (generate, extract, convert, demo, train, evaluate, ui)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,13 +58,10 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point; returns the exit code (2 for a user error, with a one-line message)."""
-    from .video.reader import VideoReadError
-
     args = parse_command_line(argv)
     try:
         return args.func(args)
-    except (UsageError, FileNotFoundError, FileExistsError, WeightFileError, PermissionError, NotADirectoryError,
-            VideoReadError, ValueError) as exc:
+    except user_errors() as exc:
         print(f"videocomposer {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""Argument helpers shared by the subcommands: the model options, the device, required files."""
+"""Argument helpers shared by the subcommands: the model options, the device, required files, user errors."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,16 @@ MODEL_CONFIG_HELP = ("JSON/YAML architectures by component ({unet: {...}, clip: 
 
 class UsageError(ValueError):
     """A problem with the command line (printed as one line, exit code 2)."""
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that report a user's mistake: the CLI prints them as one line (exit code 2), the UI as
+    a message, not a traceback."""
+    from ..checkpoints import WeightFileError
+    from ..video.reader import VideoReadError
+
+    return (UsageError, FileNotFoundError, FileExistsError, WeightFileError, PermissionError, NotADirectoryError,
+            VideoReadError, ValueError)
 
 
 def device(name: str):

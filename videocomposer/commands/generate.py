@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,9 @@ def task_preset(args: argparse.Namespace) -> TaskPreset:
 
 def check_task_inputs(preset: TaskPreset, given: dict[str, Any]) -> None:
     """The preset's required inputs and every run's condition sources, before any compute."""
-    missing = preset.missing_inputs(given)
+    # a drawn trajectory (motion) stands in for a required video; a condition that still needs the video
+    # (depth, sketch, ...) is reported per run below
+    missing = preset.missing_inputs({**given, "video": given.get("video") or given.get("motion")})
     if missing:
         raise UsageError(f"task {preset.name} needs {' and '.join(missing)} (it reads: "
                          f"{', '.join(INPUT_FLAGS[r] for r in preset.requires)})")
@@ -66,7 +69,34 @@ def warn_reference_differences(preset: TaskPreset, given: dict[str, Any]) -> Non
                   f"that condition from the video); leave it out to reproduce the reference", file=sys.stderr)
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass
+class PreparedGeneration:
+    """A ``generate`` command ready to sample: the task, the pipeline, its built conditions and where files go."""
+
+    preset: TaskPreset
+    pipe: Any  # VideoComposerPipeline
+    prepared: Any  # PreparedConditions
+    inputs: dict[str, Any]  # the read file inputs, by registered name (without the video)
+    output_dir: Path
+    video: Path | None = None
+    video_probe: Any = None  # VideoProbe of the source video
+
+    def source(self) -> Any:
+        """The clip's frames ``[B, 3, F, M, M]`` for the grid's source panel, or None."""
+        return self.prepared.source_video() if self.preset.save_origin_video else None
+
+    def source_description(self) -> Any:
+        """What the conditions came from, for ``--save-conditions``: the video's probe, or a drawn trajectory
+        (its canvas at the source size plays the source video's part), or None."""
+        motion = self.inputs.get("motion")
+        if self.video_probe is not None or motion is None:
+            return self.video_probe
+        return motion.source(max(self.preset.height, self.preset.width))
+
+
+def prepare_generation(args: argparse.Namespace, pipe: Any = None) -> PreparedGeneration:
+    """Check and read every input of a parsed ``generate`` command, claim its run folder, load the pipeline
+    (unless ``pipe`` is given: the UI keeps one loaded) and build the conditions of all its runs."""
     preset = task_preset(args)
     paths = given_inputs(args, preset)
     check_task_inputs(preset, paths)
@@ -75,14 +105,13 @@ def run(args: argparse.Namespace) -> int:
 
     output_dir = claim_output_dir(run_folder(args.output_dir, preset, paths["video"]), args.overwrite)  # before any model loads
     target = device(args.device)
-    folder = weights_dir(args)
+    folder = weights_dir(args) if pipe is None else None
 
     import torch
 
-    from ..config import read_model_config, save_resolved
+    from ..config import read_model_config
     from ..pipelines import VideoComposerPipeline
     from ..pipelines.inputs import default_misc_size, read_input
-    from ..pipelines.results import save_result, write_notes
 
     misc_size = default_misc_size(preset.height, preset.width)
     inputs = {name: read_input(name, paths[name], num_frames=preset.num_frames, misc_size=misc_size) for name in FILE_INPUTS}
@@ -93,8 +122,10 @@ def run(args: argparse.Namespace) -> int:
 
         probe = probe_video(video)  # an unreadable video fails now, not after minutes of weight loading
 
-    pipe = VideoComposerPipeline.load(folder, conditions=preset.all_conditions(), config=read_model_config(args.model_config),
-                                      unet_file=preset.unet_file, device=target)
+    if pipe is None:
+        pipe = VideoComposerPipeline.load(folder, conditions=preset.all_conditions(),
+                                          config=read_model_config(args.model_config), unet_file=preset.unet_file,
+                                          device=target)
     dtype = args.dtype or "float16"
     if target.type != "cpu" and dtype != "float32":
         pipe.enable_autocast(getattr(torch, dtype))
@@ -105,28 +136,48 @@ def run(args: argparse.Namespace) -> int:
     prepared = pipe.prepare_conditions(preset.all_conditions(), video=video, prompt=preset.prompt,
                                        num_frames=preset.num_frames, height=preset.height, width=preset.width,
                                        seed=preset.seed, **inputs)
-    source = prepared.source_video() if preset.save_origin_video else None
+    return PreparedGeneration(preset, pipe, prepared, inputs, output_dir, video, probe)
+
+
+def generate(args: argparse.Namespace, pipe: Any = None, command: str | None = None) -> list[Path]:
+    """``videocomposer generate`` with parsed ``args``; returns the files written. ``pipe``: an already loaded
+    pipeline to use instead of loading ``--weights-dir``; ``command``: the command line recorded in
+    ``settings.txt`` and ``config.yaml`` (default: this process's)."""
+    import torch
+
+    from ..config import save_resolved
+    from ..pipelines.results import save_result, write_notes
+
+    job = prepare_generation(args, pipe)
+    preset, pipe, output_dir = job.preset, job.pipe, job.output_dir
+    command = command or " ".join(sys.argv)
+    source = job.source()
     written = []
     for name, conditions in preset.runs().items():
         text = "y" in conditions
         out = pipe(preset.prompt if text else None, conditions=conditions,
-                   precomputed_conditions={c: prepared.conditions[c] for c in conditions},
+                   precomputed_conditions={c: job.prepared.conditions[c] for c in conditions},
                    negative_prompt=preset.negative_prompt if text else None,
                    num_frames=preset.num_frames, height=preset.height, width=preset.width,
                    num_inference_steps=preset.num_inference_steps, guidance_scale=preset.guidance_scale,
                    scheduler=preset.scheduler, generator=torch.Generator().manual_seed(preset.seed))
         saved = save_result(output_dir, f"{name}-S{preset.seed:05d}", out.frames[0], out.conditions, source,
-                            inputs.get("style_image"), fps=preset.fps)
+                            job.inputs.get("style_image"), fps=preset.fps)
         written += [saved.mp4, saved.gif]
         if args.save_conditions:
             from ..evaluation.records import generation_metadata, save_conditions
 
-            written.append(save_conditions(saved.mp4, out.conditions, generation_metadata(preset, video, probe)))
-    write_notes(output_dir, preset.prompt, {"task": preset.name, "command": " ".join(sys.argv),
+            metadata = generation_metadata(preset, job.video, job.source_description())
+            written.append(save_conditions(saved.mp4, out.conditions, metadata))
+    write_notes(output_dir, preset.prompt, {"task": preset.name, "command": command,
                                             **{k: v for k, v in preset.to_dict().items() if k != "prompt"}})
-    save_resolved(output_dir / "config.yaml", preset.to_dict(), header=f"resolved settings of: {' '.join(sys.argv)}\n"
+    save_resolved(output_dir / "config.yaml", preset.to_dict(), header=f"resolved settings of: {command}\n"
                   "rerun with: videocomposer generate --cfg THIS_FILE (plus the input flags)")
-    for path in written:
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    for path in generate(args):
         print(path)
     return 0
 

@@ -25,7 +25,9 @@ for _input in (
     UserInput("depth", "--depth_path", "depth", "depth map instead of MiDaS: .safetensors from `extract` (exact), or a "
               "greyscale image/video (white = near, mapped to [0, 1])"),
     UserInput("mask", "--mask_path", "image", "inpainting mask image, white = regenerate (default: random)"),
-    UserInput("motion"),
+    UserInput("motion", "--trajectory", "trajectory", "hand-drawn motion instead of the video's: a JSON file of strokes "
+              "(points per frame or a path, and a radius; the schema is in videocomposer/video/trajectory.py), as "
+              "`videocomposer ui` exports"),
 ):
     register_input(_input)
 

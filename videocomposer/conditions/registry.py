@@ -28,7 +28,8 @@ class UserInput:
     """An input a user gives (an argument of :meth:`ConditionBuilder.build` / the pipeline, a CLI flag).
 
     ``flag`` is the reference's CLI flag (None: no flag, e.g. tensors given only through the API);
-    ``kind`` says how the CLI reads the file (``video``, ``image``, ``sketch``, ``depth``, ``text``).
+    ``kind`` says how the CLI reads the file (``video``, ``image``, ``sketch``, ``depth``, ``trajectory``, ``text``;
+    :func:`videocomposer.pipelines.inputs.read_input` has a reader for each).
     """
 
     name: str

@@ -1,8 +1,9 @@
 """Reading the user's inputs and preparing the conditions, shared by the pipeline, ``generate`` and ``extract``.
 
 :func:`read_input` turns a file the user names (by registered input: ``image``, ``style_image``,
-``mask``, ``sketch``, ``depth``) into what :class:`~videocomposer.conditions.ConditionBuilder`
-takes; :func:`prepare_conditions` samples the clip from a video and builds the conditions once.
+``mask``, ``sketch``, ``depth``, ``motion``) into what :class:`~videocomposer.conditions.ConditionBuilder`
+takes; :func:`prepare_conditions` samples the clip from a video, turns a hand-drawn
+:class:`~videocomposer.video.trajectory.Trajectory` into its motion field and builds the conditions once.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from ..conditions import INPUTS, ConditionBuilder, misc_transform
 from ..video.clip import VideoClip
 from ..video.sampling import load_video_clip
+from ..video.trajectory import Trajectory, read_trajectory
 
 
 class InputError(ValueError):
@@ -78,7 +80,9 @@ def read_input(name: str, path: str | os.PathLike | None, *, num_frames: int = 1
 
     ``depth``: ``.safetensors`` from ``extract`` (exact values) or a greyscale image/video → ``[F, 1, M, M]``;
     ``sketch``: a sketch image (cleaned by PiDiNet + the sketch GAN, as the reference) or a ``.safetensors``
-    sketch map; image inputs: an RGB PIL image; ``video``: the path itself (sampled later).
+    sketch map; ``motion``: a trajectory JSON → :class:`~videocomposer.video.trajectory.Trajectory` (its field
+    is made at the video's size in :func:`prepare_conditions`); image inputs: an RGB PIL image; ``video``: the
+    path itself (sampled later).
     """
     if path is None:
         return None
@@ -92,6 +96,8 @@ def read_input(name: str, path: str | os.PathLike | None, *, num_frames: int = 1
         return read_depth_video(path, num_frames, misc_size)
     if kind in ("image", "sketch"):
         return open_image(name, path)
+    if kind == "trajectory":
+        return read_trajectory(path, _label(name))
     raise InputError(f"{_label(name)}: input kind {kind!r} is not read from a file")
 
 
@@ -119,9 +125,13 @@ def prepare_conditions(builder: ConditionBuilder, conditions: Sequence[str], *,
 
     ``seed`` drives clip sampling and the misc-transform draws, in the reference's order (the
     first-frame image, then the sketch image, then the clip). ``misc_size`` defaults to
-    :func:`default_misc_size`. ``inputs``: registered inputs by name (``prompt``, ``image``, ...).
+    :func:`default_misc_size`. ``inputs``: registered inputs by name (``prompt``, ``image``, ...); a
+    :class:`~videocomposer.video.trajectory.Trajectory` as ``motion`` becomes the field extracted vectors give
+    (``[F, 2, R, R]``, ``R = max(height, width)``).
     """
     misc_size = misc_size or default_misc_size(height, width)
+    if isinstance(inputs.get("motion"), Trajectory):
+        inputs["motion"] = inputs["motion"].motion_condition(num_frames, max(height, width))
     py_rng = random.Random(seed) if seed is not None else None
     for name in ("image", "sketch"):
         if isinstance(inputs.get(name), Image.Image):

@@ -33,6 +33,7 @@ from ..diffusion import SCHEDULERS, NoiseSchedule, make_guidance_kwargs, make_sa
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
+from ..video.trajectory import Trajectory
 from .components import (COMPONENTS, components_for, is_pretrained_folder, load_components, load_official_components,
                          read_index, save_component, write_index)
 from .inputs import PreparedConditions, prepare_conditions
@@ -370,7 +371,7 @@ class VideoComposerPipeline:
     def __call__(self, prompt: str | Sequence[str] | None = None, *, video: str | os.PathLike | VideoClip | None = None,
                  image: Image.Image | torch.Tensor | None = None, style_image: Image.Image | torch.Tensor | None = None,
                  sketch: Image.Image | torch.Tensor | None = None, depth: torch.Tensor | None = None,
-                 mask: Image.Image | np.ndarray | torch.Tensor | None = None, motion: torch.Tensor | None = None,
+                 mask: Image.Image | np.ndarray | torch.Tensor | None = None, motion: torch.Tensor | Trajectory | None = None,
                  conditions: Sequence[str] | None = None, negative_prompt: str | Sequence[str] | None = None,
                  num_frames: int | None = None, height: int | None = None, width: int | None = None,
                  num_inference_steps: int | None = None, guidance_scale: float | None | Literal["default"] = "default",
@@ -390,7 +391,8 @@ class VideoComposerPipeline:
             image: the first-frame image for ``local_image`` (PIL, or ``[3, H, W]`` in [0, 1]).
             style_image: the style image for ``image`` (PIL).
             sketch: a sketch image (PIL, run through PiDiNet + the cleaner) or a 1-channel map ``[F, 1, H, W]``.
-            depth, motion: maps ``[F, C, H, W]`` or ``[B, C, F, H, W]`` that replace the extracted ones.
+            depth, motion: maps ``[F, C, H, W]`` or ``[B, C, F, H, W]`` that replace the extracted ones; ``motion``
+                may also be a hand-drawn :class:`~videocomposer.video.trajectory.Trajectory`.
             mask: inpainting mask for ``masked`` (1 / white = regenerate); default: the clip's random mask.
             conditions: the UNet conditions to use (e.g. ``["y", "depth"]``; reference names accepted).
                 Default: implied by the inputs given (see :meth:`resolve_conditions`).

@@ -1,0 +1,231 @@
+"""``videocomposer ui``: the app launched in-process answers through ``gradio_client`` exactly as the command
+it prints, keeps every job, reports the CLI's errors; and a real headless Chromium draws, generates and plays.
+
+Runs on tiny random official-format weights (the output is noise; only the plumbing is checked).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+gradio = pytest.importorskip("gradio", reason="the ui extra (gradio) is not installed: pip install -e '.[ui]'")
+from gradio_client import Client, handle_file  # noqa: E402  (installed with gradio)
+
+from videocomposer.cli import main, parse_command_line  # noqa: E402
+from videocomposer.pipelines.demo import make_demo_video  # noqa: E402
+from videocomposer.pipelines.tiny import tiny_model_config, write_tiny_official_weights  # noqa: E402
+from videocomposer.ui.app import FORM_FIELDS, build_app, launch  # noqa: E402
+from videocomposer.ui.cli import parse_auth  # noqa: E402
+from videocomposer.ui.jobs import claim_folder  # noqa: E402
+from videocomposer.ui.model import ModelHolder, resolve_model  # noqa: E402
+
+SMALL = {"steps": 2, "frames": 4, "height": 32, "width": 32}
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def decode(path):
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ui")
+    write_tiny_official_weights(folder / "weights", components=["unet", "vae", "clip"])
+    (folder / "tiny.json").write_text(json.dumps(tiny_model_config()))
+    frames = make_demo_video(folder / "clip.mp4", num_frames=24, height=96, width=128)
+    frames[0].save(folder / "first.png")
+    holder = ModelHolder(resolve_model(str(folder / "weights"), str(folder / "tiny.json"), toy=False), device="cpu")
+    demo = build_app(holder, folder / "outputs", SMALL)
+    _, url, _ = launch(demo, folder / "outputs", port=None, block=False)
+    try:
+        yield {"url": url, "folder": folder, "outputs": folder / "outputs", "image": folder / "first.png",
+               "video": folder / "clip.mp4"}
+    finally:
+        demo.close()
+
+
+def form(**values):
+    """The /generate arguments in FORM_FIELDS order (defaults: exp02 with nothing uploaded)."""
+    defaults = dict(task="exp02_motion_transfer", conditions=[], prompt="a red ball", negative_prompt="", video=None,
+                    image=None, style_image=None, sketch=None, depth=None, mask=None, trajectory="", steps=2,
+                    guidance_scale=9.0, scheduler="ddim", seed=7, frames=4, height=32, width=32)
+    defaults.update(values)
+    return [defaults[name] for name in FORM_FIELDS]
+
+
+STROKE = {"width": 128, "height": 96, "strokes": [{"points": [[20, 40], [100, 40]], "radius": 16}]}
+
+
+def test_generation_through_gradio_client_equals_the_command_it_shows(app, tmp_path):
+    client = Client(app["url"], verbose=False)
+    video, grid, command, folder = client.predict(*form(image=handle_file(str(app["image"])), trajectory=json.dumps(STROKE)),
+                                                  api_name="/generate")
+    frames = decode(video)
+    assert frames.shape == (4, 32, 32, 3)
+    assert Path(grid).suffix == ".gif"
+    folder = Path(folder)
+    assert folder.parent == app["outputs"] and (folder / "command.txt").read_text().strip() == command
+    argv = shlex.split(command)
+    assert argv[:3] == ["videocomposer", "generate", "exp02_motion_transfer"]
+    args = parse_command_line(argv[1:])
+    assert json.loads(Path(args.trajectory).read_text())["strokes"][0]["points"] == STROKE["strokes"][0]["points"]
+    assert Path(args.image_path).read_bytes() == app["image"].read_bytes()
+    assert args.input_video is None  # the drawn motion stands in for a video's
+    saved = folder / "exp02_motion_transfer-S00007"
+    assert np.array_equal(decode(saved / "exp02_motion_transfer-S00007.mp4"), frames)
+    assert f"command: {command}" in (saved / "settings.txt").read_text()
+
+    # the command, run by the CLI, makes the same video
+    rerun = argv[1:-1] + [str(tmp_path)]
+    assert argv[-2] == "--output-dir" and main(rerun) == 0
+    again = decode(tmp_path / "exp02_motion_transfer-S00007" / "exp02_motion_transfer-S00007.mp4").astype(int)
+    # equal up to float noise (the app's worker thread may split reductions differently) and the H.264 codec
+    # rounding it; another seed or missing input gives tens of levels
+    assert np.abs(again - frames).mean() < 1.0
+
+
+def test_jobs_never_overwrite_and_random_seed_is_reported(app):
+    client = Client(app["url"], verbose=False)
+    args = form(task="compose", conditions=["y", "local_image"], image=handle_file(str(app["image"])), seed=-1)
+    first = client.predict(*args, api_name="/generate")
+    second = client.predict(*args, api_name="/generate")
+    assert first[3] != second[3] and Path(first[3]).is_dir() and Path(second[3]).is_dir()
+    seeds = [int(shlex.split(c)[shlex.split(c).index("--seed") + 1]) for c in (first[2], second[2])]
+    assert all(0 <= s < 2**31 for s in seeds)
+    assert "--conditions y,local_image" in first[2] and "--trajectory" not in first[2]
+
+
+def test_bad_inputs_give_the_cli_message_and_leave_no_folder(app):
+    client = Client(app["url"], verbose=False)
+    before = sorted(app["outputs"].iterdir()) if app["outputs"].exists() else []
+    with pytest.raises(Exception, match="task exp02_motion_transfer needs --input_video and --image_path"):
+        client.predict(*form(), api_name="/generate")
+    with pytest.raises(Exception, match=r"trajectory JSON: missing key\(s\) \['strokes'\]"):
+        client.predict(*form(image=handle_file(str(app["image"])), trajectory='{"width": 8, "height": 8}'),
+                       api_name="/generate")
+    with pytest.raises(Exception, match="height and width must be multiples of 16"):
+        client.predict(*form(image=handle_file(str(app["image"])), trajectory=json.dumps(STROKE), height=40),
+                       api_name="/generate")
+    assert (sorted(app["outputs"].iterdir()) if app["outputs"].exists() else []) == before
+
+
+def test_preview_shows_the_conditions_of_a_video_and_the_drawn_motion(app):
+    client = Client(app["url"], verbose=False)
+    gif = client.predict(*form(video=handle_file(str(app["video"])), image=handle_file(str(app["image"])),
+                               trajectory=json.dumps(STROKE)), api_name="/preview")
+    with av.open(gif) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert first.shape[1] > 3 * first.shape[0] // 2  # source | local_image | motion side by side
+
+
+def test_claim_folder_never_reuses_a_name(tmp_path):
+    names = [claim_folder(tmp_path, "ui-x").name for _ in range(3)]
+    assert names == ["ui-x", "ui-x-2", "ui-x-3"]
+
+
+def test_auth_and_model_choice_errors(tmp_path, monkeypatch):
+    assert parse_auth("me:secret") == ("me", "secret") and parse_auth(None) is None
+    with pytest.raises(ValueError, match="USER:PASSWORD"):
+        parse_auth("me")
+    with pytest.raises(FileNotFoundError, match="--weights-dir: folder not found"):
+        resolve_model(str(tmp_path / "none"), None, toy=False)
+    with pytest.raises(ValueError, match="not both"):
+        resolve_model(str(tmp_path), None, toy=True)
+    monkeypatch.setattr("videocomposer.pipelines.toy_model.PACKAGED_TOY_MODEL", tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="no model: the built-in toy model is missing .* or pass --weights-dir"):
+        resolve_model(None, None, toy=False)
+
+
+# ---------------------------------------------------------------------------------------------- the browser
+
+
+def chromium_driver(tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra has it)")
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        pytest.skip(f"no browser: {CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required", "--window-size=1400,1300",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+def requested_urls(driver) -> set[str]:
+    urls = set()
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.add(message["params"]["request"]["url"])
+    return urls
+
+
+def test_chromium_draws_motion_generates_and_plays_the_video(app, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chromium_driver(tmp_path)
+    artifacts = Path(os.environ.get("VC_UI_ARTIFACTS", tmp_path))
+    try:
+        wait = WebDriverWait(driver, 120)
+        driver.get(app["url"])
+        prompt = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#prompt textarea")))
+        prompt.send_keys("A red ball rolling to the right")
+        assert "Model in use" in driver.find_element(By.ID, "model-in-use").text
+
+        def tab(name):
+            button = wait.until(EC.element_to_be_clickable((By.XPATH, f"//button[@role='tab' and contains(., '{name}')]")))
+            button.click()
+
+        tab("Images")
+        upload = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#first-frame input[type=file]")))
+        upload.send_keys(str(app["image"]))
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#first-frame img")))
+
+        tab("Motion")
+        canvas = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#canvas img")))
+        # the first frame (128 x 96), shown enlarged to 512 px
+        wait.until(lambda d: d.execute_script("return arguments[0].naturalWidth", canvas) == 512)
+        width = canvas.size["width"]
+        def drawn_points(d):
+            text = d.execute_script("return document.querySelector('#trajectory .cm-content').innerText")
+            return json.loads(text)["strokes"][0]["points"] if text.strip() else []
+
+        for i, fx in enumerate((0.2, 0.5, 0.8)):  # a stroke from left to right across the middle
+            ActionChains(driver).move_to_element_with_offset(canvas, int((fx - 0.5) * width), 0).click().perform()
+            wait.until(lambda d: len(drawn_points(d)) == i + 1)
+        drawn = json.loads(driver.execute_script("return document.querySelector('#trajectory .cm-content').innerText"))
+        xs = [p[0] for p in drawn["strokes"][0]["points"]]
+        assert len(xs) == 3 and xs == sorted(xs) and drawn["width"] == 128 and drawn["height"] == 96
+
+        driver.find_element(By.ID, "generate").click()
+        video = WebDriverWait(driver, 300).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#result video")))
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+            "const v = arguments[0]; v.muted = true; v.play(); return v.readyState >= 2 && v.currentTime > 0", video))
+        assert driver.execute_script("return arguments[0].videoWidth", video) == 32
+        command = driver.find_element(By.ID, "command").text
+        assert "--trajectory" in command and "--image_path" in command
+        artifacts.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(artifacts / "ui_chromium.png"))
+        print(f"screenshot: {artifacts / 'ui_chromium.png'}")
+        external = {u for u in requested_urls(driver)  # http(s)/ws(s) only: chrome:// is the browser's own tab page
+                    if u.startswith(("http", "ws")) and not u.startswith(app["url"].rstrip("/"))}
+        assert not external, f"the page reached beyond the app: {sorted(external)}"
+    finally:
+        driver.quit()
+        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)

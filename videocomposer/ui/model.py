@@ -1,0 +1,102 @@
+"""Which model the app serves, loaded once: the built-in toy model, a ``convert`` folder or the official files."""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..checkpoints import OFFICIAL_FILES
+from ..conditions import CONDITIONS
+from ..pipelines.components import components_for, is_pretrained_folder
+from ..pipelines.toy_model import (PACKAGED_TOY_MODEL, TOY_WEIGHTS_NAME, resolve_weights_dir, stored_defaults,
+                                   toy_model_dir)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model folder and how it was chosen. ``kind``: ``toy``, ``converted`` or ``official``."""
+
+    folder: Path
+    kind: str
+    model_config: Path | None = None
+
+    def generate_arguments(self) -> list[str]:
+        """The ``videocomposer generate`` flags that load this model."""
+        flags = ["--weights-dir", TOY_WEIGHTS_NAME if self.kind == "toy" else os.fspath(self.folder)]
+        return flags + (["--model-config", os.fspath(self.model_config)] if self.model_config else [])
+
+    def form_defaults(self) -> dict[str, Any]:
+        """Initial form values the model stores (e.g. the toy model's 8 frames of 64x64), by form field."""
+        names = {"num_frames": "frames", "height": "height", "width": "width", "num_inference_steps": "steps",
+                 "guidance_scale": "guidance_scale", "scheduler": "scheduler"}
+        return {names[k]: v for k, v in stored_defaults(self.folder).items() if k in names}
+
+    def loadable_conditions(self) -> list[str]:
+        """Conditions whose models the folder holds (official files may be a subset; others hold what they hold)."""
+        if self.kind != "official":
+            return list(CONDITIONS)
+        return [c for c in CONDITIONS
+                if all((self.folder / OFFICIAL_FILES[n].filename).is_file() for n in components_for([c])[0])]
+
+
+def resolve_model(weights_dir: str | None, model_config: str | None, toy: bool) -> ModelSource:
+    """``--weights-dir`` (official files, a converted folder, or ``toy``), else the built-in toy model.
+
+    Raises:
+        ValueError: both ``--weights-dir`` and ``--toy``; FileNotFoundError: no such folder, or no toy model.
+    """
+    if weights_dir and toy:
+        raise ValueError("give either --weights-dir or --toy, not both")
+    config = Path(model_config).resolve() if model_config else None
+    if weights_dir:
+        folder = resolve_weights_dir(weights_dir).resolve()  # `toy` names the built-in toy model
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--weights-dir: folder not found: {folder}")
+        kind = "toy" if folder == PACKAGED_TOY_MODEL else "converted" if is_pretrained_folder(folder) else "official"
+        return ModelSource(folder, kind, config)
+    try:
+        return ModelSource(toy_model_dir(), "toy", config)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"no model: {exc}; or pass --weights-dir (the official weight files or a "
+                                f"`videocomposer convert` folder, see the README)") from None
+
+
+class ModelHolder:
+    """The loaded pipeline, shared by the app's jobs (one at a time: the queue runs one job, and a lock
+    guards loading)."""
+
+    def __init__(self, source: ModelSource, device: str = "auto"):
+        self.source = source
+        self.device = device
+        self._pipe: Any = None
+        self._lock = threading.Lock()
+
+    def pipeline(self) -> Any:
+        """Load on first use: every condition the folder can serve."""
+        with self._lock:
+            if self._pipe is None:
+                from ..commands.common import device
+                from ..config import read_model_config
+                from ..pipelines import VideoComposerPipeline
+
+                self._pipe = VideoComposerPipeline.load(
+                    self.source.folder, conditions=self.source.loadable_conditions(),
+                    config=read_model_config(os.fspath(self.source.model_config) if self.source.model_config else None),
+                    device=device(self.device))
+            return self._pipe
+
+    def supported_conditions(self) -> list[str]:
+        """The conditions the loaded UNet has encoders for (the token conditions, text and style, always), in
+        the reference's order."""
+        stc = {c.name for c in self.pipeline().unet.stc_conditions}
+        return [name for name, c in CONDITIONS.items() if c.layout == "tokens" or name in stc]
+
+    def describe(self) -> str:
+        """One Markdown line: which model, where, which conditions, on which device."""
+        labels = {"toy": "built-in toy model (small, trained here; not the official VideoComposer)",
+                  "converted": "converted folder", "official": "official weight files"}
+        pipe = self.pipeline()
+        return (f"**Model in use:** {labels[self.source.kind]} — `{self.source.folder}` · device `{pipe.device}` · "
+                f"conditions: {', '.join(self.supported_conditions())}")
