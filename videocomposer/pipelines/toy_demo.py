@@ -37,8 +37,9 @@ TEXT_PROMPT = "a yellow square moves right over a navy background"
 NOTICE = """\
 Made by `videocomposer demo` with the BUILT-IN TOY MODEL: a small VideoComposer (UNet {unet_mb:.1f} MB) trained
 from scratch on synthetic clips of coloured shapes (circle / square / triangle) moving over plain or mildly
-textured backgrounds. It follows text, a first frame and motion vectors within that world only; it is
-not the official VideoComposer (which needs the six official weight files, see the README).
+textured backgrounds, to follow text, a first frame and motion vectors within that world only. Measured on
+held-out clips it does not follow them yet (see its MODEL_CARD.md): this output shows the path, not control.
+It is not the official VideoComposer (which needs the six official weight files, see the README).
 
 Files:
   - source.mp4: the synthetic source clip (never seen in training); its motion vectors are the motion condition

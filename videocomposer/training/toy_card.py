@@ -93,8 +93,9 @@ costs the UNet alone, a larger batch, and a higher guidance scale at sampling fo
     return f"""# VideoComposer toy model
 
 A small VideoComposer trained **from random initialisation** on synthetic videos of coloured shapes, on a
-2-core CPU, by this package's own trainer (`videocomposer train`). It follows a caption, a first frame and
-the motion vectors of a reference clip **within its synthetic world only**: 1-3 circles, squares or
+2-core CPU, by this package's own trainer (`videocomposer train`). It is trained to follow a caption, a first
+frame and the motion vectors of a reference clip **within its synthetic world only** (how far it does is
+measured below): 1-3 circles, squares or
 triangles in {len(synthetic.OBJECT_COLOURS)} colours ({", ".join(synthetic.OBJECT_COLOURS)}) moving along lines, arcs or bounces over
 {len(synthetic.BACKGROUND_COLOURS)} background colours ({", ".join(synthetic.BACKGROUND_COLOURS)}), plain or mildly textured. It is not the
 official VideoComposer, whose weights this package loads separately (README, "Weights").
