@@ -69,6 +69,15 @@ def psnr_db(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((10 * torch.log10(4.0 / mse)).mean())
 
 
+def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters: list[torch.nn.Parameter]) -> float:
+    """One optimizer step on ``loss`` with the gradient norm clipped to 1; returns the loss value."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+    optimizer.step()
+    return loss.item()
+
+
 def finetune_decoder(vae: AutoencoderKL, frames: torch.Tensor, steps: int, batch_size: int = 8,
                      learning_rate: float = 5e-4, seed: int = 0, eval_frames: torch.Tensor | None = None,
                      log_every: int = 100) -> VAETrainResult:
@@ -96,11 +105,7 @@ def finetune_decoder(vae: AutoencoderKL, frames: torch.Tensor, steps: int, batch
             z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=gen)
         recon = vae.decode(z).sample
         loss = F.l1_loss(recon, x) + F.mse_loss(recon, x)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(_step(optimizer, loss, trainable))
         if log_every and (step + 1) % log_every == 0:
             print(f"decoder step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.4f} "
                   f"{time.perf_counter() - began:.0f} s", flush=True)
@@ -153,11 +158,7 @@ def train_vae(config: VAEConfig, frames: torch.Tensor, steps: int, batch_size: i
         z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=gen)
         recon = vae.decode(z).sample
         loss = F.l1_loss(recon, x) + F.mse_loss(recon, x) + kl_weight * posterior.kl().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(_step(optimizer, loss, list(vae.parameters())))
         if log_every and (step + 1) % log_every == 0:
             print(f"vae step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.4f} lr {lr:.2e} "
                   f"{time.perf_counter() - began:.0f} s", flush=True)
