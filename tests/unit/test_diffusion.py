@@ -8,6 +8,7 @@ from videocomposer.diffusion import (
     GuidedDenoiser,
     NoiseSchedule,
     ddim_timesteps,
+    loss_weights,
     make_guidance_kwargs,
     make_sampler,
     q_sample,
@@ -98,6 +99,23 @@ def test_sample_timesteps_uniform_range():
     t = sample_timesteps(4000, SCHEDULE, generator=torch.Generator().manual_seed(0))
     assert t.dtype == torch.long and t.min() >= 0 and t.max() <= 999
     assert 400 < t.float().mean().item() < 600
+
+
+def test_min_snr_weights_follow_the_papers_formula():
+    """Min-SNR-γ for ε-prediction, computed here independently from the betas in float64."""
+    t = torch.tensor([0, 1, 50, 150, 300, 600, 999])
+    alphas_cumprod = torch.cumprod(1.0 - torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2, 0)
+    snr = alphas_cumprod[t] / (1 - alphas_cumprod[t])
+    for gamma in (1.0, 5.0):
+        expected = torch.where(snr > gamma, gamma / snr, torch.ones_like(snr)).float()
+        got = loss_weights(SCHEDULE, t, "min_snr", gamma)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=0)
+        assert got[0] < 0.01 and got[-1] == 1.0  # nearly clean steps count little, noisy ones fully
+    assert torch.equal(loss_weights(SCHEDULE, t), torch.ones(len(t)))
+    with pytest.raises(ValueError, match="loss weighting.*uniform, min_snr"):
+        loss_weights(SCHEDULE, t, "snr")
+    with pytest.raises(ValueError, match="gamma"):
+        loss_weights(SCHEDULE, t, "min_snr", 0.0)
 
 
 # ----------------------------------------------------------------------------- guidance kwargs

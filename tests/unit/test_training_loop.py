@@ -146,6 +146,25 @@ def test_gradient_accumulation_equals_the_larger_batch(workspace, tmp_path):
     assert_same_update(b, a)
 
 
+def test_min_snr_weighting_scales_the_loss_and_the_update(workspace, tmp_path):
+    """γ set to half the SNR of the one sample's timestep: min-SNR gives it weight 1/2 exactly, so the loss
+    and (plain SGD) the weight update are half the uniform run's."""
+    from videocomposer.diffusion import NoiseSchedule
+    from videocomposer.training.trainer import keyed_noise
+
+    common = deterministic("batch_size=1", "max_steps=1", "shuffle=false")
+    uniform = config(workspace, tmp_path / "uniform", "train_exp02_motion_transfer", *common, root=workspace.one_clip)
+    t = int(keyed_noise([(0, 0)], (1,), uniform.seed, 1000)[0])
+    alphas_cumprod = NoiseSchedule.linear_sd().alphas_cumprod[t].item()
+    gamma = 0.5 * alphas_cumprod / (1 - alphas_cumprod)
+    weighted = config(workspace, tmp_path / "min_snr", "train_exp02_motion_transfer", *common, "loss_weighting=min_snr",
+                      f"min_snr_gamma={gamma!r}", root=workspace.one_clip)
+    plain, halved = train(uniform), train(weighted)
+    assert halved.losses[0] == pytest.approx(0.5 * plain.losses[0], rel=1e-5)
+    expected = {k: 0.5 * v for k, v in deltas(workspace, plain).items()}
+    assert_same_update(deltas(workspace, halved), expected)
+
+
 def test_gradient_checkpointing_gives_the_same_gradients(workspace, tmp_path):
     runs = [train(config(workspace, tmp_path / str(flag), "train_exp02_motion_transfer",
                          *deterministic("max_steps=1", f"gradient_checkpointing={flag}", "unet.dropout=0.1")))

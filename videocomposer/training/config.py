@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 
 from ..conditions import CONDITIONS, OFFICIAL_COMPOSITIONS
+from ..diffusion.gaussian_diffusion import LOSS_WEIGHTINGS
 from ..config import CONFIG_DIR, ConfigError, check_keys, coerce, merge, read_layers, save_resolved
 from .port_config import PORT_KEYS, is_port_config, map_port_config
 
@@ -114,6 +115,11 @@ class TrainConfig:
     weight_decay: float = 0.0
     #: SGD momentum (optimizer ``momentum``).
     momentum: float = 0.9
+    #: Per-sample loss weighting over timesteps: ``uniform`` (the reference) or ``min_snr`` (Min-SNR-γ,
+    #: :func:`videocomposer.diffusion.loss_weights`; faster to learn from scratch).
+    loss_weighting: str = "uniform"
+    #: γ of ``min_snr``.
+    min_snr_gamma: float = 5.0
     #: Micro-batches summed per optimizer step (effective batch = batch_size × this × world size).
     gradient_accumulation_steps: int = 1
     #: Clip the global gradient L2 norm to this value; null or 0 = no clipping, as the port (the norm is still logged).
@@ -200,6 +206,7 @@ class TrainConfig:
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _check_choice("device", self.device, DEVICES)
         _check_choice("parallelism", self.parallelism, PARALLELISM)
+        _check_choice("loss_weighting", self.loss_weighting, LOSS_WEIGHTINGS)
         if not self.dist_timeout_minutes > 0:
             raise ConfigError(f"dist_timeout_minutes: must be > 0, got {self.dist_timeout_minutes}")
         for key in ("resolution", "misc_size", "max_frames", "feature_framerate", "batch_size", "chunk_size",
@@ -219,7 +226,7 @@ class TrainConfig:
                 raise ConfigError(f"{key}: must be in [0, 1], got {getattr(self, key)}")
         if self.p_all_zero + self.p_all_keep > 1.0:
             raise ConfigError(f"p_all_zero + p_all_keep: must be <= 1, got {self.p_all_zero} + {self.p_all_keep}")
-        for key in ("learning_rate", "end_learning_rate", "eps", "loss_scale_init"):
+        for key in ("learning_rate", "end_learning_rate", "eps", "loss_scale_init", "min_snr_gamma"):
             if not getattr(self, key) > 0:
                 raise ConfigError(f"{key}: must be > 0, got {getattr(self, key)}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):

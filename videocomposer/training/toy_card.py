@@ -59,12 +59,20 @@ def _table(samplers: dict[str, Any], with_targets: bool) -> str:
     return "\n".join(lines)
 
 
-def render_model_card(record: dict[str, Any], archs: dict[str, Any]) -> str:
-    """The card's Markdown text."""
+def _training_settings(cfg: dict[str, Any]) -> str:
+    """The UNet run's optimisation settings, from its resolved training config (``unet_run/config.yaml``)."""
+    loss = "min-SNR-{:g} weighted MSE".format(cfg["min_snr_gamma"]) if cfg["loss_weighting"] == "min_snr" else "MSE"
+    ema = f", EMA {cfg['ema_decay']:g} (shipped)" if cfg["use_ema"] else ""
+    return (f"batch {cfg['batch_size']}, AdamW {cfg['learning_rate']:g} {cfg['lr_schedule']} to {cfg['end_learning_rate']:g}, "
+            f"{loss}, condition dropout {cfg['misc_dropout']:g}{ema}, from the condition cache")
+
+
+def render_model_card(record: dict[str, Any], archs: dict[str, Any], train_config: dict[str, Any]) -> str:
+    """The card's Markdown text. ``train_config``: the UNet run's resolved training config."""
     stages = record["stages"]
     data, vae, unet, metrics = stages["data"], stages["vae"], stages["unet"], stages["evaluate"]["metrics"]
     decoder = stages["vae_decoder"]
-    sequential = ["data", "vae", "start_weights", "unet", "assemble"] + ([] if decoder.get("beside_unet") else ["vae_decoder"])
+    sequential = ["data", "vae", "start_weights", "cache", "unet", "assemble"] + ([] if decoder.get("beside_unet") else ["vae_decoder"])
     training_minutes = sum(stages[s]["seconds"] for s in sequential) / 60
     decoder_note = " (this run: beside the UNet stage, on the other core)" if decoder.get("beside_unet") else ""
     main_table = _table(metrics["samplers"], with_targets=True)
@@ -128,12 +136,14 @@ Command line: `videocomposer demo`, or `videocomposer generate exp02_motion_tran
 |---|---|---|
 | data | {data["clips"]} clips, seed {data["seed"]}, {data["frames"]} frames at {data["fps"]} fps, {data["size"]} px (`videocomposer.training.synthetic`) | {stages["data"]["seconds"] / 60:.1f} min |
 | VAE | {vae["steps"]} steps, batch 8, AdamW 1e-3 cosine, L1 + MSE + 1e-6 KL; held-out PSNR {vae["held_out_psnr_db"]:.2f} dB | {stages["vae"]["seconds"] / 60:.1f} min |
-| UNet | `videocomposer train --config train_toy_motion`: {unet["steps"]} steps, batch 2, AdamW 5e-4 cosine, condition dropout 0.3, loss {unet["first_loss"]:.3f} → {unet["last_loss"]:.3f}, {unet["s_per_step"]:.2f} s/step | {stages["unet"]["seconds"] / 60:.1f} min |
+| condition cache | `videocomposer extract --dataset`: VAE posteriors, captions, first frames, motion vectors of every clip start | {stages["cache"]["seconds"] / 60:.1f} min |
+| UNet | `videocomposer train --config train_toy_motion`: {unet["steps"]} steps, {_training_settings(train_config)}, loss {unet["first_loss"]:.3f} → {unet["last_loss"]:.3f}, {unet["s_per_step"]:.2f} s/step | {stages["unet"]["seconds"] / 60:.1f} min |
 | VAE decoder | {decoder["steps"]} steps, encoder frozen, L1 + MSE, AdamW 5e-4 cosine; held-out PSNR {decoder["held_out_psnr_db"]:.2f} dB{decoder_note} | {decoder["seconds"] / 60:.1f} min |
 | total | on a shared 2-core CPU (one thread per stage) | {training_minutes:.0f} min |
 
 The trainer's command (`recipe.json` holds it with this run's paths): `videocomposer train --config
-train_toy_motion --weights-dir <start_weights> --model-config <model_config.json> root_dir=<data>`.
+train_toy_motion --weights-dir <start_weights> --model-config <model_config.json> root_dir=<data>
+condition_cache=<cache>`.
 
 ## Measured (held-out clips)
 

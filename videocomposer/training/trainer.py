@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from ..checkpoints import load_strict
 from ..conditions import normalize_conditions
-from ..diffusion import NoiseSchedule, training_loss
+from ..diffusion import NoiseSchedule, loss_weights, training_loss
 from ..models.vae import encode_video
 from ..video.clip import VideoClip
 from ..files import ensure_writable_dir, write_text
@@ -341,7 +341,8 @@ class Trainer:
         latents, kwargs = self._features(batch, posterior)
         with self._autocast():
             losses = training_loss(self.model, self.schedule, latents, t.to(self.device), kwargs, noise.to(self.device))
-        loss = losses.float().mean()
+        weights = loss_weights(self.schedule, t.to(self.device), cfg.loss_weighting, cfg.min_snr_gamma)
+        loss = (losses.float() * weights).mean()
         self.scaler.scale(loss / cfg.gradient_accumulation_steps).backward()
         return loss.detach()
 
