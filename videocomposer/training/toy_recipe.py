@@ -9,7 +9,8 @@ Stages (each writes into ``--output-dir``; a finished stage is skipped when the 
 2. ``vae/``: a small ``AutoencoderKL`` trained on their frames (:mod:`videocomposer.training.toy_vae`),
    its latent scale measured;
 3. ``start_weights/``: the starting files in the official formats the trainer reads: the trained VAE
-   (SD checkpoint layout), a frozen random tiny OpenCLIP text tower, a random-init UNet;
+   (SD checkpoint layout), a frozen random tiny OpenCLIP text tower, a random-init UNet whose condition
+   encoders are calibrated on the first training clips (:mod:`~videocomposer.training.condition_init`);
    ``model_config.json`` holds their architectures (:func:`toy_architectures`);
 4. ``cache/``: the condition cache of the training clips (``videocomposer extract --dataset --cache``:
    VAE posteriors, text contexts, first frames and motion vectors computed once, so a training step
@@ -67,6 +68,8 @@ SAMPLING_DEFAULTS = {"num_frames": NUM_FRAMES, "height": SIZE, "width": SIZE, "m
 #: The toy model's default sampler (DPM-Solver++ at 20 steps matches DDIM at 50: see its model card).
 SCHEDULER = "dpmsolver++"
 CONTEXT_DIM = 32
+#: Training clips whose first frames and motion vectors calibrate the UNet's condition encoders.
+CALIBRATION_CLIPS = 16
 #: Held-out clips of the benchmark (default sampler), of the DPM-Solver++ 20 vs DDIM 50 comparison, and of
 #: the regression subset the test suite regenerates.
 EVAL_CLIPS, COMPARE_CLIPS, REGRESSION_CLIPS = 50, 20, 4
@@ -181,8 +184,34 @@ class Recipe:
         ldm = vae_state_dict_to_ldm(vae.state_dict(), len(configs["vae"].ch_mult))
         with atomic_path(self.weights_dir / OFFICIAL_FILES["vae"].filename) as tmp:
             torch.save({"state_dict": {f"first_stage_model.{k}": v for k, v in ldm.items()}}, tmp)
+        calibrated = self.calibrate_condition_encoders(configs["unet"])
         write_text(self.model_config_path, json.dumps(archs, indent=2) + "\n")
-        self._finish("start_weights", began)
+        self._finish("start_weights", began, calibrated_encoder_std=calibrated)
+
+    def calibrate_condition_encoders(self, config: UNetConfig) -> dict[str, float]:
+        """Rescale the random UNet's condition stems on the conditions of the first training clips (LSUV,
+        :func:`~videocomposer.training.condition_init.calibrate_condition_stems`) and rewrite its file."""
+        from ..checkpoints import OFFICIAL_FILES, read_state_dict
+        from ..conditions import ConditionBuilder
+        from ..files import atomic_path
+        from ..models.unet import VideoComposerUNet
+        from ..video.sampling import load_video_clip
+        from .condition_init import calibrate_condition_stems
+
+        unet_file = self.weights_dir / OFFICIAL_FILES["unet"].filename
+        unet = VideoComposerUNet(config)
+        unet.load_state_dict(read_state_dict(unet_file))
+        names = [c.name for c in unet.stc_conditions]
+        videos = sorted((self.data_dir / "clips").glob("*.mp4"))[:CALIBRATION_CLIPS]
+        builder = ConditionBuilder()
+        built = [builder.build(names, video=load_video_clip(v, NUM_FRAMES, SIZE, SIZE, seed=self.data_seed + i,
+                                                             with_mask=False), misc_size=SIZE)
+                 for i, v in enumerate(videos)]
+        inputs = {name: torch.cat([b[name] for b in built]) for name in names}
+        stds = calibrate_condition_stems(unet, inputs, pooled_size=(SIZE, SIZE))
+        with atomic_path(unet_file) as tmp:
+            torch.save(unet.state_dict(), tmp)
+        return {name: round(std, 4) for name, std in stds.items()}
 
     def cache_command(self) -> list[str]:
         """The ``videocomposer extract --dataset`` command of stage 4 (run with this interpreter; the training
