@@ -101,18 +101,21 @@ def test_sample_timesteps_uniform_range():
     assert 400 < t.float().mean().item() < 600
 
 
-def test_min_snr_weights_follow_the_papers_formula():
-    """Min-SNR-γ for ε-prediction, computed here independently from the betas in float64."""
-    t = torch.tensor([0, 1, 50, 150, 300, 600, 999])
+def test_loss_weights_follow_their_formulas():
+    """Min-SNR-γ and capped v-prediction weights, computed here independently from the betas in float64."""
+    t = torch.tensor([0, 1, 50, 150, 300, 600, 700, 999])
     alphas_cumprod = torch.cumprod(1.0 - torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2, 0)
     snr = alphas_cumprod[t] / (1 - alphas_cumprod[t])
-    for gamma in (1.0, 5.0):
-        expected = torch.where(snr > gamma, gamma / snr, torch.ones_like(snr)).float()
-        got = loss_weights(SCHEDULE, t, "min_snr", gamma)
-        torch.testing.assert_close(got, expected, rtol=1e-5, atol=0)
-        assert got[0] < 0.01 and got[-1] == 1.0  # nearly clean steps count little, noisy ones fully
+    for gamma in (1.0, 5.0, 10.0):
+        min_snr = torch.where(snr > gamma, gamma / snr, torch.ones_like(snr)).float()
+        torch.testing.assert_close(loss_weights(SCHEDULE, t, "min_snr", gamma), min_snr, rtol=1e-5, atol=0)
+        v_capped = torch.minimum(1 + 1 / snr, torch.full_like(snr, gamma)).float()
+        torch.testing.assert_close(loss_weights(SCHEDULE, t, "v_capped", gamma), v_capped, rtol=1e-5, atol=0)
+    assert loss_weights(SCHEDULE, t, "min_snr")[0] < 0.01 and loss_weights(SCHEDULE, t, "min_snr")[-1] == 1.0
+    v = loss_weights(SCHEDULE, t, "v_capped", 10.0)
+    assert 1.0 < v[0] < 1.001 and v[-1] == 10.0 and torch.all(v[1:] >= v[:-1])  # noisier: weighs more, up to γ
     assert torch.equal(loss_weights(SCHEDULE, t), torch.ones(len(t)))
-    with pytest.raises(ValueError, match="loss weighting.*uniform, min_snr"):
+    with pytest.raises(ValueError, match="loss weighting.*uniform, min_snr, v_capped"):
         loss_weights(SCHEDULE, t, "snr")
     with pytest.raises(ValueError, match="gamma"):
         loss_weights(SCHEDULE, t, "min_snr", 0.0)

@@ -158,7 +158,7 @@ def test_min_snr_weighting_scales_the_loss_and_the_update(workspace, tmp_path):
     alphas_cumprod = NoiseSchedule.linear_sd().alphas_cumprod[t].item()
     gamma = 0.5 * alphas_cumprod / (1 - alphas_cumprod)
     weighted = config(workspace, tmp_path / "min_snr", "train_exp02_motion_transfer", *common, "loss_weighting=min_snr",
-                      f"min_snr_gamma={gamma!r}", root=workspace.one_clip)
+                      f"loss_weighting_gamma={gamma!r}", root=workspace.one_clip)
     plain, halved = train(uniform), train(weighted)
     assert halved.losses[0] == pytest.approx(0.5 * plain.losses[0], rel=1e-5)
     expected = {k: 0.5 * v for k, v in deltas(workspace, plain).items()}

@@ -115,11 +115,11 @@ class TrainConfig:
     weight_decay: float = 0.0
     #: SGD momentum (optimizer ``momentum``).
     momentum: float = 0.9
-    #: Per-sample loss weighting over timesteps: ``uniform`` (the reference) or ``min_snr`` (Min-SNR-γ,
-    #: :func:`videocomposer.diffusion.loss_weights`; faster to learn from scratch).
+    #: Per-sample weights of the ε loss over timesteps: ``uniform`` (the reference), ``min_snr`` (Min-SNR-γ)
+    #: or ``v_capped`` (the v-prediction objective's weights, capped at γ); see :func:`videocomposer.diffusion.loss_weights`.
     loss_weighting: str = "uniform"
-    #: γ of ``min_snr``.
-    min_snr_gamma: float = 5.0
+    #: γ of ``min_snr`` / ``v_capped``.
+    loss_weighting_gamma: float = 5.0
     #: Micro-batches summed per optimizer step (effective batch = batch_size × this × world size).
     gradient_accumulation_steps: int = 1
     #: Clip the global gradient L2 norm to this value; null or 0 = no clipping, as the port (the norm is still logged).
@@ -226,7 +226,7 @@ class TrainConfig:
                 raise ConfigError(f"{key}: must be in [0, 1], got {getattr(self, key)}")
         if self.p_all_zero + self.p_all_keep > 1.0:
             raise ConfigError(f"p_all_zero + p_all_keep: must be <= 1, got {self.p_all_zero} + {self.p_all_keep}")
-        for key in ("learning_rate", "end_learning_rate", "eps", "loss_scale_init", "min_snr_gamma"):
+        for key in ("learning_rate", "end_learning_rate", "eps", "loss_scale_init", "loss_weighting_gamma"):
             if not getattr(self, key) > 0:
                 raise ConfigError(f"{key}: must be > 0, got {getattr(self, key)}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):

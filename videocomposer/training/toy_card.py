@@ -61,7 +61,8 @@ def _table(samplers: dict[str, Any], with_targets: bool) -> str:
 
 def _training_settings(cfg: dict[str, Any]) -> str:
     """The UNet run's optimisation settings, from its resolved training config (``unet_run/config.yaml``)."""
-    loss = "min-SNR-{:g} weighted MSE".format(cfg["min_snr_gamma"]) if cfg["loss_weighting"] == "min_snr" else "MSE"
+    loss = {"uniform": "ε MSE", "min_snr": "min-SNR-{g:g} weighted ε MSE",
+            "v_capped": "ε MSE weighted 1 + 1/SNR capped at {g:g}"}[cfg["loss_weighting"]].format(g=cfg["loss_weighting_gamma"])
     ema = f", EMA {cfg['ema_decay']:g} (shipped)" if cfg["use_ema"] else ""
     return (f"batch {cfg['batch_size']}, AdamW {cfg['learning_rate']:g} {cfg['lr_schedule']} to {cfg['end_learning_rate']:g}, "
             f"{loss}, condition dropout {cfg['misc_dropout']:g}{ema}, from the condition cache")

@@ -341,7 +341,7 @@ class Trainer:
         latents, kwargs = self._features(batch, posterior)
         with self._autocast():
             losses = training_loss(self.model, self.schedule, latents, t.to(self.device), kwargs, noise.to(self.device))
-        weights = loss_weights(self.schedule, t.to(self.device), cfg.loss_weighting, cfg.min_snr_gamma)
+        weights = loss_weights(self.schedule, t.to(self.device), cfg.loss_weighting, cfg.loss_weighting_gamma)
         loss = (losses.float() * weights).mean()
         self.scaler.scale(loss / cfg.gradient_accumulation_steps).backward()
         return loss.detach()
