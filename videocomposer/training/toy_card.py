@@ -18,7 +18,8 @@ _TARGETS = {"motion_epe_ratio": ("≤ 0.5", lambda v: v <= 0.5), "first_frame_ps
 _ROWS = (("motion_epe", "motion EPE with motion (source px)"), ("motion_epe_no_motion", "motion EPE without motion"),
          ("motion_epe_ratio", "ratio with / without motion"), ("flow_epe", "Farneback flow EPE with motion"),
          ("flow_epe_no_motion", "Farneback flow EPE without motion"), ("flow_epe_ratio", "flow ratio with / without"),
-         ("first_frame_psnr", "first-frame PSNR (dB)"), ("text_colour_accuracy", "text: caption colour dominant"))
+         ("first_frame_psnr", "first-frame PSNR (dB)"), ("frame_change", "frame-to-frame change (0-255)"),
+         ("source_frame_change", "the source clips' frame-to-frame change"), ("text_colour_accuracy", "text: caption colour dominant"))
 
 
 def _fmt(value: float | None) -> str:
