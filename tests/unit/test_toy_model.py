@@ -106,7 +106,10 @@ def test_demo_uses_the_toy_model(tmp_path, capsys):
     assert "toy model" in capsys.readouterr().out
     for name in ("motion_transfer", "text_only"):
         assert (tmp_path / f"{name}.mp4").is_file() and (tmp_path / f"{name}_grid.gif").is_file()
-    assert "--weights-dir toy" in (tmp_path / "NOTICE.txt").read_text()
+    notice = (tmp_path / "NOTICE.txt").read_text()
+    assert "--weights-dir toy" in notice
+    psnr = next(iter(json.loads((videocomposer.toy_model_dir() / "metrics.json").read_text())["samplers"].values()))
+    assert f"first-frame PSNR {psnr['means']['first_frame_psnr']:.1f} dB" in notice  # the shipped model's figures
     assert main(["demo", "--output-dir", str(tmp_path / "x"), "--size", "32"]) == 2  # --size is for --random
 
 

@@ -87,6 +87,7 @@ BAD = [
     (["resolution=100"], "resolution"),
     (["max_steps=0"], "max_steps"),
     (["loss_weighting=snr"], "loss_weighting"),
+    (["noise_offset=-0.1"], "noise_offset"),
     (["loss_weighting_gamma=0"], "loss_weighting_gamma"),
     (["keep_last=-1"], "keep_last"),
     (["seed=null"], "seed"),

@@ -120,6 +120,10 @@ class TrainConfig:
     loss_weighting: str = "uniform"
     #: γ of ``min_snr`` / ``v_capped``.
     loss_weighting_gamma: float = 5.0
+    #: Std of "offset noise": a per-sample, per-channel constant added to the diffusion noise, shared by all
+    #: frames and pixels (0 = none, the reference). Stops a model from reading the mean colour of each frame
+    #: from the barely-noised signal at t ≈ T, which pure noise at sampling does not contain.
+    noise_offset: float = 0.0
     #: Micro-batches summed per optimizer step (effective batch = batch_size × this × world size).
     gradient_accumulation_steps: int = 1
     #: Clip the global gradient L2 norm to this value; null or 0 = no clipping, as the port (the norm is still logged).
@@ -214,7 +218,8 @@ class TrainConfig:
                     "loss_scale_growth_interval"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
-        for key in ("num_workers", "warmup_steps", "checkpoint_every", "checkpoint_every_epochs", "keep_last", "weight_decay"):
+        for key in ("num_workers", "warmup_steps", "checkpoint_every", "checkpoint_every_epochs", "keep_last", "weight_decay",
+                    "noise_offset"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
         if self.resolution % 8:
