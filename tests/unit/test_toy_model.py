@@ -64,6 +64,7 @@ def test_held_out_metrics_stay_at_the_model_cards_figures(pipe, card_metrics, tm
     for key in ("motion_epe", "flow_epe"):
         assert now[key] <= 1.25 * then[key] + 0.05, key
     assert now["motion_epe_ratio"] <= then["motion_epe_ratio"] * 1.25 + 0.05
+    assert now["frame_change"] <= 1.25 * then["frame_change"] + 1.0  # still a video, not independent frames
     assert now["text_colour_accuracy"] >= then["text_colour_accuracy"] - 0.25  # at most one more miss of four
     full = card_metrics["samplers"]["dpmsolver++-20"]["means"]
     assert math.isclose(full["first_frame_psnr"], then["first_frame_psnr"], abs_tol=5.0)  # the subset is typical
