@@ -8,6 +8,7 @@ from videocomposer.diffusion import (
     GuidedDenoiser,
     NoiseSchedule,
     ddim_timesteps,
+    loss_weights,
     make_guidance_kwargs,
     make_sampler,
     q_sample,
@@ -98,6 +99,26 @@ def test_sample_timesteps_uniform_range():
     t = sample_timesteps(4000, SCHEDULE, generator=torch.Generator().manual_seed(0))
     assert t.dtype == torch.long and t.min() >= 0 and t.max() <= 999
     assert 400 < t.float().mean().item() < 600
+
+
+def test_loss_weights_follow_their_formulas():
+    """Min-SNR-γ and capped v-prediction weights, computed here independently from the betas in float64."""
+    t = torch.tensor([0, 1, 50, 150, 300, 600, 700, 999])
+    alphas_cumprod = torch.cumprod(1.0 - torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2, 0)
+    snr = alphas_cumprod[t] / (1 - alphas_cumprod[t])
+    for gamma in (1.0, 5.0, 10.0):
+        min_snr = torch.where(snr > gamma, gamma / snr, torch.ones_like(snr)).float()
+        torch.testing.assert_close(loss_weights(SCHEDULE, t, "min_snr", gamma), min_snr, rtol=1e-5, atol=0)
+        v_capped = torch.minimum(1 + 1 / snr, torch.full_like(snr, gamma)).float()
+        torch.testing.assert_close(loss_weights(SCHEDULE, t, "v_capped", gamma), v_capped, rtol=1e-5, atol=0)
+    assert loss_weights(SCHEDULE, t, "min_snr")[0] < 0.01 and loss_weights(SCHEDULE, t, "min_snr")[-1] == 1.0
+    v = loss_weights(SCHEDULE, t, "v_capped", 10.0)
+    assert 1.0 < v[0] < 1.001 and v[-1] == 10.0 and torch.all(v[1:] >= v[:-1])  # noisier: weighs more, up to γ
+    assert torch.equal(loss_weights(SCHEDULE, t), torch.ones(len(t)))
+    with pytest.raises(ValueError, match="loss weighting.*uniform, min_snr, v_capped"):
+        loss_weights(SCHEDULE, t, "snr")
+    with pytest.raises(ValueError, match="gamma"):
+        loss_weights(SCHEDULE, t, "min_snr", 0.0)
 
 
 # ----------------------------------------------------------------------------- guidance kwargs

@@ -64,6 +64,7 @@ def test_held_out_metrics_stay_at_the_model_cards_figures(pipe, card_metrics, tm
     for key in ("motion_epe", "flow_epe"):
         assert now[key] <= 1.25 * then[key] + 0.05, key
     assert now["motion_epe_ratio"] <= then["motion_epe_ratio"] * 1.25 + 0.05
+    assert now["frame_change"] <= 1.25 * then["frame_change"] + 1.0  # still a video, not independent frames
     assert now["text_colour_accuracy"] >= then["text_colour_accuracy"] - 0.25  # at most one more miss of four
     full = card_metrics["samplers"]["dpmsolver++-20"]["means"]
     assert math.isclose(full["first_frame_psnr"], then["first_frame_psnr"], abs_tol=5.0)  # the subset is typical
@@ -106,7 +107,10 @@ def test_demo_uses_the_toy_model(tmp_path, capsys):
     assert "toy model" in capsys.readouterr().out
     for name in ("motion_transfer", "text_only"):
         assert (tmp_path / f"{name}.mp4").is_file() and (tmp_path / f"{name}_grid.gif").is_file()
-    assert "--weights-dir toy" in (tmp_path / "NOTICE.txt").read_text()
+    notice = (tmp_path / "NOTICE.txt").read_text()
+    assert "--weights-dir toy" in notice
+    psnr = next(iter(json.loads((videocomposer.toy_model_dir() / "metrics.json").read_text())["samplers"].values()))
+    assert f"first-frame PSNR {psnr['means']['first_frame_psnr']:.1f} dB" in notice  # the shipped model's figures
     assert main(["demo", "--output-dir", str(tmp_path / "x"), "--size", "32"]) == 2  # --size is for --random
 
 

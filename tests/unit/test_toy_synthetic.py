@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from videocomposer.evaluation.toy_benchmark import dominant_object_colour
+from videocomposer.evaluation.toy_benchmark import dominant_object_colour, frame_change
 from videocomposer.training import synthetic
 from videocomposer.training.data import read_annotations
 from videocomposer.video.sampling import load_video_clip
@@ -76,3 +76,16 @@ def test_dominant_colour_reads_the_drawn_shape(index):
     assert dominant_object_colour(synthetic.render_clip(spec)) == spec.shapes[0].colour
     plain = synthetic.ClipSpec(0, 0, spec.background, "plain", ())
     assert dominant_object_colour(synthetic.render_clip(plain)) is None
+
+
+def test_frame_change_is_the_mean_absolute_step_between_frames():
+    frame = np.full((8, 8, 3), 100, dtype=np.uint8)
+    assert frame_change(np.stack([frame] * 4)) == 0.0
+    ramp = np.stack([frame, frame + 10, frame + 30])  # steps of 10 and 20 levels
+    assert frame_change(ramp) == pytest.approx(15.0)
+    spec = synthetic.sample_clip_spec(4242, 3)
+    video = synthetic.render_clip(spec)
+    shuffled = video[np.random.default_rng(0).permutation(len(video))]
+    assert 0 < frame_change(video) < frame_change(shuffled)  # a moving shape changes less than jumbled frames
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        frame_change(frame[None])

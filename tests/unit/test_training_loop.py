@@ -146,6 +146,39 @@ def test_gradient_accumulation_equals_the_larger_batch(workspace, tmp_path):
     assert_same_update(b, a)
 
 
+def test_min_snr_weighting_scales_the_loss_and_the_update(workspace, tmp_path):
+    """γ set to half the SNR of the one sample's timestep: min-SNR gives it weight 1/2 exactly, so the loss
+    and (plain SGD) the weight update are half the uniform run's."""
+    from videocomposer.diffusion import NoiseSchedule
+    from videocomposer.training.trainer import keyed_noise
+
+    common = deterministic("batch_size=1", "max_steps=1", "shuffle=false")
+    uniform = config(workspace, tmp_path / "uniform", "train_exp02_motion_transfer", *common, root=workspace.one_clip)
+    t = int(keyed_noise([(0, 0)], (1,), uniform.seed, 1000)[0])
+    alphas_cumprod = NoiseSchedule.linear_sd().alphas_cumprod[t].item()
+    gamma = 0.5 * alphas_cumprod / (1 - alphas_cumprod)
+    weighted = config(workspace, tmp_path / "min_snr", "train_exp02_motion_transfer", *common, "loss_weighting=min_snr",
+                      f"loss_weighting_gamma={gamma!r}", root=workspace.one_clip)
+    plain, halved = train(uniform), train(weighted)
+    assert halved.losses[0] == pytest.approx(0.5 * plain.losses[0], rel=1e-5)
+    expected = {k: 0.5 * v for k, v in deltas(workspace, plain).items()}
+    assert_same_update(deltas(workspace, halved), expected)
+
+
+def test_offset_noise_adds_one_constant_per_sample_and_channel():
+    from videocomposer.training.trainer import keyed_noise
+
+    keys, shape = [(0, i) for i in range(64)], (4, 3, 8, 8)
+    t, noise, posterior = keyed_noise(keys, shape, 5, 1000)
+    t2, offset_noise, posterior2 = keyed_noise(keys, shape, 5, 1000, noise_offset=0.5)
+    assert torch.equal(t, t2) and torch.equal(posterior, posterior2)  # the other draws are unchanged
+    offset = offset_noise - noise
+    constant = offset.flatten(2)
+    assert torch.allclose(constant, constant[..., :1].expand_as(constant), atol=1e-6)  # shared by frames and pixels
+    assert 0.4 < float(constant[..., 0].std()) < 0.6  # one N(0, 0.5²) value per (sample, channel)
+    assert torch.equal(keyed_noise(keys, shape, 5, 1000, 0.5)[1], offset_noise)  # keyed: resumable
+
+
 def test_gradient_checkpointing_gives_the_same_gradients(workspace, tmp_path):
     runs = [train(config(workspace, tmp_path / str(flag), "train_exp02_motion_transfer",
                          *deterministic("max_steps=1", f"gradient_checkpointing={flag}", "unet.dropout=0.1")))

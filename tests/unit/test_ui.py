@@ -126,6 +126,15 @@ def test_preview_shows_the_conditions_of_a_video_and_the_drawn_motion(app):
     assert first.shape[1] > 3 * first.shape[0] // 2  # source | local_image | motion side by side
 
 
+def test_preview_folders_are_removed_beyond_the_newest_and_at_exit():
+    from videocomposer.ui.jobs import KEPT_PREVIEWS, new_preview_folder, remove_preview_folders
+
+    folders = [new_preview_folder() for _ in range(KEPT_PREVIEWS + 2)]
+    assert [f.is_dir() for f in folders] == [False, False] + [True] * KEPT_PREVIEWS
+    remove_preview_folders()
+    assert not any(f.exists() for f in folders)
+
+
 def test_claim_folder_never_reuses_a_name(tmp_path):
     names = [claim_folder(tmp_path, "ui-x").name for _ in range(3)]
     assert names == ["ui-x", "ui-x-2", "ui-x-3"]

@@ -4,7 +4,7 @@ The model is always an argument: ``model(x_t, t, **kwargs) -> eps`` with ``x_t``
 and ``t`` int64 ``[B]``.
 """
 from .ddim import DDIMSampler, ddim_timesteps
-from .gaussian_diffusion import q_sample, sample_timesteps, training_loss
+from .gaussian_diffusion import LOSS_WEIGHTINGS, loss_weights, q_sample, sample_timesteps, training_loss
 from .guidance import GuidedDenoiser, make_guidance_kwargs
 from .schedule import NoiseSchedule
 from .schedulers import SCHEDULERS, make_sampler, sample
@@ -12,9 +12,11 @@ from .schedulers import SCHEDULERS, make_sampler, sample
 __all__ = [
     "DDIMSampler",
     "GuidedDenoiser",
+    "LOSS_WEIGHTINGS",
     "NoiseSchedule",
     "SCHEDULERS",
     "ddim_timesteps",
+    "loss_weights",
     "make_guidance_kwargs",
     "make_sampler",
     "q_sample",

@@ -17,7 +17,9 @@ source pixels) and ``flow_epe`` (Farneback flow, same cells) by
 to the source's 128 px, so that its macroblocks cover what the condition's did (scored at 64 px, a
 perfect 64-px video is indistinguishable from a still one: each 16-px macroblock would span 32 source
 pixels, more than the objects); ``first_frame_psnr`` / ``first_frame_ssim`` (generated frame 0 vs the
-given first frame, at 64 px) by :func:`~videocomposer.evaluation.image.first_frame_metrics`.
+given first frame, at 64 px) by :func:`~videocomposer.evaluation.image.first_frame_metrics`;
+``frame_change`` (:func:`frame_change`, with motion) beside ``source_frame_change``, the same of the source
+clip: a video model's frames change about as much as the source's, independent frames far more.
 
 **Text**: one-shape captions from :data:`TEXT_SEED` (e.g. "a red circle moves left over a gray
 background") alone (``y``). The object is every pixel farther than :data:`OBJECT_DISTANCE` (RGB
@@ -102,6 +104,17 @@ def dominant_object_colour(frames: Any) -> str | None:
     return names[int(counts.argmax())] if counts.sum() else None
 
 
+def frame_change(frames: Any) -> float:
+    """Mean absolute difference between consecutive frames, in levels of 0-255 (all pixels and channels).
+
+    ``frames``: anything :func:`~videocomposer.video.writer.to_uint8_frames` takes, at least 2 frames.
+    """
+    video = to_uint8_frames(frames).astype(np.float32)
+    if len(video) < 2:
+        raise ValueError("frame change needs at least 2 frames")
+    return float(np.abs(np.diff(video, axis=0)).mean())
+
+
 def upsample(video: np.ndarray, size: int) -> np.ndarray:
     """uint8 ``[F, H, W, 3]`` → ``[F, size, size, 3]`` (bicubic), the source clip's size."""
     frames = torch.from_numpy(video).permute(0, 3, 1, 2).float()
@@ -143,7 +156,8 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
     for scheduler, steps in samplers:
         key = f"{scheduler}-{steps}"
         per_clip: dict[str, list] = {m: [] for m in ("motion_epe", "motion_epe_no_motion", "flow_epe", "flow_epe_no_motion",
-                                                      "first_frame_psnr", "first_frame_psnr_no_motion")}
+                                                      "first_frame_psnr", "first_frame_psnr_no_motion",
+                                                      "frame_change", "source_frame_change")}
         seconds = 0.0
         for start in range(0, num_clips, batch_size):
             group = clips[start:start + batch_size]
@@ -158,6 +172,9 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
                     per_clip["motion_epe" + suffix].append(result.get("motion_epe"))
                     per_clip["flow_epe" + suffix].append(result.get("flow_epe"))
                     per_clip["first_frame_psnr" + suffix].append(first_frame_metrics(video, first)["first_frame_psnr"])
+                    if not suffix:
+                        per_clip["frame_change"].append(frame_change(video))
+            per_clip["source_frame_change"] += [frame_change(clip.misc) for clip in loaded]
         hits = []
         for start in range(0, len(prompts), batch_size):
             group = prompts[start:start + batch_size]

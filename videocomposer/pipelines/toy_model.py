@@ -24,7 +24,7 @@ PACKAGED_TOY_MODEL = Path(__file__).resolve().parents[1] / "assets" / "toy_model
 #: The ``--weights-dir`` value that selects the toy model.
 TOY_WEIGHTS_NAME = "toy"
 #: The command that rebuilds the toy model from nothing and installs it into the package.
-RECIPE_COMMAND = "python -m videocomposer.training.toy_recipe --output-dir runs/toy --threads 1 --evaluate --install"
+RECIPE_COMMAND = "python -m videocomposer.training.toy_recipe --output-dir runs/toy --threads 2 --evaluate --install"
 
 
 def toy_model_dir() -> Path:

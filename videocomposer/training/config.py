@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 
 from ..conditions import CONDITIONS, OFFICIAL_COMPOSITIONS
+from ..diffusion.gaussian_diffusion import LOSS_WEIGHTINGS
 from ..config import CONFIG_DIR, ConfigError, check_keys, coerce, merge, read_layers, save_resolved
 from .port_config import PORT_KEYS, is_port_config, map_port_config
 
@@ -114,6 +115,15 @@ class TrainConfig:
     weight_decay: float = 0.0
     #: SGD momentum (optimizer ``momentum``).
     momentum: float = 0.9
+    #: Per-sample weights of the ε loss over timesteps: ``uniform`` (the reference), ``min_snr`` (Min-SNR-γ)
+    #: or ``v_capped`` (the v-prediction objective's weights, capped at γ); see :func:`videocomposer.diffusion.loss_weights`.
+    loss_weighting: str = "uniform"
+    #: γ of ``min_snr`` / ``v_capped``.
+    loss_weighting_gamma: float = 5.0
+    #: Std of "offset noise": a per-sample, per-channel constant added to the diffusion noise, shared by all
+    #: frames and pixels (0 = none, the reference). Stops a model from reading the mean colour of each frame
+    #: from the barely-noised signal at t ≈ T, which pure noise at sampling does not contain.
+    noise_offset: float = 0.0
     #: Micro-batches summed per optimizer step (effective batch = batch_size × this × world size).
     gradient_accumulation_steps: int = 1
     #: Clip the global gradient L2 norm to this value; null or 0 = no clipping, as the port (the norm is still logged).
@@ -200,6 +210,7 @@ class TrainConfig:
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _check_choice("device", self.device, DEVICES)
         _check_choice("parallelism", self.parallelism, PARALLELISM)
+        _check_choice("loss_weighting", self.loss_weighting, LOSS_WEIGHTINGS)
         if not self.dist_timeout_minutes > 0:
             raise ConfigError(f"dist_timeout_minutes: must be > 0, got {self.dist_timeout_minutes}")
         for key in ("resolution", "misc_size", "max_frames", "feature_framerate", "batch_size", "chunk_size",
@@ -207,7 +218,8 @@ class TrainConfig:
                     "loss_scale_growth_interval"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
-        for key in ("num_workers", "warmup_steps", "checkpoint_every", "checkpoint_every_epochs", "keep_last", "weight_decay"):
+        for key in ("num_workers", "warmup_steps", "checkpoint_every", "checkpoint_every_epochs", "keep_last", "weight_decay",
+                    "noise_offset"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
         if self.resolution % 8:
@@ -219,7 +231,7 @@ class TrainConfig:
                 raise ConfigError(f"{key}: must be in [0, 1], got {getattr(self, key)}")
         if self.p_all_zero + self.p_all_keep > 1.0:
             raise ConfigError(f"p_all_zero + p_all_keep: must be <= 1, got {self.p_all_zero} + {self.p_all_keep}")
-        for key in ("learning_rate", "end_learning_rate", "eps", "loss_scale_init"):
+        for key in ("learning_rate", "end_learning_rate", "eps", "loss_scale_init", "loss_weighting_gamma"):
             if not getattr(self, key) > 0:
                 raise ConfigError(f"{key}: must be > 0, got {getattr(self, key)}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):

@@ -8,6 +8,7 @@ so no job ever overwrites an earlier result.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import itertools
@@ -152,14 +153,36 @@ def run_generation(request: JobRequest, holder: ModelHolder, output_dir: str | o
     return JobResult(folder, written[0], written[1], command, written)
 
 
+#: Preview folders of this process, newest last. A preview's GIF is copied into gradio's cache when the
+#: function returns, so only the two newest are kept (older ones go when a new preview is made), and all at exit.
+_PREVIEW_FOLDERS: list[Path] = []
+KEPT_PREVIEWS = 2
+
+
+def new_preview_folder() -> Path:
+    """A fresh temporary folder for a preview; removes the oldest ones beyond :data:`KEPT_PREVIEWS`."""
+    while len(_PREVIEW_FOLDERS) >= KEPT_PREVIEWS:
+        shutil.rmtree(_PREVIEW_FOLDERS.pop(0), ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix="videocomposer-preview-"))
+    _PREVIEW_FOLDERS.append(folder)
+    return folder
+
+
+@atexit.register
+def remove_preview_folders() -> None:
+    """Remove every preview folder of this process (run at exit)."""
+    while _PREVIEW_FOLDERS:
+        shutil.rmtree(_PREVIEW_FOLDERS.pop(), ignore_errors=True)
+
+
 def preview_conditions(request: JobRequest, holder: ModelHolder, output_dir: str | os.PathLike) -> Path:
     """Build the request's conditions (extracted from the video, drawn, or given) without generating; returns
-    a GIF of them side by side (source | conditions), written to a temporary folder."""
+    a GIF of them side by side (source | conditions), written to a temporary folder (:func:`new_preview_folder`)."""
     from ..pipelines.results import grid_panels
     from ..video.writer import compose_grid, write_gif
 
     seed = request.resolved_seed()
-    folder = Path(tempfile.mkdtemp(prefix="videocomposer-preview-"))
+    folder = new_preview_folder()
     inputs = _stage_inputs(request, folder / "inputs")
     argv = command_arguments(request, inputs, seed, holder, folder)
     job = prepare_generation(parse_generate(argv), pipe=holder.pipeline())
