@@ -46,6 +46,7 @@ from typing import Any, Sequence
 import torch
 import yaml
 
+from ..diffusion import NoiseSchedule
 from ..models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIPConfig
 from ..models.unet import UNetConfig
 from ..models.vae import VAEConfig
@@ -274,6 +275,9 @@ class Recipe:
                                                  low_cpu_mem_usage=False).eval().requires_grad_(False)
         pipe.set_defaults(**SAMPLING_DEFAULTS)
         pipe.scheduler = SCHEDULER
+        trained = yaml.safe_load((self.root / "unet_run" / "config.yaml").read_text())  # the run's resolved config
+        pipe.prediction_type = trained["prediction_type"]
+        pipe.schedule = NoiseSchedule.for_training(trained["zero_terminal_snr"])
         pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
         if self.model_dir.exists():
