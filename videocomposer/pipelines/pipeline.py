@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 from ..checkpoints import OFFICIAL_FILES
 from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
                           normalize_conditions)
-from ..diffusion import SCHEDULERS, NoiseSchedule, check_prediction_type, make_guidance_kwargs, make_sampler, sample
+from ..diffusion import (PREDICTION_TYPES, SCHEDULERS, NoiseSchedule, check_prediction_type, make_guidance_kwargs,
+                         make_sampler, sample)
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
@@ -155,6 +156,9 @@ class VideoComposerPipeline:
         else:
             names, towers = components_for(normalize_conditions(conditions))
         settings = index.get("pipeline_config", {})
+        if settings.get("prediction_type", "epsilon") not in PREDICTION_TYPES:
+            raise ValueError(f"{folder / 'model_index.json'}: pipeline_config.prediction_type must be one of "
+                             f"{', '.join(PREDICTION_TYPES)}, got {settings['prediction_type']!r}")
         pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler=settings.get("scheduler", "ddim"),
                    schedule=NoiseSchedule.for_training(bool(settings.get("zero_terminal_snr", False))),
                    prediction_type=settings.get("prediction_type", "epsilon"))

@@ -62,9 +62,12 @@ def _table(samplers: dict[str, Any], with_targets: bool) -> str:
 
 def _training_settings(cfg: dict[str, Any]) -> str:
     """The UNet run's optimisation settings, from its resolved training config (``unet_run/config.yaml``)."""
-    loss = {"uniform": "ε MSE", "min_snr": "min-SNR-{g:g} weighted ε MSE",
-            "v_capped": "ε MSE weighted 1 + 1/SNR (v-prediction's weights; cap {g:g}, 214 at t = 999)"}[
+    target = {"epsilon": "ε", "v_prediction": "v"}[cfg["prediction_type"]]
+    loss = {"uniform": f"{target} MSE", "min_snr": f"min-SNR-{{g:g}} weighted {target} MSE",
+            "v_capped": f"{target} MSE weighted 1 + 1/SNR (v-prediction's weights; cap {{g:g}}, 214 at t = 999)"}[
         cfg["loss_weighting"]].format(g=cfg["loss_weighting_gamma"])
+    if cfg["zero_terminal_snr"]:
+        loss += " on SD's schedule rescaled to zero terminal SNR"
     if cfg["noise_offset"]:
         loss += f", offset noise {cfg['noise_offset']:g}"
     ema = f", EMA {cfg['ema_decay']:g} (shipped)" if cfg["use_ema"] else ""
