@@ -14,13 +14,14 @@ Stages (each writes into ``--output-dir``; a finished stage is skipped when the 
    ``model_config.json`` holds their architectures (:func:`toy_architectures`);
 4. ``cache/``: the condition cache of the training clips (``videocomposer extract --dataset --cache``:
    VAE posteriors, text contexts, first frames and motion vectors computed once, so a training step
-   costs the UNet alone: 0.83 s per batch of 8 here, where reading the clips online took 0.71 s per batch of 2);
+   costs the UNet alone: 0.72 s per batch of 8 here, where reading the clips online took 0.71 s per batch of 2);
 5. ``unet_run/``: ``videocomposer train --config train_toy_motion`` (the real trainer) from that UNet,
    reading the cache; the shipped UNet is its EMA;
 6. ``vae_decoder/``: the VAE with its decoder trained further, encoder frozen (the latents the UNet
    learned do not change; :func:`~videocomposer.training.toy_vae.finetune_decoder`);
 7. ``toy_model/``: the pipeline (UNet + VAE + text tower) as a ``save_pretrained`` folder whose
-   ``model_index.json`` carries the model's frame count, size and sampling defaults.
+   ``model_index.json`` carries the model's frame count, size and sampling defaults, and the prediction type
+   and schedule it was trained with (v-prediction, zero terminal SNR).
 
 ``--evaluate`` adds stage 8, the held-out benchmark (:mod:`videocomposer.evaluation.toy_benchmark`, 50
 clips, DPM-Solver++ 20 steps and DDIM 50 steps) plus the small regression subset the test suite re-checks.
