@@ -274,6 +274,7 @@ class Recipe:
                                                    unet_file=str(checkpoint))
         pipe.vae = AutoencoderKL.from_pretrained(self.root / "vae_decoder", local_files_only=True,
                                                  low_cpu_mem_usage=False).eval().requires_grad_(False)
+        pipe.vae.register_to_config(_name_or_path="vae_decoder")  # the stage's folder, not this machine's path
         pipe.set_defaults(**SAMPLING_DEFAULTS)
         pipe.scheduler = SCHEDULER
         trained = yaml.safe_load((self.root / "unet_run" / "config.yaml").read_text())  # the run's resolved config
