@@ -173,6 +173,33 @@ def test_save_pretrained_round_trip_is_identical(pipe, media, tmp_path):
     assert VideoComposerPipeline.load(folder).components().keys() == loaded.components().keys()
 
 
+def test_prediction_type_and_schedule_are_saved_with_the_model(weights_dir, tmp_path):
+    """A v-prediction, zero-terminal-SNR model keeps both through save/load, and sampling uses them: the loaded
+    pipeline's latents equal the sampler's run with the two settings, not the ε default."""
+    from videocomposer.diffusion import NoiseSchedule, sample
+
+    pipe = VideoComposerPipeline.from_official(weights_dir, conditions=["y"], config=tiny_configs())
+    pipe.schedule, pipe.prediction_type = NoiseSchedule.for_training(True), "v_prediction"
+    loaded = VideoComposerPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "v_model"))
+    assert loaded.prediction_type == "v_prediction" and loaded.schedule.zero_terminal_snr
+    loaded.set_progress_bar_config(disable=True)
+    kwargs = dict(prompt="a red circle", num_frames=FRAMES, height=SIZE, width=SIZE, num_inference_steps=STEPS,
+                  guidance_scale=None, output_type="latent")
+    got = loaded(generator=torch.Generator().manual_seed(0), **kwargs).frames
+    x_T = loaded.prepare_latents(1, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None)
+    y = {"y": loaded.builder().encode_prompt("a red circle")}
+    for prediction_type, schedule, same in (("v_prediction", NoiseSchedule.for_training(True), True),
+                                            ("epsilon", NoiseSchedule.linear_sd(), False)):
+        expected = sample(loaded.unet, x_T, y, num_steps=STEPS, schedule=schedule, prediction_type=prediction_type)
+        assert torch.allclose(got, expected, atol=1e-5) == same
+    with pytest.raises(ValueError, match="prediction_type"):
+        VideoComposerPipeline(loaded.unet, prediction_type="x0")
+    index = tmp_path / "v_model" / "model_index.json"
+    index.write_text(index.read_text().replace('"v_prediction"', '"x0"'))
+    with pytest.raises(ValueError, match=r"model_index.json: pipeline_config.prediction_type must be one of epsilon, v_prediction, got 'x0'"):
+        VideoComposerPipeline.from_pretrained(tmp_path / "v_model")
+
+
 def test_seed_and_latents_make_runs_reproducible(pipe):
     a = generate(pipe, output_type="latent")
     b = generate(pipe, output_type="latent")

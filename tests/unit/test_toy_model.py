@@ -116,11 +116,15 @@ def test_demo_uses_the_toy_model(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_the_recipe_trains_from_scratch_and_the_loss_falls(tmp_path):
+    """Every stage of the recipe on a few clips; the UNet trained with ε-prediction here, whose trivial loss (a
+    network that outputs 0) is exactly E[ε²] = 1. The toy config's v target has a trivial level that depends on
+    the latents' variance (0.9-1.0 on these 6 clips, which 150 steps of v reach and no more)."""
     recipe = Recipe(tmp_path, num_clips=6, vae_steps=20, unet_steps=150, decoder_steps=10,
-                    overrides=["max_frames=4", "batch_size=1", "num_workers=0", "warmup_steps=10", "checkpoint_every=0", "log_every=1"])
+                    overrides=["max_frames=4", "batch_size=1", "num_workers=0", "warmup_steps=10", "checkpoint_every=0", "log_every=1",
+                               "prediction_type=epsilon", "zero_terminal_snr=false"])
     model_dir = recipe.run()
     with open(tmp_path / "unet_run" / "train_log.csv", newline="") as handle:
         losses = [float(row["loss"]) for row in csv.DictReader(handle)]
     assert len(losses) == 150
-    assert np.mean(losses[-30:]) < 0.6 * np.mean(losses[:10])
+    assert np.mean(losses[-30:]) < 0.6 * min(1.0, np.mean(losses[:10]))  # measured: 1.07 -> 0.40
     assert VideoComposerPipeline.from_pretrained(model_dir).defaults["num_frames"] == NUM_FRAMES

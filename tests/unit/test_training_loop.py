@@ -165,6 +165,17 @@ def test_min_snr_weighting_scales_the_loss_and_the_update(workspace, tmp_path):
     assert_same_update(deltas(workspace, halved), expected)
 
 
+def test_prediction_type_and_zero_terminal_snr_reach_the_loss(workspace, tmp_path):
+    """Same clip, noise, timestep and weights: the ε target, the v target and v on the rescaled schedule each
+    give their own first loss (a setting the trainer ignored would repeat another run's)."""
+    common = deterministic("batch_size=1", "max_steps=1", "shuffle=false")
+    runs = {name: train(config(workspace, tmp_path / name, "train_exp02_motion_transfer", *common, *extra,
+                               root=workspace.one_clip)).losses[0]
+            for name, extra in (("eps", ()), ("v", ("prediction_type=v_prediction",)),
+                                ("v_zero_snr", ("prediction_type=v_prediction", "zero_terminal_snr=true")))}
+    assert len({round(loss, 6) for loss in runs.values()}) == 3, runs
+
+
 def test_offset_noise_adds_one_constant_per_sample_and_channel():
     from videocomposer.training.trainer import keyed_noise
 

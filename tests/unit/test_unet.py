@@ -326,3 +326,21 @@ def test_from_official_errors_name_the_file(tmp_path):
     empty_folder.mkdir()
     with pytest.raises(WeightFileError, match=r"not found: non_ema_228000\.pth"):
         VideoComposerUNet.from_official(empty_folder, model.config)
+
+
+@pytest.mark.parametrize("shape, size", [((3, 5, 64, 64), (64, 64)), ((3, 5, 256, 256), (128, 128)),
+                                         ((2, 3, 64, 64), (16, 16)), ((2, 3, 60, 64), (16, 16)), ((2, 3, 50, 50), (20, 20))],
+                         ids=["identity", "official-2x", "4x", "not-square", "not-whole"])
+def test_stem_pool_equals_the_adaptive_pool(shape, size):
+    """The stem's pool (plain average pool or identity where the windows are whole) equals torch's adaptive pool,
+    forward and backward."""
+    from videocomposer.models.stc import pool_to
+
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    weights = torch.randn(shape[0], shape[1], *size, generator=torch.Generator().manual_seed(1))
+    expected = torch.nn.functional.adaptive_avg_pool2d(x, size)
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), x)
+    got = pool_to(x, size)
+    (got_grad,) = torch.autograd.grad((got * weights).sum(), x)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(got_grad, expected_grad, rtol=0, atol=1e-6)

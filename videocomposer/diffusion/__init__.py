@@ -1,11 +1,12 @@
 """Diffusion, independent of the network: schedule, noising and loss, guidance, samplers.
 
-The model is always an argument: ``model(x_t, t, **kwargs) -> eps`` with ``x_t`` ``[B, C, F, H, W]``
+The model is always an argument: ``model(x_t, t, **kwargs) -> eps`` (or v, see :mod:`.prediction`) with ``x_t`` ``[B, C, F, H, W]``
 and ``t`` int64 ``[B]``.
 """
 from .ddim import DDIMSampler, ddim_timesteps
 from .gaussian_diffusion import LOSS_WEIGHTINGS, loss_weights, q_sample, sample_timesteps, training_loss
 from .guidance import GuidedDenoiser, make_guidance_kwargs
+from .prediction import PREDICTION_TYPES, check_prediction_type, training_target, x0_and_eps
 from .schedule import NoiseSchedule
 from .schedulers import SCHEDULERS, make_sampler, sample
 
@@ -14,7 +15,9 @@ __all__ = [
     "GuidedDenoiser",
     "LOSS_WEIGHTINGS",
     "NoiseSchedule",
+    "PREDICTION_TYPES",
     "SCHEDULERS",
+    "check_prediction_type",
     "ddim_timesteps",
     "loss_weights",
     "make_guidance_kwargs",
@@ -23,4 +26,6 @@ __all__ = [
     "sample",
     "sample_timesteps",
     "training_loss",
+    "training_target",
+    "x0_and_eps",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from .prediction import check_prediction_type, x0_and_eps
 from .schedule import NoiseSchedule
 
 
@@ -30,15 +31,18 @@ class DDIMSampler:
     """DDIM over a :class:`NoiseSchedule`, with the step interface of a diffusers scheduler.
 
     ``eta = 0`` is deterministic (the reference's inference setting); ``eta > 0`` adds
-    ``σ_t·z`` with ``z`` drawn from ``generator``.
+    ``σ_t·z`` with ``z`` drawn from ``generator``. ``prediction_type``: what the model outputs
+    (``"epsilon"``, the reference, or ``"v_prediction"``; see :mod:`.prediction`).
     """
 
     init_noise_sigma = 1.0
 
     def __init__(self, schedule: NoiseSchedule, num_steps: int, eta: float = 0.0,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, prediction_type: str = "epsilon"):
         if eta < 0:
             raise ValueError(f"eta must be >= 0, got {eta}")
+        check_prediction_type(prediction_type)
+        self.prediction_type = prediction_type
         self.schedule = schedule
         self.eta = eta
         self.generator = generator
@@ -58,7 +62,7 @@ class DDIMSampler:
         here           paper                meaning
         ============== ==================== =====================================
         ``sample``     x_t                  current latent ``[B, C, F, H, W]``
-        ``eps``        ε_θ(x_t, t)          predicted noise (``model_output``)
+        ``eps``        ε_θ(x_t, t)          predicted noise (``model_output``, or from v)
         ``x0``         "predicted x_0"      denoised estimate
         ``a_t``        α_t  (ᾱ_t in DDPM)   ``alphas_cumprod[t]``
         ``a_prev``     α_{t-1}              ``alphas_cumprod[max(t − stride, 0)]``
@@ -69,10 +73,8 @@ class DDIMSampler:
         t = torch.full((sample.shape[0],), int(timestep), dtype=torch.long)
         t_prev = (t - self.stride).clamp(min=0)
 
-        # 1. predicted x_0 from ε ("predicted x_0" of eq. 12), as the reference's p_mean_variance
-        x0 = s.gather("sqrt_recip_alphas_cumprod", t, sample) * sample - s.gather("sqrt_recipm1_alphas_cumprod", t, sample) * model_output
-        # 2. ε re-derived from x_0 (the reference's round trip; it matters in the last float32 bits)
-        eps = (s.gather("sqrt_recip_alphas_cumprod", t, sample) * sample - x0) / s.gather("sqrt_recipm1_alphas_cumprod", t, sample)
+        # 1-2. predicted x_0 ("predicted x_0" of eq. 12) and ε, as the reference's p_mean_variance
+        x0, eps = x0_and_eps(s, model_output, sample, t, self.prediction_type)
         a_t = s.gather("alphas_cumprod", t, sample)
         a_prev = s.gather("alphas_cumprod", t_prev, sample)
         # 3. σ_t(η), eq. 16

@@ -1,4 +1,4 @@
-"""Forward noising and the training objective (ε-prediction, mean-squared error, optionally min-SNR weighted).
+"""Forward noising and the training objective (ε- or v-prediction, mean-squared error, optionally re-weighted over t).
 
 The network is an argument (as in DiT): any callable ``model(x_t, t, **model_kwargs) -> eps`` with
 ``x_t`` ``[B, C, F, H, W]`` and ``t`` an int64 ``[B]`` tensor of (unscaled) timesteps.
@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import torch
 
 from .guidance import EpsModel
+from .prediction import training_target
 from .schedule import NoiseSchedule
 
 
@@ -34,8 +35,11 @@ def sample_timesteps(batch_size: int, schedule: NoiseSchedule, device: torch.dev
 
 def training_loss(model: EpsModel, schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor,
                   model_kwargs: Mapping[str, Any] | None = None, noise: torch.Tensor | None = None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Per-sample ε-prediction loss ``mean over (C, F, H, W) of (model(x_t, t) − noise)²``: ``[B]``.
+                  generator: torch.Generator | None = None, prediction_type: str = "epsilon") -> torch.Tensor:
+    """Per-sample loss ``mean over (C, F, H, W) of (model(x_t, t) − target)²``: ``[B]``.
+
+    The target is ``noise`` (ε-prediction, the reference) or v (``prediction_type="v_prediction"``, see
+    :func:`~.prediction.training_target`).
 
     ``x0``: clean latents ``[B, C, F, H, W]``; ``t``: int64 ``[B]`` (see :func:`sample_timesteps`);
     ``noise``: the ε drawn for ``x_t`` (standard normal from ``generator`` when omitted).
@@ -45,10 +49,11 @@ def training_loss(model: EpsModel, schedule: NoiseSchedule, x0: torch.Tensor, t:
         noise = torch.randn(x0.shape, generator=generator, device=x0.device if generator is None else generator.device,
                             dtype=x0.dtype).to(x0.device)
     x_t = q_sample(schedule, x0, t, noise)
-    eps_pred = model(x_t, t, **(model_kwargs or {}))
-    if eps_pred.shape != noise.shape:
-        raise ValueError(f"model output {tuple(eps_pred.shape)} must have the shape of the latents {tuple(noise.shape)}")
-    return (eps_pred - noise).pow(2).flatten(1).mean(dim=1)
+    target = training_target(schedule, x0, noise, t, prediction_type)
+    prediction = model(x_t, t, **(model_kwargs or {}))
+    if prediction.shape != noise.shape:
+        raise ValueError(f"model output {tuple(prediction.shape)} must have the shape of the latents {tuple(noise.shape)}")
+    return (prediction - target).pow(2).flatten(1).mean(dim=1)
 
 
 #: Per-sample loss weightings of :func:`loss_weights`.

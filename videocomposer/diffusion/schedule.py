@@ -13,6 +13,10 @@ from dataclasses import dataclass, fields
 
 import torch
 
+#: ᾱ_T of a zero-terminal-SNR schedule: diffusers' 2⁻²⁴ in place of an exact 0, so that every derived
+#: array (1/ᾱ, the solvers' log-SNR) stays finite while the signal left at t = T is below float32's resolution.
+ZERO_SNR_ALPHA_CUMPROD = 2.0**-24
+
 
 @dataclass(frozen=True)
 class NoiseSchedule:
@@ -61,6 +65,35 @@ class NoiseSchedule:
             raise ValueError(f"num_timesteps must be at least 2, got {num_timesteps}")
         betas = torch.linspace(beta_start**0.5, beta_end**0.5, num_timesteps, dtype=torch.float64) ** 2
         return cls.from_betas(betas)
+
+    def rescaled_to_zero_terminal_snr(self) -> "NoiseSchedule":
+        """This schedule with zero signal at ``t = T − 1`` (Lin et al., WACV 2024, "Common Diffusion Noise
+        Schedules and Sample Steps are Flawed", algorithm 1).
+
+        ``sqrt(ᾱ)`` is shifted so its last value is 0 and scaled so its first is unchanged; the last ᾱ is then
+        :data:`ZERO_SNR_ALPHA_CUMPROD` rather than 0. SD's schedule leaves ``ᾱ_999 = 0.0047``: a 16 x 16 x 4
+        latent then still shows each frame's mean colour (SNR ≈ 1 for the mean of 1024 values), which the
+        network learns to read, but the pure noise a sampler starts from has none. With zero terminal SNR the
+        network must take it from the conditions. Needs ``prediction_type="v_prediction"``: ε says nothing
+        about x₀ where ᾱ = 0.
+        """
+        sqrt_ac = self.sqrt_alphas_cumprod
+        first, last = sqrt_ac[0], sqrt_ac[-1]
+        alphas_cumprod = ((sqrt_ac - last) * first / (first - last)) ** 2
+        alphas_cumprod[-1] = ZERO_SNR_ALPHA_CUMPROD
+        alphas = alphas_cumprod / torch.cat([alphas_cumprod.new_ones(1), alphas_cumprod[:-1]])
+        return NoiseSchedule.from_betas(1.0 - alphas)
+
+    @property
+    def zero_terminal_snr(self) -> bool:
+        """Whether no signal is left at ``t = T − 1`` (see :meth:`rescaled_to_zero_terminal_snr`)."""
+        return float(self.alphas_cumprod[-1]) <= ZERO_SNR_ALPHA_CUMPROD * (1 + 1e-6)
+
+    @classmethod
+    def for_training(cls, zero_terminal_snr: bool = False) -> "NoiseSchedule":
+        """The schedule a model was trained on: :meth:`linear_sd`, optionally rescaled to zero terminal SNR."""
+        schedule = cls.linear_sd()
+        return schedule.rescaled_to_zero_terminal_snr() if zero_terminal_snr else schedule
 
     @property
     def num_timesteps(self) -> int:

@@ -3,7 +3,8 @@
 ``SCHEDULERS`` lists the names; :func:`make_sampler` returns for each an object with ``timesteps``,
 ``init_noise_sigma``, ``scale_model_input(x, t)`` and ``step(eps, t, x) -> x_prev`` (tensor), so one
 loop (:func:`sample`) serves them all. diffusers' schedulers are configured on the same betas as the
-model was trained with (SD's scaled-linear), ε-prediction, ``leading`` spacing with ``steps_offset=1``
+model was trained with (SD's scaled-linear, or its zero-terminal-SNR rescaling), the model's prediction type
+(ε by default), ``leading`` spacing with ``steps_offset=1``
 (the Stable Diffusion 2.x scheduler config), except DPM-Solver++, which uses ``trailing`` spacing.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from tqdm.auto import tqdm
 
 from .ddim import DDIMSampler
 from .guidance import EpsModel, GuidedDenoiser, can_batch
+from .prediction import check_prediction_type
 from .schedule import NoiseSchedule
 
 
@@ -44,9 +46,9 @@ class _DiffusersSampler:
         return self.scheduler.step(model_output, timestep, sample, generator=self.generator).prev_sample
 
 
-def _diffusers_config(schedule: NoiseSchedule) -> dict[str, Any]:
+def _diffusers_config(schedule: NoiseSchedule, prediction_type: str) -> dict[str, Any]:
     return dict(num_train_timesteps=schedule.num_timesteps, trained_betas=schedule.betas.tolist(),
-                prediction_type="epsilon", timestep_spacing="leading", steps_offset=1)
+                prediction_type=prediction_type, timestep_spacing="leading", steps_offset=1)
 
 
 def _dpm_solver_pp(config: dict[str, Any]) -> Any:
@@ -72,17 +74,19 @@ SCHEDULERS: tuple[str, ...] = ("ddim", *_DIFFUSERS_SCHEDULERS)  # "ddim" = the r
 
 
 def make_sampler(name: str, schedule: NoiseSchedule, num_steps: int, eta: float = 0.0,
-                 generator: torch.Generator | None = None) -> Sampler:
-    """Build the sampler named ``name`` (one of :data:`SCHEDULERS`). ``eta`` applies to DDIM only."""
+                 generator: torch.Generator | None = None, prediction_type: str = "epsilon") -> Sampler:
+    """Build the sampler named ``name`` (one of :data:`SCHEDULERS`) for a model that predicts
+    ``prediction_type`` (:data:`~.prediction.PREDICTION_TYPES`). ``eta`` applies to DDIM only."""
     if name not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {name!r}; choose one of {list(SCHEDULERS)}")
     if eta != 0.0 and name != "ddim":
         raise ValueError(f"eta={eta} is only supported by the 'ddim' scheduler, not {name!r}")
     if not 1 <= num_steps <= schedule.num_timesteps:
         raise ValueError(f"num_steps must be in [1, {schedule.num_timesteps}], got {num_steps}")
+    check_prediction_type(prediction_type)
     if name == "ddim":
-        return DDIMSampler(schedule, num_steps, eta=eta, generator=generator)
-    return _DiffusersSampler(_DIFFUSERS_SCHEDULERS[name](_diffusers_config(schedule)), num_steps, generator)
+        return DDIMSampler(schedule, num_steps, eta=eta, generator=generator, prediction_type=prediction_type)
+    return _DiffusersSampler(_DIFFUSERS_SCHEDULERS[name](_diffusers_config(schedule, prediction_type)), num_steps, generator)
 
 
 StepCallback = Callable[[int, int, torch.Tensor], None]
@@ -93,10 +97,11 @@ def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | 
            uncond_kwargs: Mapping[str, Any] | None = None, guidance_scale: float | None = None, num_steps: int = 50,
            scheduler: str = "ddim", schedule: NoiseSchedule | None = None, eta: float = 0.0,
            generator: torch.Generator | None = None, batched_cfg: bool | None = None,
-           callback: StepCallback | None = None, progress: bool = False) -> torch.Tensor:
+           callback: StepCallback | None = None, progress: bool = False,
+           prediction_type: str = "epsilon") -> torch.Tensor:
     """Denoise ``x_T`` (standard normal ``[B, C, F, H, W]``) into latents ``x_0`` of the same shape.
 
-    ``model(x, t, **kwargs) -> eps`` with ``t`` int64 ``[B]``. With ``guidance_scale`` set, ε is
+    ``model(x, t, **kwargs) -> eps`` (or v, with ``prediction_type="v_prediction"``) with ``t`` int64 ``[B]``. With ``guidance_scale`` set, ε is
     ``u + s·(c − u)`` of the ``cond_kwargs`` and ``uncond_kwargs`` passes (see
     :func:`make_guidance_kwargs`; the official runs use 9.0); with ``None`` the model runs once on
     ``cond_kwargs``. ``batched_cfg``: run both passes as one forward of batch ``2B``; ``None``
@@ -105,7 +110,7 @@ def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | 
     the latents that step produced; ``progress`` shows a tqdm bar.
     """
     schedule = schedule if schedule is not None else NoiseSchedule.linear_sd()
-    sampler = make_sampler(scheduler, schedule, num_steps, eta=eta, generator=generator)
+    sampler = make_sampler(scheduler, schedule, num_steps, eta=eta, generator=generator, prediction_type=prediction_type)
     if batched_cfg is None:
         batched_cfg = x_T.device.type != "cpu" and can_batch(cond_kwargs or {}, uncond_kwargs)
     denoiser = GuidedDenoiser(model, cond_kwargs or {}, uncond_kwargs, guidance_scale, batched=batched_cfg)

@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 from ..checkpoints import OFFICIAL_FILES
 from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
                           normalize_conditions)
-from ..diffusion import SCHEDULERS, NoiseSchedule, make_guidance_kwargs, make_sampler, sample
+from ..diffusion import (PREDICTION_TYPES, SCHEDULERS, NoiseSchedule, check_prediction_type, make_guidance_kwargs,
+                         make_sampler, sample)
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
@@ -85,7 +86,7 @@ class VideoComposerPipeline:
     def __init__(self, unet: torch.nn.Module, vae: torch.nn.Module | None = None, clip: torch.nn.Module | None = None,
                  tokenizer: CLIPTokenizer | None = None, midas: torch.nn.Module | None = None,
                  pidinet: torch.nn.Module | None = None, sketch_cleaner: torch.nn.Module | None = None,
-                 schedule: NoiseSchedule | None = None, scheduler: str = "ddim"):
+                 schedule: NoiseSchedule | None = None, scheduler: str = "ddim", prediction_type: str = "epsilon"):
         self.unet, self.vae, self.clip, self.midas, self.pidinet, self.sketch_cleaner = unet, vae, clip, midas, pidinet, sketch_cleaner
         for module in self.components().values():  # inference only: eval mode, no gradients (also fixes kernel choice)
             module.eval().requires_grad_(False)
@@ -94,6 +95,10 @@ class VideoComposerPipeline:
         if scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {sorted(SCHEDULERS)}, got {scheduler!r}")
         self.scheduler = scheduler
+        check_prediction_type(prediction_type)
+        #: What the UNet predicts ("epsilon", as the official model, or "v_prediction"); with ``schedule`` it is
+        #: part of the model, so :meth:`save_pretrained` records both.
+        self.prediction_type = prediction_type
         self.batched_cfg: bool | None = None
         self.vae_decode_chunk_size = 16
         self.annotator_chunk_size = 1
@@ -151,7 +156,12 @@ class VideoComposerPipeline:
         else:
             names, towers = components_for(normalize_conditions(conditions))
         settings = index.get("pipeline_config", {})
-        pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler=settings.get("scheduler", "ddim"))
+        if settings.get("prediction_type", "epsilon") not in PREDICTION_TYPES:
+            raise ValueError(f"{folder / 'model_index.json'}: pipeline_config.prediction_type must be one of "
+                             f"{', '.join(PREDICTION_TYPES)}, got {settings['prediction_type']!r}")
+        pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler=settings.get("scheduler", "ddim"),
+                   schedule=NoiseSchedule.for_training(bool(settings.get("zero_terminal_snr", False))),
+                   prediction_type=settings.get("prediction_type", "epsilon"))
         pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
         pipe.set_defaults(**{k: settings[k] for k in (*DEFAULTS, "misc_size") if k in settings})
         return pipe.to(device, dtype)
@@ -173,7 +183,9 @@ class VideoComposerPipeline:
         folder.mkdir(parents=True, exist_ok=True)
         for name, module in self.components().items():
             save_component(name, module, folder)
-        settings = {"scheduler": self.scheduler, **({"unet_file": self.unet_source} if self.unet_source else {}),
+        settings = {"scheduler": self.scheduler, "prediction_type": self.prediction_type,
+                    "zero_terminal_snr": self.schedule.zero_terminal_snr,
+                    **({"unet_file": self.unet_source} if self.unet_source else {}),
                     **self.defaults, **({"misc_size": self.misc_size} if self.misc_size is not None else {})}
         write_index(folder, list(self.components()), settings)
         return folder
@@ -475,7 +487,8 @@ class VideoComposerPipeline:
         try:
             x_0 = sample(self._eps, x_T, cond_kwargs, uncond_kwargs, guidance_scale if guided else None,
                          num_steps=num_inference_steps, scheduler=scheduler, schedule=self.schedule, eta=eta,
-                         generator=generator, batched_cfg=self.batched_cfg, callback=on_step)
+                         generator=generator, batched_cfg=self.batched_cfg, callback=on_step,
+                         prediction_type=self.prediction_type)
         finally:
             bar.close()
 

@@ -18,6 +18,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from ..models.stc import pool_to
 from ..models.unet import VideoComposerUNet
 
 
@@ -53,7 +54,7 @@ def calibrate_condition_stems(unet: VideoComposerUNet, inputs: Mapping[str, torc
         frames = rearrange(video.float(), "b c f h w -> (b f) c h w")
         h = conv_in(frames)
         _rescale(conv_in, h)
-        h = nn.functional.adaptive_avg_pool2d(act_in(conv_in(frames)), pooled_size)
+        h = pool_to(act_in(conv_in(frames)), pooled_size)
         _rescale(down1, down1(h))
         h = act1(down1(h))
         _rescale(down2, down2(h))

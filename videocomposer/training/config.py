@@ -18,6 +18,7 @@ import yaml
 
 from ..conditions import CONDITIONS, OFFICIAL_COMPOSITIONS
 from ..diffusion.gaussian_diffusion import LOSS_WEIGHTINGS
+from ..diffusion.prediction import PREDICTION_TYPES
 from ..config import CONFIG_DIR, ConfigError, check_keys, coerce, merge, read_layers, save_resolved
 from .port_config import PORT_KEYS, is_port_config, map_port_config
 
@@ -124,6 +125,12 @@ class TrainConfig:
     #: frames and pixels (0 = none, the reference). Stops a model from reading the mean colour of each frame
     #: from the barely-noised signal at t ≈ T, which pure noise at sampling does not contain.
     noise_offset: float = 0.0
+    #: What the UNet learns to predict: ``epsilon`` (the reference) or ``v_prediction``; the pipeline reads it
+    #: from the saved model (see :mod:`videocomposer.diffusion.prediction`).
+    prediction_type: str = "epsilon"
+    #: Train on SD's schedule rescaled to zero signal at t = T (Lin et al. 2024): sampling from pure noise then
+    #: matches training. Needs ``prediction_type: v_prediction``.
+    zero_terminal_snr: bool = False
     #: Micro-batches summed per optimizer step (effective batch = batch_size × this × world size).
     gradient_accumulation_steps: int = 1
     #: Clip the global gradient L2 norm to this value; null or 0 = no clipping, as the port (the norm is still logged).
@@ -211,6 +218,10 @@ class TrainConfig:
         _check_choice("device", self.device, DEVICES)
         _check_choice("parallelism", self.parallelism, PARALLELISM)
         _check_choice("loss_weighting", self.loss_weighting, LOSS_WEIGHTINGS)
+        _check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
+        if self.zero_terminal_snr and self.prediction_type != "v_prediction":
+            raise ConfigError("zero_terminal_snr: needs prediction_type: v_prediction (at zero signal an ε prediction "
+                              f"says nothing about the video), got prediction_type: {self.prediction_type}")
         if not self.dist_timeout_minutes > 0:
             raise ConfigError(f"dist_timeout_minutes: must be > 0, got {self.dist_timeout_minutes}")
         for key in ("resolution", "misc_size", "max_frames", "feature_framerate", "batch_size", "chunk_size",

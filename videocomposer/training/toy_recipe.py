@@ -14,13 +14,14 @@ Stages (each writes into ``--output-dir``; a finished stage is skipped when the 
    ``model_config.json`` holds their architectures (:func:`toy_architectures`);
 4. ``cache/``: the condition cache of the training clips (``videocomposer extract --dataset --cache``:
    VAE posteriors, text contexts, first frames and motion vectors computed once, so a training step
-   costs the UNet alone: 0.83 s per batch of 8 here, where reading the clips online took 0.71 s per batch of 2);
+   costs the UNet alone: 0.72 s per batch of 8 here, where reading the clips online took 0.71 s per batch of 2);
 5. ``unet_run/``: ``videocomposer train --config train_toy_motion`` (the real trainer) from that UNet,
    reading the cache; the shipped UNet is its EMA;
 6. ``vae_decoder/``: the VAE with its decoder trained further, encoder frozen (the latents the UNet
    learned do not change; :func:`~videocomposer.training.toy_vae.finetune_decoder`);
 7. ``toy_model/``: the pipeline (UNet + VAE + text tower) as a ``save_pretrained`` folder whose
-   ``model_index.json`` carries the model's frame count, size and sampling defaults.
+   ``model_index.json`` carries the model's frame count, size and sampling defaults, and the prediction type
+   and schedule it was trained with (v-prediction, zero terminal SNR).
 
 ``--evaluate`` adds stage 8, the held-out benchmark (:mod:`videocomposer.evaluation.toy_benchmark`, 50
 clips, DPM-Solver++ 20 steps and DDIM 50 steps) plus the small regression subset the test suite re-checks.
@@ -46,6 +47,7 @@ from typing import Any, Sequence
 import torch
 import yaml
 
+from ..diffusion import NoiseSchedule
 from ..models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIPConfig
 from ..models.unet import UNetConfig
 from ..models.vae import VAEConfig
@@ -272,8 +274,12 @@ class Recipe:
                                                    unet_file=str(checkpoint))
         pipe.vae = AutoencoderKL.from_pretrained(self.root / "vae_decoder", local_files_only=True,
                                                  low_cpu_mem_usage=False).eval().requires_grad_(False)
+        pipe.vae.register_to_config(_name_or_path="vae_decoder")  # the stage's folder, not this machine's path
         pipe.set_defaults(**SAMPLING_DEFAULTS)
         pipe.scheduler = SCHEDULER
+        trained = yaml.safe_load((self.root / "unet_run" / "config.yaml").read_text())  # the run's resolved config
+        pipe.prediction_type = trained["prediction_type"]
+        pipe.schedule = NoiseSchedule.for_training(trained["zero_terminal_snr"])
         pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
         if self.model_dir.exists():

@@ -178,7 +178,7 @@ class Trainer:
         self.wrapped = wrap_model(self.unet, cfg.parallelism, self.dist, cfg.mixed_precision, cfg.fsdp_cpu_offload)
         self.trainable = refresh_parameters(self.unet, self.trainable)  # fsdp2 put sharded parameters in place
         self.model: torch.nn.Module = torch.compile(self.wrapped) if cfg.compile else self.wrapped
-        self.schedule = NoiseSchedule.linear_sd()
+        self.schedule = NoiseSchedule.for_training(cfg.zero_terminal_snr)
         self.autocast_dtype = AUTOCAST_DTYPES.get(cfg.mixed_precision)
         scale = self.cfg.resolution // 2 ** (len(self.vae.config.block_out_channels) - 1)  # SD's VAE: 8x
         self.latent_shape = (self.vae.config.latent_channels, cfg.max_frames, scale, scale)
@@ -346,7 +346,8 @@ class Trainer:
         t, noise, posterior = keyed_noise(keys, self.latent_shape, cfg.seed, self.schedule.num_timesteps, cfg.noise_offset)
         latents, kwargs = self._features(batch, posterior)
         with self._autocast():
-            losses = training_loss(self.model, self.schedule, latents, t.to(self.device), kwargs, noise.to(self.device))
+            losses = training_loss(self.model, self.schedule, latents, t.to(self.device), kwargs, noise.to(self.device),
+                                   prediction_type=cfg.prediction_type)
         weights = loss_weights(self.schedule, t.to(self.device), cfg.loss_weighting, cfg.loss_weighting_gamma)
         loss = (losses.float() * weights).mean()
         self.scaler.scale(loss / cfg.gradient_accumulation_steps).backward()
