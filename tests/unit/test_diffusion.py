@@ -286,6 +286,9 @@ def test_ddim_timesteps():
     assert ddim_timesteps(50, 1000).tolist() == list(range(981, 0, -20))
     assert ddim_timesteps(5, 1000).tolist() == [801, 601, 401, 201, 1]
     assert ddim_timesteps(1000, 1000)[0].item() == 999  # clamped
+    assert ddim_timesteps(50, 1000, trailing=True).tolist() == list(range(999, 0, -20))  # diffusers' "trailing"
+    assert ddim_timesteps(4, 1000, trailing=True).tolist() == [999, 749, 499, 249]
+    assert make_sampler("ddim", ZERO_SNR, 50).timesteps[0] == 999 and make_sampler("ddim", SCHEDULE, 50).timesteps[0] == 981
     with pytest.raises(ValueError, match="num_steps"):
         ddim_timesteps(0, 1000)
 
@@ -335,8 +338,8 @@ def test_sampler_solves_the_probability_flow_ode(scheduler, steps):
 def test_v_prediction_samplers_solve_the_ode_from_zero_terminal_snr(scheduler, steps):
     """The same end point for a v-model on the zero-terminal-SNR schedule, started from pure noise.
 
-    Measured relative errors: ddim/50 0.028, dpmsolver++/20 0.052, euler/50 0.030 (as for ε on SD's schedule);
-    the same v-model read as ε (the wrong prediction type): 57 to 1800.
+    Measured relative errors: ddim/50 0.030, dpmsolver++/20 0.052, euler/50 0.030 (as for ε on SD's schedule);
+    the same v-model read as ε (the wrong prediction type): 57 to 1900.
     """
     x_T = torch.randn(2, 4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     model = gaussian_data_v_model(ZERO_SNR)

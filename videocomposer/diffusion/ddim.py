@@ -9,7 +9,8 @@ Timesteps, for ``S`` steps over ``T`` training steps (stride ``T // S``)::
     (1 + arange(0, T, T // S)).clamp(0, T - 1), reversed      # S = 50: 981, 961, ..., 21, 1
 
 The step from ``t`` goes to ``t_prev = max(t − stride, 0)``, so the last one (t = 1) lands on ᾱ_0,
-not on ᾱ = 1 (the reference's choice; diffusers' ``set_alpha_to_one=False``).
+not on ᾱ = 1 (the reference's choice; diffusers' ``set_alpha_to_one=False``). On a zero-terminal-SNR
+schedule the timesteps are diffusers' "trailing" ones instead (999, 979, ..., 19 for S = 50).
 """
 from __future__ import annotations
 
@@ -19,10 +20,17 @@ from .prediction import check_prediction_type, x0_and_eps
 from .schedule import NoiseSchedule
 
 
-def ddim_timesteps(num_steps: int, num_train_timesteps: int) -> torch.Tensor:
-    """The reference's DDIM timesteps, descending: int64 ``[num_steps]``."""
+def ddim_timesteps(num_steps: int, num_train_timesteps: int, trailing: bool = False) -> torch.Tensor:
+    """The reference's DDIM timesteps, descending: int64 ``[num_steps]``.
+
+    ``trailing``: diffusers' "trailing" spacing instead, ``round(arange(T, 0, −T/S)) − 1`` (999, 979, ..., 19
+    for S = 50), which starts at ``t = T − 1``. A zero-terminal-SNR schedule needs it (Lin et al. 2024): only
+    there is ``x_T`` the pure noise the sampler starts from.
+    """
     if not 1 <= num_steps <= num_train_timesteps:
         raise ValueError(f"num_steps must be in [1, {num_train_timesteps}], got {num_steps}")
+    if trailing:
+        return (torch.arange(num_train_timesteps, 0, -num_train_timesteps / num_steps, dtype=torch.float64).round() - 1).long()
     stride = num_train_timesteps // num_steps
     return (1 + torch.arange(0, num_train_timesteps, stride)).clamp(0, num_train_timesteps - 1).flip(0)
 
@@ -47,7 +55,8 @@ class DDIMSampler:
         self.eta = eta
         self.generator = generator
         self.stride = schedule.num_timesteps // num_steps
-        self.timesteps = ddim_timesteps(num_steps, schedule.num_timesteps)
+        # the reference's spacing, except on a zero-terminal-SNR schedule, which must start at t = T - 1
+        self.timesteps = ddim_timesteps(num_steps, schedule.num_timesteps, trailing=schedule.zero_terminal_snr)
 
     def scale_model_input(self, sample: torch.Tensor, timestep: torch.Tensor | int) -> torch.Tensor:
         """DDIM feeds ``x_t`` to the model unscaled."""
