@@ -44,9 +44,8 @@ def x0_and_eps(schedule: NoiseSchedule, model_output: torch.Tensor, x_t: torch.T
     """
     check_prediction_type(prediction_type)
     if prediction_type == "epsilon":
-        x0 = (schedule.gather("sqrt_recip_alphas_cumprod", t, x_t) * x_t
-              - schedule.gather("sqrt_recipm1_alphas_cumprod", t, x_t) * model_output)
-        eps = (schedule.gather("sqrt_recip_alphas_cumprod", t, x_t) * x_t - x0) / schedule.gather("sqrt_recipm1_alphas_cumprod", t, x_t)
-        return x0, eps
+        recip, recipm1 = schedule.gather("sqrt_recip_alphas_cumprod", t, x_t), schedule.gather("sqrt_recipm1_alphas_cumprod", t, x_t)
+        x0 = recip * x_t - recipm1 * model_output
+        return x0, (recip * x_t - x0) / recipm1
     sqrt_a, sqrt_1ma = schedule.gather("sqrt_alphas_cumprod", t, x_t), schedule.gather("sqrt_one_minus_alphas_cumprod", t, x_t)
     return sqrt_a * x_t - sqrt_1ma * model_output, sqrt_1ma * x_t + sqrt_a * model_output
