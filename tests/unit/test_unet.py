@@ -344,3 +344,38 @@ def test_stem_pool_equals_the_adaptive_pool(shape, size):
     (got_grad,) = torch.autograd.grad((got * weights).sum(), x)
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
     torch.testing.assert_close(got_grad, expected_grad, rtol=0, atol=1e-6)
+
+
+def test_stem_encodes_a_repeated_frame_once_with_the_same_values_and_grads():
+    """One image repeated over the frames (``local_image``) is encoded once: features and weight gradients
+    equal those of encoding every frame, which the stem does for frames that differ."""
+    from videocomposer.models.stc import ConditionStem
+
+    gen = torch.Generator().manual_seed(0)
+    stem = ConditionStem(3, 4)
+    image = torch.rand(2, 3, 1, 16, 16, generator=gen)
+    repeated = image.repeat(1, 1, 5, 1, 1)
+    weights = torch.randn(2, 4, 5, 4, 4, generator=gen)
+
+    def features_and_grads(video: torch.Tensor, frame_by_frame: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        stem.zero_grad()
+        if frame_by_frame:  # each frame through the stem alone: the definition
+            out = torch.cat([stem(video[:, :, i:i + 1], (16, 16)) for i in range(video.shape[2])], dim=2)
+        else:
+            out = stem(video, (16, 16))
+        (out * weights).sum().backward()
+        return out.detach(), [p.grad.clone() for p in stem.parameters()]
+
+    got, got_grads = features_and_grads(repeated, frame_by_frame=False)
+    expected, expected_grads = features_and_grads(repeated, frame_by_frame=True)
+    assert got.shape == (2, 4, 5, 4, 4)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    for g, e in zip(got_grads, expected_grads):
+        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-6)
+    # frames that differ are not mistaken for a repeated image
+    moving = repeated.clone()
+    moving[:, :, 3] = 1 - moving[:, :, 3]
+    got, _ = features_and_grads(moving, frame_by_frame=False)
+    expected, _ = features_and_grads(moving, frame_by_frame=True)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(got[:, :, 3], got[:, :, 0])

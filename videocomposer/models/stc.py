@@ -57,12 +57,20 @@ class ConditionStem(nn.Sequential):
         )
 
     def forward(self, video: torch.Tensor, pooled_size: tuple[int, int]) -> torch.Tensor:
-        """``video`` ``[B, C_in, F, H, W]`` -> ``[B, concat_dim, F, ⌈P_h/4⌉, ⌈P_w/4⌉]`` for ``pooled_size`` ``(P_h, P_w)``."""
+        """``video`` ``[B, C_in, F, H, W]`` -> ``[B, concat_dim, F, ⌈P_h/4⌉, ⌈P_w/4⌉]`` for ``pooled_size`` ``(P_h, P_w)``.
+
+        The stem sees each frame alone, so a video whose frames are all the same image (``local_image`` and
+        ``single_sketch`` are one image repeated over F) is encoded once and its features repeated: the same
+        values, F times less work (a toy-model training step 0.73 → 0.60 s).
+        """
         conv_in, act_in, _, down1, act1, down2 = self
+        num_frames = video.shape[2]
+        if num_frames > 1 and torch.equal(video, video[:, :, :1].expand_as(video)):
+            video = video[:, :, :1]
         frames = rearrange(video, "b c f h w -> (b f) c h w")
         h = pool_to(act_in(conv_in(frames)), pooled_size)
         h = down2(act1(down1(h)))
-        return rearrange(h, "(b f) c h w -> b c f h w", f=video.shape[2])
+        return rearrange(h, "(b f) c h w -> b c f h w", b=video.shape[0]).expand(-1, -1, num_frames, -1, -1)
 
 
 class FrameAttention(nn.Module):
@@ -138,6 +146,7 @@ class ConditionDropout(nn.Module):
         super().__init__()
         self.p, self.p_all_zero, self.p_all_keep = p, p_all_zero, p_all_keep
 
+    @torch.compiler.disable  # seeded draws from a torch.Generator: not traceable, and cheap
     def sample_groups(self, batch: int, device: torch.device, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Boolean ``zero`` and ``keep`` masks ``[batch]`` (disjoint); all False in eval mode."""
         zero = torch.zeros(batch, dtype=torch.bool, device=device)
@@ -154,6 +163,13 @@ class ConditionDropout(nn.Module):
         """``x`` ``[B, ...]`` -> ``x`` with the dropped samples zeroed."""
         if not self.training:
             return x
+        multiplier = self._multiplier(x, zero, keep, generator)
+        return x * multiplier.view(x.shape[0], *([1] * (x.ndim - 1)))
+
+    @torch.compiler.disable  # seeded draws from a torch.Generator: not traceable, and cheap
+    def _multiplier(self, x: torch.Tensor, zero: torch.Tensor, keep: torch.Tensor,
+                    generator: torch.Generator | None) -> torch.Tensor:
+        """``[B]`` of x's dtype: 0 for the samples this call drops, 1 for the others."""
         batch = x.shape[0]
         n_drop = int((torch.rand(batch, generator=generator) < self.p).sum())
         candidates = torch.where(~(zero | keep))[0]
@@ -161,4 +177,4 @@ class ConditionDropout(nn.Module):
         multiplier = x.new_ones(batch)
         multiplier[candidates[chosen]] = 0.0
         multiplier[zero] = 0.0
-        return x * multiplier.view(batch, *([1] * (x.ndim - 1)))
+        return multiplier

@@ -14,7 +14,7 @@ Stages (each writes into ``--output-dir``; a finished stage is skipped when the 
    ``model_config.json`` holds their architectures (:func:`toy_architectures`);
 4. ``cache/``: the condition cache of the training clips (``videocomposer extract --dataset --cache``:
    VAE posteriors, text contexts, first frames and motion vectors computed once, so a training step
-   costs the UNet alone: 0.72 s per batch of 8 here, where reading the clips online took 0.71 s per batch of 2);
+   costs the UNet alone: 0.57 s per batch of 8 here, where reading the clips online took 0.71 s per batch of 2);
 5. ``unet_run/``: ``videocomposer train --config train_toy_motion`` (the real trainer) from that UNet,
    reading the cache; the shipped UNet is its EMA;
 6. ``vae_decoder/``: the VAE with its decoder trained further, encoder frozen (the latents the UNet

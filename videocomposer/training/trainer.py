@@ -177,7 +177,9 @@ class Trainer:
         self.trainable = self._select_trainable()
         self.wrapped = wrap_model(self.unet, cfg.parallelism, self.dist, cfg.mixed_precision, cfg.fsdp_cpu_offload)
         self.trainable = refresh_parameters(self.unet, self.trainable)  # fsdp2 put sharded parameters in place
-        self.model: torch.nn.Module = torch.compile(self.wrapped) if cfg.compile else self.wrapped
+        # static shapes: inductor's dynamic-shape trace of the UNet fails on CPU ("cannot determine truth value of
+        # Relational"); a run's micro-batches share one shape, so nothing recompiles
+        self.model: torch.nn.Module = torch.compile(self.wrapped, dynamic=False) if cfg.compile else self.wrapped
         self.schedule = NoiseSchedule.for_training(cfg.zero_terminal_snr)
         self.autocast_dtype = AUTOCAST_DTYPES.get(cfg.mixed_precision)
         scale = self.cfg.resolution // 2 ** (len(self.vae.config.block_out_channels) - 1)  # SD's VAE: 8x
