@@ -61,7 +61,7 @@ class ConditionStem(nn.Sequential):
 
         The stem sees each frame alone, so a video whose frames are all the same image (``local_image`` and
         ``single_sketch`` are one image repeated over F) is encoded once and its features repeated: the same
-        values, F times less work (a toy-model training step 0.73 → 0.60 s).
+        values, F times less work (a toy-model training step 0.70 → 0.59 s, 30 steps alone at 2 threads).
         """
         conv_in, act_in, _, down1, act1, down2 = self
         num_frames = video.shape[2]
