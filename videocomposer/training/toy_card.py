@@ -60,6 +60,29 @@ def _table(samplers: dict[str, Any], with_targets: bool) -> str:
     return "\n".join(lines)
 
 
+def _guidance(settings: dict[str, Any]) -> str:
+    """``guidance 3.0``, or the per-frame ramp ``guidance 1.0 (frame 0) → 3.0 (last frame)``."""
+    if settings.get("min_guidance_scale") is None:
+        return f"guidance {settings['guidance_scale']}"
+    return f"guidance {settings['min_guidance_scale']} (frame 0) → {settings['guidance_scale']} (last frame)"
+
+
+def _reference_points(metrics: dict[str, Any]) -> str:
+    """The paragraph on the motion EPE of the source, still and VAE round-trip videos (no sampling)."""
+    points = metrics.get("reference_points")
+    if not points:
+        return ""
+    first = next(iter(metrics["samplers"].values()))["means"]
+    return f"""Reference points, the same protocol on videos made from the source clips without sampling
+(`reference_points` in `metrics.json`): motion EPE {_fmt(points["motion_epe_source"])} for the source clip itself at
+{SIZE} px (a perfect model), {_fmt(points["motion_epe_still"])} for its first frame repeated (a still video) and
+{_fmt(points["motion_epe_vae"])} for the source clip encoded and decoded by this model's VAE (flow EPE
+{_fmt(points["flow_epe_source"])}, {_fmt(points["flow_epe_still"])} and {_fmt(points["flow_epe_vae"])}). The codec's vectors answer any
+small change between frames, so the VAE alone already scores worse than a still video; with the motion
+condition left out the model scores {_fmt(first["motion_epe_no_motion"])}, so the target ratio of 0.5 asks for
+{_fmt(0.5 * first["motion_epe_no_motion"])} with it, {"below" if 0.5 * first["motion_epe_no_motion"] < points["motion_epe_vae"] else "above"} what a perfect latent model decoded by this VAE scores."""
+
+
 def _training_settings(cfg: dict[str, Any]) -> str:
     """The UNet run's optimisation settings, from its resolved training config (``unet_run/config.yaml``)."""
     target = {"epsilon": "ε", "v_prediction": "v"}[cfg["prediction_type"]]
@@ -130,7 +153,7 @@ Command line: `videocomposer demo`, or `videocomposer generate exp02_motion_tran
   (width {archs["clip"]["text_cfg"]["width"]}, stored in fp16).
 - Diffusion: predicts {dict(epsilon="the noise ε", v_prediction="the velocity v")[train_config["prediction_type"]]} on SD's scaled-linear schedule{" rescaled to zero terminal SNR" if train_config["zero_terminal_snr"] else ""} (recorded
   in `model_index.json`; every sampler of the pipeline follows both).
-- Defaults (stored in `model_index.json`): {SCHEDULER}, {SAMPLING_DEFAULTS["num_inference_steps"]} steps, guidance {SAMPLING_DEFAULTS["guidance_scale"]}.
+- Defaults (stored in `model_index.json`): {SCHEDULER}, {SAMPLING_DEFAULTS["num_inference_steps"]} steps, {_guidance(SAMPLING_DEFAULTS)}.
 
 ## Training (reproduce from nothing)
 
@@ -154,10 +177,12 @@ condition_cache=<cache>`.
 ## Measured (held-out clips)
 
 {metrics["clips"]} clips of seed 1001 and {metrics["text_clips"]} one-shape captions of seed 1002, never used in training; noise seed
-8888; guidance {metrics["guidance_scale"]}; the model's default sampler. Command (the protocol is in that module's docstring):
+8888; {_guidance(metrics)}; the model's default sampler. Command (the protocol is in that module's docstring):
 `python -m videocomposer.evaluation.toy_benchmark --clips {metrics["clips"]} --samplers {SCHEDULER}:{SAMPLING_DEFAULTS["num_inference_steps"]} --output metrics.json`
 
 {main_table}
+
+{_reference_points(metrics)}
 
 - Motion EPE: `videocomposer evaluate`'s codec-vector end-point error (source pixels, per 16-px cell) of the
   generated video, upsampled to the source's 128 px, against the source clip's motion condition; "without

@@ -101,9 +101,9 @@ def toy_architectures() -> dict[str, Any]:
 class Recipe:
     """The stages of the module docstring, run in order by :meth:`run`."""
 
-    def __init__(self, output_dir: str | os.PathLike, num_clips: int = 1500, vae_steps: int = 800,
+    def __init__(self, output_dir: str | os.PathLike, num_clips: int = 1500, vae_steps: int = 2000,
                  unet_steps: int | None = None, data_seed: int = DATA_SEED, overrides: Sequence[str] = (),
-                 decoder_steps: int = 2500):
+                 decoder_steps: int = 3500):
         self.root = ensure_writable_dir(output_dir)
         self.num_clips, self.vae_steps, self.unet_steps = num_clips, vae_steps, unet_steps
         self.decoder_steps = decoder_steps
@@ -370,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", required=True, help="working folder (run again to continue after the last finished stage)")
     parser.add_argument("--num-clips", type=int, default=1500, help="training clips (default 1500)")
-    parser.add_argument("--vae-steps", type=int, default=800, help="VAE training steps (default 800)")
-    parser.add_argument("--decoder-steps", type=int, default=2500, help="VAE decoder steps after the UNet (default 2500)")
+    parser.add_argument("--vae-steps", type=int, default=2000, help="VAE training steps (default 2000)")
+    parser.add_argument("--decoder-steps", type=int, default=3500, help="VAE decoder steps after the UNet (default 3500)")
     parser.add_argument("--unet-steps", type=int, help="UNet optimizer steps (default: the task config's max_steps)")
     parser.add_argument("--data-seed", type=int, default=DATA_SEED, help=f"training data seed (default {DATA_SEED})")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); on a busy machine 1 is faster")
