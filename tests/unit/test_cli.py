@@ -70,7 +70,7 @@ def test_generate_writes_the_requested_frames_and_size(tiny, tmp_path, capsys):
     code = main(["generate", "exp02_motion_transfer", "--weights-dir", str(tiny["weights"]), "--model-config",
                  str(tiny["config"]), "--input_video", str(tiny["video"]), "--image_path", str(tiny["image"]),
                  "--input_text_desc", "a red ball", "--seed", "7", "--frames", "3", "--height", "32", "--width", "48",
-                 "--steps", "2", "--output-dir", str(tmp_path), "--quiet"])
+                 "--steps", "2", "--min-guidance-scale", "2", "--output-dir", str(tmp_path), "--quiet"])
     assert code == 0, capsys.readouterr().err
     folder = tmp_path / "exp02_motion_transfer-clip-S00007"  # <task>-<video stem>-S<seed>
     codec, frames = decode(folder / "exp02_motion_transfer-S00007.mp4")
@@ -80,7 +80,7 @@ def test_generate_writes_the_requested_frames_and_size(tiny, tmp_path, capsys):
     assert load_preset(folder / "config.yaml").to_dict() == {**load_preset("exp02_motion_transfer").to_dict(),
                                                             "prompt": "a red ball", "seed": 7,
                                                             "num_frames": 3, "height": 32, "width": 48,
-                                                            "num_inference_steps": 2}
+                                                            "num_inference_steps": 2, "min_guidance_scale": 2.0}
 
 
 def test_generate_never_replaces_an_earlier_result(tiny, tmp_path, capsys):

@@ -8,6 +8,7 @@ from videocomposer.diffusion import (
     GuidedDenoiser,
     NoiseSchedule,
     ddim_timesteps,
+    frame_guidance_scales,
     loss_weights,
     make_guidance_kwargs,
     make_sampler,
@@ -251,6 +252,29 @@ def test_batched_cfg_equals_two_forwards_unet():
     separate = sample(model, x_T, cond, uncond, 9.0, 3, batched_cfg=False)
     batched = sample(model, x_T, cond, uncond, 9.0, 3, batched_cfg=True)
     assert (batched - separate).abs().max() <= 1e-5 * separate.abs().max()  # measured 3e-6 relative
+
+
+def test_per_frame_guidance_scales_guide_each_frame_with_its_own_scale():
+    """frame_guidance_scales is a linear ramp [1, 1, F, 1, 1] from the minimum (frame 0) to the maximum; with it,
+    every frame of the guided ε equals the single-scale guidance at that frame's scale (frame 0 at 1.0: the
+    conditional ε alone), in both the two-forward and the batched form."""
+    scales = frame_guidance_scales(3.0, 1.0, 5)
+    assert scales.shape == (1, 1, 5, 1, 1) and scales.dtype == torch.float32
+    torch.testing.assert_close(scales.flatten(), torch.tensor([1.0, 1.5, 2.0, 2.5, 3.0]), rtol=0, atol=0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 5, 3, 3, generator=g)
+    t = torch.tensor([500, 900])
+    def per_sample(value: float) -> torch.Tensor:  # a batch tensor, so that the two passes can be batched
+        return torch.full((2, 1, 1, 1, 1), value)
+
+    cond, uncond = {"s": per_sample(1.0), "c": per_sample(0.5)}, {"s": per_sample(0.4), "c": per_sample(-0.2)}
+    for batched in (False, True):
+        ramped = GuidedDenoiser(toy_model, cond, uncond, scales, batched=batched)(x, t)
+        for f, scale in enumerate(scales.flatten().tolist()):
+            single = GuidedDenoiser(toy_model, cond, uncond, scale, batched=batched)(x, t)
+            torch.testing.assert_close(ramped[:, :, f], single[:, :, f], rtol=0, atol=1e-6)
+        torch.testing.assert_close(ramped[:, :, 0], toy_model(x, t, **cond)[:, :, 0], rtol=0, atol=1e-6)
+        assert (ramped[:, :, -1] - toy_model(x, t, **cond)[:, :, -1]).abs().max() > 0.1
 
 
 def test_batched_cfg_default_is_on_for_accelerator_tensors():

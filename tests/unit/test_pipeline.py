@@ -200,6 +200,29 @@ def test_prediction_type_and_schedule_are_saved_with_the_model(weights_dir, tmp_
         VideoComposerPipeline.from_pretrained(tmp_path / "v_model")
 
 
+def test_min_guidance_scale_ramps_the_guidance_and_is_saved_with_the_model(pipe, tmp_path):
+    """``min_guidance_scale`` equal to ``guidance_scale`` is the single scale; a lower one changes frame 0 most
+    (its guidance drops furthest); a saved default is used when the argument is not given; bad values are refused."""
+    kwargs = dict(conditions=["y"], num_frames=3, output_type="latent", guidance_scale=9.0)
+    single = generate(pipe, **kwargs).frames
+    assert torch.equal(generate(pipe, min_guidance_scale=9.0, **kwargs).frames, single)
+    ramped = generate(pipe, min_guidance_scale=1.0, **kwargs).frames
+    change = (ramped - single).abs().flatten(3).amax(-1)[0].amax(0)  # per frame
+    assert change[0] > change[-1] and change[0] > 0
+    assert pipe.defaults["min_guidance_scale"] is None  # the official model: one scale, as the reference
+    try:
+        pipe.set_defaults(min_guidance_scale=1.0)
+        assert torch.equal(generate(pipe, **kwargs).frames, ramped)
+        folder = pipe.save_pretrained(tmp_path / "ramped")
+    finally:
+        pipe.set_defaults(min_guidance_scale=None)
+    assert VideoComposerPipeline.from_pretrained(folder).defaults["min_guidance_scale"] == 1.0
+    for bad in (-1.0, 10.0):
+        with pytest.raises(ValueError, match="min_guidance_scale .* must be between 0 and guidance_scale"):
+            generate(pipe, min_guidance_scale=bad, **kwargs)
+    generate(pipe, min_guidance_scale=10.0, **{**kwargs, "guidance_scale": None})  # no guidance: nothing to ramp
+
+
 def test_seed_and_latents_make_runs_reproducible(pipe):
     a = generate(pipe, output_type="latent")
     b = generate(pipe, output_type="latent")

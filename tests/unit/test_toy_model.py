@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import yaml
 
 import videocomposer
 from videocomposer.cli import main
@@ -16,7 +17,7 @@ from videocomposer.evaluation.toy_benchmark import evaluate_toy_model
 from videocomposer.pipelines import VideoComposerPipeline
 from videocomposer.pipelines.toy_model import PACKAGED_TOY_MODEL
 from videocomposer.training import synthetic
-from videocomposer.training.toy_recipe import NUM_FRAMES, SIZE, Recipe
+from videocomposer.training.toy_recipe import NUM_FRAMES, SAMPLING_DEFAULTS, SIZE, Recipe
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +93,8 @@ def test_generate_runs_the_toy_model_at_its_own_size(tmp_path, capsys):
     with av.open(str(mp4)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == NUM_FRAMES and frames[0].shape == (SIZE, SIZE, 3)
+    resolved = yaml.safe_load(next((tmp_path / "out").rglob("config.yaml")).read_text())
+    assert resolved["min_guidance_scale"] == SAMPLING_DEFAULTS["min_guidance_scale"]  # the model's ramp, as saved
 
 
 def test_generate_without_weights_points_to_the_toy_model(tmp_path, capsys):

@@ -24,6 +24,7 @@ def task_preset(args: argparse.Namespace) -> TaskPreset:
         raise UsageError(f"name a task ({', '.join(available_presets())}) or give --cfg FILE.yaml")
     overrides = {"seed": args.seed, "prompt": args.input_text_desc, "negative_prompt": args.negative_prompt,
                  "guidances": args.conditions, "num_inference_steps": args.steps, "guidance_scale": args.guidance_scale,
+                 "min_guidance_scale": args.min_guidance_scale,
                  "scheduler": args.scheduler, "num_frames": args.frames, "height": args.height, "width": args.width,
                  "fps": args.fps, "unet_file": unet_file(args.unet_file)}
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -160,6 +161,7 @@ def generate(args: argparse.Namespace, pipe: Any = None, command: str | None = N
                    negative_prompt=preset.negative_prompt if text else None,
                    num_frames=preset.num_frames, height=preset.height, width=preset.width,
                    num_inference_steps=preset.num_inference_steps, guidance_scale=preset.guidance_scale,
+                   min_guidance_scale=preset.min_guidance_scale,
                    scheduler=preset.scheduler, generator=torch.Generator().manual_seed(preset.seed))
         saved = save_result(output_dir, f"{name}-S{preset.seed:05d}", out.frames[0], out.conditions, source,
                             job.inputs.get("style_image"), fps=preset.fps)
@@ -213,6 +215,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     settings.add_argument("--seed", type=int, help="random seed (reference default 8888)")
     settings.add_argument("--steps", type=int, help="denoising steps (default 50, or the model's own)")
     settings.add_argument("--guidance-scale", "--guidance_scale", type=float, help="classifier-free guidance (default 9.0, or the model's own)")
+    settings.add_argument("--min-guidance-scale", "--min_guidance_scale", type=float,
+                          help="guidance of frame 0, ramped linearly to --guidance-scale on the last frame (as Stable "
+                          "Video Diffusion; default: the model's own, 1.0 for toy; none for the official model: one scale)")
     settings.add_argument("--scheduler", choices=sorted(SCHEDULERS), help="sampler (default ddim, as the reference)")
     settings.add_argument("--frames", type=int, help="number of frames (default 16, or the model's own)")
     settings.add_argument("--height", type=int, help="video height in pixels (default 256, or the model's own)")

@@ -5,7 +5,7 @@ and ``t`` int64 ``[B]``.
 """
 from .ddim import DDIMSampler, ddim_timesteps
 from .gaussian_diffusion import LOSS_WEIGHTINGS, loss_weights, q_sample, sample_timesteps, training_loss
-from .guidance import GuidedDenoiser, make_guidance_kwargs
+from .guidance import GuidedDenoiser, frame_guidance_scales, make_guidance_kwargs
 from .prediction import PREDICTION_TYPES, check_prediction_type, training_target, x0_and_eps
 from .schedule import NoiseSchedule
 from .schedulers import SCHEDULERS, make_sampler, sample
@@ -19,6 +19,7 @@ __all__ = [
     "SCHEDULERS",
     "check_prediction_type",
     "ddim_timesteps",
+    "frame_guidance_scales",
     "loss_weights",
     "make_guidance_kwargs",
     "make_sampler",

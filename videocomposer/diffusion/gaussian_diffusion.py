@@ -61,7 +61,8 @@ LOSS_WEIGHTINGS = ("uniform", "min_snr", "v_capped")
 
 
 def loss_weights(schedule: NoiseSchedule, t: torch.Tensor, weighting: str = "uniform", gamma: float = 5.0) -> torch.Tensor:
-    """Weights ``[B]`` (float32) of the per-sample ε losses of :func:`training_loss` at timesteps ``t``.
+    """Weights ``[B]`` (float32) of the per-sample losses of :func:`training_loss` (the MSE of ε or of v, whichever
+    the model predicts) at timesteps ``t``; the formulas below are stated on the ε error.
 
     With ``SNR_t = ᾱ_t / (1 − ᾱ_t)``:
 

@@ -4,6 +4,10 @@ The reference (``inference_single.py``) builds a conditional and an unconditiona
 only the task's ``guidances`` keys in both, and guides with ``u + s·(c − u)``. In the unconditional
 pass only the text and the style image are dropped; every spatial condition is passed unchanged,
 so guidance contrasts text and style only.
+
+The scale is one number (the reference) or one per frame (:func:`frame_guidance_scales`, as Stable Video
+Diffusion): a ramp from ``min_guidance_scale`` on frame 0 to ``guidance_scale`` on the last frame keeps
+the frame that a first-frame image fixes close to it while the later frames still follow the text.
 """
 from __future__ import annotations
 
@@ -44,6 +48,13 @@ def make_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | N
     return cond, uncond
 
 
+def frame_guidance_scales(guidance_scale: float, min_guidance_scale: float, num_frames: int) -> torch.Tensor:
+    """Per-frame guidance scales ``[1, 1, F, 1, 1]`` float32 (broadcast over a ``[B, C, F, H, W]`` ε):
+    linear from ``min_guidance_scale`` (frame 0) to ``guidance_scale`` (frame ``F - 1``), as diffusers'
+    ``StableVideoDiffusionPipeline`` (``min_guidance_scale`` → ``max_guidance_scale``)."""
+    return torch.linspace(min_guidance_scale, guidance_scale, num_frames, dtype=torch.float32).view(1, 1, -1, 1, 1)
+
+
 def _empty_caption(zero_y: torch.Tensor | None, y: torch.Tensor, key: str) -> torch.Tensor:
     """``zero_y`` ``[1, L, D]`` repeated to the batch of ``y`` ``[B, L, D]``."""
     if zero_y is None:
@@ -72,13 +83,14 @@ def _concat_kwargs(cond: Mapping[str, Any], uncond: Mapping[str, Any]) -> dict[s
 class GuidedDenoiser:
     """``eps(x_t, t)`` for a sampler: one model pass, or the guided ``u + s·(c − u)`` of two.
 
-    ``guidance_scale=None`` runs the model once with ``cond_kwargs``. Otherwise the conditional
+    ``guidance_scale=None`` runs the model once with ``cond_kwargs``; it is a number or a tensor that
+    broadcasts over ε (per frame: :func:`frame_guidance_scales`). Otherwise the conditional
     and unconditional passes run either as two forwards (the reference's order: cond, then uncond)
     or, with ``batched=True``, as one forward of batch ``2B`` (requires tensor kwargs).
     """
 
     def __init__(self, model: EpsModel, cond_kwargs: Mapping[str, Any], uncond_kwargs: Mapping[str, Any] | None = None,
-                 guidance_scale: float | None = None, batched: bool = False):
+                 guidance_scale: float | torch.Tensor | None = None, batched: bool = False):
         if guidance_scale is not None and uncond_kwargs is None:
             raise ValueError("uncond_kwargs are required when guidance_scale is set (see make_guidance_kwargs)")
         self.model = model
@@ -96,4 +108,7 @@ class GuidedDenoiser:
         else:
             c = self.model(x_t, t, **self.cond_kwargs)
             u = self.model(x_t, t, **self.uncond_kwargs)
-        return u + self.guidance_scale * (c - u)
+        scale = self.guidance_scale
+        if isinstance(scale, torch.Tensor):
+            scale = scale.to(c.device, c.dtype)
+        return u + scale * (c - u)

@@ -94,7 +94,8 @@ StepCallback = Callable[[int, int, torch.Tensor], None]
 
 @torch.no_grad()
 def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | None = None,
-           uncond_kwargs: Mapping[str, Any] | None = None, guidance_scale: float | None = None, num_steps: int = 50,
+           uncond_kwargs: Mapping[str, Any] | None = None, guidance_scale: float | torch.Tensor | None = None,
+           num_steps: int = 50,
            scheduler: str = "ddim", schedule: NoiseSchedule | None = None, eta: float = 0.0,
            generator: torch.Generator | None = None, batched_cfg: bool | None = None,
            callback: StepCallback | None = None, progress: bool = False,
@@ -103,8 +104,9 @@ def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | 
 
     ``model(x, t, **kwargs) -> eps`` (or v, with ``prediction_type="v_prediction"``) with ``t`` int64 ``[B]``. With ``guidance_scale`` set, ε is
     ``u + s·(c − u)`` of the ``cond_kwargs`` and ``uncond_kwargs`` passes (see
-    :func:`make_guidance_kwargs`; the official runs use 9.0); with ``None`` the model runs once on
-    ``cond_kwargs``. ``batched_cfg``: run both passes as one forward of batch ``2B``; ``None``
+    :func:`make_guidance_kwargs`; the official runs use 9.0; a tensor that broadcasts over ``x_T`` gives
+    each frame its own scale, :func:`~videocomposer.diffusion.guidance.frame_guidance_scales`); with
+    ``None`` the model runs once on ``cond_kwargs``. ``batched_cfg``: run both passes as one forward of batch ``2B``; ``None``
     means on for accelerator tensors when every kwarg is a tensor, off on CPU. ``schedule`` defaults to
     :meth:`NoiseSchedule.linear_sd`. ``callback(step_index, t, latents)`` runs after every step with
     the latents that step produced; ``progress`` shows a tqdm bar.

@@ -21,6 +21,13 @@ given first frame, at 64 px) by :func:`~videocomposer.evaluation.image.first_fra
 ``frame_change`` (:func:`frame_change`, with motion) beside ``source_frame_change``, the same of the source
 clip: a video model's frames change about as much as the source's, independent frames far more.
 
+**Reference points** (``reference_points``, no sampling; :func:`reference_points`): the motion and flow EPE,
+by the same protocol, of three videos made from each source clip: the clip itself at the model's size
+(``source``: what a model that reproduced it exactly would score), its first frame repeated (``still``: a
+video that does not move) and the clip encoded and decoded by the model's VAE (``vae``: the best a model
+whose latents are exactly the clip's can score). Codec vectors answer every small change between frames:
+the ``vae`` row shows how much of the generated videos' error the VAE alone explains.
+
 **Text**: one-shape captions from :data:`TEXT_SEED` (e.g. "a red circle moves left over a gray
 background") alone (``y``). The object is every pixel farther than :data:`OBJECT_DISTANCE` (RGB
 Euclidean) from its frame's background colour (the median of the 2-px border); each object pixel is
@@ -45,6 +52,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..models.vae import encode_posterior
 from ..training import synthetic
 from ..training.toy_recipe import EVAL_SEED
 from ..video.sampling import load_video_clip
@@ -122,6 +130,29 @@ def upsample(video: np.ndarray, size: int) -> np.ndarray:
     return resized.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
+def vae_round_trip(pipe, video: torch.Tensor) -> np.ndarray:
+    """``[F, 3, H, W]`` in [-1, 1] (a :class:`~videocomposer.video.clip.VideoClip`'s ``video``) → uint8
+    ``[F, H, W, 3]``: each frame encoded (posterior mean) and decoded by the pipeline's VAE."""
+    with torch.no_grad():
+        mean, _ = encode_posterior(pipe.vae, video[None].to(pipe.device, pipe.vae.dtype), chunk_size=len(video))
+        latents = pipe.vae.config.scaling_factor * mean.transpose(0, 1)[None]  # [1, z, F, h, w]
+        decoded = pipe.decode_latents(latents)[0].transpose(0, 1)  # [F, 3, H, W] in [0, 1]
+    return to_uint8_frames(decoded.float().cpu())
+
+
+def reference_points(pipe, clip: HeldOutClip, loaded, seed: int = SEED) -> dict[str, float]:
+    """Motion and flow EPE of the ``source``, ``still`` and ``vae`` videos of ``clip`` (module docstring).
+    ``loaded``: the clip as sampled for the model (:func:`~videocomposer.video.sampling.load_video_clip`)."""
+    source = to_uint8_frames(loaded.misc)
+    videos = {"source": source, "still": np.repeat(source[:1], len(source), axis=0),
+              "vae": vae_round_trip(pipe, loaded.video)}
+    out = {}
+    for name, video in videos.items():
+        metrics = evaluate_run(upsample(video, clip.spec.size), source=clip.path, seed=seed).metrics
+        out[f"motion_epe_{name}"], out[f"flow_epe_{name}"] = metrics.get("motion_epe"), metrics.get("flow_epe")
+    return out
+
+
 def _batched(pipe, items: list[dict[str, Any]], conditions: list[str], scheduler: str, steps: int,
              seed: int, guidance_scale: float | str = "default") -> tuple[np.ndarray, float]:
     """Generate one video per item (its ``prompt`` and, as needed, ``video`` / ``image``) in one batch;
@@ -152,7 +183,14 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
     size, frames = pipe.defaults["height"], pipe.defaults["num_frames"]
     report: dict[str, Any] = {"clips": num_clips, "text_clips": len(prompts), "seed": seed, "eval_seed": EVAL_SEED,
                               "text_seed": TEXT_SEED, "guidance_scale": pipe.defaults["guidance_scale"]
-                              if guidance_scale == "default" else guidance_scale, "samplers": {}}
+                              if guidance_scale == "default" else guidance_scale,
+                              "min_guidance_scale": pipe.defaults["min_guidance_scale"], "samplers": {}}
+    points: dict[str, list] = {}
+    for clip in clips:
+        loaded = load_video_clip(clip.path, frames, size, pipe.misc_size or size, seed=seed, with_mask=False)
+        for name, value in reference_points(pipe, clip, loaded, seed).items():
+            points.setdefault(name, []).append(value)
+    report["reference_points"] = {"means": {m: _mean(v) for m, v in points.items()}, "per_clip": points}
     for scheduler, steps in samplers:
         key = f"{scheduler}-{steps}"
         per_clip: dict[str, list] = {m: [] for m in ("motion_epe", "motion_epe_no_motion", "flow_epe", "flow_epe_no_motion",
@@ -226,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 guidance_scale=guidance)
     report["seconds"] = time.time() - began
     write_text(args.output, json.dumps(report, indent=2) + "\n")
+    print("reference points", json.dumps({k: round(v, 4) for k, v in report["reference_points"]["means"].items()}))
     for key, result in report["samplers"].items():
         print(key, json.dumps({k: round(v, 4) for k, v in result["means"].items()}), f"{result['sampling_seconds']:.1f} s")
     if "comparison" in report:

@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 from ..checkpoints import OFFICIAL_FILES
 from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
                           normalize_conditions)
-from ..diffusion import (PREDICTION_TYPES, SCHEDULERS, NoiseSchedule, check_prediction_type, make_guidance_kwargs,
-                         make_sampler, sample)
+from ..diffusion import (PREDICTION_TYPES, SCHEDULERS, NoiseSchedule, check_prediction_type, frame_guidance_scales,
+                         make_guidance_kwargs, make_sampler, sample)
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
@@ -43,7 +43,8 @@ OutputType = Literal["pil", "np", "pt", "latent"]
 _FROZEN_ENCODERS = ("clip", "midas", "pidinet", "sketch_cleaner")
 #: The model's default output size and sampling settings (the official model's; a ``save_pretrained``
 #: folder may store its own in ``model_index.json``, e.g. the toy model's 8 x 128 x 128).
-DEFAULTS = {"num_frames": 16, "height": 256, "width": 256, "num_inference_steps": 50, "guidance_scale": 9.0}
+DEFAULTS = {"num_frames": 16, "height": 256, "width": 256, "num_inference_steps": 50, "guidance_scale": 9.0,
+            "min_guidance_scale": None}
 
 
 @dataclass
@@ -192,8 +193,8 @@ class VideoComposerPipeline:
 
     def set_defaults(self, misc_size: int | None = None, **defaults: Any) -> None:
         """Set the defaults :meth:`__call__` uses when an argument is not given (``num_frames``, ``height``,
-        ``width``, ``num_inference_steps``, ``guidance_scale``) and the annotator frame size ``misc_size``;
-        :meth:`save_pretrained` stores them with the model."""
+        ``width``, ``num_inference_steps``, ``guidance_scale``, ``min_guidance_scale``) and the annotator frame
+        size ``misc_size``; :meth:`save_pretrained` stores them with the model."""
         unknown = sorted(set(defaults) - set(DEFAULTS))
         if unknown:
             raise ValueError(f"unknown pipeline default(s) {unknown}; expected some of {sorted(DEFAULTS)}")
@@ -289,6 +290,7 @@ class VideoComposerPipeline:
     def check_inputs(self, conditions: Sequence[str], *, prompt: Any, prompt_embeds: Any, negative_prompt: Any,
                      negative_prompt_embeds: Any, video: Any, num_frames: int, height: int, width: int,
                      num_inference_steps: int, guidance_scale: float | None, scheduler: str, output_type: str,
+                     min_guidance_scale: float | None = None,
                      latents: torch.Tensor | None, callback_on_step_end: Any, inputs: dict[str, Any],
                      precomputed: dict[str, torch.Tensor]) -> None:
         """Reject bad arguments before any compute, naming the argument, the value and what is expected."""
@@ -309,6 +311,10 @@ class VideoComposerPipeline:
                              f"{len(self.unet.config.dim_mult)} UNet levels), got {height}x{width}")
         if guidance_scale is not None and guidance_scale < 0:
             raise ValueError(f"guidance_scale must be >= 0 (or None for no guidance), got {guidance_scale}")
+        guided = guidance_scale is not None and guidance_scale > 1.0
+        if guided and min_guidance_scale is not None and not 0 <= min_guidance_scale <= guidance_scale:
+            raise ValueError(f"min_guidance_scale (frame 0's guidance) must be between 0 and guidance_scale "
+                             f"({guidance_scale}), got {min_guidance_scale}; None gives every frame guidance_scale")
         if scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {sorted(SCHEDULERS)}, got {scheduler!r}")
         if output_type not in ("pil", "np", "pt", "latent"):
@@ -387,7 +393,8 @@ class VideoComposerPipeline:
                  conditions: Sequence[str] | None = None, negative_prompt: str | Sequence[str] | None = None,
                  num_frames: int | None = None, height: int | None = None, width: int | None = None,
                  num_inference_steps: int | None = None, guidance_scale: float | None | Literal["default"] = "default",
-                 scheduler: str | None = None, eta: float = 0.0,
+                 min_guidance_scale: float | None | Literal["default"] = "default", scheduler: str | None = None,
+                 eta: float = 0.0,
                  generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
                  prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
                  precomputed_conditions: dict[str, torch.Tensor] | None = None, seed: int | None = None,
@@ -414,6 +421,11 @@ class VideoComposerPipeline:
             num_inference_steps, guidance_scale, scheduler, eta: sampling (``guidance_scale`` ≤ 1 or None
                 turns guidance off; ``scheduler`` one of ``ddim``, ``dpmsolver++``, ``euler``); the step
                 count and guidance default to the model's (50 and 9.0 for the official model).
+            min_guidance_scale: a guidance scale per frame, linear from this on frame 0 to ``guidance_scale``
+                on the last (:func:`~videocomposer.diffusion.guidance.frame_guidance_scales`, as Stable
+                Video Diffusion), so that the frame a first-frame image fixes is not pushed away from it by
+                the text; None: one scale for every frame (the reference). Default: the model's (None for
+                the official model, 1.0 for the toy model).
             generator: torch generator of the initial noise (and, via its seed, of clip sampling).
             latents: initial noise ``[B, 4, F, H/8, W/8]`` instead of drawing it.
             prompt_embeds, negative_prompt_embeds: precomputed text contexts ``[B, 77, D]``.
@@ -432,6 +444,7 @@ class VideoComposerPipeline:
         width = self.defaults["width"] if width is None else width
         num_inference_steps = self.defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
         guidance_scale = self.defaults["guidance_scale"] if guidance_scale == "default" else guidance_scale
+        min_guidance_scale = self.defaults["min_guidance_scale"] if min_guidance_scale == "default" else min_guidance_scale
         unknown = sorted(set(extra_inputs) - set(INPUTS))
         if unknown:
             raise TypeError(f"unexpected argument(s) {unknown}: not registered condition inputs")
@@ -443,6 +456,7 @@ class VideoComposerPipeline:
         self.check_inputs(conditions, prompt=prompt, prompt_embeds=prompt_embeds, negative_prompt=negative_prompt,
                           negative_prompt_embeds=negative_prompt_embeds, video=video, num_frames=num_frames, height=height,
                           width=width, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
+                          min_guidance_scale=min_guidance_scale,
                           scheduler=scheduler, output_type=output_type, latents=latents,
                           callback_on_step_end=callback_on_step_end, inputs=inputs, precomputed=precomputed)
         total_steps = len(make_sampler(scheduler, self.schedule, num_inference_steps, eta=eta).timesteps)
@@ -485,7 +499,9 @@ class VideoComposerPipeline:
                     x.copy_(result["latents"])
 
         try:
-            x_0 = sample(self._eps, x_T, cond_kwargs, uncond_kwargs, guidance_scale if guided else None,
+            scale = frame_guidance_scales(guidance_scale, min_guidance_scale, num_frames) \
+                if guided and min_guidance_scale is not None else guidance_scale
+            x_0 = sample(self._eps, x_T, cond_kwargs, uncond_kwargs, scale if guided else None,
                          num_steps=num_inference_steps, scheduler=scheduler, schedule=self.schedule, eta=eta,
                          generator=generator, batched_cfg=self.batched_cfg, callback=on_step,
                          prediction_type=self.prediction_type)

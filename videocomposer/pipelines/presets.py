@@ -55,6 +55,8 @@ class TaskPreset:
     width: int = 256
     num_inference_steps: int = 50
     guidance_scale: float = 9.0
+    #: Guidance of frame 0, ramped to ``guidance_scale`` on the last frame; None: one scale (the reference).
+    min_guidance_scale: float | None = None
     scheduler: str = "ddim"
     #: Frame rate of the written MP4/GIF (the reference's GIFs: 8).
     fps: float = 8.0

@@ -64,9 +64,12 @@ CONDITIONS = ("y", "local_image", "motion")
 #: Output frames and side: the clips are drawn at 128 px (16-px macroblocks carry the motion vectors) and
 #: the model works at 64 px (a 4x VAE: 16 x 16 latents), which is what this CPU budget affords.
 NUM_FRAMES, SIZE = 8, 64
-#: Sampling defaults stored in the model's ``model_index.json``.
+#: Sampling defaults stored in the model's ``model_index.json``. Guidance ramps from 1.0 on frame 0 to 3.0 on the
+#: last frame (``min_guidance_scale``): on validation clips (seed 3001) one scale of 3.0 for every frame pushed
+#: frame 0 away from the given first frame (PSNR 19.4 dB against 24.3 with the ramp, 24.4 unguided) while
+#: the text score did not drop with the ramp (43 → 48 % of 40 captions).
 SAMPLING_DEFAULTS = {"num_frames": NUM_FRAMES, "height": SIZE, "width": SIZE, "misc_size": SIZE,
-                     "num_inference_steps": 20, "guidance_scale": 3.0}
+                     "num_inference_steps": 20, "guidance_scale": 3.0, "min_guidance_scale": 1.0}
 #: The toy model's default sampler (DPM-Solver++ at 20 steps matches DDIM at 50: see its model card).
 SCHEDULER = "dpmsolver++"
 CONTEXT_DIM = 32
@@ -98,9 +101,9 @@ def toy_architectures() -> dict[str, Any]:
 class Recipe:
     """The stages of the module docstring, run in order by :meth:`run`."""
 
-    def __init__(self, output_dir: str | os.PathLike, num_clips: int = 1500, vae_steps: int = 800,
+    def __init__(self, output_dir: str | os.PathLike, num_clips: int = 1500, vae_steps: int = 2000,
                  unet_steps: int | None = None, data_seed: int = DATA_SEED, overrides: Sequence[str] = (),
-                 decoder_steps: int = 2500):
+                 decoder_steps: int = 3500):
         self.root = ensure_writable_dir(output_dir)
         self.num_clips, self.vae_steps, self.unet_steps = num_clips, vae_steps, unet_steps
         self.decoder_steps = decoder_steps
@@ -309,7 +312,8 @@ class Recipe:
 
         key = f"{SCHEDULER}-{SAMPLING_DEFAULTS['num_inference_steps']}"
         summary = {"clips": EVAL_CLIPS, "text_clips": reports["main"]["text_clips"], "guidance_scale": reports["main"]["guidance_scale"],
-                   "samplers": means(reports["main"]),
+                   "min_guidance_scale": reports["main"]["min_guidance_scale"], "samplers": means(reports["main"]),
+                   "reference_points": reports["main"]["reference_points"]["means"],
                    "comparison": {"clips": COMPARE_CLIPS, "samplers": means(reports["comparison"]),
                                   **reports["comparison"]["comparison"]},
                    "regression_subset": {"clips": REGRESSION_CLIPS, "scheduler": SCHEDULER,
@@ -366,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", required=True, help="working folder (run again to continue after the last finished stage)")
     parser.add_argument("--num-clips", type=int, default=1500, help="training clips (default 1500)")
-    parser.add_argument("--vae-steps", type=int, default=800, help="VAE training steps (default 800)")
-    parser.add_argument("--decoder-steps", type=int, default=2500, help="VAE decoder steps after the UNet (default 2500)")
+    parser.add_argument("--vae-steps", type=int, default=2000, help="VAE training steps (default 2000)")
+    parser.add_argument("--decoder-steps", type=int, default=3500, help="VAE decoder steps after the UNet (default 3500)")
     parser.add_argument("--unet-steps", type=int, help="UNet optimizer steps (default: the task config's max_steps)")
     parser.add_argument("--data-seed", type=int, default=DATA_SEED, help=f"training data seed (default {DATA_SEED})")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); on a busy machine 1 is faster")
