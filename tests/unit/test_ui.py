@@ -56,7 +56,7 @@ def form(**values):
     """The /generate arguments in FORM_FIELDS order (defaults: exp02 with nothing uploaded)."""
     defaults = dict(task="exp02_motion_transfer", conditions=[], prompt="a red ball", negative_prompt="", video=None,
                     image=None, style_image=None, sketch=None, depth=None, mask=None, trajectory="", steps=2,
-                    guidance_scale=9.0, scheduler="ddim", seed=7, frames=4, height=32, width=32)
+                    guidance_scale=9.0, min_guidance_scale=None, scheduler="ddim", seed=7, frames=4, height=32, width=32)
     defaults.update(values)
     return [defaults[name] for name in FORM_FIELDS]
 
@@ -66,8 +66,8 @@ STROKE = {"width": 128, "height": 96, "strokes": [{"points": [[20, 40], [100, 40
 
 def test_generation_through_gradio_client_equals_the_command_it_shows(app, tmp_path):
     client = Client(app["url"], verbose=False)
-    video, grid, command, folder = client.predict(*form(image=handle_file(str(app["image"])), trajectory=json.dumps(STROKE)),
-                                                  api_name="/generate")
+    video, grid, command, folder = client.predict(*form(image=handle_file(str(app["image"])), trajectory=json.dumps(STROKE),
+                                                        min_guidance_scale=2), api_name="/generate")
     frames = decode(video)
     assert frames.shape == (4, 32, 32, 3)
     assert Path(grid).suffix == ".gif"
@@ -79,6 +79,7 @@ def test_generation_through_gradio_client_equals_the_command_it_shows(app, tmp_p
     assert json.loads(Path(args.trajectory).read_text())["strokes"][0]["points"] == STROKE["strokes"][0]["points"]
     assert Path(args.image_path).read_bytes() == app["image"].read_bytes()
     assert args.input_video is None  # the drawn motion stands in for a video's
+    assert args.min_guidance_scale == 2.0  # the frame-0 guidance reaches the command (and the rerun below)
     saved = folder / "exp02_motion_transfer-S00007"
     assert np.array_equal(decode(saved / "exp02_motion_transfer-S00007.mp4"), frames)
     assert f"command: {command}" in (saved / "settings.txt").read_text()

@@ -83,8 +83,8 @@ def _concat_kwargs(cond: Mapping[str, Any], uncond: Mapping[str, Any]) -> dict[s
 class GuidedDenoiser:
     """``eps(x_t, t)`` for a sampler: one model pass, or the guided ``u + s·(c − u)`` of two.
 
-    ``guidance_scale=None`` runs the model once with ``cond_kwargs``; it is a number or a tensor that
-    broadcasts over ε (per frame: :func:`frame_guidance_scales`). Otherwise the conditional
+    ``guidance_scale`` is a number or a tensor that broadcasts over ε (per frame: :func:`frame_guidance_scales`);
+    ``None`` runs the model once with ``cond_kwargs``. Otherwise the conditional
     and unconditional passes run either as two forwards (the reference's order: cond, then uncond)
     or, with ``batched=True``, as one forward of batch ``2B`` (requires tensor kwargs).
     """

@@ -42,7 +42,7 @@ from .inputs import PreparedConditions, prepare_conditions
 OutputType = Literal["pil", "np", "pt", "latent"]
 _FROZEN_ENCODERS = ("clip", "midas", "pidinet", "sketch_cleaner")
 #: The model's default output size and sampling settings (the official model's; a ``save_pretrained``
-#: folder may store its own in ``model_index.json``, e.g. the toy model's 8 x 128 x 128).
+#: folder may store its own in ``model_index.json``, e.g. the toy model's 8 x 64 x 64 and guidance ramp).
 DEFAULTS = {"num_frames": 16, "height": 256, "width": 256, "num_inference_steps": 50, "guidance_scale": 9.0,
             "min_guidance_scale": None}
 

@@ -33,7 +33,8 @@ TASKS = ("exp02_motion_transfer", "exp02_motion_transfer_vs_style", "exp03_sketc
 #: The values every job endpoint takes, in order (names of :class:`~videocomposer.ui.jobs.JobRequest` fields,
 #: uploads by their upload name).
 FORM_FIELDS = ("task", "conditions", "prompt", "negative_prompt", "video", "image", "style_image", "sketch", "depth",
-               "mask", "trajectory", "steps", "guidance_scale", "scheduler", "seed", "frames", "height", "width")
+               "mask", "trajectory", "steps", "guidance_scale", "min_guidance_scale", "scheduler", "seed", "frames",
+               "height", "width")
 _UPLOADS = ("video", "image", "style_image", "sketch", "depth", "mask")
 DEFAULT_RADIUS = 24
 DISPLAY_SIDE = 512
@@ -45,6 +46,8 @@ def _request_values(values: tuple) -> dict[str, Any]:
     named["conditions"] = list(named["conditions"] or [])
     for key in ("steps", "seed", "frames", "height", "width"):
         named[key] = int(named[key]) if named[key] is not None else named[key]
+    if named["min_guidance_scale"] is not None:
+        named["min_guidance_scale"] = float(named["min_guidance_scale"])
     return named
 
 
@@ -136,11 +139,11 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
     """The Blocks app over ``holder``'s pipeline, writing jobs under ``output_dir``.
 
     ``defaults``: initial form values (``steps``, ``frames``, ``height``, ``width``, ``guidance_scale``,
-    ``scheduler``, ``task``, ``prompt``); the presets' otherwise.
+    ``min_guidance_scale``, ``scheduler``, ``task``, ``prompt``); the presets' otherwise.
     """
     preset = load_preset(TASKS[0])
     initial = {"task": TASKS[0], "prompt": "", "steps": preset.num_inference_steps, "guidance_scale": preset.guidance_scale,
-               "scheduler": preset.scheduler, "frames": preset.num_frames, "height": preset.height,
+               "min_guidance_scale": preset.min_guidance_scale, "scheduler": preset.scheduler, "frames": preset.num_frames, "height": preset.height,
                "width": preset.width, **(defaults or {})}
     model_line = holder.describe()
 
@@ -202,6 +205,8 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
                     with gr.Row():
                         steps = gr.Slider(1, 100, value=initial["steps"], step=1, label="Steps")
                         guidance = gr.Slider(0, 20, value=initial["guidance_scale"], step=0.5, label="Guidance scale")
+                        min_guidance = gr.Number(value=initial["min_guidance_scale"], minimum=0,
+                                                 label="Frame-0 guidance, rising to the guidance scale (empty: the model's)")
                         scheduler = gr.Dropdown(sorted(SCHEDULERS), value=initial["scheduler"], label="Scheduler")
                     with gr.Row():
                         seed = gr.Number(value=-1, precision=0, minimum=-1, maximum=SEED_MAX, label="Seed (-1 = random)")
@@ -218,7 +223,7 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
                 conditions_preview = gr.Image(label="Conditions preview (before generating)", interactive=False, height=200)
 
         form = [task, conditions, prompt, negative, video, image, style_image, sketch, depth, mask, trajectory,
-                steps, guidance, scheduler, seed, frames, height, width]
+                steps, guidance, min_guidance, scheduler, seed, frames, height, width]
         assert len(form) == len(FORM_FIELDS)
         task.change(lambda t: gr.update(visible=t == FREE_COMPOSITION), task, conditions, api_name=False)
         redraw = [image, trajectory, frames, width, height]

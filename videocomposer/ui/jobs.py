@@ -47,6 +47,7 @@ class JobRequest:
     trajectory: Trajectory | None = None
     steps: int = 50
     guidance_scale: float = 9.0
+    min_guidance_scale: float | None = None  # None: the model's (generate's default)
     scheduler: str = "ddim"
     seed: int = -1  # -1 = draw one
     frames: int = 16
@@ -103,6 +104,8 @@ def command_arguments(request: JobRequest, inputs: dict[str, str], seed: int, ho
              "--scheduler", request.scheduler, "--seed", str(seed), "--frames", str(int(request.frames)),
              "--height", str(int(request.height)), "--width", str(int(request.width)),
              "--device", holder.device, "--output-dir", os.fspath(output_dir)]
+    if request.min_guidance_scale is not None:
+        argv[-2:-2] = ["--min-guidance-scale", f"{float(request.min_guidance_scale):g}"]
     return argv
 
 

@@ -30,7 +30,7 @@ class ModelSource:
     def form_defaults(self) -> dict[str, Any]:
         """Initial form values the model stores (e.g. the toy model's 8 frames of 64x64), by form field."""
         names = {"num_frames": "frames", "height": "height", "width": "width", "num_inference_steps": "steps",
-                 "guidance_scale": "guidance_scale", "scheduler": "scheduler"}
+                 "guidance_scale": "guidance_scale", "min_guidance_scale": "min_guidance_scale", "scheduler": "scheduler"}
         return {names[k]: v for k, v in stored_defaults(self.folder).items() if k in names}
 
     def loadable_conditions(self) -> list[str]:
