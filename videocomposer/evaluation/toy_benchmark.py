@@ -185,9 +185,10 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
                               "text_seed": TEXT_SEED, "guidance_scale": pipe.defaults["guidance_scale"]
                               if guidance_scale == "default" else guidance_scale,
                               "min_guidance_scale": pipe.defaults["min_guidance_scale"], "samplers": {}}
+    # each clip sampled once (its motion vectors re-encoded once), for the reference points and every sampler
+    sampled = [load_video_clip(c.path, frames, size, pipe.misc_size or size, seed=seed, with_mask=False) for c in clips]
     points: dict[str, list] = {}
-    for clip in clips:
-        loaded = load_video_clip(clip.path, frames, size, pipe.misc_size or size, seed=seed, with_mask=False)
+    for clip, loaded in zip(clips, sampled):
         for name, value in reference_points(pipe, clip, loaded, seed).items():
             points.setdefault(name, []).append(value)
     report["reference_points"] = {"means": {m: _mean(v) for m, v in points.items()}, "per_clip": points}
@@ -198,8 +199,7 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
                                                       "frame_change", "source_frame_change")}
         seconds = 0.0
         for start in range(0, num_clips, batch_size):
-            group = clips[start:start + batch_size]
-            loaded = [load_video_clip(c.path, frames, size, pipe.misc_size or size, seed=seed, with_mask=False) for c in group]
+            group, loaded = clips[start:start + batch_size], sampled[start:start + batch_size]
             items = [{"prompt": c.caption, "video": clip, "image": clip.misc[0]} for c, clip in zip(group, loaded)]
             first_frames = [to_uint8_frames(clip.misc[:1])[0] for clip in loaded]
             for suffix, conditions in (("", ["y", "local_image", "motion"]), ("_no_motion", ["y", "local_image"])):
