@@ -143,7 +143,8 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
     """
     preset = load_preset(TASKS[0])
     initial = {"task": TASKS[0], "prompt": "", "steps": preset.num_inference_steps, "guidance_scale": preset.guidance_scale,
-               "min_guidance_scale": preset.min_guidance_scale, "scheduler": preset.scheduler, "frames": preset.num_frames, "height": preset.height,
+               "min_guidance_scale": preset.min_guidance_scale, "scheduler": preset.scheduler,
+               "frames": preset.num_frames, "height": preset.height,
                "width": preset.width, **(defaults or {})}
     model_line = holder.describe()
 

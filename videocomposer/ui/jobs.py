@@ -100,12 +100,12 @@ def command_arguments(request: JobRequest, inputs: dict[str, str], seed: int, ho
         if not request.conditions:
             raise UsageError("free composition: choose at least one condition")
         argv += ["--conditions", ",".join(request.conditions)]
-    argv += ["--steps", str(int(request.steps)), "--guidance-scale", f"{float(request.guidance_scale):g}",
-             "--scheduler", request.scheduler, "--seed", str(seed), "--frames", str(int(request.frames)),
+    argv += ["--steps", str(int(request.steps)), "--guidance-scale", f"{float(request.guidance_scale):g}"]
+    if request.min_guidance_scale is not None:
+        argv += ["--min-guidance-scale", f"{float(request.min_guidance_scale):g}"]
+    argv += ["--scheduler", request.scheduler, "--seed", str(seed), "--frames", str(int(request.frames)),
              "--height", str(int(request.height)), "--width", str(int(request.width)),
              "--device", holder.device, "--output-dir", os.fspath(output_dir)]
-    if request.min_guidance_scale is not None:
-        argv[-2:-2] = ["--min-guidance-scale", f"{float(request.min_guidance_scale):g}"]
     return argv
 
 
