@@ -91,6 +91,8 @@ def _training_settings(cfg: dict[str, Any]) -> str:
         cfg["loss_weighting"]].format(g=cfg["loss_weighting_gamma"])
     if cfg["zero_terminal_snr"]:
         loss += " on SD's schedule rescaled to zero terminal SNR"
+    if cfg.get("noise_correlation"):
+        loss += f", noise correlated {cfg['noise_correlation']:g} between frames"
     if cfg["noise_offset"]:
         loss += f", offset noise {cfg['noise_offset']:g}"
     ema = f", EMA {cfg['ema_decay']:g} (shipped)" if cfg["use_ema"] else ""
@@ -153,8 +155,9 @@ Command line: `videocomposer demo`, or `videocomposer generate exp02_motion_tran
   8-channel STC encoders; VAE: diffusers `AutoencoderKL`, 4x downsampling (16 x 16 x 4 latents), latent
   scale {vae["scale_factor"]}; text tower: a frozen, randomly initialised 2-layer OpenCLIP text transformer
   (width {archs["clip"]["text_cfg"]["width"]}, stored in fp16).
-- Diffusion: predicts {dict(epsilon="the noise ε", v_prediction="the velocity v")[train_config["prediction_type"]]} on SD's scaled-linear schedule{" rescaled to zero terminal SNR" if train_config["zero_terminal_snr"] else ""} (recorded
-  in `model_index.json`; every sampler of the pipeline follows both).
+- Diffusion: predicts {dict(epsilon="the noise ε", v_prediction="the velocity v")[train_config["prediction_type"]]} on SD's scaled-linear schedule{" rescaled to zero terminal SNR" if train_config["zero_terminal_snr"] else ""}{
+  f", from noise whose frames have correlation {train_config['noise_correlation']:g} (PYoCo's mixed noise)" if train_config.get("noise_correlation") else ""} (recorded
+  in `model_index.json`; every sampler of the pipeline follows them).
 - Defaults (stored in `model_index.json`): {SCHEDULER}, {SAMPLING_DEFAULTS["num_inference_steps"]} steps, {_guidance(SAMPLING_DEFAULTS)}.
 
 ## Training (reproduce from nothing)
