@@ -5,13 +5,17 @@ import pytest
 import torch
 
 from videocomposer.diffusion import (
+    DDIMSampler,
     GuidedDenoiser,
     NoiseSchedule,
+    check_noise_correlation,
     ddim_timesteps,
     frame_guidance_scales,
+    frame_noise,
     loss_weights,
     make_guidance_kwargs,
     make_sampler,
+    mix_frame_noise,
     q_sample,
     sample,
     sample_timesteps,
@@ -332,6 +336,48 @@ def test_ddim_eta_uses_the_generator():
     a = sample(toy_model, x_T, kwargs, num_steps=5, eta=1.0, generator=torch.Generator().manual_seed(1))
     b = sample(toy_model, x_T, kwargs, num_steps=5, eta=1.0, generator=torch.Generator().manual_seed(1))
     assert torch.equal(a, b) and not torch.allclose(a, deterministic, atol=1e-2)
+
+
+def frame_correlations(noise: torch.Tensor) -> torch.Tensor:
+    """Correlation between every pair of frames of ``[..., F, H, W]`` noise, over everything else → ``[F, F]``."""
+    frames = noise.movedim(-3, 0).flatten(1)
+    return torch.corrcoef(frames)
+
+
+def test_frame_noise_is_standard_normal_with_the_given_correlation_between_frames():
+    shape = (2, 4, 5, 32, 32)  # [B, C, F, H, W]
+    independent = frame_noise(shape, 0.0, torch.Generator().manual_seed(3))
+    assert torch.equal(independent, torch.randn(shape, generator=torch.Generator().manual_seed(3)))  # the reference's x_T
+    for rho in (0.3, 0.5, 0.8):
+        noise = frame_noise(shape, rho, torch.Generator().manual_seed(3))
+        assert noise.std().item() == pytest.approx(1.0, abs=0.03) and abs(noise.mean().item()) < 0.03
+        off_diagonal = frame_correlations(noise)[~torch.eye(shape[2], dtype=torch.bool)]
+        assert off_diagonal.min() > rho - 0.05 and off_diagonal.max() < rho + 0.05, (rho, off_diagonal)
+        # its independent part is the ρ = 0 draw: the shared part is drawn after it
+        shared = (noise - (1 - rho) ** 0.5 * independent) / rho**0.5
+        assert torch.allclose(shared, shared[:, :, :1].expand_as(shared), atol=1e-5)
+    assert torch.equal(frame_noise(shape, 0.5, torch.Generator().manual_seed(3)),
+                       frame_noise(shape, 0.5, torch.Generator().manual_seed(3)))
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match=r"noise_correlation must be in \[0, 1\)"):
+            check_noise_correlation(bad)
+    with pytest.raises(ValueError, match="one frame"):
+        mix_frame_noise(torch.zeros(1, 4, 3, 8, 8), torch.zeros(1, 4, 3, 8, 8), 0.5)
+
+
+def test_ddim_eta_noise_has_the_model_noise_correlation():
+    """With ε ≡ 0 a DDIM step is ``√(ᾱ_prev/ᾱ_t)·x_t + σ_t·z``: recover ``z`` and compare it with the draw."""
+    x_t = torch.randn(2, 4, 6, 16, 16, generator=torch.Generator().manual_seed(0))
+    for rho in (0.0, 0.6):
+        sampler = DDIMSampler(SCHEDULE, 10, eta=1.0, generator=torch.Generator().manual_seed(5), noise_correlation=rho)
+        t, t_prev = int(sampler.timesteps[2]), int(sampler.timesteps[3])
+        out = sampler.step(torch.zeros_like(x_t), t, x_t)
+        a_t, a_prev = (SCHEDULE.alphas_cumprod[i].item() for i in (t, t_prev))
+        sigma = ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) ** 0.5
+        z = (out - (a_prev / a_t) ** 0.5 * x_t) / sigma
+        torch.testing.assert_close(z, frame_noise(x_t.shape, rho, torch.Generator().manual_seed(5)), rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="noise_correlation"):
+        make_sampler("ddim", SCHEDULE, 10, eta=1.0, noise_correlation=1.5)
 
 
 def test_sampler_argument_errors():

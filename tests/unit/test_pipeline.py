@@ -200,6 +200,36 @@ def test_prediction_type_and_schedule_are_saved_with_the_model(weights_dir, tmp_
         VideoComposerPipeline.from_pretrained(tmp_path / "v_model")
 
 
+def test_noise_correlation_is_saved_with_the_model_and_draws_x_T(weights_dir, tmp_path):
+    """A model trained on frame-correlated noise keeps its correlation through save/load; its ``x_T`` is
+    :func:`frame_noise` of that correlation (the official model's stays ``torch.randn``), and the sampler
+    starts from it; a bad value in ``model_index.json`` is refused naming the file."""
+    from videocomposer.diffusion import frame_noise
+
+    pipe = VideoComposerPipeline.from_official(weights_dir, conditions=["y"], config=tiny_configs())
+    shape = (2, 4, FRAMES, SIZE // 8, SIZE // 8)
+    assert pipe.noise_correlation == 0.0
+    assert torch.equal(pipe.prepare_latents(2, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None),
+                       torch.randn(shape, generator=torch.Generator().manual_seed(0)))
+    pipe.noise_correlation = 0.5
+    loaded = VideoComposerPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "correlated"))
+    assert loaded.noise_correlation == 0.5
+    x_T = loaded.prepare_latents(2, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None)
+    assert torch.equal(x_T, frame_noise(shape, 0.5, torch.Generator().manual_seed(0)))
+    loaded.set_progress_bar_config(disable=True)
+    kwargs = dict(prompt="a red circle", num_frames=FRAMES, height=SIZE, width=SIZE, num_inference_steps=STEPS,
+                  guidance_scale=None, output_type="latent")
+    got = loaded(generator=torch.Generator().manual_seed(0), **kwargs).frames
+    start = loaded.prepare_latents(1, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None)
+    assert torch.equal(got, loaded(latents=start, **kwargs).frames)
+    assert not torch.allclose(got, loaded(latents=torch.randn(start.shape, generator=torch.Generator().manual_seed(0)),
+                                          **kwargs).frames, atol=1e-3)
+    index = tmp_path / "correlated" / "model_index.json"
+    index.write_text(index.read_text().replace('"noise_correlation": 0.5', '"noise_correlation": 1.5'))
+    with pytest.raises(ValueError, match=r"model_index.json: pipeline_config.noise_correlation must be in \[0, 1\), got 1.5"):
+        VideoComposerPipeline.from_pretrained(tmp_path / "correlated")
+
+
 def test_min_guidance_scale_ramps_the_guidance_and_is_saved_with_the_model(pipe, tmp_path):
     """``min_guidance_scale`` equal to ``guidance_scale`` is the single scale; a lower one changes frame 0 most
     (its guidance drops furthest); a saved default is used when the argument is not given; bad values are refused."""

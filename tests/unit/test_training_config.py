@@ -88,6 +88,7 @@ BAD = [
     (["max_steps=0"], "max_steps"),
     (["loss_weighting=snr"], "loss_weighting"),
     (["noise_offset=-0.1"], "noise_offset"),
+    (["noise_correlation=1.0"], "noise_correlation"),
     (["loss_weighting_gamma=0"], "loss_weighting_gamma"),
     (["prediction_type=x0"], "prediction_type"),
     (["zero_terminal_snr=true"], "zero_terminal_snr"),

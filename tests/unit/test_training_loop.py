@@ -190,6 +190,27 @@ def test_offset_noise_adds_one_constant_per_sample_and_channel():
     assert torch.equal(keyed_noise(keys, shape, 5, 1000, 0.5)[1], offset_noise)  # keyed: resumable
 
 
+def test_noise_correlation_correlates_the_frames_of_the_diffusion_noise(workspace, tmp_path):
+    """``noise_correlation``: the same timesteps and posterior draws; each clip's noise is its independent draw
+    mixed with one draw shared by its frames (the pipeline samples with it); the setting reaches the loss."""
+    from videocomposer.diffusion import mix_frame_noise
+    from videocomposer.training.trainer import keyed_noise
+
+    keys, shape = [(0, i) for i in range(64)], (4, 6, 8, 8)  # [C, F, h, w]
+    t, noise, posterior = keyed_noise(keys, shape, 5, 1000)
+    t2, mixed, posterior2 = keyed_noise(keys, shape, 5, 1000, noise_correlation=0.5)
+    assert torch.equal(t, t2) and torch.equal(posterior, posterior2)
+    shared = (mixed - 0.5**0.5 * noise) / 0.5**0.5
+    assert torch.allclose(shared, shared[:, :, :1].expand_as(shared), atol=1e-5)  # one draw for all frames
+    torch.testing.assert_close(mixed, mix_frame_noise(noise, shared[:, :, :1], 0.5))
+    assert 0.45 < float(torch.corrcoef(mixed.movedim(2, 0).flatten(1))[0, 1]) < 0.55
+    assert 0.9 < float(mixed.std()) < 1.1
+    assert torch.equal(keyed_noise(keys, shape, 5, 1000, noise_correlation=0.5)[1], mixed)  # keyed: resumable
+    runs = [train(config(workspace, tmp_path / str(rho), "train_exp02_motion_transfer",
+                         *deterministic("max_steps=1", f"noise_correlation={rho}"))).losses[0] for rho in (0.0, 0.5)]
+    assert runs[0] != runs[1]
+
+
 def test_gradient_checkpointing_gives_the_same_gradients(workspace, tmp_path):
     runs = [train(config(workspace, tmp_path / str(flag), "train_exp02_motion_transfer",
                          *deterministic("max_steps=1", f"gradient_checkpointing={flag}", "unet.dropout=0.1")))

@@ -6,6 +6,7 @@ and ``t`` int64 ``[B]``.
 from .ddim import DDIMSampler, ddim_timesteps
 from .gaussian_diffusion import LOSS_WEIGHTINGS, loss_weights, q_sample, sample_timesteps, training_loss
 from .guidance import GuidedDenoiser, frame_guidance_scales, make_guidance_kwargs
+from .noise import check_noise_correlation, frame_noise, mix_frame_noise
 from .prediction import PREDICTION_TYPES, check_prediction_type, training_target, x0_and_eps
 from .schedule import NoiseSchedule
 from .schedulers import SCHEDULERS, make_sampler, sample
@@ -17,12 +18,15 @@ __all__ = [
     "NoiseSchedule",
     "PREDICTION_TYPES",
     "SCHEDULERS",
+    "check_noise_correlation",
     "check_prediction_type",
     "ddim_timesteps",
     "frame_guidance_scales",
+    "frame_noise",
     "loss_weights",
     "make_guidance_kwargs",
     "make_sampler",
+    "mix_frame_noise",
     "q_sample",
     "sample",
     "sample_timesteps",

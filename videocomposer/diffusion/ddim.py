@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from .noise import check_noise_correlation, frame_noise
 from .prediction import check_prediction_type, x0_and_eps
 from .schedule import NoiseSchedule
 
@@ -39,17 +40,19 @@ class DDIMSampler:
     """DDIM over a :class:`NoiseSchedule`, with the step interface of a diffusers scheduler.
 
     ``eta = 0`` is deterministic (the reference's inference setting); ``eta > 0`` adds
-    ``σ_t·z`` with ``z`` drawn from ``generator``. ``prediction_type``: what the model outputs
+    ``σ_t·z`` with ``z`` drawn from ``generator``, its frames correlated by ``noise_correlation`` as the model's
+    training noise was (see :mod:`.noise`). ``prediction_type``: what the model outputs
     (``"epsilon"``, the reference, or ``"v_prediction"``; see :mod:`.prediction`).
     """
 
     init_noise_sigma = 1.0
 
     def __init__(self, schedule: NoiseSchedule, num_steps: int, eta: float = 0.0,
-                 generator: torch.Generator | None = None, prediction_type: str = "epsilon"):
+                 generator: torch.Generator | None = None, prediction_type: str = "epsilon", noise_correlation: float = 0.0):
         if eta < 0:
             raise ValueError(f"eta must be >= 0, got {eta}")
         check_prediction_type(prediction_type)
+        self.noise_correlation = check_noise_correlation(noise_correlation)
         self.prediction_type = prediction_type
         self.schedule = schedule
         self.eta = eta
@@ -92,7 +95,6 @@ class DDIMSampler:
         direction = torch.sqrt(1 - a_prev - sigma**2) * eps
         prev_sample = torch.sqrt(a_prev) * x0 + direction
         if self.eta > 0:
-            noise = torch.randn(sample.shape, generator=self.generator, dtype=sample.dtype,
-                                device=self.generator.device if self.generator is not None else sample.device)
-            prev_sample = prev_sample + sigma * noise.to(sample.device)
+            noise = frame_noise(sample.shape, self.noise_correlation, self.generator, sample.device, sample.dtype)
+            prev_sample = prev_sample + sigma * noise
         return prev_sample

@@ -74,9 +74,12 @@ SCHEDULERS: tuple[str, ...] = ("ddim", *_DIFFUSERS_SCHEDULERS)  # "ddim" = the r
 
 
 def make_sampler(name: str, schedule: NoiseSchedule, num_steps: int, eta: float = 0.0,
-                 generator: torch.Generator | None = None, prediction_type: str = "epsilon") -> Sampler:
+                 generator: torch.Generator | None = None, prediction_type: str = "epsilon",
+                 noise_correlation: float = 0.0) -> Sampler:
     """Build the sampler named ``name`` (one of :data:`SCHEDULERS`) for a model that predicts
-    ``prediction_type`` (:data:`~.prediction.PREDICTION_TYPES`). ``eta`` applies to DDIM only."""
+    ``prediction_type`` (:data:`~.prediction.PREDICTION_TYPES`). ``eta`` applies to DDIM only, and so does
+    ``noise_correlation`` (the frames' correlation of the noise DDIM adds when ``eta > 0``, :mod:`.noise`):
+    the other samplers add no noise."""
     if name not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {name!r}; choose one of {list(SCHEDULERS)}")
     if eta != 0.0 and name != "ddim":
@@ -85,7 +88,8 @@ def make_sampler(name: str, schedule: NoiseSchedule, num_steps: int, eta: float 
         raise ValueError(f"num_steps must be in [1, {schedule.num_timesteps}], got {num_steps}")
     check_prediction_type(prediction_type)
     if name == "ddim":
-        return DDIMSampler(schedule, num_steps, eta=eta, generator=generator, prediction_type=prediction_type)
+        return DDIMSampler(schedule, num_steps, eta=eta, generator=generator, prediction_type=prediction_type,
+                           noise_correlation=noise_correlation)
     return _DiffusersSampler(_DIFFUSERS_SCHEDULERS[name](_diffusers_config(schedule, prediction_type)), num_steps, generator)
 
 
@@ -99,8 +103,9 @@ def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | 
            scheduler: str = "ddim", schedule: NoiseSchedule | None = None, eta: float = 0.0,
            generator: torch.Generator | None = None, batched_cfg: bool | None = None,
            callback: StepCallback | None = None, progress: bool = False,
-           prediction_type: str = "epsilon") -> torch.Tensor:
-    """Denoise ``x_T`` (standard normal ``[B, C, F, H, W]``) into latents ``x_0`` of the same shape.
+           prediction_type: str = "epsilon", noise_correlation: float = 0.0) -> torch.Tensor:
+    """Denoise ``x_T`` (standard normal ``[B, C, F, H, W]``, its frames correlated by ``noise_correlation`` for a
+    model trained so: :func:`~videocomposer.diffusion.noise.frame_noise`) into latents ``x_0`` of the same shape.
 
     ``model(x, t, **kwargs) -> eps`` (or v, with ``prediction_type="v_prediction"``) with ``t`` int64 ``[B]``. With ``guidance_scale`` set, ε is
     ``u + s·(c − u)`` of the ``cond_kwargs`` and ``uncond_kwargs`` passes (see
@@ -112,7 +117,8 @@ def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | 
     the latents that step produced; ``progress`` shows a tqdm bar.
     """
     schedule = schedule if schedule is not None else NoiseSchedule.linear_sd()
-    sampler = make_sampler(scheduler, schedule, num_steps, eta=eta, generator=generator, prediction_type=prediction_type)
+    sampler = make_sampler(scheduler, schedule, num_steps, eta=eta, generator=generator, prediction_type=prediction_type,
+                           noise_correlation=noise_correlation)
     if batched_cfg is None:
         batched_cfg = x_T.device.type != "cpu" and can_batch(cond_kwargs or {}, uncond_kwargs)
     denoiser = GuidedDenoiser(model, cond_kwargs or {}, uncond_kwargs, guidance_scale, batched=batched_cfg)

@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 from ..checkpoints import OFFICIAL_FILES
 from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
                           normalize_conditions)
-from ..diffusion import (PREDICTION_TYPES, SCHEDULERS, NoiseSchedule, check_prediction_type, frame_guidance_scales,
+from ..diffusion import (PREDICTION_TYPES, SCHEDULERS, NoiseSchedule, check_noise_correlation, check_prediction_type,
+                         frame_guidance_scales, frame_noise,
                          make_guidance_kwargs, make_sampler, sample)
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
@@ -87,7 +88,8 @@ class VideoComposerPipeline:
     def __init__(self, unet: torch.nn.Module, vae: torch.nn.Module | None = None, clip: torch.nn.Module | None = None,
                  tokenizer: CLIPTokenizer | None = None, midas: torch.nn.Module | None = None,
                  pidinet: torch.nn.Module | None = None, sketch_cleaner: torch.nn.Module | None = None,
-                 schedule: NoiseSchedule | None = None, scheduler: str = "ddim", prediction_type: str = "epsilon"):
+                 schedule: NoiseSchedule | None = None, scheduler: str = "ddim", prediction_type: str = "epsilon",
+                 noise_correlation: float = 0.0):
         self.unet, self.vae, self.clip, self.midas, self.pidinet, self.sketch_cleaner = unet, vae, clip, midas, pidinet, sketch_cleaner
         for module in self.components().values():  # inference only: eval mode, no gradients (also fixes kernel choice)
             module.eval().requires_grad_(False)
@@ -100,6 +102,9 @@ class VideoComposerPipeline:
         #: What the UNet predicts ("epsilon", as the official model, or "v_prediction"); with ``schedule`` it is
         #: part of the model, so :meth:`save_pretrained` records both.
         self.prediction_type = prediction_type
+        #: The correlation between frames of the noise the UNet was trained on (0 for the official model;
+        #: :mod:`videocomposer.diffusion.noise`): ``x_T`` is drawn with it, and :meth:`save_pretrained` records it.
+        self.noise_correlation = check_noise_correlation(noise_correlation)
         self.batched_cfg: bool | None = None
         self.vae_decode_chunk_size = 16
         self.annotator_chunk_size = 1
@@ -160,9 +165,14 @@ class VideoComposerPipeline:
         if settings.get("prediction_type", "epsilon") not in PREDICTION_TYPES:
             raise ValueError(f"{folder / 'model_index.json'}: pipeline_config.prediction_type must be one of "
                              f"{', '.join(PREDICTION_TYPES)}, got {settings['prediction_type']!r}")
+        try:
+            correlation = check_noise_correlation(settings.get("noise_correlation", 0.0))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{folder / 'model_index.json'}: pipeline_config.{error}") from None
         pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler=settings.get("scheduler", "ddim"),
                    schedule=NoiseSchedule.for_training(bool(settings.get("zero_terminal_snr", False))),
-                   prediction_type=settings.get("prediction_type", "epsilon"))
+                   prediction_type=settings.get("prediction_type", "epsilon"),
+                   noise_correlation=correlation)
         pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
         pipe.set_defaults(**{k: settings[k] for k in (*DEFAULTS, "misc_size") if k in settings})
         return pipe.to(device, dtype)
@@ -185,7 +195,7 @@ class VideoComposerPipeline:
         for name, module in self.components().items():
             save_component(name, module, folder)
         settings = {"scheduler": self.scheduler, "prediction_type": self.prediction_type,
-                    "zero_terminal_snr": self.schedule.zero_terminal_snr,
+                    "zero_terminal_snr": self.schedule.zero_terminal_snr, "noise_correlation": self.noise_correlation,
                     **({"unet_file": self.unet_source} if self.unet_source else {}),
                     **self.defaults, **({"misc_size": self.misc_size} if self.misc_size is not None else {})}
         write_index(folder, list(self.components()), settings)
@@ -362,14 +372,14 @@ class VideoComposerPipeline:
 
     def prepare_latents(self, batch: int, num_frames: int, height: int, width: int,
                         generator: torch.Generator | None, latents: torch.Tensor | None) -> torch.Tensor:
-        """Standard-normal ``x_T`` ``[B, 4, F, H/8, W/8]`` float32 on the execution device (or the given ``latents``)."""
+        """Standard-normal ``x_T`` ``[B, 4, F, H/8, W/8]`` float32 on the execution device (or the given ``latents``),
+        its frames correlated as the model's training noise (:attr:`noise_correlation`)."""
         if latents is not None:
             if latents.shape[0] not in (1, batch):
                 raise ValueError(f"latents have batch {latents.shape[0]}, the conditions have {batch}")
             return latents.to(self.device, torch.float32).expand(batch, *latents.shape[1:]).contiguous()
         shape = (batch, self.unet.config.in_dim, num_frames, height // self.vae_scale_factor, width // self.vae_scale_factor)
-        noise_device = generator.device if generator is not None else torch.device("cpu")
-        return torch.randn(shape, generator=generator, device=noise_device, dtype=torch.float32).to(self.device)
+        return frame_noise(shape, self.noise_correlation, generator).to(self.device)
 
     def _eps(self, x: torch.Tensor, t: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
         """The UNet as the sampler sees it: latents in the UNet's dtype, ε returned in float32."""
@@ -504,7 +514,7 @@ class VideoComposerPipeline:
             x_0 = sample(self._eps, x_T, cond_kwargs, uncond_kwargs, scale if guided else None,
                          num_steps=num_inference_steps, scheduler=scheduler, schedule=self.schedule, eta=eta,
                          generator=generator, batched_cfg=self.batched_cfg, callback=on_step,
-                         prediction_type=self.prediction_type)
+                         prediction_type=self.prediction_type, noise_correlation=self.noise_correlation)
         finally:
             bar.close()
 

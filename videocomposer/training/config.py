@@ -125,6 +125,9 @@ class TrainConfig:
     #: frames and pixels (0 = none, the reference). Stops a model from reading the mean colour of each frame
     #: from the barely-noised signal at t ≈ T, which pure noise at sampling does not contain.
     noise_offset: float = 0.0
+    #: Correlation between the frames of a clip's diffusion noise, in [0, 1) (PYoCo's mixed noise; 0 = independent,
+    #: the reference): see :mod:`videocomposer.diffusion.noise`. A model trained with it is sampled with it.
+    noise_correlation: float = 0.0
     #: What the UNet learns to predict: ``epsilon`` (the reference) or ``v_prediction``; the pipeline reads it
     #: from the saved model (see :mod:`videocomposer.diffusion.prediction`).
     prediction_type: str = "epsilon"
@@ -240,6 +243,8 @@ class TrainConfig:
         for key in ("misc_dropout", "p_all_zero", "p_all_keep", "ema_decay", "momentum"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"{key}: must be in [0, 1], got {getattr(self, key)}")
+        if not 0.0 <= self.noise_correlation < 1.0:
+            raise ConfigError(f"noise_correlation: must be in [0, 1), got {self.noise_correlation}")
         if self.p_all_zero + self.p_all_keep > 1.0:
             raise ConfigError(f"p_all_zero + p_all_keep: must be <= 1, got {self.p_all_zero} + {self.p_all_keep}")
         for key in ("learning_rate", "end_learning_rate", "eps", "loss_scale_init", "loss_weighting_gamma"):

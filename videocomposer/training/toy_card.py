@@ -91,6 +91,8 @@ def _training_settings(cfg: dict[str, Any]) -> str:
         cfg["loss_weighting"]].format(g=cfg["loss_weighting_gamma"])
     if cfg["zero_terminal_snr"]:
         loss += " on SD's schedule rescaled to zero terminal SNR"
+    if cfg.get("noise_correlation"):
+        loss += f", noise correlated {cfg['noise_correlation']:g} between frames"
     if cfg["noise_offset"]:
         loss += f", offset noise {cfg['noise_offset']:g}"
     ema = f", EMA {cfg['ema_decay']:g} (shipped)" if cfg["use_ema"] else ""
@@ -153,8 +155,9 @@ Command line: `videocomposer demo`, or `videocomposer generate exp02_motion_tran
   8-channel STC encoders; VAE: diffusers `AutoencoderKL`, 4x downsampling (16 x 16 x 4 latents), latent
   scale {vae["scale_factor"]}; text tower: a frozen, randomly initialised 2-layer OpenCLIP text transformer
   (width {archs["clip"]["text_cfg"]["width"]}, stored in fp16).
-- Diffusion: predicts {dict(epsilon="the noise ε", v_prediction="the velocity v")[train_config["prediction_type"]]} on SD's scaled-linear schedule{" rescaled to zero terminal SNR" if train_config["zero_terminal_snr"] else ""} (recorded
-  in `model_index.json`; every sampler of the pipeline follows both).
+- Diffusion: predicts {dict(epsilon="the noise ε", v_prediction="the velocity v")[train_config["prediction_type"]]} on SD's scaled-linear schedule{" rescaled to zero terminal SNR" if train_config["zero_terminal_snr"] else ""}{
+  f", from noise whose frames have correlation {train_config['noise_correlation']:g} (PYoCo's mixed noise)" if train_config.get("noise_correlation") else ""} (recorded
+  in `model_index.json`; every sampler of the pipeline follows them).
 - Defaults (stored in `model_index.json`): {SCHEDULER}, {SAMPLING_DEFAULTS["num_inference_steps"]} steps, {_guidance(SAMPLING_DEFAULTS)}.
 
 ## Training (reproduce from nothing)
@@ -254,6 +257,23 @@ Each change was measured on validation clips (seed 3001, not the held-out seeds 
   scale for the text (5.0: 50 % of 40 captions, 23.5 dB with the ramp).
 - **Calibrated condition encoders** (LSUV on the first training clips): the first frame and the motion reach
   the UNet at the latent's scale from step 0 (no measurable change of the denoising error after 500 steps).
+- **Where the motion error comes from** (session 7, 10 validation clips): split by the condition's 16-px cells,
+  the cells where the condition does not move (79 % of them) carry most of it: 1.75 px with the motion
+  condition, 2.11 without, against 1.10 for the VAE round trip and 0.13 for the source. On the moving cells
+  (4.79 with, 5.82 without; still video 4.64, VAE 2.38) the condition does steer the motion: the cosine
+  between the generated codec vectors and the condition is 0.40 with it and 0.05 without (Farneback flow
+  0.52 and 0.10; source 0.90, VAE round trip 0.75). The condition steers the direction, partly; most of the
+  error is change on the static background that the codec reads as motion.
+- **Frame-correlated training noise, tried and not adopted** (session 7): `noise_correlation: 0.5` (PYoCo's
+  mixed noise; the pipeline samples such a model from noise of the same correlation). The UNet stage again
+  (63.4 min) on this model's VAE and cache, measured on the same 50 held-out clips: first-frame PSNR
+  25.0 → 25.4 dB, motion ratio 0.85 → 0.84, frame change 7.1 → 6.9, but the text test 68 → 58 % (40
+  validation captions: 62.5 → 55 %), motion error 2.19 → 2.29 px, and DPM-Solver++ 20 and DDIM 50 differed
+  by 6.2 % in motion ratio. Reproduce it by adding `noise_correlation=0.5` to the recipe's command.
+- **Also not adopted** (session 7): training on the VAE posterior mean instead of a draw (decoding a draw
+  instead of the mean raises the round trip's motion error 1.37 → 1.99 px, but a 400-step fine-tune of this
+  UNet on means left its motion error at 2.44 px, against 2.38 for the same fine-tune on draws; a temporary
+  patch, not kept); `compile: true` (0.524 against 0.532 s per step on this CPU).
 {shortfall}
 ## Limitations
 

@@ -21,7 +21,7 @@ Stages (each writes into ``--output-dir``; a finished stage is skipped when the 
    learned do not change; :func:`~videocomposer.training.toy_vae.finetune_decoder`);
 7. ``toy_model/``: the pipeline (UNet + VAE + text tower) as a ``save_pretrained`` folder whose
    ``model_index.json`` carries the model's frame count, size and sampling defaults, and the prediction type
-   and schedule it was trained with (v-prediction, zero terminal SNR).
+   and schedule it was trained with (v-prediction, zero terminal SNR, the frames' noise correlation).
 
 ``--evaluate`` adds stage 8, the held-out benchmark (:mod:`videocomposer.evaluation.toy_benchmark`, 50
 clips, DPM-Solver++ 20 steps and DDIM 50 steps) plus the small regression subset the test suite re-checks.
@@ -283,6 +283,7 @@ class Recipe:
         trained = yaml.safe_load((self.root / "unet_run" / "config.yaml").read_text())  # the run's resolved config
         pipe.prediction_type = trained["prediction_type"]
         pipe.schedule = NoiseSchedule.for_training(trained["zero_terminal_snr"])
+        pipe.noise_correlation = trained.get("noise_correlation", 0.0)  # absent from runs that predate the setting
         pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
         if self.model_dir.exists():

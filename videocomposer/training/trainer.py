@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from ..checkpoints import load_strict
 from ..conditions import normalize_conditions
-from ..diffusion import NoiseSchedule, loss_weights, training_loss
+from ..diffusion import NoiseSchedule, loss_weights, mix_frame_noise, training_loss
 from ..models.vae import encode_video
 from ..video.clip import VideoClip
 from ..files import ensure_writable_dir, write_text
@@ -91,13 +91,14 @@ class TrainSummary:
 
 
 def keyed_noise(keys: Sequence[tuple[int, int]], latent_shape: Sequence[int], seed: int, num_timesteps: int,
-                noise_offset: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                noise_offset: float = 0.0, noise_correlation: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per clip slot ``(epoch, index)``: a timestep, the diffusion noise and the VAE posterior draw.
 
-    ``noise_offset`` > 0 adds "offset noise" (Guttenberg, 2023) to the diffusion noise: per sample and latent
-    channel one constant of std ``noise_offset``, shared by every frame and pixel (drawn after the rest, so
-    the other draws do not change). Returns ``t`` int64 ``[B]``, ``noise`` and ``posterior`` float32
-    ``[B, *latent_shape]`` on the CPU.
+    ``noise_correlation`` > 0 correlates the diffusion noise of the frames (``latent_shape`` ``[C, F, h, w]``;
+    :func:`~videocomposer.diffusion.mix_frame_noise`). ``noise_offset`` > 0 then adds "offset noise"
+    (Guttenberg, 2023): per sample and latent channel one constant of std ``noise_offset``, shared by every
+    frame and pixel. The draws of either come after the rest, so the other draws do not change. Returns ``t``
+    int64 ``[B]``, ``noise`` and ``posterior`` float32 ``[B, *latent_shape]`` on the CPU.
     """
     ts, noises, posteriors = [], [], []
     for epoch, index in keys:
@@ -105,8 +106,11 @@ def keyed_noise(keys: Sequence[tuple[int, int]], latent_shape: Sequence[int], se
         ts.append(torch.randint(num_timesteps, (1,), generator=gen))
         noises.append(torch.randn(tuple(latent_shape), generator=gen))
         posteriors.append(torch.randn(tuple(latent_shape), generator=gen))
-        if noise_offset:
-            offset = torch.randn(latent_shape[0], generator=gen) * noise_offset
+        offset = torch.randn(latent_shape[0], generator=gen) * noise_offset if noise_offset else None
+        if noise_correlation:
+            shared = torch.randn((*latent_shape[:-3], 1, *latent_shape[-2:]), generator=gen)
+            noises[-1] = mix_frame_noise(noises[-1], shared, noise_correlation)
+        if offset is not None:
             noises[-1] += offset.view(-1, *([1] * (len(latent_shape) - 1)))
     return torch.cat(ts), torch.stack(noises), torch.stack(posteriors)
 
@@ -345,7 +349,8 @@ class Trainer:
         """Forward and backward of one micro-batch; returns its mean loss (detached)."""
         cfg = self.cfg
         keys = list(zip(batch["epoch"], batch["index"]))
-        t, noise, posterior = keyed_noise(keys, self.latent_shape, cfg.seed, self.schedule.num_timesteps, cfg.noise_offset)
+        t, noise, posterior = keyed_noise(keys, self.latent_shape, cfg.seed, self.schedule.num_timesteps, cfg.noise_offset,
+                                          cfg.noise_correlation)
         latents, kwargs = self._features(batch, posterior)
         with self._autocast():
             losses = training_loss(self.model, self.schedule, latents, t.to(self.device), kwargs, noise.to(self.device),
