@@ -79,6 +79,32 @@ def test_wrong_motion_gives_its_error():
     assert error.epe == pytest.approx(expected, rel=1e-6) and error.epe > 1.5
 
 
+def test_error_is_split_into_moving_and_static_cells_with_the_direction_agreement():
+    """Condition: the left 16-px cells move by (3, 0) px, the right ones not. A generated field that matches on
+    the left and moves by (0, 1) on the right: all its error is static; standing still or moving backwards on
+    the left gives the moving error and a cosine of 0 or −1."""
+    from videocomposer.evaluation.motion import MOVING_SPEED, MotionField
+
+    def field(left, right) -> MotionField:
+        motion = torch.zeros(3, 2, 32, 32)
+        motion[:, :, :, :16] = torch.tensor(left, dtype=torch.float32).view(1, 2, 1, 1)
+        motion[:, :, :, 16:] = torch.tensor(right, dtype=torch.float32).view(1, 2, 1, 1)
+        return MotionField(motion, torch.ones(3, 1, 32, 32))
+
+    condition = field((3.0, 0.0), (0.0, 0.0))
+    assert MOVING_SPEED <= 3.0
+    error = motion_error(field((3.0, 0.0), (0.0, 1.0)), condition)
+    assert (error.epe_moving, error.epe_static, error.cosine_moving) == pytest.approx((0.0, 1.0, 1.0))
+    assert error.epe == pytest.approx(0.5)  # half the cells of each frame are static
+    still = motion_error(field((0.0, 0.0), (0.0, 0.0)), condition)
+    assert (still.epe_moving, still.epe_static, still.cosine_moving) == pytest.approx((3.0, 0.0, 0.0))
+    backwards = motion_error(field((-1.0, 0.0), (0.0, 0.0)), condition)
+    assert (backwards.epe_moving, backwards.cosine_moving) == pytest.approx((4.0, -1.0))
+    nothing_moves = motion_error(field((0.0, 0.0), (0.0, 1.0)), field((0.0, 0.0), (0.0, 0.0)))
+    assert math.isnan(nothing_moves.epe_moving) and math.isnan(nothing_moves.cosine_moving)
+    assert nothing_moves.epe_static == pytest.approx(0.5)
+
+
 def test_downscaled_source_is_compared_in_source_pixels(tmp_path):
     """Source 192 px moving 2·STEP, generated at 96 px moving STEP: same motion once in source pixels."""
     source = write_mp4(tmp_path / "source.mp4", translating(192, scale=2), fps=FPS)

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .motion import ARRAY_FPS, FARNEBACK_PARAMS, MOTION_BLOCK
+from .motion import ARRAY_FPS, FARNEBACK_PARAMS, MOTION_BLOCK, MOVING_SPEED
 
 CSV_COLUMNS = ("generated", "source", "caption", "image")
 
@@ -90,6 +90,12 @@ def protocol() -> dict[str, str]:
         "motion_epe_dense": "as motion_epe over every cell (a cell without vectors = no motion)",
         "flow_epe": f"OpenCV Farneback flow {FARNEBACK_PARAMS} of consecutive generated frames vs the condition, "
                     "cells as motion_epe",
+        "motion_epe_moving": f"motion_epe over the cells where the condition moves (its cell vector >= {MOVING_SPEED} "
+                             "source px per frame)",
+        "motion_epe_static": "motion_epe over the other cells (where any generated vector is an error)",
+        "motion_cosine_moving": "mean cosine of the generated codec vector and the condition's over the moving cells "
+                                "(1: same direction; 0 where the generated cell does not move)",
+        "flow_cosine_moving": "as motion_cosine_moving with the Farneback flow",
         "first_frame_psnr": "PSNR (dB, 8-bit RGB) of generated frame 0 vs the first-frame image (CenterCropV2 to the "
                             "frame size); identical = 100 (capped)",
         "first_frame_ssim": "SSIM (Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03), mean over RGB channels",

@@ -18,7 +18,11 @@ indicator of where vectors lie (this undoes the resize's blending of vectors wit
 * ``motion_epe``: mean end-point error over the cells where the condition has vectors;
 * ``motion_epe_dense``: over every cell, a cell without vectors counting as no motion;
 * per frame as well; frames where either side is intra-coded (no vectors: frame 0, every 12th) are
-  skipped (``None``).
+  skipped (``None``);
+* ``motion_epe`` split by where the condition moves: ``moving`` cells (the condition's cell vector at least
+  :data:`MOVING_SPEED` long) and ``static`` ones; on the moving cells also ``cosine``, the mean cosine between
+  the generated and the condition vectors (1: same direction; 0 for a generated cell that does not move). A
+  video can score a large EPE from change on a still background while following the motion's direction.
 
 Units: pixels of the condition (source-video pixels, as the model was given them); the generated
 motion is multiplied by ``source_pixels_per_pixel`` of the condition (source short side / R).
@@ -52,6 +56,8 @@ from .frames import VideoInput, is_path, read_video_frames
 
 #: Cell side (generated pixels) over which vectors are compared: the MPEG-4 macroblock.
 MOTION_BLOCK = 16
+#: Condition speed (source pixels per frame) from which a cell counts as moving in the moving / static split.
+MOVING_SPEED = 0.5
 #: Frame rate at which frames given as arrays are re-encoded (any rate keeps frames 1:1; 8 = generate's default).
 ARRAY_FPS = 8
 #: Farneback parameters (OpenCV's documented example): pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags.
@@ -86,13 +92,18 @@ class MotionError:
 
     ``epe``: on cells where the condition has vectors; ``epe_dense``: on every cell. ``per_frame`` /
     ``per_frame_dense``: one value per frame, ``None`` where the frame was skipped (intra-coded).
-    ``nan`` overall when no frame could be compared.
+    ``epe_moving`` / ``epe_static``: ``epe`` over the condition's moving / static cells (:data:`MOVING_SPEED`);
+    ``cosine_moving``: mean cosine of the generated and the condition vectors over the moving cells.
+    ``nan`` overall (or for a split without cells) when no frame could be compared.
     """
 
     epe: float
     epe_dense: float
     per_frame: list[float | None] = field(default_factory=list)
     per_frame_dense: list[float | None] = field(default_factory=list)
+    epe_moving: float = math.nan
+    epe_static: float = math.nan
+    cosine_moving: float = math.nan
 
     @property
     def frames_compared(self) -> int:
@@ -211,9 +222,12 @@ def _check_pair(generated: int | tuple, condition: int | tuple, what: str) -> No
 
 def _errors(generated: torch.Tensor, gen_present: torch.Tensor, condition: torch.Tensor, cond_present: torch.Tensor,
             usable: Sequence[bool]) -> MotionError:
-    """EPE per frame (on condition cells, and dense) from cell means ``[F, 2, h, w]``."""
+    """EPE per frame (on condition cells, and dense) from cell means ``[F, 2, h, w]``, and its moving / static split."""
     epe = (generated - condition).norm(dim=1)  # [F, h, w]
+    moving = condition.norm(dim=1) >= MOVING_SPEED
+    cosine = F.cosine_similarity(generated, condition, dim=1)  # 0 where either vector is zero
     per_frame, per_frame_dense, sparse_values, dense_values = [], [], [], []
+    split: dict[str, list[torch.Tensor]] = {"moving": [], "static": [], "cosine": []}
     for t, ok in enumerate(usable):
         mask = cond_present[t]
         if not ok or not bool(mask.any()):
@@ -224,10 +238,14 @@ def _errors(generated: torch.Tensor, gen_present: torch.Tensor, condition: torch
         dense_values.append(epe[t].flatten())
         per_frame.append(float(sparse_values[-1].mean()))
         per_frame_dense.append(float(dense_values[-1].mean()))
+        split["moving"].append(epe[t][mask & moving[t]])
+        split["static"].append(epe[t][mask & ~moving[t]])
+        split["cosine"].append(cosine[t][mask & moving[t]])
     if not sparse_values:
         return MotionError(math.nan, math.nan, per_frame, per_frame_dense)
+    means = {k: float(torch.cat(v).mean()) if sum(map(len, v)) else math.nan for k, v in split.items()}
     return MotionError(float(torch.cat(sparse_values).mean()), float(torch.cat(dense_values).mean()),
-                       per_frame, per_frame_dense)
+                       per_frame, per_frame_dense, means["moving"], means["static"], means["cosine"])
 
 
 def motion_error(generated: VideoInput | MotionField, condition: MotionField | torch.Tensor,

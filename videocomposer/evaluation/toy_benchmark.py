@@ -12,7 +12,9 @@ clip, with the same noise:
 
 and each generated video is scored with the code behind ``videocomposer evaluate`` against the source
 clip: ``motion_epe`` (codec motion vectors of the re-encoded video vs the condition, per 16-px cell, in
-source pixels) and ``flow_epe`` (Farneback flow, same cells) by
+source pixels), its split into the cells where the condition moves and the others, with the direction
+agreement on the moving ones (``motion_epe_moving``, ``motion_epe_static``, ``motion_cosine_moving``), and
+``flow_epe`` (Farneback flow, same cells; ``flow_cosine_moving``) by
 :func:`~videocomposer.evaluation.evaluate.evaluate_run` on the generated 64-px video upsampled (bicubic)
 to the source's 128 px, so that its macroblocks cover what the condition's did (scored at 64 px, a
 perfect 64-px video is indistinguishable from a still one: each 16-px macroblock would span 32 source
@@ -68,6 +70,9 @@ OBJECT_DISTANCE = 60.0
 #: Seed of the noise and of the clip sampling.
 SEED = 8888
 DEFAULT_SAMPLERS = (("dpmsolver++", 20), ("ddim", 50))
+#: The motion metrics of :func:`~videocomposer.evaluation.evaluate.evaluate_run` kept per clip, with and without motion.
+MOTION_KEYS = ("motion_epe", "flow_epe", "motion_epe_moving", "motion_epe_static", "motion_cosine_moving",
+               "flow_cosine_moving")
 
 
 @dataclass
@@ -149,7 +154,7 @@ def reference_points(pipe, clip: HeldOutClip, loaded, seed: int = SEED) -> dict[
     out = {}
     for name, video in videos.items():
         metrics = evaluate_run(upsample(video, clip.spec.size), source=clip.path, seed=seed).metrics
-        out[f"motion_epe_{name}"], out[f"flow_epe_{name}"] = metrics.get("motion_epe"), metrics.get("flow_epe")
+        out.update({f"{key}_{name}": metrics.get(key) for key in MOTION_KEYS})
     return out
 
 
@@ -194,9 +199,8 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
     report["reference_points"] = {"means": {m: _mean(v) for m, v in points.items()}, "per_clip": points}
     for scheduler, steps in samplers:
         key = f"{scheduler}-{steps}"
-        per_clip: dict[str, list] = {m: [] for m in ("motion_epe", "motion_epe_no_motion", "flow_epe", "flow_epe_no_motion",
-                                                      "first_frame_psnr", "first_frame_psnr_no_motion",
-                                                      "frame_change", "source_frame_change")}
+        per_clip: dict[str, list] = {m + suffix: [] for m in (*MOTION_KEYS, "first_frame_psnr") for suffix in ("", "_no_motion")}
+        per_clip.update(frame_change=[], source_frame_change=[])
         seconds = 0.0
         for start in range(0, num_clips, batch_size):
             group, loaded = clips[start:start + batch_size], sampled[start:start + batch_size]
@@ -207,8 +211,8 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
                 seconds += took
                 for clip, video, first in zip(group, videos, first_frames):
                     result = evaluate_run(upsample(video, clip.spec.size), source=clip.path, seed=seed).metrics
-                    per_clip["motion_epe" + suffix].append(result.get("motion_epe"))
-                    per_clip["flow_epe" + suffix].append(result.get("flow_epe"))
+                    for metric in MOTION_KEYS:
+                        per_clip[metric + suffix].append(result.get(metric))
                     per_clip["first_frame_psnr" + suffix].append(first_frame_metrics(video, first)["first_frame_psnr"])
                     if not suffix:
                         per_clip["frame_change"].append(frame_change(video))
