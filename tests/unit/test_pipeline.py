@@ -230,6 +230,47 @@ def test_noise_correlation_is_saved_with_the_model_and_draws_x_T(weights_dir, tm
         VideoComposerPipeline.from_pretrained(tmp_path / "correlated")
 
 
+def test_empty_caption_of_zeros_reaches_the_unconditional_pass_and_is_saved_with_the_model(weights_dir, tmp_path):
+    """``empty_caption``: the official model's empty caption is the text tower's embedding of ""; a model whose
+    training dropped captions to zeros (``"zeros"``) gets a zero context in the unconditional pass (and in a call
+    without a caption, ``unet.empty_caption()``); the setting survives save/load; bad values are refused, naming
+    the file."""
+    pipe = VideoComposerPipeline.from_official(weights_dir, conditions=["y"], config=tiny_configs())
+    pipe.set_progress_bar_config(disable=True)
+    encoded = pipe.builder().encode_prompt("")
+    assert pipe.empty_caption == "encoded" and torch.equal(pipe.unet.empty_caption(), encoded)
+    assert encoded.abs().amax() > 0.1  # not zeros already, so the assertions below can fail
+
+    def unconditional_contexts(model):
+        seen = []  # the text context of every UNet call: the conditional pass, then the unconditional one
+        hook = model.unet.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["y"].clone()),
+                                                    with_kwargs=True)
+        try:
+            generate(model, guidance_scale=3.0)
+        finally:
+            hook.remove()
+        caption = model.builder().encode_prompt("a red ball")
+        assert any(torch.equal(y, caption) for y in seen)
+        return [y for y in seen if not torch.equal(y, caption)]
+
+    assert all(torch.equal(y, encoded) for y in unconditional_contexts(pipe))
+    pipe.empty_caption = "zeros"
+    loaded = VideoComposerPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "zeros"))
+    loaded.set_progress_bar_config(disable=True)
+    assert loaded.empty_caption == "zeros" and not loaded.unet.empty_caption().any()
+    contexts = unconditional_contexts(loaded)
+    assert contexts and all(not y.any() for y in contexts)
+    loaded.empty_caption = "encoded"
+    assert torch.equal(loaded.unet.empty_caption(), encoded)
+    with pytest.raises(ValueError, match="empty_caption must be one of encoded, zeros, got 'blank'"):
+        loaded.empty_caption = "blank"
+    index = tmp_path / "zeros" / "model_index.json"
+    index.write_text(index.read_text().replace('"empty_caption": "zeros"', '"empty_caption": "blank"'))
+    with pytest.raises(ValueError, match=r"model_index.json: pipeline_config.empty_caption must be one of encoded, "
+                                         r"zeros, got 'blank'"):
+        VideoComposerPipeline.from_pretrained(tmp_path / "zeros")
+
+
 def test_min_guidance_scale_ramps_the_guidance_and_is_saved_with_the_model(pipe, tmp_path):
     """``min_guidance_scale`` equal to ``guidance_scale`` is the single scale; a lower one changes frame 0 most
     (its guidance drops furthest); a saved default is used when the argument is not given; bad values are refused."""

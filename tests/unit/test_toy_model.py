@@ -51,6 +51,7 @@ def test_the_pipeline_takes_its_size_from_the_model(pipe, tmp_path):
                generator=torch.Generator().manual_seed(0), output_type="np")
     assert out.frames.shape == (1, NUM_FRAMES, SIZE, SIZE, 3)
     assert pipe.defaults["num_frames"] == NUM_FRAMES and pipe.scheduler == "dpmsolver++"
+    assert pipe.empty_caption == "zeros" and not pipe.unet.empty_caption().any()  # as its training dropped captions
 
 
 @pytest.mark.slow
@@ -153,4 +154,7 @@ def test_the_recipe_trains_from_scratch_and_the_loss_falls(tmp_path):
         losses = [float(row["loss"]) for row in csv.DictReader(handle)]
     assert len(losses) == 150
     assert np.mean(losses[-30:]) < 0.6 * min(1.0, np.mean(losses[:10]))  # measured: 1.07 -> 0.40
-    assert VideoComposerPipeline.from_pretrained(model_dir).defaults["num_frames"] == NUM_FRAMES
+    assembled = VideoComposerPipeline.from_pretrained(model_dir)
+    assert assembled.defaults["num_frames"] == NUM_FRAMES
+    # trained with its captions dropped to zeros (the condition dropout): guided away from zeros, not from ""
+    assert assembled.empty_caption == "zeros" and not assembled.unet.empty_caption().any()

@@ -46,6 +46,12 @@ _FROZEN_ENCODERS = ("clip", "midas", "pidinet", "sketch_cleaner")
 #: folder may store its own in ``model_index.json``, e.g. the toy model's 8 x 64 x 64 and guidance ramp).
 DEFAULTS = {"num_frames": 16, "height": 256, "width": 256, "num_inference_steps": 50, "guidance_scale": 9.0,
             "min_guidance_scale": None}
+#: How a model's empty caption (the UNet's ``zero_y``: the text context of the unconditional pass, and of a call
+#: without a caption) is formed. ``"encoded"``: the text tower's embedding of ``""``, as the reference's
+#: inference (the official model). ``"zeros"``: a zero context, which is what the condition dropout turns a dropped
+#: caption into in training (the reference's UNet, and so ``videocomposer train``): a model trained with its
+#: captions dropped that way has only ever seen zeros as "no caption".
+EMPTY_CAPTIONS = ("encoded", "zeros")
 
 
 @dataclass
@@ -89,7 +95,7 @@ class VideoComposerPipeline:
                  tokenizer: CLIPTokenizer | None = None, midas: torch.nn.Module | None = None,
                  pidinet: torch.nn.Module | None = None, sketch_cleaner: torch.nn.Module | None = None,
                  schedule: NoiseSchedule | None = None, scheduler: str = "ddim", prediction_type: str = "epsilon",
-                 noise_correlation: float = 0.0):
+                 noise_correlation: float = 0.0, empty_caption: str = "encoded"):
         self.unet, self.vae, self.clip, self.midas, self.pidinet, self.sketch_cleaner = unet, vae, clip, midas, pidinet, sketch_cleaner
         for module in self.components().values():  # inference only: eval mode, no gradients (also fixes kernel choice)
             module.eval().requires_grad_(False)
@@ -116,7 +122,22 @@ class VideoComposerPipeline:
         self._progress_bar_config: dict[str, Any] = {}
         #: The name of the UNet weight file the pipeline was loaded from (recorded by save_pretrained).
         self.unet_source: str | None = None
-        if clip is not None and "text" in clip.towers:
+        self.empty_caption = empty_caption
+
+    @property
+    def empty_caption(self) -> str:
+        """How the UNet's empty caption ``zero_y`` is formed (:data:`EMPTY_CAPTIONS`); setting it sets ``zero_y``,
+        and :meth:`save_pretrained` records it."""
+        return self._empty_caption
+
+    @empty_caption.setter
+    def empty_caption(self, kind: str) -> None:
+        if kind not in EMPTY_CAPTIONS:
+            raise ValueError(f"empty_caption must be one of {', '.join(EMPTY_CAPTIONS)}, got {kind!r}")
+        self._empty_caption = kind
+        if kind == "zeros":
+            self.unet.set_zero_y(torch.zeros_like(self.unet.zero_y))
+        elif self.clip is not None and "text" in self.clip.towers:
             self.unet.set_zero_y(self.builder().encode_prompt("").to("cpu"))
 
     # ------------------------------------------------------------------ loading and saving
@@ -169,10 +190,13 @@ class VideoComposerPipeline:
             correlation = check_noise_correlation(settings.get("noise_correlation", 0.0))
         except (TypeError, ValueError) as error:
             raise ValueError(f"{folder / 'model_index.json'}: pipeline_config.{error}") from None
+        if settings.get("empty_caption", "encoded") not in EMPTY_CAPTIONS:
+            raise ValueError(f"{folder / 'model_index.json'}: pipeline_config.empty_caption must be one of "
+                             f"{', '.join(EMPTY_CAPTIONS)}, got {settings['empty_caption']!r}")
         pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler=settings.get("scheduler", "ddim"),
                    schedule=NoiseSchedule.for_training(bool(settings.get("zero_terminal_snr", False))),
                    prediction_type=settings.get("prediction_type", "epsilon"),
-                   noise_correlation=correlation)
+                   noise_correlation=correlation, empty_caption=settings.get("empty_caption", "encoded"))
         pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
         pipe.set_defaults(**{k: settings[k] for k in (*DEFAULTS, "misc_size") if k in settings})
         return pipe.to(device, dtype)
@@ -196,7 +220,7 @@ class VideoComposerPipeline:
             save_component(name, module, folder)
         settings = {"scheduler": self.scheduler, "prediction_type": self.prediction_type,
                     "zero_terminal_snr": self.schedule.zero_terminal_snr, "noise_correlation": self.noise_correlation,
-                    **({"unet_file": self.unet_source} if self.unet_source else {}),
+                    "empty_caption": self.empty_caption, **({"unet_file": self.unet_source} if self.unet_source else {}),
                     **self.defaults, **({"misc_size": self.misc_size} if self.misc_size is not None else {})}
         write_index(folder, list(self.components()), settings)
         return folder
@@ -485,8 +509,8 @@ class VideoComposerPipeline:
 
         # 4. the conditional and unconditional passes (reference rule: y -> zero_y, image -> zeros)
         unet_dtype = next(self.unet.parameters()).dtype
-        empty_caption = any(CONDITIONS[c].unconditional == "empty_caption" for c in conditions)
-        cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, self.unet.empty_caption() if empty_caption else None,
+        needs_empty_caption = any(CONDITIONS[c].unconditional == "empty_caption" for c in conditions)
+        cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, self.unet.empty_caption() if needs_empty_caption else None,
                                                           conditions)
         if negative_prompt_embeds is not None:
             uncond_kwargs["y"] = negative_prompt_embeds.to(device, torch.float32).expand_as(cond_kwargs["y"])
