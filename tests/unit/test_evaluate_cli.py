@@ -48,7 +48,8 @@ def test_evaluate_a_folder_of_runs_writes_json_and_a_table(runs, tmp_path, capsy
     for key in ("motion_epe", "motion_epe_dense", "flow_epe", "first_frame_psnr", "first_frame_ssim"):
         assert isinstance(report[key], float), key
         assert key in printed and key in report["protocol"]
-    for key in ("motion_epe_moving", "motion_epe_static", "motion_cosine_moving", "flow_cosine_moving"):  # the split
+    for key in ("motion_epe_moving", "motion_epe_static", "motion_cosine_moving", "flow_cosine_moving",
+                "motion_gain_moving", "flow_gain_moving"):  # the split
         assert key in report["protocol"] and key in report["runs"][0], key
     first = report["runs"][0]
     assert len(first["per_frame"]["motion_epe"]) == FRAMES and first["per_frame"]["motion_epe"][0] is None

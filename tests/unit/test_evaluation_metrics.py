@@ -79,10 +79,11 @@ def test_wrong_motion_gives_its_error():
     assert error.epe == pytest.approx(expected, rel=1e-6) and error.epe > 1.5
 
 
-def test_error_is_split_into_moving_and_static_cells_with_the_direction_agreement():
+def test_error_is_split_into_moving_and_static_cells_with_the_direction_agreement_and_speed():
     """Condition: the left 16-px cells move by (3, 0) px, the right ones not. A generated field that matches on
-    the left and moves by (0, 1) on the right: all its error is static; standing still or moving backwards on
-    the left gives the moving error and a cosine of 0 or −1."""
+    the left and moves by (0, 1) on the right: all its error is static, cosine and gain 1; standing still or
+    moving backwards on the left gives the moving error, a cosine of 0 or −1 and a gain of 0 or −1/3; half the
+    speed, a gain of 0.5 (cosine 1); a sideways vector, a gain of 0."""
     from videocomposer.evaluation.motion import MOVING_SPEED, MotionField
 
     def field(left, right) -> MotionField:
@@ -94,14 +95,19 @@ def test_error_is_split_into_moving_and_static_cells_with_the_direction_agreemen
     condition = field((3.0, 0.0), (0.0, 0.0))
     assert MOVING_SPEED <= 3.0
     error = motion_error(field((3.0, 0.0), (0.0, 1.0)), condition)
-    assert (error.epe_moving, error.epe_static, error.cosine_moving) == pytest.approx((0.0, 1.0, 1.0))
+    assert (error.epe_moving, error.epe_static, error.cosine_moving, error.gain_moving) == pytest.approx((0.0, 1.0, 1.0, 1.0))
     assert error.epe == pytest.approx(0.5)  # half the cells of each frame are static
     still = motion_error(field((0.0, 0.0), (0.0, 0.0)), condition)
-    assert (still.epe_moving, still.epe_static, still.cosine_moving) == pytest.approx((3.0, 0.0, 0.0))
+    assert (still.epe_moving, still.epe_static, still.cosine_moving, still.gain_moving) == pytest.approx((3.0, 0.0, 0.0, 0.0))
     backwards = motion_error(field((-1.0, 0.0), (0.0, 0.0)), condition)
-    assert (backwards.epe_moving, backwards.cosine_moving) == pytest.approx((4.0, -1.0))
+    assert (backwards.epe_moving, backwards.cosine_moving, backwards.gain_moving) == pytest.approx((4.0, -1.0, -1 / 3))
+    half = motion_error(field((1.5, 0.0), (0.0, 0.0)), condition)
+    assert (half.epe_moving, half.cosine_moving, half.gain_moving) == pytest.approx((1.5, 1.0, 0.5))
+    sideways = motion_error(field((0.0, 3.0), (0.0, 0.0)), condition)
+    assert (sideways.cosine_moving, sideways.gain_moving) == pytest.approx((0.0, 0.0), abs=1e-9)
     nothing_moves = motion_error(field((0.0, 0.0), (0.0, 1.0)), field((0.0, 0.0), (0.0, 0.0)))
     assert math.isnan(nothing_moves.epe_moving) and math.isnan(nothing_moves.cosine_moving)
+    assert math.isnan(nothing_moves.gain_moving)
     assert nothing_moves.epe_static == pytest.approx(0.5)
 
 

@@ -93,6 +93,7 @@ def test_reference_points_order_a_faithful_video_before_a_still_one(pipe, tmp_pa
     # split by cells: a still video errs only where the condition moves; the source points the same way
     assert points["motion_epe_static_still"] < MOVING_SPEED < points["motion_epe_moving_still"]
     assert abs(points["motion_cosine_moving_still"]) < 0.1 < 0.5 < points["motion_cosine_moving_source"]
+    assert abs(points["motion_gain_moving_still"]) < 0.1 < 0.5 < points["motion_gain_moving_source"]  # source: its own speed
 
 
 def _clip_and_first_frame(folder):

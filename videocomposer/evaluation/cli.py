@@ -96,6 +96,10 @@ def protocol() -> dict[str, str]:
         "motion_cosine_moving": "mean cosine of the generated codec vector and the condition's over the moving cells "
                                 "(1: same direction; 0 where the generated cell does not move)",
         "flow_cosine_moving": "as motion_cosine_moving with the Farneback flow",
+        "motion_gain_moving": "mean over the moving cells of <generated, condition> / |condition|^2: the generated "
+                              "speed along the condition's direction as a fraction of its speed (1: the condition's; "
+                              "0: none; negative: backwards)",
+        "flow_gain_moving": "as motion_gain_moving with the Farneback flow",
         "first_frame_psnr": "PSNR (dB, 8-bit RGB) of generated frame 0 vs the first-frame image (CenterCropV2 to the "
                             "frame size); identical = 100 (capped)",
         "first_frame_ssim": "SSIM (Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03), mean over RGB channels",

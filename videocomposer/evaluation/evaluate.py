@@ -33,7 +33,7 @@ from .records import ConditionRecord, find_record
 DEFAULT_SEED = 8888
 #: Metrics per input, in report order, and what enables each when it is missing.
 MOTION_METRICS = ("motion_epe", "motion_epe_dense", "flow_epe", "motion_epe_moving", "motion_epe_static",
-                  "motion_cosine_moving", "flow_cosine_moving")
+                  "motion_cosine_moving", "flow_cosine_moving", "motion_gain_moving", "flow_gain_moving")
 FIRST_FRAME_METRICS = ("first_frame_psnr", "first_frame_ssim")
 CLIP_METRICS = ("clip_frame_consistency", "clipsim")
 ANNOTATOR_METRICS = ("depth_si_log", "sketch_mae")
@@ -148,7 +148,8 @@ def evaluate_run(generated: VideoInput, *, source: str | os.PathLike | None = No
         flow = flow_error(frames, condition, block)
         result.metrics.update(motion_epe=codec.epe, motion_epe_dense=codec.epe_dense, flow_epe=flow.epe,
                               motion_epe_moving=codec.epe_moving, motion_epe_static=codec.epe_static,
-                              motion_cosine_moving=codec.cosine_moving, flow_cosine_moving=flow.cosine_moving)
+                              motion_cosine_moving=codec.cosine_moving, flow_cosine_moving=flow.cosine_moving,
+                              motion_gain_moving=codec.gain_moving, flow_gain_moving=flow.gain_moving)
         result.per_frame.update(motion_epe=codec.per_frame, motion_epe_dense=codec.per_frame_dense,
                                 flow_epe=flow.per_frame)
     else:

@@ -21,8 +21,11 @@ indicator of where vectors lie (this undoes the resize's blending of vectors wit
   skipped (``None``);
 * ``motion_epe`` split by where the condition moves: ``moving`` cells (the condition's cell vector at least
   :data:`MOVING_SPEED` long) and ``static`` ones; on the moving cells also ``cosine``, the mean cosine between
-  the generated and the condition vectors (1: same direction; 0 for a generated cell that does not move). A
-  video can score a large EPE from change on a still background while following the motion's direction.
+  the generated and the condition vectors (1: same direction; 0 for a generated cell that does not move), and
+  ``gain``, the generated vector's component along the condition's as a fraction of its length (1: the
+  condition's speed; 0: no motion along it; 0.5: half the speed; negative: backwards). A video can score a
+  large EPE from change on a still background while following the motion's direction, or follow the
+  direction at a fraction of the speed.
 
 Units: pixels of the condition (source-video pixels, as the model was given them); the generated
 motion is multiplied by ``source_pixels_per_pixel`` of the condition (source short side / R).
@@ -93,8 +96,9 @@ class MotionError:
     ``epe``: on cells where the condition has vectors; ``epe_dense``: on every cell. ``per_frame`` /
     ``per_frame_dense``: one value per frame, ``None`` where the frame was skipped (intra-coded).
     ``epe_moving`` / ``epe_static``: ``epe`` over the condition's moving / static cells (:data:`MOVING_SPEED`);
-    ``cosine_moving``: mean cosine of the generated and the condition vectors over the moving cells.
-    ``nan`` overall (or for a split without cells) when no frame could be compared.
+    ``cosine_moving``: mean cosine of the generated and the condition vectors over the moving cells;
+    ``gain_moving``: mean over the moving cells of ``<generated, condition> / |condition|²``, the speed along the
+    condition as a fraction of the condition's. ``nan`` overall (or for a split without cells) when no frame could be compared.
     """
 
     epe: float
@@ -104,6 +108,7 @@ class MotionError:
     epe_moving: float = math.nan
     epe_static: float = math.nan
     cosine_moving: float = math.nan
+    gain_moving: float = math.nan
 
     @property
     def frames_compared(self) -> int:
@@ -226,8 +231,9 @@ def _errors(generated: torch.Tensor, gen_present: torch.Tensor, condition: torch
     epe = (generated - condition).norm(dim=1)  # [F, h, w]
     moving = condition.norm(dim=1) >= MOVING_SPEED
     cosine = F.cosine_similarity(generated, condition, dim=1)  # 0 where either vector is zero
+    gain = (generated * condition).sum(dim=1) / condition.pow(2).sum(dim=1).clamp_min(MOVING_SPEED ** 2)  # read on moving cells
     per_frame, per_frame_dense, sparse_values, dense_values = [], [], [], []
-    split: dict[str, list[torch.Tensor]] = {"moving": [], "static": [], "cosine": []}
+    split: dict[str, list[torch.Tensor]] = {"moving": [], "static": [], "cosine": [], "gain": []}
     for t, ok in enumerate(usable):
         mask = cond_present[t]
         if not ok or not bool(mask.any()):
@@ -241,11 +247,12 @@ def _errors(generated: torch.Tensor, gen_present: torch.Tensor, condition: torch
         split["moving"].append(epe[t][mask & moving[t]])
         split["static"].append(epe[t][mask & ~moving[t]])
         split["cosine"].append(cosine[t][mask & moving[t]])
+        split["gain"].append(gain[t][mask & moving[t]])
     if not sparse_values:
         return MotionError(math.nan, math.nan, per_frame, per_frame_dense)
     means = {k: float(torch.cat(v).mean()) if sum(map(len, v)) else math.nan for k, v in split.items()}
     return MotionError(float(torch.cat(sparse_values).mean()), float(torch.cat(dense_values).mean()),
-                       per_frame, per_frame_dense, means["moving"], means["static"], means["cosine"])
+                       per_frame, per_frame_dense, means["moving"], means["static"], means["cosine"], means["gain"])
 
 
 def motion_error(generated: VideoInput | MotionField, condition: MotionField | torch.Tensor,

@@ -13,8 +13,9 @@ clip, with the same noise:
 and each generated video is scored with the code behind ``videocomposer evaluate`` against the source
 clip: ``motion_epe`` (codec motion vectors of the re-encoded video vs the condition, per 16-px cell, in
 source pixels), its split into the cells where the condition moves and the others, with the direction
-agreement on the moving ones (``motion_epe_moving``, ``motion_epe_static``, ``motion_cosine_moving``), and
-``flow_epe`` (Farneback flow, same cells; ``flow_cosine_moving``) by
+agreement and the speed along the condition on the moving ones (``motion_epe_moving``, ``motion_epe_static``,
+``motion_cosine_moving``, ``motion_gain_moving``), and ``flow_epe`` (Farneback flow, same cells;
+``flow_cosine_moving``, ``flow_gain_moving``) by
 :func:`~videocomposer.evaluation.evaluate.evaluate_run` on the generated 64-px video upsampled (bicubic)
 to the source's 128 px, so that its macroblocks cover what the condition's did (scored at 64 px, a
 perfect 64-px video is indistinguishable from a still one: each 16-px macroblock would span 32 source
@@ -72,7 +73,7 @@ SEED = 8888
 DEFAULT_SAMPLERS = (("dpmsolver++", 20), ("ddim", 50))
 #: The motion metrics of :func:`~videocomposer.evaluation.evaluate.evaluate_run` kept per clip, with and without motion.
 MOTION_KEYS = ("motion_epe", "flow_epe", "motion_epe_moving", "motion_epe_static", "motion_cosine_moving",
-               "flow_cosine_moving")
+               "flow_cosine_moving", "motion_gain_moving", "flow_gain_moving")
 
 
 @dataclass
