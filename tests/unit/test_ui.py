@@ -154,6 +154,15 @@ def test_auth_and_model_choice_errors(tmp_path, monkeypatch):
         resolve_model(None, None, toy=False)
 
 
+def test_the_app_serves_the_built_in_toy_model_by_default():
+    """Without --weights-dir the app loads the toy model (a save_pretrained folder holding only the UNet, VAE and
+    text tower: it must not ask for the depth and sketch annotators) with its own form defaults."""
+    holder = ModelHolder(resolve_model(None, None, toy=False), device="cpu")
+    assert holder.source.kind == "toy" and "built-in toy model" in holder.describe()
+    assert {"y", "local_image", "motion"} <= set(holder.supported_conditions())
+    assert holder.source.form_defaults()["frames"] == 8 and holder.source.form_defaults()["height"] == 64
+
+
 # ---------------------------------------------------------------------------------------------- the browser
 
 

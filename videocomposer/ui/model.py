@@ -33,10 +33,11 @@ class ModelSource:
                  "guidance_scale": "guidance_scale", "min_guidance_scale": "min_guidance_scale", "scheduler": "scheduler"}
         return {names[k]: v for k, v in stored_defaults(self.folder).items() if k in names}
 
-    def loadable_conditions(self) -> list[str]:
-        """Conditions whose models the folder holds (official files may be a subset; others hold what they hold)."""
+    def loadable_conditions(self) -> list[str] | None:
+        """Conditions whose models the official files hold (they may be a subset); None for a ``save_pretrained``
+        folder (the toy model, a ``convert`` output), which loads every component it holds."""
         if self.kind != "official":
-            return list(CONDITIONS)
+            return None
         return [c for c in CONDITIONS
                 if all((self.folder / OFFICIAL_FILES[n].filename).is_file() for n in components_for([c])[0])]
 
