@@ -89,10 +89,14 @@ class ModelHolder:
             return self._pipe
 
     def supported_conditions(self) -> list[str]:
-        """The conditions the loaded UNet has encoders for (the token conditions, text and style, always), in
-        the reference's order."""
-        stc = {c.name for c in self.pipeline().unet.stc_conditions}
-        return [name for name, c in CONDITIONS.items() if c.layout == "tokens" or name in stc]
+        """The conditions the loaded model serves, in the reference's order: those the UNet has encoders for, and
+        the token conditions (text, style) whose CLIP towers are loaded (the toy model has no image tower)."""
+        pipe = self.pipeline()
+        stc = {c.name for c in pipe.unet.stc_conditions}
+        towers = set(pipe.clip.towers) if pipe.clip is not None else set()
+        return [name for name, c in CONDITIONS.items()
+                if name in stc or (c.layout == "tokens" and {m.split(":", 1)[1] for m in c.models
+                                                              if m.startswith("clip:")} <= towers)]
 
     def describe(self) -> str:
         """One Markdown line: which model, where, which conditions, on which device."""
