@@ -54,6 +54,13 @@ DEFAULTS = {"num_frames": 16, "height": 256, "width": 256, "num_inference_steps"
 EMPTY_CAPTIONS = ("encoded", "zeros")
 
 
+def check_empty_caption(kind: str) -> str:
+    """``kind`` if it is one of :data:`EMPTY_CAPTIONS`, else a ``ValueError`` naming them."""
+    if kind not in EMPTY_CAPTIONS:
+        raise ValueError(f"empty_caption must be one of {', '.join(EMPTY_CAPTIONS)}, got {kind!r}")
+    return kind
+
+
 @dataclass
 class VideoComposerPipelineOutput:
     """Result of :meth:`VideoComposerPipeline.__call__`.
@@ -132,9 +139,7 @@ class VideoComposerPipeline:
 
     @empty_caption.setter
     def empty_caption(self, kind: str) -> None:
-        if kind not in EMPTY_CAPTIONS:
-            raise ValueError(f"empty_caption must be one of {', '.join(EMPTY_CAPTIONS)}, got {kind!r}")
-        self._empty_caption = kind
+        self._empty_caption = check_empty_caption(kind)
         if kind == "zeros":
             self.unet.set_zero_y(torch.zeros_like(self.unet.zero_y))
         elif self.clip is not None and "text" in self.clip.towers:
@@ -188,15 +193,13 @@ class VideoComposerPipeline:
                              f"{', '.join(PREDICTION_TYPES)}, got {settings['prediction_type']!r}")
         try:
             correlation = check_noise_correlation(settings.get("noise_correlation", 0.0))
+            empty_caption = check_empty_caption(settings.get("empty_caption", "encoded"))
         except (TypeError, ValueError) as error:
             raise ValueError(f"{folder / 'model_index.json'}: pipeline_config.{error}") from None
-        if settings.get("empty_caption", "encoded") not in EMPTY_CAPTIONS:
-            raise ValueError(f"{folder / 'model_index.json'}: pipeline_config.empty_caption must be one of "
-                             f"{', '.join(EMPTY_CAPTIONS)}, got {settings['empty_caption']!r}")
         pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler=settings.get("scheduler", "ddim"),
                    schedule=NoiseSchedule.for_training(bool(settings.get("zero_terminal_snr", False))),
                    prediction_type=settings.get("prediction_type", "epsilon"),
-                   noise_correlation=correlation, empty_caption=settings.get("empty_caption", "encoded"))
+                   noise_correlation=correlation, empty_caption=empty_caption)
         pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
         pipe.set_defaults(**{k: settings[k] for k in (*DEFAULTS, "misc_size") if k in settings})
         return pipe.to(device, dtype)
