@@ -88,11 +88,10 @@ VIDEOCOMPOSER_COMMANDS = ours(("videocomposer",))
 
 def module_tool_parsers() -> dict[str, typing.Callable[[], argparse.ArgumentParser]]:
     """``python -m <module>`` tools the README may show, by module, with their parsers."""
-    from videocomposer.evaluation import toy_benchmark
-    from videocomposer.training import toy_recipe
+    from recipes.toy import __main__ as toy_recipe
+    from recipes.toy import benchmark as toy_benchmark
 
-    return {"videocomposer.training.toy_recipe": toy_recipe.build_parser,
-            "videocomposer.evaluation.toy_benchmark": toy_benchmark.build_parser}
+    return {"recipes.toy": toy_recipe.build_parser, "recipes.toy.benchmark": toy_benchmark.build_parser}
 
 
 def is_module_tool(command: list[str]) -> bool:

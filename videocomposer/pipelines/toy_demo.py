@@ -1,6 +1,8 @@
 """``videocomposer demo`` with the built-in toy model (the default; ``--random`` runs :mod:`.demo` instead).
 
-Two generations from a synthetic clip that the model never saw (a seed outside its training data):
+Two generations from a synthetic clip that the model never saw (a seed outside its training data), shipped
+with the package (``videocomposer/assets/demo``: ``source.mp4``, ``new_first_frame.png`` and ``demo.json``
+with the prompts; :func:`load_demo_inputs`):
 
 1. **motion transfer**: the motion vectors of the source clip moved onto a NEW first frame (other colours,
    other shape, other background, same place), captioned for the new scene: conditions ``y``,
@@ -11,30 +13,28 @@ Each writes an MP4 and a grid GIF (source | conditions | result); ``NOTICE.txt``
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
-from ..training import synthetic
-from ..files import ensure_writable_dir, write_text
-from ..video.writer import write_mp4
+from ..files import atomic_path, ensure_writable_dir, write_text
 from .pipeline import VideoComposerPipeline
 from .results import save_result, write_notes
 from .toy_model import RECIPE_COMMAND, toy_model_dir
 
-#: Seed of the demo's source clips (not the training data's).
-DEMO_SEED = 4242
-#: Frames of the demo's source clip: 17 at 4 fps leave one possible clip start (frame 0), so the motion
-#: condition starts where the new first frame shows the shape.
-SOURCE_FRAMES = 17
-TEXT_PROMPT = "a yellow square moves right over a navy background"
+#: Where the package keeps the demo's inputs.
+DEMO_ASSETS = Path(__file__).resolve().parents[1] / "assets" / "demo"
+#: The demo's input files, by role (named in ``demo.json`` and copied into the demo's output folder).
+DEMO_FILES = {"source_video": "source.mp4", "first_frame": "new_first_frame.png"}
+#: The command that writes the demo's inputs (from a checkout of the repository).
+DEMO_ASSETS_COMMAND = "python -m recipes.toy.demo_assets"
+#: What ``NOTICE.txt`` in the demo's output folder says.
 NOTICE = """\
 Made by `videocomposer demo` with the BUILT-IN TOY MODEL: a small VideoComposer (UNet {unet_mb:.1f} MB) trained
 from scratch on synthetic clips of coloured shapes (circle / square / triangle) moving over plain or mildly
@@ -74,41 +74,62 @@ class ToyDemoResult:
     seconds: float
 
 
-def demo_scene(seed: int = DEMO_SEED) -> tuple[synthetic.ClipSpec, synthetic.ClipSpec]:
-    """A one-shape source clip whose shape crosses the frame along a line or an arc, and the same motion
-    with another colour, shape and background (the scene of the new first frame)."""
-    index = 0
-    while True:
-        spec = synthetic.sample_clip_spec(seed, index, num_frames=SOURCE_FRAMES, max_shapes=1)
-        shape = spec.shapes[0]
-        track = shape.positions(spec.num_frames, spec.size)
-        if shape.path != "bounce" and np.linalg.norm(track[-1] - track[0]) > spec.size / 3:
-            break
-        index += 1
-    colours = [c for c in synthetic.OBJECT_COLOURS if c != shape.colour]
-    backgrounds = [b for b in synthetic.BACKGROUND_COLOURS if b != spec.background]
-    shapes = [s for s in synthetic.SHAPES if s != shape.shape]
-    new_shape = dataclasses.replace(shape, colour=colours[index % len(colours)], shape=shapes[index % len(shapes)])
-    new = dataclasses.replace(spec, background=backgrounds[index % len(backgrounds)], texture="plain", shapes=(new_shape,))
-    return spec, new
+@dataclass(frozen=True)
+class DemoInputs:
+    """The demo's packaged inputs: the source clip (its motion vectors are the motion condition), the new
+    first frame (its file and the image, RGB), and the captions of the motion-transfer and text-only generations."""
+
+    source_video: Path
+    first_frame_file: Path
+    first_frame: Image.Image
+    motion_transfer_prompt: str
+    text_only_prompt: str
+
+
+def load_demo_inputs(folder: str | os.PathLike = DEMO_ASSETS) -> DemoInputs:
+    """Read the demo's inputs from ``folder`` (default: the package's ``assets/demo``).
+
+    Raises:
+        FileNotFoundError: ``demo.json`` or a file it names is missing (the package data was left out of this
+            installation); :data:`DEMO_ASSETS_COMMAND` writes them from a checkout.
+        ValueError: ``demo.json`` lacks a field or names no file.
+    """
+    folder = Path(folder)
+    index = folder / "demo.json"
+    if not index.is_file():
+        raise FileNotFoundError(f"the demo's inputs are missing: no {index} (this installation left out the package "
+                                f"data); write them from a checkout with: {DEMO_ASSETS_COMMAND}")
+    fields = json.loads(index.read_text(encoding="utf-8"))
+    missing = [k for k in (*DEMO_FILES, "motion_transfer_prompt", "text_only_prompt") if not fields.get(k)]
+    if missing:
+        raise ValueError(f"{index}: missing field(s) {', '.join(missing)}; rewrite it with: {DEMO_ASSETS_COMMAND}")
+    for role in DEMO_FILES:
+        if not (folder / fields[role]).is_file():
+            raise FileNotFoundError(f"{index}: {role} {folder / fields[role]} does not exist; rewrite the demo's "
+                                    f"inputs with: {DEMO_ASSETS_COMMAND}")
+    with Image.open(folder / fields["first_frame"]) as image:
+        first_frame = image.convert("RGB")
+    return DemoInputs(folder / fields["source_video"], folder / fields["first_frame"], first_frame,
+                      fields["motion_transfer_prompt"], fields["text_only_prompt"])
 
 
 def run_toy_demo(output_dir: str | os.PathLike, steps: int | None = None, seed: int = 8888,
                  progress: bool = True) -> ToyDemoResult:
-    """Run the toy-model demo into ``output_dir`` (created); returns the written paths."""
+    """Run the toy-model demo on the packaged inputs into ``output_dir`` (created); returns the written paths."""
     start = time.time()
     folder = ensure_writable_dir(output_dir)
     model_dir = toy_model_dir()
-    source_spec, new_spec = demo_scene()
-    source = write_mp4(folder / "source.mp4", synthetic.render_clip(source_spec), fps=synthetic.CLIP_FPS)
-    first_frame = Image.fromarray(synthetic.render_clip(dataclasses.replace(new_spec, num_frames=1))[0])
-    first_frame.save(folder / "new_first_frame.png")
+    inputs = load_demo_inputs()
+    source = folder / DEMO_FILES["source_video"]
+    for packaged, copy in ((inputs.source_video, source), (inputs.first_frame_file, folder / DEMO_FILES["first_frame"])):
+        with atomic_path(copy) as tmp:
+            shutil.copyfile(packaged, tmp)
 
     pipe = VideoComposerPipeline.from_pretrained(model_dir)
     pipe.set_progress_bar_config(disable=not progress)
-    runs = {"motion_transfer": dict(prompt=new_spec.caption, video=source, image=first_frame,
+    runs = {"motion_transfer": dict(prompt=inputs.motion_transfer_prompt, video=source, image=inputs.first_frame,
                                     conditions=["y", "local_image", "motion"]),
-            "text_only": dict(prompt=TEXT_PROMPT, conditions=["y"])}
+            "text_only": dict(prompt=inputs.text_only_prompt, conditions=["y"])}
     videos, gifs = [], []
     for name, kwargs in runs.items():
         out = pipe(**kwargs, num_inference_steps=steps, generator=torch.Generator().manual_seed(seed))
@@ -117,10 +138,12 @@ def run_toy_demo(output_dir: str | os.PathLike, steps: int | None = None, seed: 
         videos.append(saved.mp4)
         gifs.append(saved.gif)
     unet_mb = (model_dir / "unet" / "model.safetensors").stat().st_size / 2**20
-    write_text(folder / "NOTICE.txt", NOTICE.format(unet_mb=unet_mb, prompt=new_spec.caption, recipe=RECIPE_COMMAND,
-                                                    card=model_dir / "MODEL_CARD.md", measured=measured_summary(model_dir)))
+    write_text(folder / "NOTICE.txt", NOTICE.format(unet_mb=unet_mb, prompt=inputs.motion_transfer_prompt,
+                                                    recipe=RECIPE_COMMAND, card=model_dir / "MODEL_CARD.md",
+                                                    measured=measured_summary(model_dir)))
     write_notes(folder, None, {"model": f"built-in toy model ({model_dir})",
-                               "motion_transfer prompt": new_spec.caption, "text_only prompt": TEXT_PROMPT,
+                               "motion_transfer prompt": inputs.motion_transfer_prompt,
+                               "text_only prompt": inputs.text_only_prompt,
                                "steps": steps or pipe.defaults["num_inference_steps"], "scheduler": pipe.scheduler,
                                "seed": seed, "frames": pipe.defaults["num_frames"],
                                "size": f"{pipe.defaults['width']}x{pipe.defaults['height']}"})

@@ -9,7 +9,7 @@ It ships inside the package (``videocomposer/assets/toy_model``, a ``save_pretra
 
 Conditions: text (``y``), first frame (``local_image``) and motion vectors (``motion``); 8 frames of
 64 x 64 (its own defaults, stored in ``model_index.json``). ``MODEL_CARD.md`` in the folder gives the
-recipe (:mod:`videocomposer.training.toy_recipe`), the training data and the measured metrics. On the
+recipe (``recipes/toy`` in the repository), the training data and the measured metrics. On the
 command line the model is ``--weights-dir toy``.
 """
 from __future__ import annotations
@@ -23,8 +23,9 @@ from typing import Any
 PACKAGED_TOY_MODEL = Path(__file__).resolve().parents[1] / "assets" / "toy_model"
 #: The ``--weights-dir`` value that selects the toy model.
 TOY_WEIGHTS_NAME = "toy"
-#: The command that rebuilds the toy model from nothing and installs it into the package.
-RECIPE_COMMAND = "python -m videocomposer.training.toy_recipe --output-dir runs/toy --threads 2 --evaluate --install"
+#: The command that rebuilds the toy model from nothing and installs it into the package (from a checkout of the
+#: repository: the recipe lives in ``recipes/toy``, outside the package).
+RECIPE_COMMAND = "python -m recipes.toy --output-dir runs/toy --threads 2 --evaluate --install"
 
 
 def toy_model_dir() -> Path:

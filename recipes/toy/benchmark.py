@@ -2,9 +2,9 @@
 
 ::
 
-    python -m videocomposer.evaluation.toy_benchmark --clips 50 --output runs/toy_metrics.json
+    python -m recipes.toy.benchmark --clips 50 --output runs/toy_metrics.json
 
-Clips come from :data:`~videocomposer.training.toy_recipe.EVAL_SEED` (never used in training). For each
+Clips come from :data:`~recipes.toy.settings.EVAL_SEED` (never used in training). For each
 clip, with the same noise:
 
 * **with motion**: caption + the clip's first frame + its motion vectors (``y, local_image, motion``);
@@ -31,10 +31,10 @@ video that does not move) and the clip encoded and decoded by the model's VAE (`
 whose latents are exactly the clip's can score). Codec vectors answer every small change between frames:
 the ``vae`` row shows how much of the generated videos' error the VAE alone explains.
 
-**Text**: one-shape captions from :data:`TEXT_SEED` (e.g. "a red circle moves left over a gray
+**Text**: one-shape captions from :data:`~recipes.toy.settings.TEXT_SEED` (e.g. "a red circle moves left over a gray
 background") alone (``y``). The object is every pixel farther than :data:`OBJECT_DISTANCE` (RGB
 Euclidean) from its frame's background colour (the median of the 2-px border); each object pixel is
-given the nearest colour of :data:`~videocomposer.training.synthetic.OBJECT_COLOURS`, and the most
+given the nearest colour of :data:`~recipes.toy.synthetic.OBJECT_COLOURS`, and the most
 frequent one over all frames is the object's dominant colour. A clip counts as a hit when that is the
 caption's colour (chance: 1/7). A video with no object pixels is a miss.
 
@@ -55,21 +55,18 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..models.vae import encode_posterior
-from ..training import synthetic
-from ..training.toy_recipe import EVAL_SEED
-from ..video.sampling import load_video_clip
-from ..files import write_text
-from ..video.writer import to_uint8_frames
-from .evaluate import evaluate_run
-from .image import first_frame_metrics
+from videocomposer.evaluation.evaluate import evaluate_run
+from videocomposer.evaluation.image import first_frame_metrics
+from videocomposer.files import write_text
+from videocomposer.models.vae import encode_posterior
+from videocomposer.video.sampling import load_video_clip
+from videocomposer.video.writer import to_uint8_frames
 
-#: Seed of the one-shape captions of the text test (held out as well).
-TEXT_SEED = EVAL_SEED + 1
+from . import synthetic
+from .settings import EVAL_NOISE_SEED, EVAL_SEED, TEXT_SEED
+
 #: RGB distance from the background beyond which a pixel belongs to an object.
 OBJECT_DISTANCE = 60.0
-#: Seed of the noise and of the clip sampling.
-SEED = 8888
 DEFAULT_SAMPLERS = (("dpmsolver++", 20), ("ddim", 50))
 #: The motion metrics of :func:`~videocomposer.evaluation.evaluate.evaluate_run` kept per clip, with and without motion.
 MOTION_KEYS = ("motion_epe", "flow_epe", "motion_epe_moving", "motion_epe_static", "motion_cosine_moving",
@@ -146,7 +143,7 @@ def vae_round_trip(pipe, video: torch.Tensor) -> np.ndarray:
     return to_uint8_frames(decoded.float().cpu())
 
 
-def reference_points(pipe, clip: HeldOutClip, loaded, seed: int = SEED) -> dict[str, float]:
+def reference_points(pipe, clip: HeldOutClip, loaded, seed: int = EVAL_NOISE_SEED) -> dict[str, float]:
     """Motion and flow EPE of the ``source``, ``still`` and ``vae`` videos of ``clip`` (module docstring).
     ``loaded``: the clip as sampled for the model (:func:`~videocomposer.video.sampling.load_video_clip`)."""
     source = to_uint8_frames(loaded.misc)
@@ -179,9 +176,66 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
+def _reference_report(pipe, clips: list[HeldOutClip], sampled: list, seed: int) -> dict[str, Any]:
+    """The reference points of every clip (:func:`reference_points`): their means and per-clip values."""
+    points: dict[str, list] = {}
+    for clip, loaded in zip(clips, sampled):
+        for name, value in reference_points(pipe, clip, loaded, seed).items():
+            points.setdefault(name, []).append(value)
+    return {"means": {m: _mean(v) for m, v in points.items()}, "per_clip": points}
+
+
+def _motion_scores(pipe, clips: list[HeldOutClip], sampled: list, sampler: tuple[str, int], batch_size: int,
+                   seed: int, guidance_scale: float | str) -> tuple[dict[str, list], float]:
+    """Per-clip motion, first-frame and frame-change values with and without the motion condition, and the
+    seconds the sampling took (the module docstring's protocol for one sampler)."""
+    scheduler, steps = sampler
+    per_clip: dict[str, list] = {m + suffix: [] for m in (*MOTION_KEYS, "first_frame_psnr") for suffix in ("", "_no_motion")}
+    per_clip.update(frame_change=[], source_frame_change=[])
+    seconds = 0.0
+    for start in range(0, len(clips), batch_size):
+        group, loaded = clips[start:start + batch_size], sampled[start:start + batch_size]
+        items = [{"prompt": c.caption, "video": clip, "image": clip.misc[0]} for c, clip in zip(group, loaded)]
+        first_frames = [to_uint8_frames(clip.misc[:1])[0] for clip in loaded]
+        for suffix, conditions in (("", ["y", "local_image", "motion"]), ("_no_motion", ["y", "local_image"])):
+            videos, took = _batched(pipe, items, conditions, scheduler, steps, seed, guidance_scale)
+            seconds += took
+            for clip, video, first in zip(group, videos, first_frames):
+                result = evaluate_run(upsample(video, clip.spec.size), source=clip.path, seed=seed).metrics
+                for metric in MOTION_KEYS:
+                    per_clip[metric + suffix].append(result.get(metric))
+                per_clip["first_frame_psnr" + suffix].append(first_frame_metrics(video, first)["first_frame_psnr"])
+                if not suffix:
+                    per_clip["frame_change"].append(frame_change(video))
+        per_clip["source_frame_change"] += [frame_change(clip.misc) for clip in loaded]
+    return per_clip, seconds
+
+
+def _text_hits(pipe, prompts: list[tuple[str, str]], sampler: tuple[str, int], batch_size: int, seed: int,
+               guidance_scale: float | str) -> tuple[list[bool], float]:
+    """Whether each caption's colour dominates its video (the caption alone), and the seconds the sampling took."""
+    scheduler, steps = sampler
+    hits, seconds = [], 0.0
+    for start in range(0, len(prompts), batch_size):
+        group = prompts[start:start + batch_size]
+        videos, took = _batched(pipe, [{"prompt": caption} for caption, _ in group], ["y"], scheduler, steps, seed,
+                                guidance_scale)
+        seconds += took
+        hits += [dominant_object_colour(video) == colour for video, (_, colour) in zip(videos, group)]
+    return hits, seconds
+
+
+def _comparison(samplers: dict[str, Any]) -> dict[str, Any]:
+    """Time ratio and relative differences of the means of two samplers (the first against the second)."""
+    a, b = samplers.values()
+    return {"time_ratio": a["sampling_seconds"] / b["sampling_seconds"],
+            "relative_difference": {m: abs(a["means"][m] - b["means"][m]) / abs(b["means"][m])
+                                    for m in a["means"] if b["means"][m]}}
+
+
 def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, num_text: int | None = None,
                        samplers: Sequence[tuple[str, int]] = DEFAULT_SAMPLERS, batch_size: int = 10,
-                       seed: int = SEED, guidance_scale: float | str = "default") -> dict[str, Any]:
+                       seed: int = EVAL_NOISE_SEED, guidance_scale: float | str = "default") -> dict[str, Any]:
     """Run the protocol of the module docstring; returns the report (means per sampler, per-clip values).
     ``guidance_scale``: ``"default"`` = the model's."""
     clips = held_out_clips(Path(work_dir) / "held_out", num_clips)
@@ -193,56 +247,23 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
                               "min_guidance_scale": pipe.defaults["min_guidance_scale"], "samplers": {}}
     # each clip sampled once (its motion vectors re-encoded once), for the reference points and every sampler
     sampled = [load_video_clip(c.path, frames, size, pipe.misc_size or size, seed=seed, with_mask=False) for c in clips]
-    points: dict[str, list] = {}
-    for clip, loaded in zip(clips, sampled):
-        for name, value in reference_points(pipe, clip, loaded, seed).items():
-            points.setdefault(name, []).append(value)
-    report["reference_points"] = {"means": {m: _mean(v) for m, v in points.items()}, "per_clip": points}
-    for scheduler, steps in samplers:
-        key = f"{scheduler}-{steps}"
-        per_clip: dict[str, list] = {m + suffix: [] for m in (*MOTION_KEYS, "first_frame_psnr") for suffix in ("", "_no_motion")}
-        per_clip.update(frame_change=[], source_frame_change=[])
-        seconds = 0.0
-        for start in range(0, num_clips, batch_size):
-            group, loaded = clips[start:start + batch_size], sampled[start:start + batch_size]
-            items = [{"prompt": c.caption, "video": clip, "image": clip.misc[0]} for c, clip in zip(group, loaded)]
-            first_frames = [to_uint8_frames(clip.misc[:1])[0] for clip in loaded]
-            for suffix, conditions in (("", ["y", "local_image", "motion"]), ("_no_motion", ["y", "local_image"])):
-                videos, took = _batched(pipe, items, conditions, scheduler, steps, seed, guidance_scale)
-                seconds += took
-                for clip, video, first in zip(group, videos, first_frames):
-                    result = evaluate_run(upsample(video, clip.spec.size), source=clip.path, seed=seed).metrics
-                    for metric in MOTION_KEYS:
-                        per_clip[metric + suffix].append(result.get(metric))
-                    per_clip["first_frame_psnr" + suffix].append(first_frame_metrics(video, first)["first_frame_psnr"])
-                    if not suffix:
-                        per_clip["frame_change"].append(frame_change(video))
-            per_clip["source_frame_change"] += [frame_change(clip.misc) for clip in loaded]
-        hits = []
-        for start in range(0, len(prompts), batch_size):
-            group = prompts[start:start + batch_size]
-            videos, took = _batched(pipe, [{"prompt": caption} for caption, _ in group], ["y"], scheduler, steps, seed,
-                                    guidance_scale)
-            seconds += took
-            hits += [dominant_object_colour(video) == colour for video, (_, colour) in zip(videos, group)]
+    report["reference_points"] = _reference_report(pipe, clips, sampled, seed)
+    for sampler in samplers:
+        per_clip, motion_seconds = _motion_scores(pipe, clips, sampled, sampler, batch_size, seed, guidance_scale)
+        hits, text_seconds = _text_hits(pipe, prompts, sampler, batch_size, seed, guidance_scale)
         means = {m: _mean(v) for m, v in per_clip.items()}
         means["motion_epe_ratio"] = means["motion_epe"] / means["motion_epe_no_motion"]
         means["flow_epe_ratio"] = means["flow_epe"] / means["flow_epe_no_motion"]
         means["text_colour_accuracy"] = float(np.mean(hits)) if hits else math.nan
-        report["samplers"][key] = {"means": means, "sampling_seconds": seconds, "per_clip": per_clip, "text_hits": hits}
-    keys = list(report["samplers"])
-    if len(keys) == 2:
-        a, b = (report["samplers"][k] for k in keys)
-        report["comparison"] = {
-            "time_ratio": a["sampling_seconds"] / b["sampling_seconds"],
-            "relative_difference": {m: abs(a["means"][m] - b["means"][m]) / abs(b["means"][m])
-                                    for m in a["means"] if b["means"][m]},
-        }
+        report["samplers"][f"{sampler[0]}-{sampler[1]}"] = {
+            "means": means, "sampling_seconds": motion_seconds + text_seconds, "per_clip": per_clip, "text_hits": hits}
+    if len(report["samplers"]) == 2:
+        report["comparison"] = _comparison(report["samplers"])
     return report
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m videocomposer.evaluation.toy_benchmark", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m recipes.toy.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="toy", help="model folder (default: the built-in toy model)")
     parser.add_argument("--clips", type=int, default=50, help="held-out clips (default 50)")
@@ -256,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..pipelines.pipeline import VideoComposerPipeline
-    from ..pipelines.toy_model import resolve_weights_dir
+    from videocomposer.pipelines.pipeline import VideoComposerPipeline
+    from videocomposer.pipelines.toy_model import resolve_weights_dir
 
     args = build_parser().parse_args(argv)
     samplers = [(s.split(":")[0], int(s.split(":")[1])) for s in args.samplers.split(",")]

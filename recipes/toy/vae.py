@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL
 from PIL import Image
 
-from ..models.vae import VAEConfig, build_vae
-from ..video.transforms import center_crop_v2, pil_to_uint8_tensor
+from videocomposer.models.vae import VAEConfig, build_vae
+from videocomposer.video.transforms import center_crop_v2, pil_to_uint8_tensor
 
 
 @dataclass

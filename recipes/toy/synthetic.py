@@ -1,6 +1,6 @@
 """Synthetic training videos: coloured shapes moving over plain or mildly textured backgrounds.
 
-The data of the built-in toy model (:mod:`videocomposer.training.toy_recipe`). Every clip is fully
+The data of the built-in toy model (:mod:`recipes.toy.recipe`). Every clip is fully
 described by a :class:`ClipSpec` drawn from ``(seed, index)`` alone, so a dataset is reproducible by
 its seed and any single clip can be rebuilt without the others (held-out evaluation clips come from
 seeds never used in training). Clips are written as H.264 MP4s with a ``clips.csv`` (``video,caption``)
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..files import atomic_path
-from ..video.writer import write_mp4
+from videocomposer.files import atomic_path
+from videocomposer.video.writer import write_mp4
 
 #: Object colours (name → RGB). Distinct hues so the dominant colour of a generated object can be named.
 OBJECT_COLOURS: dict[str, tuple[int, int, int]] = {

@@ -1,5 +1,5 @@
-"""The built-in toy model: it ships, loads with its own size, keeps the measured metrics of its model card,
-and the recipe that made it trains from scratch."""
+"""The built-in toy model: it ships, loads with the size its recipe sets, keeps the measured metrics of its
+model card, and the recipe that made it trains from scratch."""
 from __future__ import annotations
 
 import csv
@@ -12,13 +12,16 @@ import torch
 import yaml
 
 import videocomposer
+from recipes.toy import synthetic
+from recipes.toy.benchmark import evaluate_toy_model
+from recipes.toy.recipe import Recipe
+from recipes.toy.settings import NUM_FRAMES, SAMPLING_DEFAULTS, SIZE
 from videocomposer.cli import main
 from videocomposer.evaluation.motion import MOVING_SPEED
-from videocomposer.evaluation.toy_benchmark import evaluate_toy_model
 from videocomposer.pipelines import VideoComposerPipeline
+from videocomposer.pipelines.toy_demo import DEMO_ASSETS, load_demo_inputs
 from videocomposer.pipelines.toy_model import PACKAGED_TOY_MODEL
-from videocomposer.training import synthetic
-from videocomposer.training.toy_recipe import NUM_FRAMES, SAMPLING_DEFAULTS, SIZE, Recipe
+from videocomposer.video.writer import write_mp4
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def test_the_toy_model_ships_in_the_package_within_20_mb():
 
 def test_the_pipeline_takes_its_size_from_the_model(pipe, tmp_path):
     spec = synthetic.sample_clip_spec(4242, 1)
-    synthetic.write_mp4(tmp_path / "clip.mp4", synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
+    write_mp4(tmp_path / "clip.mp4", synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
     first = synthetic.render_clip(synthetic.ClipSpec(**{**spec.__dict__, "num_frames": 1}))[0]
     from PIL import Image
 
@@ -77,7 +80,7 @@ def test_reference_points_order_a_faithful_video_before_a_still_one(pipe, tmp_pa
     """The benchmark's reference videos of a held-out clip: the VAE round trip reproduces the clip's frames
     (the decoder's held-out PSNR is about 30 dB), and the source itself scores a lower motion error than its
     first frame held still."""
-    from videocomposer.evaluation.toy_benchmark import held_out_clips, reference_points, vae_round_trip
+    from recipes.toy.benchmark import held_out_clips, reference_points, vae_round_trip
     from videocomposer.video.sampling import load_video_clip
     from videocomposer.video.writer import to_uint8_frames
 
@@ -101,7 +104,7 @@ def _clip_and_first_frame(folder):
 
     spec = synthetic.sample_clip_spec(4242, 2)
     frames = synthetic.render_clip(spec)
-    synthetic.write_mp4(folder / "clip.mp4", frames, fps=synthetic.CLIP_FPS)
+    write_mp4(folder / "clip.mp4", frames, fps=synthetic.CLIP_FPS)
     Image.fromarray(frames[0]).save(folder / "first.png")
     return spec, folder / "clip.mp4", folder / "first.png"
 
@@ -139,6 +142,11 @@ def test_demo_uses_the_toy_model(tmp_path, capsys):
     assert "--weights-dir toy" in notice
     psnr = next(iter(json.loads((videocomposer.toy_model_dir() / "metrics.json").read_text())["samplers"].values()))
     assert f"first-frame PSNR {psnr['means']['first_frame_psnr']:.1f} dB" in notice  # the shipped model's figures
+    inputs = load_demo_inputs()  # the packaged inputs, copied beside the results, and their prompts used
+    assert (tmp_path / "source.mp4").read_bytes() == (DEMO_ASSETS / "source.mp4").read_bytes()
+    assert (tmp_path / "new_first_frame.png").read_bytes() == (DEMO_ASSETS / "new_first_frame.png").read_bytes()
+    settings = (tmp_path / "settings.txt").read_text()
+    assert inputs.motion_transfer_prompt in settings and inputs.text_only_prompt in settings
     assert main(["demo", "--output-dir", str(tmp_path / "x"), "--size", "32"]) == 2  # --size is for --random
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from videocomposer.evaluation.toy_benchmark import dominant_object_colour, frame_change
-from videocomposer.training import synthetic
+from recipes.toy import synthetic
+from recipes.toy.benchmark import dominant_object_colour, frame_change
 from videocomposer.training.data import read_annotations
 from videocomposer.video.sampling import load_video_clip
+from videocomposer.video.writer import write_mp4
 
 
 def test_clips_are_a_pure_function_of_seed_and_index():
@@ -61,7 +62,7 @@ def test_dataset_is_read_by_the_trainer_and_never_overwritten(tmp_path):
 def test_the_motion_condition_of_a_clip_points_the_way_its_shape_moves(tmp_path):
     shape = synthetic.ShapeSpec("square", "yellow", 20, "line", 30, 64, 5, 0)
     spec = synthetic.ClipSpec(0, 0, "navy", "plain", (shape,))
-    synthetic.write_mp4(tmp_path / "clip.mp4", synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
+    write_mp4(tmp_path / "clip.mp4", synthetic.render_clip(spec), fps=synthetic.CLIP_FPS)
     clip = load_video_clip(tmp_path / "clip.mp4", 8, 128, 128, seed=0, with_mask=False)
     assert clip.frame_indices.tolist() == list(range(clip.frame_indices[0], clip.frame_indices[0] + 8))
     dx, dy = clip.motion[1:, 0], clip.motion[1:, 1]  # frame 0 is intra-coded
