@@ -1,6 +1,7 @@
-"""README.md cannot drift from the code: every command in its ``bash`` blocks parses with the real
-command-line parsers (subcommands, flags, task and training presets, ``key=value`` keys, the inputs each
-task needs), every preset it names exists, and the Python API it shows has the names it uses.
+"""README.md and docs/*.md cannot drift from the code: every command in their ``bash`` blocks parses with the
+real command-line parsers (subcommands, flags, task and training presets, ``key=value`` keys, the inputs each
+task needs), every preset they name exists, and the Python API they show has the names it uses. The README
+itself shows the set-up commands, the test command exactly as ``.ci/run`` runs it.
 
 Nothing is generated or trained here: only parsers, config files and signatures are checked. The
 behaviours the README promises and only the CLI provides are tested on tiny weights at the end.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+import videocomposer
 from videocomposer.cli import build_parser, main, parse_command_line
 from videocomposer.commands.generate import check_task_inputs as _check_task_inputs
 from videocomposer.commands.generate import given_inputs, run_folder
@@ -33,21 +35,24 @@ from videocomposer.training.cli import add_train_arguments, task_presets
 from videocomposer.training.components import check_model_config
 from videocomposer.training.config import CONFIG_DIR, load_train_config
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-TEXT = README.read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+#: The user documentation: README.md, then every page of docs/ (checked as one text).
+DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+TEXT = "\n".join(path.read_text(encoding="utf-8") for path in DOCUMENTS)
 #: Commands that the README may show without them being ours to check.
 FOREIGN = (("pip", "install"), ("python", "-m", "pytest"))
 
 
-def code_blocks(language: str) -> list[str]:
-    """The fenced code blocks of README.md in ``language`` (indented fences inside lists included)."""
-    return [m.group(1) for m in re.finditer(rf"^ *```{language}\n(.*?)^ *```", TEXT, re.MULTILINE | re.DOTALL)]
+def code_blocks(language: str, text: str = TEXT) -> list[str]:
+    """The fenced code blocks of ``text`` (the documentation) in ``language`` (indented fences inside lists included)."""
+    return [m.group(1) for m in re.finditer(rf"^ *```{language}\n(.*?)^ *```", text, re.MULTILINE | re.DOTALL)]
 
 
-def shell_commands() -> list[list[str]]:
+def shell_commands(text: str = TEXT) -> list[list[str]]:
     """Every command of the bash blocks as argv lists: continuations joined, comments dropped, split at ``&&``."""
     commands: list[list[str]] = []
-    for block in code_blocks("bash"):
+    for block in code_blocks("bash", text):
         for line in block.replace("\\\n", " ").splitlines():
             command: list[str] = []
             for word in shlex.split(line, comments=True) + ["&&"]:
@@ -80,36 +85,69 @@ def parse_or_fail(argv: list[str]) -> argparse.Namespace:
     try:
         return parse_command_line(argv)
     except SystemExit as exc:  # argparse reports and exits
-        pytest.fail(f"README command does not parse (exit {exc.code}): videocomposer {shlex.join(argv)}")
+        pytest.fail(f"documented command does not parse (exit {exc.code}): videocomposer {shlex.join(argv)}")
 
 
 VIDEOCOMPOSER_COMMANDS = ours(("videocomposer",))
 
 
-def module_tool_parsers() -> dict[str, typing.Callable[[], argparse.ArgumentParser]]:
-    """``python -m <module>`` tools the README may show, by module, with their parsers."""
-    from recipes.toy import __main__ as toy_recipe
-    from recipes.toy import benchmark as toy_benchmark
+#: Packages whose ``python -m <module>`` tools the documentation may show: the library and the recipes.
+MODULE_TOOL_PACKAGES = ("videocomposer.", "recipes.")
 
-    return {"recipes.toy": toy_recipe.build_parser, "recipes.toy.benchmark": toy_benchmark.build_parser}
+
+def module_tool_parser(module_name: str) -> argparse.ArgumentParser:
+    """The parser of a ``python -m <module>`` tool: the module's (or, for a package, its ``__main__``'s)
+    ``build_parser()``. Fails the test when the module or its ``build_parser`` does not exist."""
+    try:
+        module = importlib.import_module(module_name)
+        if hasattr(module, "__path__"):  # a package runs its __main__
+            module = importlib.import_module(f"{module_name}.__main__")
+    except ImportError as exc:
+        pytest.fail(f"documented command names a module that cannot be imported: python -m {module_name} ({exc})")
+    if not callable(getattr(module, "build_parser", None)):
+        pytest.fail(f"python -m {module_name}: {module.__name__} has no build_parser() to check its arguments with")
+    return module.build_parser()
 
 
 def is_module_tool(command: list[str]) -> bool:
-    return command[:2] == ["python", "-m"] and len(command) > 2 and command[2] in module_tool_parsers()
+    return (command[:2] == ["python", "-m"] and len(command) > 2 and command[2].startswith(MODULE_TOOL_PACKAGES)
+            and command[2] != "videocomposer.training")
 
 
 def test_readme_has_only_commands_we_check():
     unknown = [c for c in shell_commands() if c[0] != "videocomposer" and not is_module_training(c)
                and not is_python_c(c) and not is_module_tool(c) and not any(tuple(c[:len(p)]) == p for p in FOREIGN)]
-    assert not unknown, f"README bash blocks hold commands this test does not check: {unknown}"
+    assert not unknown, f"README / docs bash blocks hold commands this test does not check: {unknown}"
+
+
+def test_readme_shows_the_setup_commands_ci_runs():
+    """README, "Set up": the demo command, and the test command exactly as ``.ci/run`` runs it."""
+    readme_commands = shell_commands(README.read_text(encoding="utf-8"))
+    ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("pip install")]
+    assert len(ci_lines) == 1, ".ci/run should install and test with one pip install ... && python -m pytest line"
+    ci_commands = shell_commands(f"```bash\n{ci_lines[0]}\n```\n")
+    assert ci_commands[-1][:3] == ["python", "-m", "pytest"]
+    assert all(c in readme_commands for c in ci_commands), f"README does not show .ci/run's command: {ci_lines[0]}"
+    assert ["videocomposer", "demo"] in readme_commands, "README's set-up does not run the demo"
+
+
+def test_relative_links_and_images_resolve():
+    """Every relative link or image of README.md and docs/*.md names a file of the repository."""
+    missing = []
+    for document in DOCUMENTS:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", document.read_text(encoding="utf-8")):
+            if "://" not in target and not (document.parent / target).exists():
+                missing.append(f"{document.relative_to(ROOT)} -> {target}")
+    assert not missing, f"links to files that do not exist: {missing}"
 
 
 @pytest.mark.parametrize("command", [c for c in shell_commands() if is_module_tool(c)], ids=lambda c: c[2])
 def test_module_tool_command_parses(command):
+    parser = module_tool_parser(command[2])
     try:
-        module_tool_parsers()[command[2]]().parse_args(command[3:])
+        parser.parse_args(command[3:])
     except SystemExit as exc:
-        pytest.fail(f"README command does not parse (exit {exc.code}): {shlex.join(command)}")
+        pytest.fail(f"documented command does not parse (exit {exc.code}): {shlex.join(command)}")
 
 
 def test_readme_shows_every_subcommand():
@@ -119,8 +157,17 @@ def test_readme_shows_every_subcommand():
 
 
 @pytest.mark.parametrize("command", VIDEOCOMPOSER_COMMANDS, ids=lambda c: " ".join(c[1:3]))
-def test_videocomposer_command_parses(command, tmp_path, monkeypatch):
+def test_videocomposer_command_parses(command, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    if command[1:] == ["--version"]:  # prints the version and exits 0 (argparse's version action exits too)
+        try:
+            code = main(["--version"])
+        except SystemExit as exc:
+            code = exc.code
+        out = capsys.readouterr()
+        assert code in (0, None), f"videocomposer --version exits {code}: {out.err}"
+        assert videocomposer.__version__ in out.out, f"videocomposer --version printed {out.out!r}"
+        return
     (tmp_path / "my_task.yaml").write_text(readme_task_yaml())
     args = parse_or_fail(command[1:])
     if args.command == "generate":
