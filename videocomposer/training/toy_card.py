@@ -176,10 +176,10 @@ Command line: `videocomposer demo`, or `videocomposer generate exp02_motion_tran
   (width {archs["clip"]["text_cfg"]["width"]}, stored in fp16).
 - Diffusion: predicts {dict(epsilon="the noise ε", v_prediction="the velocity v")[train_config["prediction_type"]]} on SD's scaled-linear schedule{" rescaled to zero terminal SNR" if train_config["zero_terminal_snr"] else ""}{
   f", from noise whose frames have correlation {train_config['noise_correlation']:g} (PYoCo's mixed noise)" if train_config.get("noise_correlation") else ""} (recorded
-  in `model_index.json`; every sampler of the pipeline follows them).
-- Defaults (stored in `model_index.json`): {SCHEDULER}, {SAMPLING_DEFAULTS["num_inference_steps"]} steps, {_guidance(SAMPLING_DEFAULTS)}.
+  in `scheduler/scheduler_config.json`; every sampler of the pipeline follows them).
+- Defaults (stored in `scheduler/scheduler_config.json`): {SCHEDULER}, {SAMPLING_DEFAULTS["num_inference_steps"]} steps, {_guidance(SAMPLING_DEFAULTS)}.
 - Empty caption (the text context of guidance's unconditional pass and of a call without a caption): a zero
-  context, `empty_caption: zeros` in `model_index.json`, since that is what the trainer's condition dropout
+  context, `empty_caption: zeros` in `scheduler/scheduler_config.json`, since that is what the trainer's condition dropout
   gives a dropped caption (the official model's is the text tower's embedding of "").
 
 ## Training (reproduce from nothing)

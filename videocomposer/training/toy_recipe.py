@@ -20,9 +20,10 @@ Stages (each writes into ``--output-dir``; a finished stage is skipped when the 
 6. ``vae_decoder/``: the VAE with its decoder trained further, encoder frozen (the latents the UNet
    learned do not change; :func:`~videocomposer.training.toy_vae.finetune_decoder`);
 7. ``toy_model/``: the pipeline (UNet + VAE + text tower) as a ``save_pretrained`` folder whose
-   ``model_index.json`` carries the model's frame count, size and sampling defaults, and the prediction type
-   and schedule it was trained with (v-prediction, zero terminal SNR, the frames' noise correlation), and its
-   empty caption (the zero context its training gave a dropped caption).
+   ``model_index.json`` carries the model's frame count and size, and whose ``scheduler/scheduler_config.json``
+   its sampling defaults, the prediction type and schedule it was trained with (v-prediction, zero terminal
+   SNR, the frames' noise correlation), and its empty caption (the zero context its training gave a dropped
+   caption).
 
 ``--evaluate`` adds stage 8, the held-out benchmark (:mod:`videocomposer.evaluation.toy_benchmark`, 50
 clips, DPM-Solver++ 20 steps and DDIM 50 steps) plus the small regression subset the test suite re-checks.
@@ -48,7 +49,7 @@ from typing import Any, Sequence
 import torch
 import yaml
 
-from ..diffusion import NoiseSchedule
+from ..diffusion import SchedulerConfig
 from ..models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIPConfig
 from ..models.unet import UNetConfig
 from ..models.vae import VAEConfig
@@ -65,7 +66,7 @@ CONDITIONS = ("y", "local_image", "motion")
 #: Output frames and side: the clips are drawn at 128 px (16-px macroblocks carry the motion vectors) and
 #: the model works at 64 px (a 4x VAE: 16 x 16 latents), which is what this CPU budget affords.
 NUM_FRAMES, SIZE = 8, 64
-#: Sampling defaults stored in the model's ``model_index.json``. Guidance ramps from 1.0 on frame 0 to 3.0 on the
+#: Output size and sampling defaults stored with the model (``model_index.json``, ``scheduler_config.json``). Guidance ramps from 1.0 on frame 0 to 3.0 on the
 #: last frame (``min_guidance_scale``): on validation clips (seed 3001) one scale of 3.0 for every frame pushed
 #: frame 0 away from the given first frame (PSNR 19.4 dB against 24.3 with the ramp, 24.4 unguided) while
 #: the text score did not drop with the ramp (43 → 48 % of 40 captions).
@@ -280,16 +281,17 @@ class Recipe:
         pipe.vae = AutoencoderKL.from_pretrained(self.root / "vae_decoder", local_files_only=True,
                                                  low_cpu_mem_usage=False).eval().requires_grad_(False)
         pipe.vae.register_to_config(_name_or_path="vae_decoder")  # the stage's folder, not this machine's path
-        pipe.set_defaults(**SAMPLING_DEFAULTS)
-        pipe.scheduler = SCHEDULER
+        sampling = ("num_inference_steps", "guidance_scale", "min_guidance_scale")
+        pipe.set_defaults(**{k: v for k, v in SAMPLING_DEFAULTS.items() if k not in sampling})
         trained = yaml.safe_load((self.root / "unet_run" / "config.yaml").read_text())  # the run's resolved config
-        pipe.prediction_type = trained["prediction_type"]
-        pipe.schedule = NoiseSchedule.for_training(trained["zero_terminal_snr"])
-        pipe.noise_correlation = trained.get("noise_correlation", 0.0)  # absent from runs that predate the setting
-        # the condition dropout trained a dropped caption as a zero context, so that is the model's "no caption",
-        # not the text tower's embedding of "" (the reference's inference), which it never saw: the model card's
-        # "How the recipe got here" has what this changes
-        pipe.empty_caption = "zeros"
+        # empty_caption: the condition dropout trained a dropped caption as a zero context, so that is the model's
+        # "no caption", not the text tower's embedding of "" (the reference's inference), which it never saw: the
+        # model card's "How the recipe got here" has what this changes
+        pipe.scheduler_config = SchedulerConfig(
+            scheduler=SCHEDULER, **{k: SAMPLING_DEFAULTS[k] for k in sampling},
+            prediction_type=trained["prediction_type"], zero_terminal_snr=trained["zero_terminal_snr"],
+            noise_correlation=trained.get("noise_correlation", 0.0),  # absent from runs that predate the setting
+            empty_caption="zeros")
         pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
         if self.model_dir.exists():
