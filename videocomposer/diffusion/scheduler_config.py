@@ -125,8 +125,8 @@ class SchedulerConfig:
             raise ValueError(f"guidance_scale: must be >= 0 (or null for no guidance), got {self.guidance_scale}")
         if self.min_guidance_scale is None:
             return
-        guided = self.guidance_scale is not None and self.guidance_scale > 1.0
-        if self.min_guidance_scale < 0 or (guided and self.min_guidance_scale > self.guidance_scale):
+        scale = self.guidance_scale
+        if self.min_guidance_scale < 0 or (scale is not None and scale > 1.0 and self.min_guidance_scale > scale):
             raise ValueError(f"min_guidance_scale: frame 0's guidance must be between 0 and guidance_scale "
                              f"({self.guidance_scale}), got {self.min_guidance_scale}; null gives every frame guidance_scale")
 

@@ -51,13 +51,13 @@ OUTPUT_DEFAULTS = {"num_frames": 16, "height": 256, "width": 256}
 _SAMPLING_DEFAULTS = ("num_inference_steps", "guidance_scale", "min_guidance_scale")
 
 
-def call_defaults(output: dict[str, int], config: SchedulerConfig) -> dict[str, Any]:
+def _call_defaults(output: dict[str, int], config: SchedulerConfig) -> dict[str, Any]:
     """The defaults of :meth:`VideoComposerPipeline.__call__`: the output size and the sampling defaults of ``config``."""
     return {**output, **{k: getattr(config, k) for k in _SAMPLING_DEFAULTS}}
 
 
-#: The official model's :func:`call_defaults` (16 x 256 x 256, 50 steps, guidance 9.0, no ramp).
-DEFAULTS = call_defaults(OUTPUT_DEFAULTS, SchedulerConfig())
+#: The official model's defaults of :meth:`VideoComposerPipeline.__call__` (16 x 256 x 256, 50 steps, guidance 9.0, no ramp).
+DEFAULTS = _call_defaults(OUTPUT_DEFAULTS, SchedulerConfig())
 
 
 class _SchedulerSetting:
@@ -175,7 +175,7 @@ class VideoComposerPipeline:
         """The defaults of :meth:`__call__` (a copy): the output size (``num_frames``, ``height``, ``width``; see
         :meth:`set_defaults`) and ``scheduler_config``'s ``num_inference_steps``, ``guidance_scale`` and
         ``min_guidance_scale``."""
-        return call_defaults(self._output_defaults, self.scheduler_config)
+        return _call_defaults(self._output_defaults, self.scheduler_config)
 
     # ------------------------------------------------------------------ loading and saving
 
