@@ -19,9 +19,10 @@ Stages (each writes into the output folder; a finished stage is skipped when the
 6. ``vae_decoder/``: the VAE with its decoder trained further, encoder frozen (the latents the UNet
    learned do not change; :func:`recipes.toy.vae.finetune_decoder`);
 7. ``toy_model/``: the pipeline (UNet + VAE + text tower) as a ``save_pretrained`` folder whose
-   ``model_index.json`` carries the model's frame count, size and sampling defaults, the prediction type
-   and schedule it was trained with (v-prediction, zero terminal SNR, the frames' noise correlation), and its
-   empty caption (the zero context its training gave a dropped caption);
+   ``model_index.json`` carries the model's frame count and size, and whose ``scheduler/scheduler_config.json``
+   its sampling defaults, the prediction type and schedule it was trained with (v-prediction, zero terminal
+   SNR, the frames' noise correlation), and its empty caption (the zero context its training gave a dropped
+   caption).
 8. (``--evaluate``) ``eval/`` and ``metrics_full.json``: the held-out benchmark (:mod:`recipes.toy.benchmark`,
    50 clips, DPM-Solver++ 20 steps and DDIM 50 steps) plus the small regression subset the test suite re-checks.
 
@@ -48,7 +49,7 @@ from diffusers import AutoencoderKL
 
 from videocomposer.checkpoints import OFFICIAL_FILES, read_state_dict
 from videocomposer.conditions import ConditionBuilder
-from videocomposer.diffusion import NoiseSchedule
+from videocomposer.diffusion import SchedulerConfig
 from videocomposer.files import atomic_path, ensure_writable_dir, write_text
 from videocomposer.models.clip import OpenCLIPConfig
 from videocomposer.models.unet import UNetConfig, VideoComposerUNet
@@ -242,15 +243,16 @@ class Recipe:
         pipe.vae = AutoencoderKL.from_pretrained(self.root / "vae_decoder", local_files_only=True,
                                                  low_cpu_mem_usage=False).eval().requires_grad_(False)
         pipe.vae.register_to_config(_name_or_path="vae_decoder")  # the stage's folder, not this machine's path
-        pipe.set_defaults(**SAMPLING_DEFAULTS)
-        pipe.scheduler = SCHEDULER
+        sampling = ("num_inference_steps", "guidance_scale", "min_guidance_scale")
+        pipe.set_defaults(**{k: v for k, v in SAMPLING_DEFAULTS.items() if k not in sampling})
         trained = yaml.safe_load((self.root / "unet_run" / "config.yaml").read_text())  # the run's resolved config
-        pipe.prediction_type = trained["prediction_type"]
-        pipe.schedule = NoiseSchedule.for_training(trained["zero_terminal_snr"])
-        pipe.noise_correlation = trained.get("noise_correlation", 0.0)  # absent from runs that predate the setting
-        # the condition dropout trained a dropped caption as a zero context, so that is the model's "no caption",
-        # not the text tower's embedding of "" (the reference's inference), which it never saw
-        pipe.empty_caption = "zeros"
+        # empty_caption: the condition dropout trained a dropped caption as a zero context, so that is the model's
+        # "no caption", not the text tower's embedding of "" (the reference's inference), which it never saw
+        pipe.scheduler_config = SchedulerConfig(
+            scheduler=SCHEDULER, **{k: SAMPLING_DEFAULTS[k] for k in sampling},
+            prediction_type=trained["prediction_type"], zero_terminal_snr=trained["zero_terminal_snr"],
+            noise_correlation=trained.get("noise_correlation", 0.0),  # absent from runs that predate the setting
+            empty_caption="zeros")
         pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
         if self.model_dir.exists():

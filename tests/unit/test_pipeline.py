@@ -6,7 +6,7 @@ save/load round-trips; each memory/speed option gives the same output; errors na
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ from PIL import Image
 
 from videocomposer.annotators.sketch import SketchCleaner, SketchCleanerConfig
 from videocomposer.checkpoints import WeightFileError
+from videocomposer.diffusion import SchedulerConfig
 from videocomposer.pipelines import VideoComposerPipeline, available_presets, load_preset
 from videocomposer.pipelines.demo import make_demo_video
 from videocomposer.pipelines.tiny import tiny_configs, write_tiny_official_weights
@@ -59,7 +60,7 @@ def generate(pipe, media=None, **kwargs):
 def test_from_official_loads_only_what_the_conditions_need(weights_dir):
     pipe = VideoComposerPipeline.from_official(weights_dir, conditions=["text", "depthmap"], config=tiny_configs())
     assert sorted(pipe.components()) == ["clip", "midas", "unet", "vae"]
-    assert pipe.clip.towers == ("text",)
+    assert pipe.clip.towers == ("text",) and pipe.scheduler_config == SchedulerConfig()  # the official model's sampling
     with torch.no_grad():  # zero_y is the empty caption's embedding, not zeros
         assert torch.allclose(pipe.unet.zero_y, pipe.builder().encode_prompt(""))
     full = VideoComposerPipeline.from_official(weights_dir, conditions=["image", "sketch"], config=tiny_configs())
@@ -162,6 +163,10 @@ def test_save_pretrained_round_trip_is_identical(pipe, media, tmp_path):
     folder = pipe.save_pretrained(tmp_path / "pretrained")
     assert (folder / "model_index.json").is_file() and (folder / "unet" / "model.safetensors").is_file()
     assert (folder / "vae" / "config.json").is_file()
+    assert SchedulerConfig.from_json_file(folder / "scheduler" / "scheduler_config.json") == pipe.scheduler_config
+    index = json.loads((folder / "model_index.json").read_text())  # the size there, the sampling in the scheduler
+    assert index["scheduler"] == ["videocomposer.diffusion", "SchedulerConfig"]
+    assert set(index["pipeline_config"]) == {"num_frames", "height", "width", "misc_size", "unet_file"}
     described = json.loads((folder / "sketch_cleaner" / "config.json").read_text())
     assert described == {"_class_name": "SketchCleaner", "config": asdict(pipe.sketch_cleaner.config)}
     loaded = VideoComposerPipeline.from_pretrained(folder)
@@ -179,7 +184,7 @@ def test_prediction_type_and_schedule_are_saved_with_the_model(weights_dir, tmp_
     from videocomposer.diffusion import NoiseSchedule, sample
 
     pipe = VideoComposerPipeline.from_official(weights_dir, conditions=["y"], config=tiny_configs())
-    pipe.schedule, pipe.prediction_type = NoiseSchedule.for_training(True), "v_prediction"
+    pipe.scheduler_config = replace(pipe.scheduler_config, prediction_type="v_prediction", zero_terminal_snr=True)
     loaded = VideoComposerPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "v_model"))
     assert loaded.prediction_type == "v_prediction" and loaded.schedule.zero_terminal_snr
     loaded.set_progress_bar_config(disable=True)
@@ -193,17 +198,19 @@ def test_prediction_type_and_schedule_are_saved_with_the_model(weights_dir, tmp_
         expected = sample(loaded.unet, x_T, y, num_steps=STEPS, schedule=schedule, prediction_type=prediction_type)
         assert torch.allclose(got, expected, atol=1e-5) == same
     with pytest.raises(ValueError, match="prediction_type"):
-        VideoComposerPipeline(loaded.unet, prediction_type="x0")
-    index = tmp_path / "v_model" / "model_index.json"
-    index.write_text(index.read_text().replace('"v_prediction"', '"x0"'))
-    with pytest.raises(ValueError, match=r"model_index.json: pipeline_config.prediction_type must be one of epsilon, v_prediction, got 'x0'"):
+        SchedulerConfig(prediction_type="x0")
+    with pytest.raises(AttributeError, match=r"dataclasses.replace\(pipe.scheduler_config, prediction_type='epsilon'\)"):
+        loaded.prediction_type = "epsilon"  # a read-only view: the error says how to change it
+    saved = tmp_path / "v_model" / "scheduler" / "scheduler_config.json"
+    saved.write_text(saved.read_text().replace('"v_prediction"', '"x0"'))
+    with pytest.raises(ValueError, match=r"scheduler_config.json: prediction_type: expected one of epsilon, v_prediction, got 'x0'"):
         VideoComposerPipeline.from_pretrained(tmp_path / "v_model")
 
 
 def test_noise_correlation_is_saved_with_the_model_and_draws_x_T(weights_dir, tmp_path):
     """A model trained on frame-correlated noise keeps its correlation through save/load; its ``x_T`` is
     :func:`frame_noise` of that correlation (the official model's stays ``torch.randn``), and the sampler
-    starts from it; a bad value in ``model_index.json`` is refused naming the file."""
+    starts from it; a bad value in ``scheduler_config.json`` is refused naming the file."""
     from videocomposer.diffusion import frame_noise
 
     pipe = VideoComposerPipeline.from_official(weights_dir, conditions=["y"], config=tiny_configs())
@@ -211,7 +218,7 @@ def test_noise_correlation_is_saved_with_the_model_and_draws_x_T(weights_dir, tm
     assert pipe.noise_correlation == 0.0
     assert torch.equal(pipe.prepare_latents(2, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None),
                        torch.randn(shape, generator=torch.Generator().manual_seed(0)))
-    pipe.noise_correlation = 0.5
+    pipe.scheduler_config = replace(pipe.scheduler_config, noise_correlation=0.5)
     loaded = VideoComposerPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "correlated"))
     assert loaded.noise_correlation == 0.5
     x_T = loaded.prepare_latents(2, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None)
@@ -224,9 +231,9 @@ def test_noise_correlation_is_saved_with_the_model_and_draws_x_T(weights_dir, tm
     assert torch.equal(got, loaded(latents=start, **kwargs).frames)
     assert not torch.allclose(got, loaded(latents=torch.randn(start.shape, generator=torch.Generator().manual_seed(0)),
                                           **kwargs).frames, atol=1e-3)
-    index = tmp_path / "correlated" / "model_index.json"
-    index.write_text(index.read_text().replace('"noise_correlation": 0.5', '"noise_correlation": 1.5'))
-    with pytest.raises(ValueError, match=r"model_index.json: pipeline_config.noise_correlation must be in \[0, 1\), got 1.5"):
+    saved = tmp_path / "correlated" / "scheduler" / "scheduler_config.json"
+    saved.write_text(saved.read_text().replace('"noise_correlation": 0.5', '"noise_correlation": 1.5'))
+    with pytest.raises(ValueError, match=r"scheduler_config.json: noise_correlation must be in \[0, 1\), got 1.5"):
         VideoComposerPipeline.from_pretrained(tmp_path / "correlated")
 
 
@@ -254,19 +261,19 @@ def test_empty_caption_of_zeros_reaches_the_unconditional_pass_and_is_saved_with
         return [y for y in seen if not torch.equal(y, caption)]
 
     assert all(torch.equal(y, encoded) for y in unconditional_contexts(pipe))
-    pipe.empty_caption = "zeros"
+    pipe.scheduler_config = replace(pipe.scheduler_config, empty_caption="zeros")
     loaded = VideoComposerPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "zeros"))
     loaded.set_progress_bar_config(disable=True)
     assert loaded.empty_caption == "zeros" and not loaded.unet.empty_caption().any()
     contexts = unconditional_contexts(loaded)
     assert contexts and all(not y.any() for y in contexts)
-    loaded.empty_caption = "encoded"
+    loaded.scheduler_config = replace(loaded.scheduler_config, empty_caption="encoded")
     assert torch.equal(loaded.unet.empty_caption(), encoded)
     with pytest.raises(ValueError, match="empty_caption must be one of encoded, zeros, got 'blank'"):
-        loaded.empty_caption = "blank"
-    index = tmp_path / "zeros" / "model_index.json"
-    index.write_text(index.read_text().replace('"empty_caption": "zeros"', '"empty_caption": "blank"'))
-    with pytest.raises(ValueError, match=r"model_index.json: pipeline_config.empty_caption must be one of encoded, "
+        replace(loaded.scheduler_config, empty_caption="blank")
+    saved = tmp_path / "zeros" / "scheduler" / "scheduler_config.json"
+    saved.write_text(saved.read_text().replace('"empty_caption": "zeros"', '"empty_caption": "blank"'))
+    with pytest.raises(ValueError, match=r"scheduler_config.json: empty_caption must be one of encoded, "
                                          r"zeros, got 'blank'"):
         VideoComposerPipeline.from_pretrained(tmp_path / "zeros")
 
@@ -281,13 +288,16 @@ def test_min_guidance_scale_ramps_the_guidance_and_is_saved_with_the_model(pipe,
     change = (ramped - single).abs().flatten(3).amax(-1)[0].amax(0)  # per frame
     assert change[0] > change[-1] and change[0] > 0
     assert pipe.defaults["min_guidance_scale"] is None  # the official model: one scale, as the reference
+    official = pipe.scheduler_config
     try:
-        pipe.set_defaults(min_guidance_scale=1.0)
+        pipe.scheduler_config = replace(official, min_guidance_scale=1.0)
         assert torch.equal(generate(pipe, **kwargs).frames, ramped)
         folder = pipe.save_pretrained(tmp_path / "ramped")
     finally:
-        pipe.set_defaults(min_guidance_scale=None)
+        pipe.scheduler_config = official
     assert VideoComposerPipeline.from_pretrained(folder).defaults["min_guidance_scale"] == 1.0
+    with pytest.raises(ValueError, match=r"sampling settings, held by pipe.scheduler_config"):
+        pipe.set_defaults(min_guidance_scale=1.0)
     for bad in (-1.0, 10.0):
         with pytest.raises(ValueError, match="min_guidance_scale .* must be between 0 and guidance_scale"):
             generate(pipe, min_guidance_scale=bad, **kwargs)

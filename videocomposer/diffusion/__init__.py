@@ -1,4 +1,5 @@
-"""Diffusion, independent of the network: schedule, noising and loss, guidance, samplers.
+"""Diffusion, independent of the network: schedule, noising and loss, guidance, samplers, and
+:class:`SchedulerConfig`, how a model is sampled (the ``scheduler`` component of a model folder).
 
 The model is always an argument: ``model(x_t, t, **kwargs) -> eps`` (or v, see :mod:`.prediction`) with ``x_t`` ``[B, C, F, H, W]``
 and ``t`` int64 ``[B]``.
@@ -9,15 +10,20 @@ from .guidance import GuidedDenoiser, frame_guidance_scales, make_guidance_kwarg
 from .noise import check_noise_correlation, frame_noise, mix_frame_noise
 from .prediction import PREDICTION_TYPES, check_prediction_type, training_target, x0_and_eps
 from .schedule import NoiseSchedule
+from .scheduler_config import BETA_SCHEDULES, EMPTY_CAPTIONS, SchedulerConfig, check_empty_caption
 from .schedulers import SCHEDULERS, make_sampler, sample
 
 __all__ = [
+    "BETA_SCHEDULES",
     "DDIMSampler",
+    "EMPTY_CAPTIONS",
     "GuidedDenoiser",
     "LOSS_WEIGHTINGS",
     "NoiseSchedule",
     "PREDICTION_TYPES",
     "SCHEDULERS",
+    "SchedulerConfig",
+    "check_empty_caption",
     "check_noise_correlation",
     "check_prediction_type",
     "ddim_timesteps",

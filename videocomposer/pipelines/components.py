@@ -4,7 +4,8 @@
 Component names are those of :data:`videocomposer.checkpoints.OFFICIAL_FILES`: ``unet``, ``clip``,
 ``vae``, ``midas``, ``pidinet``, ``sketch_cleaner``. A ``save_pretrained`` folder holds one sub-folder
 per component with ``config.json`` and ``model.safetensors`` (the VAE in diffusers' own layout:
-``config.json`` + ``diffusion_pytorch_model.safetensors``) and a top-level ``model_index.json``.
+``config.json`` + ``diffusion_pytorch_model.safetensors``), the scheduler component
+``scheduler/scheduler_config.json`` (:mod:`.folder_settings`) and a top-level ``model_index.json``.
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ COMPONENTS: tuple[str, ...] = ("unet", "vae", "clip", "midas", "pidinet", "sketc
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 INDEX_NAME = "model_index.json"
+#: ``model_index.json``'s entry for the scheduler component (``scheduler/scheduler_config.json``, see
+#: :mod:`.folder_settings`): ``[module, class]``, as for the networks.
+SCHEDULER_INDEX_ENTRY = ["videocomposer.diffusion", "SchedulerConfig"]
 
 
 def components_for(conditions: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
@@ -231,12 +235,13 @@ def load_component(name: str, folder: Path) -> nn.Module:
 
 
 def write_index(folder: Path, components: Sequence[str], pipeline_config: Mapping[str, Any]) -> None:
-    """``model_index.json``: the pipeline class, ``{component: [module, class]}`` and the pipeline's own settings."""
+    """``model_index.json``: the pipeline class, ``{component: [module, class]}`` (the networks, the tokenizer and the
+    scheduler) and ``pipeline_config``, the pipeline's own settings (output size, the UNet's source file)."""
     from .. import __version__
 
     index = {"_class_name": "VideoComposerPipeline", "_videocomposer_version": __version__,
              **{c: COMPONENT_CLASSES[c].index_entry for c in components},
-             "tokenizer": ["videocomposer.models.tokenizer", "CLIPTokenizer"],
+             "tokenizer": ["videocomposer.models.tokenizer", "CLIPTokenizer"], "scheduler": SCHEDULER_INDEX_ENTRY,
              "pipeline_config": dict(pipeline_config)}
     write_text(folder / INDEX_NAME, json.dumps(index, indent=2) + "\n")
 
@@ -257,6 +262,6 @@ def is_pretrained_folder(folder: str | os.PathLike) -> bool:
     return (Path(folder) / INDEX_NAME).is_file()
 
 
-__all__ = ["COMPONENTS", "COMPONENT_CLASSES", "ComponentClass", "components_for", "is_pretrained_folder", "load_component", "load_components",
+__all__ = ["COMPONENTS", "COMPONENT_CLASSES", "SCHEDULER_INDEX_ENTRY", "ComponentClass", "components_for", "is_pretrained_folder", "load_component", "load_components",
            "load_official_component", "load_official_components", "official_paths", "read_index", "save_component",
            "write_index"]

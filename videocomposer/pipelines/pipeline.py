@@ -9,9 +9,11 @@
 
 ``__call__`` runs in numbered stages: 1. check inputs, 2. read the video, 3. build the conditions
 (:class:`~videocomposer.conditions.ConditionBuilder`), 4. form the guided passes, 5. prepare
-latents, 6. denoise, 7. decode. Sampling defaults are the reference's: DDIM, 50 steps, eta 0,
-guidance 9.0, 16 frames at 256x256; a ``save_pretrained`` folder may store its own (:meth:`set_defaults`),
-as the built-in toy model does (8 frames at 64x64, DPM-Solver++ 20 steps).
+latents, 6. denoise, 7. decode. How the model samples is one :class:`~videocomposer.diffusion.SchedulerConfig`,
+``pipe.scheduler_config`` (the official model's by default: DDIM, 50 steps, eta 0, guidance 9.0); the output size
+defaults to 16 frames at 256x256 (:meth:`set_defaults`). A ``save_pretrained`` folder stores both (the scheduler
+component ``scheduler/scheduler_config.json``, the size in ``model_index.json``), as the built-in toy model does
+(8 frames at 64x64, DPM-Solver++ 20 steps).
 """
 from __future__ import annotations
 
@@ -29,8 +31,7 @@ from tqdm.auto import tqdm
 from ..checkpoints import OFFICIAL_FILES
 from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
                           normalize_conditions)
-from ..diffusion import (PREDICTION_TYPES, SCHEDULERS, NoiseSchedule, check_noise_correlation, check_prediction_type,
-                         frame_guidance_scales, frame_noise,
+from ..diffusion import (SCHEDULERS, NoiseSchedule, SchedulerConfig, frame_guidance_scales, frame_noise,
                          make_guidance_kwargs, make_sampler, sample)
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
@@ -38,27 +39,40 @@ from ..video.clip import VideoClip
 from ..video.trajectory import Trajectory
 from .components import (COMPONENTS, components_for, is_pretrained_folder, load_components, load_official_components,
                          read_index, save_component, write_index)
+from .folder_settings import load_scheduler_config, output_defaults, save_scheduler_config
 from .inputs import PreparedConditions, prepare_conditions
 
 OutputType = Literal["pil", "np", "pt", "latent"]
 _FROZEN_ENCODERS = ("clip", "midas", "pidinet", "sketch_cleaner")
-#: The model's default output size and sampling settings (the official model's; a ``save_pretrained``
-#: folder may store its own in ``model_index.json``, e.g. the toy model's 8 x 64 x 64 and guidance ramp).
-DEFAULTS = {"num_frames": 16, "height": 256, "width": 256, "num_inference_steps": 50, "guidance_scale": 9.0,
-            "min_guidance_scale": None}
-#: How a model's empty caption (the UNet's ``zero_y``: the text context of the unconditional pass, and of a call
-#: without a caption) is formed. ``"encoded"``: the text tower's embedding of ``""``, as the reference's
-#: inference (the official model). ``"zeros"``: a zero context, which is what the condition dropout turns a dropped
-#: caption into in training (the reference's UNet, and so ``videocomposer train``): a model trained with its
-#: captions dropped that way has only ever seen zeros as "no caption".
-EMPTY_CAPTIONS = ("encoded", "zeros")
+#: The official model's output size (a ``save_pretrained`` folder may store its own in ``model_index.json``,
+#: e.g. the toy model's 8 x 64 x 64).
+OUTPUT_DEFAULTS = {"num_frames": 16, "height": 256, "width": 256}
+#: The :class:`~videocomposer.diffusion.SchedulerConfig` fields that are defaults of :meth:`~VideoComposerPipeline.__call__`.
+_SAMPLING_DEFAULTS = ("num_inference_steps", "guidance_scale", "min_guidance_scale")
 
 
-def check_empty_caption(kind: str) -> str:
-    """``kind`` if it is one of :data:`EMPTY_CAPTIONS`, else a ``ValueError`` naming them."""
-    if kind not in EMPTY_CAPTIONS:
-        raise ValueError(f"empty_caption must be one of {', '.join(EMPTY_CAPTIONS)}, got {kind!r}")
-    return kind
+def _call_defaults(output: dict[str, int], config: SchedulerConfig) -> dict[str, Any]:
+    """The defaults of :meth:`VideoComposerPipeline.__call__`: the output size and the sampling defaults of ``config``."""
+    return {**output, **{k: getattr(config, k) for k in _SAMPLING_DEFAULTS}}
+
+
+#: The official model's defaults of :meth:`VideoComposerPipeline.__call__` (16 x 256 x 256, 50 steps, guidance 9.0, no ramp).
+DEFAULTS = _call_defaults(OUTPUT_DEFAULTS, SchedulerConfig())
+
+
+class _SchedulerSetting:
+    """A read-only view of one field of ``pipe.scheduler_config``; assigning to it says how to change it."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, pipe: Any, owner: type | None = None) -> Any:
+        return self if pipe is None else getattr(pipe.scheduler_config, self.name)
+
+    def __set__(self, pipe: Any, value: Any) -> None:
+        raise AttributeError(f"{self.name} is a field of pipe.scheduler_config (a frozen SchedulerConfig, saved with the "
+                             f"model): pipe.scheduler_config = dataclasses.replace(pipe.scheduler_config, "
+                             f"{self.name}={value!r})")
 
 
 @dataclass
@@ -97,53 +111,71 @@ class VideoComposerPipeline:
     """
 
     _callback_tensor_inputs = ["latents"]
+    #: Read-only views of ``scheduler_config``'s fields: the default sampler, what the UNet predicts, the frame
+    #: correlation of the noise it was trained on, and how its empty caption ``zero_y`` is formed.
+    scheduler = _SchedulerSetting()
+    prediction_type = _SchedulerSetting()
+    noise_correlation = _SchedulerSetting()
+    empty_caption = _SchedulerSetting()
 
     def __init__(self, unet: torch.nn.Module, vae: torch.nn.Module | None = None, clip: torch.nn.Module | None = None,
                  tokenizer: CLIPTokenizer | None = None, midas: torch.nn.Module | None = None,
                  pidinet: torch.nn.Module | None = None, sketch_cleaner: torch.nn.Module | None = None,
-                 schedule: NoiseSchedule | None = None, scheduler: str = "ddim", prediction_type: str = "epsilon",
-                 noise_correlation: float = 0.0, empty_caption: str = "encoded"):
+                 scheduler_config: SchedulerConfig | None = None):
         self.unet, self.vae, self.clip, self.midas, self.pidinet, self.sketch_cleaner = unet, vae, clip, midas, pidinet, sketch_cleaner
         for module in self.components().values():  # inference only: eval mode, no gradients (also fixes kernel choice)
             module.eval().requires_grad_(False)
         self.tokenizer = tokenizer if tokenizer is not None or clip is None else CLIPTokenizer()
-        self.schedule = schedule or NoiseSchedule.linear_sd()
-        if scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be one of {sorted(SCHEDULERS)}, got {scheduler!r}")
-        self.scheduler = scheduler
-        check_prediction_type(prediction_type)
-        #: What the UNet predicts ("epsilon", as the official model, or "v_prediction"); with ``schedule`` it is
-        #: part of the model, so :meth:`save_pretrained` records both.
-        self.prediction_type = prediction_type
-        #: The correlation between frames of the noise the UNet was trained on (0 for the official model;
-        #: :mod:`videocomposer.diffusion.noise`): ``x_T`` is drawn with it, and :meth:`save_pretrained` records it.
-        self.noise_correlation = check_noise_correlation(noise_correlation)
         self.batched_cfg: bool | None = None
         self.vae_decode_chunk_size = 16
         self.annotator_chunk_size = 1
+        #: Side of the annotator frames (None: :func:`~videocomposer.pipelines.inputs.default_misc_size`).
         self.misc_size: int | None = None
-        self.defaults: dict[str, Any] = dict(DEFAULTS)
+        self._output_defaults: dict[str, int] = dict(OUTPUT_DEFAULTS)
         self.autocast_dtype: torch.dtype | None = None
         self.offload_device: torch.device | None = None
         self._unet_forward: Callable[..., torch.Tensor] = unet
         self._progress_bar_config: dict[str, Any] = {}
         #: The name of the UNet weight file the pipeline was loaded from (recorded by save_pretrained).
         self.unet_source: str | None = None
-        self.empty_caption = empty_caption
+        self._scheduler_config: SchedulerConfig | None = None
+        self.scheduler_config = scheduler_config if scheduler_config is not None else SchedulerConfig()
 
     @property
-    def empty_caption(self) -> str:
-        """How the UNet's empty caption ``zero_y`` is formed (:data:`EMPTY_CAPTIONS`); setting it sets ``zero_y``,
-        and :meth:`save_pretrained` records it."""
-        return self._empty_caption
+    def scheduler_config(self) -> SchedulerConfig:
+        """How the model samples (:class:`~videocomposer.diffusion.SchedulerConfig`): the defaults of
+        :meth:`__call__` and what the model was trained on; :meth:`save_pretrained` writes it as
+        ``scheduler/scheduler_config.json``. Assigning a new config (e.g. ``dataclasses.replace(pipe.scheduler_config,
+        num_inference_steps=25)``) also sets the UNet's empty caption ``zero_y`` when ``empty_caption`` changes."""
+        assert self._scheduler_config is not None
+        return self._scheduler_config
 
-    @empty_caption.setter
-    def empty_caption(self, kind: str) -> None:
-        self._empty_caption = check_empty_caption(kind)
-        if kind == "zeros":
+    @scheduler_config.setter
+    def scheduler_config(self, config: SchedulerConfig) -> None:
+        if not isinstance(config, SchedulerConfig):
+            raise TypeError(f"scheduler_config must be a SchedulerConfig, got {type(config).__name__}")
+        previous, self._scheduler_config = self._scheduler_config, config
+        if previous is None or previous.empty_caption != config.empty_caption:
+            self._set_zero_y(config.empty_caption)
+
+    def _set_zero_y(self, empty_caption: str) -> None:
+        """The UNet's ``zero_y``: zeros, or the text tower's embedding of ``""`` (kept as loaded without a text tower)."""
+        if empty_caption == "zeros":
             self.unet.set_zero_y(torch.zeros_like(self.unet.zero_y))
         elif self.clip is not None and "text" in self.clip.towers:
             self.unet.set_zero_y(self.builder().encode_prompt("").to("cpu"))
+
+    @property
+    def schedule(self) -> NoiseSchedule:
+        """The noise schedule the model was trained on (:meth:`SchedulerConfig.noise_schedule`)."""
+        return self.scheduler_config.noise_schedule()
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The defaults of :meth:`__call__` (a copy): the output size (``num_frames``, ``height``, ``width``; see
+        :meth:`set_defaults`) and ``scheduler_config``'s ``num_inference_steps``, ``guidance_scale`` and
+        ``min_guidance_scale``."""
+        return _call_defaults(self._output_defaults, self.scheduler_config)
 
     # ------------------------------------------------------------------ loading and saving
 
@@ -178,30 +210,21 @@ class VideoComposerPipeline:
                         config: dict[str, Any] | None = None, unet_file: str | None = None,
                         device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
         """Load a folder written by :meth:`save_pretrained`: every component in it, or only those
-        ``conditions`` need. ``unet_file`` (a path) loads other UNet weights onto the folder's UNet;
-        ``config`` is refused (the folder records the architectures). See
-        :func:`~videocomposer.pipelines.components.load_components`."""
+        ``conditions`` need, with its scheduler config and output size. ``unet_file`` (a path) loads other UNet
+        weights onto the folder's UNet; ``config`` is refused (the folder records the architectures). See
+        :func:`~videocomposer.pipelines.components.load_components`; a folder of the older layout (sampling settings
+        in ``model_index.json``) loads with those settings: :func:`~videocomposer.pipelines.folder_settings.load_scheduler_config`."""
         folder = Path(folder)
         index = read_index(folder)
         if conditions is None:
             names, towers = [n for n in COMPONENTS if n in index], ()
         else:
             names, towers = components_for(normalize_conditions(conditions))
+        scheduler_config = load_scheduler_config(folder)  # checked before any weights are read
         settings = index.get("pipeline_config", {})
-        if settings.get("prediction_type", "epsilon") not in PREDICTION_TYPES:
-            raise ValueError(f"{folder / 'model_index.json'}: pipeline_config.prediction_type must be one of "
-                             f"{', '.join(PREDICTION_TYPES)}, got {settings['prediction_type']!r}")
-        try:
-            correlation = check_noise_correlation(settings.get("noise_correlation", 0.0))
-            empty_caption = check_empty_caption(settings.get("empty_caption", "encoded"))
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{folder / 'model_index.json'}: pipeline_config.{error}") from None
-        pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler=settings.get("scheduler", "ddim"),
-                   schedule=NoiseSchedule.for_training(bool(settings.get("zero_terminal_snr", False))),
-                   prediction_type=settings.get("prediction_type", "epsilon"),
-                   noise_correlation=correlation, empty_caption=empty_caption)
+        pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler_config=scheduler_config)
         pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
-        pipe.set_defaults(**{k: settings[k] for k in (*DEFAULTS, "misc_size") if k in settings})
+        pipe.set_defaults(**output_defaults(settings))
         return pipe.to(device, dtype)
 
     @classmethod
@@ -216,26 +239,31 @@ class VideoComposerPipeline:
         return {n: getattr(self, n) for n in COMPONENTS if getattr(self, n) is not None}
 
     def save_pretrained(self, folder: str | os.PathLike) -> Path:
-        """Write one sub-folder per component (``config.json`` + safetensors) and ``model_index.json``."""
+        """Write one sub-folder per component (``config.json`` + safetensors), the scheduler component
+        ``scheduler/scheduler_config.json`` (:attr:`scheduler_config`) and ``model_index.json`` (whose
+        ``pipeline_config`` holds the output size, ``misc_size`` and the UNet's source file)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, module in self.components().items():
             save_component(name, module, folder)
-        settings = {"scheduler": self.scheduler, "prediction_type": self.prediction_type,
-                    "zero_terminal_snr": self.schedule.zero_terminal_snr, "noise_correlation": self.noise_correlation,
-                    "empty_caption": self.empty_caption, **({"unet_file": self.unet_source} if self.unet_source else {}),
-                    **self.defaults, **({"misc_size": self.misc_size} if self.misc_size is not None else {})}
+        save_scheduler_config(self.scheduler_config, folder)
+        settings = {**({"unet_file": self.unet_source} if self.unet_source else {}), **self._output_defaults,
+                    **({"misc_size": self.misc_size} if self.misc_size is not None else {})}
         write_index(folder, list(self.components()), settings)
         return folder
 
-    def set_defaults(self, misc_size: int | None = None, **defaults: Any) -> None:
-        """Set the defaults :meth:`__call__` uses when an argument is not given (``num_frames``, ``height``,
-        ``width``, ``num_inference_steps``, ``guidance_scale``, ``min_guidance_scale``) and the annotator frame
-        size ``misc_size``; :meth:`save_pretrained` stores them with the model."""
-        unknown = sorted(set(defaults) - set(DEFAULTS))
+    def set_defaults(self, misc_size: int | None = None, **defaults: int) -> None:
+        """Set the output size :meth:`__call__` uses when an argument is not given (``num_frames``, ``height``,
+        ``width``) and the annotator frame size ``misc_size``; :meth:`save_pretrained` stores them with the model.
+        The sampling defaults are :attr:`scheduler_config`'s."""
+        sampling = sorted(set(defaults) & set(_SAMPLING_DEFAULTS))
+        if sampling:
+            raise ValueError(f"{sampling} are sampling settings, held by pipe.scheduler_config: "
+                             f"pipe.scheduler_config = dataclasses.replace(pipe.scheduler_config, {sampling[0]}=...)")
+        unknown = sorted(set(defaults) - set(OUTPUT_DEFAULTS))
         if unknown:
-            raise ValueError(f"unknown pipeline default(s) {unknown}; expected some of {sorted(DEFAULTS)}")
-        self.defaults.update(defaults)
+            raise ValueError(f"unknown pipeline default(s) {unknown}; expected some of {sorted(OUTPUT_DEFAULTS)}")
+        self._output_defaults.update(defaults)
         if misc_size is not None:
             self.misc_size = misc_size
 
@@ -400,13 +428,13 @@ class VideoComposerPipeline:
     def prepare_latents(self, batch: int, num_frames: int, height: int, width: int,
                         generator: torch.Generator | None, latents: torch.Tensor | None) -> torch.Tensor:
         """Standard-normal ``x_T`` ``[B, 4, F, H/8, W/8]`` float32 on the execution device (or the given ``latents``),
-        its frames correlated as the model's training noise (:attr:`noise_correlation`)."""
+        its frames correlated as the model's training noise (``scheduler_config.noise_correlation``)."""
         if latents is not None:
             if latents.shape[0] not in (1, batch):
                 raise ValueError(f"latents have batch {latents.shape[0]}, the conditions have {batch}")
             return latents.to(self.device, torch.float32).expand(batch, *latents.shape[1:]).contiguous()
         shape = (batch, self.unet.config.in_dim, num_frames, height // self.vae_scale_factor, width // self.vae_scale_factor)
-        return frame_noise(shape, self.noise_correlation, generator).to(self.device)
+        return frame_noise(shape, self.scheduler_config.noise_correlation, generator).to(self.device)
 
     def _eps(self, x: torch.Tensor, t: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
         """The UNet as the sampler sees it: latents in the UNet's dtype, ε returned in float32."""
@@ -431,7 +459,7 @@ class VideoComposerPipeline:
                  num_frames: int | None = None, height: int | None = None, width: int | None = None,
                  num_inference_steps: int | None = None, guidance_scale: float | None | Literal["default"] = "default",
                  min_guidance_scale: float | None | Literal["default"] = "default", scheduler: str | None = None,
-                 eta: float = 0.0,
+                 eta: float | None = None,
                  generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
                  prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
                  precomputed_conditions: dict[str, torch.Tensor] | None = None, seed: int | None = None,
@@ -456,8 +484,9 @@ class VideoComposerPipeline:
             num_frames, height, width: output size (with a video, ``num_frames`` frames are sampled from it);
                 default: the model's (:attr:`defaults`: 16 x 256 x 256 for the official model).
             num_inference_steps, guidance_scale, scheduler, eta: sampling (``guidance_scale`` ≤ 1 or None
-                turns guidance off; ``scheduler`` one of ``ddim``, ``dpmsolver++``, ``euler``); the step
-                count and guidance default to the model's (50 and 9.0 for the official model).
+                turns guidance off; ``scheduler`` one of ``ddim``, ``dpmsolver++``, ``euler``; ``eta`` for
+                ``ddim`` only); each defaults to the model's :attr:`scheduler_config` (DDIM, 50 steps, guidance
+                9.0, eta 0 for the official model; ``eta`` to 0 with a sampler other than the model's).
             min_guidance_scale: a guidance scale per frame, linear from this on frame 0 to ``guidance_scale``
                 on the last (:func:`~videocomposer.diffusion.guidance.frame_guidance_scales`, as Stable
                 Video Diffusion), so that the frame a first-frame image fixes is not pushed away from it by
@@ -475,13 +504,17 @@ class VideoComposerPipeline:
             extra_inputs: inputs of conditions added with :func:`~videocomposer.conditions.register_condition`.
         """
         # 1. check inputs
-        scheduler = scheduler or self.scheduler
-        num_frames = self.defaults["num_frames"] if num_frames is None else num_frames
-        height = self.defaults["height"] if height is None else height
-        width = self.defaults["width"] if width is None else width
-        num_inference_steps = self.defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
-        guidance_scale = self.defaults["guidance_scale"] if guidance_scale == "default" else guidance_scale
-        min_guidance_scale = self.defaults["min_guidance_scale"] if min_guidance_scale == "default" else min_guidance_scale
+        config, defaults = self.scheduler_config, self.defaults
+        scheduler = scheduler or config.scheduler
+        num_frames = defaults["num_frames"] if num_frames is None else num_frames
+        height = defaults["height"] if height is None else height
+        width = defaults["width"] if width is None else width
+        num_inference_steps = defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
+        guidance_scale = defaults["guidance_scale"] if guidance_scale == "default" else guidance_scale
+        min_guidance_scale = defaults["min_guidance_scale"] if min_guidance_scale == "default" else min_guidance_scale
+        if eta is None:
+            eta = config.eta if scheduler == config.scheduler else 0.0
+        schedule = config.noise_schedule()
         unknown = sorted(set(extra_inputs) - set(INPUTS))
         if unknown:
             raise TypeError(f"unexpected argument(s) {unknown}: not registered condition inputs")
@@ -496,7 +529,7 @@ class VideoComposerPipeline:
                           min_guidance_scale=min_guidance_scale,
                           scheduler=scheduler, output_type=output_type, latents=latents,
                           callback_on_step_end=callback_on_step_end, inputs=inputs, precomputed=precomputed)
-        total_steps = len(make_sampler(scheduler, self.schedule, num_inference_steps, eta=eta).timesteps)
+        total_steps = len(make_sampler(scheduler, schedule, num_inference_steps, eta=eta).timesteps)
         device = self.device
         if seed is None and generator is not None:
             seed = generator.initial_seed()
@@ -539,9 +572,9 @@ class VideoComposerPipeline:
             scale = frame_guidance_scales(guidance_scale, min_guidance_scale, num_frames) \
                 if guided and min_guidance_scale is not None else guidance_scale
             x_0 = sample(self._eps, x_T, cond_kwargs, uncond_kwargs, scale if guided else None,
-                         num_steps=num_inference_steps, scheduler=scheduler, schedule=self.schedule, eta=eta,
+                         num_steps=num_inference_steps, scheduler=scheduler, schedule=schedule, eta=eta,
                          generator=generator, batched_cfg=self.batched_cfg, callback=on_step,
-                         prediction_type=self.prediction_type, noise_correlation=self.noise_correlation)
+                         prediction_type=config.prediction_type, noise_correlation=config.noise_correlation)
         finally:
             bar.close()
 

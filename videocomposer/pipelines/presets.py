@@ -23,17 +23,21 @@ import yaml
 
 from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, normalize_conditions
 from ..config import CONFIG_DIR, ConfigError, build, read_layers
+from ..diffusion import SchedulerConfig
 from .reference_config import REFERENCE_ONLY_KEYS, is_reference_task, map_reference_task
 
 #: Inputs a preset may require, and the CLI flag that provides each (the registered inputs read from files).
 INPUT_FLAGS: dict[str, str] = {name: i.flag for name, i in INPUTS.items() if i.flag and i.kind != "text"}
+#: The official model's sampling settings: the presets' sampling defaults.
+OFFICIAL_SAMPLING = SchedulerConfig()
 DEFAULT_PROMPT = ("A colorful and beautiful fish swimming in a small glass bowl with multicolored piece of stone, "
                   "Macro Video")
 
 
 @dataclass
 class TaskPreset:
-    """One generation task. Sampling defaults are the reference's (the same for every task)."""
+    """One generation task. Sampling defaults are the official model's (:data:`OFFICIAL_SAMPLING`, the same for
+    every task)."""
 
     #: Preset name (the YAML file's stem); names the output folder.
     name: str
@@ -53,11 +57,12 @@ class TaskPreset:
     num_frames: int = 16
     height: int = 256
     width: int = 256
-    num_inference_steps: int = 50
-    guidance_scale: float = 9.0
+    num_inference_steps: int = OFFICIAL_SAMPLING.num_inference_steps
+    #: Classifier-free guidance; None or ≤ 1: none.
+    guidance_scale: float | None = OFFICIAL_SAMPLING.guidance_scale
     #: Guidance of frame 0, ramped to ``guidance_scale`` on the last frame; None: one scale (the reference).
-    min_guidance_scale: float | None = None
-    scheduler: str = "ddim"
+    min_guidance_scale: float | None = OFFICIAL_SAMPLING.min_guidance_scale
+    scheduler: str = OFFICIAL_SAMPLING.scheduler
     #: Frame rate of the written MP4/GIF (the reference's GIFs: 8).
     fps: float = 8.0
     #: Show the source video as the first grid panel.

@@ -8,13 +8,13 @@ It ships inside the package (``videocomposer/assets/toy_model``, a ``save_pretra
     out = pipe("a red circle moves left over a gray background", video="clip.mp4", image=first_frame)
 
 Conditions: text (``y``), first frame (``local_image``) and motion vectors (``motion``); 8 frames of
-64 x 64 (its own defaults, stored in ``model_index.json``). ``MODEL_CARD.md`` in the folder gives the
-recipe (``recipes/toy`` in the repository), the training data and the measured metrics. On the
-command line the model is ``--weights-dir toy``.
+64 x 64 (its own defaults: the size in ``model_index.json``, the sampling settings in
+``scheduler/scheduler_config.json``). ``MODEL_CARD.md`` in the folder gives the recipe
+(``recipes/toy`` in the repository), the training data and the measured metrics. On the command line
+the model is ``--weights-dir toy``.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -49,9 +49,9 @@ def resolve_weights_dir(value: str | os.PathLike) -> Path:
 
 
 def stored_defaults(folder: str | os.PathLike) -> dict[str, Any]:
-    """The sampling defaults a ``save_pretrained`` folder stores (``num_frames``, ``height``, ``width``,
-    ``num_inference_steps``, ``guidance_scale``, ``scheduler``, ...); empty for a folder of official files."""
-    index = Path(folder) / "model_index.json"
-    if not index.is_file():
-        return {}
-    return dict(json.loads(index.read_text()).get("pipeline_config", {}))
+    """The output size and sampling defaults a ``save_pretrained`` folder stores (``num_frames``, ``height``,
+    ``width``, ``num_inference_steps``, ``guidance_scale``, ``min_guidance_scale``, ``scheduler``, ...: its
+    ``model_index.json`` and ``scheduler/scheduler_config.json``); empty for a folder of official files."""
+    from .folder_settings import stored_settings
+
+    return stored_settings(folder)
