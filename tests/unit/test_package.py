@@ -24,6 +24,6 @@ def test_importing_the_unet_does_not_import_diffusers():
 
 
 def test_the_command_line_parser_does_not_import_gradio():
-    code = "import sys; from videocomposer.cli import build_parser; build_parser(); print('gradio' in sys.modules)"
+    code = "import sys; from videocomposer.cli import build_parser; build_parser(['ui']); print('gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

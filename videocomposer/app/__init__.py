@@ -35,7 +35,7 @@ _LAZY = {
     "ConvertRequest": ".conversion", "convert": ".conversion",
     "DemoRequest": ".demo", "run_demo": ".demo",
     "TrainRequest": ".training", "train": ".training",
-    "EvaluateRequest": ".evaluation", "evaluate": ".evaluation", "EvaluateResult": ".evaluation",
+    "EvaluateRequest": ".evaluation_request", "evaluate": ".evaluation", "EvaluateResult": ".evaluation",
 }
 
 __all__ = list(_LAZY)

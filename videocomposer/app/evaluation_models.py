@@ -1,16 +1,15 @@
-"""The models of an :class:`~videocomposer.app.evaluation.EvaluateRequest`: the frozen networks of the
+"""The models of an :class:`~videocomposer.app.evaluation_request.EvaluateRequest`: the frozen networks of the
 model-based metrics, and I3D with its reference videos for FVD."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .checks import existing_file
 from .errors import RequestError, mention
+from .evaluation_request import EvaluateRequest, RunInput
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .evaluation import EvaluateRequest, RunInput
 
 #: The model-weight fields of an evaluate request, by the model each loads.
 MODEL_FIELDS = {"clip": "clip_weights", "midas": "midas_weights", "pidinet": "pidinet_weights",

@@ -119,6 +119,7 @@ def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
     """
     import torch
 
+    from ..conditions import CONDITIONS
     from ..config import save_resolved
     from ..pipelines.results import save_result, write_notes
 
@@ -128,7 +129,7 @@ def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
     source = job.source()
     written = []
     for name, conditions in preset.runs().items():
-        text = "y" in conditions
+        text = any("prompt" in CONDITIONS[c].inputs for c in conditions)  # the run reads the caption
         out = pipe(preset.prompt if text else None, conditions=conditions,
                    precomputed_conditions={c: job.prepared.conditions[c] for c in conditions},
                    negative_prompt=preset.negative_prompt if text else None,

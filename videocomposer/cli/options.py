@@ -46,15 +46,15 @@ def _shown(value: Any) -> str:
     return "none (one scale for every frame)" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def model_default(key: str, argv: Sequence[str]) -> str:
+def model_default(key: str, argv: Sequence[str], fallback: Path | None = None) -> str:
     """``default: ...`` for a setting whose default is the model's own (``num_inference_steps``, ``guidance_scale``,
     ``min_guidance_scale``, ``scheduler``, ``num_frames``, ``height``, ``width``): that of the model ``--weights-dir``
-    names before ``--help``, else the official model's."""
+    names before ``--help`` (else of the ``fallback`` model folder, if any), else the official model's."""
     from ..app.checks import official_defaults
     from ..pipelines.toy_model import stored_defaults
 
     official = official_defaults()[key]
-    folder = given_weights_dir(argv)
+    folder = given_weights_dir(argv) or fallback
     if folder is None:
         return f"default: the model's own; official: {_shown(official)}"
     return f"default: {_shown(stored_defaults(folder).get(key, official))}, the model's own"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Sequence
 
 from .options import MODEL_SPELLING, add_model_arguments, model_default
@@ -39,8 +40,20 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--auth", metavar="USER:PASSWORD", help="require this login")
     form = parser.add_argument_group("initial form values")
+    served = _toy_folder()  # without --weights-dir
     for flag, (field, setting, help_text) in FORM_FLAGS.items():
-        form.add_argument(flag, dest=field, type=int, help=f"{help_text} ({model_default(setting, argv)})")
+        default = model_default(setting, argv, fallback=served)
+        form.add_argument(flag, dest=field, type=int, help=f"{help_text} ({default})")
+
+
+def _toy_folder() -> Path | None:
+    """The built-in toy model, served without --weights-dir (None when this installation lacks it)."""
+    from ..pipelines.toy_model import toy_model_dir
+
+    try:
+        return toy_model_dir()
+    except FileNotFoundError:
+        return None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from ..app.errors import RequestError, user_errors
 from ..app.generation_request import FREE_COMPOSITION
 from ..diffusion import SCHEDULERS
 from ..pipelines.presets import load_preset
-from .drawing import DEFAULT_RADIUS, add_point, drawing_view, load_trajectory_file, undo_point, user_error
+from .drawing import DEFAULT_RADIUS, add_point, drawing_view, load_trajectory_file, undo_point
 from .jobs import SEED_MAX, form_request, preview_conditions, run_generation
 from .model import ModelHolder
 
