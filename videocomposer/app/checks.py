@@ -70,6 +70,13 @@ def weights_folder(value: str | os.PathLike | None, field: str = "weights_dir", 
     return resolve_weights_dir(value)
 
 
+def model_architectures(value: str | os.PathLike | None, field: str = "model_config") -> dict[str, Any] | None:
+    """The architectures file of non-official weights (``{component: {fields}}``); None: the official ones."""
+    from ..config import read_model_config
+
+    return read_model_config(existing_file(field, value))
+
+
 def official_defaults() -> dict[str, Any]:
     """The official model's output size and sampling settings (``num_frames``, ``height``, ``width``,
     ``num_inference_steps``, ``guidance_scale``, ``min_guidance_scale``, ``scheduler``)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .checks import weights_file, weights_folder
+from .checks import model_architectures, weights_file, weights_folder
 from .errors import RequestError
 
 PathLike = str | os.PathLike
@@ -34,7 +34,6 @@ class ConvertRequest:
 def convert(request: ConvertRequest) -> Path:
     """Convert as ``request`` says; returns the written folder."""
     from ..conditions import normalize_conditions
-    from ..config import read_model_config
     from ..files import claim_output_dir
     from ..pipelines import VideoComposerPipeline
 
@@ -46,8 +45,8 @@ def convert(request: ConvertRequest) -> Path:
     except ValueError as exc:
         raise RequestError("conditions", str(exc)) from None
     output_dir = claim_output_dir(request.output_dir, request.overwrite)
-    model_config = None if request.model_config is None else os.fspath(request.model_config)
-    pipe = VideoComposerPipeline.from_official(folder, conditions=conditions, config=read_model_config(model_config),
+    architectures = model_architectures(request.model_config)
+    pipe = VideoComposerPipeline.from_official(folder, conditions=conditions, config=architectures,
                                                unet_file=weights_file(request.unet_file))
     pipe.save_pretrained(output_dir)
     return output_dir

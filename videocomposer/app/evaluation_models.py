@@ -2,11 +2,10 @@
 model-based metrics, and I3D with its reference videos for FVD."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from .checks import existing_file
+from .checks import existing_file, model_architectures
 from .errors import RequestError, mention
 from .evaluation_request import EvaluateRequest, RunInput
 
@@ -21,7 +20,6 @@ def load_models(request: EvaluateRequest) -> Any:
     """The models whose weights are given (a file field, else the official file in ``weights_dir`` if present)
     as :class:`~videocomposer.evaluation.EvaluationModels`; none given: no models."""
     from ..checkpoints import OFFICIAL_FILES
-    from ..config import read_model_config
     from ..evaluation.evaluate import EvaluationModels
 
     paths = {name: existing_file(field, getattr(request, field)) for name, field in MODEL_FIELDS.items()}
@@ -33,7 +31,7 @@ def load_models(request: EvaluateRequest) -> Any:
         return EvaluationModels()
     from ..pipelines.components import load_official_component
 
-    config = read_model_config(None if request.model_config is None else os.fspath(request.model_config)) or {}
+    config = model_architectures(request.model_config) or {}
     loaded: dict[str, Any] = {}
     for name, path in paths.items():
         if path is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .checks import at_least, existing_file, torch_device, weights_folder, whole_at_least
+from .checks import at_least, existing_file, model_architectures, torch_device, weights_folder, whole_at_least
 from .errors import RequestError, mention
 
 PathLike = str | os.PathLike
@@ -79,13 +79,12 @@ class ExtractRequest:
 
 
 def _annotators(request: ExtractRequest, conditions: list[str], target) -> dict:
-    from ..config import read_model_config
     from ..pipelines.components import components_for, load_components
 
     names = [n for n in components_for(conditions)[0] if n in ANNOTATORS]
     if not names:
         return {}
-    loaded = load_components(weights_folder(request.weights_dir), names, read_model_config(request.model_config))
+    loaded = load_components(weights_folder(request.weights_dir), names, model_architectures(request.model_config))
     return {n: module.to(target) for n, module in loaded.items()}
 
 

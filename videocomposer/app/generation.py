@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checks import torch_device, weights_folder
+from .checks import model_architectures, torch_device, weights_folder
 from .generation_request import GenerateRequest, check_task_inputs, given_inputs, run_folder, task_preset
 
 WEIGHTS_EXAMPLE = (", e.g. `videocomposer generate exp02_motion_transfer --weights-dir toy --input_video clip.mp4 "
@@ -62,12 +62,11 @@ def _warn_reference_differences(preset, given: dict[str, Any]) -> None:
 
 
 def _load_pipeline(request: GenerateRequest, preset, target) -> Any:
-    from ..config import read_model_config
     from ..pipelines import VideoComposerPipeline
 
     folder = weights_folder(request.weights_dir, example=WEIGHTS_EXAMPLE)
     return VideoComposerPipeline.load(folder, conditions=preset.all_conditions(),
-                                      config=read_model_config(request.model_config), unet_file=preset.unet_file,
+                                      config=model_architectures(request.model_config), unet_file=preset.unet_file,
                                       device=target)
 
 

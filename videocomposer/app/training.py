@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .checks import model_architectures
 from .errors import RequestError
 
 PathLike = str | os.PathLike
@@ -53,10 +54,9 @@ def task_presets() -> list[str]:
 def model_config_values(path: PathLike | None) -> dict[str, dict]:
     """A model-config file → ``{"unet": {...}, "frozen_models": {...}}`` config values (empty without a file).
     UNet keys the training config owns (e.g. ``misc_dropout``) are left to it."""
-    from ..config import read_model_config
     from ..training.config import UNET_KEYS_SET_BY_TRAINING
 
-    data = read_model_config(None if path is None else os.fspath(path)) or {}
+    data = model_architectures(path) or {}
     values: dict[str, dict] = {}
     if "unet" in data:
         values["unet"] = {k: v for k, v in data["unet"].items() if k not in UNET_KEYS_SET_BY_TRAINING}
