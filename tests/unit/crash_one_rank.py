@@ -1,9 +1,10 @@
-"""Run ``videocomposer.training`` under torchrun with rank 1 raising in its second training step (for
+"""Run ``videocomposer train`` under torchrun with rank 1 raising in its second training step (for
 ``test_training_distributed``): a real failure inside one process of a real multi-process run."""
 import os
 import sys
 
-from videocomposer.training import Trainer, cli_main
+from videocomposer.cli import main
+from videocomposer.training import Trainer
 
 real_loss = Trainer._micro_batch_loss
 
@@ -15,4 +16,4 @@ def failing_loss(self, batch):
 
 
 Trainer._micro_batch_loss = failing_loss
-sys.exit(cli_main(sys.argv[1:]))
+sys.exit(main(["train", *sys.argv[1:]]))

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import av
 import pytest
 from safetensors.torch import load_file
 
-from videocomposer.cli import build_parser, main
+import videocomposer
+from videocomposer.app import GenerateRequest, RequestError
+from videocomposer.cli import COMMANDS, build_parser, main
 from videocomposer.pipelines import available_presets, load_preset
 from videocomposer.pipelines.demo import make_demo_video
 from videocomposer.pipelines.tiny import tiny_model_config, write_tiny_official_weights
@@ -48,8 +52,89 @@ def test_help_lists_every_command_and_task(capsys):
         assert exit_info.value.code == 0
 
 
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"videocomposer {videocomposer.__version__}"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"]])
+def test_help_and_version_load_neither_torch_nor_any_command(argv):
+    code = ("import contextlib, io, sys\nfrom videocomposer.cli import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): main({argv!r})\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith(('videocomposer.', 'gradio'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert eval(out.stdout) == ["videocomposer._lazy", "videocomposer.cli"]
+
+
+def test_a_command_module_loads_only_for_its_own_command():
+    code = ("import sys\nfrom videocomposer.cli import build_parser\nbuild_parser(['convert', '--help'])\n"
+            "print(sorted(m for m in sys.modules if m.startswith('videocomposer.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert eval(out.stdout) == ["videocomposer.cli.convert", "videocomposer.cli.options"]
+    assert set(COMMANDS) == {"generate", "extract", "convert", "demo", "train", "evaluate", "ui"}
+
+
+def test_help_shows_the_model_s_own_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    generic = " ".join(capsys.readouterr().out.split())
+    assert "denoising steps (default: the model's own; official: 50)" in generic
+    assert "sampler (default: the model's own; official: ddim)" in generic
+    with pytest.raises(SystemExit):
+        main(["generate", "--weights-dir", "toy", "--help"])
+    toy = " ".join(capsys.readouterr().out.split())
+    from videocomposer.pipelines.toy_model import stored_defaults, toy_model_dir
+
+    stored = stored_defaults(toy_model_dir())
+    assert f"denoising steps (default: {stored['num_inference_steps']}, the model's own)" in toy
+    assert f"number of frames (default: {stored['num_frames']}, the model's own)" in toy
+    assert f"sampler (default: {stored['scheduler']}, the model's own)" in toy
+
+
+def test_help_speaks_to_users(capsys):
+    for argv in (["--help"], *([name, "--help"] for name in COMMANDS)):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = capsys.readouterr().out.lower()
+        assert "module" not in text and "add_parser" not in text and "subcommand" not in text, argv
+
+
+@pytest.mark.parametrize("argv, field, flag", [
+    (["generate", "compose", "--conditions", "y", "--steps", "0"], "steps", "--steps"),
+    (["generate", "compose", "--conditions", "y", "--guidance-scale", "-1"], "guidance_scale", "--guidance-scale"),
+    (["demo", "--frames", "4"], "frames", "--frames"),
+    (["evaluate", "x.mp4", "--metrics", "nope"], "metrics", "--metrics"),
+    (["extract", "--input_video", "{video}", "--output-dir", "{tmp}", "--frames", "0"], "frames", "--frames"),
+])
+def test_a_bad_request_field_is_named_by_its_flag(tiny, tmp_path, capsys, argv, field, flag):
+    assert main([a.format(video=tiny["video"], tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"videocomposer {argv[0]}: error: {flag}") and err.count("\n") == 1, err
+
+
+def test_a_bad_request_field_is_named_by_its_keyword_in_python():
+    with pytest.raises(RequestError) as raised:
+        GenerateRequest(task="compose", conditions="y", steps=0).check()
+    assert raised.value.field == "steps" and str(raised.value).startswith("steps: must be a whole number >= 1")
+    with pytest.raises(RequestError, match="^conditions: unknown condition 'canny'"):
+        GenerateRequest(task="compose", conditions="y,canny").check()
+
+
+def test_the_request_renders_the_command_that_makes_it():
+    from videocomposer.cli import parse_command_line
+    from videocomposer.cli.generate import to_request
+
+    request = GenerateRequest(task="exp02_motion_transfer", prompt="a 'quoted' ball", video="my clip.mp4",
+                              image="first.png", steps=3, guidance_scale=2.5, frames=4, weights_dir="toy",
+                              device="cpu", progress=False, output_dir="out dir")
+    argv = __import__("shlex").split(request.to_command())
+    assert argv[:3] == ["videocomposer", "generate", "exp02_motion_transfer"] and argv[-2:] == ["--output-dir", "out dir"]
+    assert to_request(parse_command_line(argv[1:])) == request
+
+
 def test_task_choices_come_from_the_preset_registry():
-    generate = build_parser()._subparsers._group_actions[0].choices["generate"]
+    generate = build_parser(["generate"])._subparsers._group_actions[0].choices["generate"]
     task = next(a for a in generate._actions if a.dest == "task")
     assert list(task.choices) == list(available_presets())
 

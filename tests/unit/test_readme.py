@@ -22,16 +22,15 @@ from pathlib import Path
 import pytest
 
 import videocomposer
+from videocomposer.app.generation_request import check_task_inputs, given_inputs, run_folder, task_preset
+from videocomposer.app.training import task_presets
 from videocomposer.cli import build_parser, main, parse_command_line
-from videocomposer.commands.generate import check_task_inputs as _check_task_inputs
-from videocomposer.commands.generate import given_inputs, run_folder
-from videocomposer.commands.generate import task_preset as _task_preset
+from videocomposer.cli.generate import to_request
 from videocomposer.diffusion import SCHEDULERS
 from videocomposer.pipelines import VideoComposerPipeline, VideoComposerPipelineOutput, available_presets, load_preset
 from videocomposer.pipelines.demo import real_model_command
 from videocomposer.pipelines.pipeline import OutputType
 from videocomposer.pipelines.presets import normalize_conditions
-from videocomposer.training.cli import add_train_arguments, task_presets
 from videocomposer.training.components import check_model_config
 from videocomposer.training.config import CONFIG_DIR, load_train_config
 
@@ -68,13 +67,13 @@ def ours(prefix: tuple[str, ...]) -> list[list[str]]:
     return [c for c in shell_commands() if tuple(c[:len(prefix)]) == prefix]
 
 
-def training_args(command: list[str]) -> list[str]:
-    """The arguments after ``-m videocomposer.training`` (``python -m ...`` or ``torchrun ... -m ...``)."""
-    return command[command.index("videocomposer.training") + 1:]
+def module_cli_args(command: list[str]) -> list[str]:
+    """The arguments after ``-m videocomposer.cli`` (``python -m ...`` or ``torchrun ... -m ...``)."""
+    return command[command.index("videocomposer.cli") + 1:]
 
 
-def is_module_training(command: list[str]) -> bool:
-    return command[0] in ("python", "torchrun") and "videocomposer.training" in command
+def is_module_cli(command: list[str]) -> bool:
+    return command[0] in ("python", "torchrun") and "videocomposer.cli" in command
 
 
 def is_python_c(command: list[str]) -> bool:
@@ -115,7 +114,7 @@ def is_module_tool(command: list[str]) -> bool:
 
 
 def test_readme_has_only_commands_we_check():
-    unknown = [c for c in shell_commands() if c[0] != "videocomposer" and not is_module_training(c)
+    unknown = [c for c in shell_commands() if c[0] != "videocomposer" and not is_module_cli(c)
                and not is_python_c(c) and not is_module_tool(c) and not any(tuple(c[:len(p)]) == p for p in FOREIGN)]
     assert not unknown, f"README / docs bash blocks hold commands this test does not check: {unknown}"
 
@@ -156,6 +155,19 @@ def test_readme_shows_every_subcommand():
     assert set(subparsers.choices) <= shown, f"not shown in a README bash block: {set(subparsers.choices) - shown}"
 
 
+def check_command(argv: list[str]) -> None:
+    """A ``videocomposer`` command parses, and what it names exists (tasks, inputs, conditions, config keys)."""
+    args = parse_or_fail(argv)
+    if args.command == "generate":
+        request = to_request(args)
+        preset = task_preset(request)  # the task or --cfg file, with every override applied and checked
+        check_task_inputs(preset, given_inputs(request, check_files=False))  # the task's inputs are given
+    elif args.command == "extract" and args.conditions:
+        normalize_conditions(args.conditions)
+    elif args.command == "train":
+        check_train_command(args)
+
+
 @pytest.mark.parametrize("command", VIDEOCOMPOSER_COMMANDS, ids=lambda c: " ".join(c[1:3]))
 def test_videocomposer_command_parses(command, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -169,24 +181,13 @@ def test_videocomposer_command_parses(command, tmp_path, monkeypatch, capsys):
         assert videocomposer.__version__ in out.out, f"videocomposer --version printed {out.out!r}"
         return
     (tmp_path / "my_task.yaml").write_text(readme_task_yaml())
-    args = parse_or_fail(command[1:])
-    if args.command == "generate":
-        preset = _task_preset(args)  # the task or --cfg file, with every override applied and checked
-        _check_task_inputs(preset, given_inputs(args, preset, check_files=False))  # the task's inputs are given
-    elif args.command == "extract" and args.conditions:
-        normalize_conditions(args.conditions)
-    elif args.command == "train":
-        check_train_command(args)
+    check_command(command[1:])
 
 
-@pytest.mark.parametrize("command", [c for c in shell_commands() if is_module_training(c)], ids=lambda c: c[0])
-def test_module_training_command_parses(command):
-    parser = add_train_arguments(argparse.ArgumentParser(prog="videocomposer.training"))
-    try:
-        args = parser.parse_intermixed_args(training_args(command))
-    except SystemExit:
-        pytest.fail(f"README command does not parse: {shlex.join(command)}")
-    check_train_command(args)
+@pytest.mark.parametrize("command", [c for c in shell_commands() if is_module_cli(c)], ids=lambda c: c[0])
+def test_module_cli_command_parses(command):
+    """``python -m videocomposer.cli ...`` and ``torchrun ... -m videocomposer.cli ...`` run the same command."""
+    check_command(module_cli_args(command))
 
 
 def check_train_command(args: argparse.Namespace) -> None:
@@ -223,7 +224,7 @@ def test_python_one_liners_import_existing_names(command):
 
 
 def test_model_config_help_names_a_real_function():
-    from videocomposer.commands.common import MODEL_CONFIG_HELP
+    from videocomposer.cli.options import MODEL_CONFIG_HELP
 
     names = re.findall(r"(videocomposer(?:\.\w+)+)\(\)", MODEL_CONFIG_HELP)
     assert names
@@ -235,9 +236,9 @@ def test_model_config_help_names_a_real_function():
 def test_demo_prints_a_parsable_real_model_command():
     command = shlex.split(real_model_command(Path("demo out/demo_input.mp4"), Path("demo out/first frame.png")))
     args = parse_or_fail(command[1:])
-    assert args.input_video == "demo out/demo_input.mp4" and args.image_path == "demo out/first frame.png"
-    preset = _task_preset(args)
-    _check_task_inputs(preset, given_inputs(args, preset, check_files=False))
+    assert args.video == "demo out/demo_input.mp4" and args.image == "demo out/first frame.png"
+    request = to_request(args)
+    check_task_inputs(task_preset(request), given_inputs(request, check_files=False))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ CRASH_SCRIPT = Path(__file__).with_name("crash_one_rank.py")
 def torchrun(*args: str, script: list[str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               *(script or ["-m", "videocomposer.training"]), *args]
+               *(script or ["-m", "videocomposer.cli", "train"]), *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -12,13 +12,18 @@ import yaml
 from safetensors.torch import load_file
 
 from videocomposer.checkpoints import read_state_dict
-from videocomposer.training import cli_main
+from videocomposer.cli import main
 from videocomposer.training.config import load_train_config
 
 from .test_training_loop import assert_same_update, workspace  # noqa: F401  (workspace: the module-scoped fixture)
 
 TASKS = ["train_exp02_motion_transfer", "train_exp02_motion_transfer_vs_style", "train_exp03_sketch2video_style",
          "train_exp04_sketch2video_wo_style", "train_exp05_text_depths_wo_style", "train_exp06_text_depths_vs_style"]
+
+
+def train_command(args: list[str]) -> int:
+    """``videocomposer train ARGS``."""
+    return main(["train", *args])
 
 
 def tiny_args(ws, out, task):
@@ -33,7 +38,7 @@ def tiny_args(ws, out, task):
 
 @pytest.mark.parametrize("task", TASKS)
 def test_every_training_preset_trains_at_tiny_size(workspace, tmp_path, task, capsys):  # noqa: F811
-    assert cli_main(tiny_args(workspace, tmp_path, task)) == 0
+    assert train_command(tiny_args(workspace, tmp_path, task)) == 0
     assert "trained 2 steps" in capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["skipped_steps"] == 0 and len(summary["losses"]) == 2
@@ -47,12 +52,12 @@ def test_every_training_preset_trains_at_tiny_size(workspace, tmp_path, task, ca
 def test_a_custom_composition_with_mask_and_sketch_trains(workspace, tmp_path):  # noqa: F811
     args = tiny_args(workspace, tmp_path, "train_exp02_motion_transfer") + ["conditions_for_train=[text,mask,sketch,single_sketch]",
                                                                             "max_steps=1"]
-    assert cli_main(args) == 0
+    assert train_command(args) == 0
     assert json.loads((tmp_path / "summary.json").read_text())["steps"] == 1
 
 
 def test_cli_reports_a_bad_key_in_one_line_before_loading_anything(tmp_path, capsys):
-    code = cli_main(["--config", "train_exp05_text_depths_wo_style", "--output-dir", str(tmp_path),
+    code = train_command(["--config", "train_exp05_text_depths_wo_style", "--output-dir", str(tmp_path),
                      "--weights-dir", str(tmp_path / "missing"), "conditions_for_train=[text,motion]",
                      "video_compositions=[text,depthmap]"])
     err = capsys.readouterr().err
@@ -61,7 +66,7 @@ def test_cli_reports_a_bad_key_in_one_line_before_loading_anything(tmp_path, cap
 
 
 def test_cli_dry_run_prints_the_resolved_config(tmp_path, capsys):
-    assert cli_main(["--config", "train_exp06_text_depths_vs_style", "--output-dir", str(tmp_path),
+    assert train_command(["--config", "train_exp06_text_depths_vs_style", "--output-dir", str(tmp_path),
                      "--weights-dir", "w", "--dry-run", "learning_rate=3e-5"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["learning_rate"] == 3e-5 and printed["conditions_for_train"] == ["text", "image", "depthmap"]
@@ -70,7 +75,7 @@ def test_cli_dry_run_prints_the_resolved_config(tmp_path, capsys):
 def test_missing_weight_files_are_listed(workspace, tmp_path, capsys):  # noqa: F811
     args = tiny_args(workspace, tmp_path, "train_exp05_text_depths_wo_style")
     args[args.index("--weights-dir") + 1] = str(tmp_path)
-    assert cli_main(args) == 2
+    assert train_command(args) == 2
     err = capsys.readouterr().err
     assert "non_ema_228000.pth" in err and "midas_v3_dpt_large.pth" in err
 
@@ -82,10 +87,10 @@ def test_torchrun_data_parallel_equals_the_single_process_batch(workspace, tmp_p
              "max_grad_norm=null", "warmup_steps=0", "shuffle=false", "max_steps=1"]
     single = tiny_args(workspace, tmp_path / "single", "train_exp02_motion_transfer") + exact
     single[single.index("batch_size=1")] = "batch_size=2"
-    assert cli_main(single) == 0
+    assert train_command(single) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "videocomposer.training", *tiny_args(workspace, tmp_path / "ddp", "train_exp02_motion_transfer"), *exact]
+               "-m", "videocomposer.cli", "train", *tiny_args(workspace, tmp_path / "ddp", "train_exp02_motion_transfer"), *exact]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     start = read_state_dict(workspace.weights / "non_ema_228000.pth")

@@ -187,8 +187,9 @@ def test_same_sign_and_size_as_the_vectors_extracted_from_a_video_moving_that_wa
 
 
 def test_pipeline_and_generate_command_feed_the_drawn_field_to_the_unet(tmp_path):
+    from videocomposer.app.generation import prepare_generation
     from videocomposer.cli import parse_command_line
-    from videocomposer.commands.generate import prepare_generation
+    from videocomposer.cli.generate import to_request
     from videocomposer.pipelines import VideoComposerPipeline
     from videocomposer.pipelines.tiny import tiny_configs, tiny_model_config, write_tiny_official_weights
 
@@ -204,4 +205,4 @@ def test_pipeline_and_generate_command_feed_the_drawn_field_to_the_unet(tmp_path
     args = parse_command_line(["generate", "compose", "--conditions", "y,motion", "--trajectory", str(tmp_path / "t.json"),
                                "--weights-dir", str(tmp_path / "w"), "--model-config", str(tmp_path / "tiny.json"),
                                "--frames", "4", "--height", "32", "--width", "32", "--output-dir", str(tmp_path / "o")])
-    assert torch.equal(prepare_generation(args, pipe).prepared.conditions["motion"], expected)
+    assert torch.equal(prepare_generation(to_request(args), pipe).prepared.conditions["motion"], expected)

@@ -1,10 +1,12 @@
-"""``videocomposer ui``: the app launched in-process answers through ``gradio_client`` exactly as the command
-it prints, keeps every job, reports the CLI's errors; and a real headless Chromium draws, generates and plays.
+"""``videocomposer ui``: the app launched in-process answers through ``gradio_client`` (named parameters, as the
+request's fields) exactly as the command it prints, keeps every job, names a bad field by its label; and a real
+headless Chromium draws, generates and plays.
 
 Runs on tiny random official-format weights (the output is noise; only the plumbing is checked).
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shlex
@@ -18,11 +20,12 @@ import pytest
 gradio = pytest.importorskip("gradio", reason="the ui extra (gradio) is not installed: pip install -e '.[ui]'")
 from gradio_client import Client, handle_file  # noqa: E402  (installed with gradio)
 
+from videocomposer.app import GenerateRequest  # noqa: E402
 from videocomposer.cli import main, parse_command_line  # noqa: E402
+from videocomposer.cli.ui import parse_auth  # noqa: E402
 from videocomposer.pipelines.demo import make_demo_video  # noqa: E402
 from videocomposer.pipelines.tiny import tiny_model_config, write_tiny_official_weights  # noqa: E402
-from videocomposer.ui.app import FORM_FIELDS, build_app, launch  # noqa: E402
-from videocomposer.ui.cli import parse_auth  # noqa: E402
+from videocomposer.ui.app import FORM_FIELDS, LABELS, build_app, launch  # noqa: E402
 from videocomposer.ui.jobs import claim_folder  # noqa: E402
 from videocomposer.ui.model import ModelHolder, resolve_model  # noqa: E402
 
@@ -53,12 +56,13 @@ def app(tmp_path_factory):
 
 
 def form(**values):
-    """The /generate arguments in FORM_FIELDS order (defaults: exp02 with nothing uploaded)."""
+    """The /generate arguments by name (defaults: exp02 with nothing uploaded)."""
     defaults = dict(task="exp02_motion_transfer", conditions=[], prompt="a red ball", negative_prompt="", video=None,
-                    image=None, style_image=None, sketch=None, depth=None, mask=None, trajectory="", steps=2,
+                    image=None, style_image=None, sketch=None, depth=None, mask=None, motion="", steps=2,
                     guidance_scale=9.0, min_guidance_scale=None, scheduler="ddim", seed=7, frames=4, height=32, width=32)
     defaults.update(values)
-    return [defaults[name] for name in FORM_FIELDS]
+    assert set(defaults) == set(FORM_FIELDS)
+    return defaults
 
 
 STROKE = {"width": 128, "height": 96, "strokes": [{"points": [[20, 40], [100, 40]], "radius": 16}]}
@@ -66,8 +70,8 @@ STROKE = {"width": 128, "height": 96, "strokes": [{"points": [[20, 40], [100, 40
 
 def test_generation_through_gradio_client_equals_the_command_it_shows(app, tmp_path):
     client = Client(app["url"], verbose=False)
-    video, grid, command, folder = client.predict(*form(image=handle_file(str(app["image"])), trajectory=json.dumps(STROKE),
-                                                        min_guidance_scale=2), api_name="/generate")
+    video, grid, command, folder = client.predict(**form(image=handle_file(str(app["image"])), motion=json.dumps(STROKE),
+                                                         min_guidance_scale=2), api_name="/generate")
     frames = decode(video)
     assert frames.shape == (4, 32, 32, 3)
     assert Path(grid).suffix == ".gif"
@@ -76,9 +80,9 @@ def test_generation_through_gradio_client_equals_the_command_it_shows(app, tmp_p
     argv = shlex.split(command)
     assert argv[:3] == ["videocomposer", "generate", "exp02_motion_transfer"]
     args = parse_command_line(argv[1:])
-    assert json.loads(Path(args.trajectory).read_text())["strokes"][0]["points"] == STROKE["strokes"][0]["points"]
-    assert Path(args.image_path).read_bytes() == app["image"].read_bytes()
-    assert args.input_video is None  # the drawn motion stands in for a video's
+    assert json.loads(Path(args.motion).read_text())["strokes"][0]["points"] == STROKE["strokes"][0]["points"]
+    assert Path(args.image).read_bytes() == app["image"].read_bytes()
+    assert args.video is None  # the drawn motion stands in for a video's
     assert args.min_guidance_scale == 2.0  # the frame-0 guidance reaches the command (and the rerun below)
     saved = folder / "exp02_motion_transfer-S00007"
     assert np.array_equal(decode(saved / "exp02_motion_transfer-S00007.mp4"), frames)
@@ -96,32 +100,60 @@ def test_generation_through_gradio_client_equals_the_command_it_shows(app, tmp_p
 def test_jobs_never_overwrite_and_random_seed_is_reported(app):
     client = Client(app["url"], verbose=False)
     args = form(task="compose", conditions=["y", "local_image"], image=handle_file(str(app["image"])), seed=-1)
-    first = client.predict(*args, api_name="/generate")
-    second = client.predict(*args, api_name="/generate")
+    first = client.predict(**args, api_name="/generate")
+    second = client.predict(**args, api_name="/generate")
     assert first[3] != second[3] and Path(first[3]).is_dir() and Path(second[3]).is_dir()
     seeds = [int(shlex.split(c)[shlex.split(c).index("--seed") + 1]) for c in (first[2], second[2])]
     assert all(0 <= s < 2**31 for s in seeds)
     assert "--conditions y,local_image" in first[2] and "--trajectory" not in first[2]
 
 
-def test_bad_inputs_give_the_cli_message_and_leave_no_folder(app):
+def test_bad_inputs_name_the_field_by_its_label_and_leave_no_folder(app, tmp_path, capsys):
     client = Client(app["url"], verbose=False)
     before = sorted(app["outputs"].iterdir()) if app["outputs"].exists() else []
-    with pytest.raises(Exception, match="task exp02_motion_transfer needs --input_video and --image_path"):
-        client.predict(*form(), api_name="/generate")
-    with pytest.raises(Exception, match=r"trajectory JSON: missing key\(s\) \['strokes'\]"):
-        client.predict(*form(image=handle_file(str(app["image"])), trajectory='{"width": 8, "height": 8}'),
+    # the same request error: the app names the widgets, the command line the flags
+    with pytest.raises(Exception, match=f"task exp02_motion_transfer needs {LABELS['video']} and {LABELS['image']}") as raised:
+        client.predict(**form(), api_name="/generate")
+    assert "--input_video" not in str(raised.value) and "--image_path" not in str(raised.value)
+    assert main(["generate", "exp02_motion_transfer", "--output-dir", str(tmp_path)]) == 2
+    assert "task exp02_motion_transfer needs --input_video and --image_path" in capsys.readouterr().err
+    with pytest.raises(Exception, match=f"{LABELS['conditions']}: at least one condition is required"):
+        client.predict(**form(task="compose", conditions=[]), api_name="/generate")
+    with pytest.raises(Exception, match=rf"{LABELS['motion']}: missing key\(s\) \['strokes'\]"):
+        client.predict(**form(image=handle_file(str(app["image"])), motion='{"width": 8, "height": 8}'),
                        api_name="/generate")
     with pytest.raises(Exception, match="height and width must be multiples of 16"):
-        client.predict(*form(image=handle_file(str(app["image"])), trajectory=json.dumps(STROKE), height=40),
+        client.predict(**form(image=handle_file(str(app["image"])), motion=json.dumps(STROKE), height=40),
                        api_name="/generate")
     assert (sorted(app["outputs"].iterdir()) if app["outputs"].exists() else []) == before
 
 
+def test_endpoints_take_named_parameters_named_as_the_request_fields(app):
+    api = Client(app["url"], verbose=False).view_api(print_info=False, return_format="dict")
+    request_fields = set(GenerateRequest.__dataclass_fields__)
+    for endpoint in ("/generate", "/preview"):
+        names = [p["parameter_name"] for p in api["named_endpoints"][endpoint]["parameters"]]
+        assert sorted(names) == sorted(FORM_FIELDS) and set(names) <= request_fields, (endpoint, names)
+        assert all(p["parameter_has_default"] for p in api["named_endpoints"][endpoint]["parameters"])  # all optional
+    assert set(LABELS) == set(FORM_FIELDS)
+
+
+def test_nothing_in_the_ui_parses_a_command_line():
+    """The app builds requests, never argv: no module of videocomposer.ui imports argparse or reads sys.argv."""
+    folder = Path(__file__).resolve().parents[2] / "videocomposer" / "ui"
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not any(name.split(".")[0] == "argparse" or "cli" in name.split(".") for name in imported), \
+            f"{path.name} imports {sorted(imported)}"
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "argv"], path.name
+
+
 def test_preview_shows_the_conditions_of_a_video_and_the_drawn_motion(app):
     client = Client(app["url"], verbose=False)
-    gif = client.predict(*form(video=handle_file(str(app["video"])), image=handle_file(str(app["image"])),
-                               trajectory=json.dumps(STROKE)), api_name="/preview")
+    gif = client.predict(**form(video=handle_file(str(app["video"])), image=handle_file(str(app["image"])),
+                                motion=json.dumps(STROKE)), api_name="/preview")
     with av.open(gif) as container:
         first = next(container.decode(video=0)).to_ndarray(format="rgb24")
     assert first.shape[1] > 3 * first.shape[0] // 2  # source | local_image | motion side by side

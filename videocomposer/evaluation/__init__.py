@@ -25,7 +25,8 @@ Every function takes a video as an MP4 path or as frames (``uint8 [F, H, W, 3]``
 
 Modules: :mod:`.frames` (reading inputs), :mod:`.motion` (motion EPE, Farneback EPE), :mod:`.image`
 (PSNR/SSIM), :mod:`.clip_metrics`, :mod:`.annotator_metrics` (depth, sketch), :mod:`.i3d` + :mod:`.fvd`,
-:mod:`.records` (``generate --save-conditions``), :mod:`.evaluate` (one video), :mod:`.cli`.
+:mod:`.records` (``generate --save-conditions``), :mod:`.evaluate` (one video), :mod:`.protocol` (what each
+metric is).
 Definitions, units and what is skipped are in each module's docstring.
 """
 from .annotator_metrics import depth_error, scale_invariant_log_error, sketch_error

@@ -5,8 +5,7 @@
                             weights_dir="model_weights", root_dir="datasets/webvid5")
     summary = train(cfg)
 """
-from .cli import cli_main
 from .config import ConfigError, TrainConfig, load_train_config
 from .trainer import Trainer, TrainSummary, train
 
-__all__ = ["ConfigError", "TrainConfig", "TrainSummary", "Trainer", "cli_main", "load_train_config", "train"]
+__all__ = ["ConfigError", "TrainConfig", "TrainSummary", "Trainer", "load_train_config", "train"]

@@ -1,5 +1,6 @@
 """``videocomposer ui``: a local Gradio app over the generation pipeline (needs the ``ui`` extra).
 
-:mod:`.cli` (the subcommand; imports no gradio until it runs), :mod:`.model` (which model is served),
-:mod:`.jobs` (a form → the ``generate`` command it describes), :mod:`.app` (the Blocks layout).
+:mod:`.model` (which model is served), :mod:`.jobs` (the form → a :class:`~videocomposer.app.GenerateRequest`
+and its job folder), :mod:`.drawing` (motion drawn on the first frame), :mod:`.app` (the Blocks layout and its
+API endpoints).
 """

@@ -22,13 +22,13 @@ class ModelSource:
     kind: str
     model_config: Path | None = None
 
-    def generate_arguments(self) -> list[str]:
-        """The ``videocomposer generate`` flags that load this model."""
-        flags = ["--weights-dir", TOY_WEIGHTS_NAME if self.kind == "toy" else os.fspath(self.folder)]
-        return flags + (["--model-config", os.fspath(self.model_config)] if self.model_config else [])
+    def request_fields(self) -> dict[str, str | None]:
+        """The :class:`~videocomposer.app.GenerateRequest` fields that load this model (``weights_dir``, ``model_config``)."""
+        return {"weights_dir": TOY_WEIGHTS_NAME if self.kind == "toy" else os.fspath(self.folder),
+                "model_config": os.fspath(self.model_config) if self.model_config else None}
 
     def form_defaults(self) -> dict[str, Any]:
-        """Initial form values the model stores (e.g. the toy model's 8 frames of 64x64), by form field."""
+        """Initial form values the model stores (e.g. the toy model's 8 frames of 64x64), by request field."""
         names = {"num_frames": "frames", "height": "height", "width": "width", "num_inference_steps": "steps",
                  "guidance_scale": "guidance_scale", "min_guidance_scale": "min_guidance_scale", "scheduler": "scheduler"}
         return {names[k]: v for k, v in stored_defaults(self.folder).items() if k in names}
@@ -78,14 +78,14 @@ class ModelHolder:
         """Load on first use: every condition the folder can serve."""
         with self._lock:
             if self._pipe is None:
-                from ..commands.common import device
+                from ..app.checks import torch_device
                 from ..config import read_model_config
                 from ..pipelines import VideoComposerPipeline
 
                 self._pipe = VideoComposerPipeline.load(
                     self.source.folder, conditions=self.source.loadable_conditions(),
                     config=read_model_config(os.fspath(self.source.model_config) if self.source.model_config else None),
-                    device=device(self.device))
+                    device=torch_device("device", self.device))
             return self._pipe
 
     def supported_conditions(self) -> list[str]:

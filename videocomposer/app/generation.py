@@ -1,0 +1,151 @@
+"""Running a :class:`~videocomposer.app.generation_request.GenerateRequest`: read and check every input, load the model,
+build the conditions once, sample each run of the task and write its files."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checks import model_architectures, torch_device, weights_folder
+from .generation_request import GenerateRequest, check_task_inputs, given_inputs, run_folder, task_preset
+
+WEIGHTS_EXAMPLE = (", e.g. `videocomposer generate exp02_motion_transfer --weights-dir toy --input_video clip.mp4 "
+                   "--image_path first.png --input_text_desc \"a red circle moves left over a gray background\"`; "
+                   "`videocomposer demo` runs it on a synthetic clip")
+
+
+def _note(line: str) -> None:
+    print(f"note: {line}", file=sys.stderr)
+
+
+@dataclass
+class PreparedGeneration:
+    """A request ready to sample: the task, the pipeline, its built conditions and where files go."""
+
+    preset: Any  # TaskPreset
+    pipe: Any  # VideoComposerPipeline
+    prepared: Any  # PreparedConditions
+    inputs: dict[str, Any]  # the read file inputs, by registered name (without the video)
+    output_dir: Path
+    video: Path | None = None
+    video_probe: Any = None  # VideoProbe of the source video
+
+    def source(self) -> Any:
+        """The clip's frames ``[B, 3, F, M, M]`` in [0, 1] for the grid's source panel, or None."""
+        return self.prepared.source_video() if self.preset.save_origin_video else None
+
+    def source_description(self) -> Any:
+        """What the conditions came from, for the condition records: the video's probe, or a drawn trajectory
+        (its canvas at the source size plays the source video's part), or None."""
+        motion = self.inputs.get("motion")
+        if self.video_probe is not None or motion is None:
+            return self.video_probe
+        return motion.source(max(self.preset.height, self.preset.width))
+
+
+@dataclass
+class GenerateResult:
+    """The files a request wrote: per run its MP4 and grid GIF (and its condition record), and the folder."""
+
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+
+
+def _warn_reference_differences(preset, given: dict[str, Any]) -> None:
+    from ..conditions import INPUTS
+
+    for name in preset.reference_ignores:
+        if given.get(name) is not None:
+            _note(f"{INPUTS[name].flag} is used here, but the reference's {preset.name} ignores it (it takes that "
+                  "condition from the video); leave it out to reproduce the reference")
+
+
+def _load_pipeline(request: GenerateRequest, preset, target) -> Any:
+    from ..pipelines import VideoComposerPipeline
+
+    folder = weights_folder(request.weights_dir, example=WEIGHTS_EXAMPLE)
+    return VideoComposerPipeline.load(folder, conditions=preset.all_conditions(),
+                                      config=model_architectures(request.model_config), unet_file=preset.unet_file,
+                                      device=target)
+
+
+def _set_precision(pipe: Any, request: GenerateRequest, target) -> None:
+    import torch
+
+    dtype = request.dtype or "float16"
+    if target.type != "cpu" and dtype != "float32":
+        pipe.enable_autocast(getattr(torch, dtype))
+    elif request.dtype not in (None, "float32"):
+        _note(f"--dtype {request.dtype} is used on accelerators only; running float32 on the CPU")
+
+
+def prepare_generation(request: GenerateRequest, pipe: Any = None) -> PreparedGeneration:
+    """Check and read every input, claim the run folder, load the pipeline (unless ``pipe`` is given: the
+    app keeps one loaded) and build the conditions of all the task's runs."""
+    from ..files import claim_output_dir
+    from ..pipelines.inputs import default_misc_size, read_input
+    from ..video.reader import probe_video
+
+    preset = task_preset(request)
+    paths = given_inputs(request)
+    check_task_inputs(preset, {**paths, "prompt": preset.prompt})
+    _warn_reference_differences(preset, paths)
+    output_dir = claim_output_dir(run_folder(request.output_dir, preset, paths["video"]), request.overwrite)
+    target = torch_device("device", request.device)
+    if pipe is None:
+        weights_folder(request.weights_dir, example=WEIGHTS_EXAMPLE)  # before any file is read
+
+    misc_size = default_misc_size(preset.height, preset.width)
+    inputs = {name: read_input(name, path, num_frames=preset.num_frames, misc_size=misc_size)
+              for name, path in paths.items()}
+    video = inputs.pop("video")
+    probe = probe_video(video) if video is not None else None  # an unreadable video fails now, before the weights
+    pipe = pipe if pipe is not None else _load_pipeline(request, preset, target)
+    _set_precision(pipe, request, target)
+    pipe.set_progress_bar_config(disable=not request.progress)
+    prepared = pipe.prepare_conditions(preset.all_conditions(), video=video, prompt=preset.prompt,
+                                       num_frames=preset.num_frames, height=preset.height, width=preset.width,
+                                       seed=preset.seed, **inputs)
+    return PreparedGeneration(preset, pipe, prepared, inputs, output_dir, video, probe)
+
+
+def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
+    """Run ``request``: every run of its task into ``OUTPUT_DIR/<task>[-<video>]-S<seed>/`` with
+    ``settings.txt`` and ``config.yaml`` (the resolved settings, and :meth:`GenerateRequest.to_command`).
+
+    ``pipe``: an already loaded pipeline to use instead of loading ``weights_dir``.
+    """
+    import torch
+
+    from ..conditions import CONDITIONS
+    from ..config import save_resolved
+    from ..pipelines.results import save_result, write_notes
+
+    job = prepare_generation(request, pipe)
+    preset, pipe, output_dir = job.preset, job.pipe, job.output_dir
+    command = request.to_command()
+    source = job.source()
+    written = []
+    for name, conditions in preset.runs().items():
+        text = any("prompt" in CONDITIONS[c].inputs for c in conditions)  # the run reads the caption
+        out = pipe(preset.prompt if text else None, conditions=conditions,
+                   precomputed_conditions={c: job.prepared.conditions[c] for c in conditions},
+                   negative_prompt=preset.negative_prompt if text else None,
+                   num_frames=preset.num_frames, height=preset.height, width=preset.width,
+                   num_inference_steps=preset.num_inference_steps, guidance_scale=preset.guidance_scale,
+                   min_guidance_scale=preset.min_guidance_scale,
+                   scheduler=preset.scheduler, generator=torch.Generator().manual_seed(preset.seed))
+        saved = save_result(output_dir, f"{name}-S{preset.seed:05d}", out.frames[0], out.conditions, source,
+                            job.inputs.get("style_image"), fps=preset.fps)
+        written += [saved.mp4, saved.gif]
+        if request.save_conditions:
+            from ..evaluation.records import generation_metadata, save_conditions
+
+            metadata = generation_metadata(preset, job.video, job.source_description())
+            written.append(save_conditions(saved.mp4, out.conditions, metadata))
+    write_notes(output_dir, preset.prompt, {"task": preset.name, "command": command,
+                                            **{k: v for k, v in preset.to_dict().items() if k != "prompt"}})
+    save_resolved(output_dir / "config.yaml", preset.to_dict(), header=f"resolved settings of: {command}\n"
+                  "rerun with: videocomposer generate --cfg THIS_FILE (plus the input flags)")
+    return GenerateResult(output_dir, written)
