@@ -80,9 +80,10 @@ def model_architectures(value: str | os.PathLike | None, field: str = "model_con
 def official_defaults() -> dict[str, Any]:
     """The official model's output size and sampling settings (``num_frames``, ``height``, ``width``,
     ``num_inference_steps``, ``guidance_scale``, ``min_guidance_scale``, ``scheduler``)."""
+    from ..diffusion import SchedulerConfig
     from ..pipelines.pipeline import DEFAULTS
 
-    return {**DEFAULTS, "scheduler": "ddim"}
+    return {**DEFAULTS, "scheduler": SchedulerConfig().scheduler}
 
 
 def model_defaults(weights_dir: str | os.PathLike | None) -> dict[str, Any]:
