@@ -14,7 +14,7 @@ import torch
 from conftest import load_family
 from .bounds import BOUNDS
 from videocomposer.models.clip import OpenCLIP, OpenCLIPConfig
-from videocomposer.models.image_preprocess import normalize_pixels
+from videocomposer.video.image_preprocess import normalize_pixels
 from videocomposer.models.tokenizer import CLIPTokenizer
 
 EMBEDDING_BOUND = BOUNDS["clip.embeddings"]

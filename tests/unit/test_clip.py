@@ -10,7 +10,7 @@ from PIL import Image
 
 from videocomposer.checkpoints import OFFICIAL_FILES, WeightFileError, missing_file_error
 from videocomposer.models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIP, OpenCLIPConfig
-from videocomposer.models.image_preprocess import (
+from videocomposer.video.image_preprocess import (
     OPENAI_CLIP_MEAN,
     OPENAI_CLIP_STD,
     normalize_pixels,

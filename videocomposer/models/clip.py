@@ -31,7 +31,7 @@ from torch import nn
 
 from ..checkpoints import load_official
 from ..config import check_keys
-from .image_preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+from ..video.transforms import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
 Tower = Literal["text", "image"]
 TOWERS: tuple[Tower, ...] = ("text", "image")
@@ -358,7 +358,7 @@ class OpenCLIP(nn.Module):
 
     def encode_image(self, pixels: torch.Tensor, normalize: bool = False) -> torch.Tensor:
         """open_clip's ``encode_image``: normalised pixels ``[B, 3, S, S]`` (S = 224; see
-        :mod:`videocomposer.models.image_preprocess`) → ``[B, embed_dim]`` (unit length if ``normalize``)."""
+        :mod:`videocomposer.video.image_preprocess`) → ``[B, embed_dim]`` (unit length if ``normalize``)."""
         self._require_tower("image")
         size = self.visual.image_size
         if pixels.ndim != 4 or tuple(pixels.shape[1:]) != (3, size, size) or not pixels.is_floating_point():

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from ..checkpoints import OFFICIAL_FILES
 from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
-                          normalize_conditions)
+                          normalize_conditions, unconditional_rules)
 from ..diffusion import (PREDICTION_TYPES, SCHEDULERS, NoiseSchedule, check_noise_correlation, check_prediction_type,
                          frame_guidance_scales, frame_noise,
                          make_guidance_kwargs, make_sampler, sample)
@@ -512,9 +512,10 @@ class VideoComposerPipeline:
 
         # 4. the conditional and unconditional passes (reference rule: y -> zero_y, image -> zeros)
         unet_dtype = next(self.unet.parameters()).dtype
-        needs_empty_caption = any(CONDITIONS[c].unconditional == "empty_caption" for c in conditions)
+        rules = unconditional_rules(conditions)
+        needs_empty_caption = "empty_caption" in rules.values()
         cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, self.unet.empty_caption() if needs_empty_caption else None,
-                                                          conditions)
+                                                          conditions, rules)
         if negative_prompt_embeds is not None:
             uncond_kwargs["y"] = negative_prompt_embeds.to(device, torch.float32).expand_as(cond_kwargs["y"])
         guided = guidance_scale is not None and guidance_scale > 1.0

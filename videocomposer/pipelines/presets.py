@@ -27,6 +27,8 @@ from .reference_config import REFERENCE_ONLY_KEYS, is_reference_task, map_refere
 
 #: Inputs a preset may require, and the CLI flag that provides each (the registered inputs read from files).
 INPUT_FLAGS: dict[str, str] = {name: i.flag for name, i in INPUTS.items() if i.flag and i.kind != "text"}
+#: The preset holding the runs of the original's multi-condition mode (``TASK_TYPE: MULTI_TASK``).
+MULTI_TASK_PRESET = "exp01_vidcomposer_full"
 DEFAULT_PROMPT = ("A colorful and beautiful fish swimming in a small glass bowl with multicolored piece of stone, "
                   "Macro Video")
 
@@ -138,6 +140,11 @@ def find_preset(name_or_path: str | os.PathLike, report: Callable[[str], None] |
     raise ValueError(f"unknown task preset {text!r}: not a preset name and no such file; presets are {sorted(presets)}")
 
 
+def _multi_task_runs() -> dict[str, list[str]]:
+    """The original's ``inference_multi.py`` runs, which the ``exp01_vidcomposer_full`` preset holds."""
+    return load_preset(MULTI_TASK_PRESET).runs()
+
+
 def load_preset(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | None = None,
                 report: Callable[[str], None] | None = None) -> TaskPreset:
     """Load a preset by name (see :func:`available_presets`) or from a YAML path, then apply ``overrides``.
@@ -149,7 +156,7 @@ def load_preset(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | 
 
     def layer(values: dict[str, Any], source: Path) -> dict[str, Any]:
         if is_reference_task(values):
-            values, lines = map_reference_task(values, str(source))
+            values, lines = map_reference_task(values, str(source), multi_task_runs=_multi_task_runs)
             for line in lines:
                 (report or (lambda _: None))(line)
         return values

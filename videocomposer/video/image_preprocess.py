@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from PIL import Image
 
-from ..video.transforms import (
+from .transforms import (
     OPENAI_CLIP_MEAN,
     OPENAI_CLIP_STD,
     center_crop_v2,
