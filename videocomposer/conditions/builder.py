@@ -119,7 +119,8 @@ class ConditionBuilder:
             video: a sampled clip (one sample ``[F, ...]`` streams, or a collated batch ``[B, F, ...]``);
                 ``clip`` is the same argument under its earlier name (``self.clip`` is OpenCLIP).
             precomputed: UNet-ready tensors by condition name, used as they are.
-            num_frames: F when there is no clip (ignored otherwise; the clip decides).
+            num_frames: F when there is no clip or its frames were not decoded (ignored otherwise: the
+                clip decides).
             misc_size: side of PIL images after the misc transform (the reference: 384).
             py_rng: RNG of the misc transform's interpolation draws (default: the global ``random``).
             device: where the outputs go.
@@ -140,10 +141,10 @@ class ConditionBuilder:
         unknown_inputs = sorted(set(inputs) - set(INPUTS))
         if unknown_inputs:
             raise ValueError(f"unknown input(s) {unknown_inputs}; the inputs are {[n for n in INPUTS if n != 'video']}")
-        if clip is not None:
+        if clip is not None and clip.video is not None:
             num_frames = clip.num_frames
         if num_frames is None:
-            raise ValueError("num_frames is required when no video clip is given")
+            raise ValueError("num_frames is required when no video clip (or one without decoded frames) is given")
         precomputed = dict(precomputed or {})
         unknown = sorted(set(precomputed) - set(conditions))
         if unknown:

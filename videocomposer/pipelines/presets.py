@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, normalize_conditions
+from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, implied_conditions, normalize_conditions
 from ..config import CONFIG_DIR, ConfigError, build, read_layers
 from .reference_config import REFERENCE_ONLY_KEYS, is_reference_task, map_reference_task
 
@@ -43,8 +43,8 @@ class TaskPreset:
     description: str = ""
     #: Condition encoders the UNet is built with (reference names); all eight = the official checkpoint.
     video_compositions: list[str] = field(default_factory=lambda: list(OFFICIAL_COMPOSITIONS))
-    #: Conditions fed to the UNet: one list, or ``{run name: list}`` for several runs.
-    guidances: Any = field(default_factory=lambda: ["y"])
+    #: Conditions fed to the UNet: one list, or ``{run name: list}`` for several runs (default: the text's).
+    guidances: Any = field(default_factory=lambda: implied_conditions({"prompt": DEFAULT_PROMPT}))
     #: Inputs the task needs (keys of :data:`INPUT_FLAGS`).
     requires: list[str] = field(default_factory=list)
     #: UNet weight file name inside the weights folder.
