@@ -10,12 +10,13 @@ import re
 import pytest
 import torch
 from conftest import family_config, family_keys, load_family
-from .bounds import BOUNDS, toy_sampler_bound
 
 from videocomposer.checkpoints import load_strict
 from videocomposer.conditions import unconditional_rules
 from videocomposer.diffusion import NoiseSchedule, ddim_timesteps, make_guidance_kwargs, q_sample, sample, training_loss
 from videocomposer.models.unet import UNetConfig, VideoComposerUNet
+
+from .bounds import BOUNDS, toy_sampler_bound
 
 DIFFUSION = family_config("diffusion")
 SCHEDULE_KEYS = family_keys("diffusion", "schedule.safetensors")

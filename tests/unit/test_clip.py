@@ -10,6 +10,7 @@ from PIL import Image
 
 from videocomposer.checkpoints import OFFICIAL_FILES, WeightFileError, missing_file_error
 from videocomposer.models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIP, OpenCLIPConfig
+from videocomposer.models.tokenizer import CLIPTokenizer, clean_caption
 from videocomposer.video.image_preprocess import (
     OPENAI_CLIP_MEAN,
     OPENAI_CLIP_STD,
@@ -17,7 +18,6 @@ from videocomposer.video.image_preprocess import (
     preprocess_reference_frame,
     preprocess_style_image,
 )
-from videocomposer.models.tokenizer import CLIPTokenizer, clean_caption
 
 SOT, EOT = 49406, 49407
 OFFICIAL_NAME = OFFICIAL_FILES["clip"].filename

@@ -108,7 +108,7 @@ def test_v_prediction_target_and_inversion():
         x0_hat, eps_hat = x0_and_eps(schedule, v, x_t, t, "v_prediction")
         torch.testing.assert_close(x0_hat, x0, atol=1e-5, rtol=0)
         torch.testing.assert_close(eps_hat, noise, atol=1e-5, rtol=0)
-        assert training_loss(lambda x_t, t: v, schedule, x0, t, noise=noise, prediction_type="v_prediction").max() < 1e-10
+        assert training_loss(lambda x_t, t, v=v: v, schedule, x0, t, noise=noise, prediction_type="v_prediction").max() < 1e-10
     with pytest.raises(ValueError, match="prediction_type: expected one of epsilon, v_prediction, got 'sample'"):
         training_target(SCHEDULE, x0, noise, torch.tensor([0, 1, 2]), "sample")
 

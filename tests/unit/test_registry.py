@@ -6,10 +6,25 @@ from __future__ import annotations
 import pytest
 import torch
 
-from videocomposer.conditions import (CONDITIONS, INPUTS, BuildContext, Condition, ConditionBuilder, STCEncoder,
-                                      UserInput, clip_streams, implied_conditions, models_needed, normalize_conditions,
-                                      register_condition, register_input, stc_conditions, unconditional_rules,
-                                      unregister_condition, video_tensor)
+from videocomposer.conditions import (
+    CONDITIONS,
+    INPUTS,
+    BuildContext,
+    Condition,
+    ConditionBuilder,
+    STCEncoder,
+    UserInput,
+    clip_streams,
+    implied_conditions,
+    models_needed,
+    normalize_conditions,
+    register_condition,
+    register_input,
+    stc_conditions,
+    unconditional_rules,
+    unregister_condition,
+    video_tensor,
+)
 from videocomposer.diffusion import make_guidance_kwargs
 from videocomposer.models.unet import UNetConfig, VideoComposerUNet
 from videocomposer.pipelines import VideoComposerPipeline

@@ -44,7 +44,12 @@ def text(ctx: BuildContext) -> torch.Tensor:
 def style(ctx: BuildContext) -> torch.Tensor:
     """``[B, 1, D]``: CLIP embedding of the style image, else of the clip's middle frame."""
     source = ctx.input("style_image")
-    return ctx.builder.encode_image(source if source is not None else ctx.clip().vit_image, ctx.device)
+    if source is None:
+        source = ctx.clip().vit_image
+    if source is None:
+        raise ValueError(f"condition '{ctx.name}' reads the clip's 'vit_image' stream, which this clip was loaded "
+                         "without (register the condition's clip_streams)")
+    return ctx.builder.encode_image(source, ctx.device)
 
 
 def first_frame(ctx: BuildContext) -> torch.Tensor:
@@ -61,7 +66,7 @@ def masked_video(ctx: BuildContext) -> torch.Tensor:
     if mask is None and ctx.clip().mask is None:
         raise ValueError("condition 'masked' needs mask= (the clip was sampled without a mask)")
     given = mask if mask is not None else ctx.clip_stream("mask")
-    hidden = repeat_frames(mask_tensor(given, tuple(misc.shape[-2:])), ctx.num_frames, "mask")
+    hidden = repeat_frames(mask_tensor(given, (misc.shape[-2], misc.shape[-1])), ctx.num_frames, "mask")
     b = max(misc.shape[0], hidden.shape[0])
     misc, hidden = expand_batch(misc, b, "video"), expand_batch(hidden, b, "mask")
     value = masked_condition(misc.transpose(1, 2).flatten(0, 1), hidden.transpose(1, 2).flatten(0, 1))

@@ -119,6 +119,13 @@ class Condition:
                              f"(known: {list(INPUTS)})")
 
     @property
+    def stc_encoder(self) -> STCEncoder:
+        """Its STC encoder; a ``ValueError`` for a ``tokens`` condition, which has none."""
+        if self.stc is None:
+            raise ValueError(f"condition {self.name!r} has no STC encoder (its layout is {self.layout!r})")
+        return self.stc
+
+    @property
     def names(self) -> tuple[str, ...]:
         """Every name this condition answers to (UNet kwarg first)."""
         return tuple(dict.fromkeys((self.name, self.reference_name, *self.aliases)))
@@ -235,7 +242,8 @@ def evaluated_condition(function: str) -> str | None:
 
 def input_flags(name: str) -> list[str]:
     """The CLI flags that can supply a condition (one of them is enough)."""
-    return [INPUTS[i].flag for i in CONDITIONS[name].inputs if INPUTS[i].flag]
+    flags = [INPUTS[i].flag for i in CONDITIONS[name].inputs]
+    return [flag for flag in flags if flag]
 
 
 def implied_conditions(given: dict) -> list[str]:

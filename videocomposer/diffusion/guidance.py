@@ -101,9 +101,10 @@ class GuidedDenoiser:
             raise ValueError("uncond_kwargs are required when guidance_scale is set (see make_guidance_kwargs)")
         self.model = model
         self.cond_kwargs = dict(cond_kwargs)
-        self.uncond_kwargs = dict(uncond_kwargs) if uncond_kwargs is not None else None
+        self.uncond_kwargs = dict(uncond_kwargs) if uncond_kwargs is not None else {}  # read only when guided
         self.guidance_scale = guidance_scale
-        self.batched_kwargs = _concat_kwargs(cond_kwargs, uncond_kwargs) if batched and guidance_scale is not None else None
+        self.batched_kwargs = _concat_kwargs(cond_kwargs, self.uncond_kwargs) if batched and guidance_scale is not None \
+            else None
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``x_t``: ``[B, C, F, H, W]``; ``t``: ``[B]``. Returns ε ``[B, C, F, H, W]``."""

@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 
 from ..models.clip import OpenCLIP
-from ..video.image_preprocess import preprocess_style_image
 from ..models.tokenizer import CLIPTokenizer
+from ..video.image_preprocess import preprocess_style_image
 from .frames import VideoInput, read_video_frames
 
 

@@ -48,18 +48,19 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..files import write_text
 from ..models.vae import encode_posterior
 from ..training import synthetic
 from ..training.toy_recipe import EVAL_SEED
 from ..video.sampling import load_video_clip
-from ..files import write_text
 from ..video.writer import to_uint8_frames
 from .evaluate import evaluate_run
 from .image import first_frame_metrics

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -27,17 +28,41 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..checkpoints import OFFICIAL_FILES
-from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
-                          normalize_conditions, unconditional_rules)
-from ..diffusion import (PREDICTION_TYPES, SCHEDULERS, NoiseSchedule, check_noise_correlation, check_prediction_type,
-                         frame_guidance_scales, frame_noise,
-                         make_guidance_kwargs, make_sampler, sample)
+from ..conditions import (
+    CONDITIONS,
+    INPUTS,
+    ConditionBuilder,
+    implied_conditions,
+    missing_input_message,
+    normalize_conditions,
+    unconditional_rules,
+)
+from ..diffusion import (
+    PREDICTION_TYPES,
+    SCHEDULERS,
+    NoiseSchedule,
+    check_noise_correlation,
+    check_prediction_type,
+    frame_guidance_scales,
+    frame_noise,
+    make_guidance_kwargs,
+    make_sampler,
+    sample,
+)
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
 from ..video.trajectory import Trajectory
-from .components import (COMPONENTS, components_for, is_pretrained_folder, load_components, load_official_components,
-                         read_index, save_component, write_index)
+from .components import (
+    COMPONENTS,
+    components_for,
+    is_pretrained_folder,
+    load_components,
+    load_official_components,
+    read_index,
+    save_component,
+    write_index,
+)
 from .inputs import PreparedConditions, prepare_conditions
 
 OutputType = Literal["pil", "np", "pt", "latent"]
@@ -150,7 +175,7 @@ class VideoComposerPipeline:
     @classmethod
     def from_official(cls, weights_dir: str | os.PathLike, conditions: Sequence[str] | None = None,
                       config: dict[str, Any] | None = None, unet_file: str | None = None,
-                      device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+                      device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> VideoComposerPipeline:
         """Load the official weight files from ``weights_dir``, only the models ``conditions`` need.
 
         Args:
@@ -176,7 +201,7 @@ class VideoComposerPipeline:
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, conditions: Sequence[str] | None = None,
                         config: dict[str, Any] | None = None, unet_file: str | None = None,
-                        device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+                        device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> VideoComposerPipeline:
         """Load a folder written by :meth:`save_pretrained`: every component in it, or only those
         ``conditions`` need. ``unet_file`` (a path) loads other UNet weights onto the folder's UNet;
         ``config`` is refused (the folder records the architectures). See
@@ -205,7 +230,7 @@ class VideoComposerPipeline:
         return pipe.to(device, dtype)
 
     @classmethod
-    def load(cls, weights_dir: str | os.PathLike, **kwargs: Any) -> "VideoComposerPipeline":
+    def load(cls, weights_dir: str | os.PathLike, **kwargs: Any) -> VideoComposerPipeline:
         """:meth:`from_pretrained` for a ``save_pretrained`` folder, else :meth:`from_official` (same arguments)."""
         if is_pretrained_folder(weights_dir):
             return cls.from_pretrained(weights_dir, **kwargs)
@@ -246,7 +271,7 @@ class VideoComposerPipeline:
         """The execution device (where the UNet is)."""
         return next(self.unet.parameters()).device
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> VideoComposerPipeline:
         """Move every component (frozen encoders stay on the offload device when offloading is on)."""
         for name, module in self.components().items():
             target = self.offload_device if name in _FROZEN_ENCODERS and self.offload_device is not None else device

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -105,7 +106,7 @@ class TaskPreset:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], name: str) -> "TaskPreset":
+    def from_dict(cls, data: Mapping[str, Any], name: str) -> TaskPreset:
         """Build from a YAML mapping; unknown keys (with a did-you-mean) and wrongly typed values raise ``ConfigError``."""
         values = {k: v for k, v in data.items() if k not in ("kind", "base")}
         values.setdefault("name", name)

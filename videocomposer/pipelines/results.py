@@ -8,9 +8,9 @@ colour wheel, sketches in grey, the inpainting hole in white).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch

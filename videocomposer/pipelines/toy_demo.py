@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..training import synthetic
 from ..files import ensure_writable_dir, write_text
+from ..training import synthetic
 from ..video.writer import write_mp4
 from .pipeline import VideoComposerPipeline
 from .results import save_result, write_notes

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 

@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 import yaml
 
@@ -25,6 +25,7 @@ from .components import check_model_config
 from .config import BASE_CONFIG, CONFIG_DIR, UNET_KEYS_SET_BY_TRAINING, ConfigError, load_train_config
 from .distributed import shutdown_distributed
 from .trainer import train
+
 
 #: UNet fields that the training config sets from its own top-level keys (dropped from a --model-config file).
 def task_presets() -> list[str]:

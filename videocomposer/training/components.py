@@ -96,8 +96,8 @@ def untrained_encoder_prefixes(unet: VideoComposerUNet, conditions: list[str]) -
     trained = set(normalize_conditions(conditions))
     unused = []
     for cond in unet.stc_conditions:
-        if cond.name not in trained and cond.stc is not None:
-            unused += [f"{cond.stc.stem_key}.", f"{cond.stc.frames_key}."]
+        if cond.name not in trained:
+            unused += [f"{cond.stc_encoder.stem_key}.", f"{cond.stc_encoder.frames_key}."]
     for cond in CONDITIONS.values():  # UNet modules only one condition feeds (the style tokens' MLP)
         if cond.name not in trained:
             unused += [f"{key}." for key in cond.unet_keys]

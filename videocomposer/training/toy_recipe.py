@@ -41,18 +41,19 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import yaml
 
 from ..diffusion import NoiseSchedule
+from ..files import ensure_writable_dir, write_text
 from ..models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIPConfig
 from ..models.unet import UNetConfig
 from ..models.vae import VAEConfig
-from ..files import ensure_writable_dir, write_text
 from . import synthetic
 from .toy_vae import finetune_decoder, read_frames, train_vae
 
@@ -174,8 +175,8 @@ class Recipe:
         from diffusers import AutoencoderKL
 
         from ..checkpoints import OFFICIAL_FILES
-        from ..pipelines.tiny import vae_state_dict_to_ldm, write_tiny_official_weights
         from ..files import atomic_path
+        from ..pipelines.tiny import vae_state_dict_to_ldm, write_tiny_official_weights
 
         began = time.time()
         archs = toy_architectures()

@@ -23,10 +23,11 @@ import math
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -35,22 +36,46 @@ from tqdm.auto import tqdm
 
 from ..conditions import normalize_conditions
 from ..diffusion import NoiseSchedule, loss_weights, mix_frame_noise, training_loss
+from ..files import ensure_writable_dir, write_text
 from ..models.vae import encode_video
 from ..video.clip import VideoClip
-from ..files import ensure_writable_dir, write_text
-from .checkpoint import (UNET_FILE, capture_rng_state, find_checkpoint, list_checkpoints, load_checkpoint,
-                         prune_checkpoints, remove_partial_saves, restore_rng_state, save_checkpoint)
 from .cache import CachedClipLoader, collate_cached, describe_size, features_from_cache, is_cached, open_cache
+from .checkpoint import (
+    UNET_FILE,
+    capture_rng_state,
+    find_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    prune_checkpoints,
+    remove_partial_saves,
+    restore_rng_state,
+    save_checkpoint,
+)
 from .components import build_models, check_model_config, untrained_encoder_prefixes
 from .config import ConfigError, TrainConfig, changed_keys, dump_config
-from .distributed import (DistInfo, RankFailure, clip_grad_norm, describe_samples, full_tensor, gradient_sync, like,
-                          refresh_parameters, setup_distributed, wrap_model)
 from .data import ClipLoaderSpec, EpochBatchSampler, VideoCaptionDataset, collate, keyed_seed, read_annotations
+from .distributed import (
+    DistInfo,
+    RankFailure,
+    clip_grad_norm,
+    describe_samples,
+    full_tensor,
+    gradient_sync,
+    like,
+    refresh_parameters,
+    setup_distributed,
+    wrap_model,
+)
 from .ema import EMA
 from .metrics import MetricsLog
 from .optim import build_optimizer, learning_rate_at, select_trainable, set_learning_rate
-from .sharded_checkpoint import (full_model_state, has_shards, load_model_weights, load_optimizer_shards,
-                                 save_optimizer_shards)
+from .sharded_checkpoint import (
+    full_model_state,
+    has_shards,
+    load_model_weights,
+    load_optimizer_shards,
+    save_optimizer_shards,
+)
 
 log = logging.getLogger("videocomposer.training")
 
