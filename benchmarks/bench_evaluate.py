@@ -28,14 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from videocomposer.evaluation import evaluate_run, first_frame_metrics, flow_error, motion_error, reference_motion
 from videocomposer.evaluation.fvd import i3d_extractor
 from videocomposer.evaluation.i3d import InceptionI3D
-from videocomposer.video.sampling import load_video_clip
 from videocomposer.files import write_text
+from videocomposer.video.sampling import load_video_clip
 from videocomposer.video.writer import write_mp4
 
 DEFAULT_VIDEO = Path(

@@ -17,10 +17,12 @@ drawn moving along the stroke) and ``still`` (the first frame repeated).
 import argparse
 import shutil
 from pathlib import Path
+
 from PIL import Image, ImageDraw
+
 from videocomposer.cli import main
-from videocomposer.video.writer import write_mp4
 from videocomposer.video.trajectory import Stroke, Trajectory
+from videocomposer.video.writer import write_mp4
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument("out", help="output folder")
@@ -33,7 +35,8 @@ p.add_argument("--guidance", default="3.0", help="guidance scale (default 3.0, t
 p.add_argument("--frames", type=int, default=8, help="frames (default 8)")
 p.add_argument("--size", type=int, default=64, help="video side (default 64)")
 a = p.parse_args()
-out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+out = Path(a.out)
+out.mkdir(parents=True, exist_ok=True)
 cases = [("red", "circle", (40, 64), (1, 0), "gray"), ("blue", "square", (88, 64), (-1, 0), "black"),
          ("yellow", "circle", (64, 40), (0, 1), "navy"), ("green", "square", (64, 88), (0, -1), "brown")]
 colours = {"red": (220, 40, 40), "blue": (50, 90, 235), "yellow": (240, 220, 40), "green": (40, 190, 60)}
@@ -44,7 +47,9 @@ model = ["--weights-dir", a.weights_dir] + (["--model-config", a.model_config] i
 for seed, (colour, shape, (cx, cy), (dx, dy), back) in enumerate(cases):
     case = out / f"case{seed}"
     case.mkdir(exist_ok=True)
-    image = Image.new("RGB", (128, 128), backs[back]); d = ImageDraw.Draw(image); r = 14
+    image = Image.new("RGB", (128, 128), backs[back])
+    d = ImageDraw.Draw(image)
+    r = 14
     (d.ellipse if shape == "circle" else d.rectangle)([cx - r, cy - r, cx + r, cy + r], fill=colours[colour])
     image.save(case / "first.png")
     length = 48
@@ -72,7 +77,8 @@ for seed, (colour, shape, (cx, cy), (dx, dy), back) in enumerate(cases):
     centres = traj.strokes[0].frame_points(a.frames)
     ideal = []
     for x, y in centres:
-        im = Image.new("RGB", (128, 128), backs[back]); dd = ImageDraw.Draw(im)
+        im = Image.new("RGB", (128, 128), backs[back])
+        dd = ImageDraw.Draw(im)
         (dd.ellipse if shape == "circle" else dd.rectangle)([x - r, y - r, x + r, y + r], fill=colours[colour])
         ideal.append(im.resize((a.size, a.size), Image.BICUBIC))
     for variant, frames in (("ideal", ideal), ("still", [image.resize((a.size, a.size), Image.BICUBIC)] * a.frames)):

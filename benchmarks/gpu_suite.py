@@ -35,14 +35,15 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from videocomposer.diffusion import NoiseSchedule, training_loss
-from videocomposer.files import write_text
 from videocomposer.diffusion.schedulers import sample
+from videocomposer.files import write_text
 from videocomposer.models.clip import OpenCLIP, OpenCLIPConfig
 from videocomposer.models.unet import UNetConfig, VideoComposerUNet
 from videocomposer.models.vae import VAEConfig, build_vae, decode_video
@@ -136,7 +137,7 @@ class Suite:
             model = torch.compile(unet) if compiled else unet
             dtype = DTYPES[precision]
 
-            def one(steps: int) -> None:
+            def one(steps: int, model=model, dtype=dtype, batched=batched) -> None:  # this variant's
                 with torch.no_grad(), torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
                     latents = sample(model, x, cond, uncond, guidance_scale=9.0, num_steps=steps, batched_cfg=batched)
                     decode_video(vae, latents, chunk_size=16)

@@ -12,9 +12,10 @@ import argparse
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from string import Template
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -25,7 +26,16 @@ from videocomposer.models.vae import VAEConfig, build_vae
 from videocomposer.pipelines.toy_model import RECIPE_COMMAND
 
 from . import synthetic
-from .settings import EVAL_NOISE_SEED, EVAL_SEED, NUM_FRAMES, SAMPLING_DEFAULTS, SCHEDULER, SIZE, TEXT_SEED, toy_architectures
+from .settings import (
+    EVAL_NOISE_SEED,
+    EVAL_SEED,
+    NUM_FRAMES,
+    SAMPLING_DEFAULTS,
+    SCHEDULER,
+    SIZE,
+    TEXT_SEED,
+    toy_architectures,
+)
 
 TEMPLATE = Path(__file__).with_name("card_template.md")
 #: The targets of the three headline metrics: (shown, met?), judged on the default sampler.

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from conftest import load_family
-from .bounds import BOUNDS
 from safetensors import safe_open
 
 from videocomposer.annotators.depth import DEPTH_STD, extract_depth, midas_to_depth
@@ -26,6 +25,8 @@ from videocomposer.annotators.pidinet import (
 )
 from videocomposer.annotators.sketch import SKETCH_MEAN, SKETCH_STD, SketchCleaner, extract_sketch
 from videocomposer.checkpoints import OFFICIAL_FILES, load_strict, strip_prefixes
+
+from .bounds import BOUNDS
 
 FAMILY = "annotators"
 

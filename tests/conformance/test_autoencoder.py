@@ -10,11 +10,20 @@ import json
 import pytest
 import torch
 from conftest import load_family
-from .bounds import BOUNDS
 from einops import rearrange
 
 from videocomposer.checkpoints import load_strict
-from videocomposer.models.vae import VAEConfig, build_vae, convert_vae_state_dict, decode_video, encode_posterior, encode_video, load_vae
+from videocomposer.models.vae import (
+    VAEConfig,
+    build_vae,
+    convert_vae_state_dict,
+    decode_video,
+    encode_posterior,
+    encode_video,
+    load_vae,
+)
+
+from .bounds import BOUNDS
 
 LATENT_BOUND = BOUNDS["autoencoder.latents"]
 DECODED_BOUND = BOUNDS["autoencoder.decoded"]

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import load_family
-from .bounds import BOUNDS
+
 from videocomposer.models.clip import OpenCLIP, OpenCLIPConfig
-from videocomposer.models.image_preprocess import normalize_pixels
 from videocomposer.models.tokenizer import CLIPTokenizer
+from videocomposer.video.image_preprocess import normalize_pixels
+
+from .bounds import BOUNDS
 
 EMBEDDING_BOUND = BOUNDS["clip.embeddings"]
 

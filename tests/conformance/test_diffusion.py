@@ -10,11 +10,13 @@ import re
 import pytest
 import torch
 from conftest import family_config, family_keys, load_family
-from .bounds import BOUNDS, toy_sampler_bound
 
 from videocomposer.checkpoints import load_strict
+from videocomposer.conditions import unconditional_rules
 from videocomposer.diffusion import NoiseSchedule, ddim_timesteps, make_guidance_kwargs, q_sample, sample, training_loss
 from videocomposer.models.unet import UNetConfig, VideoComposerUNet
+
+from .bounds import BOUNDS, toy_sampler_bound
 
 DIFFUSION = family_config("diffusion")
 SCHEDULE_KEYS = family_keys("diffusion", "schedule.safetensors")
@@ -100,7 +102,7 @@ def test_guided_ddim_run(schedule, diffusion, tiny_unet, run):
     model, inputs = tiny_unet
     cfg = diffusion.config["ddim"]
     f = diffusion.tensors("ddim.safetensors")
-    cond, uncond = make_guidance_kwargs(inputs, inputs["zero_y"], run["cond_keys"])
+    cond, uncond = make_guidance_kwargs(inputs, inputs["zero_y"], run["cond_keys"], unconditional_rules(run["cond_keys"]))
     steps = []
     x_final = sample(model, f["xT"], cond, uncond, guidance_scale=cfg["guide_scale"], num_steps=cfg["ddim_timesteps"],
                      schedule=schedule, eta=cfg["eta"], batched_cfg=False,

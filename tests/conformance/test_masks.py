@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import family_config, load_family
+
 from videocomposer.annotators.masks import MASK_GENERATORS
 
 CASES = family_config("masks").get("masks", [])

@@ -12,9 +12,10 @@ import re
 import pytest
 import torch
 from conftest import family_config, family_keys, load_family
-from .bounds import BOUNDS
 
 from videocomposer.models.unet import UNetConfig, VideoComposerUNet
+
+from .bounds import BOUNDS
 
 FAMILY = "unet"
 OUTPUTS = "outputs.safetensors"

@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import load_family
 from PIL import Image
 
-from conftest import load_family
-from .bounds import BOUNDS
 from videocomposer.video.motion import dense_motion_field, motion_condition
 from videocomposer.video.reader import decode_motion_stream, probe_video, reencode_mpeg4, sampling_fps
-from videocomposer.video.sampling import load_video_clip, misc_frames_uint8, vit_frame_uint8, video_frames_uint8
+from videocomposer.video.sampling import load_video_clip, misc_frames_uint8, video_frames_uint8, vit_frame_uint8
+
+from .bounds import BOUNDS
 
 MV_BOUND = BOUNDS["video.mv_data"]
 

@@ -10,14 +10,14 @@ from PIL import Image
 
 from videocomposer.checkpoints import OFFICIAL_FILES, WeightFileError, missing_file_error
 from videocomposer.models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIP, OpenCLIPConfig
-from videocomposer.models.image_preprocess import (
+from videocomposer.models.tokenizer import CLIPTokenizer, clean_caption
+from videocomposer.video.image_preprocess import (
     OPENAI_CLIP_MEAN,
     OPENAI_CLIP_STD,
     normalize_pixels,
     preprocess_reference_frame,
     preprocess_style_image,
 )
-from videocomposer.models.tokenizer import CLIPTokenizer, clean_caption
 
 SOT, EOT = 49406, 49407
 OFFICIAL_NAME = OFFICIAL_FILES["clip"].filename

@@ -12,10 +12,10 @@ from videocomposer.annotators.pidinet import PiDiNet
 from videocomposer.annotators.sketch import SketchCleaner, extract_sketch
 from videocomposer.conditions import ConditionBuilder, misc_transform, models_needed
 from videocomposer.models.clip import OpenCLIP
-from videocomposer.models.image_preprocess import preprocess_style_image
 from videocomposer.models.tokenizer import CLIPTokenizer
 from videocomposer.pipelines.tiny import tiny_configs
 from videocomposer.video.clip import VideoClip
+from videocomposer.video.image_preprocess import preprocess_style_image
 
 F, R, M = 3, 32, 64
 

@@ -28,6 +28,8 @@ from videocomposer.models.unet import UNetConfig, VideoComposerUNet
 
 SCHEDULE = NoiseSchedule.linear_sd()
 ZERO_SNR = SCHEDULE.rescaled_to_zero_terminal_snr()
+#: The reference's unconditional pass: the text becomes the empty caption, the style embedding zeros.
+RULES = {"y": "empty_caption", "image": "zeros"}
 
 
 def rel_dist(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -106,7 +108,7 @@ def test_v_prediction_target_and_inversion():
         x0_hat, eps_hat = x0_and_eps(schedule, v, x_t, t, "v_prediction")
         torch.testing.assert_close(x0_hat, x0, atol=1e-5, rtol=0)
         torch.testing.assert_close(eps_hat, noise, atol=1e-5, rtol=0)
-        assert training_loss(lambda x_t, t: v, schedule, x0, t, noise=noise, prediction_type="v_prediction").max() < 1e-10
+        assert training_loss(lambda x_t, t, v=v: v, schedule, x0, t, noise=noise, prediction_type="v_prediction").max() < 1e-10
     with pytest.raises(ValueError, match="prediction_type: expected one of epsilon, v_prediction, got 'sample'"):
         training_target(SCHEDULE, x0, noise, torch.tensor([0, 1, 2]), "sample")
 
@@ -182,7 +184,7 @@ def test_guidance_kwargs_follow_the_reference_rule():
     conditions = {"y": torch.randn(2, 77, 8), "image": torch.randn(2, 1, 8), "depth": torch.rand(2, 1, 3, 16, 16),
                   "motion": torch.randn(2, 2, 3, 16, 16)}
     zero_y = torch.randn(1, 77, 8)
-    cond, uncond = make_guidance_kwargs(conditions, zero_y, ["y", "image", "depth"])
+    cond, uncond = make_guidance_kwargs(conditions, zero_y, ["y", "image", "depth"], RULES)
     assert set(cond) == set(uncond) == {"y", "image", "depth"}
     assert cond["y"] is conditions["y"] and cond["image"] is conditions["image"]
     assert torch.equal(uncond["y"], zero_y.repeat(2, 1, 1))  # the empty-caption embedding, not zeros
@@ -192,17 +194,19 @@ def test_guidance_kwargs_follow_the_reference_rule():
 
 def test_guidance_kwargs_without_text_pass_no_y():
     conditions = {"y": torch.randn(1, 77, 8), "image": torch.randn(1, 1, 8), "depth": torch.rand(1, 1, 2, 8, 8)}
-    cond, uncond = make_guidance_kwargs(conditions, None, ["image", "depth"])
+    cond, uncond = make_guidance_kwargs(conditions, None, ["image", "depth"], RULES)
     assert "y" not in cond and "y" not in uncond
 
 
 def test_guidance_kwargs_errors():
     with pytest.raises(ValueError, match=r"\['sketch'\].*not among the conditions"):
-        make_guidance_kwargs({"y": torch.zeros(1, 77, 8)}, torch.zeros(1, 77, 8), ["y", "sketch"])
+        make_guidance_kwargs({"y": torch.zeros(1, 77, 8)}, torch.zeros(1, 77, 8), ["y", "sketch"], RULES)
     with pytest.raises(ValueError, match="zero_y"):
-        make_guidance_kwargs({"y": torch.zeros(1, 77, 8)}, None, ["y"])
+        make_guidance_kwargs({"y": torch.zeros(1, 77, 8)}, None, ["y"], RULES)
     with pytest.raises(ValueError, match=r"zero_y \(1, 77, 16\) must be \[1, L, D\] matching y \(1, 77, 8\)"):
-        make_guidance_kwargs({"y": torch.zeros(1, 77, 8)}, torch.zeros(1, 77, 16), ["y"])
+        make_guidance_kwargs({"y": torch.zeros(1, 77, 8)}, torch.zeros(1, 77, 16), ["y"], RULES)
+    with pytest.raises(ValueError, match=r"unconditional rules \{'y': 'drop'\}.*empty_caption"):
+        make_guidance_kwargs({"y": torch.zeros(1, 77, 8)}, None, ["y"], {"y": "drop"})
 
 
 # ----------------------------------------------------------------------------- batched CFG
@@ -223,7 +227,7 @@ def test_batched_cfg_equals_two_forwards_toy():
     g = torch.Generator().manual_seed(0)
     conditions = {"y": torch.randn(2, 77, 8, generator=g), "image": torch.randn(2, 1, 8, generator=g),
                   "depth": torch.rand(2, 1, 3, 8, 8, generator=g)}
-    cond, uncond = make_guidance_kwargs(conditions, torch.randn(1, 77, 8, generator=g), ["y", "image", "depth"])
+    cond, uncond = make_guidance_kwargs(conditions, torch.randn(1, 77, 8, generator=g), ["y", "image", "depth"], RULES)
     x_T = torch.randn(2, 4, 3, 8, 8, generator=g)
     separate_calls, batched_calls = [], []
     separate = sample(tensor_toy_model(separate_calls), x_T, cond, uncond, 9.0, 10, batched_cfg=False)
@@ -244,7 +248,7 @@ def test_batched_cfg_equals_two_forwards_unet():
     g = torch.Generator().manual_seed(1)
     conditions = {"y": torch.randn(2, 5, 32, generator=g), "image": torch.randn(2, 1, 32, generator=g),
                   "depth": torch.rand(2, 1, 2, 16, 16, generator=g)}
-    cond, uncond = make_guidance_kwargs(conditions, model.zero_y, ["y", "image", "depth"])
+    cond, uncond = make_guidance_kwargs(conditions, model.zero_y, ["y", "image", "depth"], RULES)
     x_T = torch.randn(2, 4, 2, 8, 8, generator=g)
     with torch.no_grad():
         t = torch.full((2,), 981)

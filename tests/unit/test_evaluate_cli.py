@@ -16,7 +16,7 @@ SIZE, FRAMES = 32, 8
 
 
 @pytest.fixture(scope="module")
-def runs(tiny, tmp_path_factory):
+def runs(tiny, tmp_path_factory):  # noqa: F811
     """Two tiny generate runs (seeds 7 and 8) of exp02_motion_transfer with --save-conditions."""
     weights, config = tiny["weights"], tiny["config"]
     folder = tiny["video"].parent

@@ -6,10 +6,25 @@ from __future__ import annotations
 import pytest
 import torch
 
-from videocomposer.conditions import (CONDITIONS, INPUTS, BuildContext, Condition, ConditionBuilder, STCEncoder,
-                                      UserInput, clip_streams, implied_conditions, models_needed, normalize_conditions,
-                                      register_condition, register_input, stc_conditions, unregister_condition)
-from videocomposer.conditions.builder import video_tensor
+from videocomposer.conditions import (
+    CONDITIONS,
+    INPUTS,
+    BuildContext,
+    Condition,
+    ConditionBuilder,
+    STCEncoder,
+    UserInput,
+    clip_streams,
+    implied_conditions,
+    models_needed,
+    normalize_conditions,
+    register_condition,
+    register_input,
+    stc_conditions,
+    unconditional_rules,
+    unregister_condition,
+    video_tensor,
+)
 from videocomposer.diffusion import make_guidance_kwargs
 from videocomposer.models.unet import UNetConfig, VideoComposerUNet
 from videocomposer.pipelines import VideoComposerPipeline
@@ -57,7 +72,8 @@ def test_toy_condition_is_known_by_every_table(toy):
     assert [c.name for c in stc_conditions()][-1] == "brightness"  # after the reference's six, in its order
     assert implied_conditions({"prompt": "x", "brightness_map": 1}) == ["y", "brightness"]
     cond = {"y": torch.ones(1, 5, 32), "brightness": torch.ones(1, 1, F, M, M)}
-    _, uncond = make_guidance_kwargs(cond, torch.zeros(1, 5, 32), ["y", "brightness"])
+    _, uncond = make_guidance_kwargs(cond, torch.zeros(1, 5, 32), ["y", "brightness"],
+                                     unconditional_rules(["y", "brightness"]))
     assert uncond["brightness"] is cond["brightness"] and not uncond["y"].any()  # unconditional rule: "same"
     with pytest.raises(ValueError, match="already registered"):
         register_condition(Condition("glow", "lightness", brightness, stc=toy.stc))
@@ -121,3 +137,5 @@ def test_builtin_records_give_the_reference_tables():
         {"depth": 1, "local_image": 3, "motion": 2, "sketch": 1, "single_sketch": 1, "masked": 4}
     assert {c.name: c.unconditional for c in CONDITIONS.values() if c.unconditional != "same"} == \
         {"y": "empty_caption", "image": "zeros"}
+    assert unconditional_rules(list(CONDITIONS)) == {"y": "empty_caption", "image": "zeros"}
+    assert unconditional_rules(["text", "depthmap"]) == {"y": "empty_caption"}  # any vocabulary, keyed by UNet name

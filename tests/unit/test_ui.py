@@ -259,7 +259,7 @@ def test_chromium_draws_motion_generates_and_plays_the_video(app, tmp_path):
 
         for i, fx in enumerate((0.2, 0.5, 0.8)):  # a stroke from left to right across the middle
             ActionChains(driver).move_to_element_with_offset(canvas, int((fx - 0.5) * width), 0).click().perform()
-            wait.until(lambda d: len(drawn_points(d)) == i + 1)
+            wait.until(lambda d, count=i + 1: len(drawn_points(d)) == count)
         drawn = json.loads(driver.execute_script("return document.querySelector('#trajectory .cm-content').innerText"))
         xs = [p[0] for p in drawn["strokes"][0]["points"]]
         assert len(xs) == 3 and xs == sorted(xs) and drawn["width"] == 128 and drawn["height"] == 96

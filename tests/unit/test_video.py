@@ -16,8 +16,8 @@ from videocomposer.annotators.masks import draw_dataset_mask, masked_condition
 from videocomposer.video.motion import (
     center_crop_offset,
     dense_motion_field,
-    motion_condition,
     fill_motion_blocks,
+    motion_condition,
     motion_to_rgb,
     short_side_resize_shape,
 )
@@ -399,8 +399,9 @@ def test_dataset_mask_choice(p, kind):
 
 
 def test_dataset_mask_is_nearest_resized_raw_mask():
-    from videocomposer.annotators.masks import make_uncrop
     import cv2
+
+    from videocomposer.annotators.masks import make_uncrop
 
     mask, _ = draw_dataset_mask(384, raw_size=512, py_rng=_FixedRandom(0.95), np_rng=np.random.RandomState(4))
     raw = make_uncrop(512, 512, rng=np.random.RandomState(4))

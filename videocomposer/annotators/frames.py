@@ -6,11 +6,10 @@ frames of a clip a few at a time.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
-
 
 # Images from resamplers may overshoot [0, 1] by rounding; anything beyond this is a wrong range.
 _RANGE_TOLERANCE = 1e-3

@@ -9,8 +9,9 @@ which is the layout of ``midas_v3_dpt_large.pth`` — not isl-org's names.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -56,17 +57,17 @@ class MidasConfig:
             raise ValueError("invalid MidasConfig: " + "; ".join(problems))
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "MidasConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> MidasConfig:
         """Build from a dict (e.g. JSON); unknown keys are an error."""
         return build(cls, values)
 
     @classmethod
-    def official(cls) -> "MidasConfig":
+    def official(cls) -> MidasConfig:
         """DPT-Large as in ``midas_v3_dpt_large.pth``."""
         return cls()
 
     @classmethod
-    def tiny(cls) -> "MidasConfig":
+    def tiny(cls) -> MidasConfig:
         """A few-hundred-thousand-parameter model with the same structure, for tests (no weights exist)."""
         return cls(dim=64, neck_dims=(32, 64, 64, 64), fusion_dim=32, num_heads=4, num_layers=4)
 
@@ -256,7 +257,7 @@ class MiDaS(nn.Module):
         *,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
-    ) -> "MiDaS":
+    ) -> MiDaS:
         """Load ``midas_v3_dpt_large.pth`` (the file, or the folder holding it) strictly.
 
         ``config`` defaults to the official DPT-Large; any flat state dict in this layout

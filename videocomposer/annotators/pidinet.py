@@ -12,7 +12,7 @@ kernels with :func:`convert_pixel_difference_state_dict`.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -234,7 +234,7 @@ class PiDiNet(nn.Module):
     @classmethod
     def from_official(
         cls, path: str | os.PathLike, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
-    ) -> "PiDiNet":
+    ) -> PiDiNet:
         """Load ``table5_pidinet.pth`` (the file, or the folder holding it), converting its kernels.
 
         Raises :class:`~videocomposer.checkpoints.WeightFileError` naming the expected path when the

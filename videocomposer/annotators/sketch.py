@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -60,17 +61,17 @@ class SketchCleanerConfig:
                              f"(it divides every hidden channel count), got {divisor!r}")
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "SketchCleanerConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> SketchCleanerConfig:
         """Build from a dict (e.g. JSON); unknown keys are an error."""
         return build(cls, values)
 
     @classmethod
-    def official(cls) -> "SketchCleanerConfig":
+    def official(cls) -> SketchCleanerConfig:
         """The network of ``sketch_simplification_gan.pth``."""
         return cls()
 
     @classmethod
-    def tiny(cls) -> "SketchCleanerConfig":
+    def tiny(cls) -> SketchCleanerConfig:
         """The same 23 layers at 1/8 of the width (~0.7 M parameters), for tests (no weights exist)."""
         return cls(width_divisor=_HIDDEN_WIDTH_GCD)
 
@@ -120,7 +121,7 @@ class SketchCleaner(nn.Module):
         *,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
-    ) -> "SketchCleaner":
+    ) -> SketchCleaner:
         """Load ``sketch_simplification_gan.pth`` (the file, or the folder holding it), strictly.
 
         ``config`` defaults to the official architecture; a smaller one loads files written at that width.

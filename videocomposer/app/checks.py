@@ -5,8 +5,9 @@ Every check raises :class:`~videocomposer.app.errors.RequestError` naming the re
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import RequestError, mention
 

@@ -7,9 +7,9 @@ per component, and ``model_index.json``), which ``generate`` and ``extract`` loa
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from .checks import model_architectures, weights_file, weights_folder
 from .errors import RequestError

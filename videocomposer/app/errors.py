@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 _MENTION = re.compile("\x00([A-Za-z_][A-Za-z0-9_]*)\x00")
 

@@ -9,7 +9,6 @@ from .checks import existing_file, model_architectures
 from .errors import RequestError, mention
 from .evaluation_request import EvaluateRequest, RunInput
 
-
 #: The model-weight fields of an evaluate request, by the model each loads.
 MODEL_FIELDS = {"clip": "clip_weights", "midas": "midas_weights", "pidinet": "pidinet_weights",
                 "sketch_cleaner": "sketch_cleaner_weights"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from .checks import existing_file, whole_at_least
 from .errors import RequestError, mention

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from .checks import at_least, existing_file, model_architectures, torch_device, weights_folder, whole_at_least
 from .errors import RequestError, mention

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .checks import DTYPES, at_least, existing_file, model_defaults, one_of, weights_file, whole_at_least
 from .errors import RequestError, mention

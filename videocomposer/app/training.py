@@ -11,8 +11,9 @@ interrupted run exactly, repeat the request with ``resume="latest"``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .checks import model_architectures
 from .errors import RequestError

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import pickle
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping, TypeVar
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -155,7 +156,7 @@ def load_official(
     file = official_file(path, component)
     state = strip_prefixes(read_state_dict(file, component))
     if convert is not None:
-        state = convert(state, file)
+        state = dict(convert(state, file))
     with torch.device("meta"):
         module = build()
     module.to_empty(device=device).to(dtype=dtype)

@@ -7,8 +7,8 @@ import argparse
 import importlib
 import shlex
 import sys
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Sequence
 
 DESCRIPTION = """\
 Compositional video synthesis (VideoComposer): videos from text, a first frame, a style image, a sketch,

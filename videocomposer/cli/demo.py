@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 #: Each request field as this command spells it.
 SPELLING = {"output_dir": "--output-dir", "random": "--random", "frames": "--frames", "size": "--size",

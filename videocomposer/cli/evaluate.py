@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 #: Each request field as this command spells it.
 SPELLING = {"generated": "GENERATED", "video": "--input_video", "image": "--image_path", "caption": "--caption",

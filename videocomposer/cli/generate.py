@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..app.checks import DTYPES
 from ..app.generation_request import FLAGS, GenerateRequest

@@ -3,8 +3,9 @@ show the model's own defaults."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 MODEL_CONFIG_HELP = ("JSON/YAML architectures by component ({unet: {...}, clip: {...}, vae: {...}, midas: {...}, "
                      "sketch_cleaner: {...}}), only for non-official weights, e.g. the tiny test models: the file is "

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 #: Each request field as this command spells it.
 SPELLING = {"config": "--config", "output_dir": "--output-dir", "weights_dir": "--weights-dir",

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .options import MODEL_SPELLING, add_model_arguments, model_default
 

@@ -2,6 +2,7 @@
 
 * :mod:`.registry`: one :class:`Condition` record per condition and the tables derived from it;
   :func:`register_condition` adds one.
+* :mod:`.context`: :class:`BuildContext`, what an extractor sees, and the tensor helpers extractors share.
 * :mod:`.builder`: :class:`ConditionBuilder` (a clip and/or user inputs → UNet kwargs).
 * :mod:`.builtin`: the official model's eight conditions and their extractors.
 
@@ -20,14 +21,63 @@ The built-in conditions (``B`` batch, ``F`` frames, ``M`` the misc/annotator siz
 """
 from __future__ import annotations
 
-from .registry import (CONDITIONS, INPUTS, Condition, STCEncoder, UserInput, clip_streams, get_condition,
-                       implied_conditions, input_flags, known_condition_names, missing_input_message, models_needed, normalize_condition, normalize_conditions, reference_name,
-                       register_condition, register_input, stc_conditions, unregister_condition)
-from .builder import BuildContext, ConditionBuilder, misc_transform  # noqa: E402  (after the registry)
-from .builtin import OFFICIAL_COMPOSITIONS  # noqa: E402  (registers the built-in conditions)
+from .builder import ConditionBuilder
+from .builtin import OFFICIAL_COMPOSITIONS  # registers the built-in conditions
+from .context import BuildContext, FrozenModels, expand_batch, misc_transform, repeat_frames, video_tensor
+from .registry import (
+    CONDITIONS,
+    INPUTS,
+    Condition,
+    STCEncoder,
+    Unconditional,
+    UserInput,
+    clip_streams,
+    evaluated_condition,
+    get_condition,
+    implied_conditions,
+    input_flags,
+    known_condition_names,
+    missing_input_message,
+    models_needed,
+    normalize_condition,
+    normalize_conditions,
+    reference_name,
+    register_condition,
+    register_input,
+    stc_conditions,
+    unconditional_rules,
+    unregister_condition,
+)
 
-
-__all__ = ["BuildContext", "CONDITIONS", "OFFICIAL_COMPOSITIONS", "Condition", "ConditionBuilder", "INPUTS", "STCEncoder", "UserInput",
-           "clip_streams", "get_condition", "implied_conditions", "input_flags", "known_condition_names", "misc_transform",
-           "missing_input_message", "models_needed", "normalize_condition", "normalize_conditions", "reference_name",
-           "register_condition", "register_input", "stc_conditions", "unregister_condition"]
+__all__ = [
+    "CONDITIONS",
+    "INPUTS",
+    "OFFICIAL_COMPOSITIONS",
+    "BuildContext",
+    "Condition",
+    "ConditionBuilder",
+    "FrozenModels",
+    "STCEncoder",
+    "Unconditional",
+    "UserInput",
+    "clip_streams",
+    "evaluated_condition",
+    "expand_batch",
+    "get_condition",
+    "implied_conditions",
+    "input_flags",
+    "known_condition_names",
+    "misc_transform",
+    "missing_input_message",
+    "models_needed",
+    "normalize_condition",
+    "normalize_conditions",
+    "reference_name",
+    "register_condition",
+    "register_input",
+    "repeat_frames",
+    "stc_conditions",
+    "unconditional_rules",
+    "unregister_condition",
+    "video_tensor",
+]

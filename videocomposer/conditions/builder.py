@@ -13,8 +13,8 @@ listed in :mod:`videocomposer.conditions`.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 import torch
 from PIL import Image
@@ -23,104 +23,28 @@ from ..annotators.depth import DEPTH_CLAMP, DEPTH_STD
 from ..annotators.midas import MiDaS
 from ..annotators.pidinet import PiDiNet
 from ..annotators.sketch import SketchCleaner, extract_sketch
-from ..models.clip import OpenCLIP
-from ..models.image_preprocess import preprocess_style_image
-from ..models.tokenizer import CLIPTokenizer
 from ..video.clip import VideoClip
-from ..video.sampling import draw_misc_interpolations, misc_frames_uint8
-from .registry import CONDITIONS, INPUTS, missing_input_message, models_needed
+from ..video.image_preprocess import preprocess_style_image
+from .context import BuildContext, expand_batch, repeat_frames
+from .registry import CONDITIONS, INPUTS, models_needed
 
 
-def misc_transform(image: Image.Image, size: int, py_rng: random.Random | None = None) -> torch.Tensor:
-    """A user image through the reference's ``misc_transforms`` → ``[1, 3, size, size]`` float in [0, 1].
+class Tokenizer(Protocol):
+    """Texts → token ids ``[B, 77]`` int64 (:class:`~videocomposer.models.tokenizer.CLIPTokenizer`)."""
 
-    Short side resized to ``size`` with an interpolation drawn by ``py_rng.choice`` (bilinear, bicubic
-    or Lanczos, as the reference), then ``CenterCropV2(size)``.
-    """
-    if not isinstance(image, Image.Image):
-        raise ValueError(f"expected a PIL image, got {type(image).__name__}")
-    return misc_frames_uint8([image.convert("RGB")], size, draw_misc_interpolations(1, py_rng)).float() / 255
+    def __call__(self, texts: Sequence[str]) -> torch.Tensor: ...
 
 
-def video_tensor(value: torch.Tensor, name: str, channels: int) -> torch.Tensor:
-    """``[F, C, H, W]`` (per-frame layout, one sample) or ``[B, C, F, H, W]`` → ``[B, C, F, H, W]``."""
-    if not isinstance(value, torch.Tensor) or value.ndim not in (4, 5) or value.shape[-4 if value.ndim == 5 else 1] != channels:
-        shape = list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-        raise ValueError(f"{name} must be a tensor [F, {channels}, H, W] or [B, {channels}, F, H, W], got {shape}")
-    return value.permute(1, 0, 2, 3).unsqueeze(0) if value.ndim == 4 else value
+class CLIPEncoder(Protocol):
+    """The OpenCLIP towers the builder runs (:class:`~videocomposer.models.clip.OpenCLIP`)."""
 
+    def parameters(self) -> Iterator[torch.nn.Parameter]: ...
 
-def repeat_frames(video: torch.Tensor, num_frames: int, name: str) -> torch.Tensor:
-    """``[B, C, F, H, W]`` with ``F == num_frames`` or ``F == 1`` (repeated) → ``[B, C, num_frames, H, W]``."""
-    if video.shape[2] == num_frames:
-        return video
-    if video.shape[2] == 1:
-        return video.expand(-1, -1, num_frames, -1, -1)
-    raise ValueError(f"{name} has {video.shape[2]} frames; expected {num_frames} (or 1, repeated over the frames)")
+    def encode_text_context(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Token ids ``[B, 77]`` → text context ``[B, 77, D]``."""
 
-
-def expand_batch(value: torch.Tensor, batch: int, name: str) -> torch.Tensor:
-    """``[1 or batch, ...]`` → ``[batch, ...]``."""
-    if value.shape[0] == batch:
-        return value
-    if value.shape[0] == 1:
-        return value.expand(batch, *value.shape[1:])
-    raise ValueError(f"{name} has batch size {value.shape[0]}; expected {batch} (or 1, shared by every sample)")
-
-
-@dataclass
-class BuildContext:
-    """What an extractor sees: the builder's models, the user inputs and the clip, and helpers.
-
-    ``inputs`` holds every registered input by name (None when absent; ``video`` is the clip).
-    ``cache`` lets extractors share work within one :meth:`ConditionBuilder.build` call.
-    """
-
-    builder: "ConditionBuilder"
-    name: str
-    conditions: tuple[str, ...]
-    inputs: dict[str, Any]
-    num_frames: int
-    misc_size: int
-    py_rng: random.Random | None
-    device: torch.device | str
-    cache: dict[str, torch.Tensor] = field(default_factory=dict)
-
-    def input(self, name: str) -> Any:
-        return self.inputs.get(name)
-
-    def clip(self) -> VideoClip:
-        """The video clip; a ``missing_input_message`` error when there is none."""
-        if self.inputs.get("video") is None:
-            raise ValueError(missing_input_message(self.name))
-        return self.inputs["video"]
-
-    def clip_stream(self, stream: str) -> torch.Tensor:
-        """A clip stream ``[F, C, H, W]`` or collated ``[B, F, C, H, W]`` → ``[B, C, F, H, W]``."""
-        value = getattr(self.clip(), stream)
-        if value is None:
-            raise ValueError(f"condition '{self.name}' reads the clip's {stream!r} stream, which this clip was loaded "
-                             f"without (register the condition's clip_streams)")
-        return value.permute(1, 0, 2, 3).unsqueeze(0) if value.ndim == 4 else value.permute(0, 2, 1, 3, 4)
-
-    def rgb_source(self, value: Any, name: str) -> torch.Tensor:
-        """PIL, ``[3, H, W]``, ``[B, 3, H, W]`` (one frame) or ``[B, 3, F, H, W]`` → ``[B, 3, F', H, W]`` in [0, 1]."""
-        if isinstance(value, Image.Image):
-            value = misc_transform(value, self.misc_size, self.py_rng)
-        if not isinstance(value, torch.Tensor) or value.ndim not in (3, 4, 5) or value.shape[-3 if value.ndim < 5 else 1] != 3:
-            raise ValueError(f"{name} must be a PIL image, [3, H, W], [B, 3, H, W] or [B, 3, F, H, W]; got "
-                             f"{list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__}")
-        value = value[None] if value.ndim == 3 else value
-        return value.unsqueeze(2) if value.ndim == 4 else value
-
-    @staticmethod
-    def per_frame(fn: Callable[[torch.Tensor], torch.Tensor], video: torch.Tensor) -> torch.Tensor:
-        """Apply an image network to every frame: ``[B, C, F, H, W]`` → ``[B, C', F, H, W]``."""
-        b, _, f = video.shape[:3]
-        return fn(video.transpose(1, 2).flatten(0, 1)).float().unflatten(0, (b, f)).transpose(1, 2)
-
-    def model(self, name: str) -> Any:
-        return self.builder.model(name)
+    def encode_image_context(self, pixels: torch.Tensor) -> torch.Tensor:
+        """CLIP-normalised pixels ``[B, 3, S, S]`` → image context ``[B, 1, D]``."""
 
 
 class ConditionBuilder:
@@ -134,7 +58,7 @@ class ConditionBuilder:
         depth_std, depth_clamp: the reference's depth scaling (``cfg.depth_std``, ``cfg.depth_clamp``).
     """
 
-    def __init__(self, tokenizer: CLIPTokenizer | None = None, clip: OpenCLIP | None = None, midas: MiDaS | None = None,
+    def __init__(self, tokenizer: Tokenizer | None = None, clip: CLIPEncoder | None = None, midas: MiDaS | None = None,
                  pidinet: PiDiNet | None = None, sketch_cleaner: SketchCleaner | None = None, *,
                  annotator_chunk_size: int = 1, depth_std: float = DEPTH_STD, depth_clamp: float = DEPTH_CLAMP):
         self.tokenizer = tokenizer
@@ -195,7 +119,8 @@ class ConditionBuilder:
             video: a sampled clip (one sample ``[F, ...]`` streams, or a collated batch ``[B, F, ...]``);
                 ``clip`` is the same argument under its earlier name (``self.clip`` is OpenCLIP).
             precomputed: UNet-ready tensors by condition name, used as they are.
-            num_frames: F when there is no clip (ignored otherwise; the clip decides).
+            num_frames: F when there is no clip or its frames were not decoded (ignored otherwise: the
+                clip decides).
             misc_size: side of PIL images after the misc transform (the reference: 384).
             py_rng: RNG of the misc transform's interpolation draws (default: the global ``random``).
             device: where the outputs go.
@@ -216,10 +141,10 @@ class ConditionBuilder:
         unknown_inputs = sorted(set(inputs) - set(INPUTS))
         if unknown_inputs:
             raise ValueError(f"unknown input(s) {unknown_inputs}; the inputs are {[n for n in INPUTS if n != 'video']}")
-        if clip is not None:
+        if clip is not None and clip.video is not None:
             num_frames = clip.num_frames
         if num_frames is None:
-            raise ValueError("num_frames is required when no video clip is given")
+            raise ValueError("num_frames is required when no video clip (or one without decoded frames) is given")
         precomputed = dict(precomputed or {})
         unknown = sorted(set(precomputed) - set(conditions))
         if unknown:
@@ -233,7 +158,9 @@ class ConditionBuilder:
             if name in precomputed:
                 value = _checked_precomputed(precomputed[name], name, record.layout, num_frames)
             else:
-                ctx = BuildContext(self, name, tuple(conditions), values, num_frames, misc_size, py_rng, device, cache)
+                ctx = BuildContext(builder=self, name=name, conditions=tuple(conditions), inputs=values,
+                                   num_frames=num_frames, misc_size=misc_size, py_rng=py_rng, device=device,
+                                   needs=record.inputs, cache=cache)
                 value = record.extract(ctx)
                 if record.layout == "video":
                     value = repeat_frames(value, num_frames, name)
@@ -250,4 +177,4 @@ def _checked_precomputed(value: Any, name: str, layout: str, num_frames: int) ->
     return repeat_frames(value, num_frames, name) if expected == 5 else value
 
 
-__all__ = ["BuildContext", "ConditionBuilder", "expand_batch", "misc_transform", "repeat_frames", "video_tensor"]
+__all__ = ["CLIPEncoder", "ConditionBuilder", "Tokenizer"]

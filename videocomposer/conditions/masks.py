@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .builder import video_tensor
+from .context import video_tensor
 
 
 def mask_tensor(mask: Image.Image | np.ndarray | torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -14,13 +14,16 @@ the UNet, the pipeline, the presets and the CLI pick it up without further edits
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
-if TYPE_CHECKING:  # pragma: no cover
-    import torch
+import torch
 
-    from .builder import BuildContext
+from .context import BuildContext, needs_message
+
+#: What the unconditional pass of classifier-free guidance gives a condition (see ``Condition.unconditional``).
+Unconditional = Literal["empty_caption", "zeros", "same"]
 
 
 @dataclass(frozen=True)
@@ -29,13 +32,16 @@ class UserInput:
 
     ``flag`` is the reference's CLI flag (None: no flag, e.g. tensors given only through the API);
     ``kind`` says how the CLI reads the file (``video``, ``image``, ``sketch``, ``depth``, ``trajectory``, ``text``;
-    :func:`videocomposer.pipelines.inputs.read_input` has a reader for each).
+    :func:`videocomposer.pipelines.inputs.read_input` has a reader for each); ``misc_image``: a PIL image given
+    for it goes through the misc transform (the annotators' frame size), drawing from the clip's RNG in
+    :data:`INPUTS` order before the clip is sampled, as the reference.
     """
 
     name: str
     flag: str | None = None
     kind: str = "image"
     help: str = ""
+    misc_image: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,11 +81,20 @@ class Condition:
         extractable: ``videocomposer extract`` can compute it from a video alone.
         preview: ``fn(one sample [F, C, H, W]) -> uint8 [F, H, W, 3]`` for the result grid (default:
             :func:`~videocomposer.conditions.previews.default_preview`).
+        cached_output: the training condition cache stores its output: once per caption when it reads no
+            clip stream, once per clip start otherwise (for extractors that run a frozen encoder on what a
+            caption or a clip start fixes, such as the text and style embeddings). Any other condition is
+            extracted while training, from the cached streams when it reads only those
+            (:data:`videocomposer.training.cache.CACHED_STREAMS`), else from the decoded clip.
+        unet_keys: state-dict prefixes of UNet modules only this condition feeds, besides its STC encoder
+            (frozen while it is not trained).
+        evaluated_by: the :mod:`videocomposer.evaluation` function that compares a generated video with
+            this condition (``motion_error``, ``first_frame_metrics``, ``depth_error``, ``sketch_error``), if any.
     """
 
     name: str
     reference_name: str
-    extract: Callable[["BuildContext"], "torch.Tensor"]
+    extract: Callable[[BuildContext], torch.Tensor]
     inputs: tuple[str, ...] = ()
     layout: Literal["tokens", "video"] = "video"
     stc: STCEncoder | None = None
@@ -88,9 +103,12 @@ class Condition:
     implied_by: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     clip_streams: tuple[str, ...] = ()
-    unconditional: Literal["empty_caption", "zeros", "same"] = "same"
+    unconditional: Unconditional = "same"
     extractable: bool = False
-    preview: Callable[["torch.Tensor"], Any] | None = None
+    preview: Callable[[torch.Tensor], Any] | None = None
+    cached_output: bool = False
+    unet_keys: tuple[str, ...] = ()
+    evaluated_by: str | None = None
 
     def __post_init__(self) -> None:
         if self.layout == "video" and self.stc is None:
@@ -99,6 +117,13 @@ class Condition:
         if unknown:
             raise ValueError(f"condition {self.name!r}: unknown input(s) {unknown}; register them with register_input "
                              f"(known: {list(INPUTS)})")
+
+    @property
+    def stc_encoder(self) -> STCEncoder:
+        """Its STC encoder; a ``ValueError`` for a ``tokens`` condition, which has none."""
+        if self.stc is None:
+            raise ValueError(f"condition {self.name!r} has no STC encoder (its layout is {self.layout!r})")
+        return self.stc
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -193,18 +218,32 @@ def clip_streams(conditions: Sequence[str]) -> set[str]:
 def stc_conditions(names: Sequence[str] | None = None) -> list[Condition]:
     """Conditions with an STC encoder (among ``names``, any vocabulary), in the reference's summation order."""
     chosen = None if names is None else {normalize_condition(n) for n in names}
-    out = [c for c in CONDITIONS.values() if c.stc is not None and (chosen is None or c.name in chosen)]
-    return sorted(out, key=lambda c: c.stc.order)
+    encoded = [(c.stc.order, c) for c in CONDITIONS.values() if c.stc is not None and (chosen is None or c.name in chosen)]
+    return [c for _, c in sorted(encoded, key=lambda pair: pair[0])]
 
 
 def missing_input_message(name: str) -> str:
     """``"condition 'depth' needs video= or depth="``-style text."""
-    return f"condition '{name}' needs {' or '.join(i + '=' for i in CONDITIONS[name].inputs)}"
+    return needs_message(name, CONDITIONS[name].inputs)
+
+
+def unconditional_rules(names: Sequence[str]) -> dict[str, Unconditional]:
+    """``{UNet name: rule}`` of the conditions (any vocabulary) whose unconditional pass differs from the
+    conditional one (``empty_caption`` or ``zeros``): the ``unconditional`` argument of
+    :func:`videocomposer.diffusion.make_guidance_kwargs`."""
+    records = [get_condition(name) for name in names]
+    return {c.name: c.unconditional for c in records if c.unconditional != "same"}
+
+
+def evaluated_condition(function: str) -> str | None:
+    """The condition that the evaluation function ``function`` compares a video with (``evaluated_by``), if any."""
+    return next((c.name for c in CONDITIONS.values() if c.evaluated_by == function), None)
 
 
 def input_flags(name: str) -> list[str]:
     """The CLI flags that can supply a condition (one of them is enough)."""
-    return [INPUTS[i].flag for i in CONDITIONS[name].inputs if INPUTS[i].flag]
+    flags = [INPUTS[i].flag for i in CONDITIONS[name].inputs]
+    return [flag for flag in flags if flag]
 
 
 def implied_conditions(given: dict) -> list[str]:

@@ -5,7 +5,8 @@ The network is an argument (as in DiT): any callable ``model(x_t, t, **model_kwa
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 

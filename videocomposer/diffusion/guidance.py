@@ -3,7 +3,9 @@
 The reference (``inference_single.py``) builds a conditional and an unconditional kwargs dict, keeps
 only the task's ``guidances`` keys in both, and guides with ``u + s·(c − u)``. In the unconditional
 pass only the text and the style image are dropped; every spatial condition is passed unchanged,
-so guidance contrasts text and style only.
+so guidance contrasts text and style only. This module works on plain tensors and kwargs names: what
+the unconditional pass gives each kwarg is an argument (the condition registry's
+:func:`~videocomposer.conditions.unconditional_rules` for the UNet's conditions).
 
 The scale is one number (the reference) or one per frame (:func:`frame_guidance_scales`, as Stable Video
 Diffusion): a ramp from ``min_guidance_scale`` on frame 0 to ``guidance_scale`` on the last frame keeps
@@ -11,36 +13,40 @@ the frame that a first-frame image fixes close to it while the later frames stil
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
-from ..conditions.registry import CONDITIONS
-
 EpsModel = Callable[..., torch.Tensor]  # model(x_t [B, C, F, H, W], t int64 [B], **kwargs) -> eps, shaped like x_t
+#: What the unconditional pass gives a kwarg: the empty caption's embedding, zeros, or the same tensor.
+UNCONDITIONAL_RULES = ("empty_caption", "zeros", "same")
 
 
-def make_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | None,
-                         guidances: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def make_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | None, guidances: Sequence[str],
+                         unconditional: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``(cond, uncond)`` model kwargs of a task, exactly as the reference forms them.
 
-    ``conditions``: every extracted condition by UNet kwarg name (``y`` ``[B, 77, D]``, ``image``
-    ``[B, 1, D]``, spatial ones ``[B, C, F, H, W]``); ``guidances``: the task's kwarg names (e.g.
-    ``['y', 'local_image', 'motion']``); ``zero_y``: the embedding of the empty caption ``[1, 77, D]``
-    (the model's ``zero_y``, not zeros), needed when ``'y'`` is guided.
+    ``conditions``: every extracted condition by model kwarg name (e.g. a text context ``[B, 77, D]``,
+    a style embedding ``[B, 1, D]``, spatial maps ``[B, C, F, H, W]``); ``guidances``: the task's kwarg
+    names; ``unconditional``: the rule of each kwarg whose unconditional value differs (names absent:
+    ``same``): ``empty_caption`` → ``zero_y.repeat(B, 1, 1)``, ``zeros`` → ``zeros_like(value)``;
+    ``zero_y``: the embedding of the empty caption ``[1, 77, D]`` (the model's ``zero_y``, not zeros),
+    needed when a guided kwarg has the ``empty_caption`` rule.
 
-    Both dicts hold only the ``guidances`` keys. Unconditional: each condition's registered rule
-    (``Condition.unconditional``): ``y`` → ``zero_y.repeat(B, 1, 1)``, ``image`` → ``zeros_like(image)``,
-    everything else the same tensor as in ``cond``. A task without
-    ``y`` passes no ``y`` in either (the UNet then uses its own ``zero_y`` in both).
+    Both dicts hold only the ``guidances`` keys (a task without the text passes no text in either: the
+    UNet then uses its own ``zero_y`` in both).
     """
     missing = [key for key in guidances if key not in conditions]
     if missing:
         raise ValueError(f"guidances name {missing}, which are not among the conditions given {sorted(conditions)}")
+    unknown = {key: rule for key, rule in unconditional.items() if rule not in UNCONDITIONAL_RULES}
+    if unknown:
+        raise ValueError(f"unconditional rules {unknown}: each must be one of {list(UNCONDITIONAL_RULES)}")
     cond = {key: conditions[key] for key in guidances}
     uncond = dict(cond)
     for key, value in cond.items():
-        rule = CONDITIONS[key].unconditional if key in CONDITIONS else "same"
+        rule = unconditional.get(key, "same")
         if rule == "empty_caption":
             uncond[key] = _empty_caption(zero_y, value, key)
         elif rule == "zeros":
@@ -95,9 +101,10 @@ class GuidedDenoiser:
             raise ValueError("uncond_kwargs are required when guidance_scale is set (see make_guidance_kwargs)")
         self.model = model
         self.cond_kwargs = dict(cond_kwargs)
-        self.uncond_kwargs = dict(uncond_kwargs) if uncond_kwargs is not None else None
+        self.uncond_kwargs = dict(uncond_kwargs) if uncond_kwargs is not None else {}  # read only when guided
         self.guidance_scale = guidance_scale
-        self.batched_kwargs = _concat_kwargs(cond_kwargs, uncond_kwargs) if batched and guidance_scale is not None else None
+        self.batched_kwargs = _concat_kwargs(cond_kwargs, self.uncond_kwargs) if batched and guidance_scale is not None \
+            else None
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``x_t``: ``[B, C, F, H, W]``; ``t``: ``[B]``. Returns ε ``[B, C, F, H, W]``."""

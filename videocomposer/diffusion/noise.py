@@ -13,7 +13,7 @@ Layout: frames on dimension −3 (``[B, C, F, H, W]`` or ``[C, F, H, W]``).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

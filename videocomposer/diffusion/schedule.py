@@ -35,7 +35,7 @@ class NoiseSchedule:
     posterior_mean_coef2: torch.Tensor  # coefficient of x_t in the posterior mean
 
     @classmethod
-    def from_betas(cls, betas: torch.Tensor) -> "NoiseSchedule":
+    def from_betas(cls, betas: torch.Tensor) -> NoiseSchedule:
         """Derive every array from ``betas`` (``[T]``, each in (0, 1)); computed in float64."""
         betas = torch.as_tensor(betas, dtype=torch.float64).flatten()
         if betas.numel() == 0 or not bool(((betas > 0) & (betas < 1)).all()):
@@ -59,14 +59,14 @@ class NoiseSchedule:
         )
 
     @classmethod
-    def linear_sd(cls, num_timesteps: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012) -> "NoiseSchedule":
+    def linear_sd(cls, num_timesteps: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012) -> NoiseSchedule:
         """Stable Diffusion's scaled-linear schedule (the reference's ``linear_sd``; diffusers' ``scaled_linear``)."""
         if num_timesteps < 2:
             raise ValueError(f"num_timesteps must be at least 2, got {num_timesteps}")
         betas = torch.linspace(beta_start**0.5, beta_end**0.5, num_timesteps, dtype=torch.float64) ** 2
         return cls.from_betas(betas)
 
-    def rescaled_to_zero_terminal_snr(self) -> "NoiseSchedule":
+    def rescaled_to_zero_terminal_snr(self) -> NoiseSchedule:
         """This schedule with zero signal at ``t = T − 1`` (Lin et al., WACV 2024, "Common Diffusion Noise
         Schedules and Sample Steps are Flawed", algorithm 1).
 
@@ -90,7 +90,7 @@ class NoiseSchedule:
         return float(self.alphas_cumprod[-1]) <= ZERO_SNR_ALPHA_CUMPROD * (1 + 1e-6)
 
     @classmethod
-    def for_training(cls, zero_terminal_snr: bool = False) -> "NoiseSchedule":
+    def for_training(cls, zero_terminal_snr: bool = False) -> NoiseSchedule:
         """The schedule a model was trained on: :meth:`linear_sd`, optionally rescaled to zero terminal SNR."""
         schedule = cls.linear_sd()
         return schedule.rescaled_to_zero_terminal_snr() if zero_terminal_snr else schedule

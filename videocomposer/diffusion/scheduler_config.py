@@ -18,9 +18,10 @@ import dataclasses
 import json
 import os
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from ..config import ConfigError, build
 from ..files import write_text
@@ -140,7 +141,7 @@ class SchedulerConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], source: str | None = None) -> "SchedulerConfig":
+    def from_dict(cls, values: Mapping[str, Any], source: str | None = None) -> SchedulerConfig:
         """Build from a mapping of field names; a :class:`~videocomposer.config.ConfigError` (a ``ValueError``)
         names ``source`` and the field for an unknown key (with a did-you-mean), a wrong type or a bad value."""
         source = source or cls.__name__
@@ -159,7 +160,7 @@ class SchedulerConfig:
         return write_text(path, json.dumps(data, indent=2) + "\n")
 
     @classmethod
-    def from_json_file(cls, path: str | os.PathLike) -> "SchedulerConfig":
+    def from_json_file(cls, path: str | os.PathLike) -> SchedulerConfig:
         """Read a file written by :meth:`to_json_file`; errors name the file and the field."""
         path = Path(path)
         if not path.is_file():

@@ -9,7 +9,8 @@ model was trained with (SD's scaled-linear, or its zero-terminal-SNR rescaling),
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import torch
 from tqdm.auto import tqdm

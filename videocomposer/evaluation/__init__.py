@@ -46,7 +46,6 @@ from .motion import (
     motion_error,
     reference_motion,
 )
-
 from .records import find_record, load_conditions, save_conditions
 
 __all__ = [

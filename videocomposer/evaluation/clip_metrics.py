@@ -6,7 +6,7 @@
   frame's image embedding (GODIVA's CLIPSIM; reported as a cosine, not ×100).
 
 Frames go through open_clip's validation transform (short side 224 bicubic, centre crop, OpenAI
-mean/std: :func:`~videocomposer.models.image_preprocess.preprocess_style_image`). Weights: a local
+mean/std: :func:`~videocomposer.video.image_preprocess.preprocess_style_image`). Weights: a local
 open_clip-layout file (the official ``open_clip_pytorch_model.bin`` is ViT-H-14; other sizes with a
 ``clip`` entry in ``--model-config``).
 """
@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 
 from ..models.clip import OpenCLIP
-from ..models.image_preprocess import preprocess_style_image
 from ..models.tokenizer import CLIPTokenizer
+from ..video.image_preprocess import preprocess_style_image
 from .frames import VideoInput, read_video_frames
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,6 +21,7 @@ import torch
 from ..annotators.midas import MiDaS
 from ..annotators.pidinet import PiDiNet
 from ..annotators.sketch import SketchCleaner
+from ..conditions import evaluated_condition
 from ..models.clip import OpenCLIP
 from ..models.tokenizer import CLIPTokenizer
 from ..video.clip import VideoClip
@@ -28,6 +29,12 @@ from .frames import ImageInput, VideoInput, is_path, read_video_frames
 from .image import first_frame_metrics
 from .motion import MOTION_BLOCK, MotionField, condition_field, flow_error, motion_error, reference_motion
 from .records import ConditionRecord, find_record
+
+#: The recorded conditions each metric family compares with (from the condition registry's ``evaluated_by``).
+MOTION_CONDITION = evaluated_condition("motion_error")
+FIRST_FRAME_CONDITION = evaluated_condition("first_frame_metrics")
+DEPTH_CONDITION = evaluated_condition("depth_error")
+SKETCH_CONDITION = evaluated_condition("sketch_error")
 
 #: generate's default seed (the reference's 8888): the clip start drawn when re-extracting conditions.
 DEFAULT_SEED = 8888
@@ -40,7 +47,7 @@ ANNOTATOR_METRICS = ("depth_si_log", "sketch_mae")
 _SOURCE = "--input_video SOURCE (or a <run>_conditions.safetensors from generate --save-conditions)"
 ENABLE = {
     **{m: _SOURCE for m in MOTION_METRICS},
-    **{m: "--image_path FIRST_FRAME (or a recorded local_image)" for m in FIRST_FRAME_METRICS},
+    **{m: f"--image_path FIRST_FRAME (or a recorded {FIRST_FRAME_CONDITION})" for m in FIRST_FRAME_METRICS},
     "clip_frame_consistency": "--clip-weights open_clip_pytorch_model.bin (or --weights-dir)",
     "clipsim": "--clip-weights open_clip_pytorch_model.bin (or --weights-dir) and --caption (or a CSV caption)",
     "depth_si_log": "--midas-weights midas_v3_dpt_large.pth (or --weights-dir) and " + _SOURCE,
@@ -83,9 +90,14 @@ def resample_frames(frames: np.ndarray, num_frames: int, height: int, width: int
     return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in picked])
 
 
-def _record_motion(record: ConditionRecord, source: str | None, notes: list[str]) -> MotionField:
+def _recorded(record: ConditionRecord | None, name: str | None) -> torch.Tensor | None:
+    """A recorded condition ``[1, C, F, H, W]`` (None without a record, or when it was not recorded)."""
+    return record.conditions.get(name) if record is not None and name is not None else None
+
+
+def _record_motion(recorded: torch.Tensor, record: ConditionRecord, source: str | None, notes: list[str]) -> MotionField:
     """The recorded motion with its vector sites (from the source video when it is there)."""
-    motion = record.conditions["motion"][0].transpose(0, 1).float()  # [F, 2, R, R]
+    motion = recorded[0].transpose(0, 1).float()  # [F, 2, R, R]
     meta = record.metadata
     scale = float(meta.get("source_pixels_per_pixel", 1.0))
     source = source or meta.get("source_video")
@@ -126,8 +138,9 @@ def evaluate_run(generated: VideoInput, *, source: str | os.PathLike | None = No
 
     seed = seed if seed is not None else int((record.metadata if record else {}).get("seed", DEFAULT_SEED))
     condition: MotionField | None = None
-    if record is not None and "motion" in record.conditions:
-        condition = _record_motion(record, source, result.notes)
+    recorded_motion = _recorded(record, MOTION_CONDITION)
+    if record is not None and recorded_motion is not None:
+        condition = _record_motion(recorded_motion, record, source, result.notes)
     elif source is not None:
         side = min(frames.shape[1:3])
         condition = reference_motion(source, len(frames), side, seed=seed)
@@ -156,12 +169,13 @@ def evaluate_run(generated: VideoInput, *, source: str | os.PathLike | None = No
         result.skipped.update({m: ENABLE[m] for m in MOTION_METRICS})
 
     first = image
-    if first is None and record is not None and "local_image" in record.conditions:
-        local = record.conditions["local_image"][0, :, 0]  # [3, M, M] in [0, 1]
+    recorded_first = _recorded(record, FIRST_FRAME_CONDITION)
+    if first is None and recorded_first is not None:
+        local = recorded_first[0, :, 0]  # [3, M, M] in [0, 1]
         side = frames.shape[1:3]
         first = cv2.resize(np.round(local.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8),
                            (side[1], side[0]), interpolation=cv2.INTER_AREA)
-        result.notes.append("first frame compared with the recorded local_image (area-resized)")
+        result.notes.append(f"first frame compared with the recorded {FIRST_FRAME_CONDITION} (area-resized)")
     if first is not None:
         result.metrics.update(first_frame_metrics(frames, first))
     else:
@@ -187,11 +201,12 @@ def _model_metrics(result: RunResult, frames: np.ndarray, models: EvaluationMode
 
     clip: VideoClip | None = None
 
-    def reference(name: str, extract) -> torch.Tensor | None:
+    def reference(name: str | None, extract: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
         nonlocal clip
-        if record is not None and name in record.conditions:
-            return record.conditions[name]
-        if source is None:
+        recorded = _recorded(record, name)
+        if recorded is not None:
+            return recorded
+        if name is None or source is None:
             return None
         if clip is None:
             from ..pipelines.inputs import default_misc_size
@@ -206,13 +221,14 @@ def _model_metrics(result: RunResult, frames: np.ndarray, models: EvaluationMode
     if models.midas is not None:
         from ..annotators.depth import extract_depth
 
-        depth = reference("depth", lambda misc: extract_depth(models.midas, misc).float())
+        depth = reference(DEPTH_CONDITION, lambda misc: extract_depth(models.midas, misc).float())
         if depth is not None:
             result.metrics["depth_si_log"] = depth_error(models.midas, frames, depth)
     if models.pidinet is not None and models.sketch_cleaner is not None:
         from ..annotators.sketch import extract_sketch
 
-        sketch = reference("sketch", lambda misc: extract_sketch(models.pidinet, models.sketch_cleaner, misc).float())
+        sketch = reference(SKETCH_CONDITION,
+                           lambda misc: extract_sketch(models.pidinet, models.sketch_cleaner, misc).float())
         if sketch is not None:
             result.metrics["sketch_mae"] = sketch_error(models.pidinet, models.sketch_cleaner, frames, sketch)
     for metric in ANNOTATOR_METRICS:

@@ -10,7 +10,6 @@ Every metric takes either a path or pixels, so a script can pass the pipeline's 
 from __future__ import annotations
 
 import os
-from typing import Union
 
 import numpy as np
 import torch
@@ -20,9 +19,9 @@ from ..video.reader import decode_motion_stream
 from ..video.writer import to_uint8_frames
 
 #: A video: a file path, or frames (array, tensor, list of PIL images).
-VideoInput = Union[str, os.PathLike, np.ndarray, torch.Tensor, list]
+VideoInput = str | os.PathLike | np.ndarray | torch.Tensor | list
 #: An image: a file path, a PIL image, an array or a tensor.
-ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
+ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 
 
 def is_path(value: object) -> bool:

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,7 @@ from torch import nn
 
 from ..checkpoints import load_official
 from ..config import check_keys
-from .image_preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+from ..video.transforms import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
 Tower = Literal["text", "image"]
 TOWERS: tuple[Tower, ...] = ("text", "image")
@@ -101,7 +102,7 @@ class OpenCLIPConfig:
     quick_gelu: bool = False
 
     @classmethod
-    def vit_h_14(cls) -> "OpenCLIPConfig":
+    def vit_h_14(cls) -> OpenCLIPConfig:
         """open_clip's ``ViT-H-14``: 1024-d joint space; vision 224 px, patch 14, width 1280,
         32 layers, 16 heads of 80; text 77 tokens, width 1024, 16 heads, 24 layers."""
         return cls(
@@ -111,7 +112,7 @@ class OpenCLIPConfig:
         )
 
     @classmethod
-    def from_dict(cls, config: Mapping[str, Any]) -> "OpenCLIPConfig":
+    def from_dict(cls, config: Mapping[str, Any]) -> OpenCLIPConfig:
         """Build from an open_clip model-config dict (``{"embed_dim", "vision_cfg", "text_cfg"}``).
 
         Missing fields take open_clip's defaults. Keys naming an open_clip feature this
@@ -298,7 +299,7 @@ class OpenCLIP(nn.Module):
         path: str | os.PathLike,
         config: OpenCLIPConfig | None = None,
         towers: Iterable[Tower] = TOWERS,
-    ) -> "OpenCLIP":
+    ) -> OpenCLIP:
         """Load a flat open_clip state dict (``open_clip_pytorch_model.bin`` or a ``.safetensors``).
 
         ``path`` is the file or the folder holding ``open_clip_pytorch_model.bin``. An optional
@@ -313,7 +314,7 @@ class OpenCLIP(nn.Module):
             convert=lambda state_dict, _: {k: v for k, v in state_dict.items() if _tower_of(k) in towers},
         )
 
-    def freeze(self) -> "OpenCLIP":
+    def freeze(self) -> OpenCLIP:
         """Eval mode, no gradients (the towers are frozen in VideoComposer). Returns ``self``."""
         self.eval()
         self.requires_grad_(False)
@@ -358,7 +359,7 @@ class OpenCLIP(nn.Module):
 
     def encode_image(self, pixels: torch.Tensor, normalize: bool = False) -> torch.Tensor:
         """open_clip's ``encode_image``: normalised pixels ``[B, 3, S, S]`` (S = 224; see
-        :mod:`videocomposer.models.image_preprocess`) → ``[B, embed_dim]`` (unit length if ``normalize``)."""
+        :mod:`videocomposer.video.image_preprocess`) → ``[B, embed_dim]`` (unit length if ``normalize``)."""
         self._require_tower("image")
         size = self.visual.image_size
         if pixels.ndim != 4 or tuple(pixels.shape[1:]) != (3, size, size) or not pixels.is_floating_point():

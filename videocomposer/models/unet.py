@@ -19,9 +19,15 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..checkpoints import load_official
+from ..conditions import (
+    CONDITIONS,
+    OFFICIAL_COMPOSITIONS,
+    Condition,
+    known_condition_names,
+    normalize_condition,
+    stc_conditions,
+)
 from .attention import SpatialTransformer, TemporalTransformer
-from ..conditions import (CONDITIONS, OFFICIAL_COMPOSITIONS, Condition, known_condition_names, normalize_condition,
-                          stc_conditions)
 from .stc import ConditionDropout, ConditionStem, FrameTransformer, encoded_size
 from .unet_blocks import Downsample, ResBlock, Upsample, timestep_embedding
 
@@ -77,7 +83,10 @@ class UNetConfig:
         self.attn_scales = tuple(float(s) for s in self.attn_scales)
         self.video_compositions = tuple(self.video_compositions)
         if self.condition_pool_size is not None:
-            self.condition_pool_size = tuple(int(s) for s in self.condition_pool_size)
+            size = tuple(int(s) for s in self.condition_pool_size)
+            if len(size) != 2:
+                raise ValueError(f"condition_pool_size: expected (height, width), got {self.condition_pool_size!r}")
+            self.condition_pool_size = (size[0], size[1])
         unknown = [n for n in self.video_compositions if n not in known_condition_names()]
         if unknown:
             raise ValueError(f"video_compositions: unknown condition(s) {unknown}; expected names from "
@@ -103,12 +112,12 @@ class UNetConfig:
             raise ValueError(f"condition_pool_size: expected None or (height, width), got {self.condition_pool_size}")
 
     @classmethod
-    def official(cls) -> "UNetConfig":
+    def official(cls) -> UNetConfig:
         """The configuration of the released checkpoint ``non_ema_228000.pth``."""
         return cls()
 
     @classmethod
-    def from_reference_kwargs(cls, kwargs: dict) -> "UNetConfig":
+    def from_reference_kwargs(cls, kwargs: dict) -> UNetConfig:
         """Build from ``UNetSD_temporal`` constructor kwargs (e.g. a fixture's ``constructor_kwargs``).
 
         Missing keys take the reference constructor's defaults; ``num_heads=None`` means ``dim // 32``;
@@ -138,6 +147,8 @@ class VideoComposerUNet(nn.Module):
     do from the CLIP text tower), using it is an error rather than a silent zero context.
     """
 
+    zero_y: torch.Tensor
+
     def __init__(self, config: UNetConfig | None = None, zero_y: torch.Tensor | None = None):
         super().__init__()
         self.config = config = config if config is not None else UNetConfig.official()
@@ -151,8 +162,9 @@ class VideoComposerUNet(nn.Module):
         # 2. STC encoders, one stem + frame transformer per configured spatial condition
         self.stc_conditions: tuple[Condition, ...] = tuple(stc_conditions(config.video_compositions))
         for cond in self.stc_conditions:
-            self.add_module(cond.stc.stem_key, ConditionStem(cond.stc.in_channels, config.concat_dim))
-            self.add_module(cond.stc.frames_key, FrameTransformer(config.concat_dim, config.stc_transformer_layers,
+            stc = cond.stc_encoder
+            self.add_module(stc.stem_key, ConditionStem(stc.in_channels, config.concat_dim))
+            self.add_module(stc.frames_key, FrameTransformer(config.concat_dim, config.stc_transformer_layers,
                                                                   dropout=config.stc_dropout))
         self.condition_dropout = ConditionDropout(config.misc_dropout, config.p_all_zero, config.p_all_keep)
         self.register_buffer("zero_y", torch.zeros(1, 77, context_dim), persistent=False)
@@ -230,7 +242,7 @@ class VideoComposerUNet(nn.Module):
 
     @classmethod
     def from_official(cls, path: str | os.PathLike, config: UNetConfig | None = None,
-                      zero_y: torch.Tensor | None = None) -> "VideoComposerUNet":
+                      zero_y: torch.Tensor | None = None) -> VideoComposerUNet:
         """Load a flat UNet state dict (``non_ema_228000.pth``, a ``.safetensors`` conversion, or a
         folder holding ``non_ema_228000.pth``) strictly; returns the model in eval mode.
 
@@ -278,8 +290,8 @@ class VideoComposerUNet(nn.Module):
         for cond in self.stc_conditions:
             video = spatial.get(cond.name)
             if video is not None:
-                features = getattr(self, cond.stc.stem_key)(video, pooled_size)
-                concat = concat + drop(getattr(self, cond.stc.frames_key)(features))
+                features = getattr(self, cond.stc_encoder.stem_key)(video, pooled_size)
+                concat = concat + drop(getattr(self, cond.stc_encoder.frames_key)(features))
         h = torch.cat([x, concat], dim=1)
 
         # 3. timestep embedding and cross-attention context, repeated per frame (row b·F + f)
@@ -354,7 +366,7 @@ class VideoComposerUNet(nn.Module):
                 name = CONDITIONS[kwarg].reference_name
                 raise ValueError(f"{kwarg}: this model has no encoder for condition {name!r} (video_compositions = "
                                  f"{list(cfg.video_compositions)}); leave {kwarg}=None or add {name!r} to the config")
-            channels = encoders[kwarg].stc.in_channels
+            channels = encoders[kwarg].stc_encoder.in_channels
             if video.ndim != 5 or video.shape[:3] != (batch, channels, frames):
                 raise ValueError(f"{kwarg}: expected shape [{batch}, {channels}, {frames}, H, W] (batch, channels and "
                                  f"frames of x), got {tuple(video.shape)}")

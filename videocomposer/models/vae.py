@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from diffusers import AutoencoderKL
@@ -45,12 +46,12 @@ class VAEConfig:
     scale_factor: float = 0.18215
 
     @classmethod
-    def official(cls) -> "VAEConfig":
+    def official(cls) -> VAEConfig:
         """The SD 2.1 VAE that VideoComposer loads from ``v2-1_512-ema-pruned.ckpt``."""
         return cls()
 
     @classmethod
-    def from_dict(cls, config: Mapping[str, Any]) -> "VAEConfig":
+    def from_dict(cls, config: Mapping[str, Any]) -> VAEConfig:
         """From a flat dict of these fields, or ``{'ddconfig': {...}, 'embed_dim': 4, 'scale_factor': ...}``
         (the reference's constructor arguments, as in the fixture's ``config.json``). Other keys are rejected."""
         if "ddconfig" in config:

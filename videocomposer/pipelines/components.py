@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from diffusers import AutoencoderKL
@@ -27,10 +28,10 @@ from ..annotators.sketch import SketchCleaner, SketchCleanerConfig
 from ..checkpoints import OFFICIAL_FILES, WeightFileError, load_strict, missing_file_error, read_state_dict
 from ..conditions import models_needed
 from ..config import build
+from ..files import atomic_path, write_text
 from ..models.clip import OpenCLIP, OpenCLIPConfig
 from ..models.unet import UNetConfig, VideoComposerUNet
 from ..models.vae import VAEConfig, load_vae
-from ..files import atomic_path, write_text
 
 COMPONENTS: tuple[str, ...] = ("unet", "vae", "clip", "midas", "pidinet", "sketch_cleaner")
 WEIGHTS_NAME = "model.safetensors"

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from ..conditions import CONDITIONS
 from ..files import ensure_writable_dir, write_text
 from ..video.writer import write_mp4
 from .pipeline import VideoComposerPipeline
@@ -116,5 +117,5 @@ def run_demo(output_dir: str | os.PathLike, num_frames: int = 8, size: int = 64,
 
 
 def pipe_conditions() -> tuple[str, ...]:
-    """The demo composes all eight conditions."""
-    return ("y", "image", "local_image", "depth", "sketch", "single_sketch", "masked", "motion")
+    """The demo composes every registered condition (the official model's eight), in the registry's order."""
+    return tuple(CONDITIONS)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..diffusion import SchedulerConfig
 from .components import INDEX_NAME, SCHEDULER_INDEX_ENTRY, is_pretrained_folder, read_index
+
 #: The output-size defaults ``pipeline_config`` may hold (the rest of it: ``unet_file``, the UNet's source file).
 OUTPUT_KEYS = ("num_frames", "height", "width", "misc_size")
 _SCHEDULER_FIELDS = frozenset(f.name for f in dataclasses.fields(SchedulerConfig))

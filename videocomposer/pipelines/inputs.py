@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..conditions import INPUTS, ConditionBuilder, misc_transform
+from ..conditions import INPUTS, ConditionBuilder, clip_streams, misc_transform
 from ..video.clip import VideoClip
 from ..video.sampling import load_video_clip
 from ..video.trajectory import Trajectory, read_trajectory
@@ -126,21 +127,23 @@ def prepare_conditions(builder: ConditionBuilder, conditions: Sequence[str], *,
     ``seed`` drives clip sampling and the misc-transform draws, in the reference's order (the
     first-frame image, then the sketch image, then the clip). ``misc_size`` defaults to
     :func:`default_misc_size`. ``inputs``: registered inputs by name (``prompt``, ``image``, ...); a
-    :class:`~videocomposer.video.trajectory.Trajectory` as ``motion`` becomes the field extracted vectors give
-    (``[F, 2, R, R]``, ``R = max(height, width)``).
+    :class:`~videocomposer.video.trajectory.Trajectory` (the ``motion`` input) becomes the field extracted
+    vectors give (``[F, 2, R, R]``, ``R = max(height, width)``).
     """
     misc_size = misc_size or default_misc_size(height, width)
-    if isinstance(inputs.get("motion"), Trajectory):
-        inputs["motion"] = inputs["motion"].motion_condition(num_frames, max(height, width))
+    for name, value in inputs.items():
+        if isinstance(value, Trajectory):
+            inputs[name] = value.motion_condition(num_frames, max(height, width))
     py_rng = random.Random(seed) if seed is not None else None
-    for name in ("image", "sketch"):
+    for name in [n for n, spec in INPUTS.items() if spec.misc_image]:  # first-frame image, then sketch image
         if isinstance(inputs.get(name), Image.Image):
             inputs[name] = misc_transform(inputs[name], misc_size, py_rng)
     clip = video
     if isinstance(video, (str, os.PathLike)):
+        sampled_mask = "mask" in clip_streams(conditions) and inputs.get("mask") is None  # else the given one
         clip = load_video_clip(video, num_frames=num_frames, resolution=max(height, width), misc_size=misc_size,
                                py_rng=py_rng or random.Random(), np_rng=np.random.RandomState(seed),
-                               with_mask="masked" in conditions and inputs.get("mask") is None)
+                               with_mask=sampled_mask)
     if isinstance(clip, VideoClip) and clip.num_frames != num_frames:
         raise ValueError(f"the video clip has {clip.num_frames} frames but num_frames={num_frames}")
     cond = builder.build(conditions, video=clip, precomputed=precomputed, num_frames=num_frames, misc_size=misc_size,

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -29,16 +30,39 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..checkpoints import OFFICIAL_FILES
-from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
-                          normalize_conditions)
-from ..diffusion import (SCHEDULERS, NoiseSchedule, SchedulerConfig, frame_guidance_scales, frame_noise,
-                         make_guidance_kwargs, make_sampler, sample)
+from ..conditions import (
+    CONDITIONS,
+    INPUTS,
+    ConditionBuilder,
+    implied_conditions,
+    missing_input_message,
+    normalize_conditions,
+    unconditional_rules,
+)
+from ..diffusion import (
+    SCHEDULERS,
+    NoiseSchedule,
+    SchedulerConfig,
+    frame_guidance_scales,
+    frame_noise,
+    make_guidance_kwargs,
+    make_sampler,
+    sample,
+)
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
 from ..video.trajectory import Trajectory
-from .components import (COMPONENTS, components_for, is_pretrained_folder, load_components, load_official_components,
-                         read_index, save_component, write_index)
+from .components import (
+    COMPONENTS,
+    components_for,
+    is_pretrained_folder,
+    load_components,
+    load_official_components,
+    read_index,
+    save_component,
+    write_index,
+)
 from .folder_settings import load_scheduler_config, output_defaults, save_scheduler_config
 from .inputs import PreparedConditions, prepare_conditions
 
@@ -182,7 +206,7 @@ class VideoComposerPipeline:
     @classmethod
     def from_official(cls, weights_dir: str | os.PathLike, conditions: Sequence[str] | None = None,
                       config: dict[str, Any] | None = None, unet_file: str | None = None,
-                      device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+                      device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> VideoComposerPipeline:
         """Load the official weight files from ``weights_dir``, only the models ``conditions`` need.
 
         Args:
@@ -208,7 +232,7 @@ class VideoComposerPipeline:
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, conditions: Sequence[str] | None = None,
                         config: dict[str, Any] | None = None, unet_file: str | None = None,
-                        device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+                        device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> VideoComposerPipeline:
         """Load a folder written by :meth:`save_pretrained`: every component in it, or only those
         ``conditions`` need, with its scheduler config and output size. ``unet_file`` (a path) loads other UNet
         weights onto the folder's UNet; ``config`` is refused (the folder records the architectures). See
@@ -228,7 +252,7 @@ class VideoComposerPipeline:
         return pipe.to(device, dtype)
 
     @classmethod
-    def load(cls, weights_dir: str | os.PathLike, **kwargs: Any) -> "VideoComposerPipeline":
+    def load(cls, weights_dir: str | os.PathLike, **kwargs: Any) -> VideoComposerPipeline:
         """:meth:`from_pretrained` for a ``save_pretrained`` folder, else :meth:`from_official` (same arguments)."""
         if is_pretrained_folder(weights_dir):
             return cls.from_pretrained(weights_dir, **kwargs)
@@ -274,7 +298,7 @@ class VideoComposerPipeline:
         """The execution device (where the UNet is)."""
         return next(self.unet.parameters()).device
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "VideoComposerPipeline":
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> VideoComposerPipeline:
         """Move every component (frozen encoders stay on the offload device when offloading is on)."""
         for name, module in self.components().items():
             target = self.offload_device if name in _FROZEN_ENCODERS and self.offload_device is not None else device
@@ -545,9 +569,10 @@ class VideoComposerPipeline:
 
         # 4. the conditional and unconditional passes (reference rule: y -> zero_y, image -> zeros)
         unet_dtype = next(self.unet.parameters()).dtype
-        needs_empty_caption = any(CONDITIONS[c].unconditional == "empty_caption" for c in conditions)
+        rules = unconditional_rules(conditions)
+        needs_empty_caption = "empty_caption" in rules.values()
         cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, self.unet.empty_caption() if needs_empty_caption else None,
-                                                          conditions)
+                                                          conditions, rules)
         if negative_prompt_embeds is not None:
             uncond_kwargs["y"] = negative_prompt_embeds.to(device, torch.float32).expand_as(cond_kwargs["y"])
         guided = guidance_scale is not None and guidance_scale > 1.0

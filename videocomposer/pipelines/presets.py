@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
-from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, normalize_conditions
+from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, implied_conditions, normalize_conditions
 from ..config import CONFIG_DIR, ConfigError, build, read_layers
 from ..diffusion import SchedulerConfig
 from .reference_config import REFERENCE_ONLY_KEYS, is_reference_task, map_reference_task
@@ -30,6 +31,8 @@ from .reference_config import REFERENCE_ONLY_KEYS, is_reference_task, map_refere
 INPUT_FLAGS: dict[str, str] = {name: i.flag for name, i in INPUTS.items() if i.flag and i.kind != "text"}
 #: The official model's sampling settings: the presets' sampling defaults.
 OFFICIAL_SAMPLING = SchedulerConfig()
+#: The preset holding the runs of the original's multi-condition mode (``TASK_TYPE: MULTI_TASK``).
+MULTI_TASK_PRESET = "exp01_vidcomposer_full"
 DEFAULT_PROMPT = ("A colorful and beautiful fish swimming in a small glass bowl with multicolored piece of stone, "
                   "Macro Video")
 
@@ -45,8 +48,8 @@ class TaskPreset:
     description: str = ""
     #: Condition encoders the UNet is built with (reference names); all eight = the official checkpoint.
     video_compositions: list[str] = field(default_factory=lambda: list(OFFICIAL_COMPOSITIONS))
-    #: Conditions fed to the UNet: one list, or ``{run name: list}`` for several runs.
-    guidances: Any = field(default_factory=lambda: ["y"])
+    #: Conditions fed to the UNet: one list, or ``{run name: list}`` for several runs (default: the text's).
+    guidances: Any = field(default_factory=lambda: implied_conditions({"prompt": DEFAULT_PROMPT}))
     #: Inputs the task needs (keys of :data:`INPUT_FLAGS`).
     requires: list[str] = field(default_factory=list)
     #: UNet weight file name inside the weights folder.
@@ -108,7 +111,7 @@ class TaskPreset:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], name: str) -> "TaskPreset":
+    def from_dict(cls, data: Mapping[str, Any], name: str) -> TaskPreset:
         """Build from a YAML mapping; unknown keys (with a did-you-mean) and wrongly typed values raise ``ConfigError``."""
         values = {k: v for k, v in data.items() if k not in ("kind", "base")}
         values.setdefault("name", name)
@@ -143,6 +146,11 @@ def find_preset(name_or_path: str | os.PathLike, report: Callable[[str], None] |
     raise ValueError(f"unknown task preset {text!r}: not a preset name and no such file; presets are {sorted(presets)}")
 
 
+def _multi_task_runs() -> dict[str, list[str]]:
+    """The original's ``inference_multi.py`` runs, which the ``exp01_vidcomposer_full`` preset holds."""
+    return load_preset(MULTI_TASK_PRESET).runs()
+
+
 def load_preset(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | None = None,
                 report: Callable[[str], None] | None = None) -> TaskPreset:
     """Load a preset by name (see :func:`available_presets`) or from a YAML path, then apply ``overrides``.
@@ -154,7 +162,7 @@ def load_preset(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | 
 
     def layer(values: dict[str, Any], source: Path) -> dict[str, Any]:
         if is_reference_task(values):
-            values, lines = map_reference_task(values, str(source))
+            values, lines = map_reference_task(values, str(source), multi_task_runs=_multi_task_runs)
             for line in lines:
                 (report or (lambda _: None))(line)
         return values

@@ -15,8 +15,9 @@ A file is read as the original's when it has a key only the original uses (``TAS
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import PurePath
-from typing import Any, Mapping
+from typing import Any
 
 from ..conditions import INPUTS
 from ..config import ConfigError
@@ -35,8 +36,13 @@ def is_reference_task(values: Mapping[str, Any]) -> bool:
     return bool(REFERENCE_ONLY_KEYS & set(values))
 
 
-def map_reference_task(values: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list[str]]:
-    """The original's task keys as preset keys; returns (values, one line per key for the user)."""
+def map_reference_task(values: Mapping[str, Any], source: str,
+                       multi_task_runs: Callable[[], Mapping[str, list[str]]]) -> tuple[dict[str, Any], list[str]]:
+    """The original's task keys as preset keys; returns (values, one line per key for the user).
+
+    ``multi_task_runs()`` gives the runs of ``inference_multi.py`` (``{run name: conditions}``), the
+    ``guidances`` of a ``MULTI_TASK`` file; it is called only for one.
+    """
     lines = [f"{source}: the original repository's task YAML, mapped onto a preset:"]
     out: dict[str, Any] = {"kind": "generate"}
     task_type = values.get("TASK_TYPE", "SINGLE_TASK")
@@ -46,10 +52,8 @@ def map_reference_task(values: Mapping[str, Any], source: str) -> tuple[dict[str
     reads = [] if multi else [_READS[k] for k in _READS if values.get(k)]
     out["requires"] = ["video"] if multi else reads
     out["reference_ignores"] = [i for i in _READS.values() if i not in reads]
-    if multi:  # the original's inference_multi.py runs, which our exp01 preset holds
-        from .presets import load_preset
-
-        out["guidances"] = load_preset("exp01_vidcomposer_full").runs()
+    if multi:
+        out["guidances"] = dict(multi_task_runs())
     for key, value in values.items():
         if key == "TASK_TYPE":
             said = "the six runs of inference_multi.py" if multi else "one run with guidances"

@@ -8,9 +8,9 @@ colour wheel, sketches in grey, the inpainting hole in white).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ def grid_panels(result: np.ndarray | None, conditions: Mapping[str, torch.Tensor
     panels = []
     if source is not None:
         panels.append(Panel("source", to_uint8_frames(source[sample].transpose(0, 1))))
-    if style_image is not None and "image" in conditions:
+    if style_image is not None and any("style_image" in CONDITIONS[name].inputs for name in conditions):  # it was read
         panels.append(Panel("style", [style_image.convert("RGB")]))
     for name, value in conditions.items():
         frames = condition_frames(name, value[sample])

@@ -23,8 +23,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,10 +34,10 @@ from ..annotators.midas import MiDaS, MidasConfig
 from ..annotators.pidinet import PiDiNet
 from ..annotators.sketch import SketchCleaner, SketchCleanerConfig
 from ..checkpoints import OFFICIAL_FILES
+from ..files import atomic_path
 from ..models.clip import CLIPTextConfig, CLIPVisionConfig, OpenCLIP, OpenCLIPConfig
 from ..models.unet import UNetConfig, VideoComposerUNet
 from ..models.vae import VAEConfig, build_vae
-from ..files import atomic_path
 
 #: Width of the tiny text/image embeddings (= the tiny UNet's context_dim).
 TINY_CONTEXT_DIM = 32
@@ -101,7 +102,7 @@ def vae_state_dict_to_ldm(state_dict: dict[str, torch.Tensor], num_levels: int) 
     for key, value in state_dict.items():
         new = key
         for pattern, replace in _VAE_RENAMES:
-            new = re.sub(pattern, lambda m: replace(m, num_levels), new)
+            new = re.sub(pattern, lambda m, replace=replace: replace(m, num_levels), new)
         if ".mid.attn_1." in new and new.endswith(".weight") and value.ndim == 2:
             value = value[:, :, None, None]
         out[new] = value

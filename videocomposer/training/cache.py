@@ -8,12 +8,18 @@ the frames, the CLIP text and image towers, the MPEG-4 re-encode and motion-vect
 **Random choices stay per epoch, exactly as online.** A clip's random draws come from its keyed seed
 ``(seed, epoch, index)``: first the start I-frame (numpy), then one misc-resize interpolation per frame
 (Python), then the mask. The cache is filled *per candidate start*: every I-frame a clip may start at
-gets an entry, and for ``local_image`` / ``single_sketch`` the first misc frame is stored under each of
-the three interpolations. At training time the loader makes the same draws from the same seed, from the
-stored frame types, and picks the matching entry and interpolation, so a cached batch is bit-identical
-to the online one. What depends on every frame's interpolation or on the mask (``depthmap``, ``sketch``,
-``mask``) is not cached: for tasks training those, the loader still decodes the clip and the annotators
-run online, while the VAE, CLIP and motion parts come from the cache.
+gets an entry, and the first misc frame (the ``misc_first`` stream) is stored under each of the three
+interpolations. At training time the loader makes the same draws from the same seed, from the stored
+frame types, and picks the matching entry and interpolation, so a cached batch is bit-identical to the
+online one.
+
+**What is cached** follows the condition registry (:func:`cache_plan`): the output of each condition
+flagged ``cached_output`` (once per caption when it reads no clip stream, such as the text; once per
+clip start otherwise, such as the style embedding), and the clip streams of :data:`CACHED_STREAMS` that
+the other conditions read; those conditions are extracted while training from a clip rebuilt from the
+stored streams. What depends on every frame's interpolation or on the mask (the ``misc`` and ``mask``
+streams) is not cached: for tasks reading those, the loader still decodes the clip and the annotators
+run online, while the VAE, CLIP and stored streams come from the cache.
 
 **Keys.** An entry's file name is a hash of the video's *content* (not its path) and the cache
 fingerprint: clip length, resolution, misc size, frame rate, the cached items, chunk size, device type,
@@ -26,9 +32,10 @@ into place (atomic on POSIX), so any number of processes — ``torchrun`` ranks,
 commands, training writers — may fill one cache; a reader sees a whole entry or none.
 
 Layout: ``DIR/videos/<hash>.json`` (the re-encoded stream's frame types), ``DIR/clips/<ab>/<hash>.safetensors``
-(one clip start: ``posterior_mean`` / ``posterior_std`` ``[F, 4, h, w]``, ``motion`` ``[F, 2, R, R]``,
-``image`` ``[1, 1, D]``, ``misc_first_<k>`` ``[1, 3, M, M]``), ``DIR/text/<ab>/<hash>.safetensors`` (``y``
-``[1, 77, D]``).
+(one clip start: ``posterior_mean`` / ``posterior_std`` ``[F, 4, h, w]``, the streams by name (the
+motion field ``[F, 2, R, R]``, ``misc_first_<k>`` ``[1, 3, M, M]``) and the per-clip outputs by
+condition name (the style embedding ``[1, 1, D]``)), ``DIR/text/<ab>/<hash>.safetensors`` (the
+per-caption outputs by condition name: the text context ``[1, 77, D]``).
 """
 from __future__ import annotations
 
@@ -37,9 +44,10 @@ import json
 import os
 import random
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,26 +55,69 @@ from einops import rearrange
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ..conditions import CONDITIONS, models_needed, normalize_conditions
+from ..video.clip import VideoClip
 from ..video.sampling import MISC_INTERPOLATIONS, choose_start_index, draw_misc_interpolations
 from .data import Annotation, ClipLoaderSpec, collate
 
 CACHE_FORMAT = 1
-#: Conditions whose inputs the cache holds (the rest are extracted online from the decoded clip).
-CACHED_CONDITIONS = ("text", "motion", "image", "local_image", "single_sketch")
-#: Conditions that need every misc frame or the mask, so the clip is still decoded for them.
-ONLINE_CONDITIONS = ("depthmap", "sketch", "mask")
+#: Clip streams stored per clip start: a start and frame 0's interpolation draw fix them (``misc_first`` is
+#: stored under each interpolation). Every misc frame and the mask depend on further draws: not cached.
+CACHED_STREAMS = ("motion", "misc_first")
+#: Streams a per-clip-start output may read (those a start alone fixes).
+CLIP_START_STREAMS = ("motion", "vit_image")
+#: The decoded streams a clip still needs when some condition reads a stream the cache does not hold.
+DECODED_STREAMS = ("video", "misc", "mask")
+
+
+@dataclass(frozen=True)
+class CachePlan:
+    """What the cache holds for a task, from the condition registry (UNet names, registry order).
+
+    Attributes:
+        caption_outputs: conditions stored as outputs once per caption (``cached_output``, no clip stream).
+        clip_outputs: conditions stored as outputs once per clip start (``cached_output``, reading clip streams).
+        streams: the :data:`CACHED_STREAMS` the other conditions read.
+        items: the per-clip-start entries besides the VAE posterior, in registry order (fingerprinted).
+        decoded: whether some condition reads a stream the cache does not hold (the clip is then decoded too).
+    """
+
+    caption_outputs: tuple[str, ...]
+    clip_outputs: tuple[str, ...]
+    streams: tuple[str, ...]
+    items: tuple[str, ...]
+    decoded: bool
+
+
+def cache_plan(conditions: Sequence[str]) -> CachePlan:
+    """The :class:`CachePlan` of a task's conditions (any vocabulary)."""
+    names = set(normalize_conditions(conditions))
+    caption, outputs, streams, items, decoded = [], [], [], [], False
+    for record in (c for c in CONDITIONS.values() if c.name in names):
+        if record.cached_output and not record.clip_streams:
+            caption.append(record.name)
+        elif record.cached_output:
+            if not set(record.clip_streams) <= set(CLIP_START_STREAMS):
+                raise ValueError(f"condition {record.name!r}: cached_output needs streams a clip start fixes "
+                                 f"{list(CLIP_START_STREAMS)}, but it reads {list(record.clip_streams)}")
+            outputs.append(record.name)
+            items.append(record.name)
+        else:
+            stored = [s for s in record.clip_streams if s in CACHED_STREAMS]
+            streams += stored
+            items += stored
+            decoded = decoded or len(stored) < len(record.clip_streams)
+    clash = set(outputs) & set(streams)
+    if clash:
+        raise ValueError(f"condition(s) {sorted(clash)}: an output cached per clip start would share its entry's "
+                         "key with a stream")
+    return CachePlan(tuple(caption), tuple(outputs), tuple(dict.fromkeys(streams)), tuple(dict.fromkeys(items)),
+                     decoded)
 
 
 def cached_items(conditions: Sequence[str]) -> tuple[str, ...]:
-    """The per-clip tensors a task's cache entries hold (besides the VAE posterior and the text)."""
-    items = ["posterior"]
-    if "motion" in conditions:
-        items.append("motion")
-    if "image" in conditions:
-        items.append("image")
-    if {"local_image", "single_sketch"} & set(conditions):
-        items.append("misc_first")
-    return tuple(items)
+    """The per-clip tensors a task's cache entries hold (the VAE posterior, then :attr:`CachePlan.items`)."""
+    return ("posterior", *cache_plan(conditions).items)
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -176,16 +227,17 @@ def describe_size(cache: ConditionCache) -> str:
 @dataclass(frozen=True)
 class CachedClipLoader:
     """Drop-in for :class:`ClipLoaderSpec`: a clip whose entry (start, text) is cached comes back as
-    ``cached_*`` tensors (plus the decoded ``video``/``misc``/``mask`` only when a task trains
-    depthmap, sketch or mask); any miss loads the clip online exactly as without a cache."""
+    ``cached_*`` tensors (plus the decoded :data:`DECODED_STREAMS` only when a condition reads a stream
+    the cache does not hold); any miss loads the clip online exactly as without a cache."""
 
     spec: ClipLoaderSpec
     cache: ConditionCache
 
     def __call__(self, row: Annotation, seed: int) -> dict[str, torch.Tensor]:
+        plan = cache_plan(self.spec.conditions)
         video_hash = content_hash(row.video)
         frame_types = self.cache.frame_types(video_hash)
-        text = self.cache.read(self.cache.text_file(row.caption)) if "text" in self.spec.conditions else {}
+        text = self.cache.read(self.cache.text_file(row.caption)) if plan.caption_outputs else {}
         if frame_types is None or text is None:
             return self.spec(row, seed)
         # the draws of load_video_clip, in its order, from the same seed
@@ -195,12 +247,12 @@ class CachedClipLoader:
         if entry is None:
             return self.spec(row, seed)
         out = {f"cached_{k}": v for k, v in entry.items() if not k.startswith("misc_first_")}
-        if "misc_first" in cached_items(self.spec.conditions):
+        if "misc_first" in plan.streams:
             out["cached_misc_first"] = entry[f"misc_first_{MISC_INTERPOLATIONS.index(interpolation)}"]
         out.update({f"cached_{k}": v for k, v in text.items()})
-        if set(ONLINE_CONDITIONS) & set(self.spec.conditions):
+        if plan.decoded:
             online = self.spec(row, seed)
-            out.update({k: online[k] for k in ("video", "misc", "mask") if k in online})
+            out.update({k: online[k] for k in DECODED_STREAMS if k in online})
         return out
 
 
@@ -227,38 +279,29 @@ def posterior_latents(mean: torch.Tensor, std: torch.Tensor, noise: torch.Tensor
     return rearrange(scaling_factor * (mean + std * eps), "(b f) c h w -> b c f h w", b=batch)
 
 
-def cached_conditions(batch: Mapping[str, Any], names: Sequence[str], device: torch.device
-                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
-    """The UNet kwargs a cached micro-batch supplies as they are (``precomputed``), and the text context."""
-    pre: dict[str, torch.Tensor] = {}
-    if "motion" in names:
-        pre["motion"] = batch["cached_motion"].to(device).transpose(1, 2)  # [B, F, 2, R, R] → [B, 2, F, R, R]
-    if "image" in names:
-        pre["image"] = batch["cached_image"].to(device).flatten(0, 1)  # [B, 1, 1, D] → [B, 1, D]
-    if "local_image" in names:
-        pre["local_image"] = batch["cached_misc_first"].to(device).transpose(1, 2)  # [B, 3, 1, M, M]
-    y = batch["cached_y"].to(device).flatten(0, 1) if "cached_y" in batch else None  # [B, 77, D]
-    return pre, y
+def cached_clip(batch: Mapping[str, Any], plan: CachePlan, device: torch.device) -> VideoClip:
+    """The clip of a cached micro-batch: the stored streams (``misc`` = frame 0 only, from ``misc_first``)
+    and, when the clip was decoded too, its frames, every misc frame and the mask (``[B, F, C, H, W]``)."""
+    streams = {s: batch[f"cached_{s}"].to(device) for s in plan.streams}
+    if "misc_first" in streams:
+        streams["misc"] = streams.pop("misc_first")  # [B, 1, 3, M, M]
+    streams.update({s: batch[s].to(device) for s in DECODED_STREAMS if s in batch})
+    return VideoClip(video=streams.get("video"), misc=streams.get("misc"), motion=streams.get("motion"),
+                     vit_image=None, mask=streams.get("mask"))
 
 
 def features_from_cache(batch: Mapping[str, Any], names: Sequence[str], conditions: Any, scaling_factor: float,
                         posterior_noise: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Latents ``[B, z, F, h, w]`` and UNet kwargs of a cached micro-batch (the trainer's online step,
     with the stored encoder outputs in place of the encoders; call under the same autocast)."""
-    from ..video.clip import VideoClip
-
     mean, std = (batch[f"cached_posterior_{k}"].to(device).flatten(0, 1) for k in ("mean", "std"))  # [(b f), z, h, w]
     batch_size, num_frames = batch["cached_posterior_mean"].shape[:2]
     latents = posterior_latents(mean, std, posterior_noise.to(device), scaling_factor, batch_size).float()
-    precomputed, y = cached_conditions(batch, names, device)
-    clip = None
-    if "video" in batch:  # depthmap / sketch / mask: the decoded clip's misc frames and mask, online
-        clip = VideoClip(video=batch["video"].to(device), misc=batch["misc"].to(device), motion=None, vit_image=None,
-                         mask=batch["mask"].to(device) if "mask" in batch else None)
-    sketch = None
-    if "single_sketch" in names and "sketch" not in names:
-        sketch = batch["cached_misc_first"][:, 0].to(device)  # the first misc frame, [B, 3, M, M]
-    kwargs = conditions.build(list(names), clip=clip, prompt_embeds=y, precomputed=precomputed, sketch=sketch,
+    plan = cache_plan(names)
+    # stored outputs: [B, 1, ...] (one sample each, collated) -> [B, ...]
+    precomputed = {name: batch[f"cached_{name}"].to(device).flatten(0, 1)
+                   for name in plan.caption_outputs + plan.clip_outputs}
+    kwargs = conditions.build(list(names), video=cached_clip(batch, plan, device), precomputed=precomputed,
                               num_frames=int(num_frames), device=device)
     return latents, kwargs
 
@@ -287,16 +330,18 @@ def fill_clip(cache: ConditionCache, row: Annotation, spec: ClipLoaderSpec, vae:
     from ..models.vae import encode_posterior
     from ..video.sampling import load_video_clip, start_candidates
 
+    plan = cache_plan(spec.conditions)
     video_hash = content_hash(row.video)
-    items = cached_items(spec.conditions)
     written = 0
-    if "text" in spec.conditions and not cache.text_file(row.caption).is_file():
+    if plan.caption_outputs and not cache.text_file(row.caption).is_file():
         with torch.no_grad(), autocast():
-            cache.write_tensors(cache.text_file(row.caption), {"y": conditions.encode_prompt([row.caption], device)})
+            text = conditions.build(list(plan.caption_outputs), prompt=[row.caption], num_frames=spec.num_frames,
+                                    device=device)
+            cache.write_tensors(cache.text_file(row.caption), text)
         written += 1
     frame_types = cache.frame_types(video_hash)
 
-    def load(start: Any, interpolation: Any):
+    def load(start: Any, interpolation: Any) -> VideoClip:
         return load_video_clip(row.video, spec.num_frames, spec.resolution, spec.misc_size, spec.feature_framerate,
                                py_rng=_Fixed(interpolation), np_rng=_Fixed(start), with_mask=False)
 
@@ -307,18 +352,19 @@ def fill_clip(cache: ConditionCache, row: Annotation, spec: ClipLoaderSpec, vae:
         path = cache.clip_file(video_hash, start)
         if path.is_file():
             continue
-        interpolations = MISC_INTERPOLATIONS if "misc_first" in items else MISC_INTERPOLATIONS[:1]
+        interpolations = MISC_INTERPOLATIONS if "misc_first" in plan.streams else MISC_INTERPOLATIONS[:1]
         clips = [load(start, interpolation) for interpolation in interpolations]
         tensors: dict[str, torch.Tensor] = {}
         with torch.no_grad(), autocast():
             tensors["posterior_mean"], tensors["posterior_std"] = encode_posterior(vae, clips[0].video[None].to(device),
                                                                                    chunk_size)
-            if "image" in items:
-                tensors["image"] = conditions.encode_image(clips[0].vit_image[None].to(device), device)
-        if "motion" in items:
-            tensors["motion"] = clips[0].motion
-        if "misc_first" in items:
-            tensors.update({f"misc_first_{k}": clip.misc[:1] for k, clip in enumerate(clips)})
+            if plan.clip_outputs:
+                tensors.update(conditions.build(list(plan.clip_outputs), video=clips[0], device=device))
+        for stream in plan.streams:
+            if stream == "misc_first":
+                tensors.update({f"misc_first_{k}": clip.misc[:1] for k, clip in enumerate(clips)})
+            else:
+                tensors[stream] = getattr(clips[0], stream)
         cache.write_tensors(path, tensors)
         written += 1
     cache.write_frame_types(video_hash, frame_types, str(row.video))
@@ -327,8 +373,10 @@ def fill_clip(cache: ConditionCache, row: Annotation, spec: ClipLoaderSpec, vae:
 
 def open_cache(root: str | os.PathLike, spec: ClipLoaderSpec, chunk_size: int, device: torch.device,
                mixed_precision: str, vae: nn.Module, conditions: Any) -> ConditionCache:
-    """The cache at ``root`` for these settings and frozen networks (the VAE, and CLIP for text / image)."""
+    """The cache at ``root`` for these settings and frozen networks (the VAE, and those of the cached outputs)."""
+    plan = cache_plan(spec.conditions)
     networks = {"vae": vae}
-    if {"text", "image"} & set(spec.conditions):
-        networks["clip"] = conditions.clip
+    for model in sorted(models_needed(plan.caption_outputs + plan.clip_outputs)):
+        attribute = model.partition(":")[0]  # "clip:text" -> the builder's clip
+        networks[attribute] = conditions.model(attribute)
     return ConditionCache(Path(root), cache_fingerprint(spec, chunk_size, device.type, mixed_precision, networks))

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..annotators.midas import MidasConfig
 from ..annotators.sketch import SketchCleanerConfig
-from ..conditions import ConditionBuilder, normalize_conditions
+from ..conditions import CONDITIONS, ConditionBuilder, normalize_conditions
 from ..config import build
 from ..models.clip import OpenCLIPConfig
 from ..models.tokenizer import default_tokenizer
@@ -97,7 +97,8 @@ def untrained_encoder_prefixes(unet: VideoComposerUNet, conditions: list[str]) -
     unused = []
     for cond in unet.stc_conditions:
         if cond.name not in trained:
-            unused += [f"{cond.stc.stem_key}.", f"{cond.stc.frames_key}."]
-    if "image" not in trained:
-        unused.append("pre_image_condition.")
+            unused += [f"{cond.stc_encoder.stem_key}.", f"{cond.stc_encoder.frames_key}."]
+    for cond in CONDITIONS.values():  # UNet modules only one condition feeds (the style tokens' MLP)
+        if cond.name not in trained:
+            unused += [f"{key}." for key in cond.unet_keys]
     return tuple(unused)

@@ -12,7 +12,7 @@ lines: written here.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from einops import rearrange
@@ -44,7 +44,7 @@ def calibrate_condition_stems(unet: VideoComposerUNet, inputs: Mapping[str, torc
     Returns:
         ``{name: std of the encoder output after calibration}``, for the record.
     """
-    stems = {cond.name: getattr(unet, cond.stc.stem_key) for cond in unet.stc_conditions}
+    stems = {cond.name: getattr(unet, cond.stc_encoder.stem_key) for cond in unet.stc_conditions}
     unknown = sorted(set(inputs) - set(stems))
     if unknown:
         raise ValueError(f"no STC encoder for {unknown}; this UNet has {sorted(stems)}")

@@ -10,16 +10,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import yaml
 
 from ..conditions import CONDITIONS, OFFICIAL_COMPOSITIONS
+from ..config import CONFIG_DIR, ConfigError, check_keys, coerce, merge, read_layers, save_resolved
 from ..diffusion.gaussian_diffusion import LOSS_WEIGHTINGS
 from ..diffusion.prediction import PREDICTION_TYPES
-from ..config import CONFIG_DIR, ConfigError, check_keys, coerce, merge, read_layers, save_resolved
 from .port_config import PORT_KEYS, is_port_config, map_port_config
 
 BASE_CONFIG = CONFIG_DIR / "train_base.yaml"
@@ -263,7 +264,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "TrainConfig":
+    def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> TrainConfig:
         """Build from a plain dict, coercing and checking every value against the field types."""
         return cls(**_coerce_all(values, source))
 

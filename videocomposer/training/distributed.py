@@ -17,10 +17,10 @@ the launcher (torchrun) stops the other processes when that process exits non-ze
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Iterator, Sequence
 
 import torch
 import torch.distributed as dist

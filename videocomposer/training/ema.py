@@ -1,7 +1,7 @@
 """Exponential moving average of the trainable weights."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from ..files import atomic_path
 

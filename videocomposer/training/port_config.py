@@ -9,7 +9,8 @@ mapped values and one line per key, which ``videocomposer train`` prints.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..config import ConfigError
 

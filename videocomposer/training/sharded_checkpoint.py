@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import torch
 import torch.distributed as dist

@@ -23,34 +23,59 @@ import math
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..checkpoints import load_strict
 from ..conditions import normalize_conditions
 from ..diffusion import NoiseSchedule, loss_weights, mix_frame_noise, training_loss
+from ..files import ensure_writable_dir, write_text
 from ..models.vae import encode_video
 from ..video.clip import VideoClip
-from ..files import ensure_writable_dir, write_text
-from . import checkpoint as ckpt
 from .cache import CachedClipLoader, collate_cached, describe_size, features_from_cache, is_cached, open_cache
+from .checkpoint import (
+    UNET_FILE,
+    capture_rng_state,
+    find_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    prune_checkpoints,
+    remove_partial_saves,
+    restore_rng_state,
+    save_checkpoint,
+)
 from .components import build_models, check_model_config, untrained_encoder_prefixes
 from .config import ConfigError, TrainConfig, changed_keys, dump_config
-from .distributed import (DistInfo, RankFailure, clip_grad_norm, describe_samples, full_tensor, gradient_sync, like,
-                          refresh_parameters, setup_distributed, wrap_model)
 from .data import ClipLoaderSpec, EpochBatchSampler, VideoCaptionDataset, collate, keyed_seed, read_annotations
+from .distributed import (
+    DistInfo,
+    RankFailure,
+    clip_grad_norm,
+    describe_samples,
+    full_tensor,
+    gradient_sync,
+    like,
+    refresh_parameters,
+    setup_distributed,
+    wrap_model,
+)
 from .ema import EMA
 from .metrics import MetricsLog
 from .optim import build_optimizer, learning_rate_at, select_trainable, set_learning_rate
-from .sharded_checkpoint import (full_model_state, has_shards, load_model_weights, load_optimizer_shards,
-                                 save_optimizer_shards)
+from .sharded_checkpoint import (
+    full_model_state,
+    has_shards,
+    load_model_weights,
+    load_optimizer_shards,
+    save_optimizer_shards,
+)
 
 log = logging.getLogger("videocomposer.training")
 
@@ -206,7 +231,7 @@ class Trainer:
         if self.dist.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             dump_config(cfg, self.output_dir / "config.yaml")
-            ckpt.remove_partial_saves(self.ckpt_root)
+            remove_partial_saves(self.ckpt_root)
             counts = sum(p.numel() for p in self.unet.parameters()), sum(p.numel() for _, p in self.trainable)
             log.info("UNet parameters %s, trainable %s; conditions %s; %d clips, %d micro-batches per epoch; "
                      "%d optimizer steps; world size %d (%s); device %s; precision %s", f"{counts[0]:,}", f"{counts[1]:,}",
@@ -252,18 +277,18 @@ class Trainer:
 
     def _resume(self) -> Path | None:
         cfg = self.cfg
-        if cfg.resume == "auto" and not ckpt.list_checkpoints(self.ckpt_root):
+        if cfg.resume == "auto" and not list_checkpoints(self.ckpt_root):
             log.info("resume=auto: no checkpoint under %s, starting fresh", self.ckpt_root)
             return None
-        path = ckpt.find_checkpoint("latest" if cfg.resume == "auto" else cfg.resume, self.ckpt_root)
-        saved = ckpt.load_checkpoint(path)
+        path = find_checkpoint("latest" if cfg.resume == "auto" else cfg.resume, self.ckpt_root)
+        saved = load_checkpoint(path)
         differ = changed_keys(saved.config, cfg)
         if differ:
             log.warning("resuming %s with changed settings %s; the run will not match an uninterrupted one", path, differ)
         try:
             load_model_weights(self.unet, saved.unet)
         except ValueError as exc:
-            raise ValueError(f"resume={path}: {path / ckpt.UNET_FILE} does not fit the UNet: {exc}") from exc
+            raise ValueError(f"resume={path}: {path / UNET_FILE} does not fit the UNet: {exc}") from exc
         state = saved.state
         if not has_shards(path) and self.dist.world_size > 1 and cfg.parallelism == "fsdp2":
             raise ConfigError(f"resume={path}: this checkpoint predates sharded optimizer state; resume it once "
@@ -394,7 +419,7 @@ class Trainer:
 
     def save(self) -> Path | None:
         """Write a checkpoint of the current step (rank 0 writes; every rank contributes its RNG state)."""
-        own = {"rng": ckpt.capture_rng_state(), "broken_videos": self.broken_videos, "broken_files": sorted(self.broken_files)}
+        own = {"rng": capture_rng_state(), "broken_videos": self.broken_videos, "broken_files": sorted(self.broken_files)}
         ranks = [own]
         if self.dist.world_size > 1:
             ranks = [None] * self.dist.world_size
@@ -410,9 +435,9 @@ class Trainer:
                      "scaler": self.scaler.state_dict(), "ema_updates": self.ema.num_updates if self.ema else 0,
                      "skipped_steps": self.skipped_steps, "ranks": ranks,
                      "world_size": self.dist.world_size, "batch_size": self.cfg.batch_size}
-            path = ckpt.save_checkpoint(self.ckpt_root, self.step, weights, ema, state, self.cfg.to_dict(),
+            path = save_checkpoint(self.ckpt_root, self.step, weights, ema, state, self.cfg.to_dict(),
                                         move_in={"sharded": shards})
-            for old in ckpt.prune_checkpoints(self.ckpt_root, self.cfg.keep_last):
+            for old in prune_checkpoints(self.ckpt_root, self.cfg.keep_last):
                 log.info("removed old checkpoint %s (keep_last=%d)", old, self.cfg.keep_last)
             log.info("saved checkpoint %s", path)
         if self.dist.world_size > 1:
@@ -427,7 +452,7 @@ class Trainer:
         metrics = MetricsLog(self.output_dir, start_step, cfg.tensorboard) if main else None
         batches = iter(self._loader())
         if self.rng_state is not None:
-            ckpt.restore_rng_state(self.rng_state)
+            restore_rng_state(self.rng_state)
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (main and cfg.progress_bar),
                    desc="train", dynamic_ncols=True, file=sys.stderr)
         losses, step_times, checkpoints = [], [], []

@@ -16,13 +16,14 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from ..app.errors import RequestError
 from ..app.generation import generate, prepare_generation
 from ..app.generation_request import FREE_COMPOSITION, INPUT_FIELDS, GenerateRequest
-from ..app.errors import RequestError
 from ..conditions import CONDITIONS
 from ..files import write_text
 from ..pipelines.presets import load_preset

@@ -10,8 +10,13 @@ from typing import Any
 from ..checkpoints import OFFICIAL_FILES
 from ..conditions import CONDITIONS
 from ..pipelines.components import components_for, is_pretrained_folder
-from ..pipelines.toy_model import (PACKAGED_TOY_MODEL, TOY_WEIGHTS_NAME, resolve_weights_dir, stored_defaults,
-                                   toy_model_dir)
+from ..pipelines.toy_model import (
+    PACKAGED_TOY_MODEL,
+    TOY_WEIGHTS_NAME,
+    resolve_weights_dir,
+    stored_defaults,
+    toy_model_dir,
+)
 
 
 @dataclass(frozen=True)

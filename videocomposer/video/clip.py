@@ -21,13 +21,15 @@ class VideoClip:
 
     A collated batch has a leading ``B`` on every stream (``[B, F, C, H, W]``, ``vit_image``
     ``[B, 3, 224, 224]``). Training keeps only the streams its conditions read: ``misc``, ``motion``
-    and ``vit_image`` may then be None (see :func:`videocomposer.conditions.clip_streams`).
+    and ``vit_image`` may then be None (see :func:`videocomposer.conditions.clip_streams`); a clip
+    rebuilt from the training condition cache has no decoded ``video`` (None) and ``misc`` may hold
+    frame 0 only.
         frame_indices: ``[F]`` int64 indices into the re-encoded stream.
         fps: the sampling frame rate the clip was re-encoded at.
         frame_types: picture types of the re-encoded stream (``"IPPP..."``), for inspection.
     """
 
-    video: torch.Tensor
+    video: torch.Tensor | None
     misc: torch.Tensor | None
     motion: torch.Tensor | None
     vit_image: torch.Tensor | None
@@ -38,5 +40,8 @@ class VideoClip:
 
     @property
     def num_frames(self) -> int:
-        """``F``, also for a collated clip (streams ``[B, F, C, H, W]``)."""
+        """``F``, also for a collated clip (streams ``[B, F, C, H, W]``); an error when the frames were not decoded."""
+        if self.video is None:
+            raise ValueError("this clip's frames were not decoded (a clip rebuilt from the condition cache); "
+                             "give num_frames with it")
         return int(self.video.shape[-4])

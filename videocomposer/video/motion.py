@@ -7,7 +7,7 @@ then casts to float32. Magnitudes stay in source-resolution pixels.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

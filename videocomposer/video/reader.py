@@ -17,10 +17,11 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import cast
 
 import av
 import numpy as np
@@ -154,7 +155,9 @@ def sampling_fps(num_frames: int, fps: float, feature_framerate: int = 4, min_fr
 def _rotation_filters(rotation: float) -> list[tuple[str, str | None]]:
     """The filters ffmpeg's CLI inserts for a display rotation (counter-clockwise degrees)."""
     theta = (-round(rotation)) % 360
-    return {90: [("transpose", "clock")], 180: [("hflip", None), ("vflip", None)], 270: [("transpose", "cclock")]}.get(theta, [])
+    filters: dict[int, list[tuple[str, str | None]]] = {
+        90: [("transpose", "clock")], 180: [("hflip", None), ("vflip", None)], 270: [("transpose", "cclock")]}
+    return filters.get(theta, [])
 
 
 class _Mpeg4Encoder:
@@ -178,7 +181,8 @@ class _Mpeg4Encoder:
 
     def _encode(self, frame: av.VideoFrame | None) -> None:
         if frame is not None:  # as the CLI: the encoder places its own I-frames (GOP 12), not the source's
-            frame.pict_type, frame.key_frame = av.video.frame.PictureType.NONE, False
+            frame.pict_type = av.video.frame.PictureType.NONE
+            frame.key_frame = False  # type: ignore[misc]  # settable; PyAV's stub declares it read-only
         if self.codec is None:
             if frame is None:
                 return
@@ -194,7 +198,7 @@ class _Mpeg4Encoder:
         self.graph.push(frame)
         while True:
             try:
-                self._encode(self.graph.pull())
+                self._encode(cast(av.VideoFrame, self.graph.pull()))  # a video graph gives video frames
             except (av.BlockingIOError, av.EOFError):
                 break
 
@@ -248,7 +252,7 @@ def _motion_vectors(frame: av.VideoFrame) -> np.ndarray:
 
 def _decoded_frames(source: bytes | str | os.PathLike, name: str) -> Iterator[av.VideoFrame]:
     if isinstance(source, (bytes, bytearray)):
-        container = av.open(io.BytesIO(source), format="m4v")
+        container = av.open(io.BytesIO(source), mode="r", format="m4v")
     else:
         container = _open(source)
     with container:

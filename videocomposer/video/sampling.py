@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -60,8 +60,8 @@ def choose_start_index(frame_types: str, num_frames: int, rng: np.random.RandomS
 
 def draw_misc_interpolations(num_frames: int, rng: random.Random | None = None) -> list[Image.Resampling]:
     """``random.choice([BILINEAR, BICUBIC, LANCZOS])`` once per frame, in frame order."""
-    rng = rng or random
-    return [rng.choice(MISC_INTERPOLATIONS) for _ in range(num_frames)]
+    choose = rng.choice if rng is not None else random.choice
+    return [choose(MISC_INTERPOLATIONS) for _ in range(num_frames)]
 
 
 def resize_short_side(image: Image.Image, size: int, resample: Image.Resampling) -> Image.Image:

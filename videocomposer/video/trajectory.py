@@ -117,7 +117,7 @@ class Trajectory:
                                                                  or value < 1):
                 raise TrajectoryError(f"trajectory {name} must be a positive integer (pixels), got {value!r}")
 
-    def scaled(self, short_side: int) -> "Trajectory":
+    def scaled(self, short_side: int) -> Trajectory:
         """The same strokes on the canvas scaled so that its short side is ``short_side`` pixels."""
         scale = short_side / min(self.width, self.height)
         strokes = tuple(Stroke(tuple((x * scale, y * scale) for x, y in s.points), s.radius * scale, s.timing)
@@ -158,7 +158,7 @@ class Trajectory:
         """Per frame, the float64 ``[H, W, 2]`` field of :func:`~videocomposer.video.motion.dense_motion_field`."""
         return [dense_motion_field(rows, self.height, self.width) for rows in self.block_vectors(num_frames)]
 
-    def source(self, resolution: int, source_size: int | None = None) -> "Trajectory":
+    def source(self, resolution: int, source_size: int | None = None) -> Trajectory:
         """The strokes on the source the field is made for: short side ``source_size``, else this trajectory's
         ``source_size``, else ``resolution`` (see :meth:`motion_condition`)."""
         return self.scaled(source_size or self.source_size or resolution)
@@ -191,7 +191,7 @@ class Trajectory:
         return re.sub(r"\[\s*([^\[\]\s,]+),\s*([^\[\]\s,]+)\s*\]", r"[\1, \2]", json.dumps(self.to_dict(), indent=1))
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "trajectory") -> "Trajectory":
+    def from_dict(cls, data: Any, source: str = "trajectory") -> Trajectory:
         """Build from the JSON mapping (module docstring); errors name ``source`` and the field."""
         try:
             if not isinstance(data, dict):
@@ -215,7 +215,7 @@ class Trajectory:
             raise TrajectoryError(f"{source}: {exc}") from None
 
     @classmethod
-    def from_json(cls, text: str, source: str = "trajectory") -> "Trajectory":
+    def from_json(cls, text: str, source: str = "trajectory") -> Trajectory:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

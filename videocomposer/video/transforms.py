@@ -5,7 +5,7 @@ frames (384) and the CLIP reference frame (224) all go through it.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -24,9 +24,9 @@ def center_crop_v2(image: Image.Image, size: int) -> Image.Image:
     at ``((w − size)//2, (h − size)//2)``.
     """
     while min(image.size) >= 2 * size:
-        image = image.resize((image.width // 2, image.height // 2), resample=Image.BOX)
+        image = image.resize((image.width // 2, image.height // 2), resample=Image.Resampling.BOX)
     scale = size / min(image.size)
-    image = image.resize((round(scale * image.width), round(scale * image.height)), resample=Image.BICUBIC)
+    image = image.resize((round(scale * image.width), round(scale * image.height)), resample=Image.Resampling.BICUBIC)
     left, top = (image.width - size) // 2, (image.height - size) // 2
     return image.crop((left, top, left + size, top + size))
 

@@ -12,10 +12,10 @@ Frame conventions accepted everywhere (see :func:`to_uint8_frames`):
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 import av
 import numpy as np
@@ -122,12 +122,12 @@ class Panel:
 def _resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     if frames.shape[1:3] == (height, width):
         return frames
-    return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BILINEAR)) for f in frames])
+    return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.Resampling.BILINEAR)) for f in frames])
 
 
-def _text_strip(lines: Sequence[str], width: int, font: ImageFont.ImageFont, fill=(255, 255, 255), bg=(0, 0, 0)) -> np.ndarray:
+def _text_strip(lines: Sequence[str], width: int, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, fill=(255, 255, 255), bg=(0, 0, 0)) -> np.ndarray:
     """Render ``lines`` centred on a ``[h, width, 3]`` uint8 strip."""
-    line_height = font.getbbox("Ag|")[3] + 4  # same for every line, so label strips align
+    line_height = int(font.getbbox("Ag|")[3]) + 4  # same for every line, so label strips align
     strip = Image.new("RGB", (width, line_height * len(lines) + 4), bg)
     draw = ImageDraw.Draw(strip)
     for i, line in enumerate(lines):

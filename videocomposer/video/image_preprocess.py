@@ -11,12 +11,12 @@ Both end with ``ToTensor`` + ``Normalize`` with OpenAI's CLIP mean/std and retur
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from PIL import Image
 
-from ..video.transforms import (
+from .transforms import (
     OPENAI_CLIP_MEAN,
     OPENAI_CLIP_STD,
     center_crop_v2,
@@ -36,7 +36,7 @@ def resize_shorter_side_and_center_crop(image: Image.Image, size: int = CLIP_IMA
     new_short, new_long = size, int(size * long / short)
     new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
     if (new_w, new_h) != (w, h):
-        image = image.resize((new_w, new_h), resample=Image.BICUBIC)
+        image = image.resize((new_w, new_h), resample=Image.Resampling.BICUBIC)
     left, top = int(round((new_w - size) / 2.0)), int(round((new_h - size) / 2.0))
     return image.crop((left, top, left + size, top + size))
 
