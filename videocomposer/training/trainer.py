@@ -343,6 +343,9 @@ class Trainer:
                           collate_fn=collate_cached if cfg.condition_cache else collate,
                           pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init if workers else None,
                           prefetch_factor=cfg.prefetch_factor if workers else None,
+                          # a forked worker can inherit a lock held by one of FFmpeg's threads in this process and
+                          # hang in its first decode: workers start as fresh interpreters
+                          multiprocessing_context="spawn" if workers else None,
                           generator=torch.Generator().manual_seed(cfg.seed))  # never touches the global RNG
 
     # ------------------------------------------------------------------------------ one step
