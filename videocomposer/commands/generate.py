@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from ..conditions import CONDITIONS, INPUTS, input_flags
 from ..diffusion import SCHEDULERS
 from ..pipelines.presets import INPUT_FLAGS, TaskPreset, available_presets, load_preset
+from ..video.motion import MOTION_MODES
 from .common import DTYPES, UsageError, add_model_arguments, device, existing, model_defaults, unet_file, weights_dir
 
 #: The file inputs generate reads, by name (the registered inputs with a flag, except the caption).
@@ -81,18 +83,21 @@ class PreparedGeneration:
     output_dir: Path
     video: Path | None = None
     video_probe: Any = None  # VideoProbe of the source video
+    motion_mode: str | None = None  # --motion-mode (None: the model's)
 
     def source(self) -> Any:
         """The clip's frames ``[B, 3, F, M, M]`` for the grid's source panel, or None."""
         return self.prepared.source_video() if self.preset.save_origin_video else None
 
     def source_description(self) -> Any:
-        """What the conditions came from, for ``--save-conditions``: the video's probe, or a drawn trajectory
-        (its canvas at the source size plays the source video's part), or None."""
-        motion = self.inputs.get("motion")
-        if self.video_probe is not None or motion is None:
-            return self.video_probe
-        return motion.source(max(self.preset.height, self.preset.width))
+        """What the conditions came from, for ``--save-conditions``: the video's probe (its size: that of the frames
+        the motion vectors came from), or a drawn trajectory (its canvas at the source size plays the source
+        video's part), or None."""
+        motion, settings = self.inputs.get("motion"), self.pipe.motion_settings.with_mode(self.motion_mode)
+        if self.video_probe is not None:
+            height, width = settings.vector_frame_shape(self.video_probe.height, self.video_probe.width)
+            return dataclasses.replace(self.video_probe, height=height, width=width)
+        return None if motion is None else motion.source_for(max(self.preset.height, self.preset.width), settings)
 
 
 def prepare_generation(args: argparse.Namespace, pipe: Any = None) -> PreparedGeneration:
@@ -136,8 +141,8 @@ def prepare_generation(args: argparse.Namespace, pipe: Any = None) -> PreparedGe
 
     prepared = pipe.prepare_conditions(preset.all_conditions(), video=video, prompt=preset.prompt,
                                        num_frames=preset.num_frames, height=preset.height, width=preset.width,
-                                       seed=preset.seed, **inputs)
-    return PreparedGeneration(preset, pipe, prepared, inputs, output_dir, video, probe)
+                                       seed=preset.seed, motion_mode=args.motion_mode, **inputs)
+    return PreparedGeneration(preset, pipe, prepared, inputs, output_dir, video, probe, args.motion_mode)
 
 
 def generate(args: argparse.Namespace, pipe: Any = None, command: str | None = None) -> list[Path]:
@@ -223,6 +228,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     settings.add_argument("--height", type=int, help="video height in pixels (default 256, or the model's own)")
     settings.add_argument("--width", type=int, help="video width in pixels (default 256, or the model's own)")
     settings.add_argument("--fps", type=float, help="frame rate of the written files (default 8)")
+    settings.add_argument("--motion-mode", "--motion_mode", choices=MOTION_MODES,
+                          help="how the motion condition is made from the video or --trajectory: 'reference' (the "
+                          "original's: vectors at the source's own size, mostly lost for sources much larger than the "
+                          "model's videos) or 'rescaled' (the source brought to the model's training size first); "
+                          "default: the model's (rescaled for toy, reference for the official weights)")
     settings.add_argument("--unet-file", "--unet_file", help="UNet weights: a file name inside --weights-dir, or the path "
                           "of a file (e.g. a fine-tuned runs/<name>/checkpoints/step_<N>/unet.safetensors)")
     add_model_arguments(parser)

@@ -15,19 +15,21 @@ The built-in conditions (``B`` batch, ``F`` frames, ``M`` the misc/annotator siz
 ``depth``         ``[B, 1, F, M, M]``   MiDaS inverse depth / 20, clamped to [0, 10]
 ``sketch``        ``[B, 1, F, M, M]``   ``1 − cleaner(1 − pidinet(frame))`` in [0, 1]
 ``single_sketch`` ``[B, 1, F, M, M]``   the first frame's sketch (or the sketch image's), repeated
-``motion``        ``[B, 2, F, R, R]``   motion vectors (dx, dy) in source pixels, sparse
+``motion``        ``[B, 2, F, R, R]``   motion vectors (dx, dy) in source pixels, sparse (see
+                                        :mod:`videocomposer.video.motion` for the modes)
 ================= ===================== ===============================================================
 """
 from __future__ import annotations
 
-from .registry import (CONDITIONS, INPUTS, Condition, STCEncoder, UserInput, clip_streams, get_condition,
-                       implied_conditions, input_flags, known_condition_names, missing_input_message, models_needed, normalize_condition, normalize_conditions, reference_name,
-                       register_condition, register_input, stc_conditions, unregister_condition)
+from .registry import (CONDITIONS, INPUTS, Condition, STCEncoder, UserInput, clip_streams, conditions_reading,
+                       get_condition, implied_conditions, input_flags, known_condition_names, missing_input_message, models_needed, normalize_condition, normalize_conditions, reference_name,
+                       register_condition, register_input, stc_conditions, unregister_condition, video_conditions)
 from .builder import BuildContext, ConditionBuilder, misc_transform  # noqa: E402  (after the registry)
 from .builtin import OFFICIAL_COMPOSITIONS  # noqa: E402  (registers the built-in conditions)
 
 
 __all__ = ["BuildContext", "CONDITIONS", "OFFICIAL_COMPOSITIONS", "Condition", "ConditionBuilder", "INPUTS", "STCEncoder", "UserInput",
-           "clip_streams", "get_condition", "implied_conditions", "input_flags", "known_condition_names", "misc_transform",
+           "clip_streams", "conditions_reading", "get_condition", "implied_conditions", "input_flags", "known_condition_names", "misc_transform",
            "missing_input_message", "models_needed", "normalize_condition", "normalize_conditions", "reference_name",
-           "register_condition", "register_input", "stc_conditions", "unregister_condition"]
+           "register_condition", "register_input", "stc_conditions", "unregister_condition",
+           "video_conditions"]

@@ -27,14 +27,15 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..checkpoints import OFFICIAL_FILES
-from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, implied_conditions, missing_input_message,
-                          normalize_conditions)
+from ..conditions import (CONDITIONS, INPUTS, ConditionBuilder, conditions_reading, implied_conditions,
+                          missing_input_message, normalize_condition, normalize_conditions, video_conditions)
 from ..diffusion import (PREDICTION_TYPES, SCHEDULERS, NoiseSchedule, check_noise_correlation, check_prediction_type,
                          frame_guidance_scales, frame_noise,
                          make_guidance_kwargs, make_sampler, sample)
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
+from ..video.motion import MotionSettings
 from ..video.trajectory import Trajectory
 from .components import (COMPONENTS, components_for, is_pretrained_folder, load_components, load_official_components,
                          read_index, save_component, write_index)
@@ -52,6 +53,14 @@ DEFAULTS = {"num_frames": 16, "height": 256, "width": 256, "num_inference_steps"
 #: caption into in training (the reference's UNet, and so ``videocomposer train``): a model trained with its
 #: captions dropped that way has only ever seen zeros as "no caption".
 EMPTY_CAPTIONS = ("encoded", "zeros")
+
+
+def stored_motion_settings(settings: dict[str, Any], index_file: Path) -> MotionSettings:
+    """A folder's ``pipeline_config.motion_condition`` (absent: the reference's, as the official model);
+    a ``ValueError`` naming the file and field for a bad value."""
+    if "motion_condition" not in settings:
+        return MotionSettings()
+    return MotionSettings.from_dict(settings["motion_condition"], f"{index_file}: pipeline_config.motion_condition")
 
 
 def check_empty_caption(kind: str) -> str:
@@ -130,6 +139,9 @@ class VideoComposerPipeline:
         #: The name of the UNet weight file the pipeline was loaded from (recorded by save_pretrained).
         self.unet_source: str | None = None
         self.empty_caption = empty_caption
+        #: How the motion condition is made from a video or a drawn trajectory (the model's; ``save_pretrained``
+        #: records it as ``pipeline_config.motion_condition``); one call may pick another mode (``motion_mode``).
+        self.motion_settings = MotionSettings()
 
     @property
     def empty_caption(self) -> str:
@@ -201,6 +213,7 @@ class VideoComposerPipeline:
                    prediction_type=settings.get("prediction_type", "epsilon"),
                    noise_correlation=correlation, empty_caption=empty_caption)
         pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
+        pipe.motion_settings = stored_motion_settings(settings, folder / "model_index.json")
         pipe.set_defaults(**{k: settings[k] for k in (*DEFAULTS, "misc_size") if k in settings})
         return pipe.to(device, dtype)
 
@@ -224,6 +237,7 @@ class VideoComposerPipeline:
         settings = {"scheduler": self.scheduler, "prediction_type": self.prediction_type,
                     "zero_terminal_snr": self.schedule.zero_terminal_snr, "noise_correlation": self.noise_correlation,
                     "empty_caption": self.empty_caption, **({"unet_file": self.unet_source} if self.unet_source else {}),
+                    "motion_condition": self.motion_settings.to_dict(),
                     **self.defaults, **({"misc_size": self.misc_size} if self.misc_size is not None else {})}
         write_index(folder, list(self.components()), settings)
         return folder
@@ -311,18 +325,46 @@ class VideoComposerPipeline:
 
     # ------------------------------------------------------------------ stages
 
+    def loaded_models(self) -> set[str]:
+        """The frozen models this pipeline holds, by the names conditions ask for (``clip:text``, ``clip:image``,
+        ``midas``, ``pidinet``, ``sketch_cleaner``)."""
+        towers = {f"clip:{tower}" for tower in self.clip.towers} if self.clip is not None else set()
+        return towers | {name for name in ("midas", "pidinet", "sketch_cleaner") if getattr(self, name) is not None}
+
+    def served_conditions(self) -> list[str]:
+        """The conditions this pipeline can build and its UNet takes (its ``video_compositions`` whose frozen
+        models are loaded), in the registry's order."""
+        composed = {normalize_condition(name) for name in self.unet.config.video_compositions}
+        loaded = self.loaded_models()
+        return [c.name for c in CONDITIONS.values() if c.name in composed and set(c.models) <= loaded]
+
     def resolve_conditions(self, conditions: Sequence[str] | None, **inputs: Any) -> list[str]:
         """``conditions`` normalised; when None, implied by the inputs given (each condition's ``implied_by``:
         prompt → ``y``, image → ``local_image``, style_image → ``image``, sketch → ``single_sketch``, depth,
-        mask → ``masked``, motion) and the precomputed ones."""
+        mask → ``masked``, motion; a video → every condition it gives that this pipeline serves, e.g. ``motion``
+        and ``local_image`` for the built-in toy model) and the precomputed ones.
+
+        A given video that no condition would read is refused, naming the conditions that could read it."""
+        precomputed = inputs.get("precomputed") or {}
         if conditions is not None:
-            return normalize_conditions(conditions)
-        implied = implied_conditions(inputs)
-        implied += [c for c in inputs.get("precomputed", {}) if c not in implied]
-        if not implied:
-            raise ValueError("nothing to condition on: give a prompt and/or inputs, and conditions=[...] to say which "
-                             f"conditions to take from a video (choose from {list(CONDITIONS)})")
-        return implied
+            resolved = normalize_conditions(conditions)
+        else:
+            resolved = implied_conditions(inputs, served=self.served_conditions())
+            resolved += [c for c in precomputed if c not in resolved]
+        if inputs.get("video") is not None and not conditions_reading("video", resolved, inputs, precomputed):
+            raise ValueError(self._unused_video_message(resolved, inputs, precomputed))
+        if not resolved:
+            raise ValueError("nothing to condition on: give a prompt and/or inputs (a video, an image, ...), or "
+                             f"conditions=[...] (this model serves {self.served_conditions()})")
+        return resolved
+
+    def _unused_video_message(self, conditions: Sequence[str], inputs: dict[str, Any], precomputed: dict) -> str:
+        readers = [c for c in self.served_conditions() if c in video_conditions()]
+        elsewhere = [f"{c} from {other}=" for c in conditions if c not in precomputed
+                     for other in CONDITIONS[c].inputs if other != "video" and inputs.get(other) is not None]
+        where = f" (it takes {', '.join(elsewhere)})" if elsewhere else ""
+        return (f"video= is given, but none of the conditions {list(conditions)} reads it{where}; this model takes "
+                f"{readers or 'nothing'} from a video: name the ones to use with conditions=[...], or leave video= out")
 
     def check_inputs(self, conditions: Sequence[str], *, prompt: Any, prompt_embeds: Any, negative_prompt: Any,
                      negative_prompt_embeds: Any, video: Any, num_frames: int, height: int, width: int,
@@ -379,9 +421,12 @@ class VideoComposerPipeline:
 
     def prepare_conditions(self, conditions: Sequence[str], *, video: str | os.PathLike | VideoClip | None = None,
                            num_frames: int = 16, height: int = 256, width: int = 256, seed: int | None = None,
-                           precomputed: dict[str, torch.Tensor] | None = None, **inputs: Any) -> PreparedConditions:
+                           precomputed: dict[str, torch.Tensor] | None = None, motion_mode: str | None = None,
+                           **inputs: Any) -> PreparedConditions:
         """Stages 2-3 of :meth:`__call__`: sample the clip from ``video`` and build ``conditions`` once
         (:func:`~videocomposer.pipelines.inputs.prepare_conditions` over this pipeline's frozen models).
+        ``motion_mode``: how the motion condition is made (:data:`~videocomposer.video.motion.MOTION_MODES`;
+        default: the model's, :attr:`motion_settings`).
 
         ``inputs``: ``prompt``, ``prompt_embeds``, ``image``, ``style_image``, ``sketch``, ``depth``, ``mask``,
         ``motion`` (or any registered input) as in :meth:`__call__`. ``seed`` drives clip sampling and the
@@ -391,7 +436,8 @@ class VideoComposerPipeline:
         with self._encoders_on_device():  # with offloading, the frozen encoders visit the device only now
             return prepare_conditions(self.builder(), conditions, video=video, num_frames=num_frames, height=height,
                                       width=width, seed=seed, misc_size=self.misc_size, precomputed=precomputed,
-                                      device=self.device, **inputs)
+                                      device=self.device, motion_settings=self.motion_settings.with_mode(motion_mode),
+                                      **inputs)
 
     @property
     def vae_scale_factor(self) -> int:
@@ -436,7 +482,7 @@ class VideoComposerPipeline:
                  prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
                  precomputed_conditions: dict[str, torch.Tensor] | None = None, seed: int | None = None,
                  output_type: OutputType = "pil", callback_on_step_end: Callable[..., dict | None] | None = None,
-                 **extra_inputs: Any) -> VideoComposerPipelineOutput:
+                 motion_mode: str | None = None, **extra_inputs: Any) -> VideoComposerPipelineOutput:
         """Generate a video from any composition of conditions.
 
         Args:
@@ -472,6 +518,10 @@ class VideoComposerPipeline:
             output_type: ``"pil"``, ``"np"``, ``"pt"`` or ``"latent"``.
             callback_on_step_end: ``fn(pipe, step, timestep, {"latents": x})`` after every step; a returned
                 dict with ``"latents"`` replaces the running latents.
+            motion_mode: how the motion condition is made from ``video`` or a drawn trajectory: ``"reference"`` (the
+                original's: the source's vectors at its own size) or ``"rescaled"`` (the source brought to the
+                model's training scale first: the same motion at any source size); default: the model's
+                (:attr:`motion_settings`; see :mod:`videocomposer.video.motion`).
             extra_inputs: inputs of conditions added with :func:`~videocomposer.conditions.register_condition`.
         """
         # 1. check inputs
@@ -488,8 +538,8 @@ class VideoComposerPipeline:
         inputs = dict(image=image, style_image=style_image, sketch=sketch, depth=depth, mask=mask, motion=motion,
                       **extra_inputs)
         precomputed = dict(precomputed_conditions or {})
-        conditions = self.resolve_conditions(conditions, prompt=prompt, prompt_embeds=prompt_embeds, **inputs,
-                                             precomputed=precomputed)
+        conditions = self.resolve_conditions(conditions, prompt=prompt, prompt_embeds=prompt_embeds, video=video,
+                                             **inputs, precomputed=precomputed)
         self.check_inputs(conditions, prompt=prompt, prompt_embeds=prompt_embeds, negative_prompt=negative_prompt,
                           negative_prompt_embeds=negative_prompt_embeds, video=video, num_frames=num_frames, height=height,
                           width=width, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
@@ -504,7 +554,7 @@ class VideoComposerPipeline:
         # 2-3. read the video and build the conditions
         prepared = self.prepare_conditions(conditions, video=video, prompt=prompt, prompt_embeds=prompt_embeds,
                                            precomputed=precomputed, num_frames=num_frames, height=height, width=width,
-                                           seed=seed, **inputs)
+                                           seed=seed, motion_mode=motion_mode, **inputs)
         cond = prepared.conditions
         if negative_prompt is not None:
             with self._encoders_on_device():

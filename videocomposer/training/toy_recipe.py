@@ -268,6 +268,7 @@ class Recipe:
         from diffusers import AutoencoderKL
 
         from ..pipelines.pipeline import VideoComposerPipeline
+        from ..video.motion import MotionSettings
 
         began = time.time()
         # the run's last checkpoint, found under this output folder wherever the recipe is run from: its EMA
@@ -291,6 +292,8 @@ class Recipe:
         # "How the recipe got here" has what this changes
         pipe.empty_caption = "zeros"
         pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
+        # its motion condition was trained on 128-px clips: sources of any size are brought to that scale first
+        pipe.motion_settings = MotionSettings("rescaled", synthetic.CLIP_SIZE)
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
         if self.model_dir.exists():
             shutil.rmtree(self.model_dir)
