@@ -15,9 +15,10 @@ Three measurements, printed as tables with the command that made them:
    between the centroid of the generated object and the source's, in fractions of the frame side, averaged
    over frames 1-7; with the motion condition in each mode and without it (``y, local_image``: the same inputs
    at every size, generated once from the 256-px clips).
-3. **Stroke gain**: a 100-px straight stroke from the centre of a disc on a 256-px first frame, in 4
-   directions; the object's displacement along the stroke over the 8 frames divided by 100 px, for the
-   stroke rasterised as each mode does by default, and with no stroke.
+3. **Stroke gain**: a 100-px straight stroke from the centre of a disc on a 256-px first frame, 8 strokes
+   (each of 4 directions twice, the caption naming the direction); the object's displacement along the stroke
+   over the 8 frames divided by 100 px, for the stroke rasterised as each mode does by default, and with no
+   stroke (``y, local_image``).
 
 Sampling: DPM-Solver++ (the toy model's sampler) with ``--steps`` steps (default 8, against the model's 20, to
 stay within a few minutes on 2 CPU cores), the model's guidance, seed 8888. A setting whose conditions equal
@@ -43,7 +44,7 @@ from PIL import Image, ImageDraw
 from videocomposer.pipelines import VideoComposerPipeline
 from videocomposer.pipelines.toy_model import toy_model_dir
 from videocomposer.training.synthetic import BACKGROUND_COLOURS, OBJECT_COLOURS, direction_words
-from videocomposer.video.motion import MotionSettings, dense_motion_field, motion_condition
+from videocomposer.video.motion import MotionSettings, motion_condition
 from videocomposer.video.reader import decode_motion_stream, reencode_mpeg4
 from videocomposer.video.sampling import load_video_clip
 from videocomposer.video.trajectory import Stroke, Trajectory
@@ -76,14 +77,15 @@ def textured_disc_clip(path: Path, height: int, width: int, frames: int = 17) ->
     write_mp4(path, np.stack(out), fps=4)
 
 
-def block_area_condition(path: Path, resolution: int, source_size: int = 128) -> torch.Tensor:
-    """The ``block-area`` candidate (module docstring) from the re-encode at the source's own size."""
+def block_area_condition(path: Path, resolution: int, frames: int = 16, source_size: int = 128) -> torch.Tensor:
+    """The ``block-area`` candidate (module docstring) of the first ``frames`` frames, from the re-encode at the
+    source's own size."""
     stream = decode_motion_stream(reencode_mpeg4(path, 4), [0])
     height, width = stream.frames[0].shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
     fields = []
-    for rows in stream.motion_vectors:
+    for rows in stream.motion_vectors[:frames]:
         filled = np.zeros((height, width, 2))
         for src, bw, bh, _, _, x, y, mx, my, scale in rows:
             filled[max(0, y - bh // 2):y + bh // 2, max(0, x - bw // 2):x + bw // 2] = src * np.array([mx, my]) / scale
@@ -114,7 +116,8 @@ def condition_agreement(folder: Path) -> None:
         conditions = {(size, mode): load_video_clip(path, 16, resolution, 64, seed=0, with_mask=False,
                                                     motion_settings=settings).motion
                       for size, path in clips.items() for mode, settings in modes.items()}
-        conditions.update({(size, "block-area"): block_area_condition(path, resolution) for size, path in clips.items()})
+        conditions.update({(size, "block-area"): block_area_condition(path, resolution)
+                           for size, path in clips.items()})
         print(f"R = {resolution}:  {'source':>10s} " + " ".join(f"{m:>20s}" for m in (*modes, "block-area")))
         for size in clips:
             cells = [agreement(conditions[(128, 128), mode], conditions[size, mode]) for mode in (*modes, "block-area")]
@@ -260,27 +263,38 @@ def path_error_table(pipe, folder: Path, clips: int, sizes: list[int], steps: in
 
 # ---------------------------------------------------------------------------------------------- 3. stroke gain
 
+#: The stroke cases: direction, disc colour, background (each direction twice).
+STROKES = (("right", "red", "gray"), ("left", "blue", "black"), ("down", "yellow", "navy"), ("up", "green", "brown"),
+           ("right", "white", "teal"), ("left", "orange", "navy"), ("down", "purple", "gray"),
+           ("up", "yellow", "black"))
+DIRECTIONS = {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}
+
+
+def stroke_case(word: str, colour: str, background: str, length: float, canvas: int, radius: int = 28) -> dict:
+    """A disc at the centre of the first frame and a straight stroke of ``length`` px from its centre."""
+    centre, (dx, dy) = canvas / 2, DIRECTIONS[word]
+    image = Image.new("RGB", (canvas, canvas), BACKGROUND_COLOURS[background])
+    ImageDraw.Draw(image).ellipse([centre - radius, centre - radius, centre + radius, centre + radius],
+                                  fill=OBJECT_COLOURS[colour])
+    stroke = Stroke(((centre, centre), (centre + dx * length, centre + dy * length)), radius=radius + 8)
+    return {"prompt": f"a {colour} circle moves {word} over a {background} background", "image": image,
+            "motion": Trajectory(canvas, canvas, (stroke,))}
+
+
 def stroke_gain_table(pipe, steps: int, length: float = 100.0, canvas: int = 256) -> None:
-    directions = {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}
-    colours, backgrounds = ("red", "blue", "yellow", "green"), ("gray", "black", "navy", "brown")
-    radius, centre = 28, canvas / 2
-    items = {}
-    for (word, (dx, dy)), colour, background in zip(directions.items(), colours, backgrounds):
-        image = Image.new("RGB", (canvas, canvas), BACKGROUND_COLOURS[background])
-        ImageDraw.Draw(image).ellipse([centre - radius, centre - radius, centre + radius, centre + radius],
-                                      fill=OBJECT_COLOURS[colour])
-        stroke = Stroke(((centre, centre), (centre + dx * length, centre + dy * length)), radius=radius + 8)
-        items[word] = {"prompt": f"a {colour} circle moves {word} over a {background} background", "image": image,
-                       "motion": Trajectory(canvas, canvas, (stroke,))}
+    cases = [stroke_case(*case, length, canvas) for case in STROKES]
     print(f"\n3. stroke gain: the object's displacement along a {length:.0f}-px stroke / {length:.0f} px "
-          f"({canvas}-px first frame, 4 directions)")
+          f"({canvas}-px first frame, {len(cases)} strokes in 4 directions; the caption names the direction)")
     for label, mode in (("no stroke", None), ("reference", "reference"), ("rescaled", "rescaled")):
-        chosen = [item if mode else {k: v for k, v in item.items() if k != "motion"} for item in items.values()]
+        chosen = [case if mode else {k: v for k, v in case.items() if k != "motion"} for case in cases]
         conditions = ["y", "local_image", "motion"] if mode else ["y", "local_image"]
         videos = generate(pipe, build(pipe, chosen, conditions, mode), steps)
-        gains = [float(np.dot(object_centroids(v)[-1] - object_centroids(v)[0], directions[w])) * canvas / length
-                 for v, w in zip(videos, items)]
-        print(f"{label:>10s}: gain {np.mean(gains):6.2f}  (" + ", ".join(f"{w} {g:.2f}" for w, g in zip(items, gains)) + ")")
+        gains = {word: [] for word in DIRECTIONS}
+        for video, (word, _, _) in zip(videos, STROKES):
+            centroids = object_centroids(video)
+            gains[word].append(float(np.dot(centroids[-1] - centroids[0], DIRECTIONS[word])) * canvas / length)
+        print(f"{label:>10s}: gain {np.mean(sum(gains.values(), [])):6.2f}  ("
+              + ", ".join(f"{w} {np.mean(g):.2f}" for w, g in gains.items()) + ")")
 
 
 def main() -> None:

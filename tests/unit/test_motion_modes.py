@@ -124,7 +124,8 @@ def test_the_toy_folder_records_its_motion_settings_and_they_round_trip(toy, tmp
 
 @pytest.mark.parametrize("value, message", [
     ({"mode": "fast", "source_size": 128}, "pipeline_config.motion_condition.mode must be one of reference, rescaled"),
-    ({"mode": "rescaled", "source_size": 100}, "pipeline_config.motion_condition.source_size must be a positive multiple"),
+    ({"mode": "rescaled", "source_size": 100}, "pipeline_config.motion_condition.source_size must be a positive "
+                                               "multiple of 16"),
     ({"mode": "rescaled", "size": 128}, "pipeline_config.motion_condition has unknown key"),
     ("rescaled", "pipeline_config.motion_condition must be an object"),
     (None, None),  # absent: the reference's, as the official weights
@@ -162,7 +163,7 @@ def test_a_call_may_pick_the_mode_and_a_bad_one_is_refused(toy, clips):
 def test_strokes_follow_the_mode_and_agree_on_any_canvas():
     stroke = Stroke(((128, 128), (228, 128)), radius=36)
     square = Trajectory(256, 256, (stroke,))
-    wide = Trajectory(384, 256, (Stroke(((192, 128), (292, 128)), radius=36),))  # the same drawing, 64 px more each side
+    wide = Trajectory(384, 256, (Stroke(((192, 128), (292, 128)), radius=36),))  # the same, 64 px more each side
     assert torch.equal(square.motion_condition_for(8, 64, MotionSettings()), square.motion_condition(8, 64))
     rescaled = square.motion_condition_for(8, 64, TOY)
     assert torch.equal(rescaled, square.motion_condition(8, 64, source_size=128))

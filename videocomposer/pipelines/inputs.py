@@ -146,10 +146,11 @@ def prepare_conditions(builder: ConditionBuilder, conditions: Sequence[str], *,
             inputs[name] = misc_transform(inputs[name], misc_size, py_rng)
     clip = video
     if isinstance(video, (str, os.PathLike)):
+        video_motion = motion_settings if _reads_video_motion(conditions, inputs, precomputed) else None
         clip = load_video_clip(video, num_frames=num_frames, resolution=max(height, width), misc_size=misc_size,
                                py_rng=py_rng or random.Random(), np_rng=np.random.RandomState(seed),
                                with_mask="masked" in conditions and inputs.get("mask") is None,
-                               motion_settings=motion_settings if _reads_video_motion(conditions, inputs, precomputed) else None)
+                               motion_settings=video_motion)
     if isinstance(clip, VideoClip) and clip.num_frames != num_frames:
         raise ValueError(f"the video clip has {clip.num_frames} frames but num_frames={num_frames}")
     cond = builder.build(conditions, video=clip, precomputed=precomputed, num_frames=num_frames, misc_size=misc_size,
