@@ -58,6 +58,7 @@ from videocomposer.models.vae import VAEConfig
 from videocomposer.pipelines.pipeline import VideoComposerPipeline
 from videocomposer.pipelines.tiny import vae_state_dict_to_ldm, write_tiny_official_weights
 from videocomposer.training.condition_init import calibrate_condition_stems
+from videocomposer.video.motion import MotionSettings
 from videocomposer.video.sampling import load_video_clip
 
 from . import synthetic
@@ -255,6 +256,8 @@ class Recipe:
             noise_correlation=trained.get("noise_correlation", 0.0),  # absent from runs that predate the setting
             empty_caption="zeros")
         pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
+        # its motion condition was trained on 128-px clips: sources of any size are brought to that scale first
+        pipe.motion_settings = MotionSettings("rescaled", synthetic.CLIP_SIZE)
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
         if self.model_dir.exists():
             shutil.rmtree(self.model_dir)

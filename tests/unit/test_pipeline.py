@@ -166,7 +166,7 @@ def test_save_pretrained_round_trip_is_identical(pipe, media, tmp_path):
     assert SchedulerConfig.from_json_file(folder / "scheduler" / "scheduler_config.json") == pipe.scheduler_config
     index = json.loads((folder / "model_index.json").read_text())  # the size there, the sampling in the scheduler
     assert index["scheduler"] == ["videocomposer.diffusion", "SchedulerConfig"]
-    assert set(index["pipeline_config"]) == {"num_frames", "height", "width", "misc_size", "unet_file"}
+    assert set(index["pipeline_config"]) == {"num_frames", "height", "width", "misc_size", "unet_file", "motion_condition"}
     described = json.loads((folder / "sketch_cleaner" / "config.json").read_text())
     assert described == {"_class_name": "SketchCleaner", "config": asdict(pipe.sketch_cleaner.config)}
     loaded = VideoComposerPipeline.from_pretrained(folder)

@@ -2,6 +2,7 @@
 build the conditions once, sample each run of the task and write its files."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,18 +31,21 @@ class PreparedGeneration:
     output_dir: Path
     video: Path | None = None
     video_probe: Any = None  # VideoProbe of the source video
+    motion_mode: str | None = None  # the request's (None: the model's)
 
     def source(self) -> Any:
         """The clip's frames ``[B, 3, F, M, M]`` in [0, 1] for the grid's source panel, or None."""
         return self.prepared.source_video() if self.preset.save_origin_video else None
 
     def source_description(self) -> Any:
-        """What the conditions came from, for the condition records: the video's probe, or a drawn trajectory
-        (its canvas at the source size plays the source video's part), or None."""
-        motion = self.inputs.get("motion")
-        if self.video_probe is not None or motion is None:
-            return self.video_probe
-        return motion.source(max(self.preset.height, self.preset.width))
+        """What the conditions came from, for the condition records: the video's probe (its size: that of the frames
+        the motion vectors came from), or a drawn trajectory (its canvas at the source size plays the source
+        video's part), or None."""
+        motion, settings = self.inputs.get("motion"), self.pipe.motion_settings.with_mode(self.motion_mode)
+        if self.video_probe is not None:
+            height, width = settings.vector_frame_shape(self.video_probe.height, self.video_probe.width)
+            return dataclasses.replace(self.video_probe, height=height, width=width)
+        return None if motion is None else motion.source_for(max(self.preset.height, self.preset.width), settings)
 
 
 @dataclass
@@ -106,8 +110,8 @@ def prepare_generation(request: GenerateRequest, pipe: Any = None) -> PreparedGe
     pipe.set_progress_bar_config(disable=not request.progress)
     prepared = pipe.prepare_conditions(preset.all_conditions(), video=video, prompt=preset.prompt,
                                        num_frames=preset.num_frames, height=preset.height, width=preset.width,
-                                       seed=preset.seed, **inputs)
-    return PreparedGeneration(preset, pipe, prepared, inputs, output_dir, video, probe)
+                                       seed=preset.seed, motion_mode=request.motion_mode, **inputs)
+    return PreparedGeneration(preset, pipe, prepared, inputs, output_dir, video, probe, request.motion_mode)
 
 
 def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:

@@ -38,7 +38,8 @@ class GenerateRequest:
     ``style_image``, ``sketch``, ``depth``, ``mask`` (white = regenerate), ``motion`` (a trajectory JSON
     file of drawn strokes, instead of the video's motion). ``conditions`` (a list or ``"y,motion"``)
     replaces the task's. ``weights_dir``: the model folder (official files, a ``convert`` output, or
-    ``toy``); ``device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    ``toy``); ``device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``. ``motion_mode``: how the motion condition is
+    made from the video or the trajectory (:data:`videocomposer.video.motion.MOTION_MODES`; None: the model's own).
     """
 
     task: str | None = None
@@ -61,6 +62,7 @@ class GenerateRequest:
     height: int | None = None
     width: int | None = None
     fps: float | None = None
+    motion_mode: str | None = None
     unet_file: PathLike | None = None
     weights_dir: PathLike | None = None
     model_config: PathLike | None = None
@@ -75,6 +77,7 @@ class GenerateRequest:
         """The checks that need no file and no model (every action runs them first)."""
         from ..diffusion import SCHEDULERS
         from ..pipelines.presets import available_presets
+        from ..video.motion import MOTION_MODES
 
         if not self.task:
             raise RequestError("task", f"name a task ({', '.join(available_presets())}) or a task YAML file")
@@ -86,6 +89,7 @@ class GenerateRequest:
         if self.fps is not None and not self.fps > 0:
             raise RequestError("fps", f"must be a number > 0, got {self.fps!r}")
         one_of("scheduler", self.scheduler, sorted(SCHEDULERS))
+        one_of("motion_mode", self.motion_mode, MOTION_MODES)
         one_of("dtype", self.dtype, DTYPES)
         if self.conditions is not None:
             self.condition_names()
@@ -114,7 +118,7 @@ FLAGS: dict[str, str] = {
     "style_image": "--style_image", "sketch": "--sketch_path", "depth": "--depth_path", "mask": "--mask_path",
     "motion": "--trajectory", "conditions": "--conditions", "steps": "--steps", "guidance_scale": "--guidance-scale",
     "min_guidance_scale": "--min-guidance-scale", "scheduler": "--scheduler", "seed": "--seed", "frames": "--frames",
-    "height": "--height", "width": "--width", "fps": "--fps", "unet_file": "--unet-file", "device": "--device",
+    "height": "--height", "width": "--width", "fps": "--fps", "motion_mode": "--motion-mode", "unet_file": "--unet-file", "device": "--device",
     "dtype": "--dtype", "save_conditions": "--save-conditions", "overwrite": "--overwrite", "progress": "--quiet",
     "output_dir": "--output-dir",
 }

@@ -46,6 +46,7 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
 def _add_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     from ..conditions import CONDITIONS
     from ..diffusion import SCHEDULERS
+    from ..video.motion import MOTION_MODES
 
     settings = parser.add_argument_group("settings (override the task)")
     settings.add_argument("--conditions", help=f"comma-separated conditions to compose, from {', '.join(CONDITIONS)} "
@@ -62,6 +63,11 @@ def _add_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     settings.add_argument("--height", type=int, help=f"video height in pixels ({model_default('height', argv)})")
     settings.add_argument("--width", type=int, help=f"video width in pixels ({model_default('width', argv)})")
     settings.add_argument("--fps", type=float, help="frame rate of the written files (default: the task's, 8)")
+    settings.add_argument("--motion-mode", "--motion_mode", choices=MOTION_MODES,
+                          help="how the motion condition is made from the video or --trajectory: 'reference' (the "
+                          "original's: vectors at the source's own size, mostly lost for sources much larger than the "
+                          "model's videos) or 'rescaled' (the source brought to the model's training size first); "
+                          "default: the model's own (rescaled for toy, reference for the official weights)")
     settings.add_argument("--unet-file", "--unet_file", help="UNet weights: a file name inside --weights-dir, or the path "
                           "of a file (e.g. a fine-tuned runs/<name>/checkpoints/step_<N>/unet.safetensors)")
 

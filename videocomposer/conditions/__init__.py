@@ -16,7 +16,8 @@ The built-in conditions (``B`` batch, ``F`` frames, ``M`` the misc/annotator siz
 ``depth``         ``[B, 1, F, M, M]``   MiDaS inverse depth / 20, clamped to [0, 10]
 ``sketch``        ``[B, 1, F, M, M]``   ``1 − cleaner(1 − pidinet(frame))`` in [0, 1]
 ``single_sketch`` ``[B, 1, F, M, M]``   the first frame's sketch (or the sketch image's), repeated
-``motion``        ``[B, 2, F, R, R]``   motion vectors (dx, dy) in source pixels, sparse
+``motion``        ``[B, 2, F, R, R]``   motion vectors (dx, dy) in source pixels, sparse (see
+                                        :mod:`videocomposer.video.motion` for the modes)
 ================= ===================== ===============================================================
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .registry import (
     Unconditional,
     UserInput,
     clip_streams,
+    conditions_reading,
     evaluated_condition,
     get_condition,
     implied_conditions,
@@ -47,6 +49,7 @@ from .registry import (
     stc_conditions,
     unconditional_rules,
     unregister_condition,
+    video_conditions,
 )
 
 __all__ = [
@@ -61,6 +64,7 @@ __all__ = [
     "Unconditional",
     "UserInput",
     "clip_streams",
+    "conditions_reading",
     "evaluated_condition",
     "expand_batch",
     "get_condition",
@@ -79,5 +83,6 @@ __all__ = [
     "stc_conditions",
     "unconditional_rules",
     "unregister_condition",
+    "video_conditions",
     "video_tensor",
 ]

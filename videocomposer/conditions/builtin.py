@@ -110,7 +110,8 @@ def single_sketch(ctx: BuildContext) -> torch.Tensor:
 
 
 def motion(ctx: BuildContext) -> torch.Tensor:
-    """``[B, 2, F, R, R]``: motion vectors (dx, dy) in source pixels, sparse; or the given field."""
+    """``[B, 2, F, R, R]``: motion vectors (dx, dy) in pixels of the source (or, in the ``rescaled`` mode, of the
+    source brought to the model's training scale: :mod:`videocomposer.video.motion`), sparse; or the given field."""
     if ctx.input("motion") is not None:
         return video_tensor(ctx.input("motion"), "motion", 2)
     return ctx.clip_stream("motion")
@@ -125,26 +126,28 @@ _OFFICIAL = (
               stc=STCEncoder(4, "cat([rgb·(1-m), 1-m]), rgb in [-1, 1], m in {0, 1}", "masked_embedding",
                              "mask_embedding_after", order=5),
               extractable=True, description="the video with a masked region to regenerate", preview=masked_preview),
-    Condition("depth", "depthmap", depth, inputs=("video", "depth"), implied_by=("depth",), models=("midas",),
+    Condition("depth", "depthmap", depth, inputs=("video", "depth"), implied_by=("depth", "video"), models=("midas",),
               clip_streams=("misc",), extractable=True, description="MiDaS depth of every frame", preview=depth_preview,
               evaluated_by="depth_error",
               stc=STCEncoder(1, "MiDaS depth / 20, clamped to [0, 10]", "depth_embedding", "depth_embedding_after", order=0)),
-    Condition("sketch", "sketch", sketch, inputs=("video", "sketch"), models=("pidinet", "sketch_cleaner"),
+    Condition("sketch", "sketch", sketch, inputs=("video", "sketch"), implied_by=("video",), models=("pidinet", "sketch_cleaner"),
               clip_streams=("misc",), extractable=True, description="the sketch of every frame", evaluated_by="sketch_error",
               stc=STCEncoder(1, "per-frame sketch in [0, 1]", "sketch_embedding", "sketch_embedding_after", order=3)),
-    Condition("motion", "motion", motion, inputs=("video", "motion"), implied_by=("motion",), clip_streams=("motion",),
+    Condition("motion", "motion", motion, inputs=("video", "motion"), implied_by=("motion", "video"),
+              clip_streams=("motion",),
               extractable=True, description="motion vectors of the video", preview=motion_preview,
               evaluated_by="motion_error",
               stc=STCEncoder(2, "motion vectors (dx, dy) in pixels", "motion_embedding", "motion_embedding_after", order=2)),
-    Condition("image", "image", style, inputs=("style_image", "video"), layout="tokens", implied_by=("style_image",),
+    Condition("image", "image", style, inputs=("style_image", "video"), layout="tokens", implied_by=("style_image", "video"),
               models=("clip:image",), clip_streams=("vit_image",), unconditional="zeros", cached_output=True,
               unet_keys=("pre_image_condition",), description="the style image (CLIP image embedding)"),
-    Condition("local_image", "local_image", first_frame, inputs=("image", "video"), implied_by=("image",),
+    Condition("local_image", "local_image", first_frame, inputs=("image", "video"), implied_by=("image", "video"),
               clip_streams=("misc_first",), extractable=True, description="the first frame",
               evaluated_by="first_frame_metrics",
               stc=STCEncoder(3, "RGB in [0, 1], one frame repeated over F", "local_image_embedding",
                              "local_image_embedding_after", order=1)),
-    Condition("single_sketch", "single_sketch", single_sketch, inputs=("sketch", "video"), implied_by=("sketch",),
+    Condition("single_sketch", "single_sketch", single_sketch, inputs=("sketch", "video"),
+              implied_by=("sketch", "video"),
               models=("pidinet", "sketch_cleaner"), clip_streams=("misc_first",), extractable=True,
               description="the first frame's sketch",
               stc=STCEncoder(1, "one sketch in [0, 1] repeated over F", "single_sketch_embedding",

@@ -14,7 +14,7 @@ the UNet, the pipeline, the presets and the CLI pick it up without further edits
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -68,7 +68,8 @@ class Condition:
         description: one line for help texts.
         inputs: user inputs (:data:`INPUTS` names, ``video`` = a video file or clip) any one of which
             provides it, in order of preference.
-        implied_by: the inputs whose presence implies this condition when no conditions are named.
+        implied_by: the inputs whose presence implies this condition when no conditions are named (``video``: when
+            the loaded model serves it, see :func:`implied_conditions`).
         models: frozen models its extractor needs (``clip:text``, ``clip:image``, ``midas``, ``pidinet``,
             ``sketch_cleaner``), none when its input is given as a map.
         clip_streams: the :class:`~videocomposer.video.clip.VideoClip` streams it reads (``misc``,
@@ -246,7 +247,26 @@ def input_flags(name: str) -> list[str]:
     return [flag for flag in flags if flag]
 
 
-def implied_conditions(given: dict) -> list[str]:
-    """The conditions implied by the inputs given (values not None), in :data:`INPUTS` order."""
-    implied = [c.name for name in INPUTS if given.get(name) is not None for c in CONDITIONS.values() if name in c.implied_by]
-    return list(dict.fromkeys(implied))
+def implied_conditions(given: dict, served: Collection[str] | None = None) -> list[str]:
+    """The conditions implied by the inputs given (values not None), in the registry's order.
+
+    A video implies only the conditions of :func:`video_conditions` among ``served`` (the loaded model's: a video
+    gives many conditions, a model takes some); None: all of them.
+    """
+    def implied(condition: Condition, name: str) -> bool:
+        return name in condition.implied_by and (name != "video" or served is None or condition.name in served)
+
+    return [c.name for c in CONDITIONS.values() if any(given.get(n) is not None and implied(c, n) for n in INPUTS)]
+
+
+def video_conditions() -> list[str]:
+    """The conditions a video implies when no conditions are named (those with ``video`` in ``implied_by``)."""
+    return [c.name for c in CONDITIONS.values() if "video" in c.implied_by]
+
+
+def conditions_reading(name: str, conditions: Sequence[str], given: dict,
+                       precomputed: Collection[str] = ()) -> list[str]:
+    """The conditions among ``conditions`` that take their value from input ``name``: it is one of their inputs,
+    no other of their inputs is given, and they are not ``precomputed``."""
+    return [c for c in conditions if c not in precomputed and name in CONDITIONS[c].inputs
+            and all(given.get(other) is None for other in CONDITIONS[c].inputs if other != name)]

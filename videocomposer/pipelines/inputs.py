@@ -19,8 +19,9 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..conditions import INPUTS, ConditionBuilder, clip_streams, misc_transform
+from ..conditions import INPUTS, ConditionBuilder, clip_streams, conditions_reading, misc_transform
 from ..video.clip import VideoClip
+from ..video.motion import MotionSettings
 from ..video.sampling import load_video_clip
 from ..video.trajectory import Trajectory, read_trajectory
 
@@ -117,23 +118,32 @@ class PreparedConditions:
         return misc.permute(1, 0, 2, 3)[None] if misc.ndim == 4 else misc.permute(0, 2, 1, 3, 4)
 
 
+def _reads_video_motion(conditions: Sequence[str], inputs: dict[str, Any], precomputed: dict | None) -> bool:
+    """Whether a requested condition takes the video's motion vectors (the ``motion`` clip stream): it reads the video,
+    and is neither given another way (e.g. a drawn trajectory) nor precomputed."""
+    readers = conditions_reading("video", conditions, inputs, tuple(precomputed or {}))
+    return "motion" in clip_streams(readers)
+
+
 def prepare_conditions(builder: ConditionBuilder, conditions: Sequence[str], *,
                        video: str | os.PathLike | VideoClip | None = None, num_frames: int = 16, height: int = 256,
                        width: int = 256, seed: int | None = None, misc_size: int | None = None,
                        precomputed: dict[str, torch.Tensor] | None = None, device: torch.device | str = "cpu",
-                       **inputs: Any) -> PreparedConditions:
+                       motion_settings: MotionSettings | None = None, **inputs: Any) -> PreparedConditions:
     """Sample the clip from ``video`` and build ``conditions`` once.
 
     ``seed`` drives clip sampling and the misc-transform draws, in the reference's order (the
     first-frame image, then the sketch image, then the clip). ``misc_size`` defaults to
     :func:`default_misc_size`. ``inputs``: registered inputs by name (``prompt``, ``image``, ...); a
     :class:`~videocomposer.video.trajectory.Trajectory` (the ``motion`` input) becomes the field extracted
-    vectors give (``[F, 2, R, R]``, ``R = max(height, width)``).
+    vectors give (``[F, 2, R, R]``, ``R = max(height, width)``). ``motion_settings``: how the motion condition of the
+    video and of a trajectory is made (:class:`~videocomposer.video.motion.MotionSettings`; default: the reference's).
     """
     misc_size = misc_size or default_misc_size(height, width)
+    motion_settings = motion_settings or MotionSettings()
     for name, value in inputs.items():
         if isinstance(value, Trajectory):
-            inputs[name] = value.motion_condition(num_frames, max(height, width))
+            inputs[name] = value.motion_condition_for(num_frames, max(height, width), motion_settings)
     py_rng = random.Random(seed) if seed is not None else None
     for name in [n for n, spec in INPUTS.items() if spec.misc_image]:  # first-frame image, then sketch image
         if isinstance(inputs.get(name), Image.Image):
@@ -141,9 +151,10 @@ def prepare_conditions(builder: ConditionBuilder, conditions: Sequence[str], *,
     clip = video
     if isinstance(video, (str, os.PathLike)):
         sampled_mask = "mask" in clip_streams(conditions) and inputs.get("mask") is None  # else the given one
+        video_motion = motion_settings if _reads_video_motion(conditions, inputs, precomputed) else None
         clip = load_video_clip(video, num_frames=num_frames, resolution=max(height, width), misc_size=misc_size,
                                py_rng=py_rng or random.Random(), np_rng=np.random.RandomState(seed),
-                               with_mask=sampled_mask)
+                               with_mask=sampled_mask, motion_settings=video_motion)
     if isinstance(clip, VideoClip) and clip.num_frames != num_frames:
         raise ValueError(f"the video clip has {clip.num_frames} frames but num_frames={num_frames}")
     cond = builder.build(conditions, video=clip, precomputed=precomputed, num_frames=num_frames, misc_size=misc_size,

@@ -34,10 +34,13 @@ from ..conditions import (
     CONDITIONS,
     INPUTS,
     ConditionBuilder,
+    conditions_reading,
     implied_conditions,
     missing_input_message,
+    normalize_condition,
     normalize_conditions,
     unconditional_rules,
+    video_conditions,
 )
 from ..diffusion import (
     SCHEDULERS,
@@ -52,6 +55,7 @@ from ..diffusion import (
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
+from ..video.motion import MotionSettings
 from ..video.trajectory import Trajectory
 from .components import (
     COMPONENTS,
@@ -97,6 +101,14 @@ class _SchedulerSetting:
         raise AttributeError(f"{self.name} is a field of pipe.scheduler_config (a frozen SchedulerConfig, saved with the "
                              f"model): pipe.scheduler_config = dataclasses.replace(pipe.scheduler_config, "
                              f"{self.name}={value!r})")
+
+
+def stored_motion_settings(settings: dict[str, Any], index_file: Path) -> MotionSettings:
+    """A folder's ``pipeline_config.motion_condition`` (absent: the reference's, as the official model);
+    a ``ValueError`` naming the file and field for a bad value."""
+    if "motion_condition" not in settings:
+        return MotionSettings()
+    return MotionSettings.from_dict(settings["motion_condition"], f"{index_file}: pipeline_config.motion_condition")
 
 
 @dataclass
@@ -164,6 +176,9 @@ class VideoComposerPipeline:
         self.unet_source: str | None = None
         self._scheduler_config: SchedulerConfig | None = None
         self.scheduler_config = scheduler_config if scheduler_config is not None else SchedulerConfig()
+        #: How the motion condition is made from a video or a drawn trajectory (the model's; ``save_pretrained``
+        #: records it as ``pipeline_config.motion_condition``); one call may pick another mode (``motion_mode``).
+        self.motion_settings = MotionSettings()
 
     @property
     def scheduler_config(self) -> SchedulerConfig:
@@ -248,6 +263,7 @@ class VideoComposerPipeline:
         settings = index.get("pipeline_config", {})
         pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler_config=scheduler_config)
         pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
+        pipe.motion_settings = stored_motion_settings(settings, folder / "model_index.json")
         pipe.set_defaults(**output_defaults(settings))
         return pipe.to(device, dtype)
 
@@ -271,7 +287,7 @@ class VideoComposerPipeline:
         for name, module in self.components().items():
             save_component(name, module, folder)
         save_scheduler_config(self.scheduler_config, folder)
-        settings = {**({"unet_file": self.unet_source} if self.unet_source else {}), **self._output_defaults,
+        settings = {**({"unet_file": self.unet_source} if self.unet_source else {}), "motion_condition": self.motion_settings.to_dict(), **self._output_defaults,
                     **({"misc_size": self.misc_size} if self.misc_size is not None else {})}
         write_index(folder, list(self.components()), settings)
         return folder
@@ -363,18 +379,46 @@ class VideoComposerPipeline:
 
     # ------------------------------------------------------------------ stages
 
+    def loaded_models(self) -> set[str]:
+        """The frozen models this pipeline holds, by the names conditions ask for (``clip:text``, ``clip:image``,
+        ``midas``, ``pidinet``, ``sketch_cleaner``)."""
+        towers = {f"clip:{tower}" for tower in self.clip.towers} if self.clip is not None else set()
+        return towers | {name for name in ("midas", "pidinet", "sketch_cleaner") if getattr(self, name) is not None}
+
+    def served_conditions(self) -> list[str]:
+        """The conditions this pipeline can build and its UNet takes (its ``video_compositions`` whose frozen
+        models are loaded), in the registry's order."""
+        composed = {normalize_condition(name) for name in self.unet.config.video_compositions}
+        loaded = self.loaded_models()
+        return [c.name for c in CONDITIONS.values() if c.name in composed and set(c.models) <= loaded]
+
     def resolve_conditions(self, conditions: Sequence[str] | None, **inputs: Any) -> list[str]:
         """``conditions`` normalised; when None, implied by the inputs given (each condition's ``implied_by``:
         prompt → ``y``, image → ``local_image``, style_image → ``image``, sketch → ``single_sketch``, depth,
-        mask → ``masked``, motion) and the precomputed ones."""
+        mask → ``masked``, motion; a video → every condition it gives that this pipeline serves, e.g. ``motion``
+        and ``local_image`` for the built-in toy model) and the precomputed ones.
+
+        A given video that no condition would read is refused, naming the conditions that could read it."""
+        precomputed = inputs.get("precomputed") or {}
         if conditions is not None:
-            return normalize_conditions(conditions)
-        implied = implied_conditions(inputs)
-        implied += [c for c in inputs.get("precomputed", {}) if c not in implied]
-        if not implied:
-            raise ValueError("nothing to condition on: give a prompt and/or inputs, and conditions=[...] to say which "
-                             f"conditions to take from a video (choose from {list(CONDITIONS)})")
-        return implied
+            resolved = normalize_conditions(conditions)
+        else:
+            resolved = implied_conditions(inputs, served=self.served_conditions())
+            resolved += [c for c in precomputed if c not in resolved]
+        if inputs.get("video") is not None and not conditions_reading("video", resolved, inputs, precomputed):
+            raise ValueError(self._unused_video_message(resolved, inputs, precomputed))
+        if not resolved:
+            raise ValueError("nothing to condition on: give a prompt and/or inputs (a video, an image, ...), or "
+                             f"conditions=[...] (this model serves {self.served_conditions()})")
+        return resolved
+
+    def _unused_video_message(self, conditions: Sequence[str], inputs: dict[str, Any], precomputed: dict) -> str:
+        readers = [c for c in self.served_conditions() if c in video_conditions()]
+        elsewhere = [f"{c} from {other}=" for c in conditions if c not in precomputed
+                     for other in CONDITIONS[c].inputs if other != "video" and inputs.get(other) is not None]
+        where = f" (it takes {', '.join(elsewhere)})" if elsewhere else ""
+        return (f"video= is given, but none of the conditions {list(conditions)} reads it{where}; this model takes "
+                f"{readers or 'nothing'} from a video: name the ones to use with conditions=[...], or leave video= out")
 
     def check_inputs(self, conditions: Sequence[str], *, prompt: Any, prompt_embeds: Any, negative_prompt: Any,
                      negative_prompt_embeds: Any, video: Any, num_frames: int, height: int, width: int,
@@ -431,9 +475,12 @@ class VideoComposerPipeline:
 
     def prepare_conditions(self, conditions: Sequence[str], *, video: str | os.PathLike | VideoClip | None = None,
                            num_frames: int = 16, height: int = 256, width: int = 256, seed: int | None = None,
-                           precomputed: dict[str, torch.Tensor] | None = None, **inputs: Any) -> PreparedConditions:
+                           precomputed: dict[str, torch.Tensor] | None = None, motion_mode: str | None = None,
+                           **inputs: Any) -> PreparedConditions:
         """Stages 2-3 of :meth:`__call__`: sample the clip from ``video`` and build ``conditions`` once
         (:func:`~videocomposer.pipelines.inputs.prepare_conditions` over this pipeline's frozen models).
+        ``motion_mode``: how the motion condition is made (:data:`~videocomposer.video.motion.MOTION_MODES`;
+        default: the model's, :attr:`motion_settings`).
 
         ``inputs``: ``prompt``, ``prompt_embeds``, ``image``, ``style_image``, ``sketch``, ``depth``, ``mask``,
         ``motion`` (or any registered input) as in :meth:`__call__`. ``seed`` drives clip sampling and the
@@ -443,7 +490,8 @@ class VideoComposerPipeline:
         with self._encoders_on_device():  # with offloading, the frozen encoders visit the device only now
             return prepare_conditions(self.builder(), conditions, video=video, num_frames=num_frames, height=height,
                                       width=width, seed=seed, misc_size=self.misc_size, precomputed=precomputed,
-                                      device=self.device, **inputs)
+                                      device=self.device, motion_settings=self.motion_settings.with_mode(motion_mode),
+                                      **inputs)
 
     @property
     def vae_scale_factor(self) -> int:
@@ -488,7 +536,7 @@ class VideoComposerPipeline:
                  prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
                  precomputed_conditions: dict[str, torch.Tensor] | None = None, seed: int | None = None,
                  output_type: OutputType = "pil", callback_on_step_end: Callable[..., dict | None] | None = None,
-                 **extra_inputs: Any) -> VideoComposerPipelineOutput:
+                 motion_mode: str | None = None, **extra_inputs: Any) -> VideoComposerPipelineOutput:
         """Generate a video from any composition of conditions.
 
         Args:
@@ -525,6 +573,10 @@ class VideoComposerPipeline:
             output_type: ``"pil"``, ``"np"``, ``"pt"`` or ``"latent"``.
             callback_on_step_end: ``fn(pipe, step, timestep, {"latents": x})`` after every step; a returned
                 dict with ``"latents"`` replaces the running latents.
+            motion_mode: how the motion condition is made from ``video`` or a drawn trajectory: ``"reference"`` (the
+                original's: the source's vectors at its own size) or ``"rescaled"`` (the source brought to the
+                model's training scale first: the same motion at any source size); default: the model's
+                (:attr:`motion_settings`; see :mod:`videocomposer.video.motion`).
             extra_inputs: inputs of conditions added with :func:`~videocomposer.conditions.register_condition`.
         """
         # 1. check inputs
@@ -545,8 +597,8 @@ class VideoComposerPipeline:
         inputs = dict(image=image, style_image=style_image, sketch=sketch, depth=depth, mask=mask, motion=motion,
                       **extra_inputs)
         precomputed = dict(precomputed_conditions or {})
-        conditions = self.resolve_conditions(conditions, prompt=prompt, prompt_embeds=prompt_embeds, **inputs,
-                                             precomputed=precomputed)
+        conditions = self.resolve_conditions(conditions, prompt=prompt, prompt_embeds=prompt_embeds, video=video,
+                                             **inputs, precomputed=precomputed)
         self.check_inputs(conditions, prompt=prompt, prompt_embeds=prompt_embeds, negative_prompt=negative_prompt,
                           negative_prompt_embeds=negative_prompt_embeds, video=video, num_frames=num_frames, height=height,
                           width=width, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
@@ -561,7 +613,7 @@ class VideoComposerPipeline:
         # 2-3. read the video and build the conditions
         prepared = self.prepare_conditions(conditions, video=video, prompt=prompt, prompt_embeds=prompt_embeds,
                                            precomputed=precomputed, num_frames=num_frames, height=height, width=width,
-                                           seed=seed, **inputs)
+                                           seed=seed, motion_mode=motion_mode, **inputs)
         cond = prepared.conditions
         if negative_prompt is not None:
             with self._encoders_on_device():

@@ -4,15 +4,141 @@ The reference (DS:150-153, IS:401-403) turns every frame's vectors into a sparse
 source pixels, resizes the ``[F, 2, H, W]`` stack with torchvision ``Resize(R)`` on a tensor
 (bilinear, ``align_corners=False``, **no** antialias in its torchvision) and ``CenterCrop(R)``,
 then casts to float32. Magnitudes stay in source-resolution pixels.
+
+Motion modes (:data:`MOTION_MODES`, recorded per model in :class:`MotionSettings`):
+
+* ``"reference"``: the vectors of the source at its own size, as above. The field holds one vector per
+  16×16 macroblock, written at the block's centre pixel, so a source much larger than ``R`` loses most of
+  them in the resize (bilinear without antialias reads two pixels per output pixel and skips the rest:
+  at ``R = 64`` every vector of a 256-px source falls between the pixels read; at ``R = 256`` a 1080-px
+  source keeps about a quarter), and the magnitudes that survive are in that source's pixels.
+  :func:`surviving_block_fraction` gives the share kept.
+* ``"rescaled"``: the centre square of the source is area-resized to ``source_size × source_size`` (the
+  short side of the videos the model's motion condition was trained on) *before* the MPEG-4 re-encode
+  that produces the vectors; the field is then made and resized exactly as in the reference mode. The
+  model gets, for a source of any size or shape, what its training clips gave it: one vector per
+  macroblock of a ``source_size`` frame, at the same sites, with magnitudes in that frame's pixels.
+  On one moving disc rendered at 128 to 1080 px (square, landscape and portrait) the condition agrees with
+  the 128-px clip's (correlation ≥ 0.96, mean vector length within 1 %) at ``R`` = 64 and 256; the
+  reference mode gives none at 256 px and uncorrelated, mostly lost ones above (``benchmarks/motion_sizes.py``).
+  The other way to make the field independent of the source size (fill every block with its vector,
+  area-resize the field to the training size, scale the magnitudes to its pixels, keep one vector per
+  block at the training block centres) was measured and not taken: a large source's macroblocks are
+  small against the object, so the codec leaves many of them inside it with zero or stray vectors, and
+  the block averages of the training scale then fall to 62 % (256 px) down to 42 % (1080 px) of the
+  128-px clip's mean length, with correlations of 0.80 down to 0.66. Bringing the source to the training
+  scale first gives the codec the same picture as in training, so the vectors come out as they did there.
+
+Each model records its settings (``model_index.json``: ``pipeline_config.motion_condition``, see
+:class:`MotionSettings`). The built-in toy model uses ``rescaled`` with its 128-px training clips: on 12
+held-out clips (``benchmarks/motion_sizes.py``, its sampler at 20 steps) the generated object's path error
+with the motion condition is 0.12-0.13 of the error without it for 128-, 256- and 720-px sources, where
+the reference mode gives 0.12, 0.96 (no vector left) and 0.63; a drawn 100-px stroke moves the object
+0.74 of its length, against 0.55 in the reference mode and 0.23 with no stroke. The
+official weights (a folder of the original files, or a converted folder without the entry) keep
+``reference``: that is how they were trained and are reproduced, on WebVid sources (596 × 336) whose
+macroblocks all survive the resize to 256 px; ``rescaled`` with ``source_size`` 336 is their
+resolution-independent counterpart, not measured against the original weights.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+#: The motion-condition modes (module docstring).
+MOTION_MODES = ("reference", "rescaled")
+#: Short side of the official model's training sources: WebVid-10M clips are 596 × 336.
+OFFICIAL_SOURCE_SIZE = 336
+#: The MPEG-4 macroblock side: one motion vector per block.
+MACROBLOCK = 16
+
+
+@dataclass(frozen=True)
+class MotionSettings:
+    """How a model's motion condition is made: ``mode`` (one of :data:`MOTION_MODES`) and ``source_size``, the
+    short side in pixels of the videos its motion condition was trained on (a multiple of 16). The default is
+    the official model's: the reference's behaviour, WebVid-sized sources."""
+
+    mode: str = "reference"
+    source_size: int = OFFICIAL_SOURCE_SIZE
+
+    def __post_init__(self) -> None:
+        if self.mode not in MOTION_MODES:
+            raise ValueError(f"mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
+        size = self.source_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < MACROBLOCK or size % MACROBLOCK:
+            raise ValueError(f"source_size must be a positive multiple of {MACROBLOCK} (pixels, whole macroblocks), "
+                             f"got {size!r}")
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> MotionSettings:
+        """Read ``{"mode": ..., "source_size": ...}``; a ``ValueError`` naming ``where`` and the bad field."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{where} must be an object {{\"mode\": ..., \"source_size\": ...}}, got {data!r}")
+        unknown = sorted(set(data) - {"mode", "source_size"})
+        if unknown:
+            raise ValueError(f"{where} has unknown key(s) {unknown}; expected mode, source_size")
+        try:
+            return cls(**data)
+        except ValueError as error:
+            raise ValueError(f"{where}.{error}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "source_size": self.source_size}
+
+    def with_mode(self, mode: str | None) -> MotionSettings:
+        """These settings with another ``mode`` (None keeps this one); a ``ValueError`` naming ``motion_mode``."""
+        if mode is None:
+            return self
+        if mode not in MOTION_MODES:
+            raise ValueError(f"motion_mode must be one of {', '.join(MOTION_MODES)}, got {mode!r}")
+        return replace(self, mode=mode)
+
+    @property
+    def encode_square(self) -> int | None:
+        """The side the source is brought to before the re-encode (``rescaled``), or None (its own size)."""
+        return self.source_size if self.mode == "rescaled" else None
+
+    def vector_frame_shape(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` of the frames the vectors of a ``height × width`` source are taken from (their
+        magnitudes are in these frames' pixels): the source's own, or the ``rescaled`` mode's square."""
+        square = self.encode_square
+        return (height, width) if square is None else (square, square)
+
+
+def surviving_block_fraction(source_side: int, resolution: int) -> float:
+    """The share of macroblock centres (pixels ``8 + 16k`` of an axis of ``source_side`` pixels) that the
+    reference's resize of that axis to ``resolution`` reads with a non-zero weight (bilinear, no antialias).
+
+    Per axis; the share of a frame's vectors is about its square. 1.0 whenever ``source_side ≤ 2·resolution``
+    (e.g. 128 → 64); 0.0 for 256 → 64.
+    """
+    samples = np.clip((np.arange(resolution) + 0.5) * source_side / resolution - 0.5, 0, None)
+    centres = np.arange(MACROBLOCK // 2, source_side, MACROBLOCK)
+    if not len(centres):
+        return 1.0
+    nearest = np.abs(samples[None, :] - centres[:, None]).min(axis=1)
+    return float((nearest < 1).mean())
+
+
+def warn_if_motion_is_lost(source_side: int, resolution: int, mode: str) -> None:
+    """One warning when the resize to ``resolution`` keeps under half of the vectors of a source whose short side
+    (as the motion condition is made from it) is ``source_side`` pixels, with the fix."""
+    kept = surviving_block_fraction(source_side, resolution) ** 2
+    if kept >= 0.5:
+        return
+    fix = ("use the 'rescaled' motion mode (motion_mode='rescaled' in Python, --motion-mode rescaled on the command "
+           "line), which brings the source to the model's training scale before its vectors are taken"
+           if mode == "reference" else "record a smaller motion_condition.source_size for this model")
+    warnings.warn(f"motion: a {source_side}-px source resized to {resolution} px keeps {kept:.0%} of its motion "
+                  f"vectors in the '{mode}' motion mode, so the model gets little or no motion; {fix}", stacklevel=3)
 
 
 def short_side_resize_shape(height: int, width: int, size: int) -> tuple[int, int]:

@@ -160,15 +160,23 @@ def _rotation_filters(rotation: float) -> list[tuple[str, str | None]]:
     return filters.get(theta, [])
 
 
+def _square_filters(square: int | None) -> list[tuple[str, str | None]]:
+    """The range conversion, preceded (with ``square``) by a centre crop of the short side's square and an
+    area resize of it to ``square × square`` pixels."""
+    if square is None:
+        return [("scale", "out_range=limited")]
+    return [("crop", "w='min(iw,ih)':h='min(iw,ih)'"),
+            ("scale", f"w={square}:h={square}:flags=area:out_range=limited")]
+
+
 class _Mpeg4Encoder:
     """fps filter + full→limited range + yuv420p + MPEG-4 Part 2 encoder, as the reference's ffmpeg call."""
 
-    def __init__(self, template: av.video.stream.VideoStream, first_frame: av.VideoFrame, fps: int, bit_rate: int, threads: int):
+    def __init__(self, template: av.video.stream.VideoStream, first_frame: av.VideoFrame, fps: int, bit_rate: int,
+                 threads: int, square: int | None = None):
         self.graph = av.filter.Graph()
         chain = [self.graph.add_buffer(template=template)]
-        for name, args in _rotation_filters(first_frame.rotation) + [
-            ("fps", f"fps={fps}"),
-            ("scale", "out_range=limited"),
+        for name, args in _rotation_filters(first_frame.rotation) + [("fps", f"fps={fps}")] + _square_filters(square) + [
             ("format", "pix_fmts=yuv420p"),
             ("buffersink", None),
         ]:
@@ -209,18 +217,23 @@ class _Mpeg4Encoder:
 
 
 def reencode_mpeg4(
-    path: str | os.PathLike, fps: int, *, bit_rate: int = 200_000, threads: int = REFERENCE_ENCODER_THREADS
+    path: str | os.PathLike, fps: int, *, bit_rate: int = 200_000, threads: int = REFERENCE_ENCODER_THREADS,
+    square: int | None = None,
 ) -> bytes:
     """Re-encode a video in memory as the reference's ``ffmpeg -i <in> -filter:v fps=<fps> -c:v mpeg4 -f rawvideo``.
 
     Returns the MPEG-4 Part 2 elementary stream (GOP 12, no B-frames, 200 kb/s). Display rotation is
     applied as the CLI's autorotate does. ``threads`` is the encoder's slice count (see
     :data:`REFERENCE_ENCODER_THREADS`); with the default the motion vectors equal the fixtures'.
+    ``square``: encode the centre square of the (rotated) frames, area-resized to ``square × square`` pixels
+    (an even number), instead of the frames as they are (the reference).
     """
     if fps <= 0:
         raise ValueError(f"fps must be a positive integer, got {fps}")
     if threads <= 0:
         raise ValueError(f"threads must be a positive integer, got {threads}")
+    if square is not None and (isinstance(square, bool) or not isinstance(square, int) or square < 2 or square % 2):
+        raise ValueError(f"square must be an even number of pixels >= 2, got {square!r}")
     name = os.fspath(path)
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -229,7 +242,7 @@ def reencode_mpeg4(
         try:
             for frame in container.decode(stream):
                 if encoder is None:
-                    encoder = _Mpeg4Encoder(stream, frame, int(fps), bit_rate, threads)
+                    encoder = _Mpeg4Encoder(stream, frame, int(fps), bit_rate, threads, square)
                 encoder.push(frame)
         except av.error.FFmpegError as exc:
             raise _read_error(name, f"decoding failed ({exc}); the file may be corrupt or truncated") from exc

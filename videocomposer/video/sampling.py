@@ -24,9 +24,17 @@ from PIL import Image
 
 from videocomposer.annotators.masks import draw_dataset_mask
 from videocomposer.video.clip import VideoClip
-from videocomposer.video.motion import dense_motion_field, motion_condition, short_side_resize_shape
+from videocomposer.video.motion import (
+    MotionSettings,
+    dense_motion_field,
+    motion_condition,
+    short_side_resize_shape,
+    warn_if_motion_is_lost,
+)
 from videocomposer.video.reader import (
+    MOTION_VECTOR_COLUMNS,
     REFERENCE_ENCODER_THREADS,
+    MotionStream,
     VideoReadError,
     decode_motion_stream,
     probe_video,
@@ -109,6 +117,26 @@ def _rngs(seed: int | None, py_rng: random.Random | None, np_rng: np.random.Rand
     return random.Random(seed), np.random.RandomState(seed)
 
 
+def motion_fields(path: str | os.PathLike, fps: int, stream: MotionStream, indices: Sequence[int],
+                  frame_size: tuple[int, int], settings: MotionSettings, resolution: int,
+                  threads: int = REFERENCE_ENCODER_THREADS) -> list[np.ndarray]:
+    """The dense fields (:func:`dense_motion_field`) of frames ``indices`` as ``settings`` makes them.
+
+    ``reference``: from ``stream`` (the re-encode at the source's own ``frame_size`` ``(height, width)``);
+    ``rescaled``: from a second re-encode at the same ``fps`` of the source's centre square brought to
+    ``settings.source_size`` pixels. Warns once when the resize to ``resolution`` would keep under half of
+    the vectors (:func:`~videocomposer.video.motion.warn_if_motion_is_lost`).
+    """
+    square = settings.encode_square
+    warn_if_motion_is_lost(min(frame_size) if square is None else square, resolution, settings.mode)
+    if square is None:
+        return [dense_motion_field(stream.motion_vectors[i], *frame_size) for i in indices]
+    scaled = decode_motion_stream(reencode_mpeg4(path, fps, threads=threads, square=square), (), name=os.fspath(path))
+    none = np.zeros((0, len(MOTION_VECTOR_COLUMNS)), dtype=np.int32)  # a frame the scaled stream lacks: no motion
+    return [dense_motion_field(scaled.motion_vectors[i] if i < scaled.num_frames else none, square, square)
+            for i in indices]
+
+
 def load_video_clip(
     path: str | os.PathLike,
     num_frames: int = 16,
@@ -123,6 +151,7 @@ def load_video_clip(
     with_mask: bool = True,
     align_motion_with_frames: bool = False,
     encoder_threads: int = REFERENCE_ENCODER_THREADS,
+    motion_settings: MotionSettings | None = None,
 ) -> VideoClip:
     """Sample a clip of ``num_frames`` consecutive frames and all its per-frame conditions.
 
@@ -132,6 +161,9 @@ def load_video_clip(
     frame, ``[3, S, S]`` CLIP-normalised) and, when ``with_mask``, ``mask`` (``[F, 1, M, M]``, one
     draw shared by all frames; with ``with_mask=False`` no random numbers are spent on it).
     ``align_motion_with_frames`` crops the motion like the frames (the reference is 1 px off).
+    ``motion_settings``: how the motion is made (:class:`~videocomposer.video.motion.MotionSettings`), with a
+    warning when the source loses most of its vectors; None: the reference's way, without the check (for callers
+    that do not use the motion, or that know their sources suit it).
     The sampling rate follows the reference's 16-frame rule; only when that stream is too short for
     ``num_frames`` (> 16) is ``num_frames`` put in place of 16 (the reference would fail there).
 
@@ -167,7 +199,11 @@ def load_video_clip(
     if with_mask:
         mask_2d, _ = draw_dataset_mask(misc_size, py_rng=py_rng, np_rng=np_rng)
         mask = torch.from_numpy(mask_2d).float().expand(num_frames, 1, misc_size, misc_size).contiguous()
-    fields = [dense_motion_field(types_and_vectors.motion_vectors[i], height, width) for i in indices]
+    if motion_settings is None:
+        fields = [dense_motion_field(types_and_vectors.motion_vectors[i], height, width) for i in indices]
+    else:
+        fields = motion_fields(path, fps, types_and_vectors, indices, (height, width), motion_settings, resolution,
+                               encoder_threads)
     return VideoClip(
         video=normalize_pixels(video_frames_uint8(images, resolution), (0.5,) * 3, (0.5,) * 3),
         misc=to_unit_range(misc_pixels),

@@ -7,7 +7,9 @@ drawn polyline resampled to the frame count at constant speed (``timing``).
 
 The field is made exactly as the extracted condition is (:mod:`videocomposer.video.sampling`): the
 canvas is scaled to a source video size (short side ``source_size``, default the generated video's
-side ``R``), every frame's vectors are written as the MPEG-4 rows the decoder exports (``source = −1``,
+side ``R``; the pipeline follows the model's motion mode with :meth:`Trajectory.motion_condition_for`,
+which in the ``rescaled`` mode takes the canvas's centre square on a source of the model's training
+size), every frame's vectors are written as the MPEG-4 rows the decoder exports (``source = −1``,
 16×16 blocks, ``dst`` at the block centre, half-pel ``motion_scale = 2``) and go through the same
 :func:`~videocomposer.video.motion.dense_motion_field` and
 :func:`~videocomposer.video.motion.motion_condition`. So the units (pixels of that source), the sign
@@ -43,7 +45,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .motion import dense_motion_field, motion_condition
+from .motion import MotionSettings, dense_motion_field, motion_condition
 
 FORMAT = "videocomposer-trajectory"
 VERSION = 1
@@ -124,6 +126,14 @@ class Trajectory:
                         for s in self.strokes)
         return Trajectory(max(1, round(self.width * scale)), max(1, round(self.height * scale)), strokes, self.source_size)
 
+    def centre_square(self) -> Trajectory:
+        """The same strokes on the centre square of the canvas (side: its short side), as the ``rescaled`` motion
+        mode crops a source video before scaling it."""
+        side = min(self.width, self.height)
+        left, top = (self.width - side) / 2, (self.height - side) / 2
+        strokes = tuple(Stroke(tuple((x - left, y - top) for x, y in s.points), s.radius, s.timing) for s in self.strokes)
+        return Trajectory(side, side, strokes, self.source_size)
+
     # ------------------------------------------------------------------ the motion field
 
     def block_vectors(self, num_frames: int) -> list[np.ndarray]:
@@ -177,6 +187,23 @@ class Trajectory:
         """
         source = self.source(resolution, source_size)
         return motion_condition(source.dense_fields(num_frames), resolution, align_with_frames=align_with_frames)
+
+    def source_for(self, resolution: int, settings: MotionSettings) -> Trajectory:
+        """The strokes on the source a model with motion ``settings`` takes them from.
+
+        ``reference``: :meth:`source` (short side: this trajectory's ``source_size``, else ``resolution``).
+        ``rescaled``: the canvas's centre square on a square source of ``settings.source_size`` pixels (this
+        trajectory's ``source_size`` where it has one), as that mode brings a video of any size there.
+        """
+        if settings.mode == "reference":
+            return self.source(resolution)
+        return self.centre_square().source(resolution, self.source_size or settings.source_size)
+
+    def motion_condition_for(self, num_frames: int, resolution: int, settings: MotionSettings) -> torch.Tensor:
+        """The field a model with motion ``settings`` gets from this drawing: :meth:`motion_condition` on the
+        source of :meth:`source_for`, the representation its videos give in that mode (so in the ``rescaled`` mode
+        the strokes are in the model's training distribution by construction). ``[F, 2, R, R]`` float32."""
+        return motion_condition(self.source_for(resolution, settings).dense_fields(num_frames), resolution)
 
     # ------------------------------------------------------------------ JSON
 
