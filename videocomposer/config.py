@@ -128,73 +128,131 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
     """``value`` (from YAML or a command line) as type ``hint``; a :class:`ConfigError` naming ``where``."""
     if hint is Any:
         return value
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None or (type(None) in args and isinstance(value, str) and value.lower() in ("null", "none", "~")):
-            if type(None) in args:
-                return None
-        errors = []
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return coerce(value, option, where)
-            except ConfigError as exc:
-                errors.append(exc)
-        raise errors[0] if len(errors) == 1 else ConfigError(f"{where}: expected {_describe(hint)}, got {value!r}")
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return _to_union(value, hint, where)
     if value is None:
         raise ConfigError(f"{where}: may not be null")
+    return _converter(hint)(value, hint, where)
 
-    def fail() -> ConfigError:
-        return ConfigError(f"{where}: expected {_describe(hint)}, got {value!r}")
 
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0", "on", "off"):
-            return value.lower() in ("true", "yes", "1", "on")
-        raise fail()
-    if hint is int:
-        if isinstance(value, bool):
-            raise fail()
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, (int, str)):
-            try:
-                return int(value)
-            except ValueError:
-                raise fail() from None
-        raise fail()
-    if hint is float:
-        if isinstance(value, bool):
-            raise fail()
-        try:
-            return float(value)  # also takes YAML-1.1 strings such as "1e-5"
-        except (TypeError, ValueError):
-            raise fail() from None
-    if hint is str:
-        if isinstance(value, (str, int, float, os.PathLike)) and not isinstance(value, bool):
-            return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
-        raise fail()
+def _converter(hint: Any) -> Callable[[Any, Any, str], Any]:
+    """The function that converts a (non-null) value to ``hint``."""
+    origin = typing.get_origin(hint)
     if origin in (list, tuple):
-        if isinstance(value, str):
-            value = [v.strip() for v in value.strip("[]()").split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise fail()
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(value) != len(args):
-                raise fail()
-            return tuple(coerce(v, a, where) for v, a in zip(value, args))
-        item = args[0] if args else Any
-        if item is not Any and any(isinstance(v, (bool, list, dict)) or v is None for v in value) and item is not bool:
-            raise fail()
-        items = [coerce(v, item, where) for v in value]
-        return items if origin is list else tuple(items)
+        return _to_sequence
     if origin is dict or hint is dict:
-        if not isinstance(value, Mapping):
-            raise fail()
-        return plain(value)
+        return _to_mapping
+    return _SCALAR_CONVERTERS.get(hint, _to_instance)
+
+
+def _mismatch(value: Any, hint: Any, where: str) -> ConfigError:
+    return ConfigError(f"{where}: expected {_describe(hint)}, got {value!r}")
+
+
+_NULL_WORDS = ("null", "none", "~")
+_BOOL_WORDS = {"true": True, "yes": True, "1": True, "on": True, "false": False, "no": False, "0": False, "off": False}
+
+
+def _to_union(value: Any, hint: Any, where: str) -> Any:
+    """``None`` (or a null word) where the union allows it, else the first option that takes ``value``."""
+    args = typing.get_args(hint)
+    if type(None) in args and (value is None or (isinstance(value, str) and value.lower() in _NULL_WORDS)):
+        return None
+    errors = []
+    for option in (a for a in args if a is not type(None)):
+        try:
+            return coerce(value, option, where)
+        except ConfigError as exc:
+            errors.append(exc)
+    raise errors[0] if len(errors) == 1 else _mismatch(value, hint, where)
+
+
+def _to_bool(value: Any, hint: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.lower()]
+    raise _mismatch(value, hint, where)
+
+
+def _to_int(value: Any, hint: Any, where: str) -> int:
+    """An int, an integral float or a decimal string (never a bool)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:
+            return int(value)
+        except ValueError:
+            raise _mismatch(value, hint, where) from None
+    raise _mismatch(value, hint, where)
+
+
+def _to_float(value: Any, hint: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise _mismatch(value, hint, where)
+    try:
+        return float(value)  # also takes YAML-1.1 strings such as "1e-5"
+    except (TypeError, ValueError):
+        raise _mismatch(value, hint, where) from None
+
+
+def _to_str(value: Any, hint: Any, where: str) -> str:
+    """A string, a number's text or a path (never a bool)."""
+    if isinstance(value, (str, int, float, os.PathLike)) and not isinstance(value, bool):
+        return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+    raise _mismatch(value, hint, where)
+
+
+def _to_sequence(value: Any, hint: Any, where: str) -> list | tuple:
+    """A list or tuple (or a comma-separated string: ``"[a, b]"``) with every item converted; a fixed-length
+    ``tuple[X, Y]`` needs exactly that many items."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(value, str):
+        value = [v.strip() for v in value.strip("[]()").split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise _mismatch(value, hint, where)
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        if len(value) != len(args):
+            raise _mismatch(value, hint, where)
+        return tuple(coerce(v, a, where) for v, a in zip(value, args))
+    item = args[0] if args else Any
+    if item is not Any and any(isinstance(v, (bool, list, dict)) or v is None for v in value) and item is not bool:
+        raise _mismatch(value, hint, where)
+    items = [coerce(v, item, where) for v in value]
+    return items if origin is list else tuple(items)
+
+
+def _to_mapping(value: Any, hint: Any, where: str) -> Any:
+    if not isinstance(value, Mapping):
+        raise _mismatch(value, hint, where)
+    return plain(value)
+
+
+def _to_instance(value: Any, hint: Any, where: str) -> Any:
+    """Any other type: a value that already is one."""
     if isinstance(hint, type) and isinstance(value, hint):
         return value
-    raise fail()
+    raise _mismatch(value, hint, where)
+
+
+_SCALAR_CONVERTERS: dict[Any, Callable[[Any, Any, str], Any]] = {
+    bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
+
+
+class ArchitectureConfig:
+    """Base of the dataclasses that describe a network's architecture: the field defaults are the official
+    model's (:meth:`official`), and :meth:`from_dict` builds one from a mapping of field names."""
+
+    @classmethod
+    def official(cls: type[T]) -> T:
+        """The official model's architecture: every field at its default."""
+        return cls()
+
+    @classmethod
+    def from_dict(cls: type[T], values: Mapping[str, Any]) -> T:
+        """Build from a mapping of field names (e.g. JSON): an unknown key or a mistyped value is a
+        :class:`ConfigError` naming it (see :func:`build`)."""
+        return build(cls, values)
 
 
 def _describe(hint: Any) -> str:

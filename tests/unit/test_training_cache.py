@@ -46,7 +46,7 @@ def cfg(ws, out: Path, task: str, *overrides: str):
 
 def batches(trainer: Trainer, count: int):
     """The first ``count`` micro-batches with their features (latents, UNet kwargs) as the step computes them."""
-    from videocomposer.training.trainer import keyed_noise
+    from videocomposer.training.noise import keyed_noise
 
     out = []
     for batch, _ in zip(trainer._loader(), range(count)):

@@ -150,7 +150,7 @@ def test_min_snr_weighting_scales_the_loss_and_the_update(workspace, tmp_path):
     """γ set to half the SNR of the one sample's timestep: min-SNR gives it weight 1/2 exactly, so the loss
     and (plain SGD) the weight update are half the uniform run's."""
     from videocomposer.diffusion import NoiseSchedule
-    from videocomposer.training.trainer import keyed_noise
+    from videocomposer.training.noise import keyed_noise
 
     common = deterministic("batch_size=1", "max_steps=1", "shuffle=false")
     uniform = config(workspace, tmp_path / "uniform", "train_exp02_motion_transfer", *common, root=workspace.one_clip)
@@ -177,7 +177,7 @@ def test_prediction_type_and_zero_terminal_snr_reach_the_loss(workspace, tmp_pat
 
 
 def test_offset_noise_adds_one_constant_per_sample_and_channel():
-    from videocomposer.training.trainer import keyed_noise
+    from videocomposer.training.noise import keyed_noise
 
     keys, shape = [(0, i) for i in range(64)], (4, 3, 8, 8)
     t, noise, posterior = keyed_noise(keys, shape, 5, 1000)
@@ -194,7 +194,7 @@ def test_noise_correlation_correlates_the_frames_of_the_diffusion_noise(workspac
     """``noise_correlation``: the same timesteps and posterior draws; each clip's noise is its independent draw
     mixed with one draw shared by its frames (the pipeline samples with it); the setting reaches the loss."""
     from videocomposer.diffusion import mix_frame_noise
-    from videocomposer.training.trainer import keyed_noise
+    from videocomposer.training.noise import keyed_noise
 
     keys, shape = [(0, i) for i in range(64)], (4, 6, 8, 8)  # [C, F, h, w]
     t, noise, posterior = keyed_noise(keys, shape, 5, 1000)

@@ -9,24 +9,23 @@ which is the layout of ``midas_v3_dpt_large.pth`` — not isl-org's names.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_official
-from ..config import build
+from ..config import ArchitectureConfig
 from .frames import check_images
 
 HEAD_CHANNELS = 32  # width of the last hidden layer of the depth head (fixed in the official model)
 
 
 @dataclass
-class MidasConfig:
-    """Architecture of :class:`MiDaS`. The defaults are the official DPT-Large (343,028,417 parameters).
+class MidasConfig(ArchitectureConfig):
+    """Architecture of :class:`MiDaS`. The defaults (:meth:`official`) are DPT-Large as in
+    ``midas_v3_dpt_large.pth`` (343,028,417 parameters).
 
     ``neck_dims`` are the channels of the four reassembled feature maps (1/4, 1/8, 1/16, 1/32 of the
     image); ``fusion_dim`` is the width of the fusion path.
@@ -55,16 +54,6 @@ class MidasConfig:
             problems.append(f"fusion_dim {self.fusion_dim} must be >= 2 (the head's first conv has fusion_dim // 2 channels)")
         if problems:
             raise ValueError("invalid MidasConfig: " + "; ".join(problems))
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> MidasConfig:
-        """Build from a dict (e.g. JSON); unknown keys are an error."""
-        return build(cls, values)
-
-    @classmethod
-    def official(cls) -> MidasConfig:
-        """DPT-Large as in ``midas_v3_dpt_large.pth``."""
-        return cls()
 
     @classmethod
     def tiny(cls) -> MidasConfig:

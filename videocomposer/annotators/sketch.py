@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
 from ..checkpoints import load_official
-from ..config import build
+from ..config import ArchitectureConfig
 from .frames import check_images, module_device, run_in_chunks
 from .pidinet import PiDiNet
 
@@ -43,8 +41,9 @@ _HIDDEN_WIDTH_GCD = math.gcd(*(ch for spec in _CLEANER_LAYERS for ch in spec[:2]
 
 
 @dataclass
-class SketchCleanerConfig:
-    """Architecture of :class:`SketchCleaner`. The default is the official network (44,387,249 parameters).
+class SketchCleanerConfig(ArchitectureConfig):
+    """Architecture of :class:`SketchCleaner`. The default (:meth:`official`) is the network of
+    ``sketch_simplification_gan.pth`` (44,387,249 parameters).
 
     ``width_divisor`` divides every hidden channel count (48, 128, 256, 512, 1024, 24); the one-channel
     input and output stay, as do the layer count, kernels and strides. It must divide 8, the largest
@@ -59,16 +58,6 @@ class SketchCleanerConfig:
             valid = [d for d in range(1, _HIDDEN_WIDTH_GCD + 1) if _HIDDEN_WIDTH_GCD % d == 0]
             raise ValueError(f"invalid SketchCleanerConfig: width_divisor must be one of {valid} "
                              f"(it divides every hidden channel count), got {divisor!r}")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SketchCleanerConfig:
-        """Build from a dict (e.g. JSON); unknown keys are an error."""
-        return build(cls, values)
-
-    @classmethod
-    def official(cls) -> SketchCleanerConfig:
-        """The network of ``sketch_simplification_gan.pth``."""
-        return cls()
 
     @classmethod
     def tiny(cls) -> SketchCleanerConfig:

@@ -137,45 +137,16 @@ def evaluate_run(generated: VideoInput, *, source: str | os.PathLike | None = No
     source = os.fspath(source) if source is not None else None
 
     seed = seed if seed is not None else int((record.metadata if record else {}).get("seed", DEFAULT_SEED))
-    condition: MotionField | None = None
-    recorded_motion = _recorded(record, MOTION_CONDITION)
-    if record is not None and recorded_motion is not None:
-        condition = _record_motion(recorded_motion, record, source, result.notes)
-    elif source is not None:
-        side = min(frames.shape[1:3])
-        condition = reference_motion(source, len(frames), side, seed=seed)
-        result.notes.append(f"motion re-extracted from {source} ({len(frames)} frames, {side} px, seed {seed})")
-
+    condition = _motion_condition(record, source, frames, seed, result.notes)
     if condition is not None:
-        target = (condition.num_frames, *condition.motion.shape[-2:])
-        if (len(frames), *frames.shape[1:3]) != target:
-            what = (f"{len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} vs the condition's {target[0]} frames "
-                    f"of {target[2]}x{target[1]}")
-            if not resample:
-                raise ValueError(f"{name}: the generated video and its motion condition differ: {what}; pass --resample "
-                                 "(resample=True) to resample the generated video")
-            frames = resample_frames(frames, *target)
-            result.notes.append(f"resampled the generated video: {what}")
-            generated = frames  # the file no longer is what is compared
-        codec = motion_error(generated, condition, block)
-        flow = flow_error(frames, condition, block)
-        result.metrics.update(motion_epe=codec.epe, motion_epe_dense=codec.epe_dense, flow_epe=flow.epe,
-                              motion_epe_moving=codec.epe_moving, motion_epe_static=codec.epe_static,
-                              motion_cosine_moving=codec.cosine_moving, flow_cosine_moving=flow.cosine_moving,
-                              motion_gain_moving=codec.gain_moving, flow_gain_moving=flow.gain_moving)
-        result.per_frame.update(motion_epe=codec.per_frame, motion_epe_dense=codec.per_frame_dense,
-                                flow_epe=flow.per_frame)
+        resampled = _fit_to_condition(frames, condition, resample, name, result.notes)
+        if resampled is not None:
+            frames = generated = resampled  # the file no longer is what is compared
+        _motion_metrics(result, generated, frames, condition, block)
     else:
         result.skipped.update({m: ENABLE[m] for m in MOTION_METRICS})
 
-    first = image
-    recorded_first = _recorded(record, FIRST_FRAME_CONDITION)
-    if first is None and recorded_first is not None:
-        local = recorded_first[0, :, 0]  # [3, M, M] in [0, 1]
-        side = frames.shape[1:3]
-        first = cv2.resize(np.round(local.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8),
-                           (side[1], side[0]), interpolation=cv2.INTER_AREA)
-        result.notes.append(f"first frame compared with the recorded {FIRST_FRAME_CONDITION} (area-resized)")
+    first = image if image is not None else _recorded_first_frame(record, frames, result.notes)
     if first is not None:
         result.metrics.update(first_frame_metrics(frames, first))
     else:
@@ -183,6 +154,69 @@ def evaluate_run(generated: VideoInput, *, source: str | os.PathLike | None = No
     _model_metrics(result, frames, models or EvaluationModels(), record, source, seed,
                    caption or (record.metadata.get("prompt") if record else None))
     return result
+
+
+def _motion_condition(record: ConditionRecord | None, source: str | None, frames: np.ndarray, seed: int,
+                      notes: list[str]) -> MotionField | None:
+    """The motion the video was generated under: the recorded one, else re-extracted from ``source`` at the
+    generated video's frame count and size (``frames`` ``uint8 [F, H, W, 3]``); None without either."""
+    recorded_motion = _recorded(record, MOTION_CONDITION)
+    if record is not None and recorded_motion is not None:
+        return _record_motion(recorded_motion, record, source, notes)
+    if source is None:
+        return None
+    side = min(frames.shape[1:3])
+    condition = reference_motion(source, len(frames), side, seed=seed)
+    notes.append(f"motion re-extracted from {source} ({len(frames)} frames, {side} px, seed {seed})")
+    return condition
+
+
+def _fit_to_condition(frames: np.ndarray, condition: MotionField, resample: bool, name: str,
+                      notes: list[str]) -> np.ndarray | None:
+    """None when ``frames`` ``uint8 [F, H, W, 3]`` have the condition's frame count and size; else, with
+    ``resample``, the frames resampled to them.
+
+    Raises:
+        ValueError: they differ and ``resample`` is false (names the video and both shapes).
+    """
+    target = (condition.num_frames, *condition.motion.shape[-2:])
+    if (len(frames), *frames.shape[1:3]) == target:
+        return None
+    what = (f"{len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} vs the condition's {target[0]} frames "
+            f"of {target[2]}x{target[1]}")
+    if not resample:
+        raise ValueError(f"{name}: the generated video and its motion condition differ: {what}; pass --resample "
+                         "(resample=True) to resample the generated video")
+    notes.append(f"resampled the generated video: {what}")
+    return resample_frames(frames, *target)
+
+
+def _motion_metrics(result: RunResult, generated: VideoInput, frames: np.ndarray, condition: MotionField,
+                    block: int) -> None:
+    """The codec-motion errors (of ``generated``, a file or its frames) and the optical-flow errors (of
+    ``frames`` ``uint8 [F, H, W, 3]``) against the motion condition, per ``block``-pixel cell."""
+    codec = motion_error(generated, condition, block)
+    flow = flow_error(frames, condition, block)
+    result.metrics.update(motion_epe=codec.epe, motion_epe_dense=codec.epe_dense, flow_epe=flow.epe,
+                          motion_epe_moving=codec.epe_moving, motion_epe_static=codec.epe_static,
+                          motion_cosine_moving=codec.cosine_moving, flow_cosine_moving=flow.cosine_moving,
+                          motion_gain_moving=codec.gain_moving, flow_gain_moving=flow.gain_moving)
+    result.per_frame.update(motion_epe=codec.per_frame, motion_epe_dense=codec.per_frame_dense,
+                            flow_epe=flow.per_frame)
+
+
+def _recorded_first_frame(record: ConditionRecord | None, frames: np.ndarray, notes: list[str]) -> np.ndarray | None:
+    """The recorded first-frame condition as ``uint8 [H, W, 3]``, area-resized to the size of ``frames``
+    ``[F, H, W, 3]``; None when it was not recorded."""
+    recorded_first = _recorded(record, FIRST_FRAME_CONDITION)
+    if recorded_first is None:
+        return None
+    local = recorded_first[0, :, 0]  # [3, M, M] in [0, 1]
+    side = frames.shape[1:3]
+    first = cv2.resize(np.round(local.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8),
+                       (side[1], side[0]), interpolation=cv2.INTER_AREA)
+    notes.append(f"first frame compared with the recorded {FIRST_FRAME_CONDITION} (area-resized)")
+    return first
 
 
 def _model_metrics(result: RunResult, frames: np.ndarray, models: EvaluationModels, record: ConditionRecord | None,

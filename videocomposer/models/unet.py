@@ -1,4 +1,4 @@
-"""The VideoComposer 3D UNet (the reference's ``UNetSD_temporal``) and its configuration.
+"""The VideoComposer 3D UNet (the reference's ``UNetSD_temporal``); its configuration is :mod:`.unet_config`.
 
 An SD-2.1-style UNet applied per frame, with a temporal transformer after every spatial one, temporal
 convolutions inside every ResBlock, and the spatio-temporal condition (STC) encoders whose summed
@@ -10,8 +10,6 @@ The module tree and parameter names are those of the official ``non_ema_228000.p
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
-from typing import Any
 
 import torch
 from einops import rearrange
@@ -19,123 +17,72 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..checkpoints import load_official
-from ..conditions import (
-    CONDITIONS,
-    OFFICIAL_COMPOSITIONS,
-    Condition,
-    known_condition_names,
-    normalize_condition,
-    stc_conditions,
-)
+from ..conditions import CONDITIONS, Condition, stc_conditions
 from .attention import SpatialTransformer, TemporalTransformer
 from .stc import ConditionDropout, ConditionStem, FrameTransformer, encoded_size
 from .unet_blocks import Downsample, ResBlock, Upsample, timestep_embedding
-
-# The reference constructor's defaults (U:1136-1166), used for keys a reference kwargs dict leaves out.
-_REFERENCE_DEFAULTS: dict[str, Any] = {
-    "in_dim": 7, "dim": 512, "context_dim": 512, "concat_dim": 8, "out_dim": 6, "dim_mult": (1, 2, 3, 4),
-    "num_heads": None, "head_dim": 64, "num_res_blocks": 3, "attn_scales": (1 / 2, 1 / 4, 1 / 8),
-    "dropout": 0.1, "temporal_attn_times": 1, "temporal_attention": True, "use_checkpoint": False,
-    "misc_dropout": 0.5, "video_compositions": ("text", "mask"), "p_all_zero": 0.1, "p_all_keep": 0.1,
-}
-# Reference constructor arguments that do not change what the model computes.
-_REFERENCE_NO_EFFECT = {"y_dim", "hist_dim", "use_scale_shift_norm", "use_sim_mask", "training", "zero_y", "black_image_feature"}
-# Reference options for code paths the official model never takes; accepted only when off.
-_REFERENCE_UNSUPPORTED = {"use_fps_condition", "use_image_dataset"}
+from .unet_config import UNetConfig
 
 
-@dataclass
-class UNetConfig:
-    """Architecture and training-time behaviour of :class:`VideoComposerUNet`.
+def _res_block(config: UNetConfig, in_ch: int, out_ch: int) -> ResBlock:
+    """A ResBlock ``in_ch`` → ``out_ch`` channels, with the timestep embedding (``4 · dim``) and a temporal conv."""
+    return ResBlock(in_ch, out_ch, 4 * config.dim, config.dropout, config.temporal_conv_dropout)
 
-    The defaults are the official VideoComposer values (:meth:`official`). Field names mirror the
-    reference constructor. JSON-serialisable with ``dataclasses.asdict``; ``UNetConfig(**d)`` rebuilds it.
+
+def _attention(config: UNetConfig, ch: int) -> list[nn.Module]:
+    """The attention after a ResBlock of ``ch`` channels: spatial (cross-attending the context), then temporal."""
+    layers: list[nn.Module] = [SpatialTransformer(ch, ch // config.head_dim, config.head_dim, config.context_dim)]
+    if config.temporal_attention:
+        layers.append(TemporalTransformer(ch, ch // config.head_dim, config.head_dim))
+    return layers
+
+
+def _attention_at(config: UNetConfig, ch: int, scale: float) -> list[nn.Module]:
+    """:func:`_attention` at the resolutions ``attn_scales`` lists (``scale`` 1 = the full latent), else none."""
+    return _attention(config, ch) if scale in config.attn_scales else []
+
+
+def _encoder_blocks(config: UNetConfig) -> tuple[nn.ModuleList, list[int]]:
+    """``input_blocks``: the stem conv on ``[x, STC features]`` (+ a temporal transformer), then per level
+    ``num_res_blocks`` ResBlocks (+ attention) and a Downsample (none after the last level).
+
+    Returns the blocks and the output channels of each, which the decoder takes back as skip connections.
     """
+    dim = config.dim
+    widths = [dim * m for m in (1, *config.dim_mult)]
+    stem: list[nn.Module] = [nn.Conv2d(config.in_dim + config.concat_dim, dim, 3, padding=1)]
+    if config.temporal_attention:
+        stem.append(TemporalTransformer(dim, config.num_heads, config.head_dim))
+    blocks = nn.ModuleList([nn.ModuleList(stem)])
+    skip_channels = [dim]
+    last_level = len(config.dim_mult) - 1
+    for level, (in_ch, out_ch) in enumerate(zip(widths[:-1], widths[1:])):
+        for _ in range(config.num_res_blocks):
+            blocks.append(nn.ModuleList([_res_block(config, in_ch, out_ch), *_attention_at(config, out_ch, 0.5**level)]))
+            skip_channels.append(out_ch)
+            in_ch = out_ch
+        if level != last_level:
+            blocks.append(Downsample(out_ch))  # stored bare: key input_blocks.N.op
+            skip_channels.append(out_ch)
+    return blocks, skip_channels
 
-    in_dim: int = 4                      # latent channels of x
-    concat_dim: int = 8                  # channels of the summed STC features concatenated to x
-    dim: int = 320                       # base width (multiple of 32: GroupNorm(32))
-    context_dim: int = 1024              # text/image token width (the reference hard-codes 1024 in places)
-    out_dim: int = 4                     # predicted channels (ε)
-    dim_mult: tuple[int, ...] = (1, 2, 4, 4)
-    num_heads: int = 8                   # heads of the first temporal transformer only (inner = num_heads·head_dim)
-    head_dim: int = 64                   # every other attention has channels // head_dim heads
-    num_res_blocks: int = 2
-    attn_scales: tuple[float, ...] = (1.0, 0.5, 0.25)  # resolutions (1 = full latent) with attention
-    dropout: float = 0.1                 # ResBlock out_layers dropout
-    temporal_attention: bool = True      # temporal transformers after every spatial one
-    temporal_attn_times: int = 1         # only 1 is meaningful (the reference's unused multi-block path)
-    video_compositions: tuple[str, ...] = OFFICIAL_COMPOSITIONS  # condition encoders built (any condition name)
-    misc_dropout: float = 0.5            # per-condition drop probability in training
-    p_all_zero: float = 0.1              # per-sample probability of dropping every condition
-    p_all_keep: float = 0.1              # per-sample probability of keeping every condition (the
-    #                                      official pipeline passes p_all_zero here; same value 0.1)
-    use_checkpoint: bool = True          # activation checkpointing per block when grad is enabled
-    temporal_conv_dropout: float = 0.1   # dropout inside the temporal convs (hard-coded 0.1 in the reference)
-    stc_dropout: float = 0.05            # dropout inside the STC frame transformers
-    stc_transformer_layers: int = 1      # the reference's cfg.adapter_transformer_layers
-    # STC pooled size: None = 4 × the latent size (128×128 for 32×32 latents, exactly the reference);
-    # a fixed (H, W) reproduces the reference's fixed AdaptiveAvgPool2d and only fits one latent size.
-    condition_pool_size: tuple[int, int] | None = None
 
-    def __post_init__(self) -> None:
-        self.dim_mult = tuple(int(m) for m in self.dim_mult)
-        self.attn_scales = tuple(float(s) for s in self.attn_scales)
-        self.video_compositions = tuple(self.video_compositions)
-        if self.condition_pool_size is not None:
-            size = tuple(int(s) for s in self.condition_pool_size)
-            if len(size) != 2:
-                raise ValueError(f"condition_pool_size: expected (height, width), got {self.condition_pool_size!r}")
-            self.condition_pool_size = (size[0], size[1])
-        unknown = [n for n in self.video_compositions if n not in known_condition_names()]
-        if unknown:
-            raise ValueError(f"video_compositions: unknown condition(s) {unknown}; expected names from "
-                             f"{[c.reference_name for c in CONDITIONS.values()]}")
-        if len({normalize_condition(n) for n in self.video_compositions}) != len(self.video_compositions):
-            raise ValueError(f"video_compositions: duplicate names in {list(self.video_compositions)}")
-        if self.dim <= 0 or self.dim % 32:
-            raise ValueError(f"dim: expected a positive multiple of 32 (GroupNorm with 32 groups), got {self.dim}")
-        if not self.dim_mult or min(self.dim_mult) < 1:
-            raise ValueError(f"dim_mult: expected a non-empty list of positive integers, got {list(self.dim_mult)}")
-        bad_widths = [self.dim * m for m in self.dim_mult if (self.dim * m) % self.head_dim]
-        if bad_widths:
-            raise ValueError(f"head_dim: every level width must be a multiple of head_dim={self.head_dim}, got widths {bad_widths}")
-        if self.num_res_blocks < 1:
-            raise ValueError(f"num_res_blocks: expected >= 1, got {self.num_res_blocks}")
-        if self.temporal_attn_times != 1:
-            raise ValueError(f"temporal_attn_times: only 1 is supported (it only affects the reference's unused "
-                             f"TemporalAttentionMultiBlock path), got {self.temporal_attn_times}")
-        for name in ("dropout", "misc_dropout", "p_all_zero", "p_all_keep", "temporal_conv_dropout", "stc_dropout"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}: expected a probability in [0, 1], got {getattr(self, name)}")
-        if self.condition_pool_size is not None and (len(self.condition_pool_size) != 2 or min(self.condition_pool_size) < 1):
-            raise ValueError(f"condition_pool_size: expected None or (height, width), got {self.condition_pool_size}")
-
-    @classmethod
-    def official(cls) -> UNetConfig:
-        """The configuration of the released checkpoint ``non_ema_228000.pth``."""
-        return cls()
-
-    @classmethod
-    def from_reference_kwargs(cls, kwargs: dict) -> UNetConfig:
-        """Build from ``UNetSD_temporal`` constructor kwargs (e.g. a fixture's ``constructor_kwargs``).
-
-        Missing keys take the reference constructor's defaults; ``num_heads=None`` means ``dim // 32``;
-        ``inpainting=False`` removes the mask encoder. Unknown keys raise ``ValueError``.
-        """
-        own = {f.name for f in fields(cls)}
-        unknown = set(kwargs) - own - _REFERENCE_NO_EFFECT - _REFERENCE_UNSUPPORTED - {"inpainting"}
-        if unknown:
-            raise ValueError(f"reference kwargs: unknown key(s) {sorted(unknown)}")
-        enabled = sorted(k for k in _REFERENCE_UNSUPPORTED if kwargs.get(k))
-        if enabled:
-            raise ValueError(f"reference kwargs: {enabled} are not supported (no official model uses them); set them to False")
-        values = {**_REFERENCE_DEFAULTS, **{k: v for k, v in kwargs.items() if k in own}}
-        if values["num_heads"] is None:
-            values["num_heads"] = values["dim"] // 32
-        if kwargs.get("inpainting", True) is False:
-            values["video_compositions"] = tuple(n for n in values["video_compositions"] if n != "mask")
-        return cls(**values)
+def _decoder_blocks(config: UNetConfig, skip_channels: list[int]) -> nn.ModuleList:
+    """``output_blocks``: per level (deepest first) ``num_res_blocks + 1`` ResBlocks on ``[x, skip]``
+    (+ attention), the last of each level but the final one ending in an Upsample."""
+    widths = [config.dim * m for m in (config.dim_mult[-1], *reversed(config.dim_mult))]
+    skips = list(skip_channels)
+    blocks = nn.ModuleList()
+    last_level = len(config.dim_mult) - 1
+    for level, (in_ch, out_ch) in enumerate(zip(widths[:-1], widths[1:])):
+        scale = 0.5 ** (last_level - level)
+        for j in range(config.num_res_blocks + 1):
+            layers = [_res_block(config, in_ch + skips.pop(), out_ch), *_attention_at(config, out_ch, scale)]
+            if level != last_level and j == config.num_res_blocks:
+                layers.append(Upsample(out_ch))
+            blocks.append(nn.ModuleList(layers))
+            in_ch = out_ch
+    return blocks
 
 
 class VideoComposerUNet(nn.Module):
@@ -152,11 +99,10 @@ class VideoComposerUNet(nn.Module):
     def __init__(self, config: UNetConfig | None = None, zero_y: torch.Tensor | None = None):
         super().__init__()
         self.config = config = config if config is not None else UNetConfig.official()
-        dim, head_dim, context_dim = config.dim, config.head_dim, config.context_dim
-        emb_dim = 4 * dim
+        dim, context_dim = config.dim, config.context_dim
 
         # 1. embeddings: timestep MLP and the style-image token MLP
-        self.time_embed = nn.Sequential(nn.Linear(dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.time_embed = nn.Sequential(nn.Linear(dim, 4 * dim), nn.SiLU(), nn.Linear(4 * dim, 4 * dim))
         self.pre_image_condition = nn.Sequential(nn.Linear(context_dim, context_dim), nn.SiLU(), nn.Linear(context_dim, context_dim))
 
         # 2. STC encoders, one stem + frame transformer per configured spatial condition
@@ -172,53 +118,16 @@ class VideoComposerUNet(nn.Module):
         if zero_y is not None:
             self.set_zero_y(zero_y)
 
-        def res_block(in_ch: int, out_ch: int) -> ResBlock:
-            return ResBlock(in_ch, out_ch, emb_dim, config.dropout, config.temporal_conv_dropout)
-
-        def attention(ch: int) -> list[nn.Module]:
-            layers: list[nn.Module] = [SpatialTransformer(ch, ch // head_dim, head_dim, context_dim)]
-            if config.temporal_attention:
-                layers.append(TemporalTransformer(ch, ch // head_dim, head_dim))
-            return layers
-
-        # 3. encoder: stem conv (+ temporal transformer), then per level ResBlocks (+ attention) and a Downsample
-        enc_dims = [dim * m for m in (1, *config.dim_mult)]
-        stem: list[nn.Module] = [nn.Conv2d(config.in_dim + config.concat_dim, dim, 3, padding=1)]
-        if config.temporal_attention:
-            stem.append(TemporalTransformer(dim, config.num_heads, head_dim))
-        self.input_blocks = nn.ModuleList([nn.ModuleList(stem)])
-        skip_channels, scale = [dim], 1.0
-        last_level = len(config.dim_mult) - 1
-        for level, (in_ch, out_ch) in enumerate(zip(enc_dims[:-1], enc_dims[1:])):
-            for _ in range(config.num_res_blocks):
-                layers = [res_block(in_ch, out_ch)] + (attention(out_ch) if scale in config.attn_scales else [])
-                self.input_blocks.append(nn.ModuleList(layers))
-                skip_channels.append(out_ch)
-                in_ch = out_ch
-            if level != last_level:
-                self.input_blocks.append(Downsample(out_ch))  # stored bare: key input_blocks.N.op
-                skip_channels.append(out_ch)
-                scale /= 2.0
-
-        # 4. middle: ResBlock, attention (always), ResBlock
-        mid = enc_dims[-1]
-        self.middle_block = nn.ModuleList([res_block(mid, mid), *attention(mid), res_block(mid, mid)])
-
-        # 5. decoder: per level num_res_blocks + 1 ResBlocks on [x, skip] (+ attention), then an Upsample
-        dec_dims = [dim * m for m in (config.dim_mult[-1], *reversed(config.dim_mult))]
-        self.output_blocks = nn.ModuleList()
-        for level, (in_ch, out_ch) in enumerate(zip(dec_dims[:-1], dec_dims[1:])):
-            for j in range(config.num_res_blocks + 1):
-                layers = [res_block(in_ch + skip_channels.pop(), out_ch)]
-                layers += attention(out_ch) if scale in config.attn_scales else []
-                if level != last_level and j == config.num_res_blocks:
-                    layers.append(Upsample(out_ch))
-                    scale *= 2.0
-                self.output_blocks.append(nn.ModuleList(layers))
-                in_ch = out_ch
+        # 3. encoder, 4. middle: ResBlock, attention (always), ResBlock, 5. decoder
+        self.input_blocks, skip_channels = _encoder_blocks(config)
+        mid = dim * config.dim_mult[-1]
+        self.middle_block = nn.ModuleList([_res_block(config, mid, mid), *_attention(config, mid),
+                                           _res_block(config, mid, mid)])
+        self.output_blocks = _decoder_blocks(config, skip_channels)
 
         # 6. head
-        self.out = nn.Sequential(nn.GroupNorm(32, dec_dims[-1]), nn.SiLU(), nn.Conv2d(dec_dims[-1], config.out_dim, 3, padding=1))
+        out_ch = dim * config.dim_mult[0]
+        self.out = nn.Sequential(nn.GroupNorm(32, out_ch), nn.SiLU(), nn.Conv2d(out_ch, config.out_dim, 3, padding=1))
 
     # ------------------------------------------------------------------ loading and zero_y
 

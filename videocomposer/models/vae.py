@@ -25,12 +25,13 @@ from diffusers.loaders.single_file_utils import (
 from einops import rearrange
 
 from ..checkpoints import WeightFileError, load_strict, read_state_dict
-from ..config import build
+from ..config import ArchitectureConfig, build
 
 
 @dataclass
-class VAEConfig:
-    """The reference's ``ddconfig`` plus ``embed_dim`` and the latent scale. Defaults = SD 2.1 (official)."""
+class VAEConfig(ArchitectureConfig):
+    """The reference's ``ddconfig`` plus ``embed_dim`` and the latent scale. The defaults (:meth:`official`) are the
+    SD 2.1 VAE that VideoComposer loads from ``v2-1_512-ema-pruned.ckpt``."""
 
     double_z: bool = True
     z_channels: int = 4
@@ -44,11 +45,6 @@ class VAEConfig:
     dropout: float = 0.0
     embed_dim: int = 4
     scale_factor: float = 0.18215
-
-    @classmethod
-    def official(cls) -> VAEConfig:
-        """The SD 2.1 VAE that VideoComposer loads from ``v2-1_512-ema-pruned.ckpt``."""
-        return cls()
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> VAEConfig:

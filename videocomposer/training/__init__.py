@@ -6,6 +6,7 @@
     summary = train(cfg)
 """
 from .config import ConfigError, TrainConfig, load_train_config
-from .trainer import Trainer, TrainSummary, train
+from .summary import TrainSummary
+from .trainer import Trainer, train
 
 __all__ = ["ConfigError", "TrainConfig", "TrainSummary", "Trainer", "load_train_config", "train"]
