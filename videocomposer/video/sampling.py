@@ -118,15 +118,18 @@ def _rngs(seed: int | None, py_rng: random.Random | None, np_rng: np.random.Rand
 
 
 def motion_fields(path: str | os.PathLike, fps: int, stream: MotionStream, indices: Sequence[int],
-                  frame_size: tuple[int, int], settings: MotionSettings, resolution: int,
+                  frame_size: tuple[int, int], settings: MotionSettings | None, resolution: int,
                   threads: int = REFERENCE_ENCODER_THREADS) -> list[np.ndarray]:
-    """The dense fields (:func:`dense_motion_field`) of frames ``indices`` as ``settings`` makes them.
+    """The dense fields (:func:`dense_motion_field`) of frames ``indices`` as ``settings`` makes them (None: as
+    the ``reference`` mode, without the check below).
 
     ``reference``: from ``stream`` (the re-encode at the source's own ``frame_size`` ``(height, width)``);
     ``rescaled``: from a second re-encode at the same ``fps`` of the source's centre square brought to
     ``settings.source_size`` pixels. Warns once when the resize to ``resolution`` would keep under half of
     the vectors (:func:`~videocomposer.video.motion.warn_if_motion_is_lost`).
     """
+    if settings is None:
+        return [dense_motion_field(stream.motion_vectors[i], *frame_size) for i in indices]
     square = settings.encode_square
     warn_if_motion_is_lost(min(frame_size) if square is None else square, resolution, settings.mode)
     if square is None:
@@ -135,6 +138,32 @@ def motion_fields(path: str | os.PathLike, fps: int, stream: MotionStream, indic
     none = np.zeros((0, len(MOTION_VECTOR_COLUMNS)), dtype=np.int32)  # a frame the scaled stream lacks: no motion
     return [dense_motion_field(scaled.motion_vectors[i] if i < scaled.num_frames else none, square, square)
             for i in indices]
+
+
+def _clip_mask(num_frames: int, misc_size: int, py_rng: random.Random | None,
+               np_rng: np.random.RandomState | None) -> torch.Tensor:
+    """One dataset mask draw shared by every frame: ``[F, 1, M, M]`` float32 in {0, 1}."""
+    mask_2d, _ = draw_dataset_mask(misc_size, py_rng=py_rng, np_rng=np_rng)
+    return torch.from_numpy(mask_2d).float().expand(num_frames, 1, misc_size, misc_size).contiguous()
+
+
+def _sampling_stream(path: str | os.PathLike, num_frames: int, feature_framerate: int,
+                     encoder_threads: int) -> tuple[int, bytes, MotionStream]:
+    """The in-memory MPEG-4 re-encode a clip is sampled from: ``(fps, stream bytes, its picture types and vectors)``.
+
+    The rate is :func:`~videocomposer.video.reader.sampling_fps` (the reference's 16-frame rule); only when that
+    stream has no start for ``num_frames`` (> 16) is the rate that yields ``num_frames`` used instead."""
+    probe = probe_video(path)
+    name = os.fspath(path)
+    fps = sampling_fps(probe.num_frames, probe.fps, feature_framerate)
+    stream_bytes = reencode_mpeg4(path, fps, threads=encoder_threads)
+    types_and_vectors = decode_motion_stream(stream_bytes, frame_indices=(), name=name)
+    longer_clip_fps = sampling_fps(probe.num_frames, probe.fps, feature_framerate, min_frames=num_frames)
+    if longer_clip_fps > fps and not start_candidates(types_and_vectors.frame_types, num_frames):
+        fps = longer_clip_fps
+        stream_bytes = reencode_mpeg4(path, fps, threads=encoder_threads)
+        types_and_vectors = decode_motion_stream(stream_bytes, frame_indices=(), name=name)
+    return fps, stream_bytes, types_and_vectors
 
 
 def load_video_clip(
@@ -161,11 +190,9 @@ def load_video_clip(
     frame, ``[3, S, S]`` CLIP-normalised) and, when ``with_mask``, ``mask`` (``[F, 1, M, M]``, one
     draw shared by all frames; with ``with_mask=False`` no random numbers are spent on it).
     ``align_motion_with_frames`` crops the motion like the frames (the reference is 1 px off).
-    ``motion_settings``: how the motion is made (:class:`~videocomposer.video.motion.MotionSettings`), with a
-    warning when the source loses most of its vectors; None: the reference's way, without the check (for callers
-    that do not use the motion, or that know their sources suit it).
-    The sampling rate follows the reference's 16-frame rule; only when that stream is too short for
-    ``num_frames`` (> 16) is ``num_frames`` put in place of 16 (the reference would fail there).
+    ``motion_settings``: how the motion is made (:class:`~videocomposer.video.motion.MotionSettings`, with a
+    warning when the source loses most of its vectors); None: the reference's way, unchecked. The sampling
+    rate: :func:`_sampling_stream`.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -174,36 +201,21 @@ def load_video_clip(
     _check_positive(num_frames=num_frames, resolution=resolution, misc_size=misc_size,
                     feature_framerate=feature_framerate, vit_image_size=vit_image_size)
     py_rng, np_rng = _rngs(seed, py_rng, np_rng)
-    probe = probe_video(path)
-    name = os.fspath(path)
-    fps = sampling_fps(probe.num_frames, probe.fps, feature_framerate)
-    stream_bytes = reencode_mpeg4(path, fps, threads=encoder_threads)
-    types_and_vectors = decode_motion_stream(stream_bytes, frame_indices=(), name=name)
-    # The reference's rule targets 16 frames; a longer clip it leaves too short needs the rate that yields num_frames.
-    longer_clip_fps = sampling_fps(probe.num_frames, probe.fps, feature_framerate, min_frames=num_frames)
-    if longer_clip_fps > fps and not start_candidates(types_and_vectors.frame_types, num_frames):
-        fps = longer_clip_fps
-        stream_bytes = reencode_mpeg4(path, fps, threads=encoder_threads)
-        types_and_vectors = decode_motion_stream(stream_bytes, frame_indices=(), name=name)
+    fps, stream_bytes, types_and_vectors = _sampling_stream(path, num_frames, feature_framerate, encoder_threads)
     try:
         start = choose_start_index(types_and_vectors.frame_types, num_frames, np_rng)
     except ValueError as exc:
-        raise VideoReadError(f"video '{name}' is too short for a {num_frames}-frame clip at {fps} fps: {exc}") from exc
+        raise VideoReadError(f"video '{os.fspath(path)}' is too short for a {num_frames}-frame clip at {fps} fps: "
+                             f"{exc}") from exc
     indices = list(range(start, start + num_frames))
-    decoded = decode_motion_stream(stream_bytes, frame_indices=indices, name=name)
+    decoded = decode_motion_stream(stream_bytes, frame_indices=indices, name=os.fspath(path))
     images = [Image.fromarray(decoded.frames[i]) for i in indices]
     height, width = decoded.frames[start].shape[:2]
 
     misc_pixels = misc_frames_uint8(images, misc_size, draw_misc_interpolations(num_frames, py_rng))
-    mask = None
-    if with_mask:
-        mask_2d, _ = draw_dataset_mask(misc_size, py_rng=py_rng, np_rng=np_rng)
-        mask = torch.from_numpy(mask_2d).float().expand(num_frames, 1, misc_size, misc_size).contiguous()
-    if motion_settings is None:
-        fields = [dense_motion_field(types_and_vectors.motion_vectors[i], height, width) for i in indices]
-    else:
-        fields = motion_fields(path, fps, types_and_vectors, indices, (height, width), motion_settings, resolution,
-                               encoder_threads)
+    mask = _clip_mask(num_frames, misc_size, py_rng, np_rng) if with_mask else None
+    fields = motion_fields(path, fps, types_and_vectors, indices, (height, width), motion_settings, resolution,
+                           encoder_threads)
     return VideoClip(
         video=normalize_pixels(video_frames_uint8(images, resolution), (0.5,) * 3, (0.5,) * 3),
         misc=to_unit_range(misc_pixels),
