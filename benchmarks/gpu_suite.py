@@ -1,4 +1,4 @@
-"""Every speed and memory figure of the project in one run: built for a GPU lent for a few minutes.
+"""Every speed and memory figure of the project in one run, within a few minutes on one GPU.
 
     python benchmarks/gpu_suite.py                       # one H100/H200: official sizes, <= 8 minutes
     python benchmarks/gpu_suite.py --dry-run             # tiny sizes on the CPU in seconds (the test suite runs it)
