@@ -221,3 +221,26 @@ def test_generate_takes_the_motion_mode_flag_and_records_the_motions_units(clips
     assert records["rescaled"].conditions["motion"].any() and not records["reference"].conditions["motion"].any()
     assert float(records["rescaled"].metadata["source_pixels_per_pixel"]) == 2.0  # 128-px vectors at 64 px
     assert float(records["reference"].metadata["source_pixels_per_pixel"]) == 4.0  # the 256-px source's own
+
+
+# ------------------------------------------------------------------ extract
+
+
+def test_extract_takes_the_model_folders_motion_mode_and_a_flag_overrides_it(clips, tmp_path, capsys):
+    """``videocomposer extract --weights-dir toy`` makes the toy model's (rescaled) condition of a 256-px clip at
+    64 px; ``--motion-mode reference`` the original's, which keeps none of its vectors; a bad size is refused."""
+    from safetensors.torch import load_file
+
+    from videocomposer.cli import main
+
+    common = ["extract", "--input_video", str(clips[256, 256]), "--frames", "8", "--resolution", "64",
+              "--conditions", "motion", "--weights-dir", "toy"]
+    assert main([*common, "--output-dir", str(tmp_path / "model")]) == 0, capsys.readouterr().err
+    rescaled = load_file(str(tmp_path / "model" / "disc_256x256_conditions.safetensors"))["motion"]
+    assert torch.equal(rescaled[0].transpose(0, 1), motion(clips[256, 256], 64, TOY)[:8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*common, "--motion-mode", "reference", "--output-dir", str(tmp_path / "ref")]) == 0
+    assert not load_file(str(tmp_path / "ref" / "disc_256x256_conditions.safetensors"))["motion"].any()
+    assert main([*common, "--motion-source-size", "100", "--output-dir", str(tmp_path / "bad")]) == 2
+    assert "--motion-source-size" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks import at_least, existing_file, model_architectures, torch_device, weights_folder, whole_at_least
+from .checks import at_least, existing_file, model_architectures, one_of, torch_device, weights_folder, whole_at_least
 from .errors import RequestError, mention
 
 PathLike = str | os.PathLike
@@ -38,7 +38,10 @@ class ExtractRequest:
     """Which conditions of which video to write where. ``conditions`` (a list or ``"motion,depth"``; None:
     every extractable one whose weights are given); ``mask``: an inpainting mask image (white = hidden;
     None: a random one); ``frames``, ``resolution`` (video side in pixels; annotators see 1.5x), ``seed``
-    (clip start, interpolations, mask) and ``fps`` (of the written previews) as ``generate`` samples them."""
+    (clip start, interpolations, mask) and ``fps`` (of the written previews) as ``generate`` samples them.
+    ``motion_mode``: how the motion condition is made (:data:`videocomposer.video.motion.MOTION_MODES`; None: the
+    model folder's own, else ``reference``); ``motion_source_size``: the short side the ``rescaled`` mode brings
+    the source to (None: the model folder's, else the official model's training sources')."""
 
     video: PathLike | None = None
     output_dir: PathLike | None = None
@@ -48,6 +51,8 @@ class ExtractRequest:
     resolution: int = 256
     seed: int = 8888
     fps: float = 8.0
+    motion_mode: str | None = None
+    motion_source_size: int | None = None
     overwrite: bool = False
     weights_dir: PathLike | None = None
     model_config: PathLike | None = None
@@ -65,6 +70,7 @@ class ExtractRequest:
         whole_at_least("resolution", self.resolution, 1)
         whole_at_least("seed", self.seed, 0)
         at_least("fps", self.fps, 1e-3)
+        _motion_settings(self)
         choices = extractable()
         if self.conditions is None:
             return [c for c in choices if c != "single_sketch" and (self.weights_dir or not _needs_weights(c))]
@@ -76,6 +82,24 @@ class ExtractRequest:
         if bad:
             raise RequestError("conditions", f"{bad} are not extracted from a video; choose from {', '.join(choices)}")
         return conditions
+
+
+def _motion_settings(request: ExtractRequest):
+    """The request's :class:`~videocomposer.video.motion.MotionSettings`: its fields over the model folder's."""
+    from dataclasses import replace
+
+    from ..pipelines.folder_settings import load_motion_settings
+    from ..video.motion import MOTION_MODES, MotionSettings
+
+    one_of("motion_mode", request.motion_mode, MOTION_MODES)
+    if request.motion_source_size is not None:
+        whole_at_least("motion_source_size", request.motion_source_size, 16)
+    stored = load_motion_settings(weights_folder(request.weights_dir)) if request.weights_dir else MotionSettings()
+    mode = request.motion_mode or stored.mode
+    try:
+        return replace(stored, mode=mode, source_size=request.motion_source_size or stored.source_size)
+    except ValueError as exc:
+        raise RequestError("motion_source_size", str(exc)) from None
 
 
 def _annotators(request: ExtractRequest, conditions: list[str], target) -> dict:
@@ -125,7 +149,8 @@ def _write_conditions(request: ExtractRequest, conditions: list[str], video: Pat
     with torch.no_grad():
         prepared = prepare_conditions(builder, conditions, video=video, num_frames=request.frames,
                                       height=request.resolution, width=request.resolution, seed=request.seed,
-                                      mask=read_input("mask", mask_path), device=target)
+                                      mask=read_input("mask", mask_path), device=target,
+                                      motion_settings=_motion_settings(request))
     cond, stem = prepared.conditions, video.stem
     tensors = {k: v.cpu().contiguous() for k, v in cond.items()}
     tensors["source"] = prepared.source_video().contiguous()

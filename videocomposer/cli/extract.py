@@ -15,7 +15,7 @@ from .options import MODEL_SPELLING, add_model_arguments
 #: Each request field as this command spells it.
 SPELLING = {**MODEL_SPELLING, "video": "--input_video", "output_dir": "--output-dir", "conditions": "--conditions",
             "mask": "--mask_path", "frames": "--frames", "resolution": "--resolution", "seed": "--seed", "fps": "--fps",
-            "overwrite": "--overwrite", "dataset": "--dataset", "cache": "--cache", "config": "--config",
+            "motion_mode": "--motion-mode", "motion_source_size": "--motion-source-size", "overwrite": "--overwrite", "dataset": "--dataset", "cache": "--cache", "config": "--config",
             "overrides": "key=value"}
 
 DESCRIPTION = """\
@@ -34,6 +34,7 @@ N-th video). The cache's size is printed at the end.
 
 def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     from ..app.extraction import extractable
+    from ..video.motion import MOTION_MODES
 
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -47,6 +48,13 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     parser.add_argument("--resolution", type=int, default=256, help="video side in pixels (default 256; annotators see 1.5x)")
     parser.add_argument("--seed", type=int, default=8888, help="seed of the clip start, interpolations and mask (default 8888)")
     parser.add_argument("--fps", type=float, default=8.0, help="frame rate of the written videos (default 8)")
+    parser.add_argument("--motion-mode", "--motion_mode", choices=MOTION_MODES,
+                        help="how the motion condition is made: 'reference' (the original's: vectors at the video's own "
+                        "size) or 'rescaled' (the video brought to --motion-source-size first); default: the "
+                        "--weights-dir model's own, else reference")
+    parser.add_argument("--motion-source-size", "--motion_source_size", type=int, metavar="PIXELS",
+                        help="short side the rescaled mode brings the video to (default: the model's training size, "
+                        "else 336, the official model's training sources)")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier extraction of the same video")
     add_model_arguments(parser)
     group = parser.add_argument_group("dataset mode (fills a training condition cache; replaces --input_video)")
@@ -67,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     request = ExtractRequest(video=args.video, output_dir=args.output_dir, conditions=args.conditions, mask=args.mask,
                              frames=args.frames, resolution=args.resolution, seed=args.seed, fps=args.fps,
-                             overwrite=args.overwrite, weights_dir=args.weights_dir, model_config=args.model_config,
+                             motion_mode=args.motion_mode, motion_source_size=args.motion_source_size, overwrite=args.overwrite, weights_dir=args.weights_dir, model_config=args.model_config,
                              device=args.device)
     for path in extract(request, command=args.command_line):
         print(path)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..diffusion import SchedulerConfig
+from ..video.motion import MotionSettings
 from .components import INDEX_NAME, SCHEDULER_INDEX_ENTRY, is_pretrained_folder, read_index
 
 #: The output-size defaults ``pipeline_config`` may hold (the rest of it: ``unet_file``, the UNet's source file).
@@ -89,3 +90,16 @@ def stored_settings(folder: str | os.PathLike) -> dict[str, Any]:
     pipeline_config = read_index(folder).get("pipeline_config", {})
     return {**{k: v for k, v in pipeline_config.items() if k not in _SCHEDULER_FIELDS},
             **load_scheduler_config(folder).to_dict()}
+
+
+def load_motion_settings(folder: str | os.PathLike) -> MotionSettings:
+    """How the model in ``folder`` makes its motion condition: ``model_index.json``'s
+    ``pipeline_config.motion_condition``; the reference's way (``MotionSettings()``) when the folder has none
+    (official files, folders saved without it). A bad value is a ``ValueError`` naming the file and field."""
+    folder = Path(folder)
+    if not is_pretrained_folder(folder):
+        return MotionSettings()
+    settings = read_index(folder).get("pipeline_config", {})
+    if "motion_condition" not in settings:
+        return MotionSettings()
+    return MotionSettings.from_dict(settings["motion_condition"], f"{folder / INDEX_NAME}: pipeline_config.motion_condition")

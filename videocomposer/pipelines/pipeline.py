@@ -67,7 +67,7 @@ from .components import (
     save_component,
     write_index,
 )
-from .folder_settings import load_scheduler_config, output_defaults, save_scheduler_config
+from .folder_settings import load_motion_settings, load_scheduler_config, output_defaults, save_scheduler_config
 from .inputs import PreparedConditions, prepare_conditions
 
 OutputType = Literal["pil", "np", "pt", "latent"]
@@ -101,14 +101,6 @@ class _SchedulerSetting:
         raise AttributeError(f"{self.name} is a field of pipe.scheduler_config (a frozen SchedulerConfig, saved with the "
                              f"model): pipe.scheduler_config = dataclasses.replace(pipe.scheduler_config, "
                              f"{self.name}={value!r})")
-
-
-def stored_motion_settings(settings: dict[str, Any], index_file: Path) -> MotionSettings:
-    """A folder's ``pipeline_config.motion_condition`` (absent: the reference's, as the official model);
-    a ``ValueError`` naming the file and field for a bad value."""
-    if "motion_condition" not in settings:
-        return MotionSettings()
-    return MotionSettings.from_dict(settings["motion_condition"], f"{index_file}: pipeline_config.motion_condition")
 
 
 @dataclass
@@ -263,7 +255,7 @@ class VideoComposerPipeline:
         settings = index.get("pipeline_config", {})
         pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler_config=scheduler_config)
         pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
-        pipe.motion_settings = stored_motion_settings(settings, folder / "model_index.json")
+        pipe.motion_settings = load_motion_settings(folder)
         pipe.set_defaults(**output_defaults(settings))
         return pipe.to(device, dtype)
 
