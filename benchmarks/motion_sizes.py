@@ -19,12 +19,16 @@ Three measurements, printed as tables with the command that made them:
    (each of 4 directions twice, the caption naming the direction); the object's displacement along the stroke
    over the 8 frames divided by 100 px, for the stroke rasterised as each mode does by default, and with no
    stroke (``y, local_image``).
+4. **A guidance scale per condition** (``guidance_scale={"motion": m}``, nested guidance; the text at the model's
+   scale): the stroke gain of table 3 and the path error of table 2 (the ``--guidance-side`` px clips, the model's
+   motion mode) against the motion's scale ``m`` (``--motion-scales``), beside the single scale.
 
 Sampling: DPM-Solver++ (the toy model's sampler) with ``--steps`` steps (default 8, against the model's 20, to
 stay within a few minutes on 2 CPU cores), the model's guidance, seed 8888. A setting whose conditions equal
 another's (the two modes on a 128-px source) is generated once.
 
     python benchmarks/motion_sizes.py --out runs/motion_sizes
+    python benchmarks/motion_sizes.py --tables guidance --clips 6   # table 4 alone
 """
 from __future__ import annotations
 
@@ -41,9 +45,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from recipes.toy.synthetic import BACKGROUND_COLOURS, OBJECT_COLOURS, direction_words
 from videocomposer.pipelines import VideoComposerPipeline
 from videocomposer.pipelines.toy_model import toy_model_dir
-from videocomposer.training.synthetic import BACKGROUND_COLOURS, OBJECT_COLOURS, direction_words
 from videocomposer.video.motion import MotionSettings, motion_condition
 from videocomposer.video.reader import decode_motion_stream, reencode_mpeg4
 from videocomposer.video.sampling import load_video_clip
@@ -218,10 +222,11 @@ def build(pipe, items: list[dict], conditions: list[str], motion_mode: str | Non
     return {name: torch.cat([b[name] for b in built]) for name in conditions}
 
 
-def generate(pipe, batch: dict[str, torch.Tensor], steps: int) -> np.ndarray:
-    """One batch of conditions → uint8 ``[B, F, H, W, 3]`` (same noise for every call)."""
+def generate(pipe, batch: dict[str, torch.Tensor], steps: int, guidance_scale="default") -> np.ndarray:
+    """One batch of conditions → uint8 ``[B, F, H, W, 3]`` (same noise for every call; the model's guidance unless
+    ``guidance_scale`` is given)."""
     out = pipe(conditions=list(batch), precomputed_conditions=batch, num_inference_steps=steps,
-               generator=torch.Generator().manual_seed(SEED), output_type="np")
+               guidance_scale=guidance_scale, generator=torch.Generator().manual_seed(SEED), output_type="np")
     return np.round(out.frames * 255).astype(np.uint8)
 
 
@@ -281,6 +286,15 @@ def stroke_case(word: str, colour: str, background: str, length: float, canvas: 
             "motion": Trajectory(canvas, canvas, (stroke,))}
 
 
+def stroke_gains(videos: np.ndarray, length: float, canvas: int) -> dict[str, list[float]]:
+    """The object's displacement along each case's stroke (first to last frame) / ``length``, by direction."""
+    gains: dict[str, list[float]] = {word: [] for word in DIRECTIONS}
+    for video, (word, _, _) in zip(videos, STROKES):
+        centroids = object_centroids(video)
+        gains[word].append(float(np.dot(centroids[-1] - centroids[0], DIRECTIONS[word])) * canvas / length)
+    return gains
+
+
 def stroke_gain_table(pipe, steps: int, length: float = 100.0, canvas: int = 256) -> None:
     cases = [stroke_case(*case, length, canvas) for case in STROKES]
     print(f"\n3. stroke gain: the object's displacement along a {length:.0f}-px stroke / {length:.0f} px "
@@ -288,13 +302,38 @@ def stroke_gain_table(pipe, steps: int, length: float = 100.0, canvas: int = 256
     for label, mode in (("no stroke", None), ("reference", "reference"), ("rescaled", "rescaled")):
         chosen = [case if mode else {k: v for k, v in case.items() if k != "motion"} for case in cases]
         conditions = ["y", "local_image", "motion"] if mode else ["y", "local_image"]
-        videos = generate(pipe, build(pipe, chosen, conditions, mode), steps)
-        gains = {word: [] for word in DIRECTIONS}
-        for video, (word, _, _) in zip(videos, STROKES):
-            centroids = object_centroids(video)
-            gains[word].append(float(np.dot(centroids[-1] - centroids[0], DIRECTIONS[word])) * canvas / length)
+        gains = stroke_gains(generate(pipe, build(pipe, chosen, conditions, mode), steps), length, canvas)
         print(f"{label:>10s}: gain {np.mean(sum(gains.values(), [])):6.2f}  ("
               + ", ".join(f"{w} {np.mean(g):.2f}" for w, g in gains.items()) + ")")
+
+
+# ---------------------------------------------------------------------------------------------- 4. guidance per condition
+
+def motion_guidance_table(pipe, folder: Path, clips: int, side: int, scales: list[float], steps: int,
+                          length: float = 100.0, canvas: int = 256) -> None:
+    """Stroke gain and path error against the motion's own guidance scale (the text at the model's scale)."""
+    discs = [held_out_disc(i) for i in range(clips)]
+    frames, size = pipe.defaults["num_frames"], pipe.defaults["height"]
+    paths = [write_held_out(folder, d, side, f"clip{i:02d}") for i, d in enumerate(discs)]
+    sources = [np.round(load_video_clip(p, frames, size, size, seed=SEED, with_mask=False).misc.permute(0, 2, 3, 1)
+                        .numpy() * 255).astype(np.uint8) for p in paths]
+    clip_batch = build(pipe, [{"prompt": d.caption, "video": p, "image": draw_disc(d, side, 0, d.first_colour)}
+                              for d, p in zip(discs, paths)], ["y", "local_image", "motion"])
+    stroke_batch = build(pipe, [stroke_case(*case, length, canvas) for case in STROKES], ["y", "local_image", "motion"])
+    print(f"\n4. motion guidance scale (nested guidance, the text at the model's {pipe.defaults['guidance_scale']}; "
+          f"{len(STROKES)} strokes of {length:.0f} px on a {canvas}-px first frame; {clips} held-out clips at {side} px)")
+    print(f"{'motion scale':>14s} {'UNet passes':>11s} {'stroke gain':>11s} {'path error':>10s}  gain by direction")
+    without = {name: {k: v for k, v in batch.items() if k != "motion"} for name, batch in
+               (("strokes", stroke_batch), ("clips", clip_batch))}
+    for scale in ["no motion", None, *scales]:
+        guidance = {"motion": scale} if isinstance(scale, float) else "default"
+        strokes, clips_ = (without if scale == "no motion" else {"strokes": stroke_batch, "clips": clip_batch}).values()
+        gains = stroke_gains(generate(pipe, strokes, steps, guidance), length, canvas)
+        error = float(np.mean(path_errors(generate(pipe, clips_, steps, guidance), sources)))
+        label = "single scale" if scale is None else scale if isinstance(scale, str) else f"{scale:g}"
+        passes = 3 if isinstance(scale, float) else 2
+        print(f"{label:>14s} {passes:>11d} {np.mean(sum(gains.values(), [])):>11.2f} {error:>10.3f}  "
+              + ", ".join(f"{w} {np.mean(g):.2f}" for w, g in gains.items()))
 
 
 def main() -> None:
@@ -303,19 +342,30 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=12, help="held-out clips (default 12)")
     parser.add_argument("--sizes", default="128,256,720", help="source sides of the path-error table")
     parser.add_argument("--steps", type=int, default=8, help="DPM-Solver++ steps (default 8; the model's: 20)")
+    parser.add_argument("--tables", default="agreement,paths,strokes,guidance",
+                        help="the tables to make (default: all four: agreement,paths,strokes,guidance)")
+    parser.add_argument("--motion-scales", default="1,2,3,5", help="motion guidance scales of table 4 (default 1,2,3,5)")
+    parser.add_argument("--guidance-side", type=int, default=256, help="source side of table 4's clips (default 256)")
     args = parser.parse_args()
+    tables = set(args.tables.split(","))
     began = time.time()
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     print("command: python " + " ".join(sys.argv))
-    condition_agreement(folder)
+    if "agreement" in tables:
+        condition_agreement(folder)
     pipe = VideoComposerPipeline.from_pretrained(toy_model_dir())
     pipe.set_progress_bar_config(disable=True)
     print(f"\nmodel: the built-in toy model, motion settings {pipe.motion_settings.to_dict()}; sampler "
           f"{pipe.scheduler} {args.steps} steps, guidance {pipe.defaults['guidance_scale']}, seed {SEED}")
-    path_error_table(pipe, folder, args.clips, [int(s) for s in args.sizes.split(",")], args.steps)
-    stroke_gain_table(pipe, args.steps)
+    if "paths" in tables:
+        path_error_table(pipe, folder, args.clips, [int(s) for s in args.sizes.split(",")], args.steps)
+    if "strokes" in tables:
+        stroke_gain_table(pipe, args.steps)
+    if "guidance" in tables:
+        motion_guidance_table(pipe, folder, args.clips, args.guidance_side,
+                              [float(s) for s in args.motion_scales.split(",")], args.steps)
     print(f"\n{time.time() - began:.0f} s")
 
 

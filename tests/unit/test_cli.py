@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 import videocomposer
 from videocomposer.app import GenerateRequest, RequestError
+from videocomposer.app.generation_request import task_preset
 from videocomposer.cli import COMMANDS, build_parser, main
 from videocomposer.pipelines import available_presets, load_preset
 from videocomposer.pipelines.demo import make_demo_video
@@ -103,6 +104,12 @@ def test_help_speaks_to_users(capsys):
 @pytest.mark.parametrize("argv, field, flag", [
     (["generate", "compose", "--conditions", "y", "--steps", "0"], "steps", "--steps"),
     (["generate", "compose", "--conditions", "y", "--guidance-scale", "-1"], "guidance_scale", "--guidance-scale"),
+    (["generate", "compose", "--conditions", "y", "--guidance-scale", "y=7.5,colour=3"], "guidance_scale",
+     "--guidance-scale"),
+    (["generate", "compose", "--conditions", "y", "--guidance-scale", "y=7.5,motion"], "guidance_scale",
+     "--guidance-scale"),
+    (["generate", "compose", "--conditions", "y", "--guidance-scale", "y=-2"], "guidance_scale", "--guidance-scale"),
+    (["generate", "compose", "--conditions", "y", "--guidance-scale", "strong"], "guidance_scale", "--guidance-scale"),
     (["demo", "--frames", "4"], "frames", "--frames"),
     (["evaluate", "x.mp4", "--metrics", "nope"], "metrics", "--metrics"),
     (["extract", "--input_video", "{video}", "--output-dir", "{tmp}", "--frames", "0"], "frames", "--frames"),
@@ -131,6 +138,37 @@ def test_the_request_renders_the_command_that_makes_it():
     argv = __import__("shlex").split(request.to_command())
     assert argv[:3] == ["videocomposer", "generate", "exp02_motion_transfer"] and argv[-2:] == ["--output-dir", "out dir"]
     assert to_request(parse_command_line(argv[1:])) == request
+
+
+def test_guidance_scale_per_condition_from_the_command_line():
+    """``--guidance-scale y=7.5,motion=3`` is a scale per condition (reference names become the registry's), a plain
+    number is one scale; the request renders them back to the same command; bad text names the field and says what
+    is expected; the config.yaml form (a mapping) loads back."""
+    from videocomposer.cli import parse_command_line
+    from videocomposer.cli.generate import parse_guidance_scale, to_request
+
+    assert parse_guidance_scale("9") == 9.0 and parse_guidance_scale(None) is None
+    assert parse_guidance_scale("y=7.5, motion=3") == {"y": 7.5, "motion": 3.0}
+    argv = ["generate", "compose", "--conditions", "y,motion", "--guidance-scale", "text=7.5,motion=3"]
+    request = to_request(parse_command_line(argv))
+    assert request.guidance_scale == {"text": 7.5, "motion": 3.0}
+    request.check()
+    command = request.to_command()
+    assert "--guidance-scale text=7.5,motion=3" in command
+    assert to_request(parse_command_line(__import__("shlex").split(command)[1:])) == request
+    preset = task_preset(request, report=lambda line: None)
+    assert preset.guidance_scale == {"y": 7.5, "motion": 3.0}
+    assert preset.run_guidance_scale("compose") == {"y": 7.5, "motion": 3.0}
+    assert load_preset("compose", {"guidances": ["y", "motion"], **preset.to_dict()}).guidance_scale == preset.guidance_scale
+    for text, message in (("y=", "got 'y='"), ("y=1,y=2", "each condition once"), ("=2", "got '=2'"),
+                          ("nine", "expected a number .* or condition=scale pairs")):
+        with pytest.raises(RequestError, match=message) as raised:
+            parse_guidance_scale(text)
+        assert raised.value.field == "guidance_scale"
+    with pytest.raises(RequestError, match=r"^guidance_scale: names \['depth'\], which task compose does not use"):
+        task_preset(GenerateRequest(task="compose", conditions="y,motion", guidance_scale={"depth": 2.0}))
+    with pytest.raises(RequestError, match="^guidance_scale: the scale of 'motion' must be a number >= 0"):
+        GenerateRequest(task="compose", guidance_scale={"motion": -1.0}).check()
 
 
 def test_task_choices_come_from_the_preset_registry():
@@ -166,6 +204,17 @@ def test_generate_writes_the_requested_frames_and_size(tiny, tmp_path, capsys):
                                                             "prompt": "a red ball", "seed": 7,
                                                             "num_frames": 3, "height": 32, "width": 48,
                                                             "num_inference_steps": 2, "min_guidance_scale": 2.0}
+
+
+def test_generate_records_a_guidance_scale_per_condition(tiny, tmp_path, capsys):
+    code = main(["generate", "compose", "--conditions", "y,motion", "--weights-dir", str(tiny["weights"]),
+                 "--model-config", str(tiny["config"]), "--input_video", str(tiny["video"]), "--frames", "2",
+                 "--height", "32", "--width", "32", "--steps", "1", "--guidance-scale", "text=7.5,motion=3",
+                 "--output-dir", str(tmp_path), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    config = tmp_path / "compose-clip-S08888" / "config.yaml"
+    assert "--guidance-scale text=7.5,motion=3" in config.read_text()
+    assert load_preset(config).guidance_scale == {"y": 7.5, "motion": 3.0}
 
 
 def test_generate_never_replaces_an_earlier_result(tiny, tmp_path, capsys):

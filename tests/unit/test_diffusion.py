@@ -7,6 +7,7 @@ import torch
 from videocomposer.diffusion import (
     DDIMSampler,
     GuidedDenoiser,
+    NestedGuidedDenoiser,
     NoiseSchedule,
     check_noise_correlation,
     ddim_timesteps,
@@ -16,6 +17,7 @@ from videocomposer.diffusion import (
     make_guidance_kwargs,
     make_sampler,
     mix_frame_noise,
+    nested_guidance_kwargs,
     q_sample,
     sample,
     sample_timesteps,
@@ -283,6 +285,93 @@ def test_per_frame_guidance_scales_guide_each_frame_with_its_own_scale():
             torch.testing.assert_close(ramped[:, :, f], single[:, :, f], rtol=0, atol=1e-6)
         torch.testing.assert_close(ramped[:, :, 0], toy_model(x, t, **cond)[:, :, 0], rtol=0, atol=1e-6)
         assert (ramped[:, :, -1] - toy_model(x, t, **cond)[:, :, -1]).abs().max() > 0.1
+
+
+# ----------------------------------------------------------------------------- a scale per condition (nested)
+
+
+def pass_model(calls: list):
+    """ε = a known tensor per pass: 1 + 10·(text present) + 100·(motion present), plus 0·x (records each call)."""
+
+    def model(x, t, y=None, motion=None):
+        calls.append((x.shape[0], bool(y.abs().sum(dim=(1, 2))[0] > 0), bool(motion.abs().sum() > 0)))
+        text = (y.abs().sum(dim=(1, 2)) > 0).float().view(-1, 1, 1, 1, 1)
+        moves = (motion.abs().flatten(1).sum(1) > 0).float().view(-1, 1, 1, 1, 1)
+        return 0 * x + 1 + 10 * text + 100 * moves
+
+    return model
+
+
+def nested_inputs():
+    g = torch.Generator().manual_seed(0)
+    conditions = {"y": torch.randn(2, 77, 8, generator=g), "motion": torch.randn(2, 2, 3, 8, 8, generator=g)}
+    return conditions, torch.zeros(1, 77, 8), torch.randn(2, 4, 3, 8, 8, generator=g)
+
+
+def test_nested_guidance_passes_drop_the_outer_groups():
+    """P_0 drops every group (each by its null rule, or a given null value), P_j keeps groups 1..j; a kwarg in no
+    group is the same in every pass."""
+    conditions, zero_y, _ = nested_inputs()
+    conditions["depth"] = torch.rand(2, 1, 3, 8, 8)
+    negative = torch.randn(2, 77, 8)
+    passes = nested_guidance_kwargs(conditions, zero_y, ["y", "motion", "depth"], [["motion"], ["y"]],
+                                    {"y": "empty_caption", "motion": "zeros"}, {"y": negative})
+    assert len(passes) == 3 and all(set(p) == {"y", "motion", "depth"} for p in passes)
+    assert torch.equal(passes[0]["y"], negative) and not passes[0]["motion"].any()
+    assert torch.equal(passes[1]["y"], negative) and passes[1]["motion"] is conditions["motion"]
+    assert passes[2]["y"] is conditions["y"] and passes[2]["motion"] is conditions["motion"]
+    assert all(p["depth"] is conditions["depth"] for p in passes)
+    empty = nested_guidance_kwargs(conditions, torch.ones(1, 77, 8), ["y"], [["y"]], {"y": "empty_caption"})
+    assert torch.equal(empty[0]["y"], torch.ones(2, 77, 8))
+    with pytest.raises(ValueError, match="disjoint and among guidances"):
+        nested_guidance_kwargs(conditions, zero_y, ["y", "motion"], [["y"], ["y", "motion"]], {"y": "zeros"})
+    with pytest.raises(ValueError, match=r"null rules \{'depth': ''\}"):
+        nested_guidance_kwargs(conditions, zero_y, ["depth"], [["depth"]], {})
+
+
+def test_nested_guidance_combines_the_passes_known_answer():
+    """ε = ε(P_0) + s_1·(ε(P_1) − ε(P_0)) + s_2·(ε(P_2) − ε(P_1)) on a model whose ε per pass is known: with the
+    motion inner at 3 and the text outer at 7.5, 1 + 3·100 + 7.5·10 = 376; 3 passes per step, or one of 3B."""
+    conditions, zero_y, x = nested_inputs()
+    passes = nested_guidance_kwargs(conditions, zero_y, ["y", "motion"], [["motion"], ["y"]],
+                                    {"y": "empty_caption", "motion": "zeros"})
+    t = torch.full((2,), 500)
+    for batched in (False, True):
+        calls: list = []
+        eps = NestedGuidedDenoiser(pass_model(calls), passes, [3.0, 7.5], batched=batched)(x, t)
+        assert torch.equal(eps, torch.full_like(x, 1 + 3 * 100 + 7.5 * 10))
+        assert [c[0] for c in calls] == ([6] if batched else [2, 2, 2])
+    calls = []
+    sample(pass_model(calls), x, passes[-1], passes[:-1], [3.0, 7.5], 4)  # CPU: 3 forwards a step
+    assert len(calls) == 4 * 3 and sorted(set(c[1:] for c in calls)) == [(False, False), (False, True), (True, True)]
+    ramp = frame_guidance_scales(3.0, 1.0, 3)  # per frame: the motion's scale 1, 2, 3
+    eps = NestedGuidedDenoiser(pass_model([]), passes, [ramp, 7.5])(x, t)
+    assert eps[0, 0, :, 0, 0].tolist() == [1 + 100 * s + 75 for s in (1.0, 2.0, 3.0)]
+    with pytest.raises(ValueError, match="one pass more than scales"):
+        NestedGuidedDenoiser(pass_model([]), passes, [3.0])
+    with pytest.raises(ValueError, match="uncond_kwargs as a list"):
+        sample(pass_model([]), x, passes[-1], passes[0], [3.0, 7.5], 2)
+
+
+def test_nested_guidance_of_one_group_is_the_single_scale_bit_for_bit():
+    """One group is ``u + s·(c − u)`` with the same arithmetic: the sampled latents are equal, not just close;
+    equal scales for every group telescope to the single scale of the groups together."""
+    conditions, zero_y, x_T = nested_inputs()
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(8, generator=g)
+
+    def model(x, t, y=None, motion=None):
+        return 0.1 * x + (t.float() / 1000 * (y @ w).mean(1) + motion.mean(dim=(1, 2, 3, 4))).view(-1, 1, 1, 1, 1)
+
+    cond, uncond = make_guidance_kwargs(conditions, zero_y, ["y", "motion"], RULES)
+    single = sample(model, x_T, cond, uncond, 7.5, 5)
+    passes = nested_guidance_kwargs(conditions, zero_y, ["y", "motion"], [["y"]], {"y": "empty_caption"})
+    assert torch.equal(sample(model, x_T, passes[-1], passes[:-1], [7.5], 5), single)
+    both = nested_guidance_kwargs(conditions, zero_y, ["y", "motion"], [["motion"], ["y"]],
+                                  {"y": "empty_caption", "motion": "zeros"})
+    together = make_guidance_kwargs(conditions, zero_y, ["y", "motion"], {"y": "empty_caption", "motion": "zeros"})
+    torch.testing.assert_close(sample(model, x_T, both[-1], both[:-1], [4.0, 4.0], 5),
+                               sample(model, x_T, *together, 4.0, 5), rtol=0, atol=1e-5)
 
 
 def test_batched_cfg_default_is_on_for_accelerator_tensors():

@@ -304,6 +304,42 @@ def test_min_guidance_scale_ramps_the_guidance_and_is_saved_with_the_model(pipe,
     generate(pipe, min_guidance_scale=10.0, **{**kwargs, "guidance_scale": None})  # no guidance: nothing to ramp
 
 
+def unet_calls(pipe, **kwargs):
+    """The latents of a generation and the UNet calls it made."""
+    calls = []
+    hook = pipe.unet.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[0]))
+    try:
+        return generate(pipe, **kwargs).frames, len(calls)
+    finally:
+        hook.remove()
+
+
+def test_guidance_scale_per_condition(pipe, media):
+    """``guidance_scale={...}``: naming only the text at the single scale (or nothing: the model's) gives the single
+    scale's latents exactly, with as many UNet passes; each further named condition adds one pass per step; the
+    motion at 1.0 is the single scale up to rounding, above 1 it moves the result; bad scales are refused."""
+    kwargs = dict(video=media["video"], conditions=["y", "motion"], output_type="latent", guidance_scale=9.0)
+    single, single_calls = unet_calls(pipe, **kwargs)
+    assert single_calls == 2 * STEPS
+    for same in ({"y": 9.0}, {"text": 9.0}, {}):
+        latents, calls = unet_calls(pipe, **{**kwargs, "guidance_scale": same})
+        assert torch.equal(latents, single) and calls == single_calls
+    neutral, calls = unet_calls(pipe, **{**kwargs, "guidance_scale": {"y": 9.0, "motion": 1.0}})
+    assert calls == 3 * STEPS
+    assert (neutral - single).abs().max() <= 1e-4 * single.abs().max()
+    pushed, _ = unet_calls(pipe, **{**kwargs, "guidance_scale": {"motion": 4.0}})  # the text at the model's 9.0
+    assert (pushed - single).abs().max() > 1e-2 * single.abs().max()
+    ramped, _ = unet_calls(pipe, **{**kwargs, "guidance_scale": {"motion": 4.0}, "min_guidance_scale": 1.0})
+    change = (ramped - pushed).abs().flatten(3).amax(-1)[0].amax(0)  # per frame: frame 0's scales drop furthest
+    assert change[0] > change[-1]
+    for bad, message in (({"colour": 2.0}, "guidance_scale: unknown condition 'colour'"),
+                         ({"depth": 2.0}, r"names \['depth'\], which are not among the conditions used"),
+                         ({"motion": -1.0}, "the scale of 'motion' must be a number >= 0, got -1.0"),
+                         ({"motion": "3"}, "must be a number >= 0, got '3'")):
+        with pytest.raises(ValueError, match=message):
+            generate(pipe, **{**kwargs, "guidance_scale": bad})
+
+
 def test_seed_and_latents_make_runs_reproducible(pipe):
     a = generate(pipe, output_type="latent")
     b = generate(pipe, output_type="latent")

@@ -15,6 +15,8 @@ from videocomposer.conditions import (
     STCEncoder,
     UserInput,
     clip_streams,
+    guidance_null_rules,
+    guided_by_default,
     implied_conditions,
     models_needed,
     normalize_conditions,
@@ -139,3 +141,6 @@ def test_builtin_records_give_the_reference_tables():
         {"y": "empty_caption", "image": "zeros"}
     assert unconditional_rules(list(CONDITIONS)) == {"y": "empty_caption", "image": "zeros"}
     assert unconditional_rules(["text", "depthmap"]) == {"y": "empty_caption"}  # any vocabulary, keyed by UNet name
+    # a pass without a condition of its own guidance scale: the empty caption for the text, zeros for the others
+    assert guidance_null_rules(["text", "motion", "image"]) == {"y": "empty_caption", "motion": "zeros", "image": "zeros"}
+    assert guided_by_default(["motion", "image", "text"]) == ["image", "y"]  # what one number guides

@@ -25,8 +25,8 @@ from videocomposer.cli import main, parse_command_line  # noqa: E402
 from videocomposer.cli.ui import parse_auth  # noqa: E402
 from videocomposer.pipelines.demo import make_demo_video  # noqa: E402
 from videocomposer.pipelines.tiny import tiny_model_config, write_tiny_official_weights  # noqa: E402
-from videocomposer.ui.app import FORM_FIELDS, LABELS, build_app, launch  # noqa: E402
-from videocomposer.ui.jobs import claim_folder  # noqa: E402
+from videocomposer.ui.app import FORM_FIELDS, LABELS, build_app, form_fields, launch  # noqa: E402
+from videocomposer.ui.jobs import claim_folder, form_guidance_scale  # noqa: E402
 from videocomposer.ui.model import ModelHolder, resolve_model  # noqa: E402
 
 SMALL = {"steps": 2, "frames": 4, "height": 32, "width": 32}
@@ -49,7 +49,7 @@ def app(tmp_path_factory):
     demo = build_app(holder, folder / "outputs", SMALL)
     _, url, _ = launch(demo, folder / "outputs", port=None, block=False)
     try:
-        yield {"url": url, "folder": folder, "outputs": folder / "outputs", "image": folder / "first.png",
+        yield {"url": url, "holder": holder, "folder": folder, "outputs": folder / "outputs", "image": folder / "first.png",
                "video": folder / "clip.mp4"}
     finally:
         demo.close()
@@ -108,6 +108,21 @@ def test_jobs_never_overwrite_and_random_seed_is_reported(app):
     assert "--conditions y,local_image" in first[2] and "--trajectory" not in first[2]
 
 
+def test_a_guidance_scale_per_condition_reaches_the_command(app):
+    """A per-condition slider above 0 makes the request's scales per condition, the task's text at the overall
+    scale; all at 0 keep the single number; a scale for a condition the task does not use is refused."""
+    assert form_guidance_scale({"task": "compose", "conditions": ["y", "motion"], "guidance_scale": 7.0,
+                                "guidance_scale_motion": 3, "guidance_scale_y": 0}) == {"motion": 3.0, "y": 7.0}
+    assert form_guidance_scale({"task": "compose", "conditions": ["y"], "guidance_scale": 7.0,
+                                "guidance_scale_motion": 0, "guidance_scale_y": None}) == 7.0
+    client = Client(app["url"], verbose=False)
+    args = form(task="compose", conditions=["y", "motion"], video=handle_file(str(app["video"])), guidance_scale=6.0)
+    command = client.predict(**args, guidance_scale_motion=2.5, api_name="/generate")[2]
+    assert "--guidance-scale motion=2.5,y=6" in command
+    with pytest.raises(Exception, match=r"Guidance scale: names \['depth'\], which task compose does not use"):
+        client.predict(**args, guidance_scale_depth=2.0, api_name="/generate")
+
+
 def test_bad_inputs_name_the_field_by_its_label_and_leave_no_folder(app, tmp_path, capsys):
     client = Client(app["url"], verbose=False)
     before = sorted(app["outputs"].iterdir()) if app["outputs"].exists() else []
@@ -129,11 +144,15 @@ def test_bad_inputs_name_the_field_by_its_label_and_leave_no_folder(app, tmp_pat
 
 
 def test_endpoints_take_named_parameters_named_as_the_request_fields(app):
+    """The request's fields, and a guidance scale per condition the model serves (``guidance_scale_motion``)."""
     api = Client(app["url"], verbose=False).view_api(print_info=False, return_format="dict")
     request_fields = set(GenerateRequest.__dataclass_fields__)
+    per_condition = [f"guidance_scale_{name}" for name in app["holder"].supported_conditions()]
+    assert "guidance_scale_y" in per_condition and "guidance_scale_motion" in per_condition
     for endpoint in ("/generate", "/preview"):
         names = [p["parameter_name"] for p in api["named_endpoints"][endpoint]["parameters"]]
-        assert sorted(names) == sorted(FORM_FIELDS) and set(names) <= request_fields, (endpoint, names)
+        assert sorted(names) == sorted(form_fields(app["holder"].supported_conditions())), (endpoint, names)
+        assert set(names) - set(per_condition) == set(FORM_FIELDS) <= request_fields, (endpoint, names)
         assert all(p["parameter_has_default"] for p in api["named_endpoints"][endpoint]["parameters"])  # all optional
     assert set(LABELS) == set(FORM_FIELDS)
 

@@ -137,7 +137,7 @@ def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
                    precomputed_conditions={c: job.prepared.conditions[c] for c in conditions},
                    negative_prompt=preset.negative_prompt if text else None,
                    num_frames=preset.num_frames, height=preset.height, width=preset.width,
-                   num_inference_steps=preset.num_inference_steps, guidance_scale=preset.guidance_scale,
+                   num_inference_steps=preset.num_inference_steps, guidance_scale=preset.run_guidance_scale(name),
                    min_guidance_scale=preset.min_guidance_scale,
                    scheduler=preset.scheduler, generator=torch.Generator().manual_seed(preset.seed))
         saved = save_result(output_dir, f"{name}-S{preset.seed:05d}", out.frames[0], out.conditions, source,

@@ -11,10 +11,11 @@ toy model's 8 frames of 64 x 64), else the official model's.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ class GenerateRequest:
     replaces the task's. ``weights_dir``: the model folder (official files, a ``convert`` output, or
     ``toy``); ``device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``. ``motion_mode``: how the motion condition is
     made from the video or the trajectory (:data:`videocomposer.video.motion.MOTION_MODES`; None: the model's own).
+    ``guidance_scale``: one number, or one per condition (``{"y": 7.5, "motion": 3.0}``, the command line's
+    ``y=7.5,motion=3``; see :mod:`videocomposer.pipelines.condition_guidance`): each named condition must be among
+    the task's, and each run of the task uses the scales of its own conditions.
     """
 
     task: str | None = None
@@ -55,7 +59,7 @@ class GenerateRequest:
     motion: PathLike | None = None
     seed: int | None = None
     steps: int | None = None
-    guidance_scale: float | None = None
+    guidance_scale: float | dict[str, float] | None = None
     min_guidance_scale: float | None = None
     scheduler: str | None = None
     frames: int | None = None
@@ -84,7 +88,7 @@ class GenerateRequest:
         for name in ("steps", "frames", "height", "width"):
             whole_at_least(name, getattr(self, name), 1)
         whole_at_least("seed", self.seed, 0)
-        at_least("guidance_scale", self.guidance_scale, 0)
+        check_guidance_scale(self.guidance_scale)
         at_least("min_guidance_scale", self.min_guidance_scale, 0)
         if self.fps is not None and not self.fps > 0:
             raise RequestError("fps", f"must be a number > 0, got {self.fps!r}")
@@ -124,9 +128,27 @@ FLAGS: dict[str, str] = {
 }
 
 
+def check_guidance_scale(value: Any) -> float | dict[str, float] | None:
+    """A request's ``guidance_scale``: a number >= 0, or ``{condition: number >= 0}`` with registered names
+    (returned as the registry's); a :class:`RequestError` naming the field otherwise."""
+    from ..pipelines.condition_guidance import condition_scales
+
+    if isinstance(value, Mapping):
+        try:
+            return condition_scales(value, "guidance_scale")
+        except ValueError as exc:
+            raise RequestError("guidance_scale", str(exc).removeprefix("guidance_scale: ")) from None
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise RequestError("guidance_scale", f"expected a number or {{condition: number}}, got {value!r}")
+    at_least("guidance_scale", value, 0)
+    return value
+
+
 def _flag_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, Mapping):
+        return ",".join(f"{name}={scale:g}" for name, scale in value.items())
     if isinstance(value, (list, tuple)):
         return ",".join(value)
     return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
@@ -163,9 +185,17 @@ def task_preset(request: GenerateRequest, report=None):
                  "guidance_scale": request.guidance_scale, "min_guidance_scale": request.min_guidance_scale,
                  "scheduler": request.scheduler, "num_frames": request.frames, "height": request.height,
                  "width": request.width, "fps": request.fps, "unet_file": weights_file(request.unet_file)}
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return load_preset(request.task, {**model_defaults(request.weights_dir), **given},
-                       report=report or (lambda line: print(line, file=sys.stderr)))
+    given = {k: v for k, v in overrides.items() if v is not None and not isinstance(v, Mapping)}
+    preset = load_preset(request.task, {**model_defaults(request.weights_dir), **given},
+                         report=report or (lambda line: print(line, file=sys.stderr)))
+    scales = check_guidance_scale(request.guidance_scale)
+    if not isinstance(scales, Mapping):
+        return preset
+    unused = [name for name in scales if name not in preset.all_conditions()]
+    if unused:
+        raise RequestError("guidance_scale", f"names {unused}, which task {preset.name} does not use (its conditions: "
+                                             f"{', '.join(preset.all_conditions())}; {mention('conditions')} chooses them)")
+    return dataclasses.replace(preset, guidance_scale=scales)
 
 
 def given_inputs(request: GenerateRequest, check_files: bool = True) -> dict[str, Path | None]:

@@ -5,6 +5,7 @@ import argparse
 from collections.abc import Sequence
 
 from ..app.checks import DTYPES
+from ..app.errors import RequestError
 from ..app.generation_request import FLAGS, GenerateRequest
 from .options import MODEL_SPELLING, add_model_arguments, model_default
 
@@ -53,8 +54,10 @@ def _add_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
                           "(the reference's names text, mask, depthmap work too)")
     settings.add_argument("--seed", type=int, help="random seed (default: the task's; the reference's 8888)")
     settings.add_argument("--steps", type=int, help=f"denoising steps ({model_default('num_inference_steps', argv)})")
-    settings.add_argument("--guidance-scale", "--guidance_scale", type=float,
-                          help=f"classifier-free guidance ({model_default('guidance_scale', argv)})")
+    settings.add_argument("--guidance-scale", "--guidance_scale", metavar="SCALE",
+                          help="classifier-free guidance: a number, or a scale per condition, e.g. y=7.5,motion=3 (one "
+                               "more UNet pass per named condition, guided against a pass without it; the text and "
+                               f"style not named keep the single scale; {model_default('guidance_scale', argv)})")
     settings.add_argument("--min-guidance-scale", "--min_guidance_scale", type=float,
                           help="guidance of frame 0, ramped linearly to --guidance-scale on the last frame (as Stable "
                                f"Video Diffusion; {model_default('min_guidance_scale', argv)})")
@@ -94,11 +97,36 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
                              "(found by `videocomposer evaluate`)")
 
 
+def parse_guidance_scale(text: str | None) -> float | dict[str, float] | None:
+    """``--guidance-scale``: ``"9"`` → 9.0, ``"y=7.5,motion=3"`` → ``{"y": 7.5, "motion": 3.0}`` (names as typed; the
+    request checks them); a :class:`~videocomposer.app.RequestError` for any other text."""
+    if text is None:
+        return None
+    expected = "expected a number (e.g. 9) or condition=scale pairs (e.g. y=7.5,motion=3)"
+    if "=" not in text:
+        try:
+            return float(text)
+        except ValueError:
+            raise RequestError("guidance_scale", f"{expected}, got {text!r}") from None
+    scales: dict[str, float] = {}
+    for pair in text.split(","):
+        name, _, value = (part.strip() for part in pair.partition("="))
+        try:
+            if not name or name in scales:
+                raise ValueError
+            scales[name] = float(value)
+        except ValueError:
+            raise RequestError("guidance_scale", f"{expected}, each condition once; got {pair.strip()!r} in "
+                                                 f"{text!r}") from None
+    return scales
+
+
 def to_request(args: argparse.Namespace) -> GenerateRequest:
     """The request a parsed ``generate`` command line describes."""
     if args.task and args.cfg:
         raise ValueError("give either a TASK or --cfg, not both")
     values = {name: getattr(args, name) for name in FLAGS if name not in ("task", "progress") and hasattr(args, name)}
+    values["guidance_scale"] = parse_guidance_scale(values.get("guidance_scale"))
     return GenerateRequest(task=args.task or args.cfg, progress=not args.quiet, **values)
 
 

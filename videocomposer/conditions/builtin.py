@@ -120,7 +120,8 @@ def motion(ctx: BuildContext) -> torch.Tensor:
 # In the reference's ``video_compositions`` order; ``STCEncoder.order`` is the order the reference sums them.
 _OFFICIAL = (
     Condition("y", "text", text, inputs=("prompt", "prompt_embeds"), layout="tokens", models=("clip:text",),
-              implied_by=("prompt", "prompt_embeds"), unconditional="empty_caption", cached_output=True,
+              implied_by=("prompt", "prompt_embeds"), unconditional="empty_caption", without="empty_caption",
+              cached_output=True,
               description="the caption (OpenCLIP text context)"),
     Condition("masked", "mask", masked_video, inputs=("video",), implied_by=("mask",), clip_streams=("misc", "mask"),
               stc=STCEncoder(4, "cat([rgb·(1-m), 1-m]), rgb in [-1, 1], m in {0, 1}", "masked_embedding",

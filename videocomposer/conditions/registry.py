@@ -24,6 +24,8 @@ from .context import BuildContext, needs_message
 
 #: What the unconditional pass of classifier-free guidance gives a condition (see ``Condition.unconditional``).
 Unconditional = Literal["empty_caption", "zeros", "same"]
+#: What a guidance pass without a condition gives it (see ``Condition.without``).
+Without = Literal["empty_caption", "zeros"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ class Condition:
         stc: its STC encoder, for ``video`` conditions.
         unconditional: the classifier-free-guidance unconditional pass: ``"empty_caption"`` (the
             UNet's ``zero_y``), ``"zeros"``, or ``"same"`` (the same tensor as the conditional pass).
+        without: what a pass *without* this condition gives it when it has a guidance scale of its own
+            (``guidance_scale={"motion": 3.0}``: nested guidance, :mod:`videocomposer.diffusion.guidance`):
+            ``"empty_caption"`` (the UNet's ``zero_y``) or ``"zeros"`` (the null value the condition dropout of
+            training gives a spatial condition).
         extractable: ``videocomposer extract`` can compute it from a video alone.
         preview: ``fn(one sample [F, C, H, W]) -> uint8 [F, H, W, 3]`` for the result grid (default:
             :func:`~videocomposer.conditions.previews.default_preview`).
@@ -105,6 +111,7 @@ class Condition:
     models: tuple[str, ...] = ()
     clip_streams: tuple[str, ...] = ()
     unconditional: Unconditional = "same"
+    without: Without = "zeros"
     extractable: bool = False
     preview: Callable[[torch.Tensor], Any] | None = None
     cached_output: bool = False
@@ -234,6 +241,19 @@ def unconditional_rules(names: Sequence[str]) -> dict[str, Unconditional]:
     :func:`videocomposer.diffusion.make_guidance_kwargs`."""
     records = [get_condition(name) for name in names]
     return {c.name: c.unconditional for c in records if c.unconditional != "same"}
+
+
+def guidance_null_rules(names: Sequence[str]) -> dict[str, Without]:
+    """``{UNet name: rule}`` of the conditions (any vocabulary): what a guidance pass without each gives it
+    (``Condition.without``), the ``null_rules`` of :func:`videocomposer.diffusion.nested_guidance_kwargs`."""
+    records = [get_condition(name) for name in names]
+    return {c.name: c.without for c in records}
+
+
+def guided_by_default(names: Sequence[str]) -> list[str]:
+    """The conditions (UNet names) among ``names`` that a single guidance scale guides: those the unconditional
+    pass drops (the text and the style image); the others are the same in both passes."""
+    return [name for name in unconditional_rules(names)]
 
 
 def evaluated_condition(function: str) -> str | None:

@@ -6,7 +6,13 @@ and ``t`` int64 ``[B]``.
 """
 from .ddim import DDIMSampler, ddim_timesteps
 from .gaussian_diffusion import LOSS_WEIGHTINGS, loss_weights, q_sample, sample_timesteps, training_loss
-from .guidance import GuidedDenoiser, frame_guidance_scales, make_guidance_kwargs
+from .guidance import (
+    GuidedDenoiser,
+    NestedGuidedDenoiser,
+    frame_guidance_scales,
+    make_guidance_kwargs,
+    nested_guidance_kwargs,
+)
 from .noise import check_noise_correlation, frame_noise, mix_frame_noise
 from .prediction import PREDICTION_TYPES, check_prediction_type, training_target, x0_and_eps
 from .schedule import NoiseSchedule
@@ -19,6 +25,7 @@ __all__ = [
     "EMPTY_CAPTIONS",
     "GuidedDenoiser",
     "LOSS_WEIGHTINGS",
+    "NestedGuidedDenoiser",
     "NoiseSchedule",
     "PREDICTION_TYPES",
     "SCHEDULERS",
@@ -33,6 +40,7 @@ __all__ = [
     "make_guidance_kwargs",
     "make_sampler",
     "mix_frame_noise",
+    "nested_guidance_kwargs",
     "q_sample",
     "sample",
     "sample_timesteps",

@@ -10,10 +10,23 @@ the unconditional pass gives each kwarg is an argument (the condition registry's
 The scale is one number (the reference) or one per frame (:func:`frame_guidance_scales`, as Stable Video
 Diffusion): a ramp from ``min_guidance_scale`` on frame 0 to ``guidance_scale`` on the last frame keeps
 the frame that a first-frame image fixes close to it while the later frames still follow the text.
+
+**A scale per condition** (compositional guidance, :func:`nested_guidance_kwargs` and
+:class:`NestedGuidedDenoiser`) uses the nested form of InstructPix2Pix (Brooks et al., CVPR 2023, eq. 3),
+extended to ``k`` groups of kwargs ``G_1 … G_k`` with scales ``s_1 … s_k``::
+
+    ε = ε(P_0) + Σ_j s_j · (ε(P_j) − ε(P_{j−1}))        P_j: groups 1..j present, j+1..k at their null value
+
+``P_k`` is the conditional pass and ``P_0`` drops every group; kwargs in no group are the same in every pass.
+It runs ``k + 1`` passes. With one group it is ``u + s·(c − u)`` itself (the same arithmetic, bit for bit); with
+every ``s_j = s`` it telescopes to ``u + s·(c − u)`` of the groups together; and a group at ``s_j = 1`` leaves
+the others' terms as they would be with that group present in every pass. (Composable diffusion, Liu et al.
+ECCV 2022, ``ε_∅ + Σ s_i (ε(c_i) − ε_∅)``, also runs ``k + 1`` passes but never the pass with every condition,
+and has neither property.)
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -44,14 +57,36 @@ def make_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | N
     if unknown:
         raise ValueError(f"unconditional rules {unknown}: each must be one of {list(UNCONDITIONAL_RULES)}")
     cond = {key: conditions[key] for key in guidances}
-    uncond = dict(cond)
-    for key, value in cond.items():
-        rule = unconditional.get(key, "same")
-        if rule == "empty_caption":
-            uncond[key] = _empty_caption(zero_y, value, key)
-        elif rule == "zeros":
-            uncond[key] = torch.zeros_like(value)
+    uncond = {key: _null_value(unconditional.get(key, "same"), value, zero_y, key) for key, value in cond.items()}
     return cond, uncond
+
+
+def nested_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | None, guidances: Sequence[str],
+                           groups: Sequence[Collection[str]], null_rules: Mapping[str, str],
+                           nulls: Mapping[str, torch.Tensor] | None = None) -> list[dict[str, Any]]:
+    """The passes ``P_0 … P_k`` of nested guidance (module docstring) over ``k = len(groups)`` groups of kwargs.
+
+    ``conditions``, ``zero_y``, ``guidances``: as :func:`make_guidance_kwargs`. ``groups``: disjoint kwarg names
+    among ``guidances``, innermost first; ``null_rules``: what a pass without a grouped kwarg gives it
+    (``empty_caption`` or ``zeros``); ``nulls``: a given null value by kwarg instead (e.g. a negative prompt's
+    embedding ``[B, L, D]`` for the text). Every pass holds only the ``guidances`` keys; ``P_k`` is the conditional pass.
+    """
+    make_guidance_kwargs(conditions, zero_y, guidances, {})  # the same checks of the names
+    grouped = [key for group in groups for key in group]
+    if len(set(grouped)) != len(grouped) or not set(grouped) <= set(guidances):
+        raise ValueError(f"groups {[sorted(g) for g in groups]} must be disjoint and among guidances {list(guidances)}")
+    rules = {key: null_rules.get(key, "") for key in grouped}
+    bad = {key: rule for key, rule in rules.items() if rule not in ("empty_caption", "zeros")}
+    if bad:
+        raise ValueError(f"null rules {bad}: a guided kwarg needs 'empty_caption' or 'zeros'")
+    cond = {key: conditions[key] for key in guidances}
+    null = {key: (nulls or {}).get(key) for key in grouped}
+    null = {key: _null_value(rules[key], cond[key], zero_y, key) if v is None else v for key, v in null.items()}
+    passes = []
+    for j in range(len(groups) + 1):
+        dropped = {key for group in groups[j:] for key in group}
+        passes.append({key: null[key] if key in dropped else value for key, value in cond.items()})
+    return passes
 
 
 def frame_guidance_scales(guidance_scale: float, min_guidance_scale: float, num_frames: int) -> torch.Tensor:
@@ -59,6 +94,13 @@ def frame_guidance_scales(guidance_scale: float, min_guidance_scale: float, num_
     linear from ``min_guidance_scale`` (frame 0) to ``guidance_scale`` (frame ``F - 1``), as diffusers'
     ``StableVideoDiffusionPipeline`` (``min_guidance_scale`` → ``max_guidance_scale``)."""
     return torch.linspace(min_guidance_scale, guidance_scale, num_frames, dtype=torch.float32).view(1, 1, -1, 1, 1)
+
+
+def _null_value(rule: str, value: Any, zero_y: torch.Tensor | None, key: str) -> Any:
+    """A kwarg's value in a pass without it: the empty caption, zeros, or (``same``) the value itself."""
+    if rule == "empty_caption":
+        return _empty_caption(zero_y, value, key)
+    return torch.zeros_like(value) if rule == "zeros" else value
 
 
 def _empty_caption(zero_y: torch.Tensor | None, y: torch.Tensor, key: str) -> torch.Tensor:
@@ -70,11 +112,15 @@ def _empty_caption(zero_y: torch.Tensor | None, y: torch.Tensor, key: str) -> to
     return zero_y.reshape(1, *y.shape[1:]).to(y).repeat(y.shape[0], 1, 1)
 
 
-def can_batch(cond: Mapping[str, Any], uncond: Mapping[str, Any] | None) -> bool:
-    """Whether the two passes can run as one forward: same keys, every value a tensor (or None in both)."""
-    return uncond is not None and set(cond) == set(uncond) and all(
-        (isinstance(c, torch.Tensor) and isinstance(uncond[k], torch.Tensor)) or (c is None and uncond[k] is None)
-        for k, c in cond.items())
+def can_batch(cond: Mapping[str, Any], uncond: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None) -> bool:
+    """Whether the passes (``cond`` and ``uncond``, or each of a sequence of unconditional passes) can run as one
+    forward: same keys, every value a tensor (or None in all)."""
+    if uncond is None:
+        return False
+    others = [uncond] if isinstance(uncond, Mapping) else list(uncond)
+    return all(set(cond) == set(other) and all(
+        (isinstance(c, torch.Tensor) and isinstance(other[k], torch.Tensor)) or (c is None and other[k] is None)
+        for k, c in cond.items()) for other in others)
 
 
 def _concat_kwargs(cond: Mapping[str, Any], uncond: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,3 +165,40 @@ class GuidedDenoiser:
         if isinstance(scale, torch.Tensor):
             scale = scale.to(c.device, c.dtype)
         return u + scale * (c - u)
+
+
+class NestedGuidedDenoiser:
+    """``eps(x_t, t)`` of nested guidance (module docstring): ``ε(P_0) + Σ_j s_j·(ε(P_j) − ε(P_{j−1}))``.
+
+    ``passes``: ``P_0 … P_k`` (:func:`nested_guidance_kwargs`); ``scales``: ``s_1 … s_k``, each a number or a tensor
+    that broadcasts over ε (per frame: :func:`frame_guidance_scales`). The passes run as ``k + 1`` forwards
+    (conditional first, as :class:`GuidedDenoiser`), or with ``batched=True`` as one forward of batch ``(k + 1)·B``.
+    """
+
+    def __init__(self, model: EpsModel, passes: Sequence[Mapping[str, Any]],
+                 scales: Sequence[float | torch.Tensor], batched: bool = False):
+        if len(passes) != len(scales) + 1 or not scales:
+            raise ValueError(f"nested guidance needs one pass more than scales (k >= 1), got {len(passes)} passes "
+                             f"and {len(scales)} scales")
+        if batched and not can_batch(passes[-1], passes[:-1]):
+            raise ValueError("batched guidance needs the same tensor kwargs in every pass (use batched_cfg=False)")
+        self.model = model
+        self.passes = [dict(p) for p in passes]
+        self.scales = list(scales)
+        self.batched_kwargs = {key: None if value is None else torch.cat([p[key] for p in self.passes])
+                               for key, value in self.passes[0].items()} if batched else None
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``x_t``: ``[B, C, F, H, W]``; ``t``: ``[B]``. Returns ε ``[B, C, F, H, W]``."""
+        n = len(self.passes)
+        if self.batched_kwargs is not None:
+            eps = list(self.model(torch.cat([x_t] * n), torch.cat([t] * n), **self.batched_kwargs).chunk(n))
+        else:
+            last = self.model(x_t, t, **self.passes[-1])
+            eps = [self.model(x_t, t, **p) for p in self.passes[:-1]] + [last]
+        out = eps[0]
+        for j, scale in enumerate(self.scales, start=1):
+            if isinstance(scale, torch.Tensor):
+                scale = scale.to(out.device, out.dtype)
+            out = out + scale * (eps[j] - eps[j - 1])
+        return out

@@ -9,14 +9,14 @@ model was trained with (SD's scaled-linear, or its zero-terminal-SNR rescaling),
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import torch
 from tqdm.auto import tqdm
 
 from .ddim import DDIMSampler
-from .guidance import EpsModel, GuidedDenoiser, can_batch
+from .guidance import EpsModel, GuidedDenoiser, NestedGuidedDenoiser, can_batch
 from .prediction import check_prediction_type
 from .schedule import NoiseSchedule
 
@@ -97,9 +97,24 @@ def make_sampler(name: str, schedule: NoiseSchedule, num_steps: int, eta: float 
 StepCallback = Callable[[int, int, torch.Tensor], None]
 
 
+def _denoiser(model: EpsModel, cond_kwargs: Mapping[str, Any],
+              uncond_kwargs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+              guidance_scale: float | torch.Tensor | Sequence[float | torch.Tensor] | None,
+              batched: bool) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The guided ε of :func:`sample`: one scale (:class:`GuidedDenoiser`) or one per group (nested)."""
+    if guidance_scale is None or isinstance(guidance_scale, (int, float, torch.Tensor)):
+        if uncond_kwargs is not None and not isinstance(uncond_kwargs, Mapping):
+            raise ValueError("a list of unconditional passes needs a list of guidance scales, one per pass")
+        return GuidedDenoiser(model, cond_kwargs, uncond_kwargs, guidance_scale, batched=batched)
+    if uncond_kwargs is None or isinstance(uncond_kwargs, Mapping) or len(uncond_kwargs) != len(guidance_scale):
+        raise ValueError("a guidance scale per group needs uncond_kwargs as a list of one pass per scale")
+    return NestedGuidedDenoiser(model, [*uncond_kwargs, cond_kwargs], guidance_scale, batched=batched)
+
+
 @torch.no_grad()
 def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | None = None,
-           uncond_kwargs: Mapping[str, Any] | None = None, guidance_scale: float | torch.Tensor | None = None,
+           uncond_kwargs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+           guidance_scale: float | torch.Tensor | Sequence[float | torch.Tensor] | None = None,
            num_steps: int = 50,
            scheduler: str = "ddim", schedule: NoiseSchedule | None = None, eta: float = 0.0,
            generator: torch.Generator | None = None, batched_cfg: bool | None = None,
@@ -112,7 +127,10 @@ def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | 
     ``u + s·(c − u)`` of the ``cond_kwargs`` and ``uncond_kwargs`` passes (see
     :func:`make_guidance_kwargs`; the official runs use 9.0; a tensor that broadcasts over ``x_T`` gives
     each frame its own scale, :func:`~videocomposer.diffusion.guidance.frame_guidance_scales`); with
-    ``None`` the model runs once on ``cond_kwargs``. ``batched_cfg``: run both passes as one forward of batch ``2B``; ``None``
+    ``None`` the model runs once on ``cond_kwargs``. A scale per group of conditions (nested guidance,
+    :class:`~videocomposer.diffusion.guidance.NestedGuidedDenoiser`): ``guidance_scale`` a list ``[s_1 … s_k]``,
+    ``uncond_kwargs`` the list of passes ``[P_0 … P_{k−1}]`` and ``cond_kwargs`` ``P_k``
+    (:func:`~videocomposer.diffusion.guidance.nested_guidance_kwargs`). ``batched_cfg``: run both passes as one forward of batch ``2B``; ``None``
     means on for accelerator tensors when every kwarg is a tensor, off on CPU. ``schedule`` defaults to
     :meth:`NoiseSchedule.linear_sd`. ``callback(step_index, t, latents)`` runs after every step with
     the latents that step produced; ``progress`` shows a tqdm bar.
@@ -122,7 +140,7 @@ def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | 
                            noise_correlation=noise_correlation)
     if batched_cfg is None:
         batched_cfg = x_T.device.type != "cpu" and can_batch(cond_kwargs or {}, uncond_kwargs)
-    denoiser = GuidedDenoiser(model, cond_kwargs or {}, uncond_kwargs, guidance_scale, batched=batched_cfg)
+    denoiser = _denoiser(model, cond_kwargs or {}, uncond_kwargs, guidance_scale, batched_cfg)
 
     x = x_T * sampler.init_noise_sigma
     for i, timestep in enumerate(tqdm(sampler.timesteps, disable=not progress, desc=f"{scheduler} sampling")):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -67,6 +67,7 @@ from .components import (
     save_component,
     write_index,
 )
+from .condition_guidance import GuidanceScale, condition_guidance, condition_guidance_passes
 from .folder_settings import load_motion_settings, load_scheduler_config, output_defaults, save_scheduler_config
 from .inputs import PreparedConditions, prepare_conditions
 
@@ -414,7 +415,7 @@ class VideoComposerPipeline:
 
     def check_inputs(self, conditions: Sequence[str], *, prompt: Any, prompt_embeds: Any, negative_prompt: Any,
                      negative_prompt_embeds: Any, video: Any, num_frames: int, height: int, width: int,
-                     num_inference_steps: int, guidance_scale: float | None, scheduler: str, output_type: str,
+                     num_inference_steps: int, guidance_scale: GuidanceScale, scheduler: str, output_type: str,
                      min_guidance_scale: float | None = None,
                      latents: torch.Tensor | None, callback_on_step_end: Any, inputs: dict[str, Any],
                      precomputed: dict[str, torch.Tensor]) -> None:
@@ -434,9 +435,13 @@ class VideoComposerPipeline:
         if height % multiple or width % multiple:
             raise ValueError(f"height and width must be multiples of {multiple} (VAE x{self.vae_scale_factor}, "
                              f"{len(self.unet.config.dim_mult)} UNet levels), got {height}x{width}")
-        if guidance_scale is not None and guidance_scale < 0:
+        if isinstance(guidance_scale, Mapping):
+            condition_guidance(guidance_scale, conditions, self.scheduler_config.guidance_scale)
+            if min_guidance_scale is not None and not min_guidance_scale >= 0:
+                raise ValueError(f"min_guidance_scale (frame 0's guidance) must be >= 0, got {min_guidance_scale}")
+        elif guidance_scale is not None and guidance_scale < 0:
             raise ValueError(f"guidance_scale must be >= 0 (or None for no guidance), got {guidance_scale}")
-        guided = guidance_scale is not None and guidance_scale > 1.0
+        guided = isinstance(guidance_scale, (int, float)) and guidance_scale > 1.0
         if guided and min_guidance_scale is not None and not 0 <= min_guidance_scale <= guidance_scale:
             raise ValueError(f"min_guidance_scale (frame 0's guidance) must be between 0 and guidance_scale "
                              f"({guidance_scale}), got {min_guidance_scale}; None gives every frame guidance_scale")
@@ -506,6 +511,38 @@ class VideoComposerPipeline:
         with self._autocast():
             return self._unet_forward(x.to(dtype), t, **kwargs).float()
 
+    def _guided_passes(self, cond: dict[str, torch.Tensor], conditions: Sequence[str], guidance_scale: GuidanceScale,
+                       min_guidance_scale: float | None, num_frames: int, negative_prompt_embeds: torch.Tensor | None
+                       ) -> tuple[dict[str, torch.Tensor], Any, Any]:
+        """Stage 4 of :meth:`__call__`: ``(cond_kwargs, uncond_kwargs, scale)`` of :func:`~videocomposer.diffusion.sample`
+        in the UNet's dtype: one unconditional pass and scale (the reference), a list of passes and scales (a scale per
+        condition: :mod:`.condition_guidance`), or ``(cond_kwargs, None, None)`` unguided."""
+        unet_dtype = next(self.unet.parameters()).dtype
+        negative = None if negative_prompt_embeds is None else \
+            negative_prompt_embeds.to(self.device, torch.float32).expand_as(cond["y"])
+        if isinstance(guidance_scale, Mapping):
+            guidance = condition_guidance(guidance_scale, conditions, self.scheduler_config.guidance_scale)
+            if not guidance.groups:
+                return {k: cond[k].to(unet_dtype) for k in conditions}, None, None
+            grouped = {name for group in guidance.groups for name in group}
+            passes, scales = condition_guidance_passes(
+                guidance, cond, conditions, self.unet.empty_caption() if "y" in grouped else None, min_guidance_scale,
+                num_frames, {"y": negative} if negative is not None else None)
+            passes = [{k: v.to(unet_dtype) for k, v in p.items()} for p in passes]
+            return passes[-1], passes[:-1], scales
+        rules = unconditional_rules(conditions)
+        needs_empty_caption = "empty_caption" in rules.values()
+        cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, self.unet.empty_caption() if needs_empty_caption else None,
+                                                          conditions, rules)
+        if negative is not None:
+            uncond_kwargs["y"] = negative
+        cond_kwargs = {k: v.to(unet_dtype) for k, v in cond_kwargs.items()}
+        if guidance_scale is None or guidance_scale <= 1.0:
+            return cond_kwargs, None, None
+        scale = frame_guidance_scales(guidance_scale, min_guidance_scale, num_frames) \
+            if min_guidance_scale is not None else guidance_scale
+        return cond_kwargs, {k: v.to(unet_dtype) for k, v in uncond_kwargs.items()}, scale
+
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents ``[B, 4, F, h, w]`` → video ``[B, 3, F, H, W]`` in [0, 1], ``vae_decode_chunk_size`` frames per call."""
         with torch.no_grad(), self._autocast():
@@ -521,7 +558,8 @@ class VideoComposerPipeline:
                  mask: Image.Image | np.ndarray | torch.Tensor | None = None, motion: torch.Tensor | Trajectory | None = None,
                  conditions: Sequence[str] | None = None, negative_prompt: str | Sequence[str] | None = None,
                  num_frames: int | None = None, height: int | None = None, width: int | None = None,
-                 num_inference_steps: int | None = None, guidance_scale: float | None | Literal["default"] = "default",
+                 num_inference_steps: int | None = None,
+                 guidance_scale: float | Mapping[str, float] | None | Literal["default"] = "default",
                  min_guidance_scale: float | None | Literal["default"] = "default", scheduler: str | None = None,
                  eta: float | None = None,
                  generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
@@ -551,6 +589,11 @@ class VideoComposerPipeline:
                 turns guidance off; ``scheduler`` one of ``ddim``, ``dpmsolver++``, ``euler``; ``eta`` for
                 ``ddim`` only); each defaults to the model's :attr:`scheduler_config` (DDIM, 50 steps, guidance
                 9.0, eta 0 for the official model; ``eta`` to 0 with a sampler other than the model's).
+            guidance_scale: also a scale per condition, ``{"y": 7.5, "motion": 3.0}`` (names as the registry's or the
+                reference's): nested guidance, one more UNet pass per named condition (:mod:`.condition_guidance`).
+                A named condition is guided against a pass without it (the empty caption for the text, zeros for a
+                spatial condition); the unnamed text and style image keep the model's scale; a spatial condition at
+                1.0 is as with a single number.
             min_guidance_scale: a guidance scale per frame, linear from this on frame 0 to ``guidance_scale``
                 on the last (:func:`~videocomposer.diffusion.guidance.frame_guidance_scales`, as Stable
                 Video Diffusion), so that the frame a first-frame image fixes is not pushed away from it by
@@ -611,17 +654,9 @@ class VideoComposerPipeline:
             with self._encoders_on_device():
                 negative_prompt_embeds = self.builder().encode_prompt(negative_prompt, device)
 
-        # 4. the conditional and unconditional passes (reference rule: y -> zero_y, image -> zeros)
-        unet_dtype = next(self.unet.parameters()).dtype
-        rules = unconditional_rules(conditions)
-        needs_empty_caption = "empty_caption" in rules.values()
-        cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, self.unet.empty_caption() if needs_empty_caption else None,
-                                                          conditions, rules)
-        if negative_prompt_embeds is not None:
-            uncond_kwargs["y"] = negative_prompt_embeds.to(device, torch.float32).expand_as(cond_kwargs["y"])
-        guided = guidance_scale is not None and guidance_scale > 1.0
-        cond_kwargs = {k: v.to(unet_dtype) for k, v in cond_kwargs.items()}
-        uncond_kwargs = {k: v.to(unet_dtype) for k, v in uncond_kwargs.items()} if guided else None
+        # 4. the guided passes (one scale: y -> zero_y, image -> zeros, as the reference; or one scale per condition)
+        cond_kwargs, uncond_kwargs, scale = self._guided_passes(cond, conditions, guidance_scale, min_guidance_scale,
+                                                                num_frames, negative_prompt_embeds)
         batch = max((v.shape[0] for v in cond.values()), default=1)
 
         # 5. latents
@@ -638,9 +673,7 @@ class VideoComposerPipeline:
                     x.copy_(result["latents"])
 
         try:
-            scale = frame_guidance_scales(guidance_scale, min_guidance_scale, num_frames) \
-                if guided and min_guidance_scale is not None else guidance_scale
-            x_0 = sample(self._eps, x_T, cond_kwargs, uncond_kwargs, scale if guided else None,
+            x_0 = sample(self._eps, x_T, cond_kwargs, uncond_kwargs, scale,
                          num_steps=num_inference_steps, scheduler=scheduler, schedule=schedule, eta=eta,
                          generator=generator, batched_cfg=self.batched_cfg, callback=on_step,
                          prediction_type=config.prediction_type, noise_correlation=config.noise_correlation)

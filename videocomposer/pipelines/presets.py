@@ -25,6 +25,7 @@ import yaml
 from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, implied_conditions, normalize_conditions
 from ..config import CONFIG_DIR, ConfigError, build, read_layers
 from ..diffusion import SchedulerConfig
+from .condition_guidance import condition_scales
 from .reference_config import REFERENCE_ONLY_KEYS, is_reference_task, map_reference_task
 
 #: Inputs a preset may require, and the CLI flag that provides each (the registered inputs read from files).
@@ -61,8 +62,9 @@ class TaskPreset:
     height: int = 256
     width: int = 256
     num_inference_steps: int = OFFICIAL_SAMPLING.num_inference_steps
-    #: Classifier-free guidance; None or ≤ 1: none.
-    guidance_scale: float | None = OFFICIAL_SAMPLING.guidance_scale
+    #: Classifier-free guidance; None or ≤ 1: none. Or one scale per condition (``{y: 7.5, motion: 3.0}``, each among
+    #: the task's conditions): each run is guided with the scales of its own conditions (:meth:`run_guidance_scale`).
+    guidance_scale: float | dict[str, float] | None = OFFICIAL_SAMPLING.guidance_scale
     #: Guidance of frame 0, ramped to ``guidance_scale`` on the last frame; None: one scale (the reference).
     min_guidance_scale: float | None = OFFICIAL_SAMPLING.min_guidance_scale
     scheduler: str = OFFICIAL_SAMPLING.scheduler
@@ -85,6 +87,12 @@ class TaskPreset:
             if absent:
                 raise ValueError(f"preset {self.name!r}: run {run!r} guides with {absent}, which are not in "
                                  f"video_compositions {self.video_compositions}")
+        if isinstance(self.guidance_scale, Mapping):
+            self.guidance_scale = condition_scales(self.guidance_scale, f"preset {self.name!r}: guidance_scale")
+            absent = [c for c in self.guidance_scale if c not in self.all_conditions()]
+            if absent:
+                raise ValueError(f"preset {self.name!r}: guidance_scale names {absent}, which no run of the task uses "
+                                 f"(its conditions: {self.all_conditions()})")
         unknown = [r for r in self.requires + self.reference_ignores if r not in INPUT_FLAGS]
         if unknown:
             raise ValueError(f"preset {self.name!r}: requires names unknown inputs {unknown}; choose from {list(INPUT_FLAGS)}")
@@ -95,6 +103,12 @@ class TaskPreset:
     def runs(self) -> dict[str, list[str]]:
         """``{run name: conditions}``; a single-run preset has one run named after the preset."""
         return dict(self.guidances) if isinstance(self.guidances, Mapping) else {self.name: list(self.guidances)}
+
+    def run_guidance_scale(self, run: str) -> float | dict[str, float] | None:
+        """The guidance scale of one run: the number, or the per-condition scales of the run's conditions."""
+        if not isinstance(self.guidance_scale, Mapping):
+            return self.guidance_scale
+        return {c: s for c, s in self.guidance_scale.items() if c in self.runs()[run]}
 
     def all_conditions(self) -> list[str]:
         """The union of the conditions of every run, in first-use order."""

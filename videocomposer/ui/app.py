@@ -7,8 +7,9 @@ Every job is that request, run by the application layer on the pipeline loaded o
 ``gr.Error`` naming the form's field by its label.
 
 API endpoints (for ``gradio_client``): ``/generate`` and ``/preview`` take the form's values as named
-parameters, named as the request's fields (:data:`FORM_FIELDS`; ``motion``: the trajectory JSON text);
-``/generate`` returns (video, grid GIF, command, job folder).
+parameters, named as the request's fields (:data:`FORM_FIELDS`; ``motion``: the trajectory JSON text), and one
+guidance scale per condition the model serves, ``guidance_scale_<condition>`` (e.g. ``guidance_scale_motion``;
+0: guided as by the overall ``guidance_scale``); ``/generate`` returns (video, grid GIF, command, job folder).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry, no version check
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,11 @@ import gradio as gr
 
 from ..app.errors import RequestError, user_errors
 from ..app.generation_request import FREE_COMPOSITION
+from ..conditions import CONDITIONS
 from ..diffusion import SCHEDULERS
 from ..pipelines.presets import load_preset
 from .drawing import DEFAULT_RADIUS, add_point, drawing_view, load_trajectory_file, undo_point
-from .jobs import SEED_MAX, form_request, preview_conditions, run_generation
+from .jobs import SEED_MAX, condition_scale_field, form_request, preview_conditions, run_generation
 from .model import ModelHolder
 
 #: The tasks offered: the single-run presets and free composition.
@@ -49,8 +51,8 @@ def _message(exc: Exception) -> gr.Error:
     return gr.Error(text, print_exception=False)
 
 
-def _endpoint(run: Callable[[dict[str, Any]], Any]) -> Callable[..., Any]:
-    """``run(values)`` as an API endpoint whose parameters are the form's fields, by name (each optional)."""
+def _endpoint(run: Callable[[dict[str, Any]], Any], names: Sequence[str]) -> Callable[..., Any]:
+    """``run(values)`` as an API endpoint whose parameters are the form's fields ``names``, by name (each optional)."""
 
     def endpoint(progress=gr.Progress(track_tqdm=True), **values):
         try:
@@ -59,9 +61,19 @@ def _endpoint(run: Callable[[dict[str, Any]], Any]) -> Callable[..., Any]:
             raise _message(exc) from exc
 
     own = inspect.signature(endpoint).parameters["progress"]
-    fields = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None) for name in FORM_FIELDS]
+    fields = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None) for name in names]
     endpoint.__signature__ = inspect.Signature([own, *fields])  # what gradio reads to name the API's parameters
     return endpoint
+
+
+def condition_scale_label(condition: str) -> str:
+    """The label of a condition's own guidance slider."""
+    return f"Guidance of {condition}"
+
+
+def form_fields(supported: Sequence[str]) -> tuple[str, ...]:
+    """The endpoints' parameters: :data:`FORM_FIELDS` and a guidance scale per condition the model serves."""
+    return (*FORM_FIELDS, *(condition_scale_field(name) for name in supported))
 
 
 def _initial(holder: ModelHolder, defaults: dict[str, Any] | None) -> dict[str, Any]:
@@ -128,11 +140,17 @@ def _settings(initial: dict[str, Any]) -> dict[str, Any]:
         with gr.Row():
             form["steps"] = gr.Slider(1, 100, value=initial["steps"], step=1, label=LABELS["steps"])
             form["guidance_scale"] = gr.Slider(0, 20, value=initial["guidance_scale"], step=0.5,
-                                               label=LABELS["guidance_scale"])
+                                               label=LABELS["guidance_scale"],
+                                               info="overall: the text and style image (≤ 1: none)")
             form["min_guidance_scale"] = gr.Number(value=initial["min_guidance_scale"], minimum=0,
                                                    label=LABELS["min_guidance_scale"],
                                                    info="rising to the guidance scale on the last frame; empty: the model's")
             form["scheduler"] = gr.Dropdown(sorted(SCHEDULERS), value=initial["scheduler"], label=LABELS["scheduler"])
+        with gr.Row():
+            for name in initial["supported"]:
+                form[condition_scale_field(name)] = gr.Slider(
+                    0, 20, value=0, step=0.5, label=condition_scale_label(name),
+                    info=f"{CONDITIONS[name].description}; 0: as the overall guidance scale (one more pass when set)")
         with gr.Row():
             form["seed"] = gr.Number(value=-1, precision=0, minimum=-1, maximum=SEED_MAX, label=LABELS["seed"],
                                      info="-1: a random one")
@@ -176,13 +194,12 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
     ``guidance_scale``, ``min_guidance_scale``, ``scheduler``, ``task``, ``prompt``); the first task's otherwise.
     """
     initial = _initial(holder, defaults)
+    names = form_fields(initial["supported"])
 
-    @_endpoint
     def generate(values: dict[str, Any]) -> tuple[str, str, str, str]:
         result = run_generation(form_request(values, LABELS["motion"]), holder, output_dir)
         return str(result.video), str(result.grid), result.command, str(result.folder)
 
-    @_endpoint
     def preview(values: dict[str, Any]) -> str:
         return str(preview_conditions(form_request(values, LABELS["motion"]), holder))
 
@@ -196,12 +213,12 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
                 generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
             with gr.Column(scale=2):
                 results = _results()
-        fields = {name: form[name] for name in FORM_FIELDS}
+        fields = {name: form[name] for name in names}
         form["task"].change(lambda t: gr.update(visible=t == FREE_COMPOSITION), form["task"], form["conditions"],
                             api_name=False)
         _wire_drawing(form)
-        form["preview_button"].click(preview, inputs_kwargs=fields, outputs=results["preview"], api_name="preview")
-        generate_button.click(generate, inputs_kwargs=fields,
+        form["preview_button"].click(_endpoint(preview, names), inputs_kwargs=fields, outputs=results["preview"], api_name="preview")
+        generate_button.click(_endpoint(generate, names), inputs_kwargs=fields,
                               outputs=[results[k] for k in ("video", "grid", "command", "folder")], api_name="generate")
     return demo
 
@@ -215,4 +232,4 @@ def launch(demo: gr.Blocks, output_dir: str | os.PathLike, host: str = "127.0.0.
                        show_error=True)
 
 
-__all__ = ["FORM_FIELDS", "LABELS", "TASKS", "build_app", "launch"]
+__all__ = ["FORM_FIELDS", "LABELS", "TASKS", "build_app", "condition_scale_label", "form_fields", "launch"]

@@ -24,7 +24,7 @@ from typing import Any
 from ..app.errors import RequestError
 from ..app.generation import generate, prepare_generation
 from ..app.generation_request import FREE_COMPOSITION, INPUT_FIELDS, GenerateRequest
-from ..conditions import CONDITIONS
+from ..conditions import CONDITIONS, guided_by_default
 from ..files import write_text
 from ..pipelines.presets import load_preset
 from ..video.trajectory import Trajectory
@@ -50,10 +50,39 @@ def trajectory_from_text(text: str | None, source: str = "trajectory JSON") -> T
     return Trajectory.from_json(text, source=source)
 
 
+#: The form's per-condition guidance fields are this prefix and the condition's name (``guidance_scale_motion``).
+CONDITION_SCALE_PREFIX = "guidance_scale_"
+
+
+def condition_scale_field(condition: str) -> str:
+    """The form field of a condition's own guidance scale (0 or empty: guided as by the overall scale)."""
+    return f"{CONDITION_SCALE_PREFIX}{condition}"
+
+
+def form_guidance_scale(values: dict[str, Any]) -> float | dict[str, float] | None:
+    """The request's ``guidance_scale`` from the overall slider and the per-condition ones (removed from ``values``):
+    the overall number while every per-condition slider is at 0; else the per-condition scales, with the task's
+    conditions that the overall scale guides (text, style) at the overall scale (at least 1: present, unguided)."""
+    named = [key for key in values if key.startswith(CONDITION_SCALE_PREFIX)]
+    scales = {key[len(CONDITION_SCALE_PREFIX):]: values.pop(key) for key in named}
+    scales = {name: float(scale) for name, scale in scales.items() if scale}
+    overall = values.get("guidance_scale")
+    if not scales:
+        return overall
+    conditions = list(values.get("conditions") or []) if values.get("task") == FREE_COMPOSITION else None
+    task = load_preset(values.get("task") or FREE_COMPOSITION, {"guidances": conditions or None})
+    for name in guided_by_default(task.all_conditions()):
+        if name not in scales and overall is not None:
+            scales[name] = max(float(overall), 1.0)
+    return scales
+
+
 def form_request(values: Mapping[str, Any], motion_label: str = "trajectory JSON") -> FormJob:
-    """The job the form's values describe, by request field (``motion``: the trajectory JSON text). The
-    conditions apply to free composition only; a seed below 0 draws one."""
+    """The job the form's values describe, by request field (``motion``: the trajectory JSON text; the
+    per-condition guidance fields: :func:`form_guidance_scale`). The conditions apply to free composition only; a
+    seed below 0 draws one."""
     values = dict(values)
+    values["guidance_scale"] = form_guidance_scale(values)
     trajectory = trajectory_from_text(values.pop("motion", None), motion_label)
     for key in WHOLE_NUMBERS:
         values[key] = None if values.get(key) is None else int(values[key])
