@@ -82,7 +82,7 @@ def official_defaults() -> dict[str, Any]:
     """The official model's output size and sampling settings (``num_frames``, ``height``, ``width``,
     ``num_inference_steps``, ``guidance_scale``, ``min_guidance_scale``, ``scheduler``)."""
     from ..diffusion import SchedulerConfig
-    from ..pipelines.pipeline import DEFAULTS
+    from ..pipelines.settings import DEFAULTS
 
     return {**DEFAULTS, "scheduler": SchedulerConfig().scheduler}
 

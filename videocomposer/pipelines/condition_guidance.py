@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from ..conditions import CONDITIONS, guidance_null_rules, guided_by_default, normalize_condition
-from ..diffusion import frame_guidance_scales, nested_guidance_kwargs
+from ..conditions import CONDITIONS, guidance_null_rules, guided_by_default, normalize_condition, unconditional_rules
+from ..diffusion import frame_guidance_scales, make_guidance_kwargs, nested_guidance_kwargs
 
 #: A guidance scale as ``__call__`` takes it: one number (None: no guidance), or one per condition.
 GuidanceScale = float | Mapping[str, float] | None
@@ -86,3 +86,38 @@ def condition_guidance_passes(guidance: ConditionGuidance, conditions: Mapping[s
     if min_guidance_scale is None:
         return passes, list(guidance.scales)
     return passes, [frame_guidance_scales(s, min_guidance_scale, num_frames) for s in guidance.scales]
+
+
+def guided_passes(unet: Any, cond: dict[str, torch.Tensor], conditions: Sequence[str], guidance_scale: GuidanceScale,
+              min_guidance_scale: float | None, num_frames: int, negative_prompt_embeds: torch.Tensor | None,
+              default_scale: float | None) -> tuple[dict[str, torch.Tensor], Any, Any]:
+    """The guided passes of a call (``unet``: a :class:`~videocomposer.models.unet.VideoComposerUNet`; ``cond``: the
+    built conditions by UNet kwarg, on its device; ``default_scale``: the model's guidance scale):
+    ``(cond_kwargs, uncond_kwargs, scale)`` of :func:`~videocomposer.diffusion.sample`
+    in the UNet's dtype: one unconditional pass and scale (the reference), a list of passes and scales (a scale per
+    condition: :mod:`.condition_guidance`), or ``(cond_kwargs, None, None)`` unguided."""
+    unet_dtype = next(unet.parameters()).dtype
+    negative = None if negative_prompt_embeds is None else \
+        negative_prompt_embeds.to(torch.float32).expand_as(cond["y"])
+    if isinstance(guidance_scale, Mapping):
+        guidance = condition_guidance(guidance_scale, conditions, default_scale)
+        if not guidance.groups:
+            return {k: cond[k].to(unet_dtype) for k in conditions}, None, None
+        grouped = {name for group in guidance.groups for name in group}
+        passes, scales = condition_guidance_passes(
+            guidance, cond, conditions, unet.empty_caption() if "y" in grouped else None, min_guidance_scale,
+            num_frames, {"y": negative} if negative is not None else None)
+        passes = [{k: v.to(unet_dtype) for k, v in p.items()} for p in passes]
+        return passes[-1], passes[:-1], scales
+    rules = unconditional_rules(conditions)
+    needs_empty_caption = "empty_caption" in rules.values()
+    cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, unet.empty_caption() if needs_empty_caption else None,
+                                                      conditions, rules)
+    if negative is not None:
+        uncond_kwargs["y"] = negative
+    cond_kwargs = {k: v.to(unet_dtype) for k, v in cond_kwargs.items()}
+    if guidance_scale is None or guidance_scale <= 1.0:
+        return cond_kwargs, None, None
+    scale = frame_guidance_scales(guidance_scale, min_guidance_scale, num_frames) \
+        if min_guidance_scale is not None else guidance_scale
+    return cond_kwargs, {k: v.to(unet_dtype) for k, v in uncond_kwargs.items()}, scale
