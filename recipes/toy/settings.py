@@ -17,6 +17,8 @@ DATA_SEED = 1
 EVAL_SEED = 1001
 #: Seed of the one-shape captions of the benchmark's text test (held out as well).
 TEXT_SEED = EVAL_SEED + 1
+#: Seed of the first frames of the benchmark's drawn strokes (held out as well).
+STROKE_SEED = EVAL_SEED + 2
 #: Seed of the benchmark's noise and clip sampling.
 EVAL_NOISE_SEED = 8888
 #: The ``videocomposer train`` task config of the UNet stage.
