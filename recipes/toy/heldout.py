@@ -40,10 +40,11 @@ class HeldOutClip:
 
 def held_out_clips(folder: str | os.PathLike, count: int, seed: int = EVAL_SEED, world: str = synthetic.DEFAULT_WORLD,
                    **options: Any) -> list[HeldOutClip]:
-    """Clips ``0 .. count-1`` of ``seed`` in ``world`` written into ``folder/<world>`` (when missing), with their truth
-    files."""
+    """Clips ``0 .. count-1`` of ``seed`` in ``world`` written into ``folder/<world>[-<option><value>...]`` (when
+    missing), with their truth files; ``options``: the world's sampling options (``min_side=256``, ...)."""
+    name = "-".join([world, *(f"{key}{value}" for key, value in sorted(options.items()))])
     return [HeldOutClip(path, spec.caption, spec)
-            for path, spec in (synthetic.clip_file(Path(folder) / world, seed, i, world, **options) for i in range(count))]
+            for path, spec in (synthetic.clip_file(Path(folder) / name, seed, i, world, **options) for i in range(count))]
 
 
 @dataclass

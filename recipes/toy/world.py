@@ -39,7 +39,8 @@ import numpy as np
 
 from videocomposer.evaluation.colours import COLOUR_NAMES, colour_name, delta_e, naming_margin
 from videocomposer.evaluation.tracks import background_mixes
-from videocomposer.evaluation.truth import ClipTruth, ObjectTruth, mask_geometry, polygon_mask, truth_path, write_truth
+from videocomposer.evaluation.truth import (ClipTruth, ObjectTruth, mask_geometry, polygon_mask, read_truth, truth_path,
+                                            write_truth)
 
 from .backgrounds import BACKGROUNDS, RGB, BackgroundSpec, background_phrase, render_background
 from .encoders import CODECS, write_clip
@@ -261,9 +262,20 @@ def clip_truth(spec: ClipSpec, video: str | os.PathLike) -> ClipTruth:
 
 def clip_file(folder: str | os.PathLike, seed: int, index: int, **options: int) -> tuple[Path, ClipSpec]:
     """Clip ``index`` of ``seed`` as ``folder/<seed>_<index>.<ext>`` and its truth file ``<seed>_<index>.truth.json``
-    (each written unless it exists), and its spec; ``options``: those of :func:`sample_clip_spec`."""
+    (each written unless it exists), and its spec; ``options``: those of :func:`sample_clip_spec`.
+
+    Raises:
+        FileExistsError: the folder holds that clip drawn with other options (its truth file says another caption
+            or size): write into another folder.
+    """
     spec = sample_clip_spec(seed, index, **options)
     path = Path(folder) / f"{seed}_{index:06d}.{CODECS[spec.codec].extension}"
+    if truth_path(path).is_file():
+        written = read_truth(truth_path(path))
+        if (written.caption, written.width, written.height, written.num_frames) != \
+                (spec.caption, spec.width, spec.height, spec.num_frames):
+            raise FileExistsError(f"{path} was drawn with other options than {options or 'the defaults'}: write the "
+                                  "clips into another folder")
     if not path.is_file():
         write_clip(path, render_clip(spec), spec.fps, spec.codec)
     if not truth_path(path).is_file():

@@ -162,6 +162,15 @@ def test_clips_are_written_with_their_size_rate_codec_and_truth(tmp_path, codec)
         assert (ours.colour, ours.colour_name, ours.shape) == (theirs.colour, theirs.colour_name, theirs.shape)
 
 
+def test_a_clip_drawn_with_other_options_is_never_taken_for_another(tmp_path):
+    index = next(i for i in range(100) if world.sample_clip_spec(4, i, max_side=128).codec == "h264" ==
+                 world.sample_clip_spec(4, i, max_side=176, min_side=176).codec)
+    path, _ = world.clip_file(tmp_path, 4, index, max_side=128)
+    with pytest.raises(FileExistsError, match="other options"):
+        world.clip_file(tmp_path, 4, index, max_side=176, min_side=176)
+    assert world.clip_file(tmp_path, 4, index, max_side=128)[0] == path
+
+
 @pytest.mark.parametrize("fps", [12, 24, 25])
 def test_the_trainer_samples_evenly_spaced_steps(tmp_path, fps):
     """The clip sampling keeps every stride-th written frame, so a line moves by its speed per sampled frame."""
