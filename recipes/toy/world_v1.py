@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from videocomposer.evaluation.colours import colour_name
-from videocomposer.evaluation.truth import ClipTruth, ObjectTruth, mask_geometry, truth_path, write_truth
+from videocomposer.evaluation.truth import ClipTruth, ObjectTruth, mask_geometry, read_truth, truth_path, write_truth
 from videocomposer.video.writer import write_mp4
 
 #: Object colours (name → RGB). Distinct hues so the dominant colour of a generated object can be named.
@@ -272,9 +272,17 @@ def clip_truth(spec: ClipSpec, video: str | os.PathLike) -> ClipTruth:
 def clip_file(folder: str | os.PathLike, seed: int, index: int, num_frames: int = CLIP_FRAMES, size: int = CLIP_SIZE,
               max_shapes: int = 3) -> tuple[Path, ClipSpec]:
     """Clip ``index`` of ``seed`` as ``folder/<seed>_<index>.mp4`` and its truth file ``<seed>_<index>.truth.json``
-    (each written unless it exists), and its spec."""
+    (each written unless it exists), and its spec.
+
+    Raises:
+        FileExistsError: the folder holds that clip drawn with other options (its truth file says so).
+    """
     spec = sample_clip_spec(seed, index, num_frames, size, max_shapes)
     path = Path(folder) / f"{seed}_{index:06d}.mp4"
+    if truth_path(path).is_file():
+        written = read_truth(truth_path(path))
+        if (written.caption, written.width, written.num_frames) != (spec.caption, spec.size, spec.num_frames):
+            raise FileExistsError(f"{path} was drawn with other options: write the clips into another folder")
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         write_mp4(path, render_clip(spec), fps=CLIP_FPS)

@@ -64,6 +64,8 @@ def test_clip_file_writes_the_clip_and_its_truth_once(tmp_path):
                                    atol=1e-4)
     stamp = path.stat().st_mtime_ns
     assert world_v1.clip_file(tmp_path, 3, 1)[0] == path and path.stat().st_mtime_ns == stamp  # not rewritten
+    with pytest.raises(FileExistsError, match="other options"):
+        world_v1.clip_file(tmp_path, 3, 1, num_frames=17)
 
 
 def test_the_motion_condition_of_a_clip_points_the_way_its_shape_moves(tmp_path):
