@@ -119,6 +119,16 @@ def test_a_lost_object_keeps_its_last_position_and_counts_as_not_found():
     assert metrics["shape_iou"] == 0.0
 
 
+def test_an_object_missing_from_generated_frame_0_starts_where_the_first_frame_has_it():
+    positions = line((4, 0))
+    frames = draw(positions)
+    reference = frames[0].copy()
+    frames[:2] = GRAY  # frames 0 and 1 lost: both at the first frame's place
+    metrics = truth_metrics(frames, make_truth(positions), range(FRAMES), reference=reference)
+    assert metrics["track_found"] == pytest.approx(6 / 8)
+    assert metrics["track_error"] == pytest.approx(4 / (FRAMES - 1) / SIDE)  # only frame 1 is off, by 4 px
+
+
 @pytest.mark.parametrize("background", ["stripes", "gradient", "noise"])
 def test_the_object_is_found_over_textured_backgrounds(background):
     yy, xx = np.mgrid[0:SIDE, 0:SIDE]

@@ -9,7 +9,7 @@ away from every object, reduced to :data:`PALETTE_SIZE` colours by farthest-poin
 gradients and textures are covered) and the other objects' colours. A generated pixel belongs to the object when its colour is nearer to
 the object's than to every other colour and within :data:`OBJECT_DELTA_E`; of those pixels, the largest
 8-connected region is the object (:func:`track_object`). A frame where no pixel qualifies keeps the
-last position found (a lost object counts as one that stopped).
+last position found, frame 0 the first-frame image's (a lost object counts as one that stopped).
 
 Metrics (positions in pixels of the generated frames, fractions of their side where stated):
 
@@ -160,11 +160,14 @@ class ObjectTrack:
     found: np.ndarray
 
 
-def track_object(frames: np.ndarray, model: ColourModel) -> ObjectTrack:
-    """Find the object of ``model`` in every frame of uint8 ``[F, H, W, 3]`` (module docstring)."""
+def track_object(frames: np.ndarray, model: ColourModel, start: Sequence[float] | None = None) -> ObjectTrack:
+    """Find the object of ``model`` in every frame of uint8 ``[F, H, W, 3]`` (module docstring); ``start``: its place
+    when frame 0 does not show it (where the first-frame image has it)."""
     masks = np.stack([largest_region(model.object_pixels(frame)) for frame in frames])
     centroids = np.stack([mask_centroid(m) for m in masks])
     found = masks.any(axis=(1, 2))
+    if not found[0] and start is not None:
+        centroids[0] = start
     for t in range(1, len(centroids)):
         if not found[t]:
             centroids[t] = centroids[t - 1]
@@ -269,7 +272,8 @@ def follow_object(frames: np.ndarray, truth: ClipTruth, first_frame: int, *, ref
     ref = _fitted(np.asarray(reference, dtype=np.uint8), side) if reference is not None else frames[0]
     masks = [truth.object_mask(i, first_frame, view) for i in range(len(truth.objects))]
     model = colour_model(ref, masks[object_index], masks[:object_index] + masks[object_index + 1:])
-    return track_object(frames, model), model, ref
+    start = mask_centroid(largest_region(model.object_pixels(ref))) if reference is not None else None
+    return track_object(frames, model, start), model, ref
 
 
 def truth_metrics(frames: np.ndarray, truth: ClipTruth, truth_frames: Sequence[int], *, reference: np.ndarray | None = None,
