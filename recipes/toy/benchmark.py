@@ -1,49 +1,40 @@
-"""Held-out evaluation of the built-in toy model: does it follow motion, first frame and text?
+"""Held-out benchmark of the built-in toy model from ground truth: does the new object follow the clip, the stroke,
+keep its shape and colour?
 
 ::
 
-    python -m recipes.toy.benchmark --clips 50 --output runs/toy_metrics.json
+    python -m recipes.toy.benchmark --clips 50 --strokes 20 --output runs/toy_tracks.json
+    python -m recipes.toy.benchmark --clips 6 --strokes 4 --text-clips 6 --output quick.json   # a quick look
 
-Clips come from :data:`~recipes.toy.settings.EVAL_SEED` (never used in training). For each
-clip, with the same noise:
+Every input comes from seeds never used in training (:mod:`recipes.toy.settings`), in the world of
+``--world`` (:mod:`recipes.toy.synthetic`; world v2 clips have a short side of ``--min-side`` px or more).
+Every video is scored by :mod:`videocomposer.evaluation.tracks` against the clip's truth file, in the model's
+view (frames matched through the clip sampling, :func:`~videocomposer.evaluation.truth.sampled_truth_frames`).
 
-* **with motion**: caption + the clip's first frame + its motion vectors (``y, local_image, motion``);
-* **without motion**: the same inputs with the motion condition left out (``y, local_image``);
+**Motion transfer** (``--clips``, :data:`~recipes.toy.settings.EVAL_SEED`): the source clip, a first frame
+showing its first object in **another shape and colour** at the same place (:func:`new_look`), and the caption
+of that new scene, generated with the motion condition (``y, local_image, motion``), without it (``y,
+local_image``) and, as the floor, the source clip encoded and decoded by the model's VAE (``_vae``, scored
+against the source's own first frame and caption). Per run: ``track_error`` (fraction of the side; the
+truth's displacement against the generated object's), ``track_found``, ``shape_iou``, ``first_frame_psnr``
+(dB, against the given first frame), ``caption_colour_match``.
 
-and each generated video is scored with the code behind ``videocomposer evaluate`` against the source
-clip: ``motion_epe`` (codec motion vectors of the re-encoded video vs the condition, per 16-px cell, in
-source pixels), its split into the cells where the condition moves and the others, with the direction
-agreement and the speed along the condition on the moving ones (``motion_epe_moving``, ``motion_epe_static``,
-``motion_cosine_moving``, ``motion_gain_moving``), and ``flow_epe`` (Farneback flow, same cells;
-``flow_cosine_moving``, ``flow_gain_moving``) by
-:func:`~videocomposer.evaluation.evaluate.evaluate_run` on the generated 64-px video upsampled (bicubic)
-to the source's 128 px, so that its macroblocks cover what the condition's did (scored at 64 px, a
-perfect 64-px video is indistinguishable from a still one: each 16-px macroblock would span 32 source
-pixels, more than the objects); ``first_frame_psnr`` / ``first_frame_ssim`` (generated frame 0 vs the
-given first frame, at 64 px) by :func:`~videocomposer.evaluation.image.first_frame_metrics`;
-``frame_change`` (:func:`frame_change`, with motion) beside ``source_frame_change``, the same of the source
-clip: a video model's frames change about as much as the source's, independent frames far more.
+**Drawn strokes** (``--strokes``, :data:`~recipes.toy.settings.STROKE_SEED`): a one-object first frame of the
+world and a straight stroke from the object's centre (:class:`~videocomposer.video.trajectory.Trajectory`; directions
+cycling through the eight compass points, 20-40 % of the short side, staying inside the frame), captioned
+with the stroke's direction; generated with the stroke as the motion condition and without it (``_no_stroke``).
+``stroke_gain``: the object's displacement along the stroke over the stroke's length; ``stroke_cosine``.
 
-**Reference points** (``reference_points``, no sampling; :func:`reference_points`): the motion and flow EPE,
-by the same protocol, of three videos made from each source clip: the clip itself at the model's size
-(``source``: what a model that reproduced it exactly would score), its first frame repeated (``still``: a
-video that does not move) and the clip encoded and decoded by the model's VAE (``vae``: the best a model
-whose latents are exactly the clip's can score). Codec vectors answer every small change between frames:
-the ``vae`` row shows how much of the generated videos' error the VAE alone explains.
+**Text** (``--text-clips``, :data:`~recipes.toy.settings.TEXT_SEED`): one-object captions alone (``y``);
+``text_colour_accuracy`` is the share whose caption colour is the video's dominant object colour.
 
-**Text**: one-shape captions from :data:`~recipes.toy.settings.TEXT_SEED` (e.g. "a red circle moves left over a gray
-background") alone (``y``). The object is every pixel farther than :data:`OBJECT_DISTANCE` (RGB
-Euclidean) from its frame's background colour (the median of the 2-px border); each object pixel is
-given the nearest colour of :data:`~recipes.toy.synthetic.OBJECT_COLOURS`, and the most
-frequent one over all frames is the object's dominant colour. A clip counts as a hit when that is the
-caption's colour (chance: 1/7). A video with no object pixels is a miss.
-
-Each setting runs with every sampler of ``samplers`` (default DPM-Solver++ 20 steps, the toy model's
-default, and DDIM 50 steps), timed; the report gives each metric per sampler and the time ratio.
+``means`` holds the mean of every value and ``track_ratio`` (with / without motion) and ``track_vs_vae``
+(with motion / the VAE floor).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -54,122 +45,176 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+from PIL import Image
 
-from videocomposer.evaluation.evaluate import evaluate_run
+from videocomposer.evaluation.colours import COLOUR_NAMES, colour_name, delta_e
 from videocomposer.evaluation.image import first_frame_metrics
+from videocomposer.evaluation.tracks import background_mixes, follow_object, stroke_following, truth_metrics
+from videocomposer.evaluation.truth import ClipTruth, model_view, read_truth, sampled_truth_frames, truth_path
 from videocomposer.files import write_text
-from videocomposer.models.vae import encode_posterior
 from videocomposer.video.sampling import load_video_clip
-from videocomposer.video.writer import to_uint8_frames
+from videocomposer.video.trajectory import Stroke, Trajectory
 
-from . import synthetic
-from .settings import EVAL_NOISE_SEED, EVAL_SEED, TEXT_SEED
+from . import synthetic, world, world_v1
+from .heldout import HeldOutClip, caption_hits, generate_batch, held_out_clips, text_prompts, vae_round_trip
+from .paths import direction_words
+from .settings import EVAL_NOISE_SEED, EVAL_SEED, SCHEDULER, STROKE_SEED, TEXT_SEED
 
-#: RGB distance from the background beyond which a pixel belongs to an object.
-OBJECT_DISTANCE = 60.0
-DEFAULT_SAMPLERS = (("dpmsolver++", 20), ("ddim", 50))
-#: The motion metrics of :func:`~videocomposer.evaluation.evaluate.evaluate_run` kept per clip, with and without motion.
-MOTION_KEYS = ("motion_epe", "flow_epe", "motion_epe_moving", "motion_epe_static", "motion_cosine_moving",
-               "flow_cosine_moving", "motion_gain_moving", "flow_gain_moving")
+#: Least short side (px) of the world-v2 held-out clips: sources as users film them, larger than the training scale.
+MIN_SIDE = 256
+#: Stroke length range (fractions of the short side).
+STROKE_LENGTH = (0.2, 0.4)
+
+
+def new_look(spec: synthetic.ClipSpec, seed: int = 0) -> synthetic.ClipSpec:
+    """The same scene with its first object in another shape and another colour name (one that stands out from the
+    background and the other objects as the world's colours do); same size and path."""
+    rng = np.random.default_rng([spec.seed, spec.index, seed, 7])
+    if isinstance(spec, world_v1.ClipSpec):
+        used = {s.colour for s in spec.shapes}
+        shape = spec.shapes[0]
+        colour = str(rng.choice([c for c in world_v1.OBJECT_COLOURS if c not in used]))
+        new = dataclasses.replace(shape, colour=colour, shape=str(rng.choice([s for s in world_v1.SHAPES if s != shape.shape])))
+        return dataclasses.replace(spec, shapes=(new, *spec.shapes[1:]))
+    mixes = background_mixes(spec.background.colours)
+    taken = {colour_name(m) for m in mixes} | {o.colour_name for o in spec.objects}
+    for _ in range(200):
+        rgb = world.sample_colour(rng, str(rng.choice([n for n in COLOUR_NAMES if n not in taken])))
+        if delta_e(mixes, rgb).min() >= world.BACKGROUND_CONTRAST and \
+                all(delta_e(o.colour, rgb) >= world.OBJECT_CONTRAST for o in spec.objects[1:]):
+            break
+    first = spec.objects[0]
+    shape = str(rng.choice([s for s in world.SHAPES if s != first.shape]))
+    return dataclasses.replace(spec, objects=(dataclasses.replace(first, shape=shape, colour=rgb), *spec.objects[1:]))
+
+
+def first_frame(spec: synthetic.ClipSpec, frame: int) -> Image.Image:
+    """Written frame ``frame`` of a clip, full size, as the image a user would give."""
+    if isinstance(spec, world_v1.ClipSpec):
+        return Image.fromarray(world_v1.render_clip(spec)[frame])
+    return Image.fromarray(world.render_clip(spec, frames=[frame])[0])
 
 
 @dataclass
-class HeldOutClip:
-    """A held-out source clip: its file, caption and spec."""
+class Source:
+    """A held-out clip as the benchmark uses it: the clip, its truth, its sampled frames (``loaded``, at the model's
+    size), the written frames behind them, and the new scene's first frame and caption."""
 
-    path: Path
-    caption: str
+    clip: HeldOutClip
+    truth: ClipTruth
+    loaded: Any
+    truth_frames: np.ndarray
+    new_first: Image.Image
+    new_caption: str
+
+
+def prepare_sources(pipe, clips: list[HeldOutClip], seed: int) -> list[Source]:
+    """Sample every clip once as generate does (same seed), and make its new first frame (:func:`new_look`)."""
+    size, frames = pipe.defaults["height"], pipe.defaults["num_frames"]
+    sources = []
+    for clip in clips:
+        loaded = load_video_clip(clip.path, frames, size, pipe.misc_size or size, seed=seed, with_mask=False)
+        truth = read_truth(truth_path(clip.path))
+        indices = sampled_truth_frames(loaded.frame_indices.tolist(), loaded.fps, truth.fps)
+        variant = new_look(clip.spec)
+        sources.append(Source(clip, truth, loaded, indices, first_frame(variant, int(indices[0])), variant.caption))
+    return sources
+
+
+def _scores(video: np.ndarray, source: Source, first: Image.Image, caption: str) -> dict[str, float]:
+    reference = np.asarray(first)
+    scores = truth_metrics(video, source.truth, source.truth_frames, reference=reference, caption=caption)
+    scores["first_frame_psnr"] = first_frame_metrics(video, reference)["first_frame_psnr"]
+    return scores
+
+
+def transfer_scores(pipe, sources: list[Source], batch_size: int, seed: int) -> dict[str, list]:
+    """Per-clip scores with the motion condition, without it (``_no_motion``) and of the VAE round trip (``_vae``)."""
+    per_clip: dict[str, list] = {}
+    runs = (("", ["y", "local_image", "motion"]), ("_no_motion", ["y", "local_image"]))
+    for start in range(0, len(sources), batch_size):
+        group = sources[start:start + batch_size]
+        for suffix, conditions in runs:
+            items = [{"prompt": s.new_caption, "image": s.new_first, **({"video": str(s.clip.path)} if suffix == "" else {})}
+                     for s in group]
+            videos, _ = generate_batch(pipe, items, conditions, SCHEDULER, pipe.defaults["num_inference_steps"], seed)
+            for source, video in zip(group, videos):
+                for key, value in _scores(video, source, source.new_first, source.new_caption).items():
+                    per_clip.setdefault(key + suffix, []).append(value)
+    for source in sources:
+        floor = _scores(vae_round_trip(pipe, source.loaded.video), source,
+                        first_frame(source.clip.spec, int(source.truth_frames[0])), source.clip.caption)
+        for key, value in floor.items():
+            per_clip.setdefault(key + "_vae", []).append(value)
+    return per_clip
+
+
+@dataclass
+class StrokeCase:
+    """A drawn stroke on a one-object first frame: the scene, its truth, the stroke and the caption."""
+
     spec: synthetic.ClipSpec
+    truth: ClipTruth
+    trajectory: Trajectory
+    caption: str
 
 
-def held_out_clips(folder: str | os.PathLike, count: int, seed: int = EVAL_SEED) -> list[HeldOutClip]:
-    """Clips ``0 .. count-1`` of ``seed`` as MP4s in ``folder`` (written when missing)."""
-    return [HeldOutClip(path, spec.caption, spec)
-            for path, spec in (synthetic.clip_file(folder, seed, index) for index in range(count))]
+def _stroke_end(truth: ClipTruth, angle: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """From the object's place in frame 0, the end of a stroke at ``angle`` (radians, 0 = right, counter-clockwise)
+    of :data:`STROKE_LENGTH` that keeps the object inside the centre square; None when it has not room enough."""
+    obj, side = truth.objects[0], min(truth.width, truth.height)
+    start = obj.position[0]
+    direction = np.array([math.cos(angle), -math.sin(angle)])
+    corner = np.array([(truth.width - side) / 2, (truth.height - side) / 2])
+    margin = np.abs(obj.outline).max() + 2
+    low, high = corner + margin, corner + side - margin
+    room = min((high[a] - start[a]) / d if d > 0 else (low[a] - start[a]) / d
+               for a, d in enumerate(direction) if abs(d) > 1e-9)
+    length = min(STROKE_LENGTH[1] * side, room)
+    return (start, start + length * direction) if length >= STROKE_LENGTH[0] * side else None
 
 
-def text_prompts(count: int, seed: int = TEXT_SEED) -> list[tuple[str, str]]:
-    """``(caption, colour)`` of ``count`` one-shape held-out clips."""
-    specs = [synthetic.sample_clip_spec(seed, i, max_shapes=1) for i in range(count)]
-    return [(s.caption, s.shapes[0].colour) for s in specs]
+def stroke_cases(count: int, seed: int = STROKE_SEED, world_name: str = synthetic.DEFAULT_WORLD, min_side: int = MIN_SIDE,
+                 source_size: int | None = None) -> list[StrokeCase]:
+    """``count`` strokes on one-object first frames of ``world_name``, directions cycling through the compass points;
+    each caption names the object as its clip's does, with the stroke's direction."""
+    options = {"max_objects": 1, "min_side": min_side} if world_name == "v2" else {"max_shapes": 1}
+    cases, index = [], 0
+    while len(cases) < count:
+        spec = synthetic.sample_clip_spec(seed, index, world_name, **options)
+        truth = synthetic.clip_truth(spec, f"{seed}_{index}")
+        index += 1
+        ends = _stroke_end(truth, (len(cases) % 8) * math.pi / 4)
+        if ends is None:
+            continue
+        start, end = ends
+        subject, background = " ".join(spec.caption.split()[:3]), spec.caption.split(" over ")[-1]
+        stroke = Stroke((tuple(start), tuple(end)), radius=float(np.abs(truth.objects[0].outline).max()))
+        cases.append(StrokeCase(spec, truth, Trajectory(truth.width, truth.height, (stroke,), source_size),
+                                f"{subject} moves {direction_words(*(end - start))} over {background}"))
+    return cases
 
 
-def dominant_object_colour(frames: Any) -> str | None:
-    """The dominant colour name of the objects in a video (see the module docstring), None when it has none.
-
-    ``frames``: anything :func:`~videocomposer.video.writer.to_uint8_frames` takes (``[F, H, W, 3]`` uint8, ...).
-    """
-    video = to_uint8_frames(frames).astype(np.float32)
-    names = list(synthetic.OBJECT_COLOURS)
-    palette = np.array([synthetic.OBJECT_COLOURS[n] for n in names], dtype=np.float32)
-    counts = np.zeros(len(names), dtype=np.int64)
-    for frame in video:
-        border = np.concatenate([frame[:2].reshape(-1, 3), frame[-2:].reshape(-1, 3),
-                                 frame[:, :2].reshape(-1, 3), frame[:, -2:].reshape(-1, 3)])
-        background = np.median(border, axis=0)
-        pixels = frame.reshape(-1, 3)
-        objects = pixels[np.linalg.norm(pixels - background, axis=1) > OBJECT_DISTANCE]
-        if len(objects):
-            nearest = np.linalg.norm(objects[:, None] - palette[None], axis=2).argmin(1)
-            counts += np.bincount(nearest, minlength=len(names))
-    return names[int(counts.argmax())] if counts.sum() else None
-
-
-def frame_change(frames: Any) -> float:
-    """Mean absolute difference between consecutive frames, in levels of 0-255 (all pixels and channels).
-
-    ``frames``: anything :func:`~videocomposer.video.writer.to_uint8_frames` takes, at least 2 frames.
-    """
-    video = to_uint8_frames(frames).astype(np.float32)
-    if len(video) < 2:
-        raise ValueError("frame change needs at least 2 frames")
-    return float(np.abs(np.diff(video, axis=0)).mean())
-
-
-def upsample(video: np.ndarray, size: int) -> np.ndarray:
-    """uint8 ``[F, H, W, 3]`` → ``[F, size, size, 3]`` (bicubic), the source clip's size."""
-    frames = torch.from_numpy(video).permute(0, 3, 1, 2).float()
-    resized = torch.nn.functional.interpolate(frames, size=(size, size), mode="bicubic", align_corners=False)
-    return resized.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
-def vae_round_trip(pipe, video: torch.Tensor) -> np.ndarray:
-    """``[F, 3, H, W]`` in [-1, 1] (a :class:`~videocomposer.video.clip.VideoClip`'s ``video``) → uint8
-    ``[F, H, W, 3]``: each frame encoded (posterior mean) and decoded by the pipeline's VAE."""
-    with torch.no_grad():
-        mean, _ = encode_posterior(pipe.vae, video[None].to(pipe.device, pipe.vae.dtype), chunk_size=len(video))
-        latents = pipe.vae.config.scaling_factor * mean.transpose(0, 1)[None]  # [1, z, F, h, w]
-        decoded = pipe.decode_latents(latents)[0].transpose(0, 1)  # [F, 3, H, W] in [0, 1]
-    return to_uint8_frames(decoded.float().cpu())
-
-
-def reference_points(pipe, clip: HeldOutClip, loaded, seed: int = EVAL_NOISE_SEED) -> dict[str, float]:
-    """Motion and flow EPE of the ``source``, ``still`` and ``vae`` videos of ``clip`` (module docstring).
-    ``loaded``: the clip as sampled for the model (:func:`~videocomposer.video.sampling.load_video_clip`)."""
-    source = to_uint8_frames(loaded.misc)
-    videos = {"source": source, "still": np.repeat(source[:1], len(source), axis=0),
-              "vae": vae_round_trip(pipe, loaded.video)}
-    out = {}
-    for name, video in videos.items():
-        metrics = evaluate_run(upsample(video, clip.spec.size), source=clip.path, seed=seed).metrics
-        out.update({f"{key}_{name}": metrics.get(key) for key in MOTION_KEYS})
-    return out
-
-
-def _batched(pipe, items: list[dict[str, Any]], conditions: list[str], scheduler: str, steps: int,
-             seed: int, guidance_scale: float | str = "default") -> tuple[np.ndarray, float]:
-    """Generate one video per item (its ``prompt`` and, as needed, ``video`` / ``image``) in one batch;
-    returns uint8 ``[B, F, H, W, 3]`` and the seconds the sampling and decoding took."""
-    prepared = [pipe.prepare_conditions(conditions, seed=seed, num_frames=pipe.defaults["num_frames"],
-                                        height=pipe.defaults["height"], width=pipe.defaults["width"], **item).conditions
-                for item in items]
-    batch = {name: torch.cat([p[name] for p in prepared]) for name in conditions}
-    began = time.perf_counter()
-    out = pipe(conditions=conditions, precomputed_conditions=batch, scheduler=scheduler, num_inference_steps=steps,
-               guidance_scale=guidance_scale, generator=torch.Generator().manual_seed(seed), output_type="np")
-    seconds = time.perf_counter() - began
-    return np.round(out.frames * 255).astype(np.uint8), seconds
+def stroke_scores(pipe, cases: list[StrokeCase], batch_size: int, seed: int) -> dict[str, list]:
+    """Per-stroke gain and cosine with the stroke and without it (``_no_stroke``)."""
+    per_stroke: dict[str, list] = {}
+    for start in range(0, len(cases), batch_size):
+        group = cases[start:start + batch_size]
+        images = [first_frame(c.spec, 0) for c in group]
+        for suffix, conditions in (("", ["y", "local_image", "motion"]), ("_no_stroke", ["y", "local_image"])):
+            items = [{"prompt": c.caption, "image": image, **({"motion": c.trajectory} if suffix == "" else {})}
+                     for c, image in zip(group, images)]
+            videos, _ = generate_batch(pipe, items, conditions, SCHEDULER, pipe.defaults["num_inference_steps"], seed)
+            for case, image, video in zip(group, images, videos):
+                track, _, _ = follow_object(video, case.truth, 0, reference=np.asarray(image))
+                view = model_view(case.truth.width, case.truth.height, video.shape[1])
+                points = view.points(np.array(case.trajectory.strokes[0].points))
+                gain, cosine = stroke_following(track.centroids, points[0], points[-1])
+                per_stroke.setdefault("stroke_gain" + suffix, []).append(gain)
+                per_stroke.setdefault("stroke_cosine" + suffix, []).append(cosine)
+        per_stroke.setdefault("direction", []).extend(
+            direction_words(*np.subtract(c.trajectory.strokes[0].points[-1], c.trajectory.strokes[0].points[0])) for c in group)
+    return per_stroke
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -177,102 +222,49 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
-def _reference_report(pipe, clips: list[HeldOutClip], sampled: list, seed: int) -> dict[str, Any]:
-    """The reference points of every clip (:func:`reference_points`): their means and per-clip values."""
-    points: dict[str, list] = {}
-    for clip, loaded in zip(clips, sampled):
-        for name, value in reference_points(pipe, clip, loaded, seed).items():
-            points.setdefault(name, []).append(value)
-    return {"means": {m: _mean(v) for m, v in points.items()}, "per_clip": points}
+def summarise(per_clip: dict[str, list], per_stroke: dict[str, list], hits: list[bool]) -> dict[str, float]:
+    """The means of every score, the track ratios and the text accuracy (module docstring)."""
+    means = {k: _mean(v) for k, v in {**per_clip, **per_stroke}.items() if k != "direction"}
+    if per_clip:
+        means["track_ratio"] = means["track_error"] / means["track_error_no_motion"]
+        means["track_vs_vae"] = means["track_error"] / means["track_error_vae"]
+    means["text_colour_accuracy"] = float(np.mean(hits)) if hits else math.nan
+    return means
 
 
-def _motion_scores(pipe, clips: list[HeldOutClip], sampled: list, sampler: tuple[str, int], batch_size: int,
-                   seed: int, guidance_scale: float | str) -> tuple[dict[str, list], float]:
-    """Per-clip motion, first-frame and frame-change values with and without the motion condition, and the
-    seconds the sampling took (the module docstring's protocol for one sampler)."""
-    scheduler, steps = sampler
-    per_clip: dict[str, list] = {m + suffix: [] for m in (*MOTION_KEYS, "first_frame_psnr") for suffix in ("", "_no_motion")}
-    per_clip.update(frame_change=[], source_frame_change=[])
-    seconds = 0.0
-    for start in range(0, len(clips), batch_size):
-        group, loaded = clips[start:start + batch_size], sampled[start:start + batch_size]
-        items = [{"prompt": c.caption, "video": clip, "image": clip.misc[0]} for c, clip in zip(group, loaded)]
-        first_frames = [to_uint8_frames(clip.misc[:1])[0] for clip in loaded]
-        for suffix, conditions in (("", ["y", "local_image", "motion"]), ("_no_motion", ["y", "local_image"])):
-            videos, took = _batched(pipe, items, conditions, scheduler, steps, seed, guidance_scale)
-            seconds += took
-            for clip, video, first in zip(group, videos, first_frames):
-                result = evaluate_run(upsample(video, clip.spec.size), source=clip.path, seed=seed).metrics
-                for metric in MOTION_KEYS:
-                    per_clip[metric + suffix].append(result.get(metric))
-                per_clip["first_frame_psnr" + suffix].append(first_frame_metrics(video, first)["first_frame_psnr"])
-                if not suffix:
-                    per_clip["frame_change"].append(frame_change(video))
-        per_clip["source_frame_change"] += [frame_change(clip.misc) for clip in loaded]
-    return per_clip, seconds
-
-
-def _text_hits(pipe, prompts: list[tuple[str, str]], sampler: tuple[str, int], batch_size: int, seed: int,
-               guidance_scale: float | str) -> tuple[list[bool], float]:
-    """Whether each caption's colour dominates its video (the caption alone), and the seconds the sampling took."""
-    scheduler, steps = sampler
-    hits, seconds = [], 0.0
-    for start in range(0, len(prompts), batch_size):
-        group = prompts[start:start + batch_size]
-        videos, took = _batched(pipe, [{"prompt": caption} for caption, _ in group], ["y"], scheduler, steps, seed,
-                                guidance_scale)
-        seconds += took
-        hits += [dominant_object_colour(video) == colour for video, (_, colour) in zip(videos, group)]
-    return hits, seconds
-
-
-def _comparison(samplers: dict[str, Any]) -> dict[str, Any]:
-    """Time ratio and relative differences of the means of two samplers (the first against the second)."""
-    a, b = samplers.values()
-    return {"time_ratio": a["sampling_seconds"] / b["sampling_seconds"],
-            "relative_difference": {m: abs(a["means"][m] - b["means"][m]) / abs(b["means"][m])
-                                    for m in a["means"] if b["means"][m]}}
-
-
-def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, num_text: int | None = None,
-                       samplers: Sequence[tuple[str, int]] = DEFAULT_SAMPLERS, batch_size: int = 10,
-                       seed: int = EVAL_NOISE_SEED, guidance_scale: float | str = "default") -> dict[str, Any]:
-    """Run the protocol of the module docstring; returns the report (means per sampler, per-clip values).
-    ``guidance_scale``: ``"default"`` = the model's."""
-    clips = held_out_clips(Path(work_dir) / "held_out", num_clips)
-    prompts = text_prompts(num_text if num_text is not None else num_clips)
-    size, frames = pipe.defaults["height"], pipe.defaults["num_frames"]
-    report: dict[str, Any] = {"clips": num_clips, "text_clips": len(prompts), "seed": seed, "eval_seed": EVAL_SEED,
-                              "text_seed": TEXT_SEED, "guidance_scale": pipe.defaults["guidance_scale"]
-                              if guidance_scale == "default" else guidance_scale,
-                              "min_guidance_scale": pipe.defaults["min_guidance_scale"], "samplers": {}}
-    # each clip sampled once (its motion vectors re-encoded once), for the reference points and every sampler
-    sampled = [load_video_clip(c.path, frames, size, pipe.misc_size or size, seed=seed, with_mask=False) for c in clips]
-    report["reference_points"] = _reference_report(pipe, clips, sampled, seed)
-    for sampler in samplers:
-        per_clip, motion_seconds = _motion_scores(pipe, clips, sampled, sampler, batch_size, seed, guidance_scale)
-        hits, text_seconds = _text_hits(pipe, prompts, sampler, batch_size, seed, guidance_scale)
-        means = {m: _mean(v) for m, v in per_clip.items()}
-        means["motion_epe_ratio"] = means["motion_epe"] / means["motion_epe_no_motion"]
-        means["flow_epe_ratio"] = means["flow_epe"] / means["flow_epe_no_motion"]
-        means["text_colour_accuracy"] = float(np.mean(hits)) if hits else math.nan
-        report["samplers"][f"{sampler[0]}-{sampler[1]}"] = {
-            "means": means, "sampling_seconds": motion_seconds + text_seconds, "per_clip": per_clip, "text_hits": hits}
-    if len(report["samplers"]) == 2:
-        report["comparison"] = _comparison(report["samplers"])
-    return report
+def run_benchmark(pipe, work_dir: str | os.PathLike, num_clips: int = 50, num_strokes: int = 20,
+                  num_text: int | None = None, world_name: str = synthetic.DEFAULT_WORLD, min_side: int = MIN_SIDE,
+                  batch_size: int = 10, seed: int = EVAL_NOISE_SEED, stroke_source_size: int | None = None) -> dict[str, Any]:
+    """The protocol of the module docstring with the model's default sampler; returns the report."""
+    options = {"min_side": min_side} if world_name == "v2" else {}
+    clips = held_out_clips(Path(work_dir) / "held_out", num_clips, EVAL_SEED, world_name, **options)
+    began = time.time()
+    per_clip = transfer_scores(pipe, prepare_sources(pipe, clips, seed), batch_size, seed) if clips else {}
+    cases = stroke_cases(num_strokes, STROKE_SEED, world_name, min_side, stroke_source_size)
+    per_stroke = stroke_scores(pipe, cases, batch_size, seed) if cases else {}
+    prompts = text_prompts(num_clips if num_text is None else num_text, TEXT_SEED, world_name)
+    hits = caption_hits(pipe, prompts, (SCHEDULER, pipe.defaults["num_inference_steps"]), batch_size, seed)[0]
+    return {"world": world_name, "clips": num_clips, "strokes": num_strokes, "text_clips": len(prompts),
+            "min_side": min_side if world_name == "v2" else None, "eval_seed": EVAL_SEED, "stroke_seed": STROKE_SEED,
+            "text_seed": TEXT_SEED, "seed": seed, "sampler": f"{SCHEDULER}-{pipe.defaults['num_inference_steps']}",
+            "stroke_source_size": stroke_source_size, "seconds": round(time.time() - began, 1),
+            "means": summarise(per_clip, per_stroke, hits), "per_clip": per_clip, "per_stroke": per_stroke,
+            "text_hits": hits}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m recipes.toy.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="toy", help="model folder (default: the built-in toy model)")
-    parser.add_argument("--clips", type=int, default=50, help="held-out clips (default 50)")
+    parser.add_argument("--world", default=synthetic.DEFAULT_WORLD, choices=list(synthetic.WORLDS),
+                        help=f"the synthetic world of the held-out inputs (default {synthetic.DEFAULT_WORLD})")
+    parser.add_argument("--clips", type=int, default=50, help="held-out clips for motion transfer (default 50)")
+    parser.add_argument("--strokes", type=int, default=20, help="drawn strokes (default 20)")
     parser.add_argument("--text-clips", type=int, help="held-out captions of the text test (default: --clips)")
-    parser.add_argument("--samplers", default="dpmsolver++:20,ddim:50", help="scheduler:steps,... (default dpmsolver++:20,ddim:50)")
-    parser.add_argument("--guidance-scale", type=float, help="classifier-free guidance (default: the model's)")
+    parser.add_argument("--min-side", type=int, default=MIN_SIDE, help=f"least short side of world-v2 sources (default {MIN_SIDE})")
+    parser.add_argument("--stroke-source-size", type=int, help="the strokes' source_size (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=10, help="videos per sampling batch (default 10)")
-    parser.add_argument("--work-dir", default="runs/toy_eval", help="folder for the held-out clips (default runs/toy_eval)")
+    parser.add_argument("--work-dir", default="runs/toy_tracks", help="folder for the held-out clips")
     parser.add_argument("--output", required=True, help="JSON report to write")
     return parser
 
@@ -282,20 +274,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from videocomposer.pipelines.toy_model import resolve_weights_dir
 
     args = build_parser().parse_args(argv)
-    samplers = [(s.split(":")[0], int(s.split(":")[1])) for s in args.samplers.split(",")]
+    for flag, value in (("--clips", args.clips), ("--strokes", args.strokes), ("--text-clips", args.text_clips or 0)):
+        if value < 0:
+            raise SystemExit(f"{flag} must be 0 or more, got {value}")
     pipe = VideoComposerPipeline.from_pretrained(resolve_weights_dir(args.model))
     pipe.set_progress_bar_config(disable=True)
-    began = time.time()
-    guidance = "default" if args.guidance_scale is None else args.guidance_scale
-    report = evaluate_toy_model(pipe, args.work_dir, args.clips, args.text_clips, samplers, args.batch_size,
-                                guidance_scale=guidance)
-    report["seconds"] = time.time() - began
+    report = run_benchmark(pipe, args.work_dir, args.clips, args.strokes, args.text_clips, args.world, args.min_side,
+                           args.batch_size, stroke_source_size=args.stroke_source_size)
     write_text(args.output, json.dumps(report, indent=2) + "\n")
-    print("reference points", json.dumps({k: round(v, 4) for k, v in report["reference_points"]["means"].items()}))
-    for key, result in report["samplers"].items():
-        print(key, json.dumps({k: round(v, 4) for k, v in result["means"].items()}), f"{result['sampling_seconds']:.1f} s")
-    if "comparison" in report:
-        print("comparison", json.dumps(report["comparison"], indent=1))
+    print(json.dumps({k: round(v, 4) for k, v in report["means"].items()}, indent=1))
+    print(f"{report['seconds']:.0f} s")
     return 0
 
 

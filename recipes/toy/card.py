@@ -2,7 +2,7 @@
 
 Every figure in the card comes from two files the recipe's ``--install`` stage writes into the model folder:
 ``training.json`` (the settings and time of each stage, :func:`recipes.toy.install.training_summary`) and
-``metrics.json`` (the held-out benchmark, :mod:`recipes.toy.benchmark`). Re-render the card of a model folder::
+``metrics.json`` (the held-out benchmarks, :mod:`recipes.toy.codec_benchmark` and :mod:`recipes.toy.benchmark`). Re-render the card of a model folder::
 
     python -m recipes.toy.card videocomposer/assets/toy_model
 """
@@ -25,7 +25,7 @@ from videocomposer.models.unet import UNetConfig, VideoComposerUNet
 from videocomposer.models.vae import VAEConfig, build_vae
 from videocomposer.pipelines.toy_model import RECIPE_COMMAND
 
-from . import synthetic
+from . import world_v1
 from .settings import (
     EVAL_NOISE_SEED,
     EVAL_SEED,
@@ -167,16 +167,18 @@ def _sampler_fields(metrics: dict[str, Any]) -> dict[str, str]:
     """The template fields of the evaluation section."""
     comparison, regression = metrics["comparison"], metrics["regression_subset"]
     steps = SAMPLING_DEFAULTS["num_inference_steps"]
+    world = metrics.get("world", "v1")  # the synthetic world the model was trained and measured on
     return {
         "eval_clips": str(metrics["clips"]), "text_clips": str(metrics["text_clips"]), "noise_seed": str(EVAL_NOISE_SEED),
         "eval_guidance": guidance_text(metrics), "main_table": metric_table(metrics["samplers"], with_targets=True),
-        "benchmark_command": f"python -m recipes.toy.benchmark --clips {metrics['clips']} --samplers {SCHEDULER}:{steps} "
-                             "--output metrics.json",
+        "benchmark_command": f"python -m recipes.toy.codec_benchmark --world {world} --clips {metrics['clips']} "
+                             f"--samplers {SCHEDULER}:{steps} --output metrics.json",
         "reference_points": reference_points_text(metrics), "regression_clips": str(regression["clips"]),
         "regression_ratio": _fmt(regression["means"]["motion_epe_ratio"]),
         "regression_psnr": f"{regression['means']['first_frame_psnr']:.2f}",
         "compare_clips": str(comparison["clips"]),
-        "compare_command": f"python -m recipes.toy.benchmark --clips {comparison['clips']} --output compare.json",
+        "compare_command": f"python -m recipes.toy.codec_benchmark --world {world} --clips {comparison['clips']} "
+                           "--output compare.json",
         "compare_table": metric_table(comparison["samplers"], with_targets=False),
         "timing": ", ".join(f"{s} {v['sampling_seconds']:.0f} s" for s, v in comparison["samplers"].items()),
         "time_ratio": _fmt(comparison["time_ratio"]),
@@ -198,9 +200,9 @@ def _model_fields(training: dict[str, Any]) -> dict[str, str]:
         "default_guidance": guidance_text(SAMPLING_DEFAULTS),
         "data_clips": str(data["clips"]), "data_seed": str(data["seed"]), "data_frames": str(data["frames"]),
         "data_fps": str(data["fps"]), "data_size": str(data["size"]),
-        "object_colour_count": str(len(synthetic.OBJECT_COLOURS)), "object_colours": ", ".join(synthetic.OBJECT_COLOURS),
-        "background_colour_count": str(len(synthetic.BACKGROUND_COLOURS)),
-        "background_colours": ", ".join(synthetic.BACKGROUND_COLOURS),
+        "object_colour_count": str(len(world_v1.OBJECT_COLOURS)), "object_colours": ", ".join(world_v1.OBJECT_COLOURS),
+        "background_colour_count": str(len(world_v1.BACKGROUND_COLOURS)),
+        "background_colours": ", ".join(world_v1.BACKGROUND_COLOURS),
         "eval_seed": str(EVAL_SEED), "text_seed": str(TEXT_SEED),
     }
 

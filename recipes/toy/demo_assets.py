@@ -23,7 +23,7 @@ from videocomposer.files import atomic_path, ensure_writable_dir, write_text
 from videocomposer.pipelines.toy_demo import DEMO_ASSETS, DEMO_FILES
 from videocomposer.video.writer import write_mp4
 
-from . import synthetic
+from . import world_v1
 
 #: Seed of the demo's source clips (not the training data's).
 DEMO_SEED = 4242
@@ -34,26 +34,26 @@ SOURCE_FRAMES = 17
 TEXT_PROMPT = "a yellow square moves right over a navy background"
 
 
-def demo_scene(seed: int = DEMO_SEED) -> tuple[synthetic.ClipSpec, synthetic.ClipSpec]:
+def demo_scene(seed: int = DEMO_SEED) -> tuple[world_v1.ClipSpec, world_v1.ClipSpec]:
     """A one-shape source clip whose shape crosses the frame along a line or an arc, and the same motion
     with another colour, shape and background (the scene of the new first frame)."""
     index = 0
     while True:
-        spec = synthetic.sample_clip_spec(seed, index, num_frames=SOURCE_FRAMES, max_shapes=1)
+        spec = world_v1.sample_clip_spec(seed, index, num_frames=SOURCE_FRAMES, max_shapes=1)
         shape = spec.shapes[0]
         track = shape.positions(spec.num_frames, spec.size)
         if shape.path != "bounce" and np.linalg.norm(track[-1] - track[0]) > spec.size / 3:
             break
         index += 1
-    colours = [c for c in synthetic.OBJECT_COLOURS if c != shape.colour]
-    backgrounds = [b for b in synthetic.BACKGROUND_COLOURS if b != spec.background]
-    shapes = [s for s in synthetic.SHAPES if s != shape.shape]
+    colours = [c for c in world_v1.OBJECT_COLOURS if c != shape.colour]
+    backgrounds = [b for b in world_v1.BACKGROUND_COLOURS if b != spec.background]
+    shapes = [s for s in world_v1.SHAPES if s != shape.shape]
     new_shape = dataclasses.replace(shape, colour=colours[index % len(colours)], shape=shapes[index % len(shapes)])
     new = dataclasses.replace(spec, background=backgrounds[index % len(backgrounds)], texture="plain", shapes=(new_shape,))
     return spec, new
 
 
-def demo_description(source: synthetic.ClipSpec, new: synthetic.ClipSpec) -> dict[str, object]:
+def demo_description(source: world_v1.ClipSpec, new: world_v1.ClipSpec) -> dict[str, object]:
     """The content of ``demo.json``: the files and prompts of the demo's two generations."""
     return {"source_video": DEMO_FILES["source_video"], "first_frame": DEMO_FILES["first_frame"],
             "motion_transfer_prompt": new.caption, "text_only_prompt": TEXT_PROMPT,
@@ -61,12 +61,12 @@ def demo_description(source: synthetic.ClipSpec, new: synthetic.ClipSpec) -> dic
 
 
 def write_demo_assets(folder: str | os.PathLike = DEMO_ASSETS) -> Path:
-    """Write ``source.mp4`` (uint8 frames at :data:`~recipes.toy.synthetic.CLIP_FPS`), ``new_first_frame.png``
+    """Write ``source.mp4`` (uint8 frames at :data:`~recipes.toy.world_v1.CLIP_FPS`), ``new_first_frame.png``
     and ``demo.json`` into ``folder`` (each file replaced atomically); returns the folder."""
     folder = ensure_writable_dir(folder)
     source, new = demo_scene()
-    write_mp4(folder / DEMO_FILES["source_video"], synthetic.render_clip(source), fps=synthetic.CLIP_FPS)
-    first_frame = synthetic.render_clip(dataclasses.replace(new, num_frames=1))[0]
+    write_mp4(folder / DEMO_FILES["source_video"], world_v1.render_clip(source), fps=world_v1.CLIP_FPS)
+    first_frame = world_v1.render_clip(dataclasses.replace(new, num_frames=1))[0]
     with atomic_path(folder / DEMO_FILES["first_frame"]) as tmp:
         Image.fromarray(first_frame).save(tmp, format="PNG")
     write_text(folder / "demo.json", json.dumps(demo_description(source, new), indent=2) + "\n")

@@ -4,8 +4,8 @@
 
 Stages (each writes into the output folder; a finished stage is skipped when the command is run again):
 
-1. ``data/``: synthetic clips of moving shapes (:mod:`recipes.toy.synthetic`, seed ``--data-seed``)
-   as MP4 + ``clips.csv``;
+1. ``data/``: synthetic clips of moving shapes (:mod:`recipes.toy.synthetic`, seed ``--data-seed``, world
+   ``--world``) with their truth files + ``clips.csv``;
 2. ``vae/``: a small ``AutoencoderKL`` trained on their frames (:mod:`recipes.toy.vae`), its latent scale measured;
 3. ``start_weights/``: the starting files in the official formats the trainer reads: the trained VAE
    (SD checkpoint layout), a frozen random tiny OpenCLIP text tower, a random-init UNet whose condition
@@ -23,8 +23,10 @@ Stages (each writes into the output folder; a finished stage is skipped when the
    its sampling defaults, the prediction type and schedule it was trained with (v-prediction, zero terminal
    SNR, the frames' noise correlation), and its empty caption (the zero context its training gave a dropped
    caption).
-8. (``--evaluate``) ``eval/`` and ``metrics_full.json``: the held-out benchmark (:mod:`recipes.toy.benchmark`,
-   50 clips, DPM-Solver++ 20 steps and DDIM 50 steps) plus the small regression subset the test suite re-checks.
+8. (``--evaluate``) ``eval/`` and ``metrics_full.json``: the held-out benchmarks: codec motion vectors
+   (:mod:`recipes.toy.codec_benchmark`, 50 clips, DPM-Solver++ 20 steps and DDIM 50 steps) plus the small
+   regression subset the test suite re-checks, and ground truth (:mod:`recipes.toy.benchmark`: 50 clips, 20
+   strokes).
 
 ``recipe.json`` records each stage's settings and time. ``--install`` then copies ``toy_model/`` into the package
 (``videocomposer/assets/toy_model``) with ``metrics.json``, ``training.json`` and ``MODEL_CARD.md``, and writes
@@ -32,6 +34,7 @@ the inputs of ``videocomposer demo`` (:mod:`recipes.toy.install`).
 """
 from __future__ import annotations
 
+import csv
 import json
 import multiprocessing
 import os
@@ -62,7 +65,9 @@ from videocomposer.video.motion import MotionSettings
 from videocomposer.video.sampling import load_video_clip
 
 from . import synthetic
-from .benchmark import evaluate_toy_model, held_out_clips
+from .benchmark import run_benchmark
+from .codec_benchmark import evaluate_toy_model
+from .heldout import held_out_clips
 from .settings import (
     CALIBRATION_CLIPS,
     CONDITIONS,
@@ -73,6 +78,7 @@ from .settings import (
     REGRESSION_CLIPS,
     SAMPLING_DEFAULTS,
     SCHEDULER,
+    SHIPPED_WORLD,
     SIZE,
     TASK_CONFIG,
     toy_architectures,
@@ -88,8 +94,10 @@ class Recipe:
 
     def __init__(self, output_dir: str | os.PathLike, num_clips: int = 1500, vae_steps: int = 2000,
                  unet_steps: int | None = None, data_seed: int = DATA_SEED, overrides: Sequence[str] = (),
-                 decoder_steps: int = 3500):
+                 decoder_steps: int = 3500, world: str = SHIPPED_WORLD):
+        synthetic.world_module(world)
         self.root = ensure_writable_dir(output_dir)
+        self.world = world
         self.num_clips, self.vae_steps, self.unet_steps = num_clips, vae_steps, unet_steps
         self.decoder_steps = decoder_steps
         self.data_seed, self.overrides = data_seed, list(overrides)
@@ -125,18 +133,22 @@ class Recipe:
     def model_dir(self) -> Path:
         return self.root / "toy_model"
 
+    def training_videos(self) -> list[Path]:
+        """The training clips, in the order of ``clips.csv``."""
+        with open(self.data_dir / "clips.csv", newline="") as handle:
+            return [self.data_dir / row["video"] for row in csv.DictReader(handle)]
+
     # ------------------------------------------------------------------ stages
     def make_data(self) -> None:
         began = time.time()
-        synthetic.write_dataset(self.data_dir, self.num_clips, self.data_seed)
-        self._finish("data", began, clips=self.num_clips, seed=self.data_seed,
-                     frames=synthetic.CLIP_FRAMES, size=synthetic.CLIP_SIZE, fps=synthetic.CLIP_FPS)
+        synthetic.write_dataset(self.data_dir, self.num_clips, self.data_seed, world=self.world)
+        self._finish("data", began, clips=self.num_clips, seed=self.data_seed, world=self.world)
 
     def _vae_frames(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Training frames (4 per clip) and held-out frames (16 clips of the evaluation seed), at the model's size."""
-        videos = sorted((self.data_dir / "clips").glob("*.mp4"))
+        videos = self.training_videos()
         frames = read_frames(videos, frames_per_clip=4, seed=self.data_seed, size=SIZE)
-        held_out_videos = [synthetic.clip_file(self.root / "held_out", EVAL_SEED, i)[0] for i in range(16)]
+        held_out_videos = [c.path for c in held_out_clips(self.root / "held_out", 16, EVAL_SEED, self.world)]
         return frames, read_frames(held_out_videos, frames_per_clip=4, seed=0, size=SIZE)
 
     def train_vae(self) -> None:
@@ -180,7 +192,7 @@ class Recipe:
         unet = VideoComposerUNet(config)
         unet.load_state_dict(read_state_dict(unet_file))
         names = [c.name for c in unet.stc_conditions]
-        videos = sorted((self.data_dir / "clips").glob("*.mp4"))[:CALIBRATION_CLIPS]
+        videos = self.training_videos()[:CALIBRATION_CLIPS]
         builder = ConditionBuilder()
         built = [builder.build(names, video=load_video_clip(v, NUM_FRAMES, SIZE, SIZE, seed=self.data_seed + i,
                                                              with_mask=False), misc_size=SIZE)
@@ -268,13 +280,15 @@ class Recipe:
     def evaluate(self) -> None:
         began = time.time()
         default = [(SCHEDULER, SAMPLING_DEFAULTS["num_inference_steps"])]
-        jobs = {"main": (EVAL_CLIPS, default + [("ddim", 50)], 10), "regression": (REGRESSION_CLIPS, default, REGRESSION_CLIPS)}
-        held_out_clips(self.root / "eval" / "held_out", EVAL_CLIPS)  # written once, before the workers read them
-        # the two evaluations are independent: one process each, as many at once as there are threads to spare
+        jobs = {"main": (_evaluate_job, EVAL_CLIPS, default + [("ddim", 50)], 10),
+                "regression": (_evaluate_job, REGRESSION_CLIPS, default, REGRESSION_CLIPS),
+                "tracks": (_tracks_job, EVAL_CLIPS, default, 10)}
+        held_out_clips(self.root / "eval" / "held_out", EVAL_CLIPS, world=self.world)  # written once, before the workers
+        # the evaluations are independent: one process each, as many at once as there are threads to spare
         workers = max(1, min(len(jobs), (os.cpu_count() or 1) // torch.get_num_threads()))
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {name: pool.submit(_evaluate_job, str(self.model_dir), str(self.root / "eval"), *job,
-                                         torch.get_num_threads()) for name, job in jobs.items()}
+            futures = {name: pool.submit(job, str(self.model_dir), str(self.root / "eval"), self.world, *settings,
+                                         torch.get_num_threads()) for name, (job, *settings) in jobs.items()}
             reports = {name: future.result() for name, future in futures.items()}
         write_text(self.root / "metrics_full.json", json.dumps(reports, indent=2) + "\n")
         self._finish("evaluate", began, metrics=metrics_summary(reports))
@@ -292,28 +306,43 @@ class Recipe:
 
 
 def metrics_summary(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """``metrics.json`` from the ``main`` and ``regression`` benchmark reports: the default sampler's means on the
-    held-out clips, the reference points, the sampler comparison and the regression subset (no per-clip values)."""
+    """``metrics.json`` from the ``main``, ``regression`` and (when run) ``tracks`` benchmark reports: the world, the
+    default sampler's means on the held-out clips, the reference points, the sampler comparison, the regression
+    subset and the ground-truth means (no per-clip values)."""
     def means(report: dict[str, Any]) -> dict[str, Any]:
         return {k: {"means": v["means"], "sampling_seconds": v["sampling_seconds"]} for k, v in report["samplers"].items()}
 
     key = f"{SCHEDULER}-{SAMPLING_DEFAULTS['num_inference_steps']}"
     report, main = reports["main"], means(reports["main"])
-    return {"clips": EVAL_CLIPS, "text_clips": report["text_clips"], "guidance_scale": report["guidance_scale"],
-            "min_guidance_scale": report["min_guidance_scale"], "samplers": {key: main[key]},
-            "reference_points": report["reference_points"]["means"],
-            "comparison": {"clips": EVAL_CLIPS, "samplers": main, **report["comparison"]},
-            "regression_subset": {"clips": REGRESSION_CLIPS, "scheduler": SCHEDULER,
-                                  "steps": SAMPLING_DEFAULTS["num_inference_steps"], **means(reports["regression"])[key]}}
+    summary = {"world": report.get("world", "v1"), "clips": EVAL_CLIPS, "text_clips": report["text_clips"],
+               "guidance_scale": report["guidance_scale"], "min_guidance_scale": report["min_guidance_scale"],
+               "samplers": {key: main[key]}, "reference_points": report["reference_points"]["means"],
+               "comparison": {"clips": EVAL_CLIPS, "samplers": main, **report["comparison"]},
+               "regression_subset": {"clips": REGRESSION_CLIPS, "scheduler": SCHEDULER,
+                                     "steps": SAMPLING_DEFAULTS["num_inference_steps"], **means(reports["regression"])[key]}}
+    if "tracks" in reports:
+        summary["tracks"] = {k: reports["tracks"][k] for k in ("clips", "strokes", "text_clips", "min_side", "sampler",
+                                                               "means")}
+    return summary
 
 
-def _evaluate_job(model_dir: str, work_dir: str, clips: int, samplers: list[tuple[str, int]], batch_size: int,
-                  threads: int) -> dict[str, Any]:
-    """One held-out evaluation in a worker process (see :meth:`Recipe.evaluate`)."""
+def _worker_pipeline(model_dir: str, threads: int) -> VideoComposerPipeline:
     torch.set_num_threads(threads)
     pipe = VideoComposerPipeline.from_pretrained(model_dir)
     pipe.set_progress_bar_config(disable=True)
     pipe.batched_cfg = True  # one UNet call per step for both guidance passes (same result, faster here)
-    return evaluate_toy_model(pipe, work_dir, clips, samplers=samplers, batch_size=batch_size)
+    return pipe
 
 
+def _evaluate_job(model_dir: str, work_dir: str, world: str, clips: int, samplers: list[tuple[str, int]],
+                  batch_size: int, threads: int) -> dict[str, Any]:
+    """One held-out codec-vector evaluation in a worker process (see :meth:`Recipe.evaluate`)."""
+    pipe = _worker_pipeline(model_dir, threads)
+    return evaluate_toy_model(pipe, work_dir, clips, samplers=samplers, batch_size=batch_size, world=world)
+
+
+def _tracks_job(model_dir: str, work_dir: str, world: str, clips: int, samplers: list[tuple[str, int]],
+                batch_size: int, threads: int) -> dict[str, Any]:
+    """The ground-truth benchmark (the model's default sampler) in a worker process (see :meth:`Recipe.evaluate`)."""
+    pipe = _worker_pipeline(model_dir, threads)
+    return run_benchmark(pipe, work_dir, clips, batch_size=batch_size, world_name=world)

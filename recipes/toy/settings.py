@@ -17,6 +17,8 @@ DATA_SEED = 1
 EVAL_SEED = 1001
 #: Seed of the one-shape captions of the benchmark's text test (held out as well).
 TEXT_SEED = EVAL_SEED + 1
+#: Seed of the first frames of the benchmark's drawn strokes (held out as well).
+STROKE_SEED = EVAL_SEED + 2
 #: Seed of the benchmark's noise and clip sampling.
 EVAL_NOISE_SEED = 8888
 #: The ``videocomposer train`` task config of the UNet stage.
@@ -57,3 +59,7 @@ def toy_architectures() -> dict[str, Any]:
                           text_cfg=CLIPTextConfig(width=CONTEXT_DIM, heads=2, layers=2))
     vae = VAEConfig(ch=32, ch_mult=[1, 2, 2], num_res_blocks=1, resolution=SIZE)
     return {"unet": dataclasses.asdict(unet), "clip": dataclasses.asdict(clip), "vae": dataclasses.asdict(vae)}
+
+#: The world of the shipped model's training clips: ``python -m recipes.toy`` reproduces it by default
+#: (``--world v2``, the wider world of :mod:`recipes.toy.synthetic`, trains the next one).
+SHIPPED_WORLD = "v1"

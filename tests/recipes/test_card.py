@@ -11,7 +11,7 @@ import yaml
 
 import videocomposer
 from recipes.toy import __main__ as recipe_cli
-from recipes.toy import benchmark
+from recipes.toy import codec_benchmark
 from recipes.toy.card import TABLE_ROWS, missed_targets, render_model_card, write_model_card
 from recipes.toy.install import TRAIN_CONFIG_KEYS, install, training_summary
 from recipes.toy.recipe import TRAINING_STAGES
@@ -60,7 +60,7 @@ def test_the_card_shows_commands_that_parse(card):
     blocks = re.findall(r"^```bash\n(.*?)^```", card, re.MULTILINE | re.DOTALL)
     commands = [shlex.split(line) for block in blocks for line in block.splitlines()]
     assert shlex.split(RECIPE_COMMAND) in commands
-    parsers = {"recipes.toy": recipe_cli.build_parser, "recipes.toy.benchmark": benchmark.build_parser}
+    parsers = {"recipes.toy": recipe_cli.build_parser, "recipes.toy.codec_benchmark": codec_benchmark.build_parser}
     assert {c[2] for c in commands} == set(parsers)
     for command in commands:
         parsers[command[2]]().parse_args(command[3:])

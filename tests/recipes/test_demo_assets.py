@@ -6,7 +6,7 @@ import json
 import av
 import numpy as np
 
-from recipes.toy import synthetic
+from recipes.toy import world_v1
 from recipes.toy.demo_assets import SOURCE_FRAMES, demo_description, demo_scene, write_demo_assets
 from videocomposer.pipelines.toy_demo import DEMO_ASSETS, load_demo_inputs
 
@@ -31,9 +31,9 @@ def test_the_packaged_inputs_are_the_recipes_scene():
     source, new = demo_scene()
     assert json.loads((DEMO_ASSETS / "demo.json").read_text()) == demo_description(source, new)
     inputs = load_demo_inputs()
-    first = synthetic.render_clip(new.__class__(**{**new.__dict__, "num_frames": 1}))[0]
+    first = world_v1.render_clip(new.__class__(**{**new.__dict__, "num_frames": 1}))[0]
     np.testing.assert_array_equal(np.asarray(inputs.first_frame), first)  # PNG: lossless
-    frames, drawn = _decoded(inputs.source_video).astype(int), synthetic.render_clip(source).astype(int)
+    frames, drawn = _decoded(inputs.source_video).astype(int), world_v1.render_clip(source).astype(int)
     assert frames.shape == drawn.shape
     assert np.abs(frames - drawn).mean() < 2.0  # H.264 at crf 18 of flat shapes
 

@@ -12,8 +12,8 @@ import torch
 import yaml
 
 import videocomposer
-from recipes.toy import synthetic
-from recipes.toy.benchmark import evaluate_toy_model
+from recipes.toy import world_v1 as synthetic  # the world the shipped model was trained on
+from recipes.toy.codec_benchmark import evaluate_toy_model
 from recipes.toy.recipe import Recipe
 from recipes.toy.settings import NUM_FRAMES, SAMPLING_DEFAULTS, SIZE
 from videocomposer.cli import main
@@ -63,7 +63,7 @@ def test_held_out_metrics_stay_at_the_model_cards_figures(pipe, card_metrics, tm
     recipe measured when it built the model; margins cover CPU float differences, not a worse model."""
     recorded = card_metrics["regression_subset"]
     report = evaluate_toy_model(pipe, tmp_path, recorded["clips"], samplers=[(recorded["scheduler"], recorded["steps"])],
-                                batch_size=recorded["clips"])
+                                batch_size=recorded["clips"], world=card_metrics.get("world", "v1"))
     now = report["samplers"][f"{recorded['scheduler']}-{recorded['steps']}"]["means"]
     then = recorded["means"]
     assert now["first_frame_psnr"] >= then["first_frame_psnr"] - 1.0
@@ -80,11 +80,12 @@ def test_reference_points_order_a_faithful_video_before_a_still_one(pipe, tmp_pa
     """The benchmark's reference videos of a held-out clip: the VAE round trip reproduces the clip's frames
     (the decoder's held-out PSNR is about 30 dB), and the source itself scores a lower motion error than its
     first frame held still."""
-    from recipes.toy.benchmark import held_out_clips, reference_points, vae_round_trip
+    from recipes.toy.codec_benchmark import reference_points
+    from recipes.toy.heldout import held_out_clips, vae_round_trip
     from videocomposer.video.sampling import load_video_clip
     from videocomposer.video.writer import to_uint8_frames
 
-    clip = held_out_clips(tmp_path, 1)[0]
+    clip = held_out_clips(tmp_path, 1, world="v1")[0]
     loaded = load_video_clip(clip.path, NUM_FRAMES, SIZE, SIZE, seed=8888, with_mask=False)
     source = to_uint8_frames(loaded.misc).astype(np.float64)
     decoded = vae_round_trip(pipe, loaded.video)

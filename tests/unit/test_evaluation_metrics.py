@@ -195,3 +195,33 @@ def test_first_frame_image_is_fitted_like_video_frames():
     assert first_frame_metrics(frame[None], wide)["first_frame_psnr"] > 30
     shifted = np.concatenate([big, big[:, :32]], axis=1)  # same size, content 8 output px off
     assert first_frame_metrics(frame[None], shifted)["first_frame_psnr"] < 20
+
+
+def _object_clip(width: int, height: int, num_frames: int = FRAMES) -> np.ndarray:
+    """A textured square of a fifth of the short side crossing a plain background at 1/40 of the side per frame."""
+    side = min(width, height)
+    size, step = side // 5, side / 40
+    patch = cv2.resize(texture(32, seed=3), (size, size), interpolation=cv2.INTER_LINEAR)
+    frames = np.full((num_frames, height, width, 3), 90, np.uint8)
+    top, left = (height - size) // 2, (width - side) // 2 + side // 6
+    for t in range(num_frames):
+        x = left + int(round(t * step))
+        frames[t, top:top + size, x:x + size] = patch
+    return frames
+
+
+@pytest.mark.parametrize("width, height, side", [(128, 128, 64), (256, 256, 64), (192, 128, 64), (128, 128, 128)])
+def test_the_source_against_its_own_condition_has_a_gain_of_one_at_any_size(tmp_path, width, height, side):
+    """The source clip brought to the generated size (the model's view) moves at its condition's speed: the gain is
+    compared at the source's scale, so a 16-px cell is one source macroblock whatever the generated size."""
+    from videocomposer.evaluation import evaluate_run
+    from videocomposer.video.sampling import load_video_clip
+    from videocomposer.video.writer import to_uint8_frames
+
+    source = write_mp4(tmp_path / "source.mp4", _object_clip(width, height), fps=FPS)
+    view = to_uint8_frames(load_video_clip(source, FRAMES, side, side, seed=0, with_mask=False).misc)
+    metrics = evaluate_run(view, source=source, seed=0).metrics
+    assert 0.8 <= metrics["motion_gain_moving"] <= 1.2, metrics["motion_gain_moving"]
+    assert metrics["motion_cosine_moving"] > 0.8
+    still = evaluate_run(np.repeat(view[:1], FRAMES, axis=0), source=source, seed=0).metrics
+    assert abs(still["motion_gain_moving"]) < 0.1

@@ -6,8 +6,9 @@ a CSV).
     result.report["motion_epe"], result.skipped
 
 Conditions come from ``<run>_conditions.safetensors`` beside each MP4 (``generate`` with ``save_conditions``)
-when it is there, else are re-extracted from ``video`` with generate's clip sampling (``seed``). Metrics whose
-inputs or weights are missing are listed as skipped, with what would enable them.
+when it is there, else are re-extracted from ``video`` with generate's clip sampling (``seed``). With ``truth`` (the
+source clip's ``<clip>.truth.json``) the object's track error, shape IoU and caption colour are measured against
+ground truth. Metrics whose inputs or weights are missing are listed as skipped, with what would enable them.
 """
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def evaluate(request: EvaluateRequest) -> EvaluateResult:
     runs = collect_runs(request)
     models = load_models(request)
     results = [evaluate_run(item.generated, source=item.source, image=item.image, caption=item.caption,
-                            seed=request.seed, resample=request.resample, block=request.block, models=models)
+                            seed=request.seed, resample=request.resample, block=request.block, models=models,
+                            truth=item.truth)
                for item in tqdm(runs, desc="evaluate", unit="video", disable=not request.progress or len(runs) < 2)]
     metrics = [m for m in RUN_METRICS if any(m in r.metrics for r in results) and (wanted is None or m in wanted)]
     missing = [m for m in wanted or [] if m != "fvd" and m not in metrics]

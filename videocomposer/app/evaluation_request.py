@@ -12,14 +12,16 @@ from .checks import existing_file, whole_at_least
 from .errors import RequestError, mention
 
 PathLike = str | os.PathLike
-CSV_COLUMNS = ("generated", "source", "caption", "image")
+CSV_COLUMNS = ("generated", "source", "caption", "image", "truth")
 
 
 @dataclass
 class EvaluateRequest:
     """``generated``: a generated ``.mp4``, a folder of runs (every MP4 below it) or a ``.csv`` with columns
-    ``generated,source,caption,image`` (paths relative to the CSV). ``video``, ``image``, ``caption``: the
-    source video, first-frame image and prompt where the CSV or the records leave them out. ``metrics``
+    ``generated,source,caption,image,truth`` (paths relative to the CSV). ``video``, ``image``, ``caption``: the
+    source video, first-frame image and prompt where the CSV or the records leave them out. ``truth``: the
+    source clip's truth file (``<clip>.truth.json``: :mod:`videocomposer.evaluation.truth`), for the object-track
+    metrics (its clip is the source video unless ``video`` says otherwise). ``metrics``
     (a list or ``"motion_epe,fvd"``; None: every one whose inputs are given). ``resample``: resample a
     video whose frame count or size differs from the conditions'. Weights: ``weights_dir`` (official
     file names) or one file per model; ``i3d`` for FVD against ``fvd_reference`` videos (default: the
@@ -29,6 +31,7 @@ class EvaluateRequest:
     video: PathLike | None = None
     image: PathLike | None = None
     caption: str | None = None
+    truth: PathLike | None = None
     seed: int | None = None
     resample: bool = False
     block: int = 16
@@ -75,12 +78,14 @@ class EvaluateRequest:
 
 @dataclass
 class RunInput:
-    """One row to evaluate: the generated video and (optionally) its source, caption and first-frame image."""
+    """One row to evaluate: the generated video and (optionally) its source, caption, first-frame image and the
+    source's truth file."""
 
     generated: Path
     source: Path | None = None
     caption: str | None = None
     image: Path | None = None
+    truth: Path | None = None
 
 
 def _csv_path(value: str | None, base: Path, what: str) -> Path | None:
@@ -94,7 +99,8 @@ def _csv_path(value: str | None, base: Path, what: str) -> Path | None:
 
 
 def read_runs_csv(path: Path) -> list[RunInput]:
-    """A CSV with a header holding ``generated`` and any of ``source``, ``caption``, ``image`` (paths relative to the CSV)."""
+    """A CSV with a header holding ``generated`` and any of ``source``, ``caption``, ``image``, ``truth`` (paths relative
+    to the CSV)."""
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
@@ -106,7 +112,8 @@ def read_runs_csv(path: Path) -> list[RunInput]:
             where = f"{path} line {line}"
             runs.append(RunInput(_csv_path(row["generated"], path.parent, f"{where} 'generated'"),
                                  _csv_path(row.get("source"), path.parent, f"{where} 'source'"),
-                                 row.get("caption") or None, _csv_path(row.get("image"), path.parent, f"{where} 'image'")))
+                                 row.get("caption") or None, _csv_path(row.get("image"), path.parent, f"{where} 'image'"),
+                                 _csv_path(row.get("truth"), path.parent, f"{where} 'truth'")))
     if not runs:
         raise ValueError(f"{path}: the CSV lists no videos")
     return runs
@@ -114,9 +121,10 @@ def read_runs_csv(path: Path) -> list[RunInput]:
 
 def collect_runs(request: EvaluateRequest) -> list[RunInput]:
     """``generated`` → runs: a CSV, a folder (every ``*.mp4`` below it) or one video; the request's
-    ``video``, ``image`` and ``caption`` fill what a row leaves out."""
+    ``video``, ``image``, ``caption`` and ``truth`` fill what a row leaves out."""
     path = Path(request.generated)
     source, image = existing_file("video", request.video), existing_file("image", request.image)
+    truth = existing_file("truth", request.truth)
     if path.is_file() and path.suffix.lower() == ".csv":
         runs = read_runs_csv(path)
     elif path.is_dir():
@@ -131,6 +139,7 @@ def collect_runs(request: EvaluateRequest) -> list[RunInput]:
         run.source = run.source or source
         run.image = run.image or image
         run.caption = run.caption or request.caption
+        run.truth = run.truth or truth
     return runs
 
 

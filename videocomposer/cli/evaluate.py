@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 #: Each request field as this command spells it.
-SPELLING = {"generated": "GENERATED", "video": "--input_video", "image": "--image_path", "caption": "--caption",
+SPELLING = {"generated": "GENERATED", "video": "--input_video", "image": "--image_path", "caption": "--caption", "truth": "--truth",
             "seed": "--seed", "resample": "--resample", "block": "--block", "metrics": "--metrics",
             "weights_dir": "--weights-dir", "clip_weights": "--clip-weights", "midas_weights": "--midas-weights",
             "pidinet_weights": "--pidinet-weights", "sketch_cleaner_weights": "--sketch-cleaner-weights",
@@ -21,11 +21,13 @@ Measure how well generated videos follow their conditions.
 
   videocomposer evaluate GENERATED.mp4 --input_video SOURCE.mp4 [--image_path FIRST.png] [--json OUT]
   videocomposer evaluate OUTPUT_FOLDER --json eval.json   # every MP4 below it
-  videocomposer evaluate runs.csv --json eval.json        # columns generated,source,caption,image
+  videocomposer evaluate runs.csv --json eval.json        # columns generated,source,caption,image,truth
+  videocomposer evaluate GENERATED.mp4 --truth CLIP.truth.json --image_path FIRST.png   # against ground truth
 
 Conditions come from <run>_conditions.safetensors beside the MP4 (generate --save-conditions) when it is there,
-else are re-extracted from --input_video with generate's clip sampling (--seed). Metrics whose inputs or weights
-are missing are listed as skipped.
+else are re-extracted from --input_video with generate's clip sampling (--seed). With --truth (the source clip's
+ground truth, <clip>.truth.json) the object's track error, shape IoU and caption colour are measured too. Metrics
+whose inputs or weights are missing are listed as skipped.
 """
 
 
@@ -52,10 +54,13 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("generated", metavar="GENERATED", help="a generated .mp4, a folder of runs, or a .csv with "
-                        "columns generated,source,caption,image")
+                        "columns generated,source,caption,image,truth")
     parser.add_argument("--input_video", "--input-video", dest="video", metavar="INPUT_VIDEO", help="the source video of the motion condition")
     parser.add_argument("--image_path", "--image-path", dest="image", metavar="IMAGE_PATH", help="the first-frame image (local_image)")
     parser.add_argument("--caption", help="the prompt (for the text metrics)")
+    parser.add_argument("--truth", metavar="FILE", help="the source clip's truth file (<clip>.truth.json: where each "
+                        "object is in every frame); adds track_error, track_found, shape_iou, caption_colour_match; "
+                        "its clip is the source video unless --input_video is given")
     parser.add_argument("--seed", type=int, help="generate's seed, to sample the same clip when re-extracting "
                         "(default: the record's, else 8888 as generate)")
     parser.add_argument("--resample", action="store_true", help="resample a generated video whose frame count or size "

@@ -29,6 +29,14 @@ indicator of where vectors lie (this undoes the resize's blending of vectors wit
 
 Units: pixels of the condition (source-video pixels, as the model was given them); the generated
 motion is multiplied by ``source_pixels_per_pixel`` of the condition (source short side / R).
+
+Scale: compare at the source's scale (``source_pixels_per_pixel`` 1: the condition from
+:func:`reference_motion` at the source's short side, the generated video upsampled to it), as
+:func:`~videocomposer.evaluation.evaluate.evaluate_run` does. On a grid smaller than the source a 16-px
+cell holds several source macroblocks: its condition mean mixes the moving ones with the still ones
+(an object smaller than the cell moves at a fraction of its speed there), while the generated video's
+macroblock follows the object, so ``gain`` reads too high (about 3.4 for a 128-px source at 64 px) and
+``epe`` mixes the two.
 """
 from __future__ import annotations
 

@@ -27,6 +27,16 @@ def protocol() -> dict[str, str]:
         "first_frame_psnr": "PSNR (dB, 8-bit RGB) of generated frame 0 vs the first-frame image (CenterCropV2 to the "
                             "frame size); identical = 100 (capped)",
         "first_frame_ssim": "SSIM (Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03), mean over RGB channels",
+        "track_error": "the truth file's first object found by colour in every generated frame (its colour read where "
+                       "the truth puts it in the first-frame image, else in generated frame 0); mean over frames "
+                       "t >= 1 of |generated centroid displacement - truth displacement| / frame side, frames matched "
+                       "through generate's clip sampling",
+        "track_found": "share of the generated frames in which the object was found (a lost object keeps its last "
+                       "position)",
+        "shape_iou": "IoU of the object's mask in the last generated frame and its mask in the first-frame image "
+                     "moved by the generated displacement",
+        "caption_colour_match": "1 when the most frequent common colour name (nearest in CIELAB) among the pixels "
+                                "that differ from the first frame's background is the caption's first colour word",
         "clip_frame_consistency": "mean cosine of consecutive frames' CLIP image embeddings (open_clip validation "
                                   "transform, 224 px)",
         "clipsim": "mean cosine of the caption's CLIP text embedding and each frame's image embedding (not x100)",
