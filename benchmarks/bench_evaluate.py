@@ -18,6 +18,7 @@ ratio to the baseline's median.
 
     python benchmarks/bench_evaluate.py [--video PATH] [--repeats 5] [--json OUT]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,15 @@ from videocomposer.files import write_text
 from videocomposer.video.sampling import load_video_clip
 from videocomposer.video.writer import write_mp4
 
-DEFAULT_VIDEO = Path(
-    os.environ.get("VC_REFERENCE_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "reference")
-) / "video" / "motion_transfer.mp4"
+DEFAULT_VIDEO = (
+    Path(
+        os.environ.get(
+            "VC_REFERENCE_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "reference"
+        )
+    )
+    / "video"
+    / "motion_transfer.mp4"
+)
 FRAMES, RESOLUTION, SEED = 16, 256, 8888
 
 
@@ -68,7 +75,9 @@ def main() -> None:
         generated = write_mp4(Path(folder) / "generated.mp4", frames, fps=8)
         condition = reference_motion(args.video, FRAMES, RESOLUTION, seed=SEED)
         cases = {
-            "baseline_load_video_clip": lambda: load_video_clip(args.video, FRAMES, RESOLUTION, seed=SEED, with_mask=False),
+            "baseline_load_video_clip": lambda: load_video_clip(
+                args.video, FRAMES, RESOLUTION, seed=SEED, with_mask=False
+            ),
             "reference_motion": lambda: reference_motion(args.video, FRAMES, RESOLUTION, seed=SEED),
             "motion_error": lambda: motion_error(generated, condition),
             "flow_error": lambda: flow_error(generated, condition),

@@ -13,6 +13,7 @@ benchmark only).
 
     python benchmarks/bench_motion_vectors.py [--video PATH] [--repeats 15] [--json OUT]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,15 @@ import numpy as np
 
 from videocomposer.video.reader import MotionStream, decode_motion_stream, probe_video, reencode_mpeg4, sampling_fps
 
-DEFAULT_VIDEO = Path(
-    os.environ.get("VC_REFERENCE_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "reference")
-) / "video" / "motion_transfer.mp4"
+DEFAULT_VIDEO = (
+    Path(
+        os.environ.get(
+            "VC_REFERENCE_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "reference"
+        )
+    )
+    / "video"
+    / "motion_transfer.mp4"
+)
 
 
 def find_ffmpeg() -> str:
@@ -41,7 +48,9 @@ def find_ffmpeg() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as exc:
-        raise SystemExit("no ffmpeg binary: install one (apt-get install ffmpeg) or `pip install imageio-ffmpeg`") from exc
+        raise SystemExit(
+            "no ffmpeg binary: install one (apt-get install ffmpeg) or `pip install imageio-ffmpeg`"
+        ) from exc
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -53,8 +62,22 @@ def extract_with_binary(ffmpeg: str, video: Path, fps: int) -> MotionStream:
     """The reference's route: ffmpeg subprocess → temporary .m4v → decode → delete."""
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / f"reencoded_{video.name}"
-        command = [ffmpeg, "-threads", "8", "-loglevel", "error", "-i", str(video), "-filter:v", f"fps={fps}",
-                   "-c:v", "mpeg4", "-f", "rawvideo", str(target)]
+        command = [
+            ffmpeg,
+            "-threads",
+            "8",
+            "-loglevel",
+            "error",
+            "-i",
+            str(video),
+            "-filter:v",
+            f"fps={fps}",
+            "-c:v",
+            "mpeg4",
+            "-f",
+            "rawvideo",
+            str(target),
+        ]
         subprocess.run(command, check=True, timeout=120)
         return decode_motion_stream(target)
 

@@ -11,6 +11,7 @@ and activations included).
     python benchmarks/bench_train_step.py                      # mid-size model on the CPU (default)
     python benchmarks/bench_train_step.py --size official --frames 16 --device cuda --precision bf16
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,9 +51,11 @@ def run_variant(args: argparse.Namespace, checkpointing: bool) -> dict:
     latent, frames, batch = args.resolution // 8, args.frames, args.batch
     misc = args.resolution * 3 // 2  # the annotator frames: 384 px for 256-px video
     x0 = torch.randn(batch, 4, frames, latent, latent, device=device)
-    kwargs = {"y": torch.randn(batch, 77, config.context_dim, device=device),
-              "local_image": torch.rand(batch, 3, 1, misc, misc, device=device).expand(-1, -1, frames, -1, -1),
-              "motion": torch.randn(batch, 2, frames, args.resolution, args.resolution, device=device)}
+    kwargs = {
+        "y": torch.randn(batch, 77, config.context_dim, device=device),
+        "local_image": torch.rand(batch, 3, 1, misc, misc, device=device).expand(-1, -1, frames, -1, -1),
+        "motion": torch.randn(batch, 2, frames, args.resolution, args.resolution, device=device),
+    }
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
 
     def step() -> float:
@@ -89,9 +92,14 @@ def run_variant(args: argparse.Namespace, checkpointing: bool) -> dict:
     else:
         peak_total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         peak = peak_total - base
-    return {"checkpointing": checkpointing, "s_per_step": sorted(times)[len(times) // 2], "step_times": times,
-            "peak_step_memory_gb": peak / 2**30, "peak_total_memory_gb": peak_total / 2**30,
-            "parameters": sum(p.numel() for p in unet.parameters())}
+    return {
+        "checkpointing": checkpointing,
+        "s_per_step": sorted(times)[len(times) // 2],
+        "step_times": times,
+        "peak_step_memory_gb": peak / 2**30,
+        "peak_total_memory_gb": peak_total / 2**30,
+        "parameters": sum(p.numel() for p in unet.parameters()),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,8 +110,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per variant (median reported)")
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=2, help="fresh processes per variant, order alternated; the "
-                        "fastest round is kept (shared CPUs are noisy)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="fresh processes per variant, order alternated; the fastest round is kept (shared CPUs are noisy)",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
@@ -116,18 +128,23 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict] = {}
     for round_ in range(args.rounds):  # alternate the order; keep each variant's fastest round
         for variant in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
-            out = subprocess.run([sys.executable, __file__, *forwarded, "--variant", variant], capture_output=True,
-                                 text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, *forwarded, "--variant", variant], capture_output=True, text=True, check=True
+            )
             result = json.loads(out.stdout.strip().splitlines()[-1])
             if variant not in results or result["s_per_step"] < results[variant]["s_per_step"]:
                 results[variant] = result
     off, on = results["off"], results["on"]
     print(f"median of {args.steps} steps, best of {args.rounds} rounds per variant")
-    print(f"UNet {args.size} ({off['parameters'] / 1e6:.1f} M parameters), batch {args.batch}, {args.frames} frames, "
-          f"{args.resolution}px ({args.resolution // 8}x{args.resolution // 8} latents), {args.precision}, {args.device}")
+    print(
+        f"UNet {args.size} ({off['parameters'] / 1e6:.1f} M parameters), batch {args.batch}, {args.frames} frames, "
+        f"{args.resolution}px ({args.resolution // 8}x{args.resolution // 8} latents), {args.precision}, {args.device}"
+    )
     print(f"{'activation checkpointing':26s} {'s/step':>8s} {'peak step memory':>18s} {'peak total':>12s}")
     for name, r in (("off", off), ("on", on)):
-        print(f"{name:26s} {r['s_per_step']:8.3f} {r['peak_step_memory_gb']:15.3f} GB {r['peak_total_memory_gb']:9.3f} GB")
+        print(
+            f"{name:26s} {r['s_per_step']:8.3f} {r['peak_step_memory_gb']:15.3f} GB {r['peak_total_memory_gb']:9.3f} GB"
+        )
     mem_ratio = on["peak_step_memory_gb"] / off["peak_step_memory_gb"] if off["peak_step_memory_gb"] > 0 else math.nan
     print(f"{'on / off':26s} {on['s_per_step'] / off['s_per_step']:8.2f}x {mem_ratio:15.2f}x")
 

@@ -14,6 +14,7 @@ drawn moving along the stroke) and ``still`` (the first frame repeated).
 
     python benchmarks/drawn_motion.py OUT_DIR --weights-dir toy [--steps 20]
 """
+
 import argparse
 import shutil
 from pathlib import Path
@@ -37,13 +38,21 @@ p.add_argument("--size", type=int, default=64, help="video side (default 64)")
 a = p.parse_args()
 out = Path(a.out)
 out.mkdir(parents=True, exist_ok=True)
-cases = [("red", "circle", (40, 64), (1, 0), "gray"), ("blue", "square", (88, 64), (-1, 0), "black"),
-         ("yellow", "circle", (64, 40), (0, 1), "navy"), ("green", "square", (64, 88), (0, -1), "brown")]
+cases = [
+    ("red", "circle", (40, 64), (1, 0), "gray"),
+    ("blue", "square", (88, 64), (-1, 0), "black"),
+    ("yellow", "circle", (64, 40), (0, 1), "navy"),
+    ("green", "square", (64, 88), (0, -1), "brown"),
+]
 colours = {"red": (220, 40, 40), "blue": (50, 90, 235), "yellow": (240, 220, 40), "green": (40, 190, 60)}
 backs = {"gray": (110, 110, 110), "black": (20, 20, 20), "navy": (20, 30, 90), "brown": (100, 65, 35)}
 words = {(1, 0): "right", (-1, 0): "left", (0, 1): "down", (0, -1): "up"}
-model = ["--weights-dir", a.weights_dir] + (["--model-config", a.model_config] if a.model_config else []) \
-    + (["--unet-file", a.unet_file] if a.unet_file else []) + ["--scheduler", a.scheduler, "--guidance-scale", a.guidance]
+model = (
+    ["--weights-dir", a.weights_dir]
+    + (["--model-config", a.model_config] if a.model_config else [])
+    + (["--unet-file", a.unet_file] if a.unet_file else [])
+    + ["--scheduler", a.scheduler, "--guidance-scale", a.guidance]
+)
 for seed, (colour, shape, (cx, cy), (dx, dy), back) in enumerate(cases):
     case = out / f"case{seed}"
     case.mkdir(exist_ok=True)
@@ -58,16 +67,75 @@ for seed, (colour, shape, (cx, cy), (dx, dy), back) in enumerate(cases):
     native = Trajectory(128, 128, traj.strokes, source_size=128)  # the toy's training sources are 128 px
     (case / "trajectory_source128.json").write_text(native.to_json())
     caption = f"a {colour} {shape} moves {words[(dx, dy)]} over a {back} background"
-    common = ["--image_path", str(case / "first.png"), "--input_text_desc", caption, "--frames", str(a.frames),
-              "--height", str(a.size), "--width", str(a.size), "--steps", str(a.steps), "--seed", str(seed),
-              "--device", "cpu", "--quiet"]
-    assert main(["generate", "compose", "--conditions", "y,local_image,motion", "--trajectory", str(case / "trajectory.json"),
-                 "--save-conditions", "--output-dir", str(case / "with_motion"), *model, *common]) == 0
-    assert main(["generate", "compose", "--conditions", "y,local_image,motion", "--trajectory",
-                 str(case / "trajectory_source128.json"), "--output-dir", str(case / "with_motion_source128"),
-                 *model, *common]) == 0
-    assert main(["generate", "compose", "--conditions", "y,local_image", "--output-dir", str(case / "no_motion"),
-                 *model, *common]) == 0
+    common = [
+        "--image_path",
+        str(case / "first.png"),
+        "--input_text_desc",
+        caption,
+        "--frames",
+        str(a.frames),
+        "--height",
+        str(a.size),
+        "--width",
+        str(a.size),
+        "--steps",
+        str(a.steps),
+        "--seed",
+        str(seed),
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
+    assert (
+        main(
+            [
+                "generate",
+                "compose",
+                "--conditions",
+                "y,local_image,motion",
+                "--trajectory",
+                str(case / "trajectory.json"),
+                "--save-conditions",
+                "--output-dir",
+                str(case / "with_motion"),
+                *model,
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "generate",
+                "compose",
+                "--conditions",
+                "y,local_image,motion",
+                "--trajectory",
+                str(case / "trajectory_source128.json"),
+                "--output-dir",
+                str(case / "with_motion_source128"),
+                *model,
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "generate",
+                "compose",
+                "--conditions",
+                "y,local_image",
+                "--output-dir",
+                str(case / "no_motion"),
+                *model,
+                *common,
+            ]
+        )
+        == 0
+    )
     # every video is scored against the drawn field at the video's own size (the first run's record)
     record = next((case / "with_motion").rglob("*_conditions.safetensors"))
     for variant in ("with_motion_source128", "no_motion"):
@@ -93,4 +161,13 @@ for variant in ("with_motion", "with_motion_source128", "no_motion", "ideal", "s
             if f.is_file() and f.suffix in (".mp4", ".safetensors"):
                 shutil.copyfile(f, folder / f"{case.name}_{f.name}")
     print(f"== {variant}", flush=True)
-    main(["evaluate", str(folder), "--metrics", "motion_epe,motion_epe_dense,flow_epe", "--json", str(out / f"{variant}.json")])
+    main(
+        [
+            "evaluate",
+            str(folder),
+            "--metrics",
+            "motion_epe,motion_epe_dense,flow_epe",
+            "--json",
+            str(out / f"{variant}.json"),
+        ]
+    )

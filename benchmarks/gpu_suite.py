@@ -23,6 +23,7 @@ do not depend on the values). Sections (``--sections``, default all):
 
 Results: ``--out`` gets ``gpu_suite.json`` (every figure) and ``gpu_suite.md`` (rows for BENCHMARKS.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,13 @@ def configs(size: str) -> dict[str, Any]:
     if size == "official":
         return {"unet": UNetConfig(), "vae": VAEConfig.official(), "clip": OpenCLIPConfig()}
     if size == "mid":
-        return {"unet": UNetConfig(**MID_UNET), "vae": tiny["vae"], "clip": dataclasses.replace(
-            tiny["clip"], embed_dim=1024, text_cfg=dataclasses.replace(tiny["clip"].text_cfg, width=1024, heads=8))}
+        return {
+            "unet": UNetConfig(**MID_UNET),
+            "vae": tiny["vae"],
+            "clip": dataclasses.replace(
+                tiny["clip"], embed_dim=1024, text_cfg=dataclasses.replace(tiny["clip"].text_cfg, width=1024, heads=8)
+            ),
+        }
     return {"unet": tiny["unet"], "vae": tiny["vae"], "clip": tiny["clip"]}
 
 
@@ -73,8 +79,10 @@ class Suite:
         self.args = args
         self.device = torch.device(args.device)
         self.cfg = configs(args.size)
-        self.results: dict[str, Any] = {"settings": {k: v for k, v in vars(args).items() if k != "worker"},
-                                        "machine": machine(self.device)}
+        self.results: dict[str, Any] = {
+            "settings": {k: v for k, v in vars(args).items() if k != "worker"},
+            "machine": machine(self.device),
+        }
 
     # -------------------------------------------------------------------------------- helpers
     def sync(self) -> None:
@@ -115,9 +123,11 @@ class Suite:
         res, ctx = self.args.resolution, self.cfg["unet"].context_dim
         misc = res * 3 // 2
         x = torch.randn(batch, 4, frames, res // 8, res // 8, device=self.device)
-        cond = {"y": torch.randn(batch, 77, ctx, device=self.device),
-                "local_image": torch.rand(batch, 3, 1, misc, misc, device=self.device).expand(-1, -1, frames, -1, -1),
-                "motion": torch.randn(batch, 2, frames, res, res, device=self.device)}
+        cond = {
+            "y": torch.randn(batch, 77, ctx, device=self.device),
+            "local_image": torch.rand(batch, 3, 1, misc, misc, device=self.device).expand(-1, -1, frames, -1, -1),
+            "motion": torch.randn(batch, 2, frames, res, res, device=self.device),
+        }
         return x, cond
 
     # -------------------------------------------------------------------------------- sections
@@ -129,8 +139,13 @@ class Suite:
         x, cond = self.inputs(args.frames)
         uncond = {**cond, "y": torch.zeros_like(cond["y"])}
         rows = []
-        variants = [("fp32", True, False), ("bf16", True, False), ("fp16", True, False), ("bf16", False, False),
-                    ("bf16", True, True)]
+        variants = [
+            ("fp32", True, False),
+            ("bf16", True, False),
+            ("fp16", True, False),
+            ("bf16", False, False),
+            ("bf16", True, True),
+        ]
         for precision, batched, compiled in variants:
             if args.dry_run and (compiled or precision != "fp32"):
                 continue  # CPU autocast is slow and inductor needs minutes: the dry run checks the code path
@@ -194,9 +209,12 @@ class Suite:
         parameters = sum(p.numel() for p in unet.parameters())
         trained = sum(p.numel() for p in self.trainable(unet))
         state = (parameters * 4 + trained * 12) / 2**30  # fp32 weights; gradients, AdamW m and v of the trained ones
-        self.results["train_memory"] = {"parameters": parameters, "model_state_gb": state,
-                                        "ddp_per_gpu_state_gb": state,
-                                        "fsdp2_per_gpu_state_gb": {n: state / n for n in (2, 4, 8)}}
+        self.results["train_memory"] = {
+            "parameters": parameters,
+            "model_state_gb": state,
+            "ddp_per_gpu_state_gb": state,
+            "fsdp2_per_gpu_state_gb": {n: state / n for n in (2, 4, 8)},
+        }
         return rows
 
     def _max_frames(self, unet: VideoComposerUNet, optimizer: torch.optim.Optimizer) -> int | None:
@@ -228,15 +246,18 @@ class Suite:
             vae = build_vae(self.cfg["vae"]).eval().requires_grad_(False)
             clip = OpenCLIP(self.cfg["clip"]).eval().requires_grad_(False)
         builder = ConditionBuilder(default_tokenizer(), clip)
-        spec = ClipLoaderSpec(("text", "image", "local_image", "motion"), args.frames, args.resolution,
-                              args.resolution * 3 // 2, 4)
+        spec = ClipLoaderSpec(
+            ("text", "image", "local_image", "motion"), args.frames, args.resolution, args.resolution * 3 // 2, 4
+        )
         dtype = DTYPES[args.train_precision]
 
         def autocast():
             return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
 
         with tempfile.TemporaryDirectory() as tmp:
-            row = Annotation(write_test_video(Path(tmp) / "clip.mp4", frames=max(24, 6 * args.frames)), "a caption", "bench")
+            row = Annotation(
+                write_test_video(Path(tmp) / "clip.mp4", frames=max(24, 6 * args.frames)), "a caption", "bench"
+            )
             cache = open_cache(Path(tmp) / "cache", spec, 16, self.device, args.train_precision, vae, builder)
 
             def online() -> None:
@@ -257,8 +278,13 @@ class Suite:
             fill_s = self.timed(lambda: fill_clip(cache, row, spec, vae, builder, 16, self.device, autocast))
             cached_s = min(self.timed(cached) for _ in range(3))
             files, size = cache.size()
-        result = {"online_s_per_clip": online_s, "cached_s_per_clip": cached_s, "extract_s_per_video": fill_s,
-                  "cache_mib_per_video": size / 2**20, "online_over_cached": online_s / cached_s}
+        result = {
+            "online_s_per_clip": online_s,
+            "cached_s_per_clip": cached_s,
+            "extract_s_per_video": fill_s,
+            "cache_mib_per_video": size / 2**20,
+            "online_over_cached": online_s / cached_s,
+        }
         unet = self.unet(use_checkpoint=False).train()
         step_s = self._train_step(unet, torch.optim.AdamW(self.trainable(unet), lr=1e-5), args.frames)
         result.update(step_s=step_s, step_online_over_cached=(step_s + online_s) / (step_s + cached_s))
@@ -287,8 +313,19 @@ class Suite:
         for procs in (1, 2):
             env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one core per process: 2 processes use twice the cores
             forwarded = [a for a in sys.argv[1:] if a not in ("--dry-run",)]
-            command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs),
-                       __file__, *forwarded, *(["--dry-run"] if self.args.dry_run else []), "--worker", "ddp"]
+            command = [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                str(procs),
+                __file__,
+                *forwarded,
+                *(["--dry-run"] if self.args.dry_run else []),
+                "--worker",
+                "ddp",
+            ]
             result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
             if result.returncode != 0:
                 return {"error": result.stderr[-1500:]}
@@ -310,8 +347,12 @@ class Suite:
         model = DistributedDataParallel(unet) if world > 1 else unet
         seconds = self._train_step(model, torch.optim.AdamW(self.trainable(unet), lr=1e-5), self.args.frames)
         if rank == 0:
-            print(json.dumps({"processes": world, "s_per_step": seconds,
-                              "samples_per_s": world * self.args.batch / seconds}), flush=True)
+            print(
+                json.dumps(
+                    {"processes": world, "s_per_step": seconds, "samples_per_s": world * self.args.batch / seconds}
+                ),
+                flush=True,
+            )
         dist.barrier()
         dist.destroy_process_group()
         sys.stdout.flush()
@@ -325,21 +366,27 @@ def write_test_video(path: Path, frames: int, size: int = 320) -> Path:
     import numpy as np
 
     rng = np.random.default_rng(0)
-    texture = cv2.GaussianBlur(rng.integers(0, 255, (size + 2 * frames, size + 2 * frames, 3), dtype=np.uint8), (9, 9), 3)
+    texture = cv2.GaussianBlur(
+        rng.integers(0, 255, (size + 2 * frames, size + 2 * frames, 3), dtype=np.uint8), (9, 9), 3
+    )
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=8)
         stream.width = stream.height = size
         stream.pix_fmt = "yuv420p"
         for i in range(frames):
-            image = np.ascontiguousarray(texture[i:i + size, 2 * i:2 * i + size])
+            image = np.ascontiguousarray(texture[i : i + size, 2 * i : 2 * i + size])
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode())
     return path
 
 
 def machine(device: torch.device) -> dict[str, Any]:
-    info = {"torch": torch.__version__, "python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count()}
+    info = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         info.update(gpu=props.name, gpu_memory_gb=props.total_memory / 2**30)
@@ -364,45 +411,73 @@ def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     where = m.get("gpu", f"CPU ({m['cpu_count']} cores)")
     s = results["settings"]
-    lines = [f"Measured on {where}, torch {m['torch']}; size {s['size']}, {s['frames']} frames × {s['resolution']}², "
-             f"`python benchmarks/gpu_suite.py {' '.join(sys.argv[1:])}`.", ""]
+    lines = [
+        f"Measured on {where}, torch {m['torch']}; size {s['size']}, {s['frames']} frames × {s['resolution']}², "
+        f"`python benchmarks/gpu_suite.py {' '.join(sys.argv[1:])}`.",
+        "",
+    ]
     if "inference" in results:
-        lines += table(f"| inference ({s['steps']} DDIM steps + CFG + VAE decode) | s/sample | peak GB | warm-up s |",
-                       results["inference"], ("s_per_sample", "peak_memory_gb", "warmup_s"),
-                       lambda r: f"{r['precision']}, batched CFG {'on' if r['batched_cfg'] else 'off'}"
-                                 f"{', compiled' if r['compile'] else ''}")
+        lines += table(
+            f"| inference ({s['steps']} DDIM steps + CFG + VAE decode) | s/sample | peak GB | warm-up s |",
+            results["inference"],
+            ("s_per_sample", "peak_memory_gb", "warmup_s"),
+            lambda r: (
+                f"{r['precision']}, batched CFG {'on' if r['batched_cfg'] else 'off'}"
+                f"{', compiled' if r['compile'] else ''}"
+            ),
+        )
         lines.append(f"| MindSpore port ({PORT_FIGURES['hardware']}) | {PORT_FIGURES['s_per_sample']} | | |")
         if "compute_bound_s_per_sample" in results:
-            lines.append(f"| compute bound (499 TFLOP ÷ {s['peak_tflops']} TFLOP/s) | "
-                         f"{results['compute_bound_s_per_sample']:.2f} | | |")
+            lines.append(
+                f"| compute bound (499 TFLOP ÷ {s['peak_tflops']} TFLOP/s) | "
+                f"{results['compute_bound_s_per_sample']:.2f} | | |"
+            )
         lines.append("")
     if "train" in results:
-        lines += table(f"| training step ({s['train_precision']}, batch {s['batch']}) | s/step | peak GB | most frames that fit |",
-                       results["train"], ("s_per_step", "peak_memory_gb", "max_frames_fit"),
-                       lambda r: f"activation checkpointing {'on' if r['activation_checkpointing'] else 'off'}, "
-                                 f"{r['frames']} frames")
+        lines += table(
+            f"| training step ({s['train_precision']}, batch {s['batch']}) | s/step | peak GB | most frames that fit |",
+            results["train"],
+            ("s_per_step", "peak_memory_gb", "max_frames_fit"),
+            lambda r: (
+                f"activation checkpointing {'on' if r['activation_checkpointing'] else 'off'}, {r['frames']} frames"
+            ),
+        )
         lines.append(f"| MindSpore port ({PORT_FIGURES['hardware']}) | {PORT_FIGURES['s_per_step']} | | |")
         mem = results["train_memory"]
-        lines += ["", f"Model state (fp32 weights + gradients + AdamW, {mem['parameters'] / 1e9:.2f} B parameters): "
-                  f"DDP {mem['ddp_per_gpu_state_gb']:.1f} GB per GPU; FSDP2 " +
-                  ", ".join(f"{v:.1f} GB on {n} GPUs" for n, v in mem["fsdp2_per_gpu_state_gb"].items()) +
-                  " (projected: state ÷ N; activations as measured above)", ""]
+        lines += [
+            "",
+            f"Model state (fp32 weights + gradients + AdamW, {mem['parameters'] / 1e9:.2f} B parameters): "
+            f"DDP {mem['ddp_per_gpu_state_gb']:.1f} GB per GPU; FSDP2 "
+            + ", ".join(f"{v:.1f} GB on {n} GPUs" for n, v in mem["fsdp2_per_gpu_state_gb"].items())
+            + " (projected: state ÷ N; activations as measured above)",
+            "",
+        ]
     if "data" in results:
         d = results["data"]
-        lines += ["| data per clip | online s | cached s | online / cached | step s | step+data online / cached |",
-                  "|---|---|---|---|---|---|",
-                  f"| exp02 + style | {d['online_s_per_clip']:.3f} | {d['cached_s_per_clip']:.4f} | "
-                  f"{d['online_over_cached']:.0f}× | {d['step_s']:.3f} | {d['step_online_over_cached']:.2f}× |", "",
-                  f"Cache: {d['cache_mib_per_video']:.1f} MiB per video (every candidate start), "
-                  f"extraction {d['extract_s_per_video']:.2f} s per video.", ""]
+        lines += [
+            "| data per clip | online s | cached s | online / cached | step s | step+data online / cached |",
+            "|---|---|---|---|---|---|",
+            f"| exp02 + style | {d['online_s_per_clip']:.3f} | {d['cached_s_per_clip']:.4f} | "
+            f"{d['online_over_cached']:.0f}× | {d['step_s']:.3f} | {d['step_online_over_cached']:.2f}× |",
+            "",
+            f"Cache: {d['cache_mib_per_video']:.1f} MiB per video (every candidate start), "
+            f"extraction {d['extract_s_per_video']:.2f} s per video.",
+            "",
+        ]
     if "compile" in results:
         c = results["compile"]
-        lines += [f"UNet forward: eager {c['eager_s']:.3f} s, torch.compile {c['compiled_s']:.3f} s "
-                  f"(**{c['speedup']:.2f}×** eager speed; first call incl. compilation {c['first_call_s']:.0f} s).", ""]
+        lines += [
+            f"UNet forward: eager {c['eager_s']:.3f} s, torch.compile {c['compiled_s']:.3f} s "
+            f"(**{c['speedup']:.2f}×** eager speed; first call incl. compilation {c['first_call_s']:.0f} s).",
+            "",
+        ]
     if "ddp" in results and "two_over_one" in results["ddp"]:
         d = results["ddp"]
-        lines += [f"DDP training throughput: 1 process {d['one_process']['samples_per_s']:.3f} samples/s, "
-                  f"2 processes {d['two_processes']['samples_per_s']:.3f} samples/s (**{d['two_over_one']:.2f}×**).", ""]
+        lines += [
+            f"DDP training throughput: 1 process {d['one_process']['samples_per_s']:.3f} samples/s, "
+            f"2 processes {d['two_processes']['samples_per_s']:.3f} samples/s (**{d['two_over_one']:.2f}×**).",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -423,9 +498,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--train-steps", type=int, default=3, help="timed training steps (fastest kept)")
     parser.add_argument("--max-frames-probe", type=int, default=256, help="largest clip length tried for 'fits'")
     parser.add_argument("--compile-repeats", type=int, default=5)
-    parser.add_argument("--peak-tflops", type=float, default=None,
-                        help="the GPU's dense bf16 TFLOP/s for the compute bound (H100/H200 SXM datasheet: 989; "
-                             "a large bf16 matmul reached 790 on the H200 of BENCHMARKS.md)")
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="the GPU's dense bf16 TFLOP/s for the compute bound (H100/H200 SXM datasheet: 989; "
+        "a large bf16 matmul reached 790 on the H200 of BENCHMARKS.md)",
+    )
     parser.add_argument("--out", default="benchmarks/results", help="folder for gpu_suite.json and gpu_suite.md")
     parser.add_argument("--worker", choices=("ddp",), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

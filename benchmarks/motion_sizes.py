@@ -30,6 +30,7 @@ another's (the two modes on a 128-px source) is generated once.
     python benchmarks/motion_sizes.py --out runs/motion_sizes
     python benchmarks/motion_sizes.py --tables guidance --clips 6   # table 4 alone
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,6 +66,7 @@ AGREEMENT_SIZES = ((128, 128), (256, 256), (480, 480), (720, 720), (1080, 1080),
 
 # ---------------------------------------------------------------------------------------------- 1. agreement
 
+
 def textured_disc_clip(path: Path, height: int, width: int, frames: int = 17) -> None:
     """A disc (radius 18 px at 128 px) with a smooth two-colour texture moving 3.5 px right and 2.5 px down per
     frame (at 128 px, scaled with the short side) over a navy background; 4 fps H.264."""
@@ -92,8 +94,10 @@ def block_area_condition(path: Path, resolution: int, frames: int = 16, source_s
     for rows in stream.motion_vectors[:frames]:
         filled = np.zeros((height, width, 2))
         for src, bw, bh, _, _, x, y, mx, my, scale in rows:
-            filled[max(0, y - bh // 2):y + bh // 2, max(0, x - bw // 2):x + bw // 2] = src * np.array([mx, my]) / scale
-        square = torch.from_numpy(filled[top:top + side, left:left + side]).permute(2, 0, 1)[None]
+            filled[max(0, y - bh // 2) : y + bh // 2, max(0, x - bw // 2) : x + bw // 2] = (
+                src * np.array([mx, my]) / scale
+            )
+        square = torch.from_numpy(filled[top : top + side, left : left + side]).permute(2, 0, 1)[None]
         cells = F.avg_pool2d(F.interpolate(square, size=(source_size, source_size), mode="area"), 16)[0]
         sparse = np.zeros((source_size, source_size, 2))
         sparse[8::16, 8::16] = (cells * source_size / side).permute(1, 2, 0).numpy()
@@ -117,11 +121,16 @@ def condition_agreement(folder: Path) -> None:
         textured_disc_clip(clips[height, width], height, width)
     print("\n1. condition agreement with the 128-px clip (correlation / mean-length ratio)")
     for resolution in (64, 256):
-        conditions = {(size, mode): load_video_clip(path, 16, resolution, 64, seed=0, with_mask=False,
-                                                    motion_settings=settings).motion
-                      for size, path in clips.items() for mode, settings in modes.items()}
-        conditions.update({(size, "block-area"): block_area_condition(path, resolution)
-                           for size, path in clips.items()})
+        conditions = {
+            (size, mode): load_video_clip(
+                path, 16, resolution, 64, seed=0, with_mask=False, motion_settings=settings
+            ).motion
+            for size, path in clips.items()
+            for mode, settings in modes.items()
+        }
+        conditions.update(
+            {(size, "block-area"): block_area_condition(path, resolution) for size, path in clips.items()}
+        )
         print(f"R = {resolution}:  {'source':>10s} " + " ".join(f"{m:>20s}" for m in (*modes, "block-area")))
         for size in clips:
             cells = [agreement(conditions[(128, 128), mode], conditions[size, mode]) for mode in (*modes, "block-area")]
@@ -129,6 +138,7 @@ def condition_agreement(folder: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- 2. path error
+
 
 @dataclass(frozen=True)
 class HeldOutDisc:
@@ -180,8 +190,9 @@ def held_out_disc(index: int) -> HeldOutDisc:
         x0, y0, vx, vy = rng.uniform(radius + 2, 126 - radius, 2).tolist() + [1.5 * vx, 1.5 * vy]
     arc = rng.uniform(25, 35) if kind == "arc" else 0.0
     colour, first = rng.choice(list(OBJECT_COLOURS), size=2, replace=False)
-    return HeldOutDisc(kind, x0, y0, vx, vy, radius, str(colour), str(first),
-                       str(rng.choice(list(BACKGROUND_COLOURS))), arc)
+    return HeldOutDisc(
+        kind, x0, y0, vx, vy, radius, str(colour), str(first), str(rng.choice(list(BACKGROUND_COLOURS))), arc
+    )
 
 
 def draw_disc(disc: HeldOutDisc, size: int, t: float, colour: str) -> Image.Image:
@@ -206,8 +217,14 @@ def object_centroids(frames: np.ndarray) -> np.ndarray:
     from the frame's background (median of its 2-px border), in fractions of the side; the centre when none."""
     out = np.full((len(frames), 2), 0.5)
     for i, frame in enumerate(frames.astype(np.float32)):
-        border = np.concatenate([frame[:2].reshape(-1, 3), frame[-2:].reshape(-1, 3),
-                                 frame[:, :2].reshape(-1, 3), frame[:, -2:].reshape(-1, 3)])
+        border = np.concatenate(
+            [
+                frame[:2].reshape(-1, 3),
+                frame[-2:].reshape(-1, 3),
+                frame[:, :2].reshape(-1, 3),
+                frame[:, -2:].reshape(-1, 3),
+            ]
+        )
         ys, xs = np.nonzero(np.linalg.norm(frame - np.median(border, axis=0), axis=2) > OBJECT_DISTANCE)
         if len(xs):
             out[i] = (xs.mean() + 0.5) / frame.shape[1], (ys.mean() + 0.5) / frame.shape[0]
@@ -217,23 +234,41 @@ def object_centroids(frames: np.ndarray) -> np.ndarray:
 def build(pipe, items: list[dict], conditions: list[str], motion_mode: str | None = None) -> dict[str, torch.Tensor]:
     """Each item's ``prompt`` and inputs → the batch of conditions (as ``generate`` builds them)."""
     size = pipe.defaults["height"]
-    built = [pipe.prepare_conditions(conditions, seed=SEED, num_frames=pipe.defaults["num_frames"], height=size,
-                                     width=size, motion_mode=motion_mode, **item).conditions for item in items]
+    built = [
+        pipe.prepare_conditions(
+            conditions,
+            seed=SEED,
+            num_frames=pipe.defaults["num_frames"],
+            height=size,
+            width=size,
+            motion_mode=motion_mode,
+            **item,
+        ).conditions
+        for item in items
+    ]
     return {name: torch.cat([b[name] for b in built]) for name in conditions}
 
 
 def generate(pipe, batch: dict[str, torch.Tensor], steps: int, guidance_scale="default") -> np.ndarray:
     """One batch of conditions → uint8 ``[B, F, H, W, 3]`` (same noise for every call; the model's guidance unless
     ``guidance_scale`` is given)."""
-    out = pipe(conditions=list(batch), precomputed_conditions=batch, num_inference_steps=steps,
-               guidance_scale=guidance_scale, generator=torch.Generator().manual_seed(SEED), output_type="np")
+    out = pipe(
+        conditions=list(batch),
+        precomputed_conditions=batch,
+        num_inference_steps=steps,
+        guidance_scale=guidance_scale,
+        generator=torch.Generator().manual_seed(SEED),
+        output_type="np",
+    )
     return np.round(out.frames * 255).astype(np.uint8)
 
 
 def path_errors(videos: np.ndarray, sources: list[np.ndarray]) -> list[float]:
     """Mean centroid distance over frames 1.. between each generated video and its source (fractions of the side)."""
-    return [float(np.linalg.norm(object_centroids(v)[1:] - object_centroids(s)[1:], axis=1).mean())
-            for v, s in zip(videos, sources)]
+    return [
+        float(np.linalg.norm(object_centroids(v)[1:] - object_centroids(s)[1:], axis=1).mean())
+        for v, s in zip(videos, sources)
+    ]
 
 
 def path_error_table(pipe, folder: Path, clips: int, sizes: list[int], steps: int) -> None:
@@ -242,13 +277,23 @@ def path_error_table(pipe, folder: Path, clips: int, sizes: list[int], steps: in
     rows: dict = {}
     for side in sizes:
         paths = [write_held_out(folder, d, side, f"clip{i:02d}") for i, d in enumerate(discs)]
-        items = [{"prompt": d.caption, "video": p, "image": draw_disc(d, side, 0, d.first_colour)}
-                 for d, p in zip(discs, paths)]
-        sources = [np.round(load_video_clip(p, frames, size, size, seed=SEED, with_mask=False).misc.permute(0, 2, 3, 1)
-                            .numpy() * 255).astype(np.uint8) for p in paths]
+        items = [
+            {"prompt": d.caption, "video": p, "image": draw_disc(d, side, 0, d.first_colour)}
+            for d, p in zip(discs, paths)
+        ]
+        sources = [
+            np.round(
+                load_video_clip(p, frames, size, size, seed=SEED, with_mask=False).misc.permute(0, 2, 3, 1).numpy()
+                * 255
+            ).astype(np.uint8)
+            for p in paths
+        ]
         if "none" not in rows:  # the same caption and first frame at every size: one baseline
-            videos = generate(pipe, build(pipe, [{k: v for k, v in i.items() if k != "video"} for i in items],
-                                          ["y", "local_image"]), steps)
+            videos = generate(
+                pipe,
+                build(pipe, [{k: v for k, v in i.items() if k != "video"} for i in items], ["y", "local_image"]),
+                steps,
+            )
             rows["none"] = float(np.mean(path_errors(videos, sources)))
         done: list[tuple[torch.Tensor, float]] = []
         for mode in ("reference", "rescaled"):
@@ -257,8 +302,10 @@ def path_error_table(pipe, folder: Path, clips: int, sizes: list[int], steps: in
             error = same[0] if same else float(np.mean(path_errors(generate(pipe, batch, steps), sources)))
             done.append((batch["motion"], error))
             rows[side, mode] = error, int((batch["motion"] != 0).sum()) / clips, batch["motion"][0].numel()
-    print(f"\n2. path error of the generated object ({clips} held-out clips, fraction of the side; without motion: "
-          f"{rows['none']:.3f})")
+    print(
+        f"\n2. path error of the generated object ({clips} held-out clips, fraction of the side; without motion: "
+        f"{rows['none']:.3f})"
+    )
     print(f"{'source':>8s} {'mode':>10s} {'with motion':>12s} {'ratio':>6s} {'non-zero motion values per clip':>32s}")
     for side in sizes:
         for mode in ("reference", "rescaled"):
@@ -269,9 +316,16 @@ def path_error_table(pipe, folder: Path, clips: int, sizes: list[int], steps: in
 # ---------------------------------------------------------------------------------------------- 3. stroke gain
 
 #: The stroke cases: direction, disc colour, background (each direction twice).
-STROKES = (("right", "red", "gray"), ("left", "blue", "black"), ("down", "yellow", "navy"), ("up", "green", "brown"),
-           ("right", "white", "teal"), ("left", "orange", "navy"), ("down", "purple", "gray"),
-           ("up", "yellow", "black"))
+STROKES = (
+    ("right", "red", "gray"),
+    ("left", "blue", "black"),
+    ("down", "yellow", "navy"),
+    ("up", "green", "brown"),
+    ("right", "white", "teal"),
+    ("left", "orange", "navy"),
+    ("down", "purple", "gray"),
+    ("up", "yellow", "black"),
+)
 DIRECTIONS = {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}
 
 
@@ -279,11 +333,15 @@ def stroke_case(word: str, colour: str, background: str, length: float, canvas: 
     """A disc at the centre of the first frame and a straight stroke of ``length`` px from its centre."""
     centre, (dx, dy) = canvas / 2, DIRECTIONS[word]
     image = Image.new("RGB", (canvas, canvas), BACKGROUND_COLOURS[background])
-    ImageDraw.Draw(image).ellipse([centre - radius, centre - radius, centre + radius, centre + radius],
-                                  fill=OBJECT_COLOURS[colour])
+    ImageDraw.Draw(image).ellipse(
+        [centre - radius, centre - radius, centre + radius, centre + radius], fill=OBJECT_COLOURS[colour]
+    )
     stroke = Stroke(((centre, centre), (centre + dx * length, centre + dy * length)), radius=radius + 8)
-    return {"prompt": f"a {colour} circle moves {word} over a {background} background", "image": image,
-            "motion": Trajectory(canvas, canvas, (stroke,))}
+    return {
+        "prompt": f"a {colour} circle moves {word} over a {background} background",
+        "image": image,
+        "motion": Trajectory(canvas, canvas, (stroke,)),
+    }
 
 
 def stroke_gains(videos: np.ndarray, length: float, canvas: int) -> dict[str, list[float]]:
@@ -297,34 +355,55 @@ def stroke_gains(videos: np.ndarray, length: float, canvas: int) -> dict[str, li
 
 def stroke_gain_table(pipe, steps: int, length: float = 100.0, canvas: int = 256) -> None:
     cases = [stroke_case(*case, length, canvas) for case in STROKES]
-    print(f"\n3. stroke gain: the object's displacement along a {length:.0f}-px stroke / {length:.0f} px "
-          f"({canvas}-px first frame, {len(cases)} strokes in 4 directions; the caption names the direction)")
+    print(
+        f"\n3. stroke gain: the object's displacement along a {length:.0f}-px stroke / {length:.0f} px "
+        f"({canvas}-px first frame, {len(cases)} strokes in 4 directions; the caption names the direction)"
+    )
     for label, mode in (("no stroke", None), ("reference", "reference"), ("rescaled", "rescaled")):
         chosen = [case if mode else {k: v for k, v in case.items() if k != "motion"} for case in cases]
         conditions = ["y", "local_image", "motion"] if mode else ["y", "local_image"]
         gains = stroke_gains(generate(pipe, build(pipe, chosen, conditions, mode), steps), length, canvas)
-        print(f"{label:>10s}: gain {np.mean(sum(gains.values(), [])):6.2f}  ("
-              + ", ".join(f"{w} {np.mean(g):.2f}" for w, g in gains.items()) + ")")
+        print(
+            f"{label:>10s}: gain {np.mean(sum(gains.values(), [])):6.2f}  ("
+            + ", ".join(f"{w} {np.mean(g):.2f}" for w, g in gains.items())
+            + ")"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- 4. guidance per condition
 
-def motion_guidance_table(pipe, folder: Path, clips: int, side: int, scales: list[float], steps: int,
-                          length: float = 100.0, canvas: int = 256) -> None:
+
+def motion_guidance_table(
+    pipe, folder: Path, clips: int, side: int, scales: list[float], steps: int, length: float = 100.0, canvas: int = 256
+) -> None:
     """Stroke gain and path error against the motion's own guidance scale (the text at the model's scale)."""
     discs = [held_out_disc(i) for i in range(clips)]
     frames, size = pipe.defaults["num_frames"], pipe.defaults["height"]
     paths = [write_held_out(folder, d, side, f"clip{i:02d}") for i, d in enumerate(discs)]
-    sources = [np.round(load_video_clip(p, frames, size, size, seed=SEED, with_mask=False).misc.permute(0, 2, 3, 1)
-                        .numpy() * 255).astype(np.uint8) for p in paths]
-    clip_batch = build(pipe, [{"prompt": d.caption, "video": p, "image": draw_disc(d, side, 0, d.first_colour)}
-                              for d, p in zip(discs, paths)], ["y", "local_image", "motion"])
+    sources = [
+        np.round(
+            load_video_clip(p, frames, size, size, seed=SEED, with_mask=False).misc.permute(0, 2, 3, 1).numpy() * 255
+        ).astype(np.uint8)
+        for p in paths
+    ]
+    clip_batch = build(
+        pipe,
+        [
+            {"prompt": d.caption, "video": p, "image": draw_disc(d, side, 0, d.first_colour)}
+            for d, p in zip(discs, paths)
+        ],
+        ["y", "local_image", "motion"],
+    )
     stroke_batch = build(pipe, [stroke_case(*case, length, canvas) for case in STROKES], ["y", "local_image", "motion"])
-    print(f"\n4. motion guidance scale (nested guidance, the text at the model's {pipe.defaults['guidance_scale']}; "
-          f"{len(STROKES)} strokes of {length:.0f} px on a {canvas}-px first frame; {clips} held-out clips at {side} px)")
+    print(
+        f"\n4. motion guidance scale (nested guidance, the text at the model's {pipe.defaults['guidance_scale']}; "
+        f"{len(STROKES)} strokes of {length:.0f} px on a {canvas}-px first frame; {clips} held-out clips at {side} px)"
+    )
     print(f"{'motion scale':>14s} {'UNet passes':>11s} {'stroke gain':>11s} {'path error':>10s}  gain by direction")
-    without = {name: {k: v for k, v in batch.items() if k != "motion"} for name, batch in
-               (("strokes", stroke_batch), ("clips", clip_batch))}
+    without = {
+        name: {k: v for k, v in batch.items() if k != "motion"}
+        for name, batch in (("strokes", stroke_batch), ("clips", clip_batch))
+    }
     for scale in ["no motion", None, *scales]:
         guidance = {"motion": scale} if isinstance(scale, float) else "default"
         strokes, clips_ = (without if scale == "no motion" else {"strokes": stroke_batch, "clips": clip_batch}).values()
@@ -332,8 +411,10 @@ def motion_guidance_table(pipe, folder: Path, clips: int, side: int, scales: lis
         error = float(np.mean(path_errors(generate(pipe, clips_, steps, guidance), sources)))
         label = "single scale" if scale is None else scale if isinstance(scale, str) else f"{scale:g}"
         passes = 3 if isinstance(scale, float) else 2
-        print(f"{label:>14s} {passes:>11d} {np.mean(sum(gains.values(), [])):>11.2f} {error:>10.3f}  "
-              + ", ".join(f"{w} {np.mean(g):.2f}" for w, g in gains.items()))
+        print(
+            f"{label:>14s} {passes:>11d} {np.mean(sum(gains.values(), [])):>11.2f} {error:>10.3f}  "
+            + ", ".join(f"{w} {np.mean(g):.2f}" for w, g in gains.items())
+        )
 
 
 def main() -> None:
@@ -342,9 +423,14 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=12, help="held-out clips (default 12)")
     parser.add_argument("--sizes", default="128,256,720", help="source sides of the path-error table")
     parser.add_argument("--steps", type=int, default=8, help="DPM-Solver++ steps (default 8; the model's: 20)")
-    parser.add_argument("--tables", default="agreement,paths,strokes,guidance",
-                        help="the tables to make (default: all four: agreement,paths,strokes,guidance)")
-    parser.add_argument("--motion-scales", default="1,2,3,5", help="motion guidance scales of table 4 (default 1,2,3,5)")
+    parser.add_argument(
+        "--tables",
+        default="agreement,paths,strokes,guidance",
+        help="the tables to make (default: all four: agreement,paths,strokes,guidance)",
+    )
+    parser.add_argument(
+        "--motion-scales", default="1,2,3,5", help="motion guidance scales of table 4 (default 1,2,3,5)"
+    )
     parser.add_argument("--guidance-side", type=int, default=256, help="source side of table 4's clips (default 256)")
     args = parser.parse_args()
     tables = set(args.tables.split(","))
@@ -357,15 +443,18 @@ def main() -> None:
         condition_agreement(folder)
     pipe = VideoComposerPipeline.from_pretrained(toy_model_dir())
     pipe.set_progress_bar_config(disable=True)
-    print(f"\nmodel: the built-in toy model, motion settings {pipe.motion_settings.to_dict()}; sampler "
-          f"{pipe.scheduler} {args.steps} steps, guidance {pipe.defaults['guidance_scale']}, seed {SEED}")
+    print(
+        f"\nmodel: the built-in toy model, motion settings {pipe.motion_settings.to_dict()}; sampler "
+        f"{pipe.scheduler} {args.steps} steps, guidance {pipe.defaults['guidance_scale']}, seed {SEED}"
+    )
     if "paths" in tables:
         path_error_table(pipe, folder, args.clips, [int(s) for s in args.sizes.split(",")], args.steps)
     if "strokes" in tables:
         stroke_gain_table(pipe, args.steps)
     if "guidance" in tables:
-        motion_guidance_table(pipe, folder, args.clips, args.guidance_side,
-                              [float(s) for s in args.motion_scales.split(",")], args.steps)
+        motion_guidance_table(
+            pipe, folder, args.clips, args.guidance_side, [float(s) for s in args.motion_scales.split(",")], args.steps
+        )
     print(f"\n{time.time() - began:.0f} s")
 
 

@@ -1,4 +1,5 @@
 """Shared test helpers: where the reference fixtures live, and loading them."""
+
 from __future__ import annotations
 
 import json

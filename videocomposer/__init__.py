@@ -5,6 +5,7 @@ The main entry points are imported lazily (``import videocomposer`` stays cheap)
     from videocomposer import VideoComposerPipeline, VideoComposerUNet, UNetConfig
     videocomposer.toy_model_dir()  # the built-in toy model (a save_pretrained folder)
 """
+
 from __future__ import annotations
 
 from ._lazy import lazy_exports

@@ -1,4 +1,5 @@
 """Lazy package exports: names resolve on first access, so importing a package stays cheap."""
+
 from __future__ import annotations
 
 import importlib

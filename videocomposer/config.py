@@ -12,6 +12,7 @@ Written here rather than with OmegaConf/pydantic: the needs are small (flat type
 inheritance key, readable errors naming the file and key) and neither gives did-you-mean errors for
 our dataclasses without a second schema.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,9 +62,14 @@ def merge(target: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     return target
 
 
-def read_layers(path: str | os.PathLike, find: Callable[[str], Path], default_base: str | None = None,
-                transform: Callable[[dict[str, Any], Path], dict[str, Any]] | None = None, deep: bool = True,
-                _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def read_layers(
+    path: str | os.PathLike,
+    find: Callable[[str], Path],
+    default_base: str | None = None,
+    transform: Callable[[dict[str, Any], Path], dict[str, Any]] | None = None,
+    deep: bool = True,
+    _seen: tuple[Path, ...] = (),
+) -> dict[str, Any]:
     """``path`` merged over its ``base:`` chain (``base`` is removed from the result).
 
     A base is a file relative to ``path``, else whatever ``find(name)`` returns (a preset by name).
@@ -106,13 +112,17 @@ def check_keys(cls: type, values: Mapping[str, Any], source: str, suggest: Itera
     """A :class:`ConfigError` naming every key of ``values`` that is not a field of ``cls``, each with the
     closest field (or name in ``suggest``, e.g. the keys a foreign config format maps) as a did-you-mean."""
     if not isinstance(values, Mapping):
-        raise ConfigError(f"{source}: {cls.__name__} must be built from a mapping, got {type(values).__name__}: {values!r}")
+        raise ConfigError(
+            f"{source}: {cls.__name__} must be built from a mapping, got {type(values).__name__}: {values!r}"
+        )
     known = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(k for k in values if k not in known)
     if unknown:
-        raise ConfigError(f"unknown {cls.__name__} keys {unknown} in {source}: "
-                          f"{did_you_mean(unknown, known + sorted(suggest))}; "
-                          f"valid keys are {sorted(known)}")
+        raise ConfigError(
+            f"unknown {cls.__name__} keys {unknown} in {source}: "
+            f"{did_you_mean(unknown, known + sorted(suggest))}; "
+            f"valid keys are {sorted(known)}"
+        )
 
 
 def build(cls: type[T], values: Mapping[str, Any], source: str | None = None, suggest: Iterable[str] = ()) -> T:
@@ -236,7 +246,11 @@ def _to_instance(value: Any, hint: Any, where: str) -> Any:
 
 
 _SCALAR_CONVERTERS: dict[Any, Callable[[Any, Any, str], Any]] = {
-    bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
+    bool: _to_bool,
+    int: _to_int,
+    float: _to_float,
+    str: _to_str,
+}
 
 
 class ArchitectureConfig:
@@ -297,6 +311,7 @@ def read_model_config(path: str | os.PathLike | None) -> dict[str, Any] | None:
         raise ConfigError(f"--model-config {exc}") from None
     bad = [name for name, fields in data.items() if not isinstance(fields, Mapping)]
     if bad:
-        raise ConfigError(f"--model-config {file}: {bad} must each map field names to values "
-                          "({component: {field: value}})")
+        raise ConfigError(
+            f"--model-config {file}: {bad} must each map field names to values ({{component: {{field: value}}}})"
+        )
     return data

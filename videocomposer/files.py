@@ -2,6 +2,7 @@
 
 Used by every module that writes (videos, weights, configs, logs), so it lives apart from the video writers.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,10 @@ def claim_output_dir(directory: str | os.PathLike, overwrite: bool = False, flag
     ``overwrite`` (an earlier result is never replaced silently). Raises ``FileExistsError`` naming it."""
     directory = Path(directory)
     if directory.is_dir() and not overwrite and any(p.name[:1] != "." for p in directory.iterdir()):
-        raise FileExistsError(f"{directory} already holds an earlier result; pass {flag} to replace it, or choose "
-                              "another --output-dir or --seed")
+        raise FileExistsError(
+            f"{directory} already holds an earlier result; pass {flag} to replace it, or choose "
+            "another --output-dir or --seed"
+        )
     return ensure_writable_dir(directory)
 
 

@@ -6,6 +6,7 @@ the pixel's position in **square units** (the centre square of the frame has sid
 :mod:`recipes.toy.paths`), so a background looks the same at any frame size; outside the centre square
 (the long side of a non-square frame) it continues.
 """
+
 from __future__ import annotations
 
 import math
@@ -89,7 +90,13 @@ def background_phrase(spec: BackgroundSpec) -> str:
     first, second = (colour_name(c) for c in spec.colours)
     pair = first if first == second else f"{first} and {second}"
     span = first if first == second else f"{first} to {second}"
-    phrase = {"solid": f"{first} background", "linear": f"{span} gradient", "radial": f"radial {span} gradient",
-              "stripes": f"{pair} stripes", "checker": f"{pair} checkerboard", "noise": f"mottled {pair} background"}
+    phrase = {
+        "solid": f"{first} background",
+        "linear": f"{span} gradient",
+        "radial": f"radial {span} gradient",
+        "stripes": f"{pair} stripes",
+        "checker": f"{pair} checkerboard",
+        "noise": f"mottled {pair} background",
+    }
     text = phrase[spec.kind]
     return text if spec.kind == "stripes" else f"{'an' if text[0] in 'aeiou' else 'a'} {text}"

@@ -31,6 +31,7 @@ with the stroke's direction; generated with the stroke as the motion condition a
 ``means`` holds the mean of every value and ``track_ratio`` (with / without motion) and ``track_vs_vae``
 (with motion / the VAE floor).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,14 +75,17 @@ def new_look(spec: synthetic.ClipSpec, seed: int = 0) -> synthetic.ClipSpec:
         used = {s.colour for s in spec.shapes}
         shape = spec.shapes[0]
         colour = str(rng.choice([c for c in world_v1.OBJECT_COLOURS if c not in used]))
-        new = dataclasses.replace(shape, colour=colour, shape=str(rng.choice([s for s in world_v1.SHAPES if s != shape.shape])))
+        new = dataclasses.replace(
+            shape, colour=colour, shape=str(rng.choice([s for s in world_v1.SHAPES if s != shape.shape]))
+        )
         return dataclasses.replace(spec, shapes=(new, *spec.shapes[1:]))
     mixes = background_mixes(spec.background.colours)
     taken = {colour_name(m) for m in mixes} | {o.colour_name for o in spec.objects}
     for _ in range(200):
         rgb = world.sample_colour(rng, str(rng.choice([n for n in COLOUR_NAMES if n not in taken])))
-        if delta_e(mixes, rgb).min() >= world.BACKGROUND_CONTRAST and \
-                all(delta_e(o.colour, rgb) >= world.OBJECT_CONTRAST for o in spec.objects[1:]):
+        if delta_e(mixes, rgb).min() >= world.BACKGROUND_CONTRAST and all(
+            delta_e(o.colour, rgb) >= world.OBJECT_CONTRAST for o in spec.objects[1:]
+        ):
             break
     first = spec.objects[0]
     shape = str(rng.choice([s for s in world.SHAPES if s != first.shape]))
@@ -133,17 +137,23 @@ def transfer_scores(pipe, sources: list[Source], batch_size: int, seed: int) -> 
     per_clip: dict[str, list] = {}
     runs = (("", ["y", "local_image", "motion"]), ("_no_motion", ["y", "local_image"]))
     for start in range(0, len(sources), batch_size):
-        group = sources[start:start + batch_size]
+        group = sources[start : start + batch_size]
         for suffix, conditions in runs:
-            items = [{"prompt": s.new_caption, "image": s.new_first, **({"video": str(s.clip.path)} if suffix == "" else {})}
-                     for s in group]
+            items = [
+                {"prompt": s.new_caption, "image": s.new_first, **({"video": str(s.clip.path)} if suffix == "" else {})}
+                for s in group
+            ]
             videos, _ = generate_batch(pipe, items, conditions, SCHEDULER, pipe.defaults["num_inference_steps"], seed)
             for source, video in zip(group, videos):
                 for key, value in _scores(video, source, source.new_first, source.new_caption).items():
                     per_clip.setdefault(key + suffix, []).append(value)
     for source in sources:
-        floor = _scores(vae_round_trip(pipe, source.loaded.video), source,
-                        first_frame(source.clip.spec, int(source.truth_frames[0])), source.clip.caption)
+        floor = _scores(
+            vae_round_trip(pipe, source.loaded.video),
+            source,
+            first_frame(source.clip.spec, int(source.truth_frames[0])),
+            source.clip.caption,
+        )
         for key, value in floor.items():
             per_clip.setdefault(key + "_vae", []).append(value)
     return per_clip
@@ -168,14 +178,20 @@ def _stroke_end(truth: ClipTruth, angle: float) -> tuple[np.ndarray, np.ndarray]
     corner = np.array([(truth.width - side) / 2, (truth.height - side) / 2])
     margin = np.abs(obj.outline).max() + 2
     low, high = corner + margin, corner + side - margin
-    room = min((high[a] - start[a]) / d if d > 0 else (low[a] - start[a]) / d
-               for a, d in enumerate(direction) if abs(d) > 1e-9)
+    room = min(
+        (high[a] - start[a]) / d if d > 0 else (low[a] - start[a]) / d for a, d in enumerate(direction) if abs(d) > 1e-9
+    )
     length = min(STROKE_LENGTH[1] * side, room)
     return (start, start + length * direction) if length >= STROKE_LENGTH[0] * side else None
 
 
-def stroke_cases(count: int, seed: int = STROKE_SEED, world_name: str = synthetic.DEFAULT_WORLD, min_side: int = MIN_SIDE,
-                 source_size: int | None = None) -> list[StrokeCase]:
+def stroke_cases(
+    count: int,
+    seed: int = STROKE_SEED,
+    world_name: str = synthetic.DEFAULT_WORLD,
+    min_side: int = MIN_SIDE,
+    source_size: int | None = None,
+) -> list[StrokeCase]:
     """``count`` strokes on one-object first frames of ``world_name``, directions cycling through the compass points;
     each caption names the object as its clip's does, with the stroke's direction."""
     options = {"max_objects": 1, "min_side": min_side} if world_name == "v2" else {"max_shapes": 1}
@@ -190,8 +206,14 @@ def stroke_cases(count: int, seed: int = STROKE_SEED, world_name: str = syntheti
         start, end = ends
         subject, background = " ".join(spec.caption.split()[:3]), spec.caption.split(" over ")[-1]
         stroke = Stroke((tuple(start), tuple(end)), radius=float(np.abs(truth.objects[0].outline).max()))
-        cases.append(StrokeCase(spec, truth, Trajectory(truth.width, truth.height, (stroke,), source_size),
-                                f"{subject} moves {direction_words(*(end - start))} over {background}"))
+        cases.append(
+            StrokeCase(
+                spec,
+                truth,
+                Trajectory(truth.width, truth.height, (stroke,), source_size),
+                f"{subject} moves {direction_words(*(end - start))} over {background}",
+            )
+        )
     return cases
 
 
@@ -199,11 +221,13 @@ def stroke_scores(pipe, cases: list[StrokeCase], batch_size: int, seed: int) -> 
     """Per-stroke gain and cosine with the stroke and without it (``_no_stroke``)."""
     per_stroke: dict[str, list] = {}
     for start in range(0, len(cases), batch_size):
-        group = cases[start:start + batch_size]
+        group = cases[start : start + batch_size]
         images = [first_frame(c.spec, 0) for c in group]
         for suffix, conditions in (("", ["y", "local_image", "motion"]), ("_no_stroke", ["y", "local_image"])):
-            items = [{"prompt": c.caption, "image": image, **({"motion": c.trajectory} if suffix == "" else {})}
-                     for c, image in zip(group, images)]
+            items = [
+                {"prompt": c.caption, "image": image, **({"motion": c.trajectory} if suffix == "" else {})}
+                for c, image in zip(group, images)
+            ]
             videos, _ = generate_batch(pipe, items, conditions, SCHEDULER, pipe.defaults["num_inference_steps"], seed)
             for case, image, video in zip(group, images, videos):
                 track, _, _ = follow_object(video, case.truth, 0, reference=np.asarray(image))
@@ -213,7 +237,9 @@ def stroke_scores(pipe, cases: list[StrokeCase], batch_size: int, seed: int) -> 
                 per_stroke.setdefault("stroke_gain" + suffix, []).append(gain)
                 per_stroke.setdefault("stroke_cosine" + suffix, []).append(cosine)
         per_stroke.setdefault("direction", []).extend(
-            direction_words(*np.subtract(c.trajectory.strokes[0].points[-1], c.trajectory.strokes[0].points[0])) for c in group)
+            direction_words(*np.subtract(c.trajectory.strokes[0].points[-1], c.trajectory.strokes[0].points[0]))
+            for c in group
+        )
     return per_stroke
 
 
@@ -232,9 +258,18 @@ def summarise(per_clip: dict[str, list], per_stroke: dict[str, list], hits: list
     return means
 
 
-def run_benchmark(pipe, work_dir: str | os.PathLike, num_clips: int = 50, num_strokes: int = 20,
-                  num_text: int | None = None, world_name: str = synthetic.DEFAULT_WORLD, min_side: int = MIN_SIDE,
-                  batch_size: int = 10, seed: int = EVAL_NOISE_SEED, stroke_source_size: int | None = None) -> dict[str, Any]:
+def run_benchmark(
+    pipe,
+    work_dir: str | os.PathLike,
+    num_clips: int = 50,
+    num_strokes: int = 20,
+    num_text: int | None = None,
+    world_name: str = synthetic.DEFAULT_WORLD,
+    min_side: int = MIN_SIDE,
+    batch_size: int = 10,
+    seed: int = EVAL_NOISE_SEED,
+    stroke_source_size: int | None = None,
+) -> dict[str, Any]:
     """The protocol of the module docstring with the model's default sampler; returns the report."""
     options = {"min_side": min_side} if world_name == "v2" else {}
     clips = held_out_clips(Path(work_dir) / "held_out", num_clips, EVAL_SEED, world_name, **options)
@@ -244,24 +279,45 @@ def run_benchmark(pipe, work_dir: str | os.PathLike, num_clips: int = 50, num_st
     per_stroke = stroke_scores(pipe, cases, batch_size, seed) if cases else {}
     prompts = text_prompts(num_clips if num_text is None else num_text, TEXT_SEED, world_name)
     hits = caption_hits(pipe, prompts, (SCHEDULER, pipe.defaults["num_inference_steps"]), batch_size, seed)[0]
-    return {"world": world_name, "clips": num_clips, "strokes": num_strokes, "text_clips": len(prompts),
-            "min_side": min_side if world_name == "v2" else None, "eval_seed": EVAL_SEED, "stroke_seed": STROKE_SEED,
-            "text_seed": TEXT_SEED, "seed": seed, "sampler": f"{SCHEDULER}-{pipe.defaults['num_inference_steps']}",
-            "stroke_source_size": stroke_source_size, "seconds": round(time.time() - began, 1),
-            "means": summarise(per_clip, per_stroke, hits), "per_clip": per_clip, "per_stroke": per_stroke,
-            "text_hits": hits}
+    return {
+        "world": world_name,
+        "clips": num_clips,
+        "strokes": num_strokes,
+        "text_clips": len(prompts),
+        "min_side": min_side if world_name == "v2" else None,
+        "eval_seed": EVAL_SEED,
+        "stroke_seed": STROKE_SEED,
+        "text_seed": TEXT_SEED,
+        "seed": seed,
+        "sampler": f"{SCHEDULER}-{pipe.defaults['num_inference_steps']}",
+        "stroke_source_size": stroke_source_size,
+        "seconds": round(time.time() - began, 1),
+        "means": summarise(per_clip, per_stroke, hits),
+        "per_clip": per_clip,
+        "per_stroke": per_stroke,
+        "text_hits": hits,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m recipes.toy.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m recipes.toy.benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--model", default="toy", help="model folder (default: the built-in toy model)")
-    parser.add_argument("--world", default=synthetic.DEFAULT_WORLD, choices=list(synthetic.WORLDS),
-                        help=f"the synthetic world of the held-out inputs (default {synthetic.DEFAULT_WORLD})")
+    parser.add_argument(
+        "--world",
+        default=synthetic.DEFAULT_WORLD,
+        choices=list(synthetic.WORLDS),
+        help=f"the synthetic world of the held-out inputs (default {synthetic.DEFAULT_WORLD})",
+    )
     parser.add_argument("--clips", type=int, default=50, help="held-out clips for motion transfer (default 50)")
     parser.add_argument("--strokes", type=int, default=20, help="drawn strokes (default 20)")
     parser.add_argument("--text-clips", type=int, help="held-out captions of the text test (default: --clips)")
-    parser.add_argument("--min-side", type=int, default=MIN_SIDE, help=f"least short side of world-v2 sources (default {MIN_SIDE})")
+    parser.add_argument(
+        "--min-side", type=int, default=MIN_SIDE, help=f"least short side of world-v2 sources (default {MIN_SIDE})"
+    )
     parser.add_argument("--stroke-source-size", type=int, help="the strokes' source_size (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=10, help="videos per sampling batch (default 10)")
     parser.add_argument("--work-dir", default="runs/toy_tracks", help="folder for the held-out clips")
@@ -279,8 +335,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(f"{flag} must be 0 or more, got {value}")
     pipe = VideoComposerPipeline.from_pretrained(resolve_weights_dir(args.model))
     pipe.set_progress_bar_config(disable=True)
-    report = run_benchmark(pipe, args.work_dir, args.clips, args.strokes, args.text_clips, args.world, args.min_side,
-                           args.batch_size, stroke_source_size=args.stroke_source_size)
+    report = run_benchmark(
+        pipe,
+        args.work_dir,
+        args.clips,
+        args.strokes,
+        args.text_clips,
+        args.world,
+        args.min_side,
+        args.batch_size,
+        stroke_source_size=args.stroke_source_size,
+    )
     write_text(args.output, json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: round(v, 4) for k, v in report["means"].items()}, indent=1))
     print(f"{report['seconds']:.0f} s")

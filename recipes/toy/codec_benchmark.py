@@ -38,6 +38,7 @@ colour (:func:`recipes.toy.heldout.caption_colour_hit`). A video with no object 
 Each setting runs with every sampler of ``samplers`` (default DPM-Solver++ 20 steps, the toy model's
 default, and DDIM 50 steps), timed; the report gives each metric per sampler and the time ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,16 @@ from .synthetic import DEFAULT_WORLD, WORLDS
 
 DEFAULT_SAMPLERS = (("dpmsolver++", 20), ("ddim", 50))
 #: The motion metrics of :func:`~videocomposer.evaluation.evaluate.evaluate_run` kept per clip, with and without motion.
-MOTION_KEYS = ("motion_epe", "flow_epe", "motion_epe_moving", "motion_epe_static", "motion_cosine_moving",
-               "flow_cosine_moving", "motion_gain_moving", "flow_gain_moving")
+MOTION_KEYS = (
+    "motion_epe",
+    "flow_epe",
+    "motion_epe_moving",
+    "motion_epe_static",
+    "motion_cosine_moving",
+    "flow_cosine_moving",
+    "motion_gain_moving",
+    "flow_gain_moving",
+)
 
 
 def frame_change(frames: Any) -> float:
@@ -82,8 +91,11 @@ def reference_points(pipe, clip: HeldOutClip, loaded, seed: int = EVAL_NOISE_SEE
     """Motion and flow EPE of the ``source``, ``still`` and ``vae`` videos of ``clip`` (module docstring).
     ``loaded``: the clip as sampled for the model (:func:`~videocomposer.video.sampling.load_video_clip`)."""
     source = to_uint8_frames(loaded.misc)
-    videos = {"source": source, "still": np.repeat(source[:1], len(source), axis=0),
-              "vae": vae_round_trip(pipe, loaded.video)}
+    videos = {
+        "source": source,
+        "still": np.repeat(source[:1], len(source), axis=0),
+        "vae": vae_round_trip(pipe, loaded.video),
+    }
     out = {}
     for name, video in videos.items():
         metrics = evaluate_run(video, source=clip.path, seed=seed).metrics
@@ -105,16 +117,25 @@ def _reference_report(pipe, clips: list[HeldOutClip], sampled: list, seed: int) 
     return {"means": {m: _mean(v) for m, v in points.items()}, "per_clip": points}
 
 
-def _motion_scores(pipe, clips: list[HeldOutClip], sampled: list, sampler: tuple[str, int], batch_size: int,
-                   seed: int, guidance_scale: float | str) -> tuple[dict[str, list], float]:
+def _motion_scores(
+    pipe,
+    clips: list[HeldOutClip],
+    sampled: list,
+    sampler: tuple[str, int],
+    batch_size: int,
+    seed: int,
+    guidance_scale: float | str,
+) -> tuple[dict[str, list], float]:
     """Per-clip motion, first-frame and frame-change values with and without the motion condition, and the
     seconds the sampling took (the module docstring's protocol for one sampler)."""
     scheduler, steps = sampler
-    per_clip: dict[str, list] = {m + suffix: [] for m in (*MOTION_KEYS, "first_frame_psnr") for suffix in ("", "_no_motion")}
+    per_clip: dict[str, list] = {
+        m + suffix: [] for m in (*MOTION_KEYS, "first_frame_psnr") for suffix in ("", "_no_motion")
+    }
     per_clip.update(frame_change=[], source_frame_change=[])
     seconds = 0.0
     for start in range(0, len(clips), batch_size):
-        group, loaded = clips[start:start + batch_size], sampled[start:start + batch_size]
+        group, loaded = clips[start : start + batch_size], sampled[start : start + batch_size]
         items = [{"prompt": c.caption, "video": clip, "image": clip.misc[0]} for c, clip in zip(group, loaded)]
         first_frames = [to_uint8_frames(clip.misc[:1])[0] for clip in loaded]
         for suffix, conditions in (("", ["y", "local_image", "motion"]), ("_no_motion", ["y", "local_image"])):
@@ -134,24 +155,41 @@ def _motion_scores(pipe, clips: list[HeldOutClip], sampled: list, sampler: tuple
 def _comparison(samplers: dict[str, Any]) -> dict[str, Any]:
     """Time ratio and relative differences of the means of two samplers (the first against the second)."""
     a, b = samplers.values()
-    return {"time_ratio": a["sampling_seconds"] / b["sampling_seconds"],
-            "relative_difference": {m: abs(a["means"][m] - b["means"][m]) / abs(b["means"][m])
-                                    for m in a["means"] if b["means"][m]}}
+    return {
+        "time_ratio": a["sampling_seconds"] / b["sampling_seconds"],
+        "relative_difference": {
+            m: abs(a["means"][m] - b["means"][m]) / abs(b["means"][m]) for m in a["means"] if b["means"][m]
+        },
+    }
 
 
-def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, num_text: int | None = None,
-                       samplers: Sequence[tuple[str, int]] = DEFAULT_SAMPLERS, batch_size: int = 10,
-                       seed: int = EVAL_NOISE_SEED, guidance_scale: float | str = "default",
-                       world: str = DEFAULT_WORLD) -> dict[str, Any]:
+def evaluate_toy_model(
+    pipe,
+    work_dir: str | os.PathLike,
+    num_clips: int = 50,
+    num_text: int | None = None,
+    samplers: Sequence[tuple[str, int]] = DEFAULT_SAMPLERS,
+    batch_size: int = 10,
+    seed: int = EVAL_NOISE_SEED,
+    guidance_scale: float | str = "default",
+    world: str = DEFAULT_WORLD,
+) -> dict[str, Any]:
     """Run the protocol of the module docstring on clips of ``world``; returns the report (means per sampler, per-clip
     values). ``guidance_scale``: ``"default"`` = the model's."""
     clips = held_out_clips(Path(work_dir) / "held_out", num_clips, world=world)
     prompts = text_prompts(num_text if num_text is not None else num_clips, world=world)
     size, frames = pipe.defaults["height"], pipe.defaults["num_frames"]
-    report: dict[str, Any] = {"world": world, "clips": num_clips, "text_clips": len(prompts), "seed": seed, "eval_seed": EVAL_SEED,
-                              "text_seed": TEXT_SEED, "guidance_scale": pipe.defaults["guidance_scale"]
-                              if guidance_scale == "default" else guidance_scale,
-                              "min_guidance_scale": pipe.defaults["min_guidance_scale"], "samplers": {}}
+    report: dict[str, Any] = {
+        "world": world,
+        "clips": num_clips,
+        "text_clips": len(prompts),
+        "seed": seed,
+        "eval_seed": EVAL_SEED,
+        "text_seed": TEXT_SEED,
+        "guidance_scale": pipe.defaults["guidance_scale"] if guidance_scale == "default" else guidance_scale,
+        "min_guidance_scale": pipe.defaults["min_guidance_scale"],
+        "samplers": {},
+    }
     # each clip sampled once (its motion vectors re-encoded once), for the reference points and every sampler
     sampled = [load_video_clip(c.path, frames, size, pipe.misc_size or size, seed=seed, with_mask=False) for c in clips]
     report["reference_points"] = _reference_report(pipe, clips, sampled, seed)
@@ -163,24 +201,39 @@ def evaluate_toy_model(pipe, work_dir: str | os.PathLike, num_clips: int = 50, n
         means["flow_epe_ratio"] = means["flow_epe"] / means["flow_epe_no_motion"]
         means["text_colour_accuracy"] = float(np.mean(hits)) if hits else math.nan
         report["samplers"][f"{sampler[0]}-{sampler[1]}"] = {
-            "means": means, "sampling_seconds": motion_seconds + text_seconds, "per_clip": per_clip, "text_hits": hits}
+            "means": means,
+            "sampling_seconds": motion_seconds + text_seconds,
+            "per_clip": per_clip,
+            "text_hits": hits,
+        }
     if len(report["samplers"]) == 2:
         report["comparison"] = _comparison(report["samplers"])
     return report
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m recipes.toy.codec_benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m recipes.toy.codec_benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--model", default="toy", help="model folder (default: the built-in toy model)")
-    parser.add_argument("--world", default=DEFAULT_WORLD, choices=list(WORLDS),
-                        help=f"the synthetic world of the held-out clips (default {DEFAULT_WORLD})")
+    parser.add_argument(
+        "--world",
+        default=DEFAULT_WORLD,
+        choices=list(WORLDS),
+        help=f"the synthetic world of the held-out clips (default {DEFAULT_WORLD})",
+    )
     parser.add_argument("--clips", type=int, default=50, help="held-out clips (default 50)")
     parser.add_argument("--text-clips", type=int, help="held-out captions of the text test (default: --clips)")
-    parser.add_argument("--samplers", default="dpmsolver++:20,ddim:50", help="scheduler:steps,... (default dpmsolver++:20,ddim:50)")
+    parser.add_argument(
+        "--samplers", default="dpmsolver++:20,ddim:50", help="scheduler:steps,... (default dpmsolver++:20,ddim:50)"
+    )
     parser.add_argument("--guidance-scale", type=float, help="classifier-free guidance (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=10, help="videos per sampling batch (default 10)")
-    parser.add_argument("--work-dir", default="runs/toy_eval", help="folder for the held-out clips (default runs/toy_eval)")
+    parser.add_argument(
+        "--work-dir", default="runs/toy_eval", help="folder for the held-out clips (default runs/toy_eval)"
+    )
     parser.add_argument("--output", required=True, help="JSON report to write")
     return parser
 
@@ -195,13 +248,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     pipe.set_progress_bar_config(disable=True)
     began = time.time()
     guidance = "default" if args.guidance_scale is None else args.guidance_scale
-    report = evaluate_toy_model(pipe, args.work_dir, args.clips, args.text_clips, samplers, args.batch_size,
-                                guidance_scale=guidance, world=args.world)
+    report = evaluate_toy_model(
+        pipe,
+        args.work_dir,
+        args.clips,
+        args.text_clips,
+        samplers,
+        args.batch_size,
+        guidance_scale=guidance,
+        world=args.world,
+    )
     report["seconds"] = time.time() - began
     write_text(args.output, json.dumps(report, indent=2) + "\n")
     print("reference points", json.dumps({k: round(v, 4) for k, v in report["reference_points"]["means"].items()}))
     for key, result in report["samplers"].items():
-        print(key, json.dumps({k: round(v, 4) for k, v in result["means"].items()}), f"{result['sampling_seconds']:.1f} s")
+        print(
+            key, json.dumps({k: round(v, 4) for k, v in result["means"].items()}), f"{result['sampling_seconds']:.1f} s"
+        )
     if "comparison" in report:
         print("comparison", json.dumps(report["comparison"], indent=1))
     return 0

@@ -7,6 +7,7 @@ shape crosses the frame, the first frame of the same motion with another colour,
 ``demo.json`` with the two prompts the demo runs (:func:`videocomposer.pipelines.toy_demo.load_demo_inputs`
 reads them). The recipe's ``--install`` stage writes them as well.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,15 +50,22 @@ def demo_scene(seed: int = DEMO_SEED) -> tuple[world_v1.ClipSpec, world_v1.ClipS
     backgrounds = [b for b in world_v1.BACKGROUND_COLOURS if b != spec.background]
     shapes = [s for s in world_v1.SHAPES if s != shape.shape]
     new_shape = dataclasses.replace(shape, colour=colours[index % len(colours)], shape=shapes[index % len(shapes)])
-    new = dataclasses.replace(spec, background=backgrounds[index % len(backgrounds)], texture="plain", shapes=(new_shape,))
+    new = dataclasses.replace(
+        spec, background=backgrounds[index % len(backgrounds)], texture="plain", shapes=(new_shape,)
+    )
     return spec, new
 
 
 def demo_description(source: world_v1.ClipSpec, new: world_v1.ClipSpec) -> dict[str, object]:
     """The content of ``demo.json``: the files and prompts of the demo's two generations."""
-    return {"source_video": DEMO_FILES["source_video"], "first_frame": DEMO_FILES["first_frame"],
-            "motion_transfer_prompt": new.caption, "text_only_prompt": TEXT_PROMPT,
-            "source_caption": source.caption, "scene_seed": DEMO_SEED}
+    return {
+        "source_video": DEMO_FILES["source_video"],
+        "first_frame": DEMO_FILES["first_frame"],
+        "motion_transfer_prompt": new.caption,
+        "text_only_prompt": TEXT_PROMPT,
+        "source_caption": source.caption,
+        "scene_seed": DEMO_SEED,
+    }
 
 
 def write_demo_assets(folder: str | os.PathLike = DEMO_ASSETS) -> Path:
@@ -74,10 +82,16 @@ def write_demo_assets(folder: str | os.PathLike = DEMO_ASSETS) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recipes.toy.demo_assets", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output-dir", default=str(DEMO_ASSETS),
-                        help=f"folder to write the demo's inputs into (default: the package's, {DEMO_ASSETS})")
+    parser = argparse.ArgumentParser(
+        prog="python -m recipes.toy.demo_assets",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=str(DEMO_ASSETS),
+        help=f"folder to write the demo's inputs into (default: the package's, {DEMO_ASSETS})",
+    )
     args = parser.parse_args(argv)
     print(f"demo inputs written to {write_demo_assets(args.output_dir)}")
     return 0

@@ -5,6 +5,7 @@
 Part 2, VP9 (WebM, the web) and ProRes (MOV, editors). :func:`write_clip` writes frames with one of them,
 atomically.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,9 +36,13 @@ class Codec:
 #: Codec name → how clips are written with it (``h264`` goes through the package's own MP4 writer).
 CODECS: dict[str, Codec] = {
     "h264": Codec("mp4", "mp4", "libx264", "yuv420p"),
-    "hevc": Codec("mp4", "mp4", "libx265", "yuv420p", {"crf": "20", "preset": "fast", "x265-params": "log-level=error"}),
+    "hevc": Codec(
+        "mp4", "mp4", "libx265", "yuv420p", {"crf": "20", "preset": "fast", "x265-params": "log-level=error"}
+    ),
     "mpeg4": Codec("mp4", "mp4", "mpeg4", "yuv420p", bits_per_pixel=0.5),
-    "vp9": Codec("webm", "webm", "libvpx-vp9", "yuv420p", {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8"}),
+    "vp9": Codec(
+        "webm", "webm", "libvpx-vp9", "yuv420p", {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8"}
+    ),
     "prores": Codec("mov", "mov", "prores_ks", "yuv422p10le", {"profile": "0"}),
 }
 

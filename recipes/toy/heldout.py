@@ -7,6 +7,7 @@ colour names (:func:`videocomposer.evaluation.tracks.dominant_colour_name`, the 
 the caption's background colours and their mixes), in world v1 with its own 7-colour palette
 (:func:`dominant_object_colour`).
 """
+
 from __future__ import annotations
 
 import os
@@ -38,13 +39,16 @@ class HeldOutClip:
     spec: synthetic.ClipSpec
 
 
-def held_out_clips(folder: str | os.PathLike, count: int, seed: int = EVAL_SEED, world: str = synthetic.DEFAULT_WORLD,
-                   **options: Any) -> list[HeldOutClip]:
+def held_out_clips(
+    folder: str | os.PathLike, count: int, seed: int = EVAL_SEED, world: str = synthetic.DEFAULT_WORLD, **options: Any
+) -> list[HeldOutClip]:
     """Clips ``0 .. count-1`` of ``seed`` in ``world`` written into ``folder/<world>[-<option><value>...]`` (when
     missing), with their truth files; ``options``: the world's sampling options (``min_side=256``, ...)."""
     name = "-".join([world, *(f"{key}{value}" for key, value in sorted(options.items()))])
-    return [HeldOutClip(path, spec.caption, spec)
-            for path, spec in (synthetic.clip_file(Path(folder) / name, seed, i, world, **options) for i in range(count))]
+    return [
+        HeldOutClip(path, spec.caption, spec)
+        for path, spec in (synthetic.clip_file(Path(folder) / name, seed, i, world, **options) for i in range(count))
+    ]
 
 
 @dataclass
@@ -74,8 +78,14 @@ def dominant_object_colour(frames: Any) -> str | None:
     palette = np.array([world_v1.OBJECT_COLOURS[n] for n in names], dtype=np.float32)
     counts = np.zeros(len(names), dtype=np.int64)
     for frame in video:
-        border = np.concatenate([frame[:2].reshape(-1, 3), frame[-2:].reshape(-1, 3),
-                                 frame[:, :2].reshape(-1, 3), frame[:, -2:].reshape(-1, 3)])
+        border = np.concatenate(
+            [
+                frame[:2].reshape(-1, 3),
+                frame[-2:].reshape(-1, 3),
+                frame[:, :2].reshape(-1, 3),
+                frame[:, -2:].reshape(-1, 3),
+            ]
+        )
         background = np.median(border, axis=0)
         pixels = frame.reshape(-1, 3)
         objects = pixels[np.linalg.norm(pixels - background, axis=1) > OBJECT_DISTANCE]
@@ -92,31 +102,60 @@ def caption_colour_hit(frames: np.ndarray, prompt: TextPrompt) -> bool:
     return dominant_colour_name(to_uint8_frames(frames), background_mixes(prompt.background)) == prompt.colour
 
 
-def generate_batch(pipe, items: list[dict[str, Any]], conditions: list[str], scheduler: str, steps: int, seed: int,
-                   guidance_scale: float | str = "default") -> tuple[np.ndarray, float]:
+def generate_batch(
+    pipe,
+    items: list[dict[str, Any]],
+    conditions: list[str],
+    scheduler: str,
+    steps: int,
+    seed: int,
+    guidance_scale: float | str = "default",
+) -> tuple[np.ndarray, float]:
     """Generate one video per item (its ``prompt`` and, as needed, ``video`` / ``image`` / ``motion``) in one batch
     with the same noise; returns uint8 ``[B, F, H, W, 3]`` and the seconds the sampling and decoding took."""
-    prepared = [pipe.prepare_conditions(conditions, seed=seed, num_frames=pipe.defaults["num_frames"],
-                                        height=pipe.defaults["height"], width=pipe.defaults["width"], **item).conditions
-                for item in items]
+    prepared = [
+        pipe.prepare_conditions(
+            conditions,
+            seed=seed,
+            num_frames=pipe.defaults["num_frames"],
+            height=pipe.defaults["height"],
+            width=pipe.defaults["width"],
+            **item,
+        ).conditions
+        for item in items
+    ]
     batch = {name: torch.cat([p[name] for p in prepared]) for name in conditions}
     began = time.perf_counter()
-    out = pipe(conditions=conditions, precomputed_conditions=batch, scheduler=scheduler, num_inference_steps=steps,
-               guidance_scale=guidance_scale, generator=torch.Generator().manual_seed(seed), output_type="np")
+    out = pipe(
+        conditions=conditions,
+        precomputed_conditions=batch,
+        scheduler=scheduler,
+        num_inference_steps=steps,
+        guidance_scale=guidance_scale,
+        generator=torch.Generator().manual_seed(seed),
+        output_type="np",
+    )
     seconds = time.perf_counter() - began
     return np.round(out.frames * 255).astype(np.uint8), seconds
 
 
-def caption_hits(pipe, prompts: list[TextPrompt], sampler: tuple[str, int], batch_size: int, seed: int,
-                 guidance_scale: float | str = "default") -> tuple[list[bool], float]:
+def caption_hits(
+    pipe,
+    prompts: list[TextPrompt],
+    sampler: tuple[str, int],
+    batch_size: int,
+    seed: int,
+    guidance_scale: float | str = "default",
+) -> tuple[list[bool], float]:
     """Whether each caption's colour dominates its video (the caption alone, :func:`caption_colour_hit`), and the
     seconds the sampling took."""
     scheduler, steps = sampler
     hits, seconds = [], 0.0
     for start in range(0, len(prompts), batch_size):
-        group = prompts[start:start + batch_size]
-        videos, took = generate_batch(pipe, [{"prompt": p.caption} for p in group], ["y"], scheduler, steps, seed,
-                                      guidance_scale)
+        group = prompts[start : start + batch_size]
+        videos, took = generate_batch(
+            pipe, [{"prompt": p.caption} for p in group], ["y"], scheduler, steps, seed, guidance_scale
+        )
         seconds += took
         hits += [caption_colour_hit(video, prompt) for video, prompt in zip(videos, group)]
     return hits, seconds

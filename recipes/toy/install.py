@@ -5,6 +5,7 @@ assembled model, ``metrics.json`` (the held-out benchmark), ``training.json`` (e
 :func:`training_summary`) and ``MODEL_CARD.md`` rendered from them (:mod:`recipes.toy.card`);
 ``videocomposer/assets/demo`` receives the inputs of ``videocomposer demo`` (:mod:`recipes.toy.demo_assets`).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,21 @@ from .demo_assets import write_demo_assets
 from .recipe import TRAINING_STAGES
 
 #: The UNet run's training settings the model card reports (``train_config`` of ``training.json``).
-TRAIN_CONFIG_KEYS = ("batch_size", "learning_rate", "lr_schedule", "end_learning_rate", "prediction_type",
-                     "loss_weighting", "loss_weighting_gamma", "zero_terminal_snr", "noise_correlation", "noise_offset",
-                     "misc_dropout", "use_ema", "ema_decay")
+TRAIN_CONFIG_KEYS = (
+    "batch_size",
+    "learning_rate",
+    "lr_schedule",
+    "end_learning_rate",
+    "prediction_type",
+    "loss_weighting",
+    "loss_weighting_gamma",
+    "zero_terminal_snr",
+    "noise_correlation",
+    "noise_offset",
+    "misc_dropout",
+    "use_ema",
+    "ema_decay",
+)
 
 
 def training_summary(record: dict[str, Any], train_config: dict[str, Any]) -> dict[str, Any]:
@@ -38,13 +51,25 @@ def training_summary(record: dict[str, Any], train_config: dict[str, Any]) -> di
     data, vae, unet, decoder = stages["data"], stages["vae"], stages["unet"], stages["vae_decoder"]
     return {
         "data": {**{k: data[k] for k in ("clips", "seed", "frames", "fps", "size")}, "minutes": minutes("data")},
-        "vae": {"steps": vae["steps"], "held_out_psnr_db": vae["held_out_psnr_db"], "scale_factor": vae["scale_factor"],
-                "minutes": minutes("vae")},
+        "vae": {
+            "steps": vae["steps"],
+            "held_out_psnr_db": vae["held_out_psnr_db"],
+            "scale_factor": vae["scale_factor"],
+            "minutes": minutes("vae"),
+        },
         "cache": {"minutes": minutes("cache")},
-        "unet": {"steps": unet["steps"], "first_loss": round(unet["first_loss"], 3), "last_loss": round(unet["last_loss"], 3),
-                 "s_per_step": round(unet["s_per_step"], 2), "minutes": minutes("unet")},
-        "vae_decoder": {"steps": decoder["steps"], "held_out_psnr_db": decoder["held_out_psnr_db"],
-                        "minutes": minutes("vae_decoder")},
+        "unet": {
+            "steps": unet["steps"],
+            "first_loss": round(unet["first_loss"], 3),
+            "last_loss": round(unet["last_loss"], 3),
+            "s_per_step": round(unet["s_per_step"], 2),
+            "minutes": minutes("unet"),
+        },
+        "vae_decoder": {
+            "steps": decoder["steps"],
+            "held_out_psnr_db": decoder["held_out_psnr_db"],
+            "minutes": minutes("vae_decoder"),
+        },
         "total_minutes": round(sum(stages[s]["seconds"] for s in TRAINING_STAGES) / 60),
         "train_config": {k: train_config.get(k) for k in TRAIN_CONFIG_KEYS},
     }

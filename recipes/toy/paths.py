@@ -5,6 +5,7 @@ sees after its centre crop, has side 1; x right, y down) at **steps** (one step 
 the trainer samples it, whatever the written frame rate: see :mod:`recipes.toy.world`). Speeds are in
 square sides per step, so a path looks the same at every frame size and rate.
 """
+
 from __future__ import annotations
 
 import math
@@ -101,16 +102,23 @@ def sample_path(rng: np.random.Generator, kind: str, radius: float, steps: np.nd
         arc_radius = min(rng.uniform(0.12, 0.35), 0.5 - margin - EDGE_GAP)
         centre = rng.uniform(margin + arc_radius, 1 - margin - arc_radius, size=2)
         omega = speed / arc_radius * (1 if rng.random() < 0.5 else -1)
-        return PathSpec("arc", float(centre[0]), float(centre[1]), arc_radius=arc_radius,
-                        phase=rng.uniform(0, 2 * math.pi), omega=omega)
+        return PathSpec(
+            "arc",
+            float(centre[0]),
+            float(centre[1]),
+            arc_radius=arc_radius,
+            phase=rng.uniform(0, 2 * math.pi),
+            omega=omega,
+        )
     if kind == "bounce":
         start = rng.uniform(margin, 1 - margin, size=2)
         return PathSpec("bounce", float(start[0]), float(start[1]), vx, vy, low=margin, high=1 - margin)
     if kind == "zigzag":
         path = PathSpec("zigzag", 0.0, 0.0, vx, vy, amplitude=rng.uniform(0.04, 0.12), period=rng.uniform(4, 8))
     elif kind == "stop_and_go":
-        path = PathSpec("stop_and_go", 0.0, 0.0, 1.5 * vx, 1.5 * vy, move=int(rng.integers(2, 5)),
-                        pause=int(rng.integers(1, 4)))
+        path = PathSpec(
+            "stop_and_go", 0.0, 0.0, 1.5 * vx, 1.5 * vy, move=int(rng.integers(2, 5)), pause=int(rng.integers(1, 4))
+        )
     elif kind == "line":
         path = PathSpec("line", 0.0, 0.0, vx, vy)
     else:
@@ -132,5 +140,9 @@ def path_phrase(path: PathSpec, steps: np.ndarray) -> str:
         return "bounces around"
     points = path.positions(steps)
     direction = direction_words(*(points[-1] - points[0]))
-    return {"line": f"moves {direction}", "arc": f"curves {direction}", "zigzag": f"zigzags {direction}",
-            "stop_and_go": f"moves {direction} in fits and starts"}[path.kind]
+    return {
+        "line": f"moves {direction}",
+        "arc": f"curves {direction}",
+        "zigzag": f"zigzags {direction}",
+        "stop_and_go": f"moves {direction} in fits and starts",
+    }[path.kind]

@@ -32,6 +32,7 @@ Stages (each writes into the output folder; a finished stage is skipped when the
 (``videocomposer/assets/toy_model``) with ``metrics.json``, ``training.json`` and ``MODEL_CARD.md``, and writes
 the inputs of ``videocomposer demo`` (:mod:`recipes.toy.install`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -92,9 +93,17 @@ TRAINING_STAGES = ("data", "vae", "start_weights", "cache", "unet", "vae_decoder
 class Recipe:
     """The stages of the module docstring, run in order by :meth:`run`."""
 
-    def __init__(self, output_dir: str | os.PathLike, num_clips: int = 1500, vae_steps: int = 2000,
-                 unet_steps: int | None = None, data_seed: int = DATA_SEED, overrides: Sequence[str] = (),
-                 decoder_steps: int = 3500, world: str = SHIPPED_WORLD):
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        num_clips: int = 1500,
+        vae_steps: int = 2000,
+        unet_steps: int | None = None,
+        data_seed: int = DATA_SEED,
+        overrides: Sequence[str] = (),
+        decoder_steps: int = 3500,
+        world: str = SHIPPED_WORLD,
+    ):
         synthetic.world_module(world)
         self.root = ensure_writable_dir(output_dir)
         self.world = world
@@ -160,9 +169,17 @@ class Recipe:
         result.vae.register_to_config(scaling_factor=config.scale_factor)
         vae_dir = ensure_writable_dir(self.root / "vae")
         result.vae.save_pretrained(vae_dir, safe_serialization=True)
-        self._finish("vae", began, steps=self.vae_steps, train_seconds=round(result.seconds, 1),
-                     held_out_psnr_db=round(result.psnr_db, 2), latent_std=result.latent_std,
-                     scale_factor=config.scale_factor, first_loss=result.losses[0], last_loss=result.losses[-1])
+        self._finish(
+            "vae",
+            began,
+            steps=self.vae_steps,
+            train_seconds=round(result.seconds, 1),
+            held_out_psnr_db=round(result.psnr_db, 2),
+            latent_std=result.latent_std,
+            scale_factor=config.scale_factor,
+            first_loss=result.losses[0],
+            last_loss=result.losses[-1],
+        )
 
     def write_start_weights(self) -> None:
         """Official-format files: trained VAE (LDM layout), random text tower and UNet
@@ -170,8 +187,11 @@ class Recipe:
         began = time.time()
         archs = toy_architectures()
         archs["vae"]["scale_factor"] = self.record["stages"]["vae"]["scale_factor"]
-        configs = {"unet": UNetConfig(**archs["unet"]), "clip": OpenCLIPConfig.from_dict(archs["clip"]),
-                   "vae": VAEConfig.from_dict(archs["vae"])}
+        configs = {
+            "unet": UNetConfig(**archs["unet"]),
+            "clip": OpenCLIPConfig.from_dict(archs["clip"]),
+            "vae": VAEConfig.from_dict(archs["vae"]),
+        }
         write_tiny_official_weights(self.weights_dir, seed=self.data_seed, configs=configs, components=("unet", "clip"))
         clip_file = self.weights_dir / OFFICIAL_FILES["clip"].filename
         clip = torch.load(clip_file, weights_only=True)
@@ -194,9 +214,14 @@ class Recipe:
         names = [c.name for c in unet.stc_conditions]
         videos = self.training_videos()[:CALIBRATION_CLIPS]
         builder = ConditionBuilder()
-        built = [builder.build(names, video=load_video_clip(v, NUM_FRAMES, SIZE, SIZE, seed=self.data_seed + i,
-                                                             with_mask=False), misc_size=SIZE)
-                 for i, v in enumerate(videos)]
+        built = [
+            builder.build(
+                names,
+                video=load_video_clip(v, NUM_FRAMES, SIZE, SIZE, seed=self.data_seed + i, with_mask=False),
+                misc_size=SIZE,
+            )
+            for i, v in enumerate(videos)
+        ]
         inputs = {name: torch.cat([b[name] for b in built]) for name in names}
         stds = calibrate_condition_stems(unet, inputs, pooled_size=(SIZE, SIZE))
         with atomic_path(unet_file) as tmp:
@@ -206,9 +231,24 @@ class Recipe:
     def cache_command(self) -> list[str]:
         """The ``videocomposer extract --dataset`` command of stage 4 (run with this interpreter; the training
         overrides go with it, so that the cache is made for the clips the run will read)."""
-        return [sys.executable, "-m", "videocomposer.cli", "extract", "--dataset", str(self.data_dir),
-                "--cache", str(self.cache_dir), "--config", TASK_CONFIG, "--weights-dir", str(self.weights_dir),
-                "--model-config", str(self.model_config_path), f"root_dir={self.data_dir}", *self.overrides]
+        return [
+            sys.executable,
+            "-m",
+            "videocomposer.cli",
+            "extract",
+            "--dataset",
+            str(self.data_dir),
+            "--cache",
+            str(self.cache_dir),
+            "--config",
+            TASK_CONFIG,
+            "--weights-dir",
+            str(self.weights_dir),
+            "--model-config",
+            str(self.model_config_path),
+            f"root_dir={self.data_dir}",
+            *self.overrides,
+        ]
 
     def fill_cache(self) -> None:
         began = time.time()
@@ -220,9 +260,24 @@ class Recipe:
     def train_command(self) -> list[str]:
         """The ``videocomposer train`` command of stage 4 (run with this interpreter)."""
         steps = [f"max_steps={self.unet_steps}"] if self.unet_steps else []
-        return [sys.executable, "-m", "videocomposer.cli", "train", "--config", TASK_CONFIG,
-                "--output-dir", str(self.root / "unet_run"), "--weights-dir", str(self.weights_dir),
-                "--model-config", str(self.model_config_path), f"root_dir={self.data_dir}", f"condition_cache={self.cache_dir}", *steps, *self.overrides]
+        return [
+            sys.executable,
+            "-m",
+            "videocomposer.cli",
+            "train",
+            "--config",
+            TASK_CONFIG,
+            "--output-dir",
+            str(self.root / "unet_run"),
+            "--weights-dir",
+            str(self.weights_dir),
+            "--model-config",
+            str(self.model_config_path),
+            f"root_dir={self.data_dir}",
+            f"condition_cache={self.cache_dir}",
+            *steps,
+            *self.overrides,
+        ]
 
     def train_unet(self) -> None:
         began = time.time()
@@ -231,9 +286,16 @@ class Recipe:
         env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
         subprocess.run(command, check=True, env=env)
         summary = json.loads((self.root / "unet_run" / "summary.json").read_text())
-        self._finish("unet", began, command=command[1:], steps=summary["steps"], s_per_step=summary["s_per_step"],
-                     first_loss=summary["first_loss"], last_loss=summary["last_loss"],
-                     checkpoint=summary["checkpoints"][-1] if summary["checkpoints"] else None)
+        self._finish(
+            "unet",
+            began,
+            command=command[1:],
+            steps=summary["steps"],
+            s_per_step=summary["s_per_step"],
+            first_loss=summary["first_loss"],
+            last_loss=summary["last_loss"],
+            checkpoint=summary["checkpoints"][-1] if summary["checkpoints"] else None,
+        )
 
     def finetune_decoder(self) -> None:
         began = time.time()
@@ -241,21 +303,34 @@ class Recipe:
         frames, held_out = self._vae_frames()
         result = finetune_decoder(vae, frames, self.decoder_steps, eval_frames=held_out, seed=self.data_seed)
         result.vae.save_pretrained(ensure_writable_dir(self.root / "vae_decoder"), safe_serialization=True)
-        self._finish("vae_decoder", began, steps=self.decoder_steps, train_seconds=round(result.seconds, 1),
-                     held_out_psnr_db=round(result.psnr_db, 2), latent_std=result.latent_std,
-                     first_loss=result.losses[0], last_loss=result.losses[-1])
+        self._finish(
+            "vae_decoder",
+            began,
+            steps=self.decoder_steps,
+            train_seconds=round(result.seconds, 1),
+            held_out_psnr_db=round(result.psnr_db, 2),
+            latent_std=result.latent_std,
+            first_loss=result.losses[0],
+            last_loss=result.losses[-1],
+        )
 
     def assemble(self) -> None:
         began = time.time()
         # the run's last checkpoint, found under this output folder wherever the recipe is run from: its EMA
         # weights when the run kept them (train_toy_motion does), else the raw ones
         folder = self.root / "unet_run" / "checkpoints" / Path(self.record["stages"]["unet"]["checkpoint"]).name
-        checkpoint = next(f for f in (folder / "unet_ema.safetensors", folder / "unet.safetensors") if f.is_file()).resolve()
+        checkpoint = next(
+            f for f in (folder / "unet_ema.safetensors", folder / "unet.safetensors") if f.is_file()
+        ).resolve()
         archs = json.loads(self.model_config_path.read_text())
-        pipe = VideoComposerPipeline.from_official(self.weights_dir, conditions=list(CONDITIONS), config=archs,
-                                                   unet_file=str(checkpoint))
-        pipe.vae = AutoencoderKL.from_pretrained(self.root / "vae_decoder", local_files_only=True,
-                                                 low_cpu_mem_usage=False).eval().requires_grad_(False)
+        pipe = VideoComposerPipeline.from_official(
+            self.weights_dir, conditions=list(CONDITIONS), config=archs, unet_file=str(checkpoint)
+        )
+        pipe.vae = (
+            AutoencoderKL.from_pretrained(self.root / "vae_decoder", local_files_only=True, low_cpu_mem_usage=False)
+            .eval()
+            .requires_grad_(False)
+        )
         pipe.vae.register_to_config(_name_or_path="vae_decoder")  # the stage's folder, not this machine's path
         sampling = ("num_inference_steps", "guidance_scale", "min_guidance_scale")
         pipe.set_defaults(**{k: v for k, v in SAMPLING_DEFAULTS.items() if k not in sampling})
@@ -263,10 +338,13 @@ class Recipe:
         # empty_caption: the condition dropout trained a dropped caption as a zero context, so that is the model's
         # "no caption", not the text tower's embedding of "" (the reference's inference), which it never saw
         pipe.scheduler_config = SchedulerConfig(
-            scheduler=SCHEDULER, **{k: SAMPLING_DEFAULTS[k] for k in sampling},
-            prediction_type=trained["prediction_type"], zero_terminal_snr=trained["zero_terminal_snr"],
+            scheduler=SCHEDULER,
+            **{k: SAMPLING_DEFAULTS[k] for k in sampling},
+            prediction_type=trained["prediction_type"],
+            zero_terminal_snr=trained["zero_terminal_snr"],
             noise_correlation=trained.get("noise_correlation", 0.0),  # absent from runs that predate the setting
-            empty_caption="zeros")
+            empty_caption="zeros",
+        )
         pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
         # its motion condition was trained on 128-px clips: sources of any size are brought to that scale first
         pipe.motion_settings = MotionSettings("rescaled", synthetic.CLIP_SIZE)
@@ -280,15 +358,23 @@ class Recipe:
     def evaluate(self) -> None:
         began = time.time()
         default = [(SCHEDULER, SAMPLING_DEFAULTS["num_inference_steps"])]
-        jobs = {"main": (_evaluate_job, EVAL_CLIPS, default + [("ddim", 50)], 10),
-                "regression": (_evaluate_job, REGRESSION_CLIPS, default, REGRESSION_CLIPS),
-                "tracks": (_tracks_job, EVAL_CLIPS, default, 10)}
-        held_out_clips(self.root / "eval" / "held_out", EVAL_CLIPS, world=self.world)  # written once, before the workers
+        jobs = {
+            "main": (_evaluate_job, EVAL_CLIPS, default + [("ddim", 50)], 10),
+            "regression": (_evaluate_job, REGRESSION_CLIPS, default, REGRESSION_CLIPS),
+            "tracks": (_tracks_job, EVAL_CLIPS, default, 10),
+        }
+        held_out_clips(
+            self.root / "eval" / "held_out", EVAL_CLIPS, world=self.world
+        )  # written once, before the workers
         # the evaluations are independent: one process each, as many at once as there are threads to spare
         workers = max(1, min(len(jobs), (os.cpu_count() or 1) // torch.get_num_threads()))
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {name: pool.submit(job, str(self.model_dir), str(self.root / "eval"), self.world, *settings,
-                                         torch.get_num_threads()) for name, (job, *settings) in jobs.items()}
+            futures = {
+                name: pool.submit(
+                    job, str(self.model_dir), str(self.root / "eval"), self.world, *settings, torch.get_num_threads()
+                )
+                for name, (job, *settings) in jobs.items()
+            }
             reports = {name: future.result() for name, future in futures.items()}
         write_text(self.root / "metrics_full.json", json.dumps(reports, indent=2) + "\n")
         self._finish("evaluate", began, metrics=metrics_summary(reports))
@@ -296,9 +382,16 @@ class Recipe:
     def run(self, evaluate: bool = False) -> Path:
         """Run every stage not finished yet (:data:`TRAINING_STAGES`, then ``evaluate`` when asked); returns the
         model folder."""
-        methods = {"data": self.make_data, "vae": self.train_vae, "start_weights": self.write_start_weights,
-                   "cache": self.fill_cache, "unet": self.train_unet, "vae_decoder": self.finetune_decoder,
-                   "assemble": self.assemble, "evaluate": self.evaluate}
+        methods = {
+            "data": self.make_data,
+            "vae": self.train_vae,
+            "start_weights": self.write_start_weights,
+            "cache": self.fill_cache,
+            "unet": self.train_unet,
+            "vae_decoder": self.finetune_decoder,
+            "assemble": self.assemble,
+            "evaluate": self.evaluate,
+        }
         for stage in (*TRAINING_STAGES, *(("evaluate",) if evaluate else ())):
             if not self._done(stage):
                 methods[stage]()
@@ -309,20 +402,34 @@ def metrics_summary(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """``metrics.json`` from the ``main``, ``regression`` and (when run) ``tracks`` benchmark reports: the world, the
     default sampler's means on the held-out clips, the reference points, the sampler comparison, the regression
     subset and the ground-truth means (no per-clip values)."""
+
     def means(report: dict[str, Any]) -> dict[str, Any]:
-        return {k: {"means": v["means"], "sampling_seconds": v["sampling_seconds"]} for k, v in report["samplers"].items()}
+        return {
+            k: {"means": v["means"], "sampling_seconds": v["sampling_seconds"]} for k, v in report["samplers"].items()
+        }
 
     key = f"{SCHEDULER}-{SAMPLING_DEFAULTS['num_inference_steps']}"
     report, main = reports["main"], means(reports["main"])
-    summary = {"world": report.get("world", "v1"), "clips": EVAL_CLIPS, "text_clips": report["text_clips"],
-               "guidance_scale": report["guidance_scale"], "min_guidance_scale": report["min_guidance_scale"],
-               "samplers": {key: main[key]}, "reference_points": report["reference_points"]["means"],
-               "comparison": {"clips": EVAL_CLIPS, "samplers": main, **report["comparison"]},
-               "regression_subset": {"clips": REGRESSION_CLIPS, "scheduler": SCHEDULER,
-                                     "steps": SAMPLING_DEFAULTS["num_inference_steps"], **means(reports["regression"])[key]}}
+    summary = {
+        "world": report.get("world", "v1"),
+        "clips": EVAL_CLIPS,
+        "text_clips": report["text_clips"],
+        "guidance_scale": report["guidance_scale"],
+        "min_guidance_scale": report["min_guidance_scale"],
+        "samplers": {key: main[key]},
+        "reference_points": report["reference_points"]["means"],
+        "comparison": {"clips": EVAL_CLIPS, "samplers": main, **report["comparison"]},
+        "regression_subset": {
+            "clips": REGRESSION_CLIPS,
+            "scheduler": SCHEDULER,
+            "steps": SAMPLING_DEFAULTS["num_inference_steps"],
+            **means(reports["regression"])[key],
+        },
+    }
     if "tracks" in reports:
-        summary["tracks"] = {k: reports["tracks"][k] for k in ("clips", "strokes", "text_clips", "min_side", "sampler",
-                                                               "means")}
+        summary["tracks"] = {
+            k: reports["tracks"][k] for k in ("clips", "strokes", "text_clips", "min_side", "sampler", "means")
+        }
     return summary
 
 
@@ -334,15 +441,29 @@ def _worker_pipeline(model_dir: str, threads: int) -> VideoComposerPipeline:
     return pipe
 
 
-def _evaluate_job(model_dir: str, work_dir: str, world: str, clips: int, samplers: list[tuple[str, int]],
-                  batch_size: int, threads: int) -> dict[str, Any]:
+def _evaluate_job(
+    model_dir: str,
+    work_dir: str,
+    world: str,
+    clips: int,
+    samplers: list[tuple[str, int]],
+    batch_size: int,
+    threads: int,
+) -> dict[str, Any]:
     """One held-out codec-vector evaluation in a worker process (see :meth:`Recipe.evaluate`)."""
     pipe = _worker_pipeline(model_dir, threads)
     return evaluate_toy_model(pipe, work_dir, clips, samplers=samplers, batch_size=batch_size, world=world)
 
 
-def _tracks_job(model_dir: str, work_dir: str, world: str, clips: int, samplers: list[tuple[str, int]],
-                batch_size: int, threads: int) -> dict[str, Any]:
+def _tracks_job(
+    model_dir: str,
+    work_dir: str,
+    world: str,
+    clips: int,
+    samplers: list[tuple[str, int]],
+    batch_size: int,
+    threads: int,
+) -> dict[str, Any]:
     """The ground-truth benchmark (the model's default sampler) in a worker process (see :meth:`Recipe.evaluate`)."""
     pipe = _worker_pipeline(model_dir, threads)
     return run_benchmark(pipe, work_dir, clips, batch_size=batch_size, world_name=world)

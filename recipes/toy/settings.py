@@ -2,6 +2,7 @@
 
 Every other module of the recipe reads them from here (the recipe's stages, the benchmark, the card).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,15 @@ NUM_FRAMES, SIZE = 8, 64
 #: Sampling defaults stored in the model's ``model_index.json``. Guidance ramps from 1.0 on frame 0 to 3.0 on the
 #: last frame (``min_guidance_scale``): one scale of 3.0 for every frame pulls frame 0 away from the given first
 #: frame (on validation clips of seed 3001: first-frame PSNR 19.4 dB against 24.3 dB with the ramp).
-SAMPLING_DEFAULTS = {"num_frames": NUM_FRAMES, "height": SIZE, "width": SIZE, "misc_size": SIZE,
-                     "num_inference_steps": 20, "guidance_scale": 3.0, "min_guidance_scale": 1.0}
+SAMPLING_DEFAULTS = {
+    "num_frames": NUM_FRAMES,
+    "height": SIZE,
+    "width": SIZE,
+    "misc_size": SIZE,
+    "num_inference_steps": 20,
+    "guidance_scale": 3.0,
+    "min_guidance_scale": 1.0,
+}
 #: The toy model's default sampler (DPM-Solver++ at 20 steps matches DDIM at 50: see its model card).
 SCHEDULER = "dpmsolver++"
 CONTEXT_DIM = 32
@@ -51,14 +59,28 @@ def toy_architectures() -> dict[str, Any]:
     channels; text tower: a 2-layer, 32-wide OpenCLIP text transformer (frozen, random; its weights are
     fp16 values so that it is stored in half the space) with a minimal image tower.
     """
-    unet = UNetConfig(dim=32, context_dim=CONTEXT_DIM, dim_mult=(1, 2, 2), num_heads=2, head_dim=16, num_res_blocks=1,
-                      attn_scales=(0.5, 0.25), dropout=0.0, temporal_conv_dropout=0.0, stc_dropout=0.0,
-                      video_compositions=("text", "local_image", "motion"), use_checkpoint=False)
-    clip = OpenCLIPConfig(embed_dim=CONTEXT_DIM,
-                          vision_cfg=CLIPVisionConfig(image_size=224, patch_size=32, width=32, layers=1, head_width=16),
-                          text_cfg=CLIPTextConfig(width=CONTEXT_DIM, heads=2, layers=2))
+    unet = UNetConfig(
+        dim=32,
+        context_dim=CONTEXT_DIM,
+        dim_mult=(1, 2, 2),
+        num_heads=2,
+        head_dim=16,
+        num_res_blocks=1,
+        attn_scales=(0.5, 0.25),
+        dropout=0.0,
+        temporal_conv_dropout=0.0,
+        stc_dropout=0.0,
+        video_compositions=("text", "local_image", "motion"),
+        use_checkpoint=False,
+    )
+    clip = OpenCLIPConfig(
+        embed_dim=CONTEXT_DIM,
+        vision_cfg=CLIPVisionConfig(image_size=224, patch_size=32, width=32, layers=1, head_width=16),
+        text_cfg=CLIPTextConfig(width=CONTEXT_DIM, heads=2, layers=2),
+    )
     vae = VAEConfig(ch=32, ch_mult=[1, 2, 2], num_res_blocks=1, resolution=SIZE)
     return {"unet": dataclasses.asdict(unet), "clip": dataclasses.asdict(clip), "vae": dataclasses.asdict(vae)}
+
 
 #: The world of the shipped model's training clips: ``python -m recipes.toy`` reproduces it by default
 #: (``--world v2``, the wider world of :mod:`recipes.toy.synthetic`, trains the next one).

@@ -5,6 +5,7 @@ the object's radius (half its size): :func:`shape_polygons`. The frame renderer 
 :func:`videocomposer.evaluation.truth.polygon_mask` fill them the same way (a pixel is the object's when
 its centre is inside), so a truth file's mask of an object is its drawn pixels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,23 @@ def _unit_polygons(shape: str) -> tuple[np.ndarray, list[np.ndarray]]:
         return np.stack([outer, inner], axis=1).reshape(10, 2), []
     if shape == "cross":
         a = CROSS_ARM
-        return np.array([[-a, -1], [a, -1], [a, -a], [1, -a], [1, a], [a, a], [a, 1], [-a, 1], [-a, a], [-1, a],
-                         [-1, -a], [-a, -a]], dtype=np.float64), []
+        return np.array(
+            [
+                [-a, -1],
+                [a, -1],
+                [a, -a],
+                [1, -a],
+                [1, a],
+                [a, a],
+                [a, 1],
+                [-a, 1],
+                [-a, a],
+                [-1, a],
+                [-1, -a],
+                [-a, -a],
+            ],
+            dtype=np.float64,
+        ), []
     raise ValueError(f"unknown shape {shape!r}; choose from {', '.join(SHAPES)}")
 
 

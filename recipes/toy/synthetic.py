@@ -20,6 +20,7 @@ the clips and a ``clips.csv`` (``video,caption``) in the format
     path, spec = synthetic.clip_file("held_out", 1001, 0, world="v1")
     frames = synthetic.render_clip(spec)                           # uint8 [F, H, W, 3]
 """
+
 from __future__ import annotations
 
 import csv
@@ -68,14 +69,21 @@ def clip_truth(spec: ClipSpec, video: str | os.PathLike) -> ClipTruth:
     return world_module(world_of(spec)).clip_truth(spec, video)
 
 
-def clip_file(folder: str | os.PathLike, seed: int, index: int, world: str = DEFAULT_WORLD,
-              **options: Any) -> tuple[Path, ClipSpec]:
+def clip_file(
+    folder: str | os.PathLike, seed: int, index: int, world: str = DEFAULT_WORLD, **options: Any
+) -> tuple[Path, ClipSpec]:
     """Clip ``index`` of ``seed`` written into ``folder`` with its truth file (each unless it exists); its path and spec."""
     return world_module(world).clip_file(folder, seed, index, **options)
 
 
-def write_dataset(folder: str | os.PathLike, num_clips: int, seed: int, world: str = DEFAULT_WORLD,
-                  first_index: int = 0, **options: Any) -> Path:
+def write_dataset(
+    folder: str | os.PathLike,
+    num_clips: int,
+    seed: int,
+    world: str = DEFAULT_WORLD,
+    first_index: int = 0,
+    **options: Any,
+) -> Path:
     """Write clips ``first_index .. first_index + num_clips - 1`` of dataset ``seed`` as ``folder/clips/<seed>_<index>.*``
     (with their truth files) and ``folder/clips.csv`` (``video,caption``); returns the CSV path.
 

@@ -14,6 +14,7 @@ latents stays valid (the toy recipe runs it after, or beside, the UNet stage).
 The latent scale (Stable Diffusion's 0.18215) is measured afterwards: ``1 / std`` of the posterior
 samples, so the diffusion model sees unit-variance latents as SD's UNet does.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,9 +79,16 @@ def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters: list
     return loss.item()
 
 
-def finetune_decoder(vae: AutoencoderKL, frames: torch.Tensor, steps: int, batch_size: int = 8,
-                     learning_rate: float = 5e-4, seed: int = 0, eval_frames: torch.Tensor | None = None,
-                     log_every: int = 100) -> VAETrainResult:
+def finetune_decoder(
+    vae: AutoencoderKL,
+    frames: torch.Tensor,
+    steps: int,
+    batch_size: int = 8,
+    learning_rate: float = 5e-4,
+    seed: int = 0,
+    eval_frames: torch.Tensor | None = None,
+    log_every: int = 100,
+) -> VAETrainResult:
     """Train ``vae``'s decoder (``post_quant_conv`` + ``decoder``) on posterior samples of its frozen encoder.
 
     The encoder, hence the latent space and its scale, is unchanged. Loss L1 + MSE, AdamW, cosine rate.
@@ -107,8 +115,11 @@ def finetune_decoder(vae: AutoencoderKL, frames: torch.Tensor, steps: int, batch
         loss = F.l1_loss(recon, x) + F.mse_loss(recon, x)
         losses.append(_step(optimizer, loss, trainable))
         if log_every and (step + 1) % log_every == 0:
-            print(f"decoder step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.4f} "
-                  f"{time.perf_counter() - began:.0f} s", flush=True)
+            print(
+                f"decoder step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.4f} "
+                f"{time.perf_counter() - began:.0f} s",
+                flush=True,
+            )
     seconds = time.perf_counter() - began
     psnr, std = evaluate_vae(vae, frames if eval_frames is None else eval_frames)
     return VAETrainResult(vae.eval().requires_grad_(False), losses, seconds, psnr, std)
@@ -128,9 +139,18 @@ def evaluate_vae(vae: AutoencoderKL, frames: torch.Tensor, batch: int = 16) -> t
     return sum(scores) / len(frames), float(torch.cat(samples).std())
 
 
-def train_vae(config: VAEConfig, frames: torch.Tensor, steps: int, batch_size: int = 8, learning_rate: float = 1e-3,
-              kl_weight: float = 1e-6, seed: int = 0, eval_frames: torch.Tensor | None = None,
-              crop: int | None = 64, log_every: int = 100) -> VAETrainResult:
+def train_vae(
+    config: VAEConfig,
+    frames: torch.Tensor,
+    steps: int,
+    batch_size: int = 8,
+    learning_rate: float = 1e-3,
+    kl_weight: float = 1e-6,
+    seed: int = 0,
+    eval_frames: torch.Tensor | None = None,
+    crop: int | None = 64,
+    log_every: int = 100,
+) -> VAETrainResult:
     """Train a fresh ``AutoencoderKL(config)`` on ``frames`` (uint8 ``[N, 3, H, W]``) for ``steps`` steps.
 
     ``crop``: train on random ``crop × crop`` patches (the network is convolutional; 4x cheaper than whole
@@ -151,7 +171,7 @@ def train_vae(config: VAEConfig, frames: torch.Tensor, steps: int, batch_size: i
         x = _to_unit(frames[torch.randint(len(frames), (batch_size,), generator=gen)])
         if crop is not None and crop < min(x.shape[-2:]):
             top, left = (int(torch.randint(s - crop + 1, (), generator=gen)) for s in x.shape[-2:])
-            x = x[..., top:top + crop, left:left + crop]
+            x = x[..., top : top + crop, left : left + crop]
         if torch.rand((), generator=gen) < 0.5:  # horizontal flips: free variety for a small dataset
             x = x.flip(-1)
         posterior = vae.encode(x).latent_dist
@@ -160,8 +180,11 @@ def train_vae(config: VAEConfig, frames: torch.Tensor, steps: int, batch_size: i
         loss = F.l1_loss(recon, x) + F.mse_loss(recon, x) + kl_weight * posterior.kl().mean()
         losses.append(_step(optimizer, loss, list(vae.parameters())))
         if log_every and (step + 1) % log_every == 0:
-            print(f"vae step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.4f} lr {lr:.2e} "
-                  f"{time.perf_counter() - began:.0f} s", flush=True)
+            print(
+                f"vae step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.4f} lr {lr:.2e} "
+                f"{time.perf_counter() - began:.0f} s",
+                flush=True,
+            )
     seconds = time.perf_counter() - began
     psnr, std = evaluate_vae(vae, frames if eval_frames is None else eval_frames)
     return VAETrainResult(vae.eval().requires_grad_(False), losses, seconds, psnr, std)

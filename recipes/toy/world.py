@@ -28,6 +28,7 @@ sampled frames are every ``stride``-th written frame, evenly spaced: a **step** 
 speeds are set per step, so the motion between sampled frames is the same at every frame rate (the written
 frames in between move by ``1 / stride`` of a step).
 """
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,13 @@ from .shapes import SHAPES, shape_polygons
 #: Frame rate → the (written frames, stride) plans it is written with: the trainer's re-encode keeps every
 #: ``stride``-th frame, 16-17 sampled frames in all (module docstring).
 FRAME_PLANS: dict[int, tuple[tuple[int, int], ...]] = {
-    8: ((17, 1), (40, 2)), 12: ((17, 1), (36, 2)), 16: ((17, 1), (34, 2)), 24: ((34, 2), (50, 3)), 25: ((85, 5),),
-    30: ((34, 2), (50, 3))}
+    8: ((17, 1), (40, 2)),
+    12: ((17, 1), (36, 2)),
+    16: ((17, 1), (34, 2)),
+    24: ((34, 2), (50, 3)),
+    25: ((85, 5),),
+    30: ((34, 2), (50, 3)),
+}
 #: Sampling weights of the frame rates, the short sides (px), the aspect ratios (long:short) and the codecs.
 FPS_WEIGHTS = {8: 1.0, 12: 1.0, 16: 1.0, 24: 2.0, 25: 1.0, 30: 2.0}
 SHORT_SIDES = {128: 4.0, 176: 1.0, 240: 2.0, 256: 2.0, 360: 2.0, 480: 1.0, 720: 1.0}
@@ -168,10 +174,20 @@ def sample_background(rng: np.random.Generator) -> BackgroundSpec:
         second = tuple(int(v) for v in np.clip(np.array(first) + rng.normal(0, 20, 3), 0, 255).round())
     else:
         second = sample_colour(rng)
-    scale = {"radial": rng.uniform(0.5, 1.0), "stripes": rng.uniform(0.06, 0.3), "checker": rng.uniform(0.05, 0.2),
-             "noise": rng.uniform(0.06, 0.25)}.get(kind, 0.2)
-    return BackgroundSpec(kind, (first, second), angle=float(rng.uniform(0, np.pi)), scale=float(scale),
-                          centre=tuple(float(c) for c in rng.uniform(0.2, 0.8, 2)), seed=int(rng.integers(2**31)))
+    scale = {
+        "radial": rng.uniform(0.5, 1.0),
+        "stripes": rng.uniform(0.06, 0.3),
+        "checker": rng.uniform(0.05, 0.2),
+        "noise": rng.uniform(0.06, 0.25),
+    }.get(kind, 0.2)
+    return BackgroundSpec(
+        kind,
+        (first, second),
+        angle=float(rng.uniform(0, np.pi)),
+        scale=float(scale),
+        centre=tuple(float(c) for c in rng.uniform(0.2, 0.8, 2)),
+        seed=int(rng.integers(2**31)),
+    )
 
 
 def _object_colours(rng: np.random.Generator, background: BackgroundSpec, count: int) -> list[RGB] | None:
@@ -184,7 +200,9 @@ def _object_colours(rng: np.random.Generator, background: BackgroundSpec, count:
         if len(colours) == count or not free:
             break
         rgb = sample_colour(rng, str(rng.choice(free)))
-        if delta_e(mixes, rgb).min() >= BACKGROUND_CONTRAST and all(delta_e(c, rgb) >= OBJECT_CONTRAST for c in colours):
+        if delta_e(mixes, rgb).min() >= BACKGROUND_CONTRAST and all(
+            delta_e(c, rgb) >= OBJECT_CONTRAST for c in colours
+        ):
             colours.append(rgb)
             taken.add(colour_name(rgb))
     return colours if len(colours) == count else None
@@ -203,7 +221,9 @@ def _frame_format(rng: np.random.Generator, min_side: int, max_side: int) -> tup
     return width, height, fps, num_frames, stride
 
 
-def sample_clip_spec(seed: int, index: int, *, max_objects: int = 3, min_side: int = 128, max_side: int = 720) -> ClipSpec:
+def sample_clip_spec(
+    seed: int, index: int, *, max_objects: int = 3, min_side: int = 128, max_side: int = 720
+) -> ClipSpec:
     """The clip ``index`` of the dataset ``seed`` (a pure function of its arguments; module docstring).
 
     ``max_objects``: at most this many objects; ``min_side`` / ``max_side``: the short sides drawn from.
@@ -220,9 +240,10 @@ def sample_clip_spec(seed: int, index: int, *, max_objects: int = 3, min_side: i
             break
     steps = np.arange(num_frames) / stride
     radii = sorted(rng.uniform(*OBJECT_SIZE, size=count), reverse=True)
-    objects = tuple(ObjectSpec(str(rng.choice(SHAPES)), colour, float(r),
-                               sample_path(rng, str(rng.choice(PATHS)), float(r), steps))
-                    for colour, r in zip(colours, radii))
+    objects = tuple(
+        ObjectSpec(str(rng.choice(SHAPES)), colour, float(r), sample_path(rng, str(rng.choice(PATHS)), float(r), steps))
+        for colour, r in zip(colours, radii)
+    )
     return ClipSpec(seed, index, width, height, fps, num_frames, stride, codec, background, objects)
 
 
@@ -253,18 +274,48 @@ def clip_truth(spec: ClipSpec, video: str | os.PathLike) -> ClipTruth:
     objects = []
     for i, obj in enumerate(spec.objects):
         geometry = [mask_geometry(masks[i]) for masks in per_frame]
-        visible = [(masks[i] & ~np.any(masks[:i], axis=0)).sum() / max(1, masks[i].sum()) if i else 1.0
-                   for masks in per_frame]
+        visible = [
+            (masks[i] & ~np.any(masks[:i], axis=0)).sum() / max(1, masks[i].sum()) if i else 1.0 for masks in per_frame
+        ]
         outline, holes = spec.polygons(i)
-        objects.append(ObjectTruth(obj.shape, obj.colour, obj.colour_name, obj.path.kind, outline, holes, spec.centres(i),
-                                   np.stack([g[0] for g in geometry]), np.stack([g[1] for g in geometry]),
-                                   np.array(visible, dtype=np.float64)))
-    background = {"kind": spec.background.kind, "colours": [list(c) for c in spec.background.colours],
-                  "names": [colour_name(c) for c in spec.background.colours]}
-    generator = {"name": "recipes.toy", "world": "v2", "seed": spec.seed, "index": spec.index, "codec": spec.codec,
-                 "stride": spec.stride}
-    return ClipTruth(os.fspath(video), spec.width, spec.height, float(spec.fps), spec.num_frames, spec.caption,
-                     background, objects, generator)
+        objects.append(
+            ObjectTruth(
+                obj.shape,
+                obj.colour,
+                obj.colour_name,
+                obj.path.kind,
+                outline,
+                holes,
+                spec.centres(i),
+                np.stack([g[0] for g in geometry]),
+                np.stack([g[1] for g in geometry]),
+                np.array(visible, dtype=np.float64),
+            )
+        )
+    background = {
+        "kind": spec.background.kind,
+        "colours": [list(c) for c in spec.background.colours],
+        "names": [colour_name(c) for c in spec.background.colours],
+    }
+    generator = {
+        "name": "recipes.toy",
+        "world": "v2",
+        "seed": spec.seed,
+        "index": spec.index,
+        "codec": spec.codec,
+        "stride": spec.stride,
+    }
+    return ClipTruth(
+        os.fspath(video),
+        spec.width,
+        spec.height,
+        float(spec.fps),
+        spec.num_frames,
+        spec.caption,
+        background,
+        objects,
+        generator,
+    )
 
 
 def clip_file(folder: str | os.PathLike, seed: int, index: int, **options: int) -> tuple[Path, ClipSpec]:
@@ -279,10 +330,16 @@ def clip_file(folder: str | os.PathLike, seed: int, index: int, **options: int) 
     path = Path(folder) / f"{seed}_{index:06d}.{CODECS[spec.codec].extension}"
     if truth_path(path).is_file():
         written = read_truth(truth_path(path))
-        if (written.caption, written.width, written.height, written.num_frames) != \
-                (spec.caption, spec.width, spec.height, spec.num_frames):
-            raise FileExistsError(f"{path} was drawn with other options than {options or 'the defaults'}: write the "
-                                  "clips into another folder")
+        if (written.caption, written.width, written.height, written.num_frames) != (
+            spec.caption,
+            spec.width,
+            spec.height,
+            spec.num_frames,
+        ):
+            raise FileExistsError(
+                f"{path} was drawn with other options than {options or 'the defaults'}: write the "
+                "clips into another folder"
+            )
     if not path.is_file():
         write_clip(path, render_clip(spec), spec.fps, spec.codec)
     if not truth_path(path).is_file():

@@ -17,6 +17,7 @@ frames at it) keeps every frame once: the motion vectors of the MPEG-4 re-encode
 motion between consecutive drawn frames. :func:`clip_truth` gives a clip's ground truth
 (:mod:`videocomposer.evaluation.truth`).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,12 +35,20 @@ from videocomposer.video.writer import write_mp4
 
 #: Object colours (name → RGB). Distinct hues so the dominant colour of a generated object can be named.
 OBJECT_COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (220, 40, 40), "green": (40, 190, 60), "blue": (50, 90, 235), "yellow": (240, 220, 40),
-    "purple": (160, 60, 210), "orange": (245, 140, 30), "white": (240, 240, 240),
+    "red": (220, 40, 40),
+    "green": (40, 190, 60),
+    "blue": (50, 90, 235),
+    "yellow": (240, 220, 40),
+    "purple": (160, 60, 210),
+    "orange": (245, 140, 30),
+    "white": (240, 240, 240),
 }
 #: Background colours (name → RGB), darker or greyer than every object colour.
 BACKGROUND_COLOURS: dict[str, tuple[int, int, int]] = {
-    "black": (20, 20, 20), "gray": (110, 110, 110), "brown": (100, 65, 35), "teal": (20, 100, 100),
+    "black": (20, 20, 20),
+    "gray": (110, 110, 110),
+    "brown": (100, 65, 35),
+    "teal": (20, 100, 100),
     "navy": (20, 30, 90),
 }
 SHAPES = ("circle", "square", "triangle")
@@ -133,8 +142,9 @@ def clip_caption(spec: ClipSpec) -> str:
     return f"{joined} over a {spec.background} background"
 
 
-def sample_clip_spec(seed: int, index: int, num_frames: int = CLIP_FRAMES, size: int = CLIP_SIZE,
-                     max_shapes: int = 3) -> ClipSpec:
+def sample_clip_spec(
+    seed: int, index: int, num_frames: int = CLIP_FRAMES, size: int = CLIP_SIZE, max_shapes: int = 3
+) -> ClipSpec:
     """The clip ``index`` of the dataset with ``seed`` (a pure function of its arguments).
 
     Shapes: 1 to ``max_shapes`` (half the clips have one), distinct colours, half-size 14-26 px at 128 px
@@ -157,8 +167,21 @@ def sample_clip_spec(seed: int, index: int, num_frames: int = CLIP_FRAMES, size:
             omega = speed / arc_radius * (1 if rng.random() < 0.5 else -1)
             cx = rng.uniform(margin + arc_radius, size - margin - arc_radius)
             cy = rng.uniform(margin + arc_radius, size - margin - arc_radius)
-            shapes.append(ShapeSpec(str(rng.choice(SHAPES)), str(colour), radius, path, cx, cy, 0.0, 0.0, arc_radius,
-                                    rng.uniform(0, 2 * math.pi), omega))
+            shapes.append(
+                ShapeSpec(
+                    str(rng.choice(SHAPES)),
+                    str(colour),
+                    radius,
+                    path,
+                    cx,
+                    cy,
+                    0.0,
+                    0.0,
+                    arc_radius,
+                    rng.uniform(0, 2 * math.pi),
+                    omega,
+                )
+            )
             continue
         if path == "line":  # start so that the whole path stays inside the frame
             travel_x, travel_y = vx * (num_frames - 1), vy * (num_frames - 1)
@@ -174,8 +197,15 @@ def sample_clip_spec(seed: int, index: int, num_frames: int = CLIP_FRAMES, size:
         else:
             x0, y0 = rng.uniform(margin, size - margin), rng.uniform(margin, size - margin)
         shapes.append(ShapeSpec(str(rng.choice(SHAPES)), str(colour), radius, path, x0, y0, vx, vy))
-    return ClipSpec(seed, index, str(rng.choice(list(BACKGROUND_COLOURS))), str(rng.choice(TEXTURES)), tuple(shapes),
-                    num_frames, size)
+    return ClipSpec(
+        seed,
+        index,
+        str(rng.choice(list(BACKGROUND_COLOURS))),
+        str(rng.choice(TEXTURES)),
+        tuple(shapes),
+        num_frames,
+        size,
+    )
 
 
 def render_background(spec: ClipSpec) -> np.ndarray:
@@ -259,18 +289,47 @@ def clip_truth(spec: ClipSpec, video: str | os.PathLike) -> ClipTruth:
         geometry = [mask_geometry(silhouette(spec, f, i)) for f in range(spec.num_frames)]
         visible = [object_mask(spec, f, i).sum() / max(1, silhouette(spec, f, i).sum()) for f in range(spec.num_frames)]
         rgb = OBJECT_COLOURS[shape.colour]
-        objects.append(ObjectTruth(shape.shape, rgb, colour_name(rgb), shape.path, _outline(shape), [],
-                                   shape.positions(spec.num_frames, spec.size) + 0.5, np.stack([g[0] for g in geometry]),
-                                   np.stack([g[1] for g in geometry]), np.array(visible, dtype=np.float64)))
+        objects.append(
+            ObjectTruth(
+                shape.shape,
+                rgb,
+                colour_name(rgb),
+                shape.path,
+                _outline(shape),
+                [],
+                shape.positions(spec.num_frames, spec.size) + 0.5,
+                np.stack([g[0] for g in geometry]),
+                np.stack([g[1] for g in geometry]),
+                np.array(visible, dtype=np.float64),
+            )
+        )
     rgb = BACKGROUND_COLOURS[spec.background]
-    background = {"kind": "solid" if spec.texture == "plain" else spec.texture, "colours": [list(rgb), list(rgb)],
-                  "names": [colour_name(rgb)] * 2}
-    return ClipTruth(os.fspath(video), spec.size, spec.size, float(CLIP_FPS), spec.num_frames, spec.caption, background,
-                     objects, {"name": "recipes.toy", "world": "v1", "seed": spec.seed, "index": spec.index})
+    background = {
+        "kind": "solid" if spec.texture == "plain" else spec.texture,
+        "colours": [list(rgb), list(rgb)],
+        "names": [colour_name(rgb)] * 2,
+    }
+    return ClipTruth(
+        os.fspath(video),
+        spec.size,
+        spec.size,
+        float(CLIP_FPS),
+        spec.num_frames,
+        spec.caption,
+        background,
+        objects,
+        {"name": "recipes.toy", "world": "v1", "seed": spec.seed, "index": spec.index},
+    )
 
 
-def clip_file(folder: str | os.PathLike, seed: int, index: int, num_frames: int = CLIP_FRAMES, size: int = CLIP_SIZE,
-              max_shapes: int = 3) -> tuple[Path, ClipSpec]:
+def clip_file(
+    folder: str | os.PathLike,
+    seed: int,
+    index: int,
+    num_frames: int = CLIP_FRAMES,
+    size: int = CLIP_SIZE,
+    max_shapes: int = 3,
+) -> tuple[Path, ClipSpec]:
     """Clip ``index`` of ``seed`` as ``folder/<seed>_<index>.mp4`` and its truth file ``<seed>_<index>.truth.json``
     (each written unless it exists), and its spec.
 

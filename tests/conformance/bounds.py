@@ -4,6 +4,7 @@ bounds" (``../shared/fixtures/reference/README.md``). A changed bound is a chang
 Bounds are max abs differences unless the name says otherwise. They are the README's; never loosen
 one to make a test pass: find the difference instead.
 """
+
 from __future__ import annotations
 
 BOUNDS: dict[str, float] = {
@@ -39,6 +40,7 @@ def toy_sampler_bound(num_steps: int) -> float:
     if num_steps <= TOY_SAMPLER_SHORT_RUN_STEPS:
         return TOY_SAMPLER_SHORT_RUN_BOUND
     return TOY_SAMPLER_LONG_RUN_BOUND
+
 
 # Where each bound stands in the README's table: (fixture column, a phrase of the tensor column).
 README_ROWS: dict[str, tuple[str, str]] = {

@@ -3,6 +3,7 @@
 Everything (weights file names, MiDaS config, seeds, normalisation constants) comes from the
 fixture folder's config.json and tensor keys; bounds are the fixture README's.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,12 +18,7 @@ from safetensors import safe_open
 
 from videocomposer.annotators.depth import DEPTH_STD, extract_depth, midas_to_depth
 from videocomposer.annotators.midas import MiDaS, MidasConfig
-from videocomposer.annotators.pidinet import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    PiDiNet,
-    convert_pixel_difference_state_dict,
-)
+from videocomposer.annotators.pidinet import IMAGENET_MEAN, IMAGENET_STD, PiDiNet, convert_pixel_difference_state_dict
 from videocomposer.annotators.sketch import SKETCH_MEAN, SKETCH_STD, SketchCleaner, extract_sketch
 from videocomposer.checkpoints import OFFICIAL_FILES, load_strict, strip_prefixes
 

@@ -3,6 +3,7 @@
 Sizes, chunk sizes, seed and the config come from ``config.json``; bounds are the fixture README's
 (``bounds.py``).
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,13 @@ def vae(family):
 
 def test_official_layout_loads_on_meta(family):
     """The official ddconfig builds (shapes only) and the official key layout converts onto it completely."""
-    config = VAEConfig.from_dict({"ddconfig": family.config["official_ddconfig"], "embed_dim": family.config["embed_dim"],
-                                  "scale_factor": family.config["scale_factor"]})
+    config = VAEConfig.from_dict(
+        {
+            "ddconfig": family.config["official_ddconfig"],
+            "embed_dim": family.config["embed_dim"],
+            "scale_factor": family.config["scale_factor"],
+        }
+    )
     assert config == VAEConfig.official()
     layout = json.loads(family.file("official_state_dict_layout.json").read_text())["tensors"]
     checkpoint = {f"first_stage_model.{k}": torch.empty(v["shape"], device="meta") for k, v in layout.items()}

@@ -1,4 +1,5 @@
 """The bounds table (``bounds.py``) mirrors the fixture README's "Recommended acceptance bounds"."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,11 @@ def _readme_rows() -> list[list[str]]:
     readme = reference_root() / "README.md"
     if not readme.is_file():
         pytest.skip(f"reference fixtures not found: {readme} (set VC_REFERENCE_FIXTURES to a fixture folder)")
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in readme.read_text().splitlines() if line.startswith("| ")]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in readme.read_text().splitlines()
+        if line.startswith("| ")
+    ]
     return [row for row in rows if len(row) >= 5]
 
 

@@ -3,6 +3,7 @@
 Everything (model size, captions, image size, tensors) comes from ``clip/config.json`` and
 ``io.safetensors``; bounds are the fixture README's (tokens exact, embeddings in ``bounds.py``).
 """
+
 from __future__ import annotations
 
 import json
@@ -52,7 +53,9 @@ def _check(name: str, ours: torch.Tensor, expected: torch.Tensor, bound: float =
 def test_tokens_exact(family, io, tokenizer):
     tokens = tokenizer(family.config["captions"])
     assert tokens.dtype == io["tokens"].dtype == torch.int64
-    mismatched = [c for c, ours, ref in zip(family.config["captions"], tokens, io["tokens"]) if not torch.equal(ours, ref)]
+    mismatched = [
+        c for c, ours, ref in zip(family.config["captions"], tokens, io["tokens"]) if not torch.equal(ours, ref)
+    ]
     assert tokens.shape == io["tokens"].shape and not mismatched, f"captions tokenized differently: {mismatched}"
 
 
@@ -73,7 +76,9 @@ def test_text_pooled_projected(io, model):
 
 
 @torch.no_grad()
-@pytest.mark.parametrize("image_key, embedding_key", [("style_uint8", "style_embedding"), ("ref_uint8", "ref_embedding")])
+@pytest.mark.parametrize(
+    "image_key, embedding_key", [("style_uint8", "style_embedding"), ("ref_uint8", "ref_embedding")]
+)
 def test_image_embedding(io, model, image_key, embedding_key):
     pixels = normalize_pixels(io[image_key]).unsqueeze(0)  # [1, 3, S, S]
     _check(embedding_key, model.encode_image_context(pixels), io[embedding_key])

@@ -3,6 +3,7 @@
 Everything (run names, guidances, step counts, guide scale, toy constants) comes from the fixture's
 ``config.json`` and tensor keys. Bounds are the fixture README's.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,9 @@ from .bounds import BOUNDS, toy_sampler_bound
 DIFFUSION = family_config("diffusion")
 SCHEDULE_KEYS = family_keys("diffusion", "schedule.safetensors")
 DDIM_RUNS = DIFFUSION.get("ddim", {}).get("runs", [])
-TOY_RUNS = [k[: -len(".x_final")] for k in family_keys("diffusion", "toy_sampler.safetensors") if k.endswith(".x_final")]
+TOY_RUNS = [
+    k[: -len(".x_final")] for k in family_keys("diffusion", "toy_sampler.safetensors") if k.endswith(".x_final")
+]
 
 
 def schedule_from_config(config: dict) -> NoiseSchedule:
@@ -30,7 +33,9 @@ def schedule_from_config(config: dict) -> NoiseSchedule:
     start = re.search(r"init_beta=([0-9.eE+-]+)", text)
     end = re.search(r"last_beta=([0-9.eE+-]+)", text)
     assert "linear_sd" in text and start and end, f"unexpected schedule description: {text!r}"
-    return NoiseSchedule.linear_sd(config["diffusion_ctor"]["num_timesteps"], float(start.group(1)), float(end.group(1)))
+    return NoiseSchedule.linear_sd(
+        config["diffusion_ctor"]["num_timesteps"], float(start.group(1)), float(end.group(1))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +107,22 @@ def test_guided_ddim_run(schedule, diffusion, tiny_unet, run):
     model, inputs = tiny_unet
     cfg = diffusion.config["ddim"]
     f = diffusion.tensors("ddim.safetensors")
-    cond, uncond = make_guidance_kwargs(inputs, inputs["zero_y"], run["cond_keys"], unconditional_rules(run["cond_keys"]))
+    cond, uncond = make_guidance_kwargs(
+        inputs, inputs["zero_y"], run["cond_keys"], unconditional_rules(run["cond_keys"])
+    )
     steps = []
-    x_final = sample(model, f["xT"], cond, uncond, guidance_scale=cfg["guide_scale"], num_steps=cfg["ddim_timesteps"],
-                     schedule=schedule, eta=cfg["eta"], batched_cfg=False,
-                     callback=lambda i, t, x: steps.append((i, t, x.clone())))
+    x_final = sample(
+        model,
+        f["xT"],
+        cond,
+        uncond,
+        guidance_scale=cfg["guide_scale"],
+        num_steps=cfg["ddim_timesteps"],
+        schedule=schedule,
+        eta=cfg["eta"],
+        batched_cfg=False,
+        callback=lambda i, t, x: steps.append((i, t, x.clone())),
+    )
 
     expected_t = f[f"{run['name']}.timesteps"]
     assert [t for _, t, _ in steps] == expected_t.tolist() == run["timesteps"]
@@ -129,7 +145,10 @@ def toy_settings(config: dict) -> tuple[list[dict], float]:
     """``([guided cond, guided uncond, unguided], guide_scale)`` parsed from ``config['toy_model']``."""
     text = config["toy_model"]
     number = r"([-+0-9.eE]+)"
-    kwargs = [dict(s=float(s), c=float(c)) for s, c in re.findall(rf"\{{\s*s\s*:\s*{number}\s*,\s*c\s*:\s*{number}\s*\}}", text)]
+    kwargs = [
+        dict(s=float(s), c=float(c))
+        for s, c in re.findall(rf"\{{\s*s\s*:\s*{number}\s*,\s*c\s*:\s*{number}\s*\}}", text)
+    ]
     scale = re.search(rf"guide_scale\s*=\s*{number}", text)
     assert len(kwargs) == 3 and scale, f"unexpected toy_model description: {text!r}"
     return kwargs, float(scale.group(1))
@@ -139,7 +158,9 @@ def ddim_steps_for(timesteps: list[int], num_train_timesteps: int) -> int:
     """The ``ddim_timesteps`` argument that yields this timestep list. Not always its length: the
     reference strides by ``T // S``, so e.g. S = 3 gives 4 timesteps; every S with the same list has
     the same stride, hence the same sampler."""
-    matching = [s for s in range(1, num_train_timesteps + 1) if ddim_timesteps(s, num_train_timesteps).tolist() == timesteps]
+    matching = [
+        s for s in range(1, num_train_timesteps + 1) if ddim_timesteps(s, num_train_timesteps).tolist() == timesteps
+    ]
     assert matching, f"no DDIM step count gives the timesteps {timesteps}"
     return matching[0]
 
@@ -154,9 +175,16 @@ def test_toy_sampler_run(schedule, diffusion, run):
     (timesteps,) = step_lists.values()
 
     seen = []
-    x_final = sample(toy_model, f["xT"], cond if guided else unguided, uncond if guided else None,
-                     guidance_scale=scale if guided else None, num_steps=ddim_steps_for(timesteps, schedule.num_timesteps),
-                     schedule=schedule, callback=lambda i, t, x: seen.append(t))
+    x_final = sample(
+        toy_model,
+        f["xT"],
+        cond if guided else unguided,
+        uncond if guided else None,
+        guidance_scale=scale if guided else None,
+        num_steps=ddim_steps_for(timesteps, schedule.num_timesteps),
+        schedule=schedule,
+        callback=lambda i, t, x: seen.append(t),
+    )
     assert seen == timesteps
     if f"{run}.timesteps" in f:
         assert f[f"{run}.timesteps"].tolist() == timesteps

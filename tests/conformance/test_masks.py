@@ -3,6 +3,7 @@
 Generators, arguments and seeds come from ``masks/config.json``; each mask's tensor key is named after
 its generator in ``masks.safetensors`` (the n-th case of a generator owns its n-th key).
 """
+
 from __future__ import annotations
 
 import numpy as np

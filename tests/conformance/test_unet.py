@@ -4,6 +4,7 @@ Everything (model size, weights file, inputs, the case list and each case's kwar
 fixture folder's ``config.json`` and tensor files, so the same tests run on any fixture variant.
 Run with ``-s`` to see the per-case max error (also recorded as the ``max_abs_error`` property).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,10 @@ def _case_kwargs(description: dict[str, str], inputs: dict[str, torch.Tensor], b
         elif repeat:
             kwargs[kwarg] = inputs[repeat.group(1)].repeat(batch, 1, 1)
         else:
-            pytest.fail(f"config.json case kwarg {kwarg}={expr!r}: unknown form (expected an input name, "
-                        f"'zeros_like(<input>)' or '<input>.repeat(B, 1, 1)')")
+            pytest.fail(
+                f"config.json case kwarg {kwarg}={expr!r}: unknown form (expected an input name, "
+                f"'zeros_like(<input>)' or '<input>.repeat(B, 1, 1)')"
+            )
     return kwargs
 
 
@@ -83,8 +86,10 @@ def test_output_matches_reference(output_key, family, inputs, outputs, model, re
     assert eps.shape == expected.shape
     err = (eps - expected).abs().max().item()
     record_property("max_abs_error", err)
-    print(f"\n[unet] {output_key}: max abs error {err:.3e} (bound {MAX_ABS_BOUND:.0e}; "
-          f"reference fp32 vs fp64 {case.get('fp32_vs_fp64_maxabs', float('nan')):.1e})")
+    print(
+        f"\n[unet] {output_key}: max abs error {err:.3e} (bound {MAX_ABS_BOUND:.0e}; "
+        f"reference fp32 vs fp64 {case.get('fp32_vs_fp64_maxabs', float('nan')):.1e})"
+    )
     assert err <= MAX_ABS_BOUND
 
 

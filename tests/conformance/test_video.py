@@ -4,6 +4,7 @@ Everything (file names, seed, sizes, frame count, fps branch) comes from ``video
 the tensor keys. Bounds are the fixture README's: uint8 images and raw vectors exact, ``mv_data``
 as in ``bounds.py``.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The toy model's card: the shipped MODEL_CARD.md is the template filled from the model folder's records, in
 the usual model-card structure, with the figures of metrics.json and commands that parse; the install stage writes it with the model."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The demo's packaged inputs are what the recipe's demo stage writes: the same scene, drawn the same way."""
+
 from __future__ import annotations
 
 import json

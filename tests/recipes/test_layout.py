@@ -1,4 +1,5 @@
 """The recipes' code keeps the project's habits: short functions and no import cycle among its modules."""
+
 from __future__ import annotations
 
 import ast
@@ -18,9 +19,12 @@ def _modules() -> dict[str, tuple[ast.Module, bool]]:
 
 
 def test_no_function_is_longer_than_60_lines():
-    long = [f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines" for name, (tree, _) in _modules().items()
-            for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.end_lineno - node.lineno + 1 > 60]
+    long = [
+        f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+        for name, (tree, _) in _modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60
+    ]
     assert not long
 
 
@@ -31,7 +35,7 @@ def _imports(name: str, tree: ast.Module, is_package: bool, known: set[str]) -> 
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level:  # relative: the package ``level - 1`` steps up, then the module named
-                base = ".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else []))
+                base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
             else:
                 base = node.module
             found |= {base} | {f"{base}.{a.name}" for a in node.names}

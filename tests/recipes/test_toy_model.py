@@ -1,5 +1,6 @@
 """The built-in toy model: it ships, loads with the size its recipe sets, keeps the measured metrics of its
 model card, and the recipe that made it trains from scratch."""
+
 from __future__ import annotations
 
 import csv
@@ -50,8 +51,14 @@ def test_the_pipeline_takes_its_size_from_the_model(pipe, tmp_path):
     first = synthetic.render_clip(synthetic.ClipSpec(**{**spec.__dict__, "num_frames": 1}))[0]
     from PIL import Image
 
-    out = pipe(spec.caption, video=tmp_path / "clip.mp4", image=Image.fromarray(first), num_inference_steps=2,
-               generator=torch.Generator().manual_seed(0), output_type="np")
+    out = pipe(
+        spec.caption,
+        video=tmp_path / "clip.mp4",
+        image=Image.fromarray(first),
+        num_inference_steps=2,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+    )
     assert out.frames.shape == (1, NUM_FRAMES, SIZE, SIZE, 3)
     assert pipe.defaults["num_frames"] == NUM_FRAMES and pipe.scheduler == "dpmsolver++"
     assert pipe.empty_caption == "zeros" and not pipe.unet.empty_caption().any()  # as its training dropped captions
@@ -62,8 +69,14 @@ def test_held_out_metrics_stay_at_the_model_cards_figures(pipe, card_metrics, tm
     """The regression subset (the first held-out clips, same noise) regenerated here against the values the
     recipe measured when it built the model; margins cover CPU float differences, not a worse model."""
     recorded = card_metrics["regression_subset"]
-    report = evaluate_toy_model(pipe, tmp_path, recorded["clips"], samplers=[(recorded["scheduler"], recorded["steps"])],
-                                batch_size=recorded["clips"], world=card_metrics.get("world", "v1"))
+    report = evaluate_toy_model(
+        pipe,
+        tmp_path,
+        recorded["clips"],
+        samplers=[(recorded["scheduler"], recorded["steps"])],
+        batch_size=recorded["clips"],
+        world=card_metrics.get("world", "v1"),
+    )
     now = report["samplers"][f"{recorded['scheduler']}-{recorded['steps']}"]["means"]
     then = recorded["means"]
     assert now["first_frame_psnr"] >= then["first_frame_psnr"] - 1.0
@@ -97,7 +110,9 @@ def test_reference_points_order_a_faithful_video_before_a_still_one(pipe, tmp_pa
     # split by cells: a still video errs only where the condition moves; the source points the same way
     assert points["motion_epe_static_still"] < MOVING_SPEED < points["motion_epe_moving_still"]
     assert abs(points["motion_cosine_moving_still"]) < 0.1 < 0.5 < points["motion_cosine_moving_source"]
-    assert abs(points["motion_gain_moving_still"]) < 0.1 < 0.5 < points["motion_gain_moving_source"]  # source: its own speed
+    assert (
+        abs(points["motion_gain_moving_still"]) < 0.1 < 0.5 < points["motion_gain_moving_source"]
+    )  # source: its own speed
 
 
 def _clip_and_first_frame(folder):
@@ -112,9 +127,25 @@ def _clip_and_first_frame(folder):
 
 def test_generate_runs_the_toy_model_at_its_own_size(tmp_path, capsys):
     spec, clip, first = _clip_and_first_frame(tmp_path)
-    code = main(["generate", "exp02_motion_transfer", "--weights-dir", "toy", "--input_video", str(clip),
-                 "--image_path", str(first), "--input_text_desc", spec.caption, "--steps", "2",
-                 "--output-dir", str(tmp_path / "out"), "--quiet"])
+    code = main(
+        [
+            "generate",
+            "exp02_motion_transfer",
+            "--weights-dir",
+            "toy",
+            "--input_video",
+            str(clip),
+            "--image_path",
+            str(first),
+            "--input_text_desc",
+            spec.caption,
+            "--steps",
+            "2",
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--quiet",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     import av
 
@@ -128,8 +159,23 @@ def test_generate_runs_the_toy_model_at_its_own_size(tmp_path, capsys):
 
 def test_generate_without_weights_points_to_the_toy_model(tmp_path, capsys):
     _, clip, first = _clip_and_first_frame(tmp_path)
-    assert main(["generate", "exp02_motion_transfer", "--input_video", str(clip), "--image_path", str(first),
-                 "--input_text_desc", "a", "--output-dir", str(tmp_path / "out")]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                "exp02_motion_transfer",
+                "--input_video",
+                str(clip),
+                "--image_path",
+                str(first),
+                "--input_text_desc",
+                "a",
+                "--output-dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "--weights-dir toy" in err and "official weight files" in err
 
@@ -156,9 +202,23 @@ def test_the_recipe_trains_from_scratch_and_the_loss_falls(tmp_path):
     """Every stage of the recipe on a few clips; the UNet trained with ε-prediction here, whose trivial loss (a
     network that outputs 0) is exactly E[ε²] = 1. The toy config's v target has a trivial level that depends on
     the latents' variance (0.9-1.0 on these 6 clips, which 150 steps of v reach and no more)."""
-    recipe = Recipe(tmp_path, num_clips=6, vae_steps=20, unet_steps=150, decoder_steps=10,
-                    overrides=["max_frames=4", "batch_size=1", "num_workers=0", "warmup_steps=10", "checkpoint_every=0", "log_every=1",
-                               "prediction_type=epsilon", "zero_terminal_snr=false"])
+    recipe = Recipe(
+        tmp_path,
+        num_clips=6,
+        vae_steps=20,
+        unet_steps=150,
+        decoder_steps=10,
+        overrides=[
+            "max_frames=4",
+            "batch_size=1",
+            "num_workers=0",
+            "warmup_steps=10",
+            "checkpoint_every=0",
+            "log_every=1",
+            "prediction_type=epsilon",
+            "zero_terminal_snr=false",
+        ],
+    )
     model_dir = recipe.run()
     with open(tmp_path / "unet_run" / "train_log.csv", newline="") as handle:
         losses = [float(row["loss"]) for row in csv.DictReader(handle)]

@@ -1,6 +1,7 @@
 """The synthetic world v2 and the worlds' front (:mod:`recipes.toy.synthetic`): deterministic by seed, every attribute
 reachable, captions with the common colour names, what is drawn is what the truth file says, and the clips are
 written at the size, rate and codec their spec names, with the steps the trainer samples evenly spaced."""
+
 from __future__ import annotations
 
 import collections
@@ -30,7 +31,9 @@ def test_clips_are_a_pure_function_of_seed_and_index():
     a, b = world.sample_clip_spec(7, 3), world.sample_clip_spec(7, 3)
     assert a == b and a.caption == b.caption
     small = world.sample_clip_spec(7, 3, max_side=176)
-    np.testing.assert_array_equal(world.render_clip(small), world.render_clip(world.sample_clip_spec(7, 3, max_side=176)))
+    np.testing.assert_array_equal(
+        world.render_clip(small), world.render_clip(world.sample_clip_spec(7, 3, max_side=176))
+    )
     assert a not in {world.sample_clip_spec(8, 3), world.sample_clip_spec(7, 4)}
     assert synthetic.sample_clip_spec(7, 3) == a  # v2 is the default world
     assert synthetic.sample_clip_spec(7, 3, "v1") == world_v1.sample_clip_spec(7, 3)
@@ -46,9 +49,12 @@ def test_every_attribute_of_the_world_is_reached():
     assert {len(s.objects) for s in SPECS} == {1, 2, 3}
     assert {s.codec for s in SPECS} == set(CODECS) and {s.fps for s in SPECS} == set(world.FRAME_PLANS)
     assert {s.side for s in SPECS} == set(world.SHORT_SIDES)
-    assert {(s.fps, s.num_frames, s.stride) for s in SPECS} == {(f, n, k) for f, p in world.FRAME_PLANS.items() for n, k in p}
-    shapes = collections.Counter("square" if s.width == s.height else "landscape" if s.width > s.height else "portrait"
-                                 for s in SPECS)
+    assert {(s.fps, s.num_frames, s.stride) for s in SPECS} == {
+        (f, n, k) for f, p in world.FRAME_PLANS.items() for n, k in p
+    }
+    shapes = collections.Counter(
+        "square" if s.width == s.height else "landscape" if s.width > s.height else "portrait" for s in SPECS
+    )
     assert set(shapes) == {"square", "landscape", "portrait"} and all(s.width % 2 == 0 == s.height % 2 for s in SPECS)
     headings = {round(np.degrees(np.arctan2(o.path.vy, o.path.vx)) // 90) for o in objects if o.path.kind == "line"}
     assert headings == {-2, -1, 0, 1}  # lines in every quadrant
@@ -63,7 +69,7 @@ def test_colours_are_named_clearly_and_stand_out():
         for i, obj in enumerate(spec.objects):
             assert naming_margin(obj.colour) >= world.NAME_MARGIN
             assert delta_e(mixes, obj.colour).min() >= world.BACKGROUND_CONTRAST
-            assert all(delta_e(obj.colour, other.colour) >= world.OBJECT_CONTRAST for other in spec.objects[i + 1:])
+            assert all(delta_e(obj.colour, other.colour) >= world.OBJECT_CONTRAST for other in spec.objects[i + 1 :])
 
 
 def test_captions_name_each_object_its_path_and_the_background():
@@ -73,8 +79,11 @@ def test_captions_name_each_object_its_path_and_the_background():
         for obj in spec.objects:
             assert f"{obj.colour_name} {obj.shape} {path_phrase(obj.path, spec.steps)}" in caption
         assert caption.endswith(world.background_phrase(spec.background))
-    spec = dataclasses.replace(SPECS[0], objects=(world.ObjectSpec("star", (240, 135, 25), 0.1, PathSpec("line", 0.5, 0.5, -0.02)),),
-                               background=BackgroundSpec("linear", ((128, 128, 128), (45, 80, 215))))
+    spec = dataclasses.replace(
+        SPECS[0],
+        objects=(world.ObjectSpec("star", (240, 135, 25), 0.1, PathSpec("line", 0.5, 0.5, -0.02)),),
+        background=BackgroundSpec("linear", ((128, 128, 128), (45, 80, 215))),
+    )
     assert spec.caption == "an orange star moves left over a gray to blue gradient"
 
 
@@ -87,7 +96,9 @@ def test_objects_stay_inside_the_centre_square_and_paths_move_as_named():
     steps = np.arange(17.0)
     line = PathSpec("line", 0.2, 0.5, 0.03, -0.01).positions(steps)
     np.testing.assert_allclose(np.diff(line, axis=0), [[0.03, -0.01]] * 16)
-    pauses = np.linalg.norm(np.diff(PathSpec("stop_and_go", 0.1, 0.5, 0.04, 0.0, move=2, pause=2).positions(steps), axis=0), axis=1)
+    pauses = np.linalg.norm(
+        np.diff(PathSpec("stop_and_go", 0.1, 0.5, 0.04, 0.0, move=2, pause=2).positions(steps), axis=0), axis=1
+    )
     assert np.isclose(pauses, 0).sum() == 8 and np.isclose(pauses, 0.04).sum() == 8
     zigzag = PathSpec("zigzag", 0.1, 0.5, 0.03, 0.0, amplitude=0.1, period=4).positions(steps)
     assert set(np.sign(np.round(np.diff(zigzag[:, 1]), 9))) == {-1.0, 1.0} and np.allclose(np.diff(zigzag[:, 0]), 0.03)
@@ -104,8 +115,9 @@ def test_backgrounds_mix_their_two_colours_the_same_way_at_every_size():
         assert small.min() >= 0 and small.max() <= 1 and (kind == "solid") == (small.max() == 0)
         assert np.abs(large[2::4, 2::4] - small).mean() < 0.08, kind  # the same picture, finer
     wide = mix_weights(BackgroundSpec("checker", ((0, 0, 0), (255, 255, 255)), scale=0.25), 96, 64)
-    np.testing.assert_array_equal(wide[:, 16:80], mix_weights(BackgroundSpec("checker", ((0, 0, 0), (255, 255, 255)),
-                                                                             scale=0.25), 64, 64))
+    np.testing.assert_array_equal(
+        wide[:, 16:80], mix_weights(BackgroundSpec("checker", ((0, 0, 0), (255, 255, 255)), scale=0.25), 64, 64)
+    )
 
 
 def test_what_is_drawn_is_what_the_truth_says(tmp_path):
@@ -145,12 +157,19 @@ def test_clips_are_written_with_their_size_rate_codec_and_truth(tmp_path, codec)
     path, written = world.clip_file(tmp_path, spec.seed, spec.index, max_side=128)
     assert written == spec and path.suffix == f".{CODECS[codec].extension}"
     probe = probe_video(path)
-    assert (probe.width, probe.height, probe.num_frames, probe.fps) == (spec.width, spec.height, spec.num_frames, spec.fps)
+    assert (probe.width, probe.height, probe.num_frames, probe.fps) == (
+        spec.width,
+        spec.height,
+        spec.num_frames,
+        spec.fps,
+    )
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         decoded = next(container.decode(stream)).to_ndarray(format="rgb24")
-        assert stream.codec_context.name == {"h264": "h264", "hevc": "hevc", "mpeg4": "mpeg4", "vp9": "vp9",
-                                             "prores": "prores"}[codec]
+        assert (
+            stream.codec_context.name
+            == {"h264": "h264", "hevc": "hevc", "mpeg4": "mpeg4", "vp9": "vp9", "prores": "prores"}[codec]
+        )
     error = np.abs(decoded.astype(float) - world.render_clip(spec, frames=[0])[0]).mean()
     assert error < 4, error  # the drawn frame, up to the codec's error
     truth = read_truth(truth_path(path))
@@ -163,8 +182,13 @@ def test_clips_are_written_with_their_size_rate_codec_and_truth(tmp_path, codec)
 
 
 def test_a_clip_drawn_with_other_options_is_never_taken_for_another(tmp_path):
-    index = next(i for i in range(100) if world.sample_clip_spec(4, i, max_side=128).codec == "h264" ==
-                 world.sample_clip_spec(4, i, max_side=176, min_side=176).codec)
+    index = next(
+        i
+        for i in range(100)
+        if world.sample_clip_spec(4, i, max_side=128).codec
+        == "h264"
+        == world.sample_clip_spec(4, i, max_side=176, min_side=176).codec
+    )
     path, _ = world.clip_file(tmp_path, 4, index, max_side=128)
     with pytest.raises(FileExistsError, match="other options"):
         world.clip_file(tmp_path, 4, index, max_side=176, min_side=176)
@@ -174,8 +198,11 @@ def test_a_clip_drawn_with_other_options_is_never_taken_for_another(tmp_path):
 @pytest.mark.parametrize("fps", [12, 24, 25])
 def test_the_trainer_samples_evenly_spaced_steps(tmp_path, fps):
     """The clip sampling keeps every stride-th written frame, so a line moves by its speed per sampled frame."""
-    spec = next(s for s in (world.sample_clip_spec(31, i, max_side=128) for i in range(300))
-                if s.fps == fps and s.stride > 1 and s.objects[0].path.kind == "line")
+    spec = next(
+        s
+        for s in (world.sample_clip_spec(31, i, max_side=128) for i in range(300))
+        if s.fps == fps and s.stride > 1 and s.objects[0].path.kind == "line"
+    )
     path, _ = world.clip_file(tmp_path, spec.seed, spec.index, max_side=128)
     clip = load_video_clip(path, 8, 64, 64, seed=0, with_mask=False)
     assert clip.fps * spec.stride == fps
@@ -191,7 +218,9 @@ def test_a_dataset_is_read_by_the_trainer_and_never_overwritten(tmp_path, world_
     options = {"max_side": 128} if world_name == "v2" else {}
     csv_path = synthetic.write_dataset(tmp_path, 3, seed=2, world=world_name, **options)
     rows = read_annotations(tmp_path)
-    assert [r.caption for r in rows] == [synthetic.sample_clip_spec(2, i, world_name, **options).caption for i in range(3)]
+    assert [r.caption for r in rows] == [
+        synthetic.sample_clip_spec(2, i, world_name, **options).caption for i in range(3)
+    ]
     assert all(truth_path(tmp_path / r.video).is_file() for r in rows)
     with pytest.raises(FileExistsError):
         synthetic.write_dataset(tmp_path, 3, seed=2, world=world_name, **options)
@@ -203,7 +232,9 @@ def test_the_benchmarks_new_look_and_strokes():
         new = new_look(spec)
         assert new.objects[0].shape != spec.objects[0].shape and new.objects[0].path == spec.objects[0].path
         assert new.objects[0].colour_name not in {o.colour_name for o in spec.objects}
-        assert delta_e(background_mixes(spec.background.colours), new.objects[0].colour).min() >= world.BACKGROUND_CONTRAST
+        assert (
+            delta_e(background_mixes(spec.background.colours), new.objects[0].colour).min() >= world.BACKGROUND_CONTRAST
+        )
     cases = stroke_cases(8, min_side=256)
     assert len({c.caption.split(" moves ")[1].split(" over ")[0] for c in cases}) == 8  # the eight compass points
     for case in cases:

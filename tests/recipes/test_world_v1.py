@@ -1,5 +1,6 @@
 """The first synthetic world (v1): deterministic by seed, captions that match what is drawn, motion the real
 extractor sees, the text metric's colour reading, and its truth files."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,14 +40,24 @@ def test_caption_names_every_drawn_shape_colour_and_the_background(index):
     assert np.abs(offsets).mean() <= 11 and (np.abs(offsets).max() <= 11 or spec.texture == "noise")  # mild texture
 
 
-@pytest.mark.parametrize("vx, vy, words", [(-4, 0, "moves left"), (4, 0, "moves right"), (0, -4, "moves up"),
-                                            (0, 4, "moves down"), (3, -3, "moves up and right")])
+@pytest.mark.parametrize(
+    "vx, vy, words",
+    [
+        (-4, 0, "moves left"),
+        (4, 0, "moves right"),
+        (0, -4, "moves up"),
+        (0, 4, "moves down"),
+        (3, -3, "moves up and right"),
+    ],
+)
 def test_direction_words_follow_the_drawn_motion(vx, vy, words):
     shape = world_v1.ShapeSpec("circle", "red", 16, "line", 64, 64, vx, vy)
     spec = world_v1.ClipSpec(0, 0, "gray", "plain", (shape,), num_frames=8)
     assert spec.caption == f"a red circle {words} over a gray background"
     frames = world_v1.render_clip(spec)
-    centroids = [np.argwhere(np.abs(f.astype(int) - world_v1.OBJECT_COLOURS["red"]).max(axis=-1) < 3).mean(0) for f in frames]
+    centroids = [
+        np.argwhere(np.abs(f.astype(int) - world_v1.OBJECT_COLOURS["red"]).max(axis=-1) < 3).mean(0) for f in frames
+    ]
     dy, dx = centroids[-1] - centroids[0]
     assert np.sign(round(dx)) == np.sign(vx) and np.sign(round(dy)) == np.sign(vy)
 
@@ -60,8 +71,9 @@ def test_clip_file_writes_the_clip_and_its_truth_once(tmp_path):
         assert truth.objects[i].visible[5] == pytest.approx(drawn.sum() / world_v1.silhouette(spec, 5, i).sum())
         rows, cols = np.nonzero(world_v1.silhouette(spec, 5, i))
         np.testing.assert_allclose(truth.objects[i].centroid[5], [cols.mean() + 0.5, rows.mean() + 0.5], atol=1e-4)
-        np.testing.assert_allclose(truth.objects[i].position[5], shape.positions(spec.num_frames, spec.size)[5] + 0.5,
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            truth.objects[i].position[5], shape.positions(spec.num_frames, spec.size)[5] + 0.5, atol=1e-4
+        )
     stamp = path.stat().st_mtime_ns
     assert world_v1.clip_file(tmp_path, 3, 1)[0] == path and path.stat().st_mtime_ns == stamp  # not rewritten
     with pytest.raises(FileExistsError, match="other options"):

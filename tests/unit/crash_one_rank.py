@@ -1,5 +1,6 @@
 """Run ``videocomposer train`` under torchrun with rank 1 raising in its second training step (for
 ``test_training_distributed``): a real failure inside one process of a real multi-process run."""
+
 import os
 import sys
 

@@ -1,5 +1,6 @@
 """Annotators without fixtures: kernel conversion semantics, loading errors, input checks,
 chunked extraction and the visualisations."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Unit tests: CLIP tokenizer, tiny OpenCLIP towers and their loader, image preprocessing."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -266,7 +267,9 @@ def test_from_official_strict(tiny, tmp_path):
         OpenCLIP.from_official(tmp_path / "broken.bin", _tiny_config())
     _save(tiny.state_dict(), tmp_path / "ok.bin")
     with pytest.raises(WeightFileError, match="shape"):  # file for another architecture
-        OpenCLIP.from_official(tmp_path / "ok.bin", OpenCLIPConfig.from_dict({**asdict(_tiny_config()), "embed_dim": 4}))
+        OpenCLIP.from_official(
+            tmp_path / "ok.bin", OpenCLIPConfig.from_dict({**asdict(_tiny_config()), "embed_dim": 4})
+        )
 
 
 def test_encoder_bad_input(tiny, tokens, pixels):

@@ -1,4 +1,5 @@
 """LSUV calibration of the STC condition encoders (videocomposer.training.condition_init)."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,16 @@ from videocomposer.training.condition_init import calibrate_condition_stems
 
 def tiny_unet() -> VideoComposerUNet:
     torch.manual_seed(0)
-    config = UNetConfig(dim=32, context_dim=32, dim_mult=(1, 2), num_heads=2, head_dim=16, num_res_blocks=1,
-                        attn_scales=(), video_compositions=("text", "local_image", "motion"))
+    config = UNetConfig(
+        dim=32,
+        context_dim=32,
+        dim_mult=(1, 2),
+        num_heads=2,
+        head_dim=16,
+        num_res_blocks=1,
+        attn_scales=(),
+        video_compositions=("text", "local_image", "motion"),
+    )
     return VideoComposerUNet(config, zero_y=torch.zeros(1, 77, 32))
 
 
@@ -19,8 +28,10 @@ def test_each_stem_outputs_unit_std_and_nothing_else_changes():
     unet = tiny_unet()
     before = {k: v.clone() for k, v in unet.state_dict().items()}
     generator = torch.Generator().manual_seed(1)
-    inputs = {"local_image": torch.rand(3, 3, 4, 32, 32, generator=generator),
-              "motion": 0.05 * torch.randn(3, 2, 4, 32, 32, generator=generator)}
+    inputs = {
+        "local_image": torch.rand(3, 3, 4, 32, 32, generator=generator),
+        "motion": 0.05 * torch.randn(3, 2, 4, 32, 32, generator=generator),
+    }
     with torch.no_grad():
         raw = {n: float(getattr(unet, f"{n}_embedding")(v, (32, 32)).std()) for n, v in inputs.items()}
     assert all(abs(std - 1.0) > 0.5 for std in raw.values()), raw  # default init is far from unit std

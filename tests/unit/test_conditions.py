@@ -1,4 +1,5 @@
 """ConditionBuilder: only the requested conditions, user maps bypass extractors, layouts and values."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,16 +36,25 @@ def make_clip(seed: int = 0, frames: int = F) -> VideoClip:
     g = torch.Generator().manual_seed(seed)
     mask = torch.zeros(frames, 1, M, M)
     mask[:, :, : M // 2] = 1
-    return VideoClip(video=torch.rand(frames, 3, R, R, generator=g) * 2 - 1, misc=torch.rand(frames, 3, M, M, generator=g),
-                     motion=torch.randn(frames, 2, R, R, generator=g) * 3, vit_image=torch.randn(3, 224, 224, generator=g),
-                     mask=mask)
+    return VideoClip(
+        video=torch.rand(frames, 3, R, R, generator=g) * 2 - 1,
+        misc=torch.rand(frames, 3, M, M, generator=g),
+        motion=torch.randn(frames, 2, R, R, generator=g) * 3,
+        vit_image=torch.randn(3, 224, 224, generator=g),
+        mask=mask,
+    )
 
 
 @pytest.fixture(scope="module")
 def models():
     torch.manual_seed(0)
-    return dict(tokenizer=CLIPTokenizer(), clip=OpenCLIP(tiny_configs()["clip"]).eval(), midas=MiDaS(MidasConfig.tiny()).eval(),
-                pidinet=PiDiNet().eval(), sketch_cleaner=SketchCleaner().eval())
+    return dict(
+        tokenizer=CLIPTokenizer(),
+        clip=OpenCLIP(tiny_configs()["clip"]).eval(),
+        midas=MiDaS(MidasConfig.tiny()).eval(),
+        pidinet=PiDiNet().eval(),
+        sketch_cleaner=SketchCleaner().eval(),
+    )
 
 
 def test_models_needed():
@@ -88,7 +98,9 @@ def test_single_sketch_alone_runs_the_extractor_on_the_first_frame_only(models):
     pidinet = models["pidinet"]
     handle = pidinet.register_forward_hook(lambda m, i, o: seen.append(i[0].shape[0]))
     try:
-        out = ConditionBuilder(pidinet=pidinet, sketch_cleaner=models["sketch_cleaner"]).build(["single_sketch"], clip=make_clip())
+        out = ConditionBuilder(pidinet=pidinet, sketch_cleaner=models["sketch_cleaner"]).build(
+            ["single_sketch"], clip=make_clip()
+        )
     finally:
         handle.remove()
     assert sum(seen) == 1 and out["single_sketch"].shape == (1, 1, F, M, M)
@@ -99,8 +111,9 @@ def test_user_maps_bypass_the_extractors():
     sketch_map = torch.rand(1, 1, 40, 40)
     motion = torch.randn(1, 2, F, 16, 16)
     builder = ConditionBuilder(midas=Forbidden(), pidinet=Forbidden(), sketch_cleaner=Forbidden())
-    out = builder.build(["depth", "sketch", "single_sketch", "motion"], clip=make_clip(), depth=depth, sketch=sketch_map,
-                        motion=motion)
+    out = builder.build(
+        ["depth", "sketch", "single_sketch", "motion"], clip=make_clip(), depth=depth, sketch=sketch_map, motion=motion
+    )
     assert torch.equal(out["depth"], depth.permute(1, 0, 2, 3)[None])
     assert out["sketch"].shape == (1, 1, F, 40, 40) and torch.equal(out["sketch"][0, 0, 2], sketch_map[0, 0])
     assert torch.equal(out["motion"], motion)
@@ -111,8 +124,14 @@ def test_user_images_go_through_the_misc_transform(models):
     sketch_image = Image.new("RGB", (80, 80), "white")
     style = Image.new("RGB", (50, 70), (0, 0, 255))
     builder = ConditionBuilder(**models)
-    out = builder.build(["local_image", "image", "single_sketch"], image=image, sketch=sketch_image, style_image=style,
-                        num_frames=2, misc_size=M)
+    out = builder.build(
+        ["local_image", "image", "single_sketch"],
+        image=image,
+        sketch=sketch_image,
+        style_image=style,
+        num_frames=2,
+        misc_size=M,
+    )
     assert torch.allclose(out["local_image"][0, :, 1], misc_transform(image, M)[0])
     assert out["local_image"].shape == (1, 3, 2, M, M)
     with torch.no_grad():
@@ -125,7 +144,9 @@ def test_user_images_go_through_the_misc_transform(models):
 
 def test_collated_batch_equals_per_sample_builds():
     clips = [make_clip(1), make_clip(2)]
-    collated = VideoClip(**{k: torch.stack([getattr(c, k) for c in clips]) for k in ("video", "misc", "motion", "vit_image", "mask")})
+    collated = VideoClip(
+        **{k: torch.stack([getattr(c, k) for c in clips]) for k in ("video", "misc", "motion", "vit_image", "mask")}
+    )
     names = ["local_image", "masked", "motion"]
     batch = ConditionBuilder().build(names, clip=collated)
     for i, clip in enumerate(clips):

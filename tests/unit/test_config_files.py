@@ -1,5 +1,6 @@
 """The one config loader: the original repository's task YAMLs and the MindSpore port's training YAMLs
 (shapes in tests/data/README.md) load by mapping, typos get a did-you-mean, types are checked."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,8 +31,14 @@ def test_reference_single_task_yaml_loads_as_our_preset():
 def test_reference_multi_task_yaml_runs_the_six_pairs():
     preset = load_preset(DATA / "reference" / "exp01_vidcomposer_full.yaml")
     # reference-spec.md §8.2: inference_multi.py's six fixed runs (IM:657-800)
-    assert list(preset.runs().values()) == [["y", "motion"], ["y", "sketch"], ["y", "depth"], ["y", "local_image"],
-                                            ["image", "depth"], ["y", "masked"]]
+    assert list(preset.runs().values()) == [
+        ["y", "motion"],
+        ["y", "sketch"],
+        ["y", "depth"],
+        ["y", "local_image"],
+        ["image", "depth"],
+        ["y", "masked"],
+    ]
     assert preset.requires == ["video"] and preset.reference_ignores == ["image", "style_image", "sketch"]
 
 
@@ -82,9 +89,13 @@ def test_port_training_yaml_maps_onto_ours_and_says_how():
     assert cfg.conditions_for_train == ["text", "local_image", "motion"] and cfg.resume is None
     assert cfg.max_grad_norm is None  # the port never clips
     said = "\n".join(lines)
-    for line in ("optim: 'adamw_fp32' -> optimizer: 'adamw'", "scheduler: 'cosine_decay' -> lr_schedule: 'cosine'",
-                 "ckpt_save_interval: 25 -> checkpoint_every: 0, checkpoint_every_epochs: 25",
-                 "use_recompute: True -> gradient_checkpointing: True", "dataset_sink_mode: False -> no effect here"):
+    for line in (
+        "optim: 'adamw_fp32' -> optimizer: 'adamw'",
+        "scheduler: 'cosine_decay' -> lr_schedule: 'cosine'",
+        "ckpt_save_interval: 25 -> checkpoint_every: 0, checkpoint_every_epochs: 25",
+        "use_recompute: True -> gradient_checkpointing: True",
+        "dataset_sink_mode: False -> no effect here",
+    ):
         assert line in said
 
 
@@ -94,12 +105,15 @@ def test_port_step_mode_fp16_and_resume_checkpoint():
     assert cfg.unet_checkpoint == "model_weights/non_ema_228000-7f157ec2.ckpt" and cfg.learning_rate == 1e-5
 
 
-@pytest.mark.parametrize("line, named", [
-    ("scheduler: polynomial_decay", "scheduler: 'polynomial_decay' has no equivalent"),
-    ("optim: adam", "optim: 'adam' has no equivalent"),
-    ("offload: True", "offload: True has no equivalent"),
-    ("sink_size: 4", "'sink_size'"),
-])
+@pytest.mark.parametrize(
+    "line, named",
+    [
+        ("scheduler: polynomial_decay", "scheduler: 'polynomial_decay' has no equivalent"),
+        ("optim: adam", "optim: 'adam' has no equivalent"),
+        ("offload: True", "offload: True has no equivalent"),
+        ("sink_size: 4", "'sink_size'"),
+    ],
+)
 def test_port_keys_with_no_equivalent_are_errors_naming_them(tmp_path, line, named):
     path = tmp_path / "train.yaml"
     path.write_text(f"use_recompute: False\n{line}\n")
@@ -110,8 +124,18 @@ def test_port_keys_with_no_equivalent_are_errors_naming_them(tmp_path, line, nam
 def test_train_accepts_the_ports_dash_c_flag(tmp_path, capsys):
     from videocomposer.cli import main
 
-    code = main(["train", "-c", str(DATA / "mindone" / "train_exp02_motion_transfer.yaml"), "--output-dir",
-                 str(tmp_path), "--weights-dir", str(tmp_path), "--dry-run"])
+    code = main(
+        [
+            "train",
+            "-c",
+            str(DATA / "mindone" / "train_exp02_motion_transfer.yaml"),
+            "--output-dir",
+            str(tmp_path),
+            "--weights-dir",
+            str(tmp_path),
+            "--dry-run",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "optim: 'adamw_fp32' -> optimizer: 'adamw'" in captured.err and "checkpoint_every_epochs: 25" in captured.out

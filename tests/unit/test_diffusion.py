@@ -1,4 +1,5 @@
 """Unit tests of the diffusion package: schedule, loss, guidance kwargs, batched CFG, samplers."""
+
 from __future__ import annotations
 
 import pytest
@@ -54,17 +55,20 @@ def gaussian_data_model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def gaussian_data_v_model(schedule: NoiseSchedule):
     """The exact v of Gaussian data on ``schedule``: ``sqrt(ᾱ)·ε − sqrt(1 − ᾱ)·E[x_0 | x_t]``, in float64."""
+
     def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         a = schedule.alphas_cumprod[t].view(-1, *([1] * (x.ndim - 1)))
         x = x.double()
         x0 = MU + a.sqrt() * S0**2 * (x - a.sqrt() * MU) / (a * S0**2 + 1 - a)
         eps = (x - a.sqrt() * MU) * (1 - a).sqrt() / (a * S0**2 + 1 - a)
         return (a.sqrt() * eps - (1 - a).sqrt() * x0).float()
+
     return model
 
 
-def gaussian_data_ode_solution(x_T: torch.Tensor, t_start: int, alpha_end: float,
-                               schedule: NoiseSchedule = SCHEDULE) -> torch.Tensor:
+def gaussian_data_ode_solution(
+    x_T: torch.Tensor, t_start: int, alpha_end: float, schedule: NoiseSchedule = SCHEDULE
+) -> torch.Tensor:
     """The probability-flow ODE maps x at ᾱ_start to ``sqrt(ᾱ)·MU + sqrt(ᾱ·S0² + 1 − ᾱ)·z`` with z fixed."""
     a = schedule.alphas_cumprod[t_start].item()
     z = (x_T.double() - a**0.5 * MU) / (a * S0**2 + 1 - a) ** 0.5
@@ -85,7 +89,7 @@ def test_linear_sd_sanity_values():
 def test_zero_terminal_snr_rescaling_follows_lin_et_al():
     """Algorithm 1 of Lin et al. (2024), computed here from SD's betas: sqrt(ᾱ) shifted to end at 0 and scaled
     to keep its first value; the last ᾱ is 2⁻²⁴ (diffusers' stand-in for 0)."""
-    sqrt_ac = torch.cumprod(1.0 - torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2, 0).sqrt()
+    sqrt_ac = torch.cumprod(1.0 - torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2, 0).sqrt()
     expected = ((sqrt_ac - sqrt_ac[-1]) * sqrt_ac[0] / (sqrt_ac[0] - sqrt_ac[-1])) ** 2
     torch.testing.assert_close(ZERO_SNR.alphas_cumprod[:-1], expected[:-1], rtol=1e-9, atol=0)
     assert ZERO_SNR.alphas_cumprod[-1].item() == pytest.approx(ZERO_SNR_ALPHA_CUMPROD, rel=1e-9)
@@ -104,13 +108,18 @@ def test_v_prediction_target_and_inversion():
         t = torch.tensor([0, 500, 999])
         a = schedule.alphas_cumprod[t].view(-1, 1, 1, 1, 1)
         v = training_target(schedule, x0, noise, t, "v_prediction")
-        torch.testing.assert_close(v.double(), a.sqrt() * noise.double() - (1 - a).sqrt() * x0.double(), atol=1e-6, rtol=0)
+        torch.testing.assert_close(
+            v.double(), a.sqrt() * noise.double() - (1 - a).sqrt() * x0.double(), atol=1e-6, rtol=0
+        )
         assert torch.equal(training_target(schedule, x0, noise, t), noise)
         x_t = q_sample(schedule, x0, t, noise)
         x0_hat, eps_hat = x0_and_eps(schedule, v, x_t, t, "v_prediction")
         torch.testing.assert_close(x0_hat, x0, atol=1e-5, rtol=0)
         torch.testing.assert_close(eps_hat, noise, atol=1e-5, rtol=0)
-        assert training_loss(lambda x_t, t, v=v: v, schedule, x0, t, noise=noise, prediction_type="v_prediction").max() < 1e-10
+        assert (
+            training_loss(lambda x_t, t, v=v: v, schedule, x0, t, noise=noise, prediction_type="v_prediction").max()
+            < 1e-10
+        )
     with pytest.raises(ValueError, match="prediction_type: expected one of epsilon, v_prediction, got 'sample'"):
         training_target(SCHEDULE, x0, noise, torch.tensor([0, 1, 2]), "sample")
 
@@ -128,7 +137,9 @@ def test_q_sample_formula_and_checks():
     t = torch.tensor([0, 999])
     x_t = q_sample(SCHEDULE, x0, t, noise)
     ac = SCHEDULE.alphas_cumprod[t].view(-1, 1, 1, 1, 1)
-    torch.testing.assert_close(x_t.double(), ac.sqrt() * x0.double() + (1 - ac).sqrt() * noise.double(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        x_t.double(), ac.sqrt() * x0.double() + (1 - ac).sqrt() * noise.double(), atol=1e-6, rtol=0
+    )
     with pytest.raises(ValueError, match=r"t must lie in \[0, 1000\)"):
         q_sample(SCHEDULE, x0, torch.tensor([0, 1000]), noise)
     with pytest.raises(ValueError, match="integer tensor of shape"):
@@ -142,7 +153,9 @@ def test_training_loss_oracle_and_zero_models():
     noise = torch.randn(x0.shape, generator=g)
 
     def oracle(x_t, t):  # knows x0, so recovers ε exactly
-        return (x_t - SCHEDULE.gather("sqrt_alphas_cumprod", t, x_t) * x0) / SCHEDULE.gather("sqrt_one_minus_alphas_cumprod", t, x_t)
+        return (x_t - SCHEDULE.gather("sqrt_alphas_cumprod", t, x_t) * x0) / SCHEDULE.gather(
+            "sqrt_one_minus_alphas_cumprod", t, x_t
+        )
 
     assert training_loss(oracle, SCHEDULE, x0, t, noise=noise).max().item() < 1e-8
     zero_loss = training_loss(lambda x_t, t: torch.zeros_like(x_t), SCHEDULE, x0, t, noise=noise)
@@ -162,7 +175,7 @@ def test_sample_timesteps_uniform_range():
 def test_loss_weights_follow_their_formulas():
     """Min-SNR-γ and capped v-prediction weights, computed here independently from the betas in float64."""
     t = torch.tensor([0, 1, 50, 150, 300, 600, 700, 999])
-    alphas_cumprod = torch.cumprod(1.0 - torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2, 0)
+    alphas_cumprod = torch.cumprod(1.0 - torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2, 0)
     snr = alphas_cumprod[t] / (1 - alphas_cumprod[t])
     for gamma in (1.0, 5.0, 10.0):
         min_snr = torch.where(snr > gamma, gamma / snr, torch.ones_like(snr)).float()
@@ -183,8 +196,12 @@ def test_loss_weights_follow_their_formulas():
 
 
 def test_guidance_kwargs_follow_the_reference_rule():
-    conditions = {"y": torch.randn(2, 77, 8), "image": torch.randn(2, 1, 8), "depth": torch.rand(2, 1, 3, 16, 16),
-                  "motion": torch.randn(2, 2, 3, 16, 16)}
+    conditions = {
+        "y": torch.randn(2, 77, 8),
+        "image": torch.randn(2, 1, 8),
+        "depth": torch.rand(2, 1, 3, 16, 16),
+        "motion": torch.randn(2, 2, 3, 16, 16),
+    }
     zero_y = torch.randn(1, 77, 8)
     cond, uncond = make_guidance_kwargs(conditions, zero_y, ["y", "image", "depth"], RULES)
     assert set(cond) == set(uncond) == {"y", "image", "depth"}
@@ -227,8 +244,11 @@ def tensor_toy_model(calls: list):
 
 def test_batched_cfg_equals_two_forwards_toy():
     g = torch.Generator().manual_seed(0)
-    conditions = {"y": torch.randn(2, 77, 8, generator=g), "image": torch.randn(2, 1, 8, generator=g),
-                  "depth": torch.rand(2, 1, 3, 8, 8, generator=g)}
+    conditions = {
+        "y": torch.randn(2, 77, 8, generator=g),
+        "image": torch.randn(2, 1, 8, generator=g),
+        "depth": torch.rand(2, 1, 3, 8, 8, generator=g),
+    }
     cond, uncond = make_guidance_kwargs(conditions, torch.randn(1, 77, 8, generator=g), ["y", "image", "depth"], RULES)
     x_T = torch.randn(2, 4, 3, 8, 8, generator=g)
     separate_calls, batched_calls = [], []
@@ -243,13 +263,24 @@ def test_batched_cfg_equals_two_forwards_toy():
 
 def test_batched_cfg_equals_two_forwards_unet():
     torch.manual_seed(0)
-    config = UNetConfig(dim=32, dim_mult=(1, 2), num_heads=2, head_dim=16, num_res_blocks=1, attn_scales=(1.0,),
-                             context_dim=32, use_checkpoint=False)
+    config = UNetConfig(
+        dim=32,
+        dim_mult=(1, 2),
+        num_heads=2,
+        head_dim=16,
+        num_res_blocks=1,
+        attn_scales=(1.0,),
+        context_dim=32,
+        use_checkpoint=False,
+    )
     model = VideoComposerUNet(config).eval()
     model.set_zero_y(torch.randn(1, 5, 32))
     g = torch.Generator().manual_seed(1)
-    conditions = {"y": torch.randn(2, 5, 32, generator=g), "image": torch.randn(2, 1, 32, generator=g),
-                  "depth": torch.rand(2, 1, 2, 16, 16, generator=g)}
+    conditions = {
+        "y": torch.randn(2, 5, 32, generator=g),
+        "image": torch.randn(2, 1, 32, generator=g),
+        "depth": torch.rand(2, 1, 2, 16, 16, generator=g),
+    }
     cond, uncond = make_guidance_kwargs(conditions, model.zero_y, ["y", "image", "depth"], RULES)
     x_T = torch.randn(2, 4, 2, 8, 8, generator=g)
     with torch.no_grad():
@@ -274,6 +305,7 @@ def test_per_frame_guidance_scales_guide_each_frame_with_its_own_scale():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 4, 5, 3, 3, generator=g)
     t = torch.tensor([500, 900])
+
     def per_sample(value: float) -> torch.Tensor:  # a batch tensor, so that the two passes can be batched
         return torch.full((2, 1, 1, 1, 1), value)
 
@@ -314,8 +346,14 @@ def test_nested_guidance_passes_drop_the_outer_groups():
     conditions, zero_y, _ = nested_inputs()
     conditions["depth"] = torch.rand(2, 1, 3, 8, 8)
     negative = torch.randn(2, 77, 8)
-    passes = nested_guidance_kwargs(conditions, zero_y, ["y", "motion", "depth"], [["motion"], ["y"]],
-                                    {"y": "empty_caption", "motion": "zeros"}, {"y": negative})
+    passes = nested_guidance_kwargs(
+        conditions,
+        zero_y,
+        ["y", "motion", "depth"],
+        [["motion"], ["y"]],
+        {"y": "empty_caption", "motion": "zeros"},
+        {"y": negative},
+    )
     assert len(passes) == 3 and all(set(p) == {"y", "motion", "depth"} for p in passes)
     assert torch.equal(passes[0]["y"], negative) and not passes[0]["motion"].any()
     assert torch.equal(passes[1]["y"], negative) and passes[1]["motion"] is conditions["motion"]
@@ -333,8 +371,9 @@ def test_nested_guidance_combines_the_passes_known_answer():
     """ε = ε(P_0) + s_1·(ε(P_1) − ε(P_0)) + s_2·(ε(P_2) − ε(P_1)) on a model whose ε per pass is known: with the
     motion inner at 3 and the text outer at 7.5, 1 + 3·100 + 7.5·10 = 376; 3 passes per step, or one of 3B."""
     conditions, zero_y, x = nested_inputs()
-    passes = nested_guidance_kwargs(conditions, zero_y, ["y", "motion"], [["motion"], ["y"]],
-                                    {"y": "empty_caption", "motion": "zeros"})
+    passes = nested_guidance_kwargs(
+        conditions, zero_y, ["y", "motion"], [["motion"], ["y"]], {"y": "empty_caption", "motion": "zeros"}
+    )
     t = torch.full((2,), 500)
     for batched in (False, True):
         calls: list = []
@@ -367,16 +406,19 @@ def test_nested_guidance_of_one_group_is_the_single_scale_bit_for_bit():
     single = sample(model, x_T, cond, uncond, 7.5, 5)
     passes = nested_guidance_kwargs(conditions, zero_y, ["y", "motion"], [["y"]], {"y": "empty_caption"})
     assert torch.equal(sample(model, x_T, passes[-1], passes[:-1], [7.5], 5), single)
-    both = nested_guidance_kwargs(conditions, zero_y, ["y", "motion"], [["motion"], ["y"]],
-                                  {"y": "empty_caption", "motion": "zeros"})
+    both = nested_guidance_kwargs(
+        conditions, zero_y, ["y", "motion"], [["motion"], ["y"]], {"y": "empty_caption", "motion": "zeros"}
+    )
     together = make_guidance_kwargs(conditions, zero_y, ["y", "motion"], {"y": "empty_caption", "motion": "zeros"})
-    torch.testing.assert_close(sample(model, x_T, both[-1], both[:-1], [4.0, 4.0], 5),
-                               sample(model, x_T, *together, 4.0, 5), rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        sample(model, x_T, both[-1], both[:-1], [4.0, 4.0], 5), sample(model, x_T, *together, 4.0, 5), rtol=0, atol=1e-5
+    )
 
 
 def test_batched_cfg_default_is_on_for_accelerator_tensors():
     """``batched_cfg=None`` batches off the CPU (the meta device stands in for an accelerator here),
     unless a kwarg is not a tensor."""
+
     def meta(*shape):
         return torch.empty(*shape, device="meta")
 
@@ -409,15 +451,24 @@ def test_ddim_timesteps():
     assert ddim_timesteps(1000, 1000)[0].item() == 999  # clamped
     assert ddim_timesteps(50, 1000, trailing=True).tolist() == list(range(999, 0, -20))  # diffusers' "trailing"
     assert ddim_timesteps(4, 1000, trailing=True).tolist() == [999, 749, 499, 249]
-    assert make_sampler("ddim", ZERO_SNR, 50).timesteps[0] == 999 and make_sampler("ddim", SCHEDULE, 50).timesteps[0] == 981
+    assert (
+        make_sampler("ddim", ZERO_SNR, 50).timesteps[0] == 999
+        and make_sampler("ddim", SCHEDULE, 50).timesteps[0] == 981
+    )
     with pytest.raises(ValueError, match="num_steps"):
         ddim_timesteps(0, 1000)
 
 
 def test_callback_and_progress(capsys):
     seen = []
-    sample(toy_model, torch.randn(1, 4, 2, 4, 4), dict(s=1.0, c=0.5), num_steps=5, progress=True,
-           callback=lambda i, t, x: seen.append((i, t, tuple(x.shape))))
+    sample(
+        toy_model,
+        torch.randn(1, 4, 2, 4, 4),
+        dict(s=1.0, c=0.5),
+        num_steps=5,
+        progress=True,
+        callback=lambda i, t, x: seen.append((i, t, tuple(x.shape))),
+    )
     assert seen == [(i, t, (1, 4, 2, 4, 4)) for i, t in enumerate([801, 601, 401, 201, 1])]
     assert "ddim sampling" in capsys.readouterr().err
 
@@ -440,7 +491,9 @@ def frame_correlations(noise: torch.Tensor) -> torch.Tensor:
 def test_frame_noise_is_standard_normal_with_the_given_correlation_between_frames():
     shape = (2, 4, 5, 32, 32)  # [B, C, F, H, W]
     independent = frame_noise(shape, 0.0, torch.Generator().manual_seed(3))
-    assert torch.equal(independent, torch.randn(shape, generator=torch.Generator().manual_seed(3)))  # the reference's x_T
+    assert torch.equal(
+        independent, torch.randn(shape, generator=torch.Generator().manual_seed(3))
+    )  # the reference's x_T
     for rho in (0.3, 0.5, 0.8):
         noise = frame_noise(shape, rho, torch.Generator().manual_seed(3))
         assert noise.std().item() == pytest.approx(1.0, abs=0.03) and abs(noise.mean().item()) < 0.03
@@ -449,8 +502,10 @@ def test_frame_noise_is_standard_normal_with_the_given_correlation_between_frame
         # its independent part is the ρ = 0 draw: the shared part is drawn after it
         shared = (noise - (1 - rho) ** 0.5 * independent) / rho**0.5
         assert torch.allclose(shared, shared[:, :, :1].expand_as(shared), atol=1e-5)
-    assert torch.equal(frame_noise(shape, 0.5, torch.Generator().manual_seed(3)),
-                       frame_noise(shape, 0.5, torch.Generator().manual_seed(3)))
+    assert torch.equal(
+        frame_noise(shape, 0.5, torch.Generator().manual_seed(3)),
+        frame_noise(shape, 0.5, torch.Generator().manual_seed(3)),
+    )
     for bad in (-0.1, 1.0):
         with pytest.raises(ValueError, match=r"noise_correlation must be in \[0, 1\)"):
             check_noise_correlation(bad)
@@ -515,11 +570,15 @@ def test_v_prediction_samplers_solve_the_ode_from_zero_terminal_snr(scheduler, s
     assert not rel_dist(wrong, exact) < 0.3
 
 
-@pytest.mark.parametrize("model, cond, uncond, scale", [
-    (gaussian_data_model, {}, None, None),
-    (toy_model, dict(s=1.0, c=0.5), dict(s=0.4, c=-0.2), 9.0),
-    (toy_model, dict(s=1.0, c=0.5), None, None),
-], ids=["gaussian-data", "toy-guided", "toy-unguided"])
+@pytest.mark.parametrize(
+    "model, cond, uncond, scale",
+    [
+        (gaussian_data_model, {}, None, None),
+        (toy_model, dict(s=1.0, c=0.5), dict(s=0.4, c=-0.2), 9.0),
+        (toy_model, dict(s=1.0, c=0.5), None, None),
+    ],
+    ids=["gaussian-data", "toy-guided", "toy-unguided"],
+)
 def test_dpm_solver_pp_lands_near_ddim50(model, cond, uncond, scale):
     """DPM-Solver++ with 20 and 25 steps vs the reference 50-step DDIM, measured against how far
     5-step DDIM is from it. Measured relative distances (20 / 25 steps) and their ratio to DDIM-5's:

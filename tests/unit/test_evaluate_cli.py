@@ -1,4 +1,5 @@
 """``videocomposer evaluate`` end to end on tiny generated runs, ``generate --save-conditions``, and its errors."""
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,36 @@ def runs(tiny, tmp_path_factory):  # noqa: F811
     folder = tiny["video"].parent
     out = tmp_path_factory.mktemp("evaluate") / "outputs"
     for seed in ("7", "8"):
-        code = main(["generate", "exp02_motion_transfer", "--weights-dir", str(weights), "--model-config", str(config),
-                     "--input_video", str(folder / "clip.mp4"), "--image_path", str(folder / "first.png"),
-                     "--input_text_desc", "a red ball", "--seed", seed, "--frames", str(FRAMES), "--height", str(SIZE),
-                     "--width", str(SIZE), "--steps", "2", "--output-dir", str(out), "--quiet", "--save-conditions"])
+        code = main(
+            [
+                "generate",
+                "exp02_motion_transfer",
+                "--weights-dir",
+                str(weights),
+                "--model-config",
+                str(config),
+                "--input_video",
+                str(folder / "clip.mp4"),
+                "--image_path",
+                str(folder / "first.png"),
+                "--input_text_desc",
+                "a red ball",
+                "--seed",
+                seed,
+                "--frames",
+                str(FRAMES),
+                "--height",
+                str(SIZE),
+                "--width",
+                str(SIZE),
+                "--steps",
+                "2",
+                "--output-dir",
+                str(out),
+                "--quiet",
+                "--save-conditions",
+            ]
+        )
         assert code == 0
     return {"folder": folder, "out": out, "video": folder / "clip.mp4", "image": folder / "first.png"}
 
@@ -48,12 +75,20 @@ def test_evaluate_a_folder_of_runs_writes_json_and_a_table(runs, tmp_path, capsy
     for key in ("motion_epe", "motion_epe_dense", "flow_epe", "first_frame_psnr", "first_frame_ssim"):
         assert isinstance(report[key], float), key
         assert key in printed and key in report["protocol"]
-    for key in ("motion_epe_moving", "motion_epe_static", "motion_cosine_moving", "flow_cosine_moving",
-                "motion_gain_moving", "flow_gain_moving"):  # the split
+    for key in (
+        "motion_epe_moving",
+        "motion_epe_static",
+        "motion_cosine_moving",
+        "flow_cosine_moving",
+        "motion_gain_moving",
+        "flow_gain_moving",
+    ):  # the split
         assert key in report["protocol"] and key in report["runs"][0], key
     first = report["runs"][0]
     assert len(first["per_frame"]["motion_epe"]) == FRAMES and first["per_frame"]["motion_epe"][0] is None
-    assert report["motion_epe"] == pytest.approx((report["runs"][0]["motion_epe"] + report["runs"][1]["motion_epe"]) / 2)
+    assert report["motion_epe"] == pytest.approx(
+        (report["runs"][0]["motion_epe"] + report["runs"][1]["motion_epe"]) / 2
+    )
     assert "mean" in printed
     # a second write of the same report is refused
     assert main(["evaluate", str(runs["out"]), "--json", str(report_path), "--quiet"]) == 2
@@ -63,7 +98,16 @@ def test_evaluate_a_folder_of_runs_writes_json_and_a_table(runs, tmp_path, capsy
 def test_reextracting_from_the_source_gives_the_recorded_numbers(runs, tmp_path, capsys):
     recorded = runs["out"] / "exp02_motion_transfer-clip-S00008" / "exp02_motion_transfer-S00008.mp4"
     alone = shutil.copy(recorded, tmp_path / "alone.mp4")  # no record beside it
-    args = ["evaluate", str(alone), "--input_video", str(runs["video"]), "--image_path", str(runs["image"]), "--seed", "8"]
+    args = [
+        "evaluate",
+        str(alone),
+        "--input_video",
+        str(runs["video"]),
+        "--image_path",
+        str(runs["image"]),
+        "--seed",
+        "8",
+    ]
     assert main([*args, "--json", str(tmp_path / "a.json")]) == 0
     assert main(["evaluate", str(recorded), "--json", str(tmp_path / "b.json")]) == 0
     fresh, from_record = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
@@ -73,16 +117,31 @@ def test_reextracting_from_the_source_gives_the_recorded_numbers(runs, tmp_path,
 
 
 def test_missing_inputs_are_listed_as_skipped_with_their_flag(runs, tmp_path, capsys):
-    alone = shutil.copy(runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4", tmp_path / "x.mp4")
+    alone = shutil.copy(
+        runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4", tmp_path / "x.mp4"
+    )
     assert main(["evaluate", str(alone), "--json", str(tmp_path / "x.json")]) == 0
     report = json.loads((tmp_path / "x.json").read_text())
-    assert "--input_video" in report["skipped"]["motion_epe"] and "--image_path" in report["skipped"]["first_frame_psnr"]
+    assert (
+        "--input_video" in report["skipped"]["motion_epe"] and "--image_path" in report["skipped"]["first_frame_psnr"]
+    )
     assert "skipped motion_epe: needs --input_video" in capsys.readouterr().out
 
 
 def test_frame_count_mismatch_is_named_and_resampled_only_on_request(runs, tmp_path, capsys):
-    alone = shutil.copy(runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4", tmp_path / "y.mp4")
-    args = ["evaluate", str(alone), "--input_video", str(runs["video"]), "--seed", "7", "--json", str(tmp_path / "y.json")]
+    alone = shutil.copy(
+        runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4", tmp_path / "y.mp4"
+    )
+    args = [
+        "evaluate",
+        str(alone),
+        "--input_video",
+        str(runs["video"]),
+        "--seed",
+        "7",
+        "--json",
+        str(tmp_path / "y.json"),
+    ]
     with pytest.MonkeyPatch.context() as patch:  # a condition with more frames than the video
         import videocomposer.evaluation.evaluate as evaluate
 

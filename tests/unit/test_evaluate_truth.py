@@ -1,4 +1,5 @@
 """``videocomposer evaluate --truth``: object-track metrics of a generated video against its source clip's truth file."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,24 @@ def clip(tmp_path_factory):
 
 def _evaluate(clip, video: str, *extra: str) -> dict:
     out = clip / f"{video}-{len(extra)}.json"
-    assert main(["evaluate", str(clip / video), "--truth", str(clip / "source.truth.json"), "--image_path",
-                 str(clip / "first.png"), "--json", str(out), "--overwrite", "--quiet", *extra]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(clip / video),
+                "--truth",
+                str(clip / "source.truth.json"),
+                "--image_path",
+                str(clip / "first.png"),
+                "--json",
+                str(out),
+                "--overwrite",
+                "--quiet",
+                *extra,
+            ]
+        )
+        == 0
+    )
     return json.loads(out.read_text())
 
 

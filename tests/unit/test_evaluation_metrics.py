@@ -1,4 +1,5 @@
 """Model-free evaluation metrics: motion EPE (codec vectors, Farneback flow), first-frame PSNR/SSIM."""
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,15 @@ def translating(side: int, step=STEP, scale: int = 1, num_frames: int = FRAMES) 
     """Frames ``[F, side, side, 3]`` cut from a fixed texture with a window moving by ``scale·step`` px per frame."""
     big = texture(side + 64 * scale)
     x0 = y0 = 16 * scale
-    return np.stack([big[y0 + scale * step[1] * t: y0 + scale * step[1] * t + side,
-                         x0 + scale * step[0] * t: x0 + scale * step[0] * t + side] for t in range(num_frames)])
+    return np.stack(
+        [
+            big[
+                y0 + scale * step[1] * t : y0 + scale * step[1] * t + side,
+                x0 + scale * step[0] * t : x0 + scale * step[0] * t + side,
+            ]
+            for t in range(num_frames)
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +103,14 @@ def test_error_is_split_into_moving_and_static_cells_with_the_direction_agreemen
     condition = field((3.0, 0.0), (0.0, 0.0))
     assert MOVING_SPEED <= 3.0
     error = motion_error(field((3.0, 0.0), (0.0, 1.0)), condition)
-    assert (error.epe_moving, error.epe_static, error.cosine_moving, error.gain_moving) == pytest.approx((0.0, 1.0, 1.0, 1.0))
+    assert (error.epe_moving, error.epe_static, error.cosine_moving, error.gain_moving) == pytest.approx(
+        (0.0, 1.0, 1.0, 1.0)
+    )
     assert error.epe == pytest.approx(0.5)  # half the cells of each frame are static
     still = motion_error(field((0.0, 0.0), (0.0, 0.0)), condition)
-    assert (still.epe_moving, still.epe_static, still.cosine_moving, still.gain_moving) == pytest.approx((3.0, 0.0, 0.0, 0.0))
+    assert (still.epe_moving, still.epe_static, still.cosine_moving, still.gain_moving) == pytest.approx(
+        (3.0, 0.0, 0.0, 0.0)
+    )
     backwards = motion_error(field((-1.0, 0.0), (0.0, 0.0)), condition)
     assert (backwards.epe_moving, backwards.cosine_moving, backwards.gain_moving) == pytest.approx((4.0, -1.0, -1 / 3))
     half = motion_error(field((1.5, 0.0), (0.0, 0.0)), condition)
@@ -172,7 +184,7 @@ def test_ssim_of_constant_images_follows_the_closed_form():
 
 def test_first_frame_round_trip_through_our_mp4_is_within_codec_error(tmp_path):
     smooth = cv2.GaussianBlur(texture(96), (0, 0), 3)
-    frames = np.stack([smooth[8:72, 8 + t: 72 + t] for t in range(4)])
+    frames = np.stack([smooth[8:72, 8 + t : 72 + t] for t in range(4)])
     path = write_mp4(tmp_path / "v.mp4", frames, fps=8)
     exact = first_frame_metrics(frames, frames[0])
     assert exact == {"first_frame_psnr": math.inf, "first_frame_ssim": pytest.approx(1.0)}
@@ -206,7 +218,7 @@ def _object_clip(width: int, height: int, num_frames: int = FRAMES) -> np.ndarra
     top, left = (height - size) // 2, (width - side) // 2 + side // 6
     for t in range(num_frames):
         x = left + int(round(t * step))
-        frames[t, top:top + size, x:x + size] = patch
+        frames[t, top : top + size, x : x + size] = patch
     return frames
 
 

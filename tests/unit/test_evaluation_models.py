@@ -1,4 +1,5 @@
 """Model-based evaluation metrics: CLIP frame consistency / CLIPSIM, depth and sketch error, I3D + FVD."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,7 @@ def weights(tmp_path_factory):
 def video(num_frames=6, size=32, seed=0, step=3) -> np.ndarray:
     rng = np.random.RandomState(seed)
     big = (rng.rand(size + step * num_frames, size + step * num_frames, 3) * 255).astype(np.uint8)
-    return np.stack([big[t * step: t * step + size, t * step: t * step + size] for t in range(num_frames)])
+    return np.stack([big[t * step : t * step + size, t * step : t * step + size] for t in range(num_frames)])
 
 
 def test_static_video_has_frame_consistency_one_with_any_tower(weights):
@@ -69,18 +70,24 @@ def test_depth_error_is_zero_on_its_own_depth_and_scale_invariant(weights):
     target = torch.rand(2, 1, 8, 8) + 0.1
     noisy = target * torch.exp(torch.randn_like(target) * 0.2)
     d = noisy.log() - target.log()  # the definition, written out
-    assert scale_invariant_log_error(noisy, target) == pytest.approx(float((d.pow(2).mean() - d.mean() ** 2).sqrt()), rel=1e-6)
+    assert scale_invariant_log_error(noisy, target) == pytest.approx(
+        float((d.pow(2).mean() - d.mean() ** 2).sqrt()), rel=1e-6
+    )
 
 
 def test_sketch_error_is_zero_on_its_own_sketch(weights):
     pidinet = load_official_component("pidinet", weights / OFFICIAL_FILES["pidinet"].filename)
-    cleaner = load_official_component("sketch_cleaner", weights / OFFICIAL_FILES["sketch_cleaner"].filename,
-                                      tiny_configs()["sketch_cleaner"])
+    cleaner = load_official_component(
+        "sketch_cleaner", weights / OFFICIAL_FILES["sketch_cleaner"].filename, tiny_configs()["sketch_cleaner"]
+    )
     frames = video(num_frames=2, size=32)
     own = extract_sketch(pidinet, cleaner, frames_at(frames, 32)).float()
     assert sketch_error(pidinet, cleaner, frames, own) == pytest.approx(0.0, abs=1e-6)
     blank = torch.zeros_like(own)  # against an empty sketch the error is the mean line intensity
-    assert sketch_error(pidinet, cleaner, frames, blank) == pytest.approx(float(own.mean()), rel=1e-6) and float(own.mean()) > 0
+    assert (
+        sketch_error(pidinet, cleaner, frames, blank) == pytest.approx(float(own.mean()), rel=1e-6)
+        and float(own.mean()) > 0
+    )
     with pytest.raises(ValueError, match="3 frames, the video 2"):
         sketch_error(pidinet, cleaner, frames, own[[0, 1, 1]])
 
@@ -150,14 +157,55 @@ def test_evaluate_cli_with_every_metric(weights, tmp_path, capsys):
     make_demo_video(tmp_path / "clip.mp4", num_frames=24, height=48, width=64)[0].save(tmp_path / "first.png")
     out = tmp_path / "out"
     for seed in ("1", "2"):
-        assert main(["generate", "exp02_motion_transfer", "--weights-dir", str(weights), "--model-config",
-                     str(tmp_path / "tiny.json"), "--input_video", str(tmp_path / "clip.mp4"), "--input_text_desc", "a ball",
-                     "--image_path", str(tmp_path / "first.png"),
-                     "--seed", seed, "--frames", "10", "--height", "32", "--width", "32", "--steps", "1",
-                     "--output-dir", str(out), "--quiet", "--save-conditions"]) == 0
+        assert (
+            main(
+                [
+                    "generate",
+                    "exp02_motion_transfer",
+                    "--weights-dir",
+                    str(weights),
+                    "--model-config",
+                    str(tmp_path / "tiny.json"),
+                    "--input_video",
+                    str(tmp_path / "clip.mp4"),
+                    "--input_text_desc",
+                    "a ball",
+                    "--image_path",
+                    str(tmp_path / "first.png"),
+                    "--seed",
+                    seed,
+                    "--frames",
+                    "10",
+                    "--height",
+                    "32",
+                    "--width",
+                    "32",
+                    "--steps",
+                    "1",
+                    "--output-dir",
+                    str(out),
+                    "--quiet",
+                    "--save-conditions",
+                ]
+            )
+            == 0
+        )
     report_path = tmp_path / "eval.json"
-    code = main(["evaluate", str(out), "--weights-dir", str(weights), "--model-config", str(tmp_path / "tiny.json"),
-                 "--i3d", str(tmp_path / "i3d_torchscript.pt"), "--json", str(report_path), "--quiet"])
+    code = main(
+        [
+            "evaluate",
+            str(out),
+            "--weights-dir",
+            str(weights),
+            "--model-config",
+            str(tmp_path / "tiny.json"),
+            "--i3d",
+            str(tmp_path / "i3d_torchscript.pt"),
+            "--json",
+            str(report_path),
+            "--quiet",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     report = json.loads(report_path.read_text())
     for key in ("motion_epe", "first_frame_psnr", "clip_frame_consistency", "clipsim", "fvd"):
@@ -174,12 +222,47 @@ def test_evaluate_cli_with_every_metric(weights, tmp_path, capsys):
 
     # depth and sketch conditions: recorded by generate, compared by evaluate with the tiny annotators
     spatial = tmp_path / "spatial"
-    assert main(["generate", "compose", "--conditions", "y,depth,sketch", "--weights-dir", str(weights), "--model-config",
-                 str(tmp_path / "tiny.json"), "--input_video", str(tmp_path / "clip.mp4"), "--input_text_desc", "a ball",
-                 "--frames", "4", "--height", "32", "--width", "32", "--steps", "1", "--output-dir", str(spatial),
-                 "--quiet", "--save-conditions"]) == 0
-    args = ["evaluate", str(spatial), "--weights-dir", str(weights), "--model-config", str(tmp_path / "tiny.json"),
-            "--metrics", "depth_si_log,sketch_mae,clipsim"]
+    assert (
+        main(
+            [
+                "generate",
+                "compose",
+                "--conditions",
+                "y,depth,sketch",
+                "--weights-dir",
+                str(weights),
+                "--model-config",
+                str(tmp_path / "tiny.json"),
+                "--input_video",
+                str(tmp_path / "clip.mp4"),
+                "--input_text_desc",
+                "a ball",
+                "--frames",
+                "4",
+                "--height",
+                "32",
+                "--width",
+                "32",
+                "--steps",
+                "1",
+                "--output-dir",
+                str(spatial),
+                "--quiet",
+                "--save-conditions",
+            ]
+        )
+        == 0
+    )
+    args = [
+        "evaluate",
+        str(spatial),
+        "--weights-dir",
+        str(weights),
+        "--model-config",
+        str(tmp_path / "tiny.json"),
+        "--metrics",
+        "depth_si_log,sketch_mae,clipsim",
+    ]
     assert main([*args, "--json", str(tmp_path / "s.json")]) == 0, capsys.readouterr().err
     report = json.loads((tmp_path / "s.json").read_text())
     assert set(report["protocol"]) == {"depth_si_log", "sketch_mae", "clipsim"} and report["skipped"] == {}

@@ -1,6 +1,7 @@
 """`benchmarks/gpu_suite.py --dry-run` runs every section at a tiny size on the CPU, so the one-command GPU
 benchmark is known to work before a GPU is lent (the figures themselves are not checked: speed belongs in
 benchmarks/, never in timed tests)."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_gpu_suite_dry_run_writes_every_section(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--dry-run", "--out", str(tmp_path)],
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--dry-run", "--out", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "gpu_suite.json").read_text())
     for section in ("inference", "train", "data", "ddp"):

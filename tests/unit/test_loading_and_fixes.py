@@ -1,6 +1,7 @@
 """Loading by the class model_index.json records, load() honouring its arguments for both folder kinds,
 and the user-facing fixes: zero_y never silently zeros, the malicious-pickle message, collated clips,
 the exp01 note."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ def folders(tmp_path_factory):
     official = root / "official"
     write_tiny_official_weights(official, seed=0, components=["unet", "vae", "clip"])
     converted = root / "converted"
-    VideoComposerPipeline.from_official(official, conditions=["y", "local_image"], config=tiny_configs()).save_pretrained(converted)
+    VideoComposerPipeline.from_official(
+        official, conditions=["y", "local_image"], config=tiny_configs()
+    ).save_pretrained(converted)
     other_unet = root / "other_unet.pth"
     write_tiny_official_weights(root / "other", seed=1, components=["unet"])
     os.replace(root / "other" / "non_ema_228000.pth", other_unet)
@@ -37,8 +40,9 @@ def test_load_honours_unet_file_for_both_folder_kinds(folders):
     for kind in ("official", "converted"):
         config = tiny_configs() if kind == "official" else None
         plain = VideoComposerPipeline.load(folders[kind], conditions=["y"], config=config)
-        other = VideoComposerPipeline.load(folders[kind], conditions=["y"], config=config,
-                                           unet_file=str(folders["other_unet"]))
+        other = VideoComposerPipeline.load(
+            folders[kind], conditions=["y"], config=config, unet_file=str(folders["other_unet"])
+        )
         expected = read_state_dict(folders["other_unet"])
         assert all(torch.equal(other.unet.state_dict()[k], v) for k, v in expected.items())
         assert not torch.equal(plain.unet.state_dict()["out.2.weight"], expected["out.2.weight"])
@@ -61,7 +65,10 @@ def test_load_refuses_what_a_converted_folder_cannot_honour(folders):
 
 def test_components_load_by_the_recorded_class(folders, tmp_path):
     index = json.loads((folders["converted"] / "model_index.json").read_text())
-    assert index["unet"] == ["videocomposer.models.unet", "VideoComposerUNet"] and index["vae"] == ["diffusers", "AutoencoderKL"]
+    assert index["unet"] == ["videocomposer.models.unet", "VideoComposerUNet"] and index["vae"] == [
+        "diffusers",
+        "AutoencoderKL",
+    ]
     assert index["pipeline_config"]["unet_file"] == "non_ema_228000.pth"
     tampered = tmp_path / "tampered"
     VideoComposerPipeline.load(folders["converted"]).save_pretrained(tampered)
@@ -102,8 +109,10 @@ def test_a_pickle_that_references_code_is_refused_and_never_run(tmp_path):
 
 def test_collated_clip_counts_frames_not_samples():
     clip = VideoClip(video=torch.zeros(2, 5, 3, 8, 8), misc=None, motion=torch.zeros(2, 5, 2, 8, 8), vit_image=None)
-    assert clip.num_frames == 5 and VideoClip(video=torch.zeros(5, 3, 8, 8), misc=None, motion=None,
-                                               vit_image=None).num_frames == 5
+    assert (
+        clip.num_frames == 5
+        and VideoClip(video=torch.zeros(5, 3, 8, 8), misc=None, motion=None, vit_image=None).num_frames == 5
+    )
 
 
 def test_exp01_notes_the_inputs_the_reference_ignores(folders, tmp_path, capsys):
@@ -111,9 +120,20 @@ def test_exp01_notes_the_inputs_the_reference_ignores(folders, tmp_path, capsys)
     video[0].save(tmp_path / "first.png")
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(tiny_model_config()))
-    code = main(["generate", "exp01_vidcomposer_full", "--input_video", str(tmp_path / "clip.mp4"), "--image_path",
-                 str(tmp_path / "first.png"), "--output-dir", str(tmp_path / "out"), "--weights-dir",
-                 str(tmp_path / "none")])
+    code = main(
+        [
+            "generate",
+            "exp01_vidcomposer_full",
+            "--input_video",
+            str(tmp_path / "clip.mp4"),
+            "--image_path",
+            str(tmp_path / "first.png"),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--weights-dir",
+            str(tmp_path / "none"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2  # no weights here; the note comes first
     assert "note: --image_path is used here, but the reference's exp01_vidcomposer_full ignores it" in err

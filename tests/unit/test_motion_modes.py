@@ -1,6 +1,7 @@
 """The motion condition's modes: the same motion at any source size ("rescaled"), the original's behaviour
 ("reference"), the warning when a source loses its vectors, the model folder's setting, drawn strokes in the
 mode's representation, and a video that always feeds the conditions the model takes from it."""
+
 from __future__ import annotations
 
 import json
@@ -122,14 +123,22 @@ def test_the_toy_folder_records_its_motion_settings_and_they_round_trip(toy, tmp
     assert VideoComposerPipeline.from_pretrained(tmp_path / "copy").motion_settings == TOY
 
 
-@pytest.mark.parametrize("value, message", [
-    ({"mode": "fast", "source_size": 128}, "pipeline_config.motion_condition.mode must be one of reference, rescaled"),
-    ({"mode": "rescaled", "source_size": 100}, "pipeline_config.motion_condition.source_size must be a positive "
-                                               "multiple of 16"),
-    ({"mode": "rescaled", "size": 128}, "pipeline_config.motion_condition has unknown key"),
-    ("rescaled", "pipeline_config.motion_condition must be an object"),
-    (None, None),  # absent: the reference's, as the official weights
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (
+            {"mode": "fast", "source_size": 128},
+            "pipeline_config.motion_condition.mode must be one of reference, rescaled",
+        ),
+        (
+            {"mode": "rescaled", "source_size": 100},
+            "pipeline_config.motion_condition.source_size must be a positive multiple of 16",
+        ),
+        ({"mode": "rescaled", "size": 128}, "pipeline_config.motion_condition has unknown key"),
+        ("rescaled", "pipeline_config.motion_condition must be an object"),
+        (None, None),  # absent: the reference's, as the official weights
+    ],
+)
 def test_bad_motion_settings_in_a_folder_name_the_file_and_field(tmp_path, value, message):
     folder = tmp_path / "model"
     shutil.copytree(toy_model_dir(), folder)
@@ -187,20 +196,35 @@ def test_the_pipeline_rasterises_a_stroke_in_the_models_mode(toy):
 
 def test_a_video_implies_the_conditions_the_model_takes_from_it(toy, clips):
     image = Image.new("RGB", (64, 64), "gray")
-    assert set(toy.resolve_conditions(None, prompt="x", video=clips[256, 256], image=image)) == \
-        {"y", "local_image", "motion"}
-    out = toy("a yellow circle moves down and right over a navy background", video=clips[256, 256], image=image,
-              num_inference_steps=1, output_type="latent", generator=torch.Generator().manual_seed(0))
+    assert set(toy.resolve_conditions(None, prompt="x", video=clips[256, 256], image=image)) == {
+        "y",
+        "local_image",
+        "motion",
+    }
+    out = toy(
+        "a yellow circle moves down and right over a navy background",
+        video=clips[256, 256],
+        image=image,
+        num_inference_steps=1,
+        output_type="latent",
+        generator=torch.Generator().manual_seed(0),
+    )
     assert sorted(out.conditions) == ["local_image", "motion", "y"] and out.conditions["motion"].any()
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(conditions=["y", "local_image"], image=Image.new("RGB", (64, 64))),  # named, none reads the video
-    dict(conditions=None, image=Image.new("RGB", (64, 64)), motion=Trajectory(64, 64)),  # every one has its input
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(conditions=["y", "local_image"], image=Image.new("RGB", (64, 64))),  # named, none reads the video
+        dict(conditions=None, image=Image.new("RGB", (64, 64)), motion=Trajectory(64, 64)),  # every one has its input
+    ],
+)
 def test_a_video_no_condition_reads_is_refused_naming_those_that_would(toy, clips, kwargs):
-    with pytest.raises(ValueError, match=r"video= is given, but none of the conditions .* reads it.*this model takes "
-                                         r"\['motion', 'local_image'\] from a video"):
+    with pytest.raises(
+        ValueError,
+        match=r"video= is given, but none of the conditions .* reads it.*this model takes "
+        r"\['motion', 'local_image'\] from a video",
+    ):
         toy("x", video=clips[256, 256], num_inference_steps=1, output_type="latent", **kwargs)
 
 
@@ -209,9 +233,24 @@ def test_a_video_no_condition_reads_is_refused_naming_those_that_would(toy, clip
 
 def test_generate_takes_the_motion_mode_flag_and_records_the_motions_units(clips, tmp_path):
     Image.new("RGB", (256, 256), "navy").save(tmp_path / "first.png")
-    common = ["generate", "exp02_motion_transfer", "--weights-dir", "toy", "--input_video", str(clips[256, 256]),
-              "--image_path", str(tmp_path / "first.png"), "--input_text_desc", "a circle", "--steps", "1",
-              "--device", "cpu", "--quiet", "--save-conditions"]
+    common = [
+        "generate",
+        "exp02_motion_transfer",
+        "--weights-dir",
+        "toy",
+        "--input_video",
+        str(clips[256, 256]),
+        "--image_path",
+        str(tmp_path / "first.png"),
+        "--input_text_desc",
+        "a circle",
+        "--steps",
+        "1",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--save-conditions",
+    ]
     records = {}
     for mode in ("rescaled", "reference"):
         with warnings.catch_warnings():
@@ -233,8 +272,19 @@ def test_extract_takes_the_model_folders_motion_mode_and_a_flag_overrides_it(cli
 
     from videocomposer.cli import main
 
-    common = ["extract", "--input_video", str(clips[256, 256]), "--frames", "8", "--resolution", "64",
-              "--conditions", "motion", "--weights-dir", "toy"]
+    common = [
+        "extract",
+        "--input_video",
+        str(clips[256, 256]),
+        "--frames",
+        "8",
+        "--resolution",
+        "64",
+        "--conditions",
+        "motion",
+        "--weights-dir",
+        "toy",
+    ]
     assert main([*common, "--output-dir", str(tmp_path / "model")]) == 0, capsys.readouterr().err
     rescaled = load_file(str(tmp_path / "model" / "disc_256x256_conditions.safetensors"))["motion"]
     assert torch.equal(rescaled[0].transpose(0, 1), motion(clips[256, 256], 64, TOY)[:8])

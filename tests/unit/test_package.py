@@ -1,5 +1,6 @@
 """The package's public names resolve, light imports stay light, the package stands without the repository's
 ``recipes/``, and its data files are declared."""
+
 import ast
 import fnmatch
 import importlib
@@ -10,9 +11,19 @@ from pathlib import Path
 import pytest
 
 
-@pytest.mark.parametrize("package", ["videocomposer", "videocomposer.models", "videocomposer.annotators",
-                                     "videocomposer.diffusion", "videocomposer.pipelines", "videocomposer.training",
-                                     "videocomposer.checkpoints", "videocomposer.app"])
+@pytest.mark.parametrize(
+    "package",
+    [
+        "videocomposer",
+        "videocomposer.models",
+        "videocomposer.annotators",
+        "videocomposer.diffusion",
+        "videocomposer.pipelines",
+        "videocomposer.training",
+        "videocomposer.checkpoints",
+        "videocomposer.app",
+    ],
+)
 def test_every_exported_name_resolves(package):
     module = importlib.import_module(package)
     for name in module.__all__:
@@ -28,7 +39,9 @@ def test_importing_the_unet_does_not_import_diffusers():
 
 
 def test_the_command_line_parser_does_not_import_gradio():
-    code = "import sys; from videocomposer.cli import build_parser; build_parser(['ui']); print('gradio' in sys.modules)"
+    code = (
+        "import sys; from videocomposer.cli import build_parser; build_parser(['ui']); print('gradio' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -44,8 +57,12 @@ def _imported_modules(tree: ast.Module) -> set[str]:
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in
-              ("import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant)):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             names.add(str(node.args[0].value))
     return names
 
@@ -54,9 +71,12 @@ def test_nothing_in_the_package_imports_the_recipes():
     """``recipes/`` (how the toy model is made) sits outside the package and is not installed with it."""
     files = sorted(PACKAGE.rglob("*.py"))
     assert len(files) > 50
-    offenders = [f"{path.relative_to(PACKAGE.parent)}: {name}" for path in files
-                 for name in _imported_modules(ast.parse(path.read_text(encoding="utf-8")))
-                 if name == "recipes" or name.startswith("recipes.")]
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)}: {name}"
+        for path in files
+        for name in _imported_modules(ast.parse(path.read_text(encoding="utf-8")))
+        if name == "recipes" or name.startswith("recipes.")
+    ]
     assert not offenders
     assert _imported_modules(ast.parse("import recipes.toy\nfrom recipes import toy")) == {"recipes.toy", "recipes"}
 
@@ -67,8 +87,11 @@ def test_every_packaged_asset_is_declared_package_data():
     patterns = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assets = [p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "assets").rglob("*") if p.is_file()]
     assert any(a.startswith("assets/demo/") for a in assets) and any(a.startswith("assets/toy_model/") for a in assets)
-    undeclared = [a for a in assets if not any(fnmatch.fnmatchcase(a, p) and a.count("/") == p.count("/")
-                                               for p in patterns["videocomposer"])]
+    undeclared = [
+        a
+        for a in assets
+        if not any(fnmatch.fnmatchcase(a, p) and a.count("/") == p.count("/") for p in patterns["videocomposer"])
+    ]
     assert not undeclared
 
 

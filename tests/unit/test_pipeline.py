@@ -3,6 +3,7 @@
 The weights go through ``from_official`` exactly like the published files; every task preset runs;
 save/load round-trips; each memory/speed option gives the same output; errors name what to fix.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,14 @@ def pipe(weights_dir):
 
 
 def generate(pipe, media=None, **kwargs):
-    args = dict(num_frames=FRAMES, height=SIZE, width=SIZE, num_inference_steps=STEPS,
-                generator=torch.Generator().manual_seed(0), output_type="np")
+    args = dict(
+        num_frames=FRAMES,
+        height=SIZE,
+        width=SIZE,
+        num_inference_steps=STEPS,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+    )
     args.update(kwargs)
     return pipe("a red ball", **args)
 
@@ -86,7 +93,11 @@ def test_truncated_or_mismatched_files_are_reported(tmp_path):
     torch.save(state, unet_file)
     with pytest.raises(WeightFileError) as error:
         VideoComposerPipeline.from_official(tmp_path, conditions=["y"], config=tiny_configs())
-    assert "out.2.weight" in str(error.value) and "renamed.weight" in str(error.value) and "non_ema_228000.pth" in str(error.value)
+    assert (
+        "out.2.weight" in str(error.value)
+        and "renamed.weight" in str(error.value)
+        and "non_ema_228000.pth" in str(error.value)
+    )
     unet_file.write_bytes(unet_file.read_bytes()[:1000])
     with pytest.raises(WeightFileError, match="truncated or corrupt"):
         VideoComposerPipeline.from_official(tmp_path, conditions=["y"], config=tiny_configs())
@@ -138,19 +149,36 @@ def _preset_inputs(preset, media):
 def test_every_task_preset_generates(pipe, media, name):
     preset = load_preset(name)
     given = _preset_inputs(preset, media)
-    prepared = pipe.prepare_conditions(preset.all_conditions(), prompt=preset.prompt, num_frames=FRAMES, height=SIZE,
-                                       width=SIZE, seed=preset.seed, **given)
+    prepared = pipe.prepare_conditions(
+        preset.all_conditions(),
+        prompt=preset.prompt,
+        num_frames=FRAMES,
+        height=SIZE,
+        width=SIZE,
+        seed=preset.seed,
+        **given,
+    )
     for run, conditions in preset.runs().items():
-        out = generate(pipe, conditions=conditions, precomputed_conditions={c: prepared.conditions[c] for c in conditions},
-                       guidance_scale=preset.guidance_scale, scheduler=preset.scheduler)
+        out = generate(
+            pipe,
+            conditions=conditions,
+            precomputed_conditions={c: prepared.conditions[c] for c in conditions},
+            guidance_scale=preset.guidance_scale,
+            scheduler=preset.scheduler,
+        )
         assert out.frames.shape == (1, FRAMES, SIZE, SIZE, 3), run
         assert np.isfinite(out.frames).all() and 0 <= out.frames.min() and out.frames.max() <= 1
         assert list(out.conditions) == conditions
 
 
 def test_video_input_path_end_to_end(pipe, media):
-    out = generate(pipe, video=media["video"], image=media["image"], conditions=["y", "local_image", "motion", "masked"],
-                   output_type="pil")
+    out = generate(
+        pipe,
+        video=media["video"],
+        image=media["image"],
+        conditions=["y", "local_image", "motion", "masked"],
+        output_type="pil",
+    )
     assert len(out.frames) == 1 and len(out.frames[0]) == FRAMES and out.frames[0][0].size == (SIZE, SIZE)
     assert out.source.shape == (1, 3, FRAMES, 64, 64)
     assert out.conditions["motion"].shape[2] == FRAMES
@@ -166,7 +194,14 @@ def test_save_pretrained_round_trip_is_identical(pipe, media, tmp_path):
     assert SchedulerConfig.from_json_file(folder / "scheduler" / "scheduler_config.json") == pipe.scheduler_config
     index = json.loads((folder / "model_index.json").read_text())  # the size there, the sampling in the scheduler
     assert index["scheduler"] == ["videocomposer.diffusion", "SchedulerConfig"]
-    assert set(index["pipeline_config"]) == {"num_frames", "height", "width", "misc_size", "unet_file", "motion_condition"}
+    assert set(index["pipeline_config"]) == {
+        "num_frames",
+        "height",
+        "width",
+        "misc_size",
+        "unet_file",
+        "motion_condition",
+    }
     described = json.loads((folder / "sketch_cleaner" / "config.json").read_text())
     assert described == {"_class_name": "SketchCleaner", "config": asdict(pipe.sketch_cleaner.config)}
     loaded = VideoComposerPipeline.from_pretrained(folder)
@@ -188,22 +223,35 @@ def test_prediction_type_and_schedule_are_saved_with_the_model(weights_dir, tmp_
     loaded = VideoComposerPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "v_model"))
     assert loaded.prediction_type == "v_prediction" and loaded.schedule.zero_terminal_snr
     loaded.set_progress_bar_config(disable=True)
-    kwargs = dict(prompt="a red circle", num_frames=FRAMES, height=SIZE, width=SIZE, num_inference_steps=STEPS,
-                  guidance_scale=None, output_type="latent")
+    kwargs = dict(
+        prompt="a red circle",
+        num_frames=FRAMES,
+        height=SIZE,
+        width=SIZE,
+        num_inference_steps=STEPS,
+        guidance_scale=None,
+        output_type="latent",
+    )
     got = loaded(generator=torch.Generator().manual_seed(0), **kwargs).frames
     x_T = loaded.prepare_latents(1, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None)
     y = {"y": loaded.builder().encode_prompt("a red circle")}
-    for prediction_type, schedule, same in (("v_prediction", NoiseSchedule.for_training(True), True),
-                                            ("epsilon", NoiseSchedule.linear_sd(), False)):
+    for prediction_type, schedule, same in (
+        ("v_prediction", NoiseSchedule.for_training(True), True),
+        ("epsilon", NoiseSchedule.linear_sd(), False),
+    ):
         expected = sample(loaded.unet, x_T, y, num_steps=STEPS, schedule=schedule, prediction_type=prediction_type)
         assert torch.allclose(got, expected, atol=1e-5) == same
     with pytest.raises(ValueError, match="prediction_type"):
         SchedulerConfig(prediction_type="x0")
-    with pytest.raises(AttributeError, match=r"dataclasses.replace\(pipe.scheduler_config, prediction_type='epsilon'\)"):
+    with pytest.raises(
+        AttributeError, match=r"dataclasses.replace\(pipe.scheduler_config, prediction_type='epsilon'\)"
+    ):
         loaded.prediction_type = "epsilon"  # a read-only view: the error says how to change it
     saved = tmp_path / "v_model" / "scheduler" / "scheduler_config.json"
     saved.write_text(saved.read_text().replace('"v_prediction"', '"x0"'))
-    with pytest.raises(ValueError, match=r"scheduler_config.json: prediction_type: expected one of epsilon, v_prediction, got 'x0'"):
+    with pytest.raises(
+        ValueError, match=r"scheduler_config.json: prediction_type: expected one of epsilon, v_prediction, got 'x0'"
+    ):
         VideoComposerPipeline.from_pretrained(tmp_path / "v_model")
 
 
@@ -216,21 +264,33 @@ def test_noise_correlation_is_saved_with_the_model_and_draws_x_T(weights_dir, tm
     pipe = VideoComposerPipeline.from_official(weights_dir, conditions=["y"], config=tiny_configs())
     shape = (2, 4, FRAMES, SIZE // 8, SIZE // 8)
     assert pipe.noise_correlation == 0.0
-    assert torch.equal(pipe.prepare_latents(2, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None),
-                       torch.randn(shape, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(
+        pipe.prepare_latents(2, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None),
+        torch.randn(shape, generator=torch.Generator().manual_seed(0)),
+    )
     pipe.scheduler_config = replace(pipe.scheduler_config, noise_correlation=0.5)
     loaded = VideoComposerPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "correlated"))
     assert loaded.noise_correlation == 0.5
     x_T = loaded.prepare_latents(2, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None)
     assert torch.equal(x_T, frame_noise(shape, 0.5, torch.Generator().manual_seed(0)))
     loaded.set_progress_bar_config(disable=True)
-    kwargs = dict(prompt="a red circle", num_frames=FRAMES, height=SIZE, width=SIZE, num_inference_steps=STEPS,
-                  guidance_scale=None, output_type="latent")
+    kwargs = dict(
+        prompt="a red circle",
+        num_frames=FRAMES,
+        height=SIZE,
+        width=SIZE,
+        num_inference_steps=STEPS,
+        guidance_scale=None,
+        output_type="latent",
+    )
     got = loaded(generator=torch.Generator().manual_seed(0), **kwargs).frames
     start = loaded.prepare_latents(1, FRAMES, SIZE, SIZE, torch.Generator().manual_seed(0), None)
     assert torch.equal(got, loaded(latents=start, **kwargs).frames)
-    assert not torch.allclose(got, loaded(latents=torch.randn(start.shape, generator=torch.Generator().manual_seed(0)),
-                                          **kwargs).frames, atol=1e-3)
+    assert not torch.allclose(
+        got,
+        loaded(latents=torch.randn(start.shape, generator=torch.Generator().manual_seed(0)), **kwargs).frames,
+        atol=1e-3,
+    )
     saved = tmp_path / "correlated" / "scheduler" / "scheduler_config.json"
     saved.write_text(saved.read_text().replace('"noise_correlation": 0.5', '"noise_correlation": 1.5'))
     with pytest.raises(ValueError, match=r"scheduler_config.json: noise_correlation must be in \[0, 1\), got 1.5"):
@@ -250,8 +310,9 @@ def test_empty_caption_of_zeros_reaches_the_unconditional_pass_and_is_saved_with
 
     def unconditional_contexts(model):
         seen = []  # the text context of every UNet call: the conditional pass, then the unconditional one
-        hook = model.unet.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["y"].clone()),
-                                                    with_kwargs=True)
+        hook = model.unet.register_forward_pre_hook(
+            lambda module, args, kwargs: seen.append(kwargs["y"].clone()), with_kwargs=True
+        )
         try:
             generate(model, guidance_scale=3.0)
         finally:
@@ -273,8 +334,11 @@ def test_empty_caption_of_zeros_reaches_the_unconditional_pass_and_is_saved_with
         replace(loaded.scheduler_config, empty_caption="blank")
     saved = tmp_path / "zeros" / "scheduler" / "scheduler_config.json"
     saved.write_text(saved.read_text().replace('"empty_caption": "zeros"', '"empty_caption": "blank"'))
-    with pytest.raises(ValueError, match=r"scheduler_config.json: empty_caption must be one of encoded, "
-                                         r"zeros, got 'blank'"):
+    with pytest.raises(
+        ValueError,
+        match=r"scheduler_config.json: empty_caption must be one of encoded, "
+        r"zeros, got 'blank'",
+    ):
         VideoComposerPipeline.from_pretrained(tmp_path / "zeros")
 
 
@@ -332,10 +396,12 @@ def test_guidance_scale_per_condition(pipe, media):
     ramped, _ = unet_calls(pipe, **{**kwargs, "guidance_scale": {"motion": 4.0}, "min_guidance_scale": 1.0})
     change = (ramped - pushed).abs().flatten(3).amax(-1)[0].amax(0)  # per frame: frame 0's scales drop furthest
     assert change[0] > change[-1]
-    for bad, message in (({"colour": 2.0}, "guidance_scale: unknown condition 'colour'"),
-                         ({"depth": 2.0}, r"names \['depth'\], which are not among the conditions used"),
-                         ({"motion": -1.0}, "the scale of 'motion' must be a number >= 0, got -1.0"),
-                         ({"motion": "3"}, "must be a number >= 0, got '3'")):
+    for bad, message in (
+        ({"colour": 2.0}, "guidance_scale: unknown condition 'colour'"),
+        ({"depth": 2.0}, r"names \['depth'\], which are not among the conditions used"),
+        ({"motion": -1.0}, "the scale of 'motion' must be a number >= 0, got -1.0"),
+        ({"motion": "3"}, "must be a number >= 0, got '3'"),
+    ):
         with pytest.raises(ValueError, match=message):
             generate(pipe, **{**kwargs, "guidance_scale": bad})
 
@@ -416,8 +482,9 @@ def test_compiled_unet_is_output_equivalent(weights_dir):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_accelerator_options_are_output_equivalent(weights_dir, media):
-    pipe = VideoComposerPipeline.from_official(weights_dir, conditions=["y", "depth", "motion"], config=tiny_configs(),
-                                               device="cuda")
+    pipe = VideoComposerPipeline.from_official(
+        weights_dir, conditions=["y", "depth", "motion"], config=tiny_configs(), device="cuda"
+    )
     pipe.set_progress_bar_config(disable=True)
     kwargs = dict(video=media["video"], conditions=["y", "depth", "motion"], output_type="latent")
     reference = generate(pipe, **kwargs).frames
@@ -465,23 +532,29 @@ def test_negative_prompt_changes_the_unconditional_pass(pipe):
 
 
 def test_conditions_are_implied_by_the_inputs(pipe, media):
-    assert pipe.resolve_conditions(None, prompt="x", style_image=media["style_image"], sketch=media["sketch"]) == \
-        ["y", "image", "single_sketch"]
+    assert pipe.resolve_conditions(None, prompt="x", style_image=media["style_image"], sketch=media["sketch"]) == [
+        "y",
+        "image",
+        "single_sketch",
+    ]
     out = generate(pipe, sketch=media["sketch"], output_type="latent")
     assert sorted(out.conditions) == ["single_sketch", "y"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(height=36), "multiples of 16"),
-    (dict(scheduler="plms"), "scheduler must be one of"),
-    (dict(conditions=["y", "depth"]), "condition 'depth' needs video= or depth="),
-    (dict(conditions=["motion"], negative_prompt="x", video="missing.mp4"), "negative_prompt needs"),
-    (dict(conditions=["motion"], video="missing.mp4"), "video file not found"),
-    (dict(output_type="gif"), "output_type must be"),
-    (dict(latents=torch.zeros(1, 4, 3, 4, 4)), "latents must have shape"),
-    (dict(num_frames=0), "num_frames must be a positive integer"),
-    (dict(conditions=["canny"]), "unknown condition"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(height=36), "multiples of 16"),
+        (dict(scheduler="plms"), "scheduler must be one of"),
+        (dict(conditions=["y", "depth"]), "condition 'depth' needs video= or depth="),
+        (dict(conditions=["motion"], negative_prompt="x", video="missing.mp4"), "negative_prompt needs"),
+        (dict(conditions=["motion"], video="missing.mp4"), "video file not found"),
+        (dict(output_type="gif"), "output_type must be"),
+        (dict(latents=torch.zeros(1, 4, 3, 4, 4)), "latents must have shape"),
+        (dict(num_frames=0), "num_frames must be a positive integer"),
+        (dict(conditions=["canny"]), "unknown condition"),
+    ],
+)
 def test_bad_arguments_are_rejected_before_compute(pipe, kwargs, message):
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         generate(pipe, **kwargs)

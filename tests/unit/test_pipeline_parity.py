@@ -5,6 +5,7 @@ The tiny fixture UNet (``unet/``) is put into a :class:`VideoComposerPipeline`; 
 ``unet/inputs.safetensors``, through ``__call__`` (check_inputs, condition assembly, the guided passes,
 the progress bar and callback). Everything — runs, conditions, steps, scale, eta — comes from the fixtures.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -41,11 +42,20 @@ def test_pipeline_reproduces_reference_ddim(fixture_pipeline, run_name):
     _, _, frames, h, w = x_T.shape
     seen_timesteps = []
 
-    out = pipe(conditions=run["cond_keys"], precomputed_conditions={k: inputs[k] for k in run["cond_keys"]},
-               latents=x_T, num_frames=frames, height=h * pipe.vae_scale_factor, width=w * pipe.vae_scale_factor,
-               num_inference_steps=ddim["ddim_timesteps"], guidance_scale=ddim["guide_scale"], eta=ddim["eta"],
-               scheduler="ddim", output_type="latent",
-               callback_on_step_end=lambda p, i, t, kw: seen_timesteps.append(t))
+    out = pipe(
+        conditions=run["cond_keys"],
+        precomputed_conditions={k: inputs[k] for k in run["cond_keys"]},
+        latents=x_T,
+        num_frames=frames,
+        height=h * pipe.vae_scale_factor,
+        width=w * pipe.vae_scale_factor,
+        num_inference_steps=ddim["ddim_timesteps"],
+        guidance_scale=ddim["guide_scale"],
+        eta=ddim["eta"],
+        scheduler="ddim",
+        output_type="latent",
+        callback_on_step_end=lambda p, i, t, kw: seen_timesteps.append(t),
+    )
 
     expected = tensors[f"{run_name}.x_final"]
     err = (out.frames - expected).abs().max().item()
@@ -53,4 +63,3 @@ def test_pipeline_reproduces_reference_ddim(fixture_pipeline, run_name):
     if f"{run_name}.timesteps" in tensors:
         assert seen_timesteps == tensors[f"{run_name}.timesteps"].tolist()
     assert sorted(out.conditions) == sorted(run["cond_keys"])
-

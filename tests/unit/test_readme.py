@@ -6,6 +6,7 @@ itself shows the set-up commands, the test command exactly as ``.ci/run`` runs i
 Nothing is generated or trained here: only parsers, config files and signatures are checked. The
 behaviours the README promises and only the CLI provides are tested on tiny weights at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,12 +65,12 @@ def shell_commands(text: str = TEXT) -> list[list[str]]:
 
 
 def ours(prefix: tuple[str, ...]) -> list[list[str]]:
-    return [c for c in shell_commands() if tuple(c[:len(prefix)]) == prefix]
+    return [c for c in shell_commands() if tuple(c[: len(prefix)]) == prefix]
 
 
 def module_cli_args(command: list[str]) -> list[str]:
     """The arguments after ``-m videocomposer.cli`` (``python -m ...`` or ``torchrun ... -m ...``)."""
-    return command[command.index("videocomposer.cli") + 1:]
+    return command[command.index("videocomposer.cli") + 1 :]
 
 
 def is_module_cli(command: list[str]) -> bool:
@@ -109,13 +110,24 @@ def module_tool_parser(module_name: str) -> argparse.ArgumentParser:
 
 
 def is_module_tool(command: list[str]) -> bool:
-    return (command[:2] == ["python", "-m"] and len(command) > 2 and command[2].startswith(MODULE_TOOL_PACKAGES)
-            and command[2] != "videocomposer.training")
+    return (
+        command[:2] == ["python", "-m"]
+        and len(command) > 2
+        and command[2].startswith(MODULE_TOOL_PACKAGES)
+        and command[2] != "videocomposer.training"
+    )
 
 
 def test_readme_has_only_commands_we_check():
-    unknown = [c for c in shell_commands() if c[0] != "videocomposer" and not is_module_cli(c)
-               and not is_python_c(c) and not is_module_tool(c) and not any(tuple(c[:len(p)]) == p for p in FOREIGN)]
+    unknown = [
+        c
+        for c in shell_commands()
+        if c[0] != "videocomposer"
+        and not is_module_cli(c)
+        and not is_python_c(c)
+        and not is_module_tool(c)
+        and not any(tuple(c[: len(p)]) == p for p in FOREIGN)
+    ]
     assert not unknown, f"README / docs bash blocks hold commands this test does not check: {unknown}"
 
 
@@ -192,8 +204,13 @@ def test_module_cli_command_parses(command):
 
 def check_train_command(args: argparse.Namespace) -> None:
     """The preset exists and every ``key=value`` is a valid, well-typed training key."""
-    cfg = load_train_config(args.config, args.overrides, output_dir=args.output_dir,
-                            weights_dir=args.weights_dir or "model_weights", **({"resume": args.resume} if args.resume else {}))
+    cfg = load_train_config(
+        args.config,
+        args.overrides,
+        output_dir=args.output_dir,
+        weights_dir=args.weights_dir or "model_weights",
+        **({"resume": args.resume} if args.resume else {}),
+    )
     check_model_config(cfg)
 
 
@@ -248,7 +265,9 @@ def test_demo_prints_a_parsable_real_model_command():
 
 def test_every_generation_preset_named_exists_and_every_preset_is_named():
     named = set(re.findall(r"\b(exp\d+_[a-z0-9_]+)", TEXT))
-    assert named and named <= set(available_presets()), f"unknown presets in the README: {named - set(available_presets())}"
+    assert named and named <= set(available_presets()), (
+        f"unknown presets in the README: {named - set(available_presets())}"
+    )
     unmentioned = [p for p in available_presets() if not re.search(rf"\b{p}\b", TEXT)]
     assert not unmentioned, f"presets the README never mentions: {unmentioned}"
 
@@ -287,7 +306,11 @@ def test_python_blocks_import_and_call_existing_names():
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "pipe":
                 unknown = [k.arg for k in node.keywords if k.arg not in call_parameters]
                 assert not unknown, f"pipe(...) has no keyword(s) {unknown}"
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "from_official":
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "from_official"
+            ):
                 parameters = inspect.signature(VideoComposerPipeline.from_official).parameters
                 assert all(k.arg in parameters for k in node.keywords)
 
@@ -330,8 +353,20 @@ def test_output_types_and_schedulers_are_the_real_ones():
 
 def test_train_overrides_may_follow_flags(tmp_path, capsys):
     """README: "the same command plus --resume latest" — key=value before and after the flags both apply."""
-    code = main(["train", "--config", "train_exp02_motion_transfer", "--output-dir", str(tmp_path), "max_steps=7",
-                 "--weights-dir", "model_weights", "--dry-run", "learning_rate=1e-6"])
+    code = main(
+        [
+            "train",
+            "--config",
+            "train_exp02_motion_transfer",
+            "--output-dir",
+            str(tmp_path),
+            "max_steps=7",
+            "--weights-dir",
+            "model_weights",
+            "--dry-run",
+            "learning_rate=1e-6",
+        ]
+    )
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "max_steps: 7" in out.out and "learning_rate: 1.0e-06" in out.out
@@ -347,8 +382,23 @@ def test_train_model_config_sets_the_architectures(tmp_path, capsys):
 
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(tiny_model_config()))
-    assert main(["train", "--config", "train_exp02_motion_transfer", "--output-dir", str(tmp_path), "--weights-dir", "w",
-                 "--model-config", str(config), "--dry-run"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                "train_exp02_motion_transfer",
+                "--output-dir",
+                str(tmp_path),
+                "--weights-dir",
+                "w",
+                "--model-config",
+                str(config),
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     import yaml
 
     resolved = yaml.safe_load(capsys.readouterr().out)
@@ -372,14 +422,55 @@ def tiny(tmp_path_factory):
 def test_extract_accepts_a_converted_folder(tiny, tmp_path, capsys):
     """README: `generate` and `extract` accept a `convert` folder as --weights-dir."""
     converted = tmp_path / "converted"
-    assert main(["convert", "--weights-dir", str(tiny / "weights"), "--model-config", str(tiny / "tiny.json"),
-                 "--conditions", "y,depth", "--output-dir", str(converted)]) == 0
-    code = main(["extract", "--input_video", str(tiny / "source.mp4"), "--output-dir", str(tmp_path / "c"),
-                 "--weights-dir", str(converted), "--conditions", "depth", "--frames", "2", "--resolution", "32"])
+    assert (
+        main(
+            [
+                "convert",
+                "--weights-dir",
+                str(tiny / "weights"),
+                "--model-config",
+                str(tiny / "tiny.json"),
+                "--conditions",
+                "y,depth",
+                "--output-dir",
+                str(converted),
+            ]
+        )
+        == 0
+    )
+    code = main(
+        [
+            "extract",
+            "--input_video",
+            str(tiny / "source.mp4"),
+            "--output-dir",
+            str(tmp_path / "c"),
+            "--weights-dir",
+            str(converted),
+            "--conditions",
+            "depth",
+            "--frames",
+            "2",
+            "--resolution",
+            "32",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "c" / "source_depth.mp4").is_file()
-    code = main(["extract", "--input_video", str(tiny / "source.mp4"), "--output-dir", str(tmp_path / "c"),
-                 "--weights-dir", str(converted), "--conditions", "sketch", "--overwrite"])
+    code = main(
+        [
+            "extract",
+            "--input_video",
+            str(tiny / "source.mp4"),
+            "--output-dir",
+            str(tmp_path / "c"),
+            "--weights-dir",
+            str(converted),
+            "--conditions",
+            "sketch",
+            "--overwrite",
+        ]
+    )
     assert code == 2 and "has no ['pidinet', 'sketch_cleaner']" in capsys.readouterr().err
 
 
@@ -392,11 +483,30 @@ def test_unet_file_takes_a_path(tiny, tmp_path, capsys, monkeypatch):
 
     checkpoint = tmp_path / "runs" / "step_00000001" / "unet.safetensors"
     checkpoint.parent.mkdir(parents=True)
-    save_file({k: torch.zeros_like(v) for k, v in read_state_dict(tiny / "weights" / "non_ema_228000.pth", "unet").items()},
-              str(checkpoint))  # another UNet than the official file's
+    save_file(
+        {k: torch.zeros_like(v) for k, v in read_state_dict(tiny / "weights" / "non_ema_228000.pth", "unet").items()},
+        str(checkpoint),
+    )  # another UNet than the official file's
     monkeypatch.chdir(tmp_path)
-    common = ["generate", "compose", "--conditions", "y", "--weights-dir", str(tiny / "weights"), "--model-config",
-              str(tiny / "tiny.json"), "--frames", "1", "--height", "32", "--width", "32", "--steps", "1", "--quiet"]
+    common = [
+        "generate",
+        "compose",
+        "--conditions",
+        "y",
+        "--weights-dir",
+        str(tiny / "weights"),
+        "--model-config",
+        str(tiny / "tiny.json"),
+        "--frames",
+        "1",
+        "--height",
+        "32",
+        "--width",
+        "32",
+        "--steps",
+        "1",
+        "--quiet",
+    ]
     assert main(common + ["--unet-file", "runs/step_00000001/unet.safetensors", "--output-dir", "zero"]) == 0
     assert main(common + ["--output-dir", "official"]) == 0
     settings = (tmp_path / "zero" / "compose-S08888" / "settings.txt").read_text()
@@ -408,9 +518,29 @@ def test_unet_file_takes_a_path(tiny, tmp_path, capsys, monkeypatch):
 
 
 def test_generate_on_cpu_prints_no_dtype_note_by_default(tiny, tmp_path, capsys):
-    common = ["generate", "compose", "--conditions", "y", "--weights-dir", str(tiny / "weights"), "--model-config",
-              str(tiny / "tiny.json"), "--frames", "1", "--height", "32", "--width", "32", "--steps", "1", "--quiet",
-              "--device", "cpu", "--output-dir", str(tmp_path)]
+    common = [
+        "generate",
+        "compose",
+        "--conditions",
+        "y",
+        "--weights-dir",
+        str(tiny / "weights"),
+        "--model-config",
+        str(tiny / "tiny.json"),
+        "--frames",
+        "1",
+        "--height",
+        "32",
+        "--width",
+        "32",
+        "--steps",
+        "1",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--output-dir",
+        str(tmp_path),
+    ]
     assert main(common) == 0
     assert "--dtype" not in capsys.readouterr().err
     assert main(common + ["--dtype", "bfloat16", "--overwrite"]) == 0

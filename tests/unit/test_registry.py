@@ -1,6 +1,7 @@
 """The condition registry: a toy condition registered here (and nowhere else) runs through the builder,
 the UNet (its STC encoder built from the record), guidance and the pipeline; the built-in tables derive
 from the records."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,10 +47,18 @@ def brightness(ctx: BuildContext) -> torch.Tensor:
 @pytest.fixture
 def toy():
     register_input(UserInput("brightness_map"))
-    record = register_condition(Condition(
-        "brightness", "brightness_ref", brightness, inputs=("brightness_map", "video"), implied_by=("brightness_map",),
-        clip_streams=("misc",), aliases=("lightness",),
-        stc=STCEncoder(1, "mean RGB in [0, 1]", "brightness_embedding", "brightness_embedding_after")))
+    record = register_condition(
+        Condition(
+            "brightness",
+            "brightness_ref",
+            brightness,
+            inputs=("brightness_map", "video"),
+            implied_by=("brightness_map",),
+            clip_streams=("misc",),
+            aliases=("lightness",),
+            stc=STCEncoder(1, "mean RGB in [0, 1]", "brightness_embedding", "brightness_embedding_after"),
+        )
+    )
     yield record
     unregister_condition("brightness")
     del INPUTS["brightness_map"]
@@ -57,13 +66,26 @@ def toy():
 
 def make_clip(seed: int = 0) -> VideoClip:
     g = torch.Generator().manual_seed(seed)
-    return VideoClip(video=torch.rand(F, 3, 8, 8, generator=g) * 2 - 1, misc=torch.rand(F, 3, M, M, generator=g),
-                     motion=torch.randn(F, 2, 8, 8, generator=g), vit_image=torch.randn(3, 224, 224, generator=g))
+    return VideoClip(
+        video=torch.rand(F, 3, 8, 8, generator=g) * 2 - 1,
+        misc=torch.rand(F, 3, M, M, generator=g),
+        motion=torch.randn(F, 2, 8, 8, generator=g),
+        vit_image=torch.randn(3, 224, 224, generator=g),
+    )
 
 
 def tiny_unet(compositions: tuple[str, ...]) -> VideoComposerUNet:
-    config = UNetConfig(dim=32, context_dim=32, dim_mult=(1, 2), num_heads=2, head_dim=16, num_res_blocks=1,
-                        attn_scales=(1.0,), use_checkpoint=False, video_compositions=compositions)
+    config = UNetConfig(
+        dim=32,
+        context_dim=32,
+        dim_mult=(1, 2),
+        num_heads=2,
+        head_dim=16,
+        num_res_blocks=1,
+        attn_scales=(1.0,),
+        use_checkpoint=False,
+        video_compositions=compositions,
+    )
     torch.manual_seed(0)
     return VideoComposerUNet(config, zero_y=torch.randn(1, 5, 32)).eval()
 
@@ -74,8 +96,9 @@ def test_toy_condition_is_known_by_every_table(toy):
     assert [c.name for c in stc_conditions()][-1] == "brightness"  # after the reference's six, in its order
     assert implied_conditions({"prompt": "x", "brightness_map": 1}) == ["y", "brightness"]
     cond = {"y": torch.ones(1, 5, 32), "brightness": torch.ones(1, 1, F, M, M)}
-    _, uncond = make_guidance_kwargs(cond, torch.zeros(1, 5, 32), ["y", "brightness"],
-                                     unconditional_rules(["y", "brightness"]))
+    _, uncond = make_guidance_kwargs(
+        cond, torch.zeros(1, 5, 32), ["y", "brightness"], unconditional_rules(["y", "brightness"])
+    )
     assert uncond["brightness"] is cond["brightness"] and not uncond["y"].any()  # unconditional rule: "same"
     with pytest.raises(ValueError, match="already registered"):
         register_condition(Condition("glow", "lightness", brightness, stc=toy.stc))
@@ -131,16 +154,36 @@ def test_toy_condition_through_the_pipeline(toy, tmp_path):
 
 def test_builtin_records_give_the_reference_tables():
     assert list(CONDITIONS) == ["y", "masked", "depth", "sketch", "motion", "image", "local_image", "single_sketch"]
-    assert [c.reference_name for c in CONDITIONS.values()] == \
-        ["text", "mask", "depthmap", "sketch", "motion", "image", "local_image", "single_sketch"]
+    assert [c.reference_name for c in CONDITIONS.values()] == [
+        "text",
+        "mask",
+        "depthmap",
+        "sketch",
+        "motion",
+        "image",
+        "local_image",
+        "single_sketch",
+    ]
     # the reference sums the STC features in this order (it also fixes the training-mode dropout draws)
     assert [c.name for c in stc_conditions()] == ["depth", "local_image", "motion", "sketch", "single_sketch", "masked"]
-    assert {c.name: c.stc.in_channels for c in stc_conditions()} == \
-        {"depth": 1, "local_image": 3, "motion": 2, "sketch": 1, "single_sketch": 1, "masked": 4}
-    assert {c.name: c.unconditional for c in CONDITIONS.values() if c.unconditional != "same"} == \
-        {"y": "empty_caption", "image": "zeros"}
+    assert {c.name: c.stc.in_channels for c in stc_conditions()} == {
+        "depth": 1,
+        "local_image": 3,
+        "motion": 2,
+        "sketch": 1,
+        "single_sketch": 1,
+        "masked": 4,
+    }
+    assert {c.name: c.unconditional for c in CONDITIONS.values() if c.unconditional != "same"} == {
+        "y": "empty_caption",
+        "image": "zeros",
+    }
     assert unconditional_rules(list(CONDITIONS)) == {"y": "empty_caption", "image": "zeros"}
     assert unconditional_rules(["text", "depthmap"]) == {"y": "empty_caption"}  # any vocabulary, keyed by UNet name
     # a pass without a condition of its own guidance scale: the empty caption for the text, zeros for the others
-    assert guidance_null_rules(["text", "motion", "image"]) == {"y": "empty_caption", "motion": "zeros", "image": "zeros"}
+    assert guidance_null_rules(["text", "motion", "image"]) == {
+        "y": "empty_caption",
+        "motion": "zeros",
+        "image": "zeros",
+    }
     assert guided_by_default(["motion", "image", "text"]) == ["image", "y"]  # what one number guides

@@ -2,6 +2,7 @@
 round-trips through ``scheduler/scheduler_config.json``, a bad file is refused naming the file and the field, and a
 folder of the older layout (sampling settings in ``model_index.json``) loads with the settings it had, says so once,
 and gives the same frames."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,16 @@ from videocomposer.pipelines.folder_settings import load_scheduler_config, sched
 from videocomposer.pipelines.toy_model import stored_defaults
 
 #: The sampling settings the older layout kept in ``model_index.json``'s ``pipeline_config``.
-OLDER_LAYOUT_KEYS = ("scheduler", "prediction_type", "zero_terminal_snr", "noise_correlation", "empty_caption",
-                     "num_inference_steps", "guidance_scale", "min_guidance_scale")
+OLDER_LAYOUT_KEYS = (
+    "scheduler",
+    "prediction_type",
+    "zero_terminal_snr",
+    "noise_correlation",
+    "empty_caption",
+    "num_inference_steps",
+    "guidance_scale",
+    "min_guidance_scale",
+)
 
 
 def test_the_default_config_is_the_official_models_sampling():
@@ -47,7 +56,9 @@ def layout_warnings(action):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = action()
-    return result, [str(w.message) for w in caught if issubclass(w.category, FutureWarning) and "layout" in str(w.message)]
+    return result, [
+        str(w.message) for w in caught if issubclass(w.category, FutureWarning) and "layout" in str(w.message)
+    ]
 
 
 def test_a_folder_of_official_files_samples_as_the_official_model(tmp_path):
@@ -56,12 +67,25 @@ def test_a_folder_of_official_files_samples_as_the_official_model(tmp_path):
 
 
 def test_the_config_round_trips_through_its_json_file(tmp_path):
-    config = SchedulerConfig(scheduler="ddim", num_inference_steps=7, eta=0.5, guidance_scale=None,
-                             min_guidance_scale=0.5, prediction_type="v_prediction", beta_start=0.001, beta_end=0.02,
-                             num_train_timesteps=500, zero_terminal_snr=True, noise_correlation=0.25,
-                             empty_caption="zeros")
-    assert all(getattr(config, f.name) != f.default for f in fields(SchedulerConfig)
-               if f.name not in ("scheduler", "beta_schedule"))  # eta needs ddim; one beta schedule
+    config = SchedulerConfig(
+        scheduler="ddim",
+        num_inference_steps=7,
+        eta=0.5,
+        guidance_scale=None,
+        min_guidance_scale=0.5,
+        prediction_type="v_prediction",
+        beta_start=0.001,
+        beta_end=0.02,
+        num_train_timesteps=500,
+        zero_terminal_snr=True,
+        noise_correlation=0.25,
+        empty_caption="zeros",
+    )
+    assert all(
+        getattr(config, f.name) != f.default
+        for f in fields(SchedulerConfig)
+        if f.name not in ("scheduler", "beta_schedule")
+    )  # eta needs ddim; one beta schedule
     path = config.to_json_file(tmp_path / "scheduler" / "scheduler_config.json")
     data = json.loads(path.read_text())
     assert data["_class_name"] == "SchedulerConfig" and data["_videocomposer_version"] == videocomposer.__version__
@@ -70,17 +94,24 @@ def test_the_config_round_trips_through_its_json_file(tmp_path):
     assert schedule.num_timesteps == 500 and schedule.zero_terminal_snr
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("scheduler", "ddpm", r"scheduler: expected one of ddim, dpmsolver\+\+, euler, got 'ddpm'"),
-    ("num_inference_steps", "many", "num_inference_steps .*: expected an integer, got 'many'"),
-    ("num_inference_steps", 0, r"num_inference_steps: must be in \[1, 1000\], got 0"),
-    ("guidance_scale", [9.0], r"guidance_scale .*: expected a number, got \[9.0\]"),
-    ("zero_terminal_snr", 2, "zero_terminal_snr .*: expected true or false, got 2"),
-    ("prediction_type", "x0", "prediction_type: expected one of epsilon, v_prediction, got 'x0'"),
-    ("eta", 0.5, "eta: must be >= 0, and 0 for any scheduler but 'ddim'; got 0.5 with 'dpmsolver\\+\\+'"),
-    ("min_guidance_scale", 5.0, r"min_guidance_scale: frame 0's guidance must be between 0 and guidance_scale \(3.0\)"),
-    ("guidance", 3.0, r"unknown SchedulerConfig keys \['guidance'\] .*did you mean 'guidance_scale'"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("scheduler", "ddpm", r"scheduler: expected one of ddim, dpmsolver\+\+, euler, got 'ddpm'"),
+        ("num_inference_steps", "many", "num_inference_steps .*: expected an integer, got 'many'"),
+        ("num_inference_steps", 0, r"num_inference_steps: must be in \[1, 1000\], got 0"),
+        ("guidance_scale", [9.0], r"guidance_scale .*: expected a number, got \[9.0\]"),
+        ("zero_terminal_snr", 2, "zero_terminal_snr .*: expected true or false, got 2"),
+        ("prediction_type", "x0", "prediction_type: expected one of epsilon, v_prediction, got 'x0'"),
+        ("eta", 0.5, "eta: must be >= 0, and 0 for any scheduler but 'ddim'; got 0.5 with 'dpmsolver\\+\\+'"),
+        (
+            "min_guidance_scale",
+            5.0,
+            r"min_guidance_scale: frame 0's guidance must be between 0 and guidance_scale \(3.0\)",
+        ),
+        ("guidance", 3.0, r"unknown SchedulerConfig keys \['guidance'\] .*did you mean 'guidance_scale'"),
+    ],
+)
 def test_bad_values_are_refused_naming_the_file_and_the_field(tmp_path, key, value, message):
     path = SchedulerConfig(scheduler="dpmsolver++", guidance_scale=3.0).to_json_file(tmp_path / "scheduler_config.json")
     data = json.loads(path.read_text())
@@ -96,8 +127,10 @@ def test_a_file_that_is_not_a_scheduler_config_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=f"{re.escape(str(path))}: not valid JSON"):
         SchedulerConfig.from_json_file(path)
     path.write_text(json.dumps({"_class_name": "DDIMScheduler", "num_train_timesteps": 1000}))
-    with pytest.raises(ConfigError, match=f"{re.escape(str(path))}: _class_name is 'DDIMScheduler'; this version reads "
-                                          "'SchedulerConfig'"):
+    with pytest.raises(
+        ConfigError,
+        match=f"{re.escape(str(path))}: _class_name is 'DDIMScheduler'; this version reads 'SchedulerConfig'",
+    ):
         SchedulerConfig.from_json_file(path)
 
 
@@ -115,8 +148,13 @@ def _older_layout(folder, target):
 
 def _frames(pipe):
     pipe.set_progress_bar_config(disable=True)
-    return pipe("a red circle moves left over a gray background", conditions=["y"], num_inference_steps=2,
-                generator=torch.Generator().manual_seed(3), output_type="np").frames
+    return pipe(
+        "a red circle moves left over a gray background",
+        conditions=["y"],
+        num_inference_steps=2,
+        generator=torch.Generator().manual_seed(3),
+        output_type="np",
+    ).frames
 
 
 def test_a_folder_of_the_older_layout_loads_with_its_settings_says_so_once_and_gives_the_same_frames(tmp_path):
@@ -124,7 +162,11 @@ def test_a_folder_of_the_older_layout_loads_with_its_settings_says_so_once_and_g
     older = _older_layout(current, tmp_path / "older")
     old, messages = layout_warnings(lambda: VideoComposerPipeline.from_pretrained(older))
     assert len(messages) == 1
-    assert str(older) in messages[0] and "save_pretrained" in messages[0] and "scheduler/scheduler_config.json" in messages[0]
+    assert (
+        str(older) in messages[0]
+        and "save_pretrained" in messages[0]
+        and "scheduler/scheduler_config.json" in messages[0]
+    )
     # once: neither a second load nor the front ends' defaults repeat it; the current layout says nothing
     assert layout_warnings(lambda: VideoComposerPipeline.from_pretrained(older))[1] == []
     assert layout_warnings(lambda: stored_defaults(older)) == (stored_defaults(current), [])
@@ -154,6 +196,8 @@ def test_bad_settings_of_an_older_folder_or_a_missing_scheduler_file_are_named(t
     broken = tmp_path / "broken"
     shutil.copytree(videocomposer.toy_model_dir(), broken)
     scheduler_config_path(broken).unlink()
-    with pytest.raises(FileNotFoundError, match="scheduler_config.json not found, though .*model_index.json lists a "
-                                                "scheduler component"):
+    with pytest.raises(
+        FileNotFoundError,
+        match="scheduler_config.json not found, though .*model_index.json lists a scheduler component",
+    ):
         VideoComposerPipeline.from_pretrained(broken)

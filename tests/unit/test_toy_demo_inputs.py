@@ -1,5 +1,6 @@
 """The inputs of ``videocomposer demo`` ship as package data, small, and load; a broken folder is refused
 with the file and the command that rewrites it."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """Object-track metrics from ground truth on frames where the answer is known: a moved object, half the motion, a
 still video, a mirrored one, a changed shape, a lost object, textured backgrounds, the model's centre crop."""
+
 from __future__ import annotations
 
 import math
@@ -28,14 +29,28 @@ def make_truth(positions: np.ndarray, width: int = SIDE, height: int = SIDE, out
     """A one-object truth (a red square) at ``positions`` ``[F, 2]``."""
     masks = [polygon_mask(width, height, p + outline) for p in positions]
     geometry = [mask_geometry(m) for m in masks]
-    obj = ObjectTruth("square", RED, "red", "line", outline, [], np.asarray(positions, dtype=np.float64),
-                      np.stack([g[0] for g in geometry]), np.stack([g[1] for g in geometry]), np.ones(len(positions)))
+    obj = ObjectTruth(
+        "square",
+        RED,
+        "red",
+        "line",
+        outline,
+        [],
+        np.asarray(positions, dtype=np.float64),
+        np.stack([g[0] for g in geometry]),
+        np.stack([g[1] for g in geometry]),
+        np.ones(len(positions)),
+    )
     background = {"kind": "solid", "colours": [list(GRAY), list(GRAY)], "names": ["gray", "gray"]}
     return ClipTruth("clip.mp4", width, height, 8.0, len(positions), "a red square moves right", background, [obj])
 
 
-def draw(positions: np.ndarray, outline: np.ndarray = SQUARE, background: np.ndarray | None = None,
-         size: tuple[int, int] = (SIDE, SIDE)) -> np.ndarray:
+def draw(
+    positions: np.ndarray,
+    outline: np.ndarray = SQUARE,
+    background: np.ndarray | None = None,
+    size: tuple[int, int] = (SIDE, SIDE),
+) -> np.ndarray:
     """Frames uint8 ``[F, H, W, 3]``: the red polygon at each position over ``background`` (default plain gray)."""
     width, height = size
     base = np.full((height, width, 3), GRAY, np.uint8) if background is None else background
@@ -132,12 +147,14 @@ def test_an_object_missing_from_generated_frame_0_starts_where_the_first_frame_h
 @pytest.mark.parametrize("background", ["stripes", "gradient", "noise"])
 def test_the_object_is_found_over_textured_backgrounds(background):
     yy, xx = np.mgrid[0:SIDE, 0:SIDE]
-    t = {"stripes": (xx // 6) % 2, "gradient": xx / (SIDE - 1),
-         "noise": np.random.default_rng(0).random((SIDE, SIDE))}[background][..., None]
+    t = {"stripes": (xx // 6) % 2, "gradient": xx / (SIDE - 1), "noise": np.random.default_rng(0).random((SIDE, SIDE))}[
+        background
+    ][..., None]
     base = np.round(np.array(BLUE) + t * (np.array(GRAY) - BLUE)).astype(np.uint8)
     positions = line((4, 1))
-    metrics = truth_metrics(draw(positions, background=base), make_truth(positions), range(FRAMES),
-                            caption="a red square")
+    metrics = truth_metrics(
+        draw(positions, background=base), make_truth(positions), range(FRAMES), caption="a red square"
+    )
     assert metrics["track_error"] == pytest.approx(0.0, abs=1e-9) and metrics["shape_iou"] == pytest.approx(1.0)
     assert metrics["caption_colour_match"] == 1.0
 
@@ -164,8 +181,12 @@ def test_the_given_first_frame_sets_the_colour_to_follow():
     frames[np.all(frames == RED, axis=-1)] = BLUE
     metrics = truth_metrics(frames, make_truth(positions), range(FRAMES), reference=frames[0], caption="a blue square")
     assert metrics["track_error"] == pytest.approx(0.0, abs=1e-9) and metrics["caption_colour_match"] == 1.0
-    assert truth_metrics(frames, make_truth(positions), range(FRAMES), reference=frames[0],
-                         caption="a red square")["caption_colour_match"] == 0.0
+    assert (
+        truth_metrics(frames, make_truth(positions), range(FRAMES), reference=frames[0], caption="a red square")[
+            "caption_colour_match"
+        ]
+        == 0.0
+    )
 
 
 def test_dominant_colour_reads_the_objects_name_against_the_background():

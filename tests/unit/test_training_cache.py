@@ -1,5 +1,6 @@
 """The condition cache: `videocomposer extract --dataset` fills it; training from it sees bit-identical
 batches to online extraction; a changed parameter misses; concurrent writers leave a valid cache."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,20 @@ TASKS = ("train_exp02_motion_transfer_vs_style", "train_exp03_sketch2video_style
 
 def extract_args(ws, cache: Path, task: str, *overrides: str) -> list[str]:
     frozen = [f"frozen_models.{k}={json.dumps(v)}" for k, v in ws.frozen.items()]
-    return ["extract", "--dataset", str(ws.data), "--cache", str(cache), "--config", task, "--weights-dir",
-            str(ws.weights), *SIZES, *frozen, *overrides]
+    return [
+        "extract",
+        "--dataset",
+        str(ws.data),
+        "--cache",
+        str(cache),
+        "--config",
+        task,
+        "--weights-dir",
+        str(ws.weights),
+        *SIZES,
+        *frozen,
+        *overrides,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +110,11 @@ def test_a_changed_parameter_misses_and_a_missing_clip_loads_online(workspace, c
     for meta in (partial / "videos").iterdir():
         if json.loads(meta.read_text())["video"].endswith("clip1.mp4"):
             meta.unlink()
-    trainer = Trainer(cfg(workspace, tmp_path / "b", task, "batch_size=3", "shuffle=false",
-                             f"condition_cache={partial}"))
+    trainer = Trainer(
+        cfg(workspace, tmp_path / "b", task, "batch_size=3", "shuffle=false", f"condition_cache={partial}")
+    )
     try:
-        (batch, latents, kwargs), = batches(trainer, 1)
+        ((batch, latents, kwargs),) = batches(trainer, 1)
     finally:
         trainer.close()
     assert [is_cached(part) for part in batch["parts"]] == [True, False, True]
@@ -113,8 +127,9 @@ def test_two_concurrent_writers_leave_a_valid_cache(workspace, caches, tmp_path)
     task = TASKS[0]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     command = [sys.executable, "-m", "videocomposer.cli", *extract_args(workspace, tmp_path / "shared", task)]
-    writers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    writers = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     outputs = [w.communicate(timeout=300) for w in writers]
     assert [w.returncode for w in writers] == [0, 0], [o[1][-2000:] for o in outputs]
     assert all("MiB in" in out for out, _ in outputs)  # the size is reported

@@ -1,4 +1,5 @@
 """Training config: presets, layering, overrides, and one clear error per bad key."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,9 +47,19 @@ def test_exp02_recipe_is_the_ports():
 
 
 def test_overrides_take_precedence_and_are_typed():
-    cfg = load_train_config("train_exp05_text_depths_wo_style",
-                            ["learning_rate=1e-4", "batch_size=2", "use_ema=true", "betas=[0.8,0.9]",
-                             "unet.dim=32", "unet.dim_mult=[1,2]", "max_grad_norm=null", "trainable_patterns=*temporal*,out.*"])
+    cfg = load_train_config(
+        "train_exp05_text_depths_wo_style",
+        [
+            "learning_rate=1e-4",
+            "batch_size=2",
+            "use_ema=true",
+            "betas=[0.8,0.9]",
+            "unet.dim=32",
+            "unet.dim_mult=[1,2]",
+            "max_grad_norm=null",
+            "trainable_patterns=*temporal*,out.*",
+        ],
+    )
     assert cfg.learning_rate == 1e-4 and isinstance(cfg.learning_rate, float)
     assert cfg.batch_size == 2 and cfg.use_ema is True and cfg.betas == [0.8, 0.9]
     assert cfg.unet == {"dim": 32, "dim_mult": [1, 2]} and cfg.max_grad_norm is None
@@ -109,7 +120,9 @@ def test_each_bad_key_is_an_error_naming_it(overrides, named):
 def test_unknown_key_in_a_yaml_names_the_file(tmp_path):
     path = tmp_path / "typo.yaml"
     path.write_text("conditions_for_training: [text]\n")
-    with pytest.raises(ConfigError, match=r"typo\.yaml.*'conditions_for_training' \(did you mean 'conditions_for_train'"):
+    with pytest.raises(
+        ConfigError, match=r"typo\.yaml.*'conditions_for_training' \(did you mean 'conditions_for_train'"
+    ):
         load_train_config(path)
 
 

@@ -3,6 +3,7 @@
 Every run loads the six official weight-file formats (tiny random models from
 ``videocomposer.pipelines.tiny``) and PyAV-generated clips, through the same code paths as a real run.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,12 +32,14 @@ _TRAINING_KEYS = ("video_compositions", "misc_dropout", "p_all_zero", "p_all_kee
 def make_video(path: Path, seed: int, frames: int = 24, width: int = 80, height: int = 64, fps: int = 8) -> Path:
     """A clip of a blurred noise texture sliding diagonally (so it has motion vectors), H.264 via PyAV."""
     rng = np.random.default_rng(seed)
-    texture = cv2.GaussianBlur(rng.integers(0, 255, (height + 2 * frames, width + 2 * frames, 3), dtype=np.uint8), (9, 9), 3)
+    texture = cv2.GaussianBlur(
+        rng.integers(0, 255, (height + 2 * frames, width + 2 * frames, 3), dtype=np.uint8), (9, 9), 3
+    )
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for i in range(frames):
-            image = np.ascontiguousarray(texture[i:i + height, 2 * i:2 * i + width])
+            image = np.ascontiguousarray(texture[i : i + height, 2 * i : 2 * i + width])
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode())
     return path
@@ -61,8 +64,9 @@ def workspace(tmp_path_factory) -> Workspace:
         folder.mkdir()
     for i in range(3):
         make_video(data / f"clip{i}.mp4", seed=i)
-    (data / "captions.csv").write_text('video,caption\nclip0.mp4,"a texture, sliding"\nclip1.mp4,another one\n'
-                                       'clip2.mp4,"a third, with ""quotes"""\n')
+    (data / "captions.csv").write_text(
+        'video,caption\nclip0.mp4,"a texture, sliding"\nclip1.mp4,another one\nclip2.mp4,"a third, with ""quotes"""\n'
+    )
     make_video(one / "only.mp4", seed=7)
     (one / "captions.csv").write_text("video,caption\nonly.mp4,the only clip\n")
     for i in range(2):
@@ -74,18 +78,44 @@ def workspace(tmp_path_factory) -> Workspace:
     return Workspace(root / "weights", data, one, broken, unet, frozen)
 
 
-def config(ws: Workspace, out: Path, task: str = "train_exp02_motion_transfer", *overrides: str, root: Path | None = None):
+def config(
+    ws: Workspace, out: Path, task: str = "train_exp02_motion_transfer", *overrides: str, root: Path | None = None
+):
     """A tiny, fast, deterministic config: 4 frames of 64 px (8×8 latents), fp32 on the CPU, no workers."""
-    base = [f"root_dir={root or ws.data}", f"weights_dir={ws.weights}", f"output_dir={out}", "resolution=64",
-            "misc_size=64", "max_frames=4", "num_workers=0", "mixed_precision=fp32", "device=cpu", "progress_bar=false",
-            "tensorboard=false", "warmup_steps=0", "gradient_checkpointing=false", "max_steps=2", "checkpoint_every=0"]
+    base = [
+        f"root_dir={root or ws.data}",
+        f"weights_dir={ws.weights}",
+        f"output_dir={out}",
+        "resolution=64",
+        "misc_size=64",
+        "max_frames=4",
+        "num_workers=0",
+        "mixed_precision=fp32",
+        "device=cpu",
+        "progress_bar=false",
+        "tensorboard=false",
+        "warmup_steps=0",
+        "gradient_checkpointing=false",
+        "max_steps=2",
+        "checkpoint_every=0",
+    ]
     return load_train_config(task, base + list(overrides), unet=ws.unet, frozen_models=ws.frozen)
 
 
 def deterministic(*overrides: str) -> tuple[str, ...]:
     """No condition dropout and plain SGD with lr 1: a step moves each weight by exactly minus its gradient."""
-    return ("misc_dropout=0", "p_all_zero=0", "p_all_keep=0", "optimizer=momentum", "momentum=0",
-            "learning_rate=1", "end_learning_rate=1", "lr_schedule=constant", "max_grad_norm=null", *overrides)
+    return (
+        "misc_dropout=0",
+        "p_all_zero=0",
+        "p_all_keep=0",
+        "optimizer=momentum",
+        "momentum=0",
+        "learning_rate=1",
+        "end_learning_rate=1",
+        "lr_schedule=constant",
+        "max_grad_norm=null",
+        *overrides,
+    )
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -111,7 +141,9 @@ def assert_same_update(got: dict[str, torch.Tensor], expected: dict[str, torch.T
     reduced in another order differ by ~1e-6 relative) plus the ~1e-7 rounding of ``end − start``."""
     for key, want in expected.items():
         scale = float(want.abs().max())
-        torch.testing.assert_close(got[key], want, rtol=0, atol=1e-4 * scale + 1e-6, msg=lambda m, key=key: f"{key}: {m}")
+        torch.testing.assert_close(
+            got[key], want, rtol=0, atol=1e-4 * scale + 1e-6, msg=lambda m, key=key: f"{key}: {m}"
+        )
 
 
 def log_rows(out: Path) -> list[dict[str, str]]:
@@ -121,9 +153,20 @@ def log_rows(out: Path) -> list[dict[str, str]]:
 
 # --- learning ---------------------------------------------------------------------------------------
 
+
 def test_loss_falls_when_overfitting_one_clip(workspace, tmp_path):
-    cfg = config(workspace, tmp_path, "train_exp02_motion_transfer", "max_steps=40", "learning_rate=2e-3",
-                 "lr_schedule=constant", "misc_dropout=0", "p_all_zero=0", "p_all_keep=0", root=workspace.one_clip)
+    cfg = config(
+        workspace,
+        tmp_path,
+        "train_exp02_motion_transfer",
+        "max_steps=40",
+        "learning_rate=2e-3",
+        "lr_schedule=constant",
+        "misc_dropout=0",
+        "p_all_zero=0",
+        "p_all_keep=0",
+        root=workspace.one_clip,
+    )
     summary = train(cfg)
     losses = summary.losses
     print("overfit loss curve:", " ".join(f"{x:.3f}" for x in losses))
@@ -135,11 +178,24 @@ def test_loss_falls_when_overfitting_one_clip(workspace, tmp_path):
 
 # --- exactness ------------------------------------------------------------------------------------
 
+
 def test_gradient_accumulation_equals_the_larger_batch(workspace, tmp_path):
-    whole = train(config(workspace, tmp_path / "b2", "train_exp02_motion_transfer",
-                         *deterministic("batch_size=2", "max_steps=1", "shuffle=false")))
-    accumulated = train(config(workspace, tmp_path / "b1x2", "train_exp02_motion_transfer",
-                               *deterministic("batch_size=1", "gradient_accumulation_steps=2", "max_steps=1", "shuffle=false")))
+    whole = train(
+        config(
+            workspace,
+            tmp_path / "b2",
+            "train_exp02_motion_transfer",
+            *deterministic("batch_size=2", "max_steps=1", "shuffle=false"),
+        )
+    )
+    accumulated = train(
+        config(
+            workspace,
+            tmp_path / "b1x2",
+            "train_exp02_motion_transfer",
+            *deterministic("batch_size=1", "gradient_accumulation_steps=2", "max_steps=1", "shuffle=false"),
+        )
+    )
     assert accumulated.losses == pytest.approx(whole.losses, rel=1e-6)
     a, b = deltas(workspace, whole), deltas(workspace, accumulated)
     assert sum(int(a[k].abs().max() > 0) for k in a) > 10
@@ -157,8 +213,15 @@ def test_min_snr_weighting_scales_the_loss_and_the_update(workspace, tmp_path):
     t = int(keyed_noise([(0, 0)], (1,), uniform.seed, 1000)[0])
     alphas_cumprod = NoiseSchedule.linear_sd().alphas_cumprod[t].item()
     gamma = 0.5 * alphas_cumprod / (1 - alphas_cumprod)
-    weighted = config(workspace, tmp_path / "min_snr", "train_exp02_motion_transfer", *common, "loss_weighting=min_snr",
-                      f"loss_weighting_gamma={gamma!r}", root=workspace.one_clip)
+    weighted = config(
+        workspace,
+        tmp_path / "min_snr",
+        "train_exp02_motion_transfer",
+        *common,
+        "loss_weighting=min_snr",
+        f"loss_weighting_gamma={gamma!r}",
+        root=workspace.one_clip,
+    )
     plain, halved = train(uniform), train(weighted)
     assert halved.losses[0] == pytest.approx(0.5 * plain.losses[0], rel=1e-5)
     expected = {k: 0.5 * v for k, v in deltas(workspace, plain).items()}
@@ -169,10 +232,16 @@ def test_prediction_type_and_zero_terminal_snr_reach_the_loss(workspace, tmp_pat
     """Same clip, noise, timestep and weights: the ε target, the v target and v on the rescaled schedule each
     give their own first loss (a setting the trainer ignored would repeat another run's)."""
     common = deterministic("batch_size=1", "max_steps=1", "shuffle=false")
-    runs = {name: train(config(workspace, tmp_path / name, "train_exp02_motion_transfer", *common, *extra,
-                               root=workspace.one_clip)).losses[0]
-            for name, extra in (("eps", ()), ("v", ("prediction_type=v_prediction",)),
-                                ("v_zero_snr", ("prediction_type=v_prediction", "zero_terminal_snr=true")))}
+    runs = {
+        name: train(
+            config(workspace, tmp_path / name, "train_exp02_motion_transfer", *common, *extra, root=workspace.one_clip)
+        ).losses[0]
+        for name, extra in (
+            ("eps", ()),
+            ("v", ("prediction_type=v_prediction",)),
+            ("v_zero_snr", ("prediction_type=v_prediction", "zero_terminal_snr=true")),
+        )
+    }
     assert len({round(loss, 6) for loss in runs.values()}) == 3, runs
 
 
@@ -206,15 +275,32 @@ def test_noise_correlation_correlates_the_frames_of_the_diffusion_noise(workspac
     assert 0.45 < float(torch.corrcoef(mixed.movedim(2, 0).flatten(1))[0, 1]) < 0.55
     assert 0.9 < float(mixed.std()) < 1.1
     assert torch.equal(keyed_noise(keys, shape, 5, 1000, noise_correlation=0.5)[1], mixed)  # keyed: resumable
-    runs = [train(config(workspace, tmp_path / str(rho), "train_exp02_motion_transfer",
-                         *deterministic("max_steps=1", f"noise_correlation={rho}"))).losses[0] for rho in (0.0, 0.5)]
+    runs = [
+        train(
+            config(
+                workspace,
+                tmp_path / str(rho),
+                "train_exp02_motion_transfer",
+                *deterministic("max_steps=1", f"noise_correlation={rho}"),
+            )
+        ).losses[0]
+        for rho in (0.0, 0.5)
+    ]
     assert runs[0] != runs[1]
 
 
 def test_gradient_checkpointing_gives_the_same_gradients(workspace, tmp_path):
-    runs = [train(config(workspace, tmp_path / str(flag), "train_exp02_motion_transfer",
-                         *deterministic("max_steps=1", f"gradient_checkpointing={flag}", "unet.dropout=0.1")))
-            for flag in ("false", "true")]
+    runs = [
+        train(
+            config(
+                workspace,
+                tmp_path / str(flag),
+                "train_exp02_motion_transfer",
+                *deterministic("max_steps=1", f"gradient_checkpointing={flag}", "unet.dropout=0.1"),
+            )
+        )
+        for flag in ("false", "true")
+    ]
     assert runs[0].losses == runs[1].losses
     assert_same_update(deltas(workspace, runs[1]), deltas(workspace, runs[0]))
 
@@ -224,9 +310,17 @@ def test_compiled_unet_trains_the_same_and_saves_official_names(workspace, tmp_p
     (no ``_orig_mod.``). Graph capture via the aot_eager backend: no C compiler needed in the test."""
     eager_compile = torch.compile
     monkeypatch.setattr(torch, "compile", lambda model, **kw: eager_compile(model, backend="aot_eager"))
-    runs = [train(config(workspace, tmp_path / str(flag), "train_exp02_motion_transfer",
-                         *deterministic("max_steps=1", f"compile={flag}")))
-            for flag in ("false", "true")]
+    runs = [
+        train(
+            config(
+                workspace,
+                tmp_path / str(flag),
+                "train_exp02_motion_transfer",
+                *deterministic("max_steps=1", f"compile={flag}"),
+            )
+        )
+        for flag in ("false", "true")
+    ]
     assert runs[1].losses == pytest.approx(runs[0].losses, rel=1e-5)
     saved = final_unet(runs[1])
     assert set(saved) == set(initial_unet(workspace))
@@ -235,8 +329,18 @@ def test_compiled_unet_trains_the_same_and_saves_official_names(workspace, tmp_p
 
 def test_resume_continues_exactly(workspace, tmp_path, monkeypatch, caplog):
     """Kill a run right after its step-3 checkpoint; resuming gives the uninterrupted run's losses and weights."""
-    recipe = ("max_steps=6", "checkpoint_every=3", "use_ema=true", "ema_decay=0.9", "lr_schedule=cosine",
-              "learning_rate=1e-3", "end_learning_rate=1e-4", "warmup_steps=2", "unet.dropout=0.1", "batch_size=2")
+    recipe = (
+        "max_steps=6",
+        "checkpoint_every=3",
+        "use_ema=true",
+        "ema_decay=0.9",
+        "lr_schedule=cosine",
+        "learning_rate=1e-3",
+        "end_learning_rate=1e-4",
+        "warmup_steps=2",
+        "unet.dropout=0.1",
+        "batch_size=2",
+    )
     whole = train(config(workspace, tmp_path / "whole", "train_exp02_motion_transfer", *recipe))
 
     real_save = Trainer.save
@@ -268,12 +372,15 @@ def test_resume_continues_exactly(workspace, tmp_path, monkeypatch, caplog):
 
 
 def test_workers_give_the_same_batches(workspace, tmp_path):
-    runs = [train(config(workspace, tmp_path / str(n), "train_exp02_motion_transfer", f"num_workers={n}", "max_steps=2"))
-            for n in (0, 2)]
+    runs = [
+        train(config(workspace, tmp_path / str(n), "train_exp02_motion_transfer", f"num_workers={n}", "max_steps=2"))
+        for n in (0, 2)
+    ]
     assert runs[0].losses == runs[1].losses
 
 
 # --- optimizer-side features ------------------------------------------------------------------------
+
 
 def test_gradient_clipping_bounds_the_update(workspace, tmp_path):
     free = train(config(workspace, tmp_path / "free", "train_exp02_motion_transfer", *deterministic("max_steps=1")))
@@ -281,8 +388,14 @@ def test_gradient_clipping_bounds_the_update(workspace, tmp_path):
     free_delta = torch.cat([d.flatten() for d in deltas(workspace, free).values()]).norm()
     assert float(free_delta) == pytest.approx(norm, rel=1e-4)  # lr 1, SGD: the update is the gradient
 
-    clipped = train(config(workspace, tmp_path / "clip", "train_exp02_motion_transfer",
-                           *deterministic("max_steps=1", f"max_grad_norm={norm / 10}")))
+    clipped = train(
+        config(
+            workspace,
+            tmp_path / "clip",
+            "train_exp02_motion_transfer",
+            *deterministic("max_steps=1", f"max_grad_norm={norm / 10}"),
+        )
+    )
     d_free, d_clip = deltas(workspace, free), deltas(workspace, clipped)
     assert float(torch.cat([d.flatten() for d in d_clip.values()]).norm()) == pytest.approx(norm / 10, rel=1e-4)
     for key in d_free:  # same direction, a tenth of the length
@@ -291,8 +404,14 @@ def test_gradient_clipping_bounds_the_update(workspace, tmp_path):
 
 
 def test_ema_weights_are_the_decayed_average(workspace, tmp_path):
-    summary = train(config(workspace, tmp_path, "train_exp02_motion_transfer",
-                           *deterministic("max_steps=1", "use_ema=true", "ema_decay=0.75")))
+    summary = train(
+        config(
+            workspace,
+            tmp_path,
+            "train_exp02_motion_transfer",
+            *deterministic("max_steps=1", "use_ema=true", "ema_decay=0.75"),
+        )
+    )
     start, raw = initial_unet(workspace), final_unet(summary)
     ema = weights(Path(summary.checkpoints[-1]) / "unet_ema.safetensors")
     assert set(ema) == set(raw)
@@ -304,31 +423,52 @@ def test_ema_weights_are_the_decayed_average(workspace, tmp_path):
 
 
 def test_trainable_patterns_and_untrained_encoders_stay_frozen(workspace, tmp_path):
-    summary = train(config(workspace, tmp_path, "train_exp02_motion_transfer", *deterministic("max_steps=1"),
-                           "trainable_patterns=[out.*,time_embed.*,depth_embedding.*]"))
+    summary = train(
+        config(
+            workspace,
+            tmp_path,
+            "train_exp02_motion_transfer",
+            *deterministic("max_steps=1"),
+            "trainable_patterns=[out.*,time_embed.*,depth_embedding.*]",
+        )
+    )
     moved = {k for k, d in deltas(workspace, summary).items() if d.abs().max() > 0}
     # depth is built into the model but not trained by exp02: its encoder must not move either
     assert moved and all(k.startswith(("out.", "time_embed.")) for k in moved), sorted(moved)[:5]
     with pytest.raises(ValueError, match="trainable_patterns"):
-        train(config(workspace, tmp_path / "none", "train_exp02_motion_transfer", "trainable_patterns=[no_such_layer.*]"))
+        train(
+            config(workspace, tmp_path / "none", "train_exp02_motion_transfer", "trainable_patterns=[no_such_layer.*]")
+        )
 
 
 def test_fp16_overflowing_steps_are_skipped_and_counted(workspace, tmp_path):
-    summary = train(config(workspace, tmp_path, "train_exp02_motion_transfer", "max_steps=1", "mixed_precision=fp16",
-                           f"loss_scale_init={2.0 ** 40}"))
+    summary = train(
+        config(
+            workspace,
+            tmp_path,
+            "train_exp02_motion_transfer",
+            "max_steps=1",
+            "mixed_precision=fp16",
+            f"loss_scale_init={2.0**40}",
+        )
+    )
     assert summary.skipped_steps == 1
     start, end = initial_unet(workspace), final_unet(summary)
     assert all(torch.equal(start[k], end[k]) for k in start)  # the skipped step changed nothing
     row = log_rows(tmp_path)[0]
-    assert float(row["loss_scale"]) == 2.0 ** 39 and int(row["skipped_steps"]) == 1
+    assert float(row["loss_scale"]) == 2.0**39 and int(row["skipped_steps"]) == 1
 
 
 # --- data robustness and outputs --------------------------------------------------------------------
 
+
 def test_broken_video_is_skipped_with_a_warning_and_counted(workspace, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="videocomposer")
-    summary = train(config(workspace, tmp_path, "train_exp02_motion_transfer", "max_steps=3", "shuffle=false",
-                           root=workspace.broken))
+    summary = train(
+        config(
+            workspace, tmp_path, "train_exp02_motion_transfer", "max_steps=3", "shuffle=false", root=workspace.broken
+        )
+    )
     assert summary.broken_videos == 1 and summary.steps == 3 and all(math.isfinite(x) for x in summary.losses)
     assert summary.broken_files == [str(workspace.broken / "corrupt.mp4")]
     assert any("corrupt.mp4" in r.getMessage() and "skipping broken video" in r.getMessage() for r in caplog.records)
@@ -345,8 +485,16 @@ def test_checkpoint_keeps_official_names_and_loads_in_the_pipeline(workspace, tm
     unet = load_official_component("unet", path, unet_config(cfg))
     assert all(torch.equal(unet.state_dict()[k], v) for k, v in weights(path).items())
     # and it can start the next fine-tuning run
-    again = train(config(workspace, tmp_path / "next", "train_exp02_motion_transfer", f"unet_checkpoint={path}",
-                         "max_steps=1", "resume=auto"))  # auto: nothing to resume, a fresh run
+    again = train(
+        config(
+            workspace,
+            tmp_path / "next",
+            "train_exp02_motion_transfer",
+            f"unet_checkpoint={path}",
+            "max_steps=1",
+            "resume=auto",
+        )
+    )  # auto: nothing to resume, a fresh run
     assert again.steps == 1
     for name in ("config.yaml", "train.log", "train_log.csv", "summary.json"):
         assert (tmp_path / name).is_file(), name

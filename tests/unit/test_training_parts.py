@@ -1,4 +1,5 @@
 """Optimizer, LR schedule, EMA, checkpoint files and annotation reading, each on its own."""
+
 from __future__ import annotations
 
 import os
@@ -27,6 +28,7 @@ def _toy() -> nn.Module:
 
 # --- optimizer and schedule --------------------------------------------------------------------
 
+
 def test_trainable_patterns_select_and_freeze():
     model = _toy()
     chosen = select_trainable(model, ["2.*"])
@@ -50,8 +52,9 @@ def test_weight_decay_skips_biases_and_norms():
 
 
 def test_warmup_then_cosine_reaches_end_lr():
-    cfg = load_train_config(overrides=["learning_rate=1e-3", "end_learning_rate=1e-4", "warmup_steps=4",
-                                       "lr_schedule=cosine"])
+    cfg = load_train_config(
+        overrides=["learning_rate=1e-3", "end_learning_rate=1e-4", "warmup_steps=4", "lr_schedule=cosine"]
+    )
     lrs = [learning_rate_at(s, cfg, total_steps=20) for s in range(20)]
     assert lrs[:4] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3])
     assert lrs[4] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-4)
@@ -61,6 +64,7 @@ def test_warmup_then_cosine_reaches_end_lr():
 
 
 # --- EMA ------------------------------------------------------------------------------------------
+
 
 def test_ema_update_is_the_decayed_average():
     model = _toy()
@@ -86,10 +90,12 @@ def test_ema_update_is_the_decayed_average():
 
 # --- checkpoint files -----------------------------------------------------------------------------
 
+
 def _save(root, step, **kw):
     model = _toy()
-    return ckpt.save_checkpoint(root, step, model.state_dict(), kw.get("ema"), {"step": step, "rng": ckpt.capture_rng_state()},
-                                {"seed": 1})
+    return ckpt.save_checkpoint(
+        root, step, model.state_dict(), kw.get("ema"), {"step": step, "rng": ckpt.capture_rng_state()}, {"seed": 1}
+    )
 
 
 def test_save_find_prune(tmp_path):
@@ -159,6 +165,7 @@ def test_rng_state_round_trip():
 
 # --- annotations and sampler ----------------------------------------------------------------------
 
+
 def _touch(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"x")
@@ -168,7 +175,7 @@ def test_csv_with_quoted_commas_and_json(tmp_path):
     _touch(tmp_path / "a.mp4")
     _touch(tmp_path / "sub" / "b.mp4")
     (tmp_path / "1.csv").write_text('video,caption\na.mp4,"a dog, running, fast"\n')
-    (tmp_path / "2.csv").write_text('video,caption\nsub/b.mp4,plain\n')
+    (tmp_path / "2.csv").write_text("video,caption\nsub/b.mp4,plain\n")
     rows = read_annotations(tmp_path)
     assert [(r.video.name, r.caption) for r in rows] == [("a.mp4", "a dog, running, fast"), ("b.mp4", "plain")]
     (tmp_path / "data.json").write_text('{"webvid": [["sub/b.mp4", "from json"]]}')
@@ -184,8 +191,11 @@ def test_csv_missing_column_names_the_file_and_columns(tmp_path):
 def test_csv_rows_with_missing_files_are_listed_or_skipped(tmp_path):
     _touch(tmp_path / "ok.mp4")
     (tmp_path / "ann.csv").write_text("video,caption\nok.mp4,fine\ngone.mp4,lost\nalso_gone.mp4,lost too\n")
-    with pytest.raises(FileNotFoundError, match=r"2 of 3 annotated videos do not exist(.|\n)*ann\.csv:3.*gone\.mp4"
-                                                r"(.|\n)*skip_missing_videos=true"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"2 of 3 annotated videos do not exist(.|\n)*ann\.csv:3.*gone\.mp4"
+        r"(.|\n)*skip_missing_videos=true",
+    ):
         read_annotations(tmp_path)
     rows = read_annotations(tmp_path, skip_missing_videos=True)
     assert [r.video.name for r in rows] == ["ok.mp4"]

@@ -1,5 +1,6 @@
 """Hand-drawn motion: strokes → the block motion field, against hand-computed fields and against the vectors
 our extractor reads from a video of an object moving the same way."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,9 @@ def expected_field(width, height, centres, radius, frames):
         (x, y), (px, py) = centres[f], centres[f - 1]
         for cy in range(8, height, 16):
             for cx in range(8, width, 16):
-                inside = (cx - x) ** 2 + (cy - y) ** 2 <= radius ** 2 or (cx // 16 == int(x // 16) and cy // 16 == int(y // 16))
+                inside = (cx - x) ** 2 + (cy - y) ** 2 <= radius**2 or (
+                    cx // 16 == int(x // 16) and cy // 16 == int(y // 16)
+                )
                 if inside:
                     field[f, 0, cy, cx], field[f, 1, cy, cx] = x - px, y - py
     return field
@@ -88,9 +91,15 @@ def test_the_same_drawing_gives_the_same_field_on_any_canvas_size():
 
 
 def test_json_round_trip_gives_the_same_field(tmp_path):
-    trajectory = Trajectory(320, 192, (Stroke(((30, 40), (90.5, 60), (200, 150)), radius=24.5),
-                                       Stroke(tuple((250.0, 20.0 + 9 * f) for f in range(FRAMES)), 12, "per_frame")),
-                            source_size=160)
+    trajectory = Trajectory(
+        320,
+        192,
+        (
+            Stroke(((30, 40), (90.5, 60), (200, 150)), radius=24.5),
+            Stroke(tuple((250.0, 20.0 + 9 * f) for f in range(FRAMES)), 12, "per_frame"),
+        ),
+        source_size=160,
+    )
     path = tmp_path / "strokes.json"
     path.write_text(trajectory.to_json())
     again = read_trajectory(path)
@@ -105,18 +114,27 @@ def test_minimal_hand_written_json_is_accepted():
     assert motion[1, 0, 8, 24] == 16 and motion[2, 0, 8, 40] == 16 and motion[1].abs().sum() == 16
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{", "not valid JSON"),
-    ('{"width": 64, "height": 64}', "missing key(s) ['strokes']"),
-    ('{"width": 0, "height": 64, "strokes": []}', "width must be a positive integer"),
-    ('{"width": 64, "height": 64, "strokes": [{"points": [[1, 2]]}]}', "strokes[0] must be an object with 'points'"),
-    ('{"width": 64, "height": 64, "strokes": [{"points": [[1]], "radius": 3}]}', "strokes[0].points must be"),
-    ('{"width": 64, "height": 64, "strokes": [{"points": [[1, 2]], "radius": -3}]}', "radius must be a positive"),
-    ('{"width": 64, "height": 64, "strokes": [{"points": [], "radius": 3}]}', "at least one point"),
-    ('{"width": 64, "height": 64, "strokes": [{"points": [[1, 2]], "radius": 3, "speed": 2}]}', "unknown key(s) ['speed']"),
-    ('{"format": "other", "width": 64, "height": 64, "strokes": []}', "'format' must be"),
-    ('{"width": 64, "height": 64, "strokes": [], "source_size": 0}', "source_size must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{", "not valid JSON"),
+        ('{"width": 64, "height": 64}', "missing key(s) ['strokes']"),
+        ('{"width": 0, "height": 64, "strokes": []}', "width must be a positive integer"),
+        (
+            '{"width": 64, "height": 64, "strokes": [{"points": [[1, 2]]}]}',
+            "strokes[0] must be an object with 'points'",
+        ),
+        ('{"width": 64, "height": 64, "strokes": [{"points": [[1]], "radius": 3}]}', "strokes[0].points must be"),
+        ('{"width": 64, "height": 64, "strokes": [{"points": [[1, 2]], "radius": -3}]}', "radius must be a positive"),
+        ('{"width": 64, "height": 64, "strokes": [{"points": [], "radius": 3}]}', "at least one point"),
+        (
+            '{"width": 64, "height": 64, "strokes": [{"points": [[1, 2]], "radius": 3, "speed": 2}]}',
+            "unknown key(s) ['speed']",
+        ),
+        ('{"format": "other", "width": 64, "height": 64, "strokes": []}', "'format' must be"),
+        ('{"width": 64, "height": 64, "strokes": [], "source_size": 0}', "source_size must be a positive integer"),
+    ],
+)
 def test_bad_json_names_the_file_and_field(tmp_path, text, message):
     path = tmp_path / "bad.json"
     path.write_text(text)
@@ -156,7 +174,7 @@ def moving_block_video(path, size, start, step, frames=32, fps=4):
         for f in range(frames):
             image = background.copy()
             x, y = start[0] + step[0] * f, start[1] + step[1] * f
-            image[y:y + 48, x:x + 48] = block
+            image[y : y + 48, x : x + 48] = block
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode(None):
@@ -172,7 +190,9 @@ def test_same_sign_and_size_as_the_vectors_extracted_from_a_video_moving_that_wa
     moving_block_video(path, size, begin, step)
     clip = load_video_clip(path, num_frames=FRAMES, resolution=160, misc_size=160, seed=0, with_mask=False)
     first = int(clip.frame_indices[0])
-    centres = tuple((begin[0] + 24 + step[0] * (first + f), begin[1] + 24 + step[1] * (first + f)) for f in range(FRAMES))
+    centres = tuple(
+        (begin[0] + 24 + step[0] * (first + f), begin[1] + 24 + step[1] * (first + f)) for f in range(FRAMES)
+    )
     drawn = Trajectory(*size, (Stroke(centres, radius=12, timing="per_frame"),)).motion_condition(FRAMES, 160)
     extracted = clip.motion
     for f in range(1, FRAMES):
@@ -202,7 +222,26 @@ def test_pipeline_and_generate_command_feed_the_drawn_field_to_the_unet(tmp_path
 
     built = pipe.prepare_conditions(["y", "motion"], prompt="x", motion=trajectory, num_frames=4, height=32, width=32)
     assert torch.equal(built.conditions["motion"], expected)
-    args = parse_command_line(["generate", "compose", "--conditions", "y,motion", "--trajectory", str(tmp_path / "t.json"),
-                               "--weights-dir", str(tmp_path / "w"), "--model-config", str(tmp_path / "tiny.json"),
-                               "--frames", "4", "--height", "32", "--width", "32", "--output-dir", str(tmp_path / "o")])
+    args = parse_command_line(
+        [
+            "generate",
+            "compose",
+            "--conditions",
+            "y,motion",
+            "--trajectory",
+            str(tmp_path / "t.json"),
+            "--weights-dir",
+            str(tmp_path / "w"),
+            "--model-config",
+            str(tmp_path / "tiny.json"),
+            "--frames",
+            "4",
+            "--height",
+            "32",
+            "--width",
+            "32",
+            "--output-dir",
+            str(tmp_path / "o"),
+        ]
+    )
     assert torch.equal(prepare_generation(to_request(args), pipe).prepared.conditions["motion"], expected)

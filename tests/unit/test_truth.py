@@ -1,5 +1,6 @@
 """Truth files (round trip, errors naming the field), their geometry (masks, the model's view, the frames the
 clip sampling keeps) and the common colour names."""
+
 from __future__ import annotations
 
 import json
@@ -42,14 +43,17 @@ def test_a_truth_file_round_trips_and_finds_its_clip(tmp_path):
     np.testing.assert_array_equal(back.object_mask(0, 3), truth.object_mask(0, 3))
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d.pop("objects"), "missing 'objects'"),
-    (lambda d: d.update(version=9), "version 9 is not supported"),
-    (lambda d: d.update(format="other"), "'format' must be"),
-    (lambda d: d["objects"][0].update(centroid=[[1, 2]]), r"'centroid' must hold one value per frame, \[8, 2\]"),
-    (lambda d: d["objects"][0].update(colour=[1, 2]), r"objects\[0\]: 'colour' must be \[r, g, b\]"),
-    (lambda d: d.update(width=True), "'width' must be int"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d.pop("objects"), "missing 'objects'"),
+        (lambda d: d.update(version=9), "version 9 is not supported"),
+        (lambda d: d.update(format="other"), "'format' must be"),
+        (lambda d: d["objects"][0].update(centroid=[[1, 2]]), r"'centroid' must hold one value per frame, \[8, 2\]"),
+        (lambda d: d["objects"][0].update(colour=[1, 2]), r"objects\[0\]: 'colour' must be \[r, g, b\]"),
+        (lambda d: d.update(width=True), "'width' must be int"),
+    ],
+)
 def test_a_malformed_truth_file_is_refused_naming_the_field(tmp_path, edit, message):
     data = make_truth(line((3, 1))).to_dict()
     edit(data)
@@ -79,7 +83,7 @@ def test_the_model_view_is_where_center_crop_v2_puts_the_pixels(width, height):
     """A single marked pixel of the clip lands where the view says in the centre-cropped image."""
     image = np.zeros((height, width, 3), np.uint8)
     x, y = width // 2 + 7, height // 2 - 5
-    image[y - 1:y + 2, x - 1:x + 2] = 255
+    image[y - 1 : y + 2, x - 1 : x + 2] = 255
     side = 32
     cropped = np.asarray(center_crop_v2(Image.fromarray(image), side)).astype(float).sum(-1)
     rows, cols = np.mgrid[0:side, 0:side]
@@ -94,7 +98,7 @@ def test_sampled_truth_frames_are_the_frames_the_clip_sampling_keeps(tmp_path, f
     for i in range(frames):
         for bit in range(8):
             if (i >> bit) & 1:
-                video[i, 8:24, bit * 16:(bit + 1) * 16] = 255
+                video[i, 8:24, bit * 16 : (bit + 1) * 16] = 255
     path = write_mp4(tmp_path / "count.mp4", video, fps=fps)
     rate = sampling_fps(probe_video(path).num_frames, probe_video(path).fps)
     data = reencode_mpeg4(path, rate)
@@ -110,9 +114,20 @@ def test_colour_names_are_the_nearest_common_name_in_cielab():
     np.testing.assert_allclose(rgb_to_lab((0, 0, 0)), [0, 0, 0], atol=1e-9)
     assert all(colour_name(rgb) == name for name, rgb in COLOUR_NAMES.items())
     assert all(naming_margin(rgb) > 10 for rgb in COLOUR_NAMES.values())
-    samples = {(200, 30, 40): "red", (90, 90, 95): "gray", (255, 165, 0): "orange", (0, 255, 255): "cyan",
-               (128, 0, 128): "purple", (255, 192, 203): "pink", (100, 65, 35): "brown", (250, 250, 245): "white",
-               (10, 10, 15): "black", (0, 128, 0): "green", (30, 60, 250): "blue", (255, 255, 0): "yellow"}
+    samples = {
+        (200, 30, 40): "red",
+        (90, 90, 95): "gray",
+        (255, 165, 0): "orange",
+        (0, 255, 255): "cyan",
+        (128, 0, 128): "purple",
+        (255, 192, 203): "pink",
+        (100, 65, 35): "brown",
+        (250, 250, 245): "white",
+        (10, 10, 15): "black",
+        (0, 128, 0): "green",
+        (30, 60, 250): "blue",
+        (255, 255, 0): "yellow",
+    }
     assert {rgb: colour_name(rgb) for rgb in samples} == samples
     assert caption_colour("A Grey star moves left over a red background") == "gray"
     assert caption_colour("an object moves") is None

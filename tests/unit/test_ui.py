@@ -4,6 +4,7 @@ headless Chromium draws, generates and plays.
 
 Runs on tiny random official-format weights (the output is noise; only the plumbing is checked).
 """
+
 from __future__ import annotations
 
 import ast
@@ -49,17 +50,41 @@ def app(tmp_path_factory):
     demo = build_app(holder, folder / "outputs", SMALL)
     _, url, _ = launch(demo, folder / "outputs", port=None, block=False)
     try:
-        yield {"url": url, "holder": holder, "folder": folder, "outputs": folder / "outputs", "image": folder / "first.png",
-               "video": folder / "clip.mp4"}
+        yield {
+            "url": url,
+            "holder": holder,
+            "folder": folder,
+            "outputs": folder / "outputs",
+            "image": folder / "first.png",
+            "video": folder / "clip.mp4",
+        }
     finally:
         demo.close()
 
 
 def form(**values):
     """The /generate arguments by name (defaults: exp02 with nothing uploaded)."""
-    defaults = dict(task="exp02_motion_transfer", conditions=[], prompt="a red ball", negative_prompt="", video=None,
-                    image=None, style_image=None, sketch=None, depth=None, mask=None, motion="", steps=2,
-                    guidance_scale=9.0, min_guidance_scale=None, scheduler="ddim", seed=7, frames=4, height=32, width=32)
+    defaults = dict(
+        task="exp02_motion_transfer",
+        conditions=[],
+        prompt="a red ball",
+        negative_prompt="",
+        video=None,
+        image=None,
+        style_image=None,
+        sketch=None,
+        depth=None,
+        mask=None,
+        motion="",
+        steps=2,
+        guidance_scale=9.0,
+        min_guidance_scale=None,
+        scheduler="ddim",
+        seed=7,
+        frames=4,
+        height=32,
+        width=32,
+    )
     defaults.update(values)
     assert set(defaults) == set(FORM_FIELDS)
     return defaults
@@ -70,8 +95,10 @@ STROKE = {"width": 128, "height": 96, "strokes": [{"points": [[20, 40], [100, 40
 
 def test_generation_through_gradio_client_equals_the_command_it_shows(app, tmp_path):
     client = Client(app["url"], verbose=False)
-    video, grid, command, folder = client.predict(**form(image=handle_file(str(app["image"])), motion=json.dumps(STROKE),
-                                                         min_guidance_scale=2), api_name="/generate")
+    video, grid, command, folder = client.predict(
+        **form(image=handle_file(str(app["image"])), motion=json.dumps(STROKE), min_guidance_scale=2),
+        api_name="/generate",
+    )
     frames = decode(video)
     assert frames.shape == (4, 32, 32, 3)
     assert Path(grid).suffix == ".gif"
@@ -111,10 +138,27 @@ def test_jobs_never_overwrite_and_random_seed_is_reported(app):
 def test_a_guidance_scale_per_condition_reaches_the_command(app):
     """A per-condition slider above 0 makes the request's scales per condition, the task's text at the overall
     scale; all at 0 keep the single number; a scale for a condition the task does not use is refused."""
-    assert form_guidance_scale({"task": "compose", "conditions": ["y", "motion"], "guidance_scale": 7.0,
-                                "guidance_scale_motion": 3, "guidance_scale_y": 0}) == {"motion": 3.0, "y": 7.0}
-    assert form_guidance_scale({"task": "compose", "conditions": ["y"], "guidance_scale": 7.0,
-                                "guidance_scale_motion": 0, "guidance_scale_y": None}) == 7.0
+    assert form_guidance_scale(
+        {
+            "task": "compose",
+            "conditions": ["y", "motion"],
+            "guidance_scale": 7.0,
+            "guidance_scale_motion": 3,
+            "guidance_scale_y": 0,
+        }
+    ) == {"motion": 3.0, "y": 7.0}
+    assert (
+        form_guidance_scale(
+            {
+                "task": "compose",
+                "conditions": ["y"],
+                "guidance_scale": 7.0,
+                "guidance_scale_motion": 0,
+                "guidance_scale_y": None,
+            }
+        )
+        == 7.0
+    )
     client = Client(app["url"], verbose=False)
     args = form(task="compose", conditions=["y", "motion"], video=handle_file(str(app["video"])), guidance_scale=6.0)
     command = client.predict(**args, guidance_scale_motion=2.5, api_name="/generate")[2]
@@ -127,7 +171,9 @@ def test_bad_inputs_name_the_field_by_its_label_and_leave_no_folder(app, tmp_pat
     client = Client(app["url"], verbose=False)
     before = sorted(app["outputs"].iterdir()) if app["outputs"].exists() else []
     # the same request error: the app names the widgets, the command line the flags
-    with pytest.raises(Exception, match=f"task exp02_motion_transfer needs {LABELS['video']} and {LABELS['image']}") as raised:
+    with pytest.raises(
+        Exception, match=f"task exp02_motion_transfer needs {LABELS['video']} and {LABELS['image']}"
+    ) as raised:
         client.predict(**form(), api_name="/generate")
     assert "--input_video" not in str(raised.value) and "--image_path" not in str(raised.value)
     assert main(["generate", "exp02_motion_transfer", "--output-dir", str(tmp_path)]) == 2
@@ -135,11 +181,13 @@ def test_bad_inputs_name_the_field_by_its_label_and_leave_no_folder(app, tmp_pat
     with pytest.raises(Exception, match=f"{LABELS['conditions']}: at least one condition is required"):
         client.predict(**form(task="compose", conditions=[]), api_name="/generate")
     with pytest.raises(Exception, match=rf"{LABELS['motion']}: missing key\(s\) \['strokes'\]"):
-        client.predict(**form(image=handle_file(str(app["image"])), motion='{"width": 8, "height": 8}'),
-                       api_name="/generate")
+        client.predict(
+            **form(image=handle_file(str(app["image"])), motion='{"width": 8, "height": 8}'), api_name="/generate"
+        )
     with pytest.raises(Exception, match="height and width must be multiples of 16"):
-        client.predict(**form(image=handle_file(str(app["image"])), motion=json.dumps(STROKE), height=40),
-                       api_name="/generate")
+        client.predict(
+            **form(image=handle_file(str(app["image"])), motion=json.dumps(STROKE), height=40), api_name="/generate"
+        )
     assert (sorted(app["outputs"].iterdir()) if app["outputs"].exists() else []) == before
 
 
@@ -164,15 +212,18 @@ def test_nothing_in_the_ui_parses_a_command_line():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-        assert not any(name.split(".")[0] == "argparse" or "cli" in name.split(".") for name in imported), \
+        assert not any(name.split(".")[0] == "argparse" or "cli" in name.split(".") for name in imported), (
             f"{path.name} imports {sorted(imported)}"
+        )
         assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "argv"], path.name
 
 
 def test_preview_shows_the_conditions_of_a_video_and_the_drawn_motion(app):
     client = Client(app["url"], verbose=False)
-    gif = client.predict(**form(video=handle_file(str(app["video"])), image=handle_file(str(app["image"])),
-                                motion=json.dumps(STROKE)), api_name="/preview")
+    gif = client.predict(
+        **form(video=handle_file(str(app["video"])), image=handle_file(str(app["image"])), motion=json.dumps(STROKE)),
+        api_name="/preview",
+    )
     with av.open(gif) as container:
         first = next(container.decode(video=0)).to_ndarray(format="rgb24")
     assert first.shape[1] > 3 * first.shape[0] // 2  # source | local_image | motion side by side
@@ -225,10 +276,20 @@ def chromium_driver(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required", "--window-size=1400,1300",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--autoplay-policy=no-user-gesture-required",
+        "--window-size=1400,1300",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -259,7 +320,9 @@ def test_chromium_draws_motion_generates_and_plays_the_video(app, tmp_path):
         assert "Model in use" in driver.find_element(By.ID, "model-in-use").text
 
         def tab(name):
-            button = wait.until(EC.element_to_be_clickable((By.XPATH, f"//button[@role='tab' and contains(., '{name}')]")))
+            button = wait.until(
+                EC.element_to_be_clickable((By.XPATH, f"//button[@role='tab' and contains(., '{name}')]"))
+            )
             button.click()
 
         tab("Images")
@@ -272,6 +335,7 @@ def test_chromium_draws_motion_generates_and_plays_the_video(app, tmp_path):
         # the first frame (128 x 96), shown enlarged to 512 px
         wait.until(lambda d: d.execute_script("return arguments[0].naturalWidth", canvas) == 512)
         width = canvas.size["width"]
+
         def drawn_points(d):
             text = d.execute_script("return document.querySelector('#trajectory .cm-content').innerText")
             return json.loads(text)["strokes"][0]["points"] if text.strip() else []
@@ -285,16 +349,22 @@ def test_chromium_draws_motion_generates_and_plays_the_video(app, tmp_path):
 
         driver.find_element(By.ID, "generate").click()
         video = WebDriverWait(driver, 300).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#result video")))
-        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
-            "const v = arguments[0]; v.muted = true; v.play(); return v.readyState >= 2 && v.currentTime > 0", video))
+        WebDriverWait(driver, 60).until(
+            lambda d: d.execute_script(
+                "const v = arguments[0]; v.muted = true; v.play(); return v.readyState >= 2 && v.currentTime > 0", video
+            )
+        )
         assert driver.execute_script("return arguments[0].videoWidth", video) == 32
         command = driver.find_element(By.ID, "command").text
         assert "--trajectory" in command and "--image_path" in command
         artifacts.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(artifacts / "ui_chromium.png"))
         print(f"screenshot: {artifacts / 'ui_chromium.png'}")
-        external = {u for u in requested_urls(driver)  # http(s)/ws(s) only: chrome:// is the browser's own tab page
-                    if u.startswith(("http", "ws")) and not u.startswith(app["url"].rstrip("/"))}
+        external = {
+            u
+            for u in requested_urls(driver)  # http(s)/ws(s) only: chrome:// is the browser's own tab page
+            if u.startswith(("http", "ws")) and not u.startswith(app["url"].rstrip("/"))
+        }
         assert not external, f"the page reached beyond the app: {sorted(external)}"
     finally:
         driver.quit()

@@ -1,5 +1,6 @@
 """Unit tests of VideoComposerUNet on tiny configurations: checkpointing, batching, condition dropout,
 resolutions, input validation, configuration and weight loading."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,9 +19,20 @@ CONTEXT = 32
 
 
 def tiny_config(**overrides) -> UNetConfig:
-    values = dict(dim=32, dim_mult=(1, 2), num_heads=2, head_dim=16, num_res_blocks=1, attn_scales=(1.0,),
-                  context_dim=CONTEXT, concat_dim=4, dropout=0.0, temporal_conv_dropout=0.0, stc_dropout=0.0,
-                  use_checkpoint=False)
+    values = dict(
+        dim=32,
+        dim_mult=(1, 2),
+        num_heads=2,
+        head_dim=16,
+        num_res_blocks=1,
+        attn_scales=(1.0,),
+        context_dim=CONTEXT,
+        concat_dim=4,
+        dropout=0.0,
+        temporal_conv_dropout=0.0,
+        stc_dropout=0.0,
+        use_checkpoint=False,
+    )
     return UNetConfig(**{**values, **overrides})
 
 
@@ -33,7 +45,9 @@ def tiny_model(seed: int = 0, **overrides) -> VideoComposerUNet:
     return model.eval()
 
 
-def tiny_inputs(config: UNetConfig, batch: int = 2, frames: int = 3, latent=(8, 8), cond=(12, 16), seed: int = 1) -> dict:
+def tiny_inputs(
+    config: UNetConfig, batch: int = 2, frames: int = 3, latent=(8, 8), cond=(12, 16), seed: int = 1
+) -> dict:
     """x, t and every condition the config has an encoder for (plus y and image)."""
     g = torch.Generator().manual_seed(seed)
     inputs = {
@@ -76,7 +90,9 @@ def test_activation_checkpointing_gives_same_outputs_and_grads():
         torch.manual_seed(123)
         out = run(model, inputs)
         out.square().mean().backward()
-        results.append((out.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}, len(calls)))
+        results.append(
+            (out.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}, len(calls))
+        )
 
     (out_plain, grads_plain, calls_plain), (out_ckpt, grads_ckpt, calls_ckpt) = results
     assert (calls_plain, calls_ckpt) == (1, 2), "checkpointed blocks must be recomputed in backward"
@@ -91,7 +107,7 @@ def test_batch_of_two_equals_two_batches_of_one():
     inputs = tiny_inputs(model.config, batch=2)
     with torch.no_grad():
         both = run(model, inputs)
-        single = [run(model, {k: v[i:i + 1] for k, v in inputs.items()}) for i in range(2)]
+        single = [run(model, {k: v[i : i + 1] for k, v in inputs.items()}) for i in range(2)]
     torch.testing.assert_close(both, torch.cat(single), rtol=0, atol=2e-5)
 
 
@@ -111,7 +127,7 @@ def test_condition_dropout_draws_follow_the_reference_order():
     n_zero = int((torch.rand(batch, generator=e) < 0.3).sum())
     n_keep = int((torch.rand(batch, generator=e) < 0.3).sum())
     order = torch.randperm(batch, generator=e)
-    exp_zero, exp_keep = set(order[:n_zero].tolist()), set(order[n_zero:n_zero + n_keep].tolist())
+    exp_zero, exp_keep = set(order[:n_zero].tolist()), set(order[n_zero : n_zero + n_keep].tolist())
     n_drop = int((torch.rand(batch, generator=e) < 0.5).sum())
     candidates = [i for i in range(batch) if i not in exp_zero | exp_keep]
     dropped = {candidates[j] for j in torch.randperm(len(candidates), generator=e)[:n_drop].tolist()} | exp_zero
@@ -168,8 +184,11 @@ def test_all_zero_training_pass_drops_every_condition_to_zeros():
         dropped = run(model.train(), {k: v for k, v in inputs.items() if k != "image"}, generator=g)
         expected = run(model.eval(), {"x": inputs["x"], "t": inputs["t"], "y": torch.zeros_like(inputs["y"])})
         with_image = run(model.train(), inputs, generator=g)
-        other_image = run(model.train(), {**inputs, "image": torch.randn_like(inputs["image"]),
-                                          "y": torch.randn_like(inputs["y"])}, generator=g)
+        other_image = run(
+            model.train(),
+            {**inputs, "image": torch.randn_like(inputs["image"]), "y": torch.randn_like(inputs["y"])},
+            generator=g,
+        )
         kept = run(model.eval(), inputs)
     torch.testing.assert_close(dropped, expected, rtol=0, atol=1e-6)
     torch.testing.assert_close(with_image, other_image, rtol=0, atol=1e-6)  # image token zeroed after the MLP
@@ -208,17 +227,20 @@ def _bad(inputs: dict, name: str, shape: tuple) -> dict:
     return {**inputs, name: torch.zeros(shape)}
 
 
-@pytest.mark.parametrize("name, make, expected", [
-    ("depth", lambda i: _bad(i, "depth", (2, 1, 3, 12)), "[2, 1, 3, H, W]"),            # wrong rank
-    ("motion", lambda i: _bad(i, "motion", (2, 3, 3, 12, 16)), "[2, 2, 3, H, W]"),      # wrong channels
-    ("masked", lambda i: _bad(i, "masked", (2, 4, 5, 12, 16)), "[2, 4, 3, H, W]"),      # wrong frames
-    ("sketch", lambda i: _bad(i, "sketch", (1, 1, 3, 12, 16)), "[2, 1, 3, H, W]"),      # wrong batch
-    ("y", lambda i: _bad(i, "y", (2, 5, 16)), f"[2, L, {CONTEXT}]"),
-    ("image", lambda i: _bad(i, "image", (2, CONTEXT)), f"[2, L, {CONTEXT}]"),
-    ("t", lambda i: {**i, "t": torch.zeros(3, dtype=torch.long)}, "[2]"),
-    ("x", lambda i: {**i, "x": torch.zeros(2, 4, 3, 7, 8)}, "multiples of 2"),         # latent UNet cannot halve
-    ("x", lambda i: {**i, "x": torch.zeros(2, 3, 3, 8, 8)}, "[B, 4, F, h, w]"),
-])
+@pytest.mark.parametrize(
+    "name, make, expected",
+    [
+        ("depth", lambda i: _bad(i, "depth", (2, 1, 3, 12)), "[2, 1, 3, H, W]"),  # wrong rank
+        ("motion", lambda i: _bad(i, "motion", (2, 3, 3, 12, 16)), "[2, 2, 3, H, W]"),  # wrong channels
+        ("masked", lambda i: _bad(i, "masked", (2, 4, 5, 12, 16)), "[2, 4, 3, H, W]"),  # wrong frames
+        ("sketch", lambda i: _bad(i, "sketch", (1, 1, 3, 12, 16)), "[2, 1, 3, H, W]"),  # wrong batch
+        ("y", lambda i: _bad(i, "y", (2, 5, 16)), f"[2, L, {CONTEXT}]"),
+        ("image", lambda i: _bad(i, "image", (2, CONTEXT)), f"[2, L, {CONTEXT}]"),
+        ("t", lambda i: {**i, "t": torch.zeros(3, dtype=torch.long)}, "[2]"),
+        ("x", lambda i: {**i, "x": torch.zeros(2, 4, 3, 7, 8)}, "multiples of 2"),  # latent UNet cannot halve
+        ("x", lambda i: {**i, "x": torch.zeros(2, 3, 3, 8, 8)}, "[B, 4, F, h, w]"),
+    ],
+)
 def test_bad_inputs_raise_value_error_naming_the_argument(name, make, expected):
     model = tiny_model()
     bad = make(tiny_inputs(model.config))
@@ -232,7 +254,9 @@ def test_bad_inputs_raise_value_error_naming_the_argument(name, make, expected):
 def test_latent_the_fixed_pool_cannot_reach():
     model = tiny_model(condition_pool_size=(32, 32))
     inputs = tiny_inputs(model.config, latent=(8, 16))
-    with pytest.raises(ValueError, match=r"x: the condition encoders pool to \(32, 32\) and reach 8x8 .*\(2, 4, 3, 8, 16\)"):
+    with pytest.raises(
+        ValueError, match=r"x: the condition encoders pool to \(32, 32\) and reach 8x8 .*\(2, 4, 3, 8, 16\)"
+    ):
         run(model, inputs)
     run(model, {k: inputs[k] for k in ("x", "t", "y")})  # without spatial conditions any latent works
 
@@ -257,11 +281,21 @@ def test_unknown_condition_name_in_config():
 def test_config_json_round_trip_and_reference_kwargs():
     config = tiny_config(condition_pool_size=(64, 32))
     assert UNetConfig(**json.loads(json.dumps(dataclasses.asdict(config)))) == config
-    assert set(UNetConfig.official().video_compositions) == set(OFFICIAL_COMPOSITIONS) == \
-        {c.reference_name for c in CONDITIONS.values()}
+    assert (
+        set(UNetConfig.official().video_compositions)
+        == set(OFFICIAL_COMPOSITIONS)
+        == {c.reference_name for c in CONDITIONS.values()}
+    )
 
-    ref = UNetConfig.from_reference_kwargs({"dim": 64, "num_heads": None, "y_dim": 768, "inpainting": False,
-                                           "video_compositions": ["text", "mask", "sketch"]})
+    ref = UNetConfig.from_reference_kwargs(
+        {
+            "dim": 64,
+            "num_heads": None,
+            "y_dim": 768,
+            "inpainting": False,
+            "video_compositions": ["text", "mask", "sketch"],
+        }
+    )
     assert ref.num_heads == 2 and ref.video_compositions == ("text", "sketch") and ref.in_dim == 7  # reference default
     with pytest.raises(ValueError, match="unknown key"):
         UNetConfig.from_reference_kwargs({"dimm": 64})
@@ -276,8 +310,10 @@ def test_zero_y_is_a_settable_non_persistent_buffer():
     assert model.zero_y.shape == (1, 7, CONTEXT)
     inputs = tiny_inputs(model.config)
     with torch.no_grad():
-        torch.testing.assert_close(run(model, {"x": inputs["x"], "t": inputs["t"]}),
-                                   run(model, {"x": inputs["x"], "t": inputs["t"], "y": torch.ones(2, 7, CONTEXT)}))
+        torch.testing.assert_close(
+            run(model, {"x": inputs["x"], "t": inputs["t"]}),
+            run(model, {"x": inputs["x"], "t": inputs["t"], "y": torch.ones(2, 7, CONTEXT)}),
+        )
     with pytest.raises(ValueError, match=r"zero_y: expected shape \[1, L, 32\], got \(1, 7, 16\)"):
         model.set_zero_y(torch.ones(1, 7, 16))
 
@@ -328,9 +364,17 @@ def test_from_official_errors_name_the_file(tmp_path):
         VideoComposerUNet.from_official(empty_folder, model.config)
 
 
-@pytest.mark.parametrize("shape, size", [((3, 5, 64, 64), (64, 64)), ((3, 5, 256, 256), (128, 128)),
-                                         ((2, 3, 64, 64), (16, 16)), ((2, 3, 60, 64), (16, 16)), ((2, 3, 50, 50), (20, 20))],
-                         ids=["identity", "official-2x", "4x", "not-square", "not-whole"])
+@pytest.mark.parametrize(
+    "shape, size",
+    [
+        ((3, 5, 64, 64), (64, 64)),
+        ((3, 5, 256, 256), (128, 128)),
+        ((2, 3, 64, 64), (16, 16)),
+        ((2, 3, 60, 64), (16, 16)),
+        ((2, 3, 50, 50), (20, 20)),
+    ],
+    ids=["identity", "official-2x", "4x", "not-square", "not-whole"],
+)
 def test_stem_pool_equals_the_adaptive_pool(shape, size):
     """The stem's pool (plain average pool or identity where the windows are whole) equals torch's adaptive pool,
     forward and backward."""
@@ -360,7 +404,7 @@ def test_stem_encodes_a_repeated_frame_once_with_the_same_values_and_grads():
     def features_and_grads(video: torch.Tensor, frame_by_frame: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
         stem.zero_grad()
         if frame_by_frame:  # each frame through the stem alone: the definition
-            out = torch.cat([stem(video[:, :, i:i + 1], (16, 16)) for i in range(video.shape[2])], dim=2)
+            out = torch.cat([stem(video[:, :, i : i + 1], (16, 16)) for i in range(video.shape[2])], dim=2)
         else:
             out = stem(video, (16, 16))
         (out * weights).sum().backward()

@@ -1,4 +1,5 @@
 """Unit tests of the VAE wrapper: config, conversion, loading errors, chunked video encode/decode."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,8 +24,12 @@ def test_config_dicts_round_trip():
     official = VAEConfig.official()
     assert official.ch == 128 and official.ch_mult == [1, 2, 4, 4] and official.resolution == 256
     assert VAEConfig.from_dict(json.loads(json.dumps(official.to_dict()))) == official
-    nested = {"ddconfig": {k: v for k, v in dataclasses.asdict(TINY).items() if k not in ("embed_dim", "scale_factor")},
-              "embed_dim": 4, "scale_factor": 0.18215, "constructor": "ignored next to ddconfig"}
+    nested = {
+        "ddconfig": {k: v for k, v in dataclasses.asdict(TINY).items() if k not in ("embed_dim", "scale_factor")},
+        "embed_dim": 4,
+        "scale_factor": 0.18215,
+        "constructor": "ignored next to ddconfig",
+    }
     assert VAEConfig.from_dict(nested) == TINY
     with pytest.raises(ValueError, match=r"unknown VAEConfig keys \['chanels'\]"):
         VAEConfig.from_dict({"chanels": 3})
@@ -42,7 +47,9 @@ def test_diffusers_config_is_the_sd_vae():
 def test_encode_chunk_size_does_not_change_latents(tiny_vae):
     video = torch.rand(2, 3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
-        results = [encode_video(tiny_vae, video, chunk, generator=torch.Generator().manual_seed(7)) for chunk in (1, 2, 4, 6)]
+        results = [
+            encode_video(tiny_vae, video, chunk, generator=torch.Generator().manual_seed(7)) for chunk in (1, 2, 4, 6)
+        ]
     assert results[0].shape == (2, 4, 3, 8, 8)
     for other in results[1:]:
         torch.testing.assert_close(other, results[0], rtol=0, atol=1e-6)

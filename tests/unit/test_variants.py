@@ -1,6 +1,7 @@
 """Behaviour the hidden fixture variants rely on: other tiny configurations, step counts, clip lengths,
 mask types. Each test pins what the reference does for a configuration the shared fixtures do not cover.
 """
+
 from __future__ import annotations
 
 import random
@@ -30,10 +31,26 @@ from .test_video import write_video
 # ------------------------------------------------------------------------------------------------
 
 TINY_UNET_KWARGS = {
-    "in_dim": 4, "concat_dim": 8, "dim": 32, "y_dim": 768, "context_dim": 1024, "out_dim": 4, "dim_mult": [1, 1, 1, 2],
-    "num_heads": 4, "head_dim": 16, "num_res_blocks": 2, "attn_scales": [1.0, 0.5, 0.25], "dropout": 0.0,
-    "temporal_attention": True, "temporal_attn_times": 1, "use_checkpoint": False, "use_fps_condition": False,
-    "use_sim_mask": False, "misc_dropout": 0.5, "p_all_zero": 0.1, "p_all_keep": 0.1,
+    "in_dim": 4,
+    "concat_dim": 8,
+    "dim": 32,
+    "y_dim": 768,
+    "context_dim": 1024,
+    "out_dim": 4,
+    "dim_mult": [1, 1, 1, 2],
+    "num_heads": 4,
+    "head_dim": 16,
+    "num_res_blocks": 2,
+    "attn_scales": [1.0, 0.5, 0.25],
+    "dropout": 0.0,
+    "temporal_attention": True,
+    "temporal_attn_times": 1,
+    "use_checkpoint": False,
+    "use_fps_condition": False,
+    "use_sim_mask": False,
+    "misc_dropout": 0.5,
+    "p_all_zero": 0.1,
+    "p_all_keep": 0.1,
     "video_compositions": ["text", "mask", "depthmap", "sketch", "motion", "image", "local_image", "single_sketch"],
 }
 
@@ -50,7 +67,9 @@ def reference_block_layout(kw: dict) -> tuple[list, list, list]:
     enc = [dim * m for m in [1] + mult]
     dec = [dim * m for m in [mult[-1]] + mult[::-1]]
     skips, scale = [dim], 1.0
-    inputs = [[("conv", kw["in_dim"] + kw["concat_dim"], dim)] + ([("temporal", dim, kw["num_heads"])] if temporal else [])]
+    inputs = [
+        [("conv", kw["in_dim"] + kw["concat_dim"], dim)] + ([("temporal", dim, kw["num_heads"])] if temporal else [])
+    ]
     for level, (cin, cout) in enumerate(zip(enc[:-1], enc[1:])):
         for j in range(blocks):
             inputs.append([("res", cin, cout)] + (attention(cout) if scale in scales else []))
@@ -93,11 +112,20 @@ def _our_block_layout(model: VideoComposerUNet) -> tuple[list, list, list]:
     return blocks(model.input_blocks), [_describe(x) for x in model.middle_block], blocks(model.output_blocks)
 
 
-@pytest.mark.parametrize("change", [
-    {"num_res_blocks": 1}, {"num_res_blocks": 3}, {"attn_scales": []}, {"attn_scales": [0.5, 0.25, 0.125]},
-    {"dim_mult": [1, 2]}, {"dim_mult": [1, 1, 2, 2, 2]}, {"temporal_attention": False},
-    {"dim": 64, "head_dim": 8, "num_heads": 2, "attn_scales": [0.25]},
-], ids=str)
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"num_res_blocks": 1},
+        {"num_res_blocks": 3},
+        {"attn_scales": []},
+        {"attn_scales": [0.5, 0.25, 0.125]},
+        {"dim_mult": [1, 2]},
+        {"dim_mult": [1, 1, 2, 2, 2]},
+        {"temporal_attention": False},
+        {"dim": 64, "head_dim": 8, "num_heads": 2, "attn_scales": [0.25]},
+    ],
+    ids=str,
+)
 def test_unet_block_layout_follows_the_reference_constructor(change):
     kwargs = {**TINY_UNET_KWARGS, **change}
     with torch.device("meta"):
@@ -106,15 +134,27 @@ def test_unet_block_layout_follows_the_reference_constructor(change):
 
 
 def test_unet_forward_with_other_frame_counts_and_condition_sizes():
-    config = UNetConfig(dim=32, dim_mult=(1, 2), num_heads=2, head_dim=16, num_res_blocks=1, attn_scales=(0.5,),
-                        context_dim=64, use_checkpoint=False)
+    config = UNetConfig(
+        dim=32,
+        dim_mult=(1, 2),
+        num_heads=2,
+        head_dim=16,
+        num_res_blocks=1,
+        attn_scales=(0.5,),
+        context_dim=64,
+        use_checkpoint=False,
+    )
     torch.manual_seed(0)
     model = VideoComposerUNet(config).eval()
     for batch, frames in [(1, 1), (2, 3)]:
         x, t = torch.randn(batch, 4, frames, 8, 8), torch.tensor([5, 700][:batch])
-        conditions = {"y": torch.randn(batch, 7, 64), "image": torch.randn(batch, 1, 64),
-                      "depth": torch.rand(batch, 1, frames, 50, 70), "motion": torch.randn(batch, 2, frames, 33, 47),
-                      "masked": torch.rand(batch, 4, frames, 17, 23)}
+        conditions = {
+            "y": torch.randn(batch, 7, 64),
+            "image": torch.randn(batch, 1, 64),
+            "depth": torch.rand(batch, 1, frames, 50, 70),
+            "motion": torch.randn(batch, 2, frames, 33, 47),
+            "masked": torch.rand(batch, 4, frames, 17, 23),
+        }
         with torch.no_grad():
             eps = model(x, t, **conditions)
             without_depth = model(x, t, **{k: v for k, v in conditions.items() if k != "depth"})
@@ -189,18 +229,42 @@ class _LDMAutoencoder(nn.Module):
         self.encoder, self.decoder = nn.Module(), nn.Module()
         self.encoder.conv_in = nn.Conv2d(c.in_channels, c.ch, 3, padding=1)
         self.encoder.down = nn.ModuleList(
-            _LDMStage(([c.ch] + widths)[i], widths[i], c.num_res_blocks, c.resolution // 2**i in c.attn_resolutions,
-                      "down" if i < n - 1 else None) for i in range(n))
+            _LDMStage(
+                ([c.ch] + widths)[i],
+                widths[i],
+                c.num_res_blocks,
+                c.resolution // 2**i in c.attn_resolutions,
+                "down" if i < n - 1 else None,
+            )
+            for i in range(n)
+        )
         self.decoder.conv_in = nn.Conv2d(c.z_channels, widths[-1], 3, padding=1)
         lowest = c.resolution // 2 ** (n - 1)
         self.decoder.up = nn.ModuleList(
-            _LDMStage(widths[min(i + 1, n - 1)], widths[i], c.num_res_blocks + 1, lowest * 2 ** (n - 1 - i) in c.attn_resolutions,
-                      "up" if i > 0 else None) for i in range(n))
+            _LDMStage(
+                widths[min(i + 1, n - 1)],
+                widths[i],
+                c.num_res_blocks + 1,
+                lowest * 2 ** (n - 1 - i) in c.attn_resolutions,
+                "up" if i > 0 else None,
+            )
+            for i in range(n)
+        )
         for part, width in ((self.encoder, widths[-1]), (self.decoder, widths[-1])):
             part.mid = nn.Module()
-            part.mid.block_1, part.mid.attn_1, part.mid.block_2 = _LDMResnet(width, width), _LDMAttention(width), _LDMResnet(width, width)
-        self.encoder.norm_out, self.encoder.conv_out = nn.GroupNorm(32, widths[-1], eps=1e-6), nn.Conv2d(widths[-1], 2 * c.z_channels, 3, padding=1)
-        self.decoder.norm_out, self.decoder.conv_out = nn.GroupNorm(32, widths[0], eps=1e-6), nn.Conv2d(widths[0], c.out_ch, 3, padding=1)
+            part.mid.block_1, part.mid.attn_1, part.mid.block_2 = (
+                _LDMResnet(width, width),
+                _LDMAttention(width),
+                _LDMResnet(width, width),
+            )
+        self.encoder.norm_out, self.encoder.conv_out = (
+            nn.GroupNorm(32, widths[-1], eps=1e-6),
+            nn.Conv2d(widths[-1], 2 * c.z_channels, 3, padding=1),
+        )
+        self.decoder.norm_out, self.decoder.conv_out = (
+            nn.GroupNorm(32, widths[0], eps=1e-6),
+            nn.Conv2d(widths[0], c.out_ch, 3, padding=1),
+        )
         self.quant_conv = nn.Conv2d(2 * c.z_channels, 2 * c.embed_dim, 1)
         self.post_quant_conv = nn.Conv2d(c.embed_dim, c.z_channels, 1)
 
@@ -222,11 +286,17 @@ class _LDMAutoencoder(nn.Module):
         return self.decoder.conv_out(F.silu(self.decoder.norm_out(h)))
 
 
-@pytest.mark.parametrize("config", [
-    VAEConfig(ch=32, ch_mult=[1, 2], num_res_blocks=1, resolution=32, attn_resolutions=[16]),
-    VAEConfig(ch=32, ch_mult=[1, 1, 2], num_res_blocks=2, resolution=32, attn_resolutions=[32, 16]),
-    VAEConfig(ch=32, ch_mult=[1, 1, 1], num_res_blocks=1, resolution=100, attn_resolutions=[25, 48]),  # encoder 25, decoder 48
-], ids=["one-level", "two-levels", "encoder-decoder-differ"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        VAEConfig(ch=32, ch_mult=[1, 2], num_res_blocks=1, resolution=32, attn_resolutions=[16]),
+        VAEConfig(ch=32, ch_mult=[1, 1, 2], num_res_blocks=2, resolution=32, attn_resolutions=[32, 16]),
+        VAEConfig(
+            ch=32, ch_mult=[1, 1, 1], num_res_blocks=1, resolution=100, attn_resolutions=[25, 48]
+        ),  # encoder 25, decoder 48
+    ],
+    ids=["one-level", "two-levels", "encoder-decoder-differ"],
+)
 def test_vae_with_attention_resolutions_loads_the_ldm_layout(config, tmp_path):
     torch.manual_seed(0)
     ldm = _LDMAutoencoder(config).eval()
@@ -253,7 +323,9 @@ def test_vae_with_attention_resolutions_loads_the_ldm_layout(config, tmp_path):
 def test_clip_sizes_open_clip_accepts():
     config = OpenCLIPConfig(
         embed_dim=12,
-        vision_cfg=CLIPVisionConfig(image_size=64, patch_size=30, width=40, layers=1, head_width=16),  # 2 heads of 20, 2×2 patches
+        vision_cfg=CLIPVisionConfig(
+            image_size=64, patch_size=30, width=40, layers=1, head_width=16
+        ),  # 2 heads of 20, 2×2 patches
         text_cfg=CLIPTextConfig(context_length=77, vocab_size=100, width=24, heads=3, layers=1),
     )
     assert config.vision_cfg.heads == 2 and config.vision_cfg.grid_size == 2
@@ -315,8 +387,9 @@ def three_seconds(tmp_path_factory):
 
 def test_clips_of_17_to_18_frames_keep_the_reference_rate(three_seconds):
     for frames in (17, 18):  # 18 frames at 6 fps suffice: no higher rate than the reference's
-        clip = load_video_clip(three_seconds, num_frames=frames, resolution=32, misc_size=48, vit_image_size=32,
-                               seed=0, with_mask=False)
+        clip = load_video_clip(
+            three_seconds, num_frames=frames, resolution=32, misc_size=48, vit_image_size=32, seed=0, with_mask=False
+        )
         assert clip.fps == 6 and clip.frame_indices.tolist() == list(range(frames))
 
 
@@ -328,7 +401,13 @@ def _replayed_mask(seed: int, frame_types: str, num_frames: int, size: int) -> t
     for _ in range(num_frames):
         python_rng.choice([0, 1, 2])
     p = python_rng.random()
-    kind, generator = ("irregular", make_irregular_mask) if p < 0.7 else ("rectangle", make_rectangle_mask) if p < 0.9 else ("uncrop", make_uncrop)
+    kind, generator = (
+        ("irregular", make_irregular_mask)
+        if p < 0.7
+        else ("rectangle", make_rectangle_mask)
+        if p < 0.9
+        else ("uncrop", make_uncrop)
+    )
     return kind, cv2.resize(generator(512, 512, rng=numpy_rng), (size, size), interpolation=cv2.INTER_NEAREST)
 
 
@@ -340,7 +419,9 @@ def test_every_mask_type_through_load_video_clip(three_seconds):
         first_seed.setdefault(_replayed_mask(seed, frame_types, frames, misc)[0], seed)
     assert set(first_seed) == {"irregular", "rectangle", "uncrop"}
     for kind, seed in first_seed.items():
-        clip = load_video_clip(three_seconds, num_frames=frames, resolution=32, misc_size=misc, vit_image_size=32, seed=seed)
+        clip = load_video_clip(
+            three_seconds, num_frames=frames, resolution=32, misc_size=misc, vit_image_size=32, seed=seed
+        )
         expected = torch.from_numpy(_replayed_mask(seed, frame_types, frames, misc)[1])
         assert torch.equal(clip.mask, expected.expand(frames, 1, misc, misc)), kind
 

@@ -1,4 +1,5 @@
 """Unit tests of video reading, motion fields, clip sampling and masks, on tiny procedural videos."""
+
 from __future__ import annotations
 
 import random
@@ -45,8 +46,16 @@ def moving_square(index: int, size=SIZE) -> np.ndarray:
     return image
 
 
-def write_video(path: Path, num_frames: int = 30, fps=10, codec: str = "libx264", size=SIZE, fmt=None,
-                rotation: float | None = None, gop: int | None = None) -> Path:
+def write_video(
+    path: Path,
+    num_frames: int = 30,
+    fps=10,
+    codec: str = "libx264",
+    size=SIZE,
+    fmt=None,
+    rotation: float | None = None,
+    gop: int | None = None,
+) -> Path:
     with av.open(str(path), "w", format=fmt) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
@@ -85,8 +94,7 @@ def test_probe_counts_frames_from_duration_when_container_has_no_count(tmp_path)
 
 
 @pytest.mark.parametrize(
-    "frames, fps, expected",
-    [(79, 15.702434822695896, 4), (30, 10.0, 6), (64, 16.0, 5), (65, 16.0, 4), (8, 16.0, 33)],
+    "frames, fps, expected", [(79, 15.702434822695896, 4), (30, 10.0, 6), (64, 16.0, 5), (65, 16.0, 4), (8, 16.0, 33)]
 )
 def test_sampling_fps_rule(frames, fps, expected):
     # > 16 frames at feature_framerate 4 → 4; otherwise int(16 / duration) + 1
@@ -144,8 +152,23 @@ def test_reencode_matches_ffmpeg_cli(video, tmp_path):
     """Same vectors as the reference's ffmpeg command (needs the optional imageio-ffmpeg binary)."""
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     out = tmp_path / "cli.m4v"
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(video), "-filter:v", "fps=6",
-               "-c:v", "mpeg4", "-threads", str(REFERENCE_ENCODER_THREADS), "-f", "rawvideo", str(out)]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-i",
+        str(video),
+        "-filter:v",
+        "fps=6",
+        "-c:v",
+        "mpeg4",
+        "-threads",
+        str(REFERENCE_ENCODER_THREADS),
+        "-f",
+        "rawvideo",
+        str(out),
+    ]
     subprocess.run(command, check=True, timeout=120)
     cli, ours = decode_motion_stream(out), decode_motion_stream(reencode_mpeg4(video, 6))
     # Exact pixels hold because the source is limited-range yuv420p, which reaches the encoder without a
@@ -252,8 +275,9 @@ def test_choose_start_index_only_valid_i_frames():
 
 def test_choose_start_index_uses_numpy_choice():
     candidates = [0, 12, 24]
-    assert choose_start_index("I" + "P" * 11 + "I" + "P" * 11 + "I" + "P" * 15, 16, np.random.RandomState(5)) == \
-        np.random.RandomState(5).choice(candidates)
+    assert choose_start_index(
+        "I" + "P" * 11 + "I" + "P" * 11 + "I" + "P" * 15, 16, np.random.RandomState(5)
+    ) == np.random.RandomState(5).choice(candidates)
 
 
 def test_misc_interpolations_follow_python_random():
@@ -277,8 +301,15 @@ def test_load_video_clip_shapes_ranges_and_determinism(video):
     assert torch.equal(clip.motion[0], torch.zeros_like(clip.motion[0]))  # clip starts at an I-frame
     assert clip.motion[1:].abs().max() > 0
 
-    explicit = load_video_clip(video, num_frames=8, resolution=32, misc_size=48, vit_image_size=24,
-                               py_rng=random.Random(7), np_rng=np.random.RandomState(7))
+    explicit = load_video_clip(
+        video,
+        num_frames=8,
+        resolution=32,
+        misc_size=48,
+        vit_image_size=24,
+        py_rng=random.Random(7),
+        np_rng=np.random.RandomState(7),
+    )
     random.seed(7)
     np.random.seed(7)
     global_state = load_video_clip(video, num_frames=8, resolution=32, misc_size=48, vit_image_size=24)
@@ -289,7 +320,9 @@ def test_load_video_clip_shapes_ranges_and_determinism(video):
 
 def test_without_mask_draws_no_mask_numbers(video):
     py_rng, np_rng = random.Random(1), np.random.RandomState(1)
-    clip = load_video_clip(video, num_frames=4, resolution=32, misc_size=48, py_rng=py_rng, np_rng=np_rng, with_mask=False)
+    clip = load_video_clip(
+        video, num_frames=4, resolution=32, misc_size=48, py_rng=py_rng, np_rng=np_rng, with_mask=False
+    )
     assert clip.mask is None
     reference_py, reference_np = random.Random(1), np.random.RandomState(1)
     reference_np.choice([0, 12])  # the start draw
@@ -326,12 +359,16 @@ def test_dense_motion_field_one_pixel_per_block_last_wins_and_clipped():
     assert not dense_motion_field(np.zeros((0, 10), np.int32), 20, 30).any()
 
 
-@pytest.mark.parametrize("height, width, expected", [(360, 640, (256, 455)), (640, 360, (455, 256)), (64, 64, (256, 256))])
+@pytest.mark.parametrize(
+    "height, width, expected", [(360, 640, (256, 455)), (640, 360, (455, 256)), (64, 64, (256, 256))]
+)
 def test_short_side_resize_shape(height, width, expected):
     assert short_side_resize_shape(height, width, 256) == expected
 
 
-@pytest.mark.parametrize("length, size, rounded, floored", [(455, 256, 100, 99), (257, 256, 0, 0), (259, 256, 2, 1), (256, 256, 0, 0)])
+@pytest.mark.parametrize(
+    "length, size, rounded, floored", [(455, 256, 100, 99), (257, 256, 0, 0), (259, 256, 2, 1), (256, 256, 0, 0)]
+)
 def test_center_crop_offset(length, size, rounded, floored):
     assert center_crop_offset(length, size) == rounded  # Python round: half to even
     assert center_crop_offset(length, size, align_with_frames=True) == floored
@@ -341,7 +378,9 @@ def test_motion_condition_keeps_pixel_magnitudes():
     fields = [np.broadcast_to(np.array([3.0, -2.0]), (36, 64, 2)).copy() for _ in range(2)]
     out = motion_condition(fields, 16)
     assert out.shape == (2, 2, 16, 16) and out.dtype == torch.float32
-    assert torch.equal(out[:, 0], torch.full((2, 16, 16), 3.0)) and torch.equal(out[:, 1], torch.full((2, 16, 16), -2.0))
+    assert torch.equal(out[:, 0], torch.full((2, 16, 16), 3.0)) and torch.equal(
+        out[:, 1], torch.full((2, 16, 16), -2.0)
+    )
 
 
 def test_motion_condition_one_pixel_offset_versus_frames():
@@ -391,7 +430,9 @@ class _FixedRandom:
         return self.value
 
 
-@pytest.mark.parametrize("p, kind", [(0.0, "irregular"), (0.69, "irregular"), (0.7, "rectangle"), (0.89, "rectangle"), (0.9, "uncrop")])
+@pytest.mark.parametrize(
+    "p, kind", [(0.0, "irregular"), (0.69, "irregular"), (0.7, "rectangle"), (0.89, "rectangle"), (0.9, "uncrop")]
+)
 def test_dataset_mask_choice(p, kind):
     mask, drawn = draw_dataset_mask(48, py_rng=_FixedRandom(p), np_rng=np.random.RandomState(0))
     assert drawn == kind

@@ -1,4 +1,5 @@
 """MP4/GIF writers, the side-by-side grid and atomic output."""
+
 from __future__ import annotations
 
 import os
@@ -99,7 +100,9 @@ def test_unwritable_output_dir_is_reported(tmp_path):
 
 def test_grid_layout_labels_and_title():
     video = _gradient(3, 32, 32)
-    grid = compose_grid([Panel("source", video), Panel("style", video[:1]), Panel("wide", _gradient(3, 16, 64))], height=32)
+    grid = compose_grid(
+        [Panel("source", video), Panel("style", video[:1]), Panel("wide", _gradient(3, 16, 64))], height=32
+    )
     assert grid.shape[0] == 3 and grid.shape[2] == 32 + 32 + 128
     label_rows = grid.shape[1] - 32
     assert label_rows > 0

@@ -2,6 +2,7 @@
 
 Motion vectors come from the video stream itself: see :mod:`videocomposer.video.motion`.
 """
+
 from .depth import extract_depth, midas_to_depth
 from .masks import draw_dataset_mask, make_irregular_mask, make_rectangle_mask, make_uncrop, masked_condition
 from .midas import MiDaS, MidasConfig

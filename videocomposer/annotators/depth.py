@@ -1,4 +1,5 @@
 """Depth condition: MiDaS inverse depth, scaled and clamped as the VideoComposer pipeline does."""
+
 from __future__ import annotations
 
 import torch

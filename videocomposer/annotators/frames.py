@@ -4,6 +4,7 @@ Every annotator takes images in ``[0, 1]`` (``[N, C, H, W]``, floating point) an
 itself; these helpers give the same errors for bad input everywhere and run a network over the
 frames of a clip a few at a time.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,12 +17,7 @@ _RANGE_TOLERANCE = 1e-3
 
 
 def check_images(
-    images: torch.Tensor,
-    name: str,
-    *,
-    channels: int,
-    multiple_of: int = 1,
-    why_multiple: str = "",
+    images: torch.Tensor, name: str, *, channels: int, multiple_of: int = 1, why_multiple: str = ""
 ) -> None:
     """Raise ``ValueError`` unless ``images`` is a float ``[N, channels, H, W]`` tensor in ``[0, 1]``.
 
@@ -41,9 +37,7 @@ def check_images(
     height, width = images.shape[-2:]
     if height % multiple_of or width % multiple_of:
         reason = f" ({why_multiple})" if why_multiple else ""
-        raise ValueError(
-            f"{name} height and width must be multiples of {multiple_of}{reason}, got {height}x{width}"
-        )
+        raise ValueError(f"{name} height and width must be multiples of {multiple_of}{reason}, got {height}x{width}")
     low, high = torch.aminmax(images.detach())
     if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
         raise ValueError(
@@ -58,10 +52,7 @@ def module_device(module: nn.Module) -> torch.device:
 
 
 def run_in_chunks(
-    fn: Callable[[torch.Tensor], torch.Tensor],
-    frames: torch.Tensor,
-    chunk_size: int,
-    device: torch.device,
+    fn: Callable[[torch.Tensor], torch.Tensor], frames: torch.Tensor, chunk_size: int, device: torch.device
 ) -> torch.Tensor:
     """``cat([fn(frames[i : i + chunk_size].to(device)) for each chunk])`` without autograd.
 

@@ -5,6 +5,7 @@ RNG in the reference's call order: pass an ``np.random.RandomState`` as ``rng``,
 to use the global ``np.random`` state (what the reference does after ``np.random.seed``). A
 ``RandomState(s)`` and ``np.random.seed(s)`` give identical masks.
 """
+
 from __future__ import annotations
 
 import random
@@ -129,7 +130,14 @@ def masked_condition(misc: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """
     if misc.ndim != 4 or misc.shape[1] != 3:
         raise ValueError(f"misc must have shape [F, 3, H, W], got {tuple(misc.shape)}")
-    if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[-2:] != misc.shape[-2:] or mask.shape[0] not in (1, misc.shape[0]):
-        raise ValueError(f"mask must have shape [F, 1, H, W] or [1, 1, H, W] matching misc {tuple(misc.shape)}, got {tuple(mask.shape)}")
+    if (
+        mask.ndim != 4
+        or mask.shape[1] != 1
+        or mask.shape[-2:] != misc.shape[-2:]
+        or mask.shape[0] not in (1, misc.shape[0])
+    ):
+        raise ValueError(
+            f"mask must have shape [F, 1, H, W] or [1, 1, H, W] matching misc {tuple(misc.shape)}, got {tuple(mask.shape)}"
+        )
     keep = (1 - mask).to(misc.dtype).expand(misc.shape[0], -1, -1, -1)
     return torch.cat([(2 * misc - 1) * keep, keep], dim=1)

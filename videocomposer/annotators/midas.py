@@ -6,6 +6,7 @@ into a relative inverse depth map. Parameter names follow VideoComposer's own re
 (``patch_embedding``, ``blocks.<i>.attn.to_qkv``, ``fc1``, ``conv1``, ``fusion1``, ``head``, ...),
 which is the layout of ``midas_v3_dpt_large.pth`` — not isl-org's names.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,9 @@ class MidasConfig(ArchitectureConfig):
         if self.num_layers % 4:
             problems.append(f"num_layers {self.num_layers} is not a multiple of 4 (four readout stages)")
         if self.fusion_dim < 2:
-            problems.append(f"fusion_dim {self.fusion_dim} must be >= 2 (the head's first conv has fusion_dim // 2 channels)")
+            problems.append(
+                f"fusion_dim {self.fusion_dim} must be >= 2 (the head's first conv has fusion_dim // 2 channels)"
+            )
         if problems:
             raise ValueError("invalid MidasConfig: " + "; ".join(problems))
 
@@ -155,9 +158,7 @@ def _reassemble(level: int, dim: int, neck: int, fusion_dim: int) -> nn.Sequenti
         3: [],
         4: [nn.Conv2d(neck, neck, 3, stride=2, padding=1)],
     }[level]
-    return nn.Sequential(
-        nn.Conv2d(dim, neck, 1), *resample, nn.Conv2d(neck, fusion_dim, 3, padding=1, bias=False)
-    )
+    return nn.Sequential(nn.Conv2d(dim, neck, 1), *resample, nn.Conv2d(neck, fusion_dim, 3, padding=1, bias=False))
 
 
 # ---------------------------------------------------------------------------------------------

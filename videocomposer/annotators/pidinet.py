@@ -9,6 +9,7 @@ Official weights: ``table5_pidinet.pth`` = ``{'state_dict': ...}`` with a ``modu
 the 3x3 pixel-difference kernels; :meth:`PiDiNet.from_official` strips the prefix and converts the
 kernels with :func:`convert_pixel_difference_state_dict`.
 """
+
 from __future__ import annotations
 
 import os

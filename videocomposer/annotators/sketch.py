@@ -4,6 +4,7 @@ The pipeline's sketch is ``1 − cleaner(1 − pidinet(frames))``: PiDiNet gives
 the cleaner expects (and returns) dark lines on white, so the edges are inverted in and out and the
 result is clean white lines on black, ``[F, 1, H, W]`` in ``[0, 1]``.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,10 @@ class SketchCleanerConfig(ArchitectureConfig):
         divisor = self.width_divisor
         if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 1 or _HIDDEN_WIDTH_GCD % divisor:
             valid = [d for d in range(1, _HIDDEN_WIDTH_GCD + 1) if _HIDDEN_WIDTH_GCD % d == 0]
-            raise ValueError(f"invalid SketchCleanerConfig: width_divisor must be one of {valid} "
-                             f"(it divides every hidden channel count), got {divisor!r}")
+            raise ValueError(
+                f"invalid SketchCleanerConfig: width_divisor must be one of {valid} "
+                f"(it divides every hidden channel count), got {divisor!r}"
+            )
 
     @classmethod
     def tiny(cls) -> SketchCleanerConfig:
@@ -66,10 +69,13 @@ class SketchCleanerConfig(ArchitectureConfig):
 
     def layer_specs(self) -> list[tuple[int, int, int, int, bool]]:
         """``(in, out, kernel, stride, transposed)`` of the 23 convolutions, hidden widths divided."""
+
         def width(ch: int) -> int:
             return ch if ch == 1 else ch // self.width_divisor
 
-        return [(width(i), width(o), kernel, stride, transposed) for i, o, kernel, stride, transposed in _CLEANER_LAYERS]
+        return [
+            (width(i), width(o), kernel, stride, transposed) for i, o, kernel, stride, transposed in _CLEANER_LAYERS
+        ]
 
 
 def _cleaner_layer(in_ch: int, out_ch: int, kernel: int, stride: int, transposed: bool) -> nn.Module:
@@ -123,9 +129,7 @@ def edges_to_sketch(cleaner: SketchCleaner, edges: torch.Tensor) -> torch.Tensor
     return 1.0 - cleaner(1.0 - edges)
 
 
-def extract_sketch(
-    pidinet: PiDiNet, cleaner: SketchCleaner, frames: torch.Tensor, chunk_size: int = 1
-) -> torch.Tensor:
+def extract_sketch(pidinet: PiDiNet, cleaner: SketchCleaner, frames: torch.Tensor, chunk_size: int = 1) -> torch.Tensor:
     """The ``sketch`` condition of every frame.
 
     ``frames``: RGB ``[F, 3, H, W]`` float in ``[0, 1]`` (any device; ``H, W`` multiples of 8).
@@ -154,4 +158,12 @@ def single_sketch(sketch: torch.Tensor, num_frames: int | None = None) -> torch.
     return sketch[:1].repeat(num_frames, 1, 1, 1)
 
 
-__all__ = ["SKETCH_MEAN", "SKETCH_STD", "SketchCleaner", "SketchCleanerConfig", "edges_to_sketch", "extract_sketch", "single_sketch"]
+__all__ = [
+    "SKETCH_MEAN",
+    "SKETCH_STD",
+    "SketchCleaner",
+    "SketchCleanerConfig",
+    "edges_to_sketch",
+    "extract_sketch",
+    "single_sketch",
+]

@@ -4,6 +4,7 @@ Every function returns ``uint8`` RGB images ``[..., H, W, 3]`` on the CPU (the l
 imageio write), for inputs in the channel-first layout the pipeline uses (``[..., C, H, W]``, any
 number of leading frame/batch dims). The motion-field colour wheel lives with the motion annotator.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -58,10 +59,7 @@ def sketch_to_rgb(sketch: torch.Tensor) -> torch.Tensor:
 
 
 def mask_overlay(
-    frames: torch.Tensor,
-    mask: torch.Tensor,
-    color: tuple[int, int, int] = MASK_COLOR,
-    alpha: float = 0.5,
+    frames: torch.Tensor, mask: torch.Tensor, color: tuple[int, int, int] = MASK_COLOR, alpha: float = 0.5
 ) -> torch.Tensor:
     """Tint the masked region of frames: ``frames`` ``[..., 3, H, W]`` in [0, 1], ``mask`` ``[..., 1, H, W]``.
 

@@ -23,19 +23,31 @@ request                    runs with                         does
 A bad field raises :class:`RequestError` naming it (``error.field``); front ends spell it their own way
 (:meth:`RequestError.render`). Names resolve on first use, so importing this package stays cheap.
 """
+
 from __future__ import annotations
 
 from .._lazy import lazy_exports
 
 _LAZY = {
-    "RequestError": ".errors", "mention": ".errors", "user_errors": ".errors",
-    "GenerateRequest": ".generation_request", "generate": ".generation", "GenerateResult": ".generation",
-    "ExtractRequest": ".extraction", "extract": ".extraction",
-    "DatasetExtractRequest": ".dataset_extraction", "extract_dataset": ".dataset_extraction",
-    "ConvertRequest": ".conversion", "convert": ".conversion",
-    "DemoRequest": ".demo", "run_demo": ".demo",
-    "TrainRequest": ".training", "train": ".training",
-    "EvaluateRequest": ".evaluation_request", "evaluate": ".evaluation", "EvaluateResult": ".evaluation",
+    "RequestError": ".errors",
+    "mention": ".errors",
+    "user_errors": ".errors",
+    "GenerateRequest": ".generation_request",
+    "generate": ".generation",
+    "GenerateResult": ".generation",
+    "ExtractRequest": ".extraction",
+    "extract": ".extraction",
+    "DatasetExtractRequest": ".dataset_extraction",
+    "extract_dataset": ".dataset_extraction",
+    "ConvertRequest": ".conversion",
+    "convert": ".conversion",
+    "DemoRequest": ".demo",
+    "run_demo": ".demo",
+    "TrainRequest": ".training",
+    "train": ".training",
+    "EvaluateRequest": ".evaluation_request",
+    "evaluate": ".evaluation",
+    "EvaluateResult": ".evaluation",
 }
 
 __all__ = list(_LAZY)

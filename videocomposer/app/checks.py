@@ -2,6 +2,7 @@
 
 Every check raises :class:`~videocomposer.app.errors.RequestError` naming the request's field.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,10 @@ from .errors import RequestError, mention
 #: Autocast precisions on accelerators (the CPU always runs float32).
 DTYPES = ("float32", "float16", "bfloat16")
 #: What a ``weights_dir`` may be, for messages.
-WEIGHTS_DIR_KINDS = ("the folder with the official weight files (see the README), one written by "
-                     "`videocomposer convert`, or `toy` for the built-in toy model")
+WEIGHTS_DIR_KINDS = (
+    "the folder with the official weight files (see the README), one written by "
+    "`videocomposer convert`, or `toy` for the built-in toy model"
+)
 
 
 def existing_file(field: str, value: str | os.PathLike | None) -> Path | None:

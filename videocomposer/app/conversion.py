@@ -4,6 +4,7 @@ per component, and ``model_index.json``), which ``generate`` and ``extract`` loa
     from videocomposer.app import ConvertRequest, convert
     convert(ConvertRequest(weights_dir="model_weights", output_dir="videocomposer_pretrained"))
 """
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,8 @@ def convert(request: ConvertRequest) -> Path:
         raise RequestError("conditions", str(exc)) from None
     output_dir = claim_output_dir(request.output_dir, request.overwrite)
     architectures = model_architectures(request.model_config)
-    pipe = VideoComposerPipeline.from_official(folder, conditions=conditions, config=architectures,
-                                               unet_file=weights_file(request.unet_file))
+    pipe = VideoComposerPipeline.from_official(
+        folder, conditions=conditions, config=architectures, unet_file=weights_file(request.unet_file)
+    )
     pipe.save_pretrained(output_dir)
     return output_dir

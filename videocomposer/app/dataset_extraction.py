@@ -6,6 +6,7 @@ mismatch only means misses). Entries already present are skipped, so an interrup
 and several processes or machines may fill one cache at once (under ``torchrun`` each process takes
 every N-th video).
 """
+
 from __future__ import annotations
 
 import os
@@ -82,9 +83,10 @@ def extract_dataset(request: DatasetExtractRequest, progress: bool = True) -> Da
 
     cfg = _train_config(request)
     info = setup_distributed(cfg.device, cfg.dist_timeout_minutes)
-    rows = read_annotations(cfg.root_dir, cfg.skip_missing_videos)[info.rank::info.world_size]
-    spec = ClipLoaderSpec(tuple(cfg.conditions_for_train), cfg.max_frames, cfg.resolution, cfg.misc_size,
-                          cfg.feature_framerate)
+    rows = read_annotations(cfg.root_dir, cfg.skip_missing_videos)[info.rank :: info.world_size]
+    spec = ClipLoaderSpec(
+        tuple(cfg.conditions_for_train), cfg.max_frames, cfg.resolution, cfg.misc_size, cfg.feature_framerate
+    )
     models = build_models(cfg, with_unet=False)
     vae = models.vae.to(info.device)
     for name in ("clip", "midas", "pidinet", "sketch_cleaner"):
@@ -102,5 +104,6 @@ def extract_dataset(request: DatasetExtractRequest, progress: bool = True) -> Da
             written += fill_clip(cache, row, spec, vae, models.conditions, cfg.chunk_size, info.device, autocast)
         except Exception as exc:  # a broken video is reported and skipped; training loads it online (and skips it)
             failed.append(f"{row.video} ({row.source}): {type(exc).__name__}: {exc}")
-    return DatasetExtractResult(info.rank, info.world_size, len(rows), written, failed,
-                                time.perf_counter() - began, describe_size(cache))
+    return DatasetExtractResult(
+        info.rank, info.world_size, len(rows), written, failed, time.perf_counter() - began, describe_size(cache)
+    )

@@ -4,6 +4,7 @@ pipeline with tiny randomly initialised networks in the official file formats (n
     from videocomposer.app import DemoRequest, run_demo
     result = run_demo(DemoRequest(output_dir="demo_output"))
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,11 @@ class DemoRequest:
         if not self.random:
             for name in ("frames", "size"):
                 if getattr(self, name) is not None:
-                    raise RequestError(name, f"{mention('frames')} and {mention('size')} apply to "
-                                             f"{mention('random')}; the toy model makes its own 8 frames of 64x64")
+                    raise RequestError(
+                        name,
+                        f"{mention('frames')} and {mention('size')} apply to "
+                        f"{mention('random')}; the toy model makes its own 8 frames of 64x64",
+                    )
         whole_at_least("frames", self.frames, 1)
         whole_at_least("size", self.size, 32)
         whole_at_least("steps", self.steps, 1)
@@ -53,5 +57,11 @@ def run_demo(request: DemoRequest) -> Any:
     from ..pipelines.demo import run_demo as run_random_demo
 
     settings = {k: v if getattr(request, k) is None else getattr(request, k) for k, v in RANDOM_DEFAULTS.items()}
-    return run_random_demo(request.output_dir, num_frames=settings["frames"], size=settings["size"],
-                           steps=settings["steps"], seed=request.seed, progress=request.progress)
+    return run_random_demo(
+        request.output_dir,
+        num_frames=settings["frames"],
+        size=settings["size"],
+        steps=settings["steps"],
+        seed=request.seed,
+        progress=request.progress,
+    )

@@ -1,4 +1,5 @@
 """Errors of a request, named by the caller's own field, and the errors every front end shows as a message."""
+
 from __future__ import annotations
 
 import re
@@ -40,5 +41,13 @@ def user_errors() -> tuple[type[Exception], ...]:
     from ..checkpoints import WeightFileError
     from ..video.reader import VideoReadError
 
-    return (RequestError, FileNotFoundError, FileExistsError, WeightFileError, PermissionError, NotADirectoryError,
-            VideoReadError, ValueError)
+    return (
+        RequestError,
+        FileNotFoundError,
+        FileExistsError,
+        WeightFileError,
+        PermissionError,
+        NotADirectoryError,
+        VideoReadError,
+        ValueError,
+    )

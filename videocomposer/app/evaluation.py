@@ -10,6 +10,7 @@ when it is there, else are re-extracted from ``video`` with generate's clip samp
 source clip's ``<clip>.truth.json``) the object's track error, shape IoU and caption colour are measured against
 ground truth. Metrics whose inputs or weights are missing are listed as skipped, with what would enable them.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,13 +51,22 @@ def _report(result: EvaluateResult) -> dict[str, Any]:
     set_metrics = result.set_metrics
     return {
         **{m: json_number(v) for m, v in result.means.items()},
-        **({"fvd": json_number(set_metrics["fvd"]), "fvd_protocol": set_metrics["fvd_protocol"]} if set_metrics else {}),
+        **(
+            {"fvd": json_number(set_metrics["fvd"]), "fvd_protocol": set_metrics["fvd_protocol"]} if set_metrics else {}
+        ),
         "num_videos": len(result.runs),
         "skipped": result.skipped,
         "protocol": {m: d for m, d in protocol().items() if m in result.metrics},
-        "runs": [{"generated": r.generated, **{m: json_number(v) for m, v in r.metrics.items()},
-                  "per_frame": {m: [json_number(v) for v in vs] for m, vs in r.per_frame.items()},
-                  "skipped": r.skipped, "notes": r.notes} for r in result.runs],
+        "runs": [
+            {
+                "generated": r.generated,
+                **{m: json_number(v) for m, v in r.metrics.items()},
+                "per_frame": {m: [json_number(v) for v in vs] for m, vs in r.per_frame.items()},
+                "skipped": r.skipped,
+                "notes": r.notes,
+            }
+            for r in result.runs
+        ],
     }
 
 
@@ -71,17 +81,28 @@ def evaluate(request: EvaluateRequest) -> EvaluateResult:
     wanted = request.wanted_metrics()
     runs = collect_runs(request)
     models = load_models(request)
-    results = [evaluate_run(item.generated, source=item.source, image=item.image, caption=item.caption,
-                            seed=request.seed, resample=request.resample, block=request.block, models=models,
-                            truth=item.truth)
-               for item in tqdm(runs, desc="evaluate", unit="video", disable=not request.progress or len(runs) < 2)]
+    results = [
+        evaluate_run(
+            item.generated,
+            source=item.source,
+            image=item.image,
+            caption=item.caption,
+            seed=request.seed,
+            resample=request.resample,
+            block=request.block,
+            models=models,
+            truth=item.truth,
+        )
+        for item in tqdm(runs, desc="evaluate", unit="video", disable=not request.progress or len(runs) < 2)
+    ]
     metrics = [m for m in RUN_METRICS if any(m in r.metrics for r in results) and (wanted is None or m in wanted)]
     missing = [m for m in wanted or [] if m != "fvd" and m not in metrics]
     if missing:
         raise RequestError("metrics", "; ".join(f"{m} cannot be computed: it needs {ENABLE[m]}" for m in missing))
     result = EvaluateResult(results, metrics, {m: mean([r.metrics.get(m, math.nan) for r in results]) for m in metrics})
-    result.skipped = {m: how for r in results for m, how in r.skipped.items()
-                      if m not in metrics and (wanted is None or m in wanted)}
+    result.skipped = {
+        m: how for r in results for m, how in r.skipped.items() if m not in metrics and (wanted is None or m in wanted)
+    }
     if request.i3d and (wanted is None or "fvd" in wanted):
         result.set_metrics = fvd_metrics(request, runs)
     elif wanted is None:

@@ -1,5 +1,6 @@
 """The models of an :class:`~videocomposer.app.evaluation_request.EvaluateRequest`: the frozen networks of the
 model-based metrics, and I3D with its reference videos for FVD."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,12 @@ from .errors import RequestError, mention
 from .evaluation_request import EvaluateRequest, RunInput
 
 #: The model-weight fields of an evaluate request, by the model each loads.
-MODEL_FIELDS = {"clip": "clip_weights", "midas": "midas_weights", "pidinet": "pidinet_weights",
-                "sketch_cleaner": "sketch_cleaner_weights"}
+MODEL_FIELDS = {
+    "clip": "clip_weights",
+    "midas": "midas_weights",
+    "pidinet": "pidinet_weights",
+    "sketch_cleaner": "sketch_cleaner_weights",
+}
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 
@@ -52,8 +57,11 @@ def fvd_metrics(request: EvaluateRequest, runs: list[RunInput]) -> dict[str, Any
     extractor = load_i3d(request.i3d, request.device)
     cache = FeatureCache(request.fvd_cache) if request.fvd_cache else None
     frames = request.fvd_frames
-    return {"fvd": fvd(references, generated, extractor, frames, cache),
-            "fvd_protocol": extractor.protocol(frames) + f"; {len(references)} reference vs {len(generated)} generated videos"}
+    return {
+        "fvd": fvd(references, generated, extractor, frames, cache),
+        "fvd_protocol": extractor.protocol(frames)
+        + f"; {len(references)} reference vs {len(generated)} generated videos",
+    }
 
 
 def fvd_references(request: EvaluateRequest, runs: list[RunInput]) -> list:
@@ -74,8 +82,11 @@ def fvd_references(request: EvaluateRequest, runs: list[RunInput]) -> list:
         record = find_record(run.generated)
         source = run.source or (record.metadata.get("source_video") if record else None)
         if not source:
-            raise RequestError("fvd_reference", f"FVD: no reference for {run.generated}; give {mention('video')}, a CSV "
-                                                f"source column or {mention('fvd_reference')} FOLDER")
+            raise RequestError(
+                "fvd_reference",
+                f"FVD: no reference for {run.generated}; give {mention('video')}, a CSV "
+                f"source column or {mention('fvd_reference')} FOLDER",
+            )
         frames = read_video_frames(run.generated)
         recorded = int(record.metadata.get("seed", DEFAULT_SEED)) if record else DEFAULT_SEED
         seed = request.seed if request.seed is not None else recorded

@@ -1,5 +1,6 @@
 """The ``evaluate`` request: which generated videos to measure against what, with which weights, and the
 runs it names (one video, a folder of runs, or a CSV)."""
+
 from __future__ import annotations
 
 import csv
@@ -62,8 +63,10 @@ class EvaluateRequest:
         if unknown:
             raise RequestError("metrics", f"unknown {unknown}; choose from {', '.join((*RUN_METRICS, 'fvd'))}")
         if "fvd" in wanted and not self.i3d:
-            raise RequestError("metrics", f"fvd needs {mention('i3d')} FILE (i3d_pretrained_400.pt or "
-                                          "i3d_torchscript.pt; see the README)")
+            raise RequestError(
+                "metrics",
+                f"fvd needs {mention('i3d')} FILE (i3d_pretrained_400.pt or i3d_torchscript.pt; see the README)",
+            )
         return wanted
 
     def check(self) -> None:
@@ -72,8 +75,9 @@ class EvaluateRequest:
         whole_at_least("fvd_frames", self.fvd_frames, 1)
         whole_at_least("seed", self.seed, 0)
         if self.json_path is not None and Path(self.json_path).exists() and not self.overwrite:
-            raise RequestError("json_path", f"{Path(self.json_path)} exists; choose another name or use "
-                                            f"{mention('overwrite')}")
+            raise RequestError(
+                "json_path", f"{Path(self.json_path)} exists; choose another name or use {mention('overwrite')}"
+            )
 
 
 @dataclass
@@ -105,15 +109,22 @@ def read_runs_csv(path: Path) -> list[RunInput]:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
         if "generated" not in columns or set(columns) - set(CSV_COLUMNS):
-            raise ValueError(f"{path}: the CSV header must name 'generated' and optionally {', '.join(CSV_COLUMNS[1:])}; "
-                             f"got {columns}")
+            raise ValueError(
+                f"{path}: the CSV header must name 'generated' and optionally {', '.join(CSV_COLUMNS[1:])}; "
+                f"got {columns}"
+            )
         runs = []
         for line, row in enumerate(reader, start=2):
             where = f"{path} line {line}"
-            runs.append(RunInput(_csv_path(row["generated"], path.parent, f"{where} 'generated'"),
-                                 _csv_path(row.get("source"), path.parent, f"{where} 'source'"),
-                                 row.get("caption") or None, _csv_path(row.get("image"), path.parent, f"{where} 'image'"),
-                                 _csv_path(row.get("truth"), path.parent, f"{where} 'truth'")))
+            runs.append(
+                RunInput(
+                    _csv_path(row["generated"], path.parent, f"{where} 'generated'"),
+                    _csv_path(row.get("source"), path.parent, f"{where} 'source'"),
+                    row.get("caption") or None,
+                    _csv_path(row.get("image"), path.parent, f"{where} 'image'"),
+                    _csv_path(row.get("truth"), path.parent, f"{where} 'truth'"),
+                )
+            )
     if not runs:
         raise ValueError(f"{path}: the CSV lists no videos")
     return runs
@@ -141,5 +152,3 @@ def collect_runs(request: EvaluateRequest) -> list[RunInput]:
         run.caption = run.caption or request.caption
         run.truth = run.truth or truth
     return runs
-
-

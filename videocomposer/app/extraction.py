@@ -1,9 +1,10 @@
 """The ``extract`` request: a video's conditions as tensors and previews, through the pipeline's own preparation.
 
-    from videocomposer.app import ExtractRequest, extract
-    written = extract(ExtractRequest(video="clip.mp4", output_dir="conditions", conditions=["motion", "depth"],
-                                     weights_dir="model_weights"))
+from videocomposer.app import ExtractRequest, extract
+written = extract(ExtractRequest(video="clip.mp4", output_dir="conditions", conditions=["motion", "depth"],
+                                 weights_dir="model_weights"))
 """
+
 from __future__ import annotations
 
 import os
@@ -126,15 +127,25 @@ def extract(request: ExtractRequest, command: str = "") -> list[Path]:
     output_dir = ensure_writable_dir(request.output_dir)
     earlier = output_dir / f"{video.stem}_conditions.safetensors"
     if earlier.exists() and not request.overwrite:
-        raise RequestError("output_dir", f"{earlier} already exists (an earlier extraction of this video); use "
-                                         f"{mention('overwrite')} to replace it, or choose another {mention('output_dir')}")
+        raise RequestError(
+            "output_dir",
+            f"{earlier} already exists (an earlier extraction of this video); use "
+            f"{mention('overwrite')} to replace it, or choose another {mention('output_dir')}",
+        )
     target = torch_device("device", request.device)
     mask_path = existing_file("mask", request.mask)
     return _write_conditions(request, conditions, video, mask_path, output_dir, target, command)
 
 
-def _write_conditions(request: ExtractRequest, conditions: list[str], video: Path, mask_path: Path | None,
-                      output_dir: Path, target, command: str) -> list[Path]:
+def _write_conditions(
+    request: ExtractRequest,
+    conditions: list[str],
+    video: Path,
+    mask_path: Path | None,
+    output_dir: Path,
+    target,
+    command: str,
+) -> list[Path]:
     import torch
     from safetensors.torch import save_file
 
@@ -147,23 +158,40 @@ def _write_conditions(request: ExtractRequest, conditions: list[str], video: Pat
 
     builder = ConditionBuilder(**_annotators(request, conditions, target))
     with torch.no_grad():
-        prepared = prepare_conditions(builder, conditions, video=video, num_frames=request.frames,
-                                      height=request.resolution, width=request.resolution, seed=request.seed,
-                                      mask=read_input("mask", mask_path), device=target,
-                                      motion_settings=_motion_settings(request))
+        prepared = prepare_conditions(
+            builder,
+            conditions,
+            video=video,
+            num_frames=request.frames,
+            height=request.resolution,
+            width=request.resolution,
+            seed=request.seed,
+            mask=read_input("mask", mask_path),
+            device=target,
+            motion_settings=_motion_settings(request),
+        )
     cond, stem = prepared.conditions, video.stem
     tensors = {k: v.cpu().contiguous() for k, v in cond.items()}
     tensors["source"] = prepared.source_video().contiguous()
     with atomic_path(output_dir / f"{stem}_conditions.safetensors") as tmp:
-        save_file(tensors, str(tmp), metadata={"layout": "[B, C, F, H, W]", "video": str(video), "seed": str(request.seed)})
+        save_file(
+            tensors, str(tmp), metadata={"layout": "[B, C, F, H, W]", "video": str(video), "seed": str(request.seed)}
+        )
     written = [output_dir / f"{stem}_conditions.safetensors"]
     for name, value in cond.items():
-        written.append(write_mp4(output_dir / f"{stem}_{name}.mp4", condition_frames(name, value[0].cpu()), fps=request.fps))
+        written.append(
+            write_mp4(output_dir / f"{stem}_{name}.mp4", condition_frames(name, value[0].cpu()), fps=request.fps)
+        )
     grid = compose_grid(grid_panels(None, cond, tensors["source"]), height=request.resolution)
     written.append(write_gif(output_dir / f"{stem}_conditions.gif", grid, fps=request.fps))
-    settings = {"video": str(video), "conditions": list(cond), "frames": request.frames,
-                "resolution": request.resolution, "seed": request.seed,
-                "mask": None if request.mask is None else os.fspath(request.mask),
-                "weights_dir": None if request.weights_dir is None else os.fspath(request.weights_dir)}
+    settings = {
+        "video": str(video),
+        "conditions": list(cond),
+        "frames": request.frames,
+        "resolution": request.resolution,
+        "seed": request.seed,
+        "mask": None if request.mask is None else os.fspath(request.mask),
+        "weights_dir": None if request.weights_dir is None else os.fspath(request.weights_dir),
+    }
     written.append(save_resolved(output_dir / f"{stem}_settings.yaml", settings, header=command))
     return written

@@ -1,5 +1,6 @@
 """Running a :class:`~videocomposer.app.generation_request.GenerateRequest`: read and check every input, load the model,
 build the conditions once, sample each run of the task and write its files."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,9 +12,11 @@ from typing import Any
 from .checks import model_architectures, torch_device, weights_folder
 from .generation_request import GenerateRequest, check_task_inputs, given_inputs, run_folder, task_preset
 
-WEIGHTS_EXAMPLE = (", e.g. `videocomposer generate exp02_motion_transfer --weights-dir toy --input_video clip.mp4 "
-                   "--image_path first.png --input_text_desc \"a red circle moves left over a gray background\"`; "
-                   "`videocomposer demo` runs it on a synthetic clip")
+WEIGHTS_EXAMPLE = (
+    ", e.g. `videocomposer generate exp02_motion_transfer --weights-dir toy --input_video clip.mp4 "
+    '--image_path first.png --input_text_desc "a red circle moves left over a gray background"`; '
+    "`videocomposer demo` runs it on a synthetic clip"
+)
 
 
 def _note(line: str) -> None:
@@ -61,17 +64,23 @@ def _warn_reference_differences(preset, given: dict[str, Any]) -> None:
 
     for name in preset.reference_ignores:
         if given.get(name) is not None:
-            _note(f"{INPUTS[name].flag} is used here, but the reference's {preset.name} ignores it (it takes that "
-                  "condition from the video); leave it out to reproduce the reference")
+            _note(
+                f"{INPUTS[name].flag} is used here, but the reference's {preset.name} ignores it (it takes that "
+                "condition from the video); leave it out to reproduce the reference"
+            )
 
 
 def _load_pipeline(request: GenerateRequest, preset, target) -> Any:
     from ..pipelines import VideoComposerPipeline
 
     folder = weights_folder(request.weights_dir, example=WEIGHTS_EXAMPLE)
-    return VideoComposerPipeline.load(folder, conditions=preset.all_conditions(),
-                                      config=model_architectures(request.model_config), unet_file=preset.unet_file,
-                                      device=target)
+    return VideoComposerPipeline.load(
+        folder,
+        conditions=preset.all_conditions(),
+        config=model_architectures(request.model_config),
+        unet_file=preset.unet_file,
+        device=target,
+    )
 
 
 def _set_precision(pipe: Any, request: GenerateRequest, target) -> None:
@@ -101,16 +110,25 @@ def prepare_generation(request: GenerateRequest, pipe: Any = None) -> PreparedGe
         weights_folder(request.weights_dir, example=WEIGHTS_EXAMPLE)  # before any file is read
 
     misc_size = default_misc_size(preset.height, preset.width)
-    inputs = {name: read_input(name, path, num_frames=preset.num_frames, misc_size=misc_size)
-              for name, path in paths.items()}
+    inputs = {
+        name: read_input(name, path, num_frames=preset.num_frames, misc_size=misc_size) for name, path in paths.items()
+    }
     video = inputs.pop("video")
     probe = probe_video(video) if video is not None else None  # an unreadable video fails now, before the weights
     pipe = pipe if pipe is not None else _load_pipeline(request, preset, target)
     _set_precision(pipe, request, target)
     pipe.set_progress_bar_config(disable=not request.progress)
-    prepared = pipe.prepare_conditions(preset.all_conditions(), video=video, prompt=preset.prompt,
-                                       num_frames=preset.num_frames, height=preset.height, width=preset.width,
-                                       seed=preset.seed, motion_mode=request.motion_mode, **inputs)
+    prepared = pipe.prepare_conditions(
+        preset.all_conditions(),
+        video=video,
+        prompt=preset.prompt,
+        num_frames=preset.num_frames,
+        height=preset.height,
+        width=preset.width,
+        seed=preset.seed,
+        motion_mode=request.motion_mode,
+        **inputs,
+    )
     return PreparedGeneration(preset, pipe, prepared, inputs, output_dir, video, probe, request.motion_mode)
 
 
@@ -133,23 +151,44 @@ def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
     written = []
     for name, conditions in preset.runs().items():
         text = any("prompt" in CONDITIONS[c].inputs for c in conditions)  # the run reads the caption
-        out = pipe(preset.prompt if text else None, conditions=conditions,
-                   precomputed_conditions={c: job.prepared.conditions[c] for c in conditions},
-                   negative_prompt=preset.negative_prompt if text else None,
-                   num_frames=preset.num_frames, height=preset.height, width=preset.width,
-                   num_inference_steps=preset.num_inference_steps, guidance_scale=preset.run_guidance_scale(name),
-                   min_guidance_scale=preset.min_guidance_scale,
-                   scheduler=preset.scheduler, generator=torch.Generator().manual_seed(preset.seed))
-        saved = save_result(output_dir, f"{name}-S{preset.seed:05d}", out.frames[0], out.conditions, source,
-                            job.inputs.get("style_image"), fps=preset.fps)
+        out = pipe(
+            preset.prompt if text else None,
+            conditions=conditions,
+            precomputed_conditions={c: job.prepared.conditions[c] for c in conditions},
+            negative_prompt=preset.negative_prompt if text else None,
+            num_frames=preset.num_frames,
+            height=preset.height,
+            width=preset.width,
+            num_inference_steps=preset.num_inference_steps,
+            guidance_scale=preset.run_guidance_scale(name),
+            min_guidance_scale=preset.min_guidance_scale,
+            scheduler=preset.scheduler,
+            generator=torch.Generator().manual_seed(preset.seed),
+        )
+        saved = save_result(
+            output_dir,
+            f"{name}-S{preset.seed:05d}",
+            out.frames[0],
+            out.conditions,
+            source,
+            job.inputs.get("style_image"),
+            fps=preset.fps,
+        )
         written += [saved.mp4, saved.gif]
         if request.save_conditions:
             from ..evaluation.records import generation_metadata, save_conditions
 
             metadata = generation_metadata(preset, job.video, job.source_description())
             written.append(save_conditions(saved.mp4, out.conditions, metadata))
-    write_notes(output_dir, preset.prompt, {"task": preset.name, "command": command,
-                                            **{k: v for k, v in preset.to_dict().items() if k != "prompt"}})
-    save_resolved(output_dir / "config.yaml", preset.to_dict(), header=f"resolved settings of: {command}\n"
-                  "rerun with: videocomposer generate --cfg THIS_FILE (plus the input flags)")
+    write_notes(
+        output_dir,
+        preset.prompt,
+        {"task": preset.name, "command": command, **{k: v for k, v in preset.to_dict().items() if k != "prompt"}},
+    )
+    save_resolved(
+        output_dir / "config.yaml",
+        preset.to_dict(),
+        header=f"resolved settings of: {command}\n"
+        "rerun with: videocomposer generate --cfg THIS_FILE (plus the input flags)",
+    )
     return GenerateResult(output_dir, written)

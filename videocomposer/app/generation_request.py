@@ -9,6 +9,7 @@
 A field left None takes the task's value, or the model's own where the model folder stores one (e.g. the
 toy model's 8 frames of 64 x 64), else the official model's.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -117,13 +118,35 @@ class GenerateRequest:
 #: How ``videocomposer generate`` spells each field: the command line :meth:`GenerateRequest.to_command`
 #: writes and the command-line parser reads (``TASK`` is positional; a YAML file is given as ``--cfg``).
 FLAGS: dict[str, str] = {
-    "task": "TASK", "weights_dir": "--weights-dir", "model_config": "--model-config", "prompt": "--input_text_desc",
-    "negative_prompt": "--negative_prompt", "video": "--input_video", "image": "--image_path",
-    "style_image": "--style_image", "sketch": "--sketch_path", "depth": "--depth_path", "mask": "--mask_path",
-    "motion": "--trajectory", "conditions": "--conditions", "steps": "--steps", "guidance_scale": "--guidance-scale",
-    "min_guidance_scale": "--min-guidance-scale", "scheduler": "--scheduler", "seed": "--seed", "frames": "--frames",
-    "height": "--height", "width": "--width", "fps": "--fps", "motion_mode": "--motion-mode", "unet_file": "--unet-file", "device": "--device",
-    "dtype": "--dtype", "save_conditions": "--save-conditions", "overwrite": "--overwrite", "progress": "--quiet",
+    "task": "TASK",
+    "weights_dir": "--weights-dir",
+    "model_config": "--model-config",
+    "prompt": "--input_text_desc",
+    "negative_prompt": "--negative_prompt",
+    "video": "--input_video",
+    "image": "--image_path",
+    "style_image": "--style_image",
+    "sketch": "--sketch_path",
+    "depth": "--depth_path",
+    "mask": "--mask_path",
+    "motion": "--trajectory",
+    "conditions": "--conditions",
+    "steps": "--steps",
+    "guidance_scale": "--guidance-scale",
+    "min_guidance_scale": "--min-guidance-scale",
+    "scheduler": "--scheduler",
+    "seed": "--seed",
+    "frames": "--frames",
+    "height": "--height",
+    "width": "--width",
+    "fps": "--fps",
+    "motion_mode": "--motion-mode",
+    "unet_file": "--unet-file",
+    "device": "--device",
+    "dtype": "--dtype",
+    "save_conditions": "--save-conditions",
+    "overwrite": "--overwrite",
+    "progress": "--quiet",
     "output_dir": "--output-dir",
 }
 
@@ -180,21 +203,37 @@ def task_preset(request: GenerateRequest, report=None):
     from ..pipelines.presets import load_preset
 
     request.check()
-    overrides = {"seed": request.seed, "prompt": request.prompt, "negative_prompt": request.negative_prompt,
-                 "guidances": request.condition_names(), "num_inference_steps": request.steps,
-                 "guidance_scale": request.guidance_scale, "min_guidance_scale": request.min_guidance_scale,
-                 "scheduler": request.scheduler, "num_frames": request.frames, "height": request.height,
-                 "width": request.width, "fps": request.fps, "unet_file": weights_file(request.unet_file)}
+    overrides = {
+        "seed": request.seed,
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "guidances": request.condition_names(),
+        "num_inference_steps": request.steps,
+        "guidance_scale": request.guidance_scale,
+        "min_guidance_scale": request.min_guidance_scale,
+        "scheduler": request.scheduler,
+        "num_frames": request.frames,
+        "height": request.height,
+        "width": request.width,
+        "fps": request.fps,
+        "unet_file": weights_file(request.unet_file),
+    }
     given = {k: v for k, v in overrides.items() if v is not None and not isinstance(v, Mapping)}
-    preset = load_preset(request.task, {**model_defaults(request.weights_dir), **given},
-                         report=report or (lambda line: print(line, file=sys.stderr)))
+    preset = load_preset(
+        request.task,
+        {**model_defaults(request.weights_dir), **given},
+        report=report or (lambda line: print(line, file=sys.stderr)),
+    )
     scales = check_guidance_scale(request.guidance_scale)
     if not isinstance(scales, Mapping):
         return preset
     unused = [name for name in scales if name not in preset.all_conditions()]
     if unused:
-        raise RequestError("guidance_scale", f"names {unused}, which task {preset.name} does not use (its conditions: "
-                                             f"{', '.join(preset.all_conditions())}; {mention('conditions')} chooses them)")
+        raise RequestError(
+            "guidance_scale",
+            f"names {unused}, which task {preset.name} does not use (its conditions: "
+            f"{', '.join(preset.all_conditions())}; {mention('conditions')} chooses them)",
+        )
     return dataclasses.replace(preset, guidance_scale=scales)
 
 
@@ -214,14 +253,18 @@ def check_task_inputs(preset, given: dict[str, Any]) -> None:
     stand_ins = {**given, "video": given.get("video") or given.get("motion")}
     missing = [name for name in preset.requires if stand_ins.get(name) is None]
     if missing:
-        raise RequestError(missing[0], f"task {preset.name} needs {' and '.join(map(mention, missing))} (it reads: "
-                                       f"{', '.join(map(mention, preset.requires))})")
+        raise RequestError(
+            missing[0],
+            f"task {preset.name} needs {' and '.join(map(mention, missing))} (it reads: "
+            f"{', '.join(map(mention, preset.requires))})",
+        )
     for run, conditions in preset.runs().items():
         for condition in conditions:
             sources = [s for s in CONDITIONS[condition].inputs if s in INPUT_FIELDS]
             if sources and all(given.get(source) is None for source in sources):
-                raise RequestError(sources[0], f"run {run}: condition '{condition}' needs "
-                                               f"{' or '.join(map(mention, sources))}")
+                raise RequestError(
+                    sources[0], f"run {run}: condition '{condition}' needs {' or '.join(map(mention, sources))}"
+                )
 
 
 def run_folder(output_dir: PathLike, preset, video: Path | None) -> Path:

@@ -8,6 +8,7 @@ Settings: the preset (or YAML file) over ``configs/train_base.yaml``, then the `
 (dotted keys reach into ``unet`` / ``frozen_models``), then the request's fields. To continue an
 interrupted run exactly, repeat the request with ``resume="latest"``.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,9 @@ class TrainRequest:
 
     def check(self) -> None:
         if not self.config:
-            raise RequestError("config", "a training preset (e.g. train_exp02_motion_transfer) or a YAML file is required")
+            raise RequestError(
+                "config", "a training preset (e.g. train_exp02_motion_transfer) or a YAML file is required"
+            )
         if not self.output_dir:
             raise RequestError("output_dir", "the folder for checkpoints, logs and the resolved config is required")
         bad = [o for o in self.overrides if "=" not in o]

@@ -1,4 +1,5 @@
 """Official weight layouts, safe loading and conversion."""
+
 from .loading import (
     WeightFileError,
     load_official,

@@ -2,6 +2,7 @@
 
 Official files are pickles: they are only ever opened with ``torch.load(weights_only=True)``.
 """
+
 from __future__ import annotations
 
 import os
@@ -69,7 +70,8 @@ def read_state_dict(path: str | os.PathLike, component: str | None = None) -> di
         raise WeightFileError(
             f"{path} references code ({name}), which no weights file needs; nothing was executed (it was read with "
             f"weights_only=True, which refuses code). It is not a weights file we will load: delete it and download "
-            f"the published file again" + (f" ({OFFICIAL_FILES[component].filename})" if component in OFFICIAL_FILES else "")
+            f"the published file again"
+            + (f" ({OFFICIAL_FILES[component].filename})" if component in OFFICIAL_FILES else "")
         ) from None
     except Exception as exc:  # truncated, corrupt or not a weight file at all
         raise WeightFileError(
@@ -84,13 +86,15 @@ def read_state_dict(path: str | os.PathLike, component: str | None = None) -> di
     return dict(obj)
 
 
-def strip_prefixes(state_dict: Mapping[str, torch.Tensor], prefixes: tuple[str, ...] = _PREFIXES) -> dict[str, torch.Tensor]:
+def strip_prefixes(
+    state_dict: Mapping[str, torch.Tensor], prefixes: tuple[str, ...] = _PREFIXES
+) -> dict[str, torch.Tensor]:
     """Remove wrapper prefixes (``module.`` from DataParallel, ``_orig_mod.`` from torch.compile)."""
     out = {}
     for key, value in state_dict.items():
         for prefix in prefixes:
             while key.startswith(prefix):
-                key = key[len(prefix):]
+                key = key[len(prefix) :]
         out[key] = value
     return out
 
@@ -110,6 +114,7 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sourc
         if tuple(own[k].shape) != tuple(state_dict[k].shape)
     )
     if missing or unexpected or mismatched:
+
         def show(name: str, items: list[str]) -> str:
             if not items:
                 return ""

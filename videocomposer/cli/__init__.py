@@ -1,6 +1,7 @@
 """The ``videocomposer`` command line: one module per command, each turning its flags into a request of
 :mod:`videocomposer.app`. A command's module is imported only when that command runs or shows its help,
 so ``videocomposer --help`` and ``--version`` load neither torch nor any model code."""
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     imported); the others are listed by name and help."""
     from .. import __version__
 
-    parser = argparse.ArgumentParser(prog="videocomposer", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="videocomposer", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"videocomposer {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = named_command(argv)

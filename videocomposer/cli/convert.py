@@ -1,4 +1,5 @@
 """``videocomposer convert``: the command line of a :class:`~videocomposer.app.ConvertRequest`."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,18 +8,29 @@ from collections.abc import Sequence
 from .options import MODEL_SPELLING, add_model_arguments
 
 #: Each request field as this command spells it.
-SPELLING = {**MODEL_SPELLING, "output_dir": "--output-dir", "conditions": "--conditions", "unet_file": "--unet-file",
-            "overwrite": "--overwrite"}
+SPELLING = {
+    **MODEL_SPELLING,
+    "output_dir": "--output-dir",
+    "conditions": "--conditions",
+    "unet_file": "--unet-file",
+    "overwrite": "--overwrite",
+}
 
 
 def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
-    parser.description = ("Read the official files (pickles) once and write one folder per component (config.json + "
-                          "safetensors) plus model_index.json. `generate` and `extract` take the result as "
-                          "--weights-dir and load it faster.")
+    parser.description = (
+        "Read the official files (pickles) once and write one folder per component (config.json + "
+        "safetensors) plus model_index.json. `generate` and `extract` take the result as "
+        "--weights-dir and load it faster."
+    )
     parser.add_argument("--output-dir", "--output_dir", required=True, help="folder to write")
     parser.add_argument("--conditions", help="convert only the models these conditions need (default: all)")
-    parser.add_argument("--unet-file", "--unet_file", help="UNet weights: a file name inside --weights-dir (default "
-                        "non_ema_228000.pth) or the path of a file, e.g. a fine-tuned unet.safetensors")
+    parser.add_argument(
+        "--unet-file",
+        "--unet_file",
+        help="UNet weights: a file name inside --weights-dir (default "
+        "non_ema_228000.pth) or the path of a file, e.g. a fine-tuned unet.safetensors",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier conversion in --output-dir")
     add_model_arguments(parser, with_device=False)
 
@@ -26,6 +38,16 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..app.conversion import ConvertRequest, convert
 
-    print(convert(ConvertRequest(weights_dir=args.weights_dir, output_dir=args.output_dir, conditions=args.conditions,
-                                 unet_file=args.unet_file, model_config=args.model_config, overwrite=args.overwrite)))
+    print(
+        convert(
+            ConvertRequest(
+                weights_dir=args.weights_dir,
+                output_dir=args.output_dir,
+                conditions=args.conditions,
+                unet_file=args.unet_file,
+                model_config=args.model_config,
+                overwrite=args.overwrite,
+            )
+        )
+    )
     return 0

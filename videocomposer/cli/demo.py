@@ -1,18 +1,28 @@
 """``videocomposer demo``: the command line of a :class:`~videocomposer.app.DemoRequest`."""
+
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
 #: Each request field as this command spells it.
-SPELLING = {"output_dir": "--output-dir", "random": "--random", "frames": "--frames", "size": "--size",
-            "steps": "--steps", "seed": "--seed", "progress": "--quiet"}
+SPELLING = {
+    "output_dir": "--output-dir",
+    "random": "--random",
+    "frames": "--frames",
+    "size": "--size",
+    "steps": "--steps",
+    "seed": "--seed",
+    "progress": "--quiet",
+}
 
-DESCRIPTION = ("Generate with the built-in toy model (a small VideoComposer trained on synthetic moving shapes): "
-               "motion transfer from a synthetic source clip onto a new first frame, and a text-only video; MP4s and "
-               "grid GIFs. --random instead writes tiny randomly initialised models in the official file formats, "
-               "loads them like the real weights, extracts every condition and generates (noise by design; it "
-               "exercises every stage).")
+DESCRIPTION = (
+    "Generate with the built-in toy model (a small VideoComposer trained on synthetic moving shapes): "
+    "motion transfer from a synthetic source clip onto a new first frame, and a text-only video; MP4s and "
+    "grid GIFs. --random instead writes tiny randomly initialised models in the official file formats, "
+    "loads them like the real weights, extracts every condition and generates (noise by design; it "
+    "exercises every stage)."
+)
 
 
 def _toy_steps() -> str:
@@ -28,14 +38,21 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     from ..app.demo import RANDOM_DEFAULTS
 
     parser.description = DESCRIPTION
-    parser.add_argument("--output-dir", "--output_dir", default="demo_output", help="output folder (default: demo_output)")
-    parser.add_argument("--random", action="store_true", help="tiny random networks in the official formats instead "
-                                                              "of the toy model")
+    parser.add_argument(
+        "--output-dir", "--output_dir", default="demo_output", help="output folder (default: demo_output)"
+    )
+    parser.add_argument(
+        "--random", action="store_true", help="tiny random networks in the official formats instead of the toy model"
+    )
     parser.add_argument("--frames", type=int, help=f"frames, with --random (default {RANDOM_DEFAULTS['frames']})")
-    parser.add_argument("--size", type=int, help="video side in pixels, with --random: a multiple of 16, at least 32 "
-                                                 f"(default {RANDOM_DEFAULTS['size']})")
-    parser.add_argument("--steps", type=int, help=f"denoising steps (default: {_toy_steps()}; "
-                                                  f"{RANDOM_DEFAULTS['steps']} with --random)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        help=f"video side in pixels, with --random: a multiple of 16, at least 32 (default {RANDOM_DEFAULTS['size']})",
+    )
+    parser.add_argument(
+        "--steps", type=int, help=f"denoising steps (default: {_toy_steps()}; {RANDOM_DEFAULTS['steps']} with --random)"
+    )
     parser.add_argument("--seed", type=int, default=8888, help="seed (default 8888)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -43,12 +60,21 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..app.demo import DemoRequest, run_demo
 
-    request = DemoRequest(output_dir=args.output_dir, random=args.random, frames=args.frames, size=args.size,
-                          steps=args.steps, seed=args.seed, progress=not args.quiet)
+    request = DemoRequest(
+        output_dir=args.output_dir,
+        random=args.random,
+        frames=args.frames,
+        size=args.size,
+        steps=args.steps,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
     request.check()
     if request.random:
-        print("videocomposer demo --random: a TINY RANDOMLY INITIALISED model (NOT a trained model); output is noise "
-              "by design")
+        print(
+            "videocomposer demo --random: a TINY RANDOMLY INITIALISED model (NOT a trained model); output is noise "
+            "by design"
+        )
     else:
         print("videocomposer demo: the built-in toy model (trained on synthetic moving shapes; see NOTICE.txt)")
     result = run_demo(request)
@@ -56,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     if request.random:
         print(f"wrote {result.mp4}\n      {result.gif}\n({result.seconds:.0f} s)")
     else:
-        print("wrote " + "\n      ".join(str(p) for pair in zip(result.videos, result.gifs) for p in pair)
-              + f"\n({result.seconds:.0f} s)")
+        print(
+            "wrote "
+            + "\n      ".join(str(p) for pair in zip(result.videos, result.gifs) for p in pair)
+            + f"\n({result.seconds:.0f} s)"
+        )
     return 0

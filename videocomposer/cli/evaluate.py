@@ -1,4 +1,5 @@
 """``videocomposer evaluate``: the command line of an :class:`~videocomposer.app.EvaluateRequest`, and its table."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,13 +9,31 @@ from collections.abc import Sequence
 from typing import TextIO
 
 #: Each request field as this command spells it.
-SPELLING = {"generated": "GENERATED", "video": "--input_video", "image": "--image_path", "caption": "--caption", "truth": "--truth",
-            "seed": "--seed", "resample": "--resample", "block": "--block", "metrics": "--metrics",
-            "weights_dir": "--weights-dir", "clip_weights": "--clip-weights", "midas_weights": "--midas-weights",
-            "pidinet_weights": "--pidinet-weights", "sketch_cleaner_weights": "--sketch-cleaner-weights",
-            "model_config": "--model-config", "i3d": "--i3d", "fvd_reference": "--fvd-reference",
-            "fvd_frames": "--fvd-frames", "fvd_cache": "--fvd-cache", "device": "--device", "json_path": "--json",
-            "overwrite": "--overwrite", "progress": "--quiet"}
+SPELLING = {
+    "generated": "GENERATED",
+    "video": "--input_video",
+    "image": "--image_path",
+    "caption": "--caption",
+    "truth": "--truth",
+    "seed": "--seed",
+    "resample": "--resample",
+    "block": "--block",
+    "metrics": "--metrics",
+    "weights_dir": "--weights-dir",
+    "clip_weights": "--clip-weights",
+    "midas_weights": "--midas-weights",
+    "pidinet_weights": "--pidinet-weights",
+    "sketch_cleaner_weights": "--sketch-cleaner-weights",
+    "model_config": "--model-config",
+    "i3d": "--i3d",
+    "fvd_reference": "--fvd-reference",
+    "fvd_frames": "--fvd-frames",
+    "fvd_cache": "--fvd-cache",
+    "device": "--device",
+    "json_path": "--json",
+    "overwrite": "--overwrite",
+    "progress": "--quiet",
+}
 
 DESCRIPTION = """\
 Measure how well generated videos follow their conditions.
@@ -33,17 +52,30 @@ whose inputs or weights are missing are listed as skipped.
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     models = parser.add_argument_group("model weights (metrics without theirs are skipped)")
-    models.add_argument("--weights-dir", help="folder of the official files: uses open_clip_pytorch_model.bin, "
-                        "midas_v3_dpt_large.pth, table5_pidinet.pth, sketch_simplification_gan.pth where present")
-    models.add_argument("--clip-weights", metavar="FILE", help="open_clip-layout file (CLIP frame consistency, CLIPSIM)")
+    models.add_argument(
+        "--weights-dir",
+        help="folder of the official files: uses open_clip_pytorch_model.bin, "
+        "midas_v3_dpt_large.pth, table5_pidinet.pth, sketch_simplification_gan.pth where present",
+    )
+    models.add_argument(
+        "--clip-weights", metavar="FILE", help="open_clip-layout file (CLIP frame consistency, CLIPSIM)"
+    )
     models.add_argument("--midas-weights", metavar="FILE", help="MiDaS file (depth_si_log)")
     models.add_argument("--pidinet-weights", metavar="FILE", help="PiDiNet file (sketch_mae)")
     models.add_argument("--sketch-cleaner-weights", metavar="FILE", help="sketch cleaner file (sketch_mae)")
     models.add_argument("--model-config", metavar="FILE", help="architectures of non-official weights (as generate)")
-    models.add_argument("--i3d", metavar="FILE", help="I3D for FVD: i3d_pretrained_400.pt (pytorch-i3d state dict) or "
-                        "i3d_torchscript.pt (StyleGAN-V); numbers of the two are not comparable")
-    models.add_argument("--fvd-reference", metavar="FOLDER", help="real videos for FVD (default: the runs' source clips)")
-    models.add_argument("--fvd-frames", type=int, help="frames per video for FVD (default: all; the same count per set)")
+    models.add_argument(
+        "--i3d",
+        metavar="FILE",
+        help="I3D for FVD: i3d_pretrained_400.pt (pytorch-i3d state dict) or "
+        "i3d_torchscript.pt (StyleGAN-V); numbers of the two are not comparable",
+    )
+    models.add_argument(
+        "--fvd-reference", metavar="FOLDER", help="real videos for FVD (default: the runs' source clips)"
+    )
+    models.add_argument(
+        "--fvd-frames", type=int, help="frames per video for FVD (default: all; the same count per set)"
+    )
     models.add_argument("--fvd-cache", metavar="DIR", help="cache I3D features of file sets here")
     models.add_argument("--device", default="cpu", help="device of the models (default cpu)")
 
@@ -53,24 +85,53 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
 
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("generated", metavar="GENERATED", help="a generated .mp4, a folder of runs, or a .csv with "
-                        "columns generated,source,caption,image,truth")
-    parser.add_argument("--input_video", "--input-video", dest="video", metavar="INPUT_VIDEO", help="the source video of the motion condition")
-    parser.add_argument("--image_path", "--image-path", dest="image", metavar="IMAGE_PATH", help="the first-frame image (local_image)")
+    parser.add_argument(
+        "generated",
+        metavar="GENERATED",
+        help="a generated .mp4, a folder of runs, or a .csv with columns generated,source,caption,image,truth",
+    )
+    parser.add_argument(
+        "--input_video",
+        "--input-video",
+        dest="video",
+        metavar="INPUT_VIDEO",
+        help="the source video of the motion condition",
+    )
+    parser.add_argument(
+        "--image_path", "--image-path", dest="image", metavar="IMAGE_PATH", help="the first-frame image (local_image)"
+    )
     parser.add_argument("--caption", help="the prompt (for the text metrics)")
-    parser.add_argument("--truth", metavar="FILE", help="the source clip's truth file (<clip>.truth.json: where each "
-                        "object is in every frame); adds track_error, track_found, shape_iou, caption_colour_match; "
-                        "its clip is the source video unless --input_video is given")
-    parser.add_argument("--seed", type=int, help="generate's seed, to sample the same clip when re-extracting "
-                        "(default: the record's, else 8888 as generate)")
-    parser.add_argument("--resample", action="store_true", help="resample a generated video whose frame count or size "
-                        "differs from the conditions' (nearest frames, area resize) instead of failing")
-    parser.add_argument("--block", type=int, default=MOTION_BLOCK, help=f"motion cell side in pixels (default {MOTION_BLOCK})")
-    parser.add_argument("--metrics", help="comma-separated metrics to compute (default: every one whose inputs are "
-                        "given); a listed metric that cannot be computed is an error")
+    parser.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="the source clip's truth file (<clip>.truth.json: where each "
+        "object is in every frame); adds track_error, track_found, shape_iou, caption_colour_match; "
+        "its clip is the source video unless --input_video is given",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="generate's seed, to sample the same clip when re-extracting "
+        "(default: the record's, else 8888 as generate)",
+    )
+    parser.add_argument(
+        "--resample",
+        action="store_true",
+        help="resample a generated video whose frame count or size "
+        "differs from the conditions' (nearest frames, area resize) instead of failing",
+    )
+    parser.add_argument(
+        "--block", type=int, default=MOTION_BLOCK, help=f"motion cell side in pixels (default {MOTION_BLOCK})"
+    )
+    parser.add_argument(
+        "--metrics",
+        help="comma-separated metrics to compute (default: every one whose inputs are "
+        "given); a listed metric that cannot be computed is an error",
+    )
     _add_model_arguments(parser)
-    parser.add_argument("--json", dest="json_path", metavar="OUT", help="write the report (means, per run, per frame, "
-                                                                        "protocol) here")
+    parser.add_argument(
+        "--json", dest="json_path", metavar="OUT", help="write the report (means, per run, per frame, protocol) here"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -88,7 +149,9 @@ def print_table(rows: list[tuple[str, dict[str, float]]], metrics: list[str], ou
     cols = [max(len(m), 8) for m in metrics]
     print("  ".join(["run".ljust(width)] + [m.rjust(c) for m, c in zip(metrics, cols)]), file=out)
     for name, values in rows:
-        print("  ".join([name.ljust(width)] + [_format(values.get(m)).rjust(c) for m, c in zip(metrics, cols)]), file=out)
+        print(
+            "  ".join([name.ljust(width)] + [_format(values.get(m)).rjust(c) for m, c in zip(metrics, cols)]), file=out
+        )
 
 
 def run(args: argparse.Namespace) -> int:

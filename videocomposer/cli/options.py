@@ -1,5 +1,6 @@
 """Options shared by the commands: the model folder, its architectures, the device, and help texts that
 show the model's own defaults."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,9 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-MODEL_CONFIG_HELP = ("JSON/YAML architectures by component ({unet: {...}, clip: {...}, vae: {...}, midas: {...}, "
-                     "sketch_cleaner: {...}}), only for non-official weights, e.g. the tiny test models: the file is "
-                     "json.dumps(videocomposer.pipelines.tiny.tiny_model_config())")
+MODEL_CONFIG_HELP = (
+    "JSON/YAML architectures by component ({unet: {...}, clip: {...}, vae: {...}, midas: {...}, "
+    "sketch_cleaner: {...}}), only for non-official weights, e.g. the tiny test models: the file is "
+    "json.dumps(videocomposer.pipelines.tiny.tiny_model_config())"
+)
 WEIGHTS_DIR_HELP = "folder with the six official weight files, a `convert` output, or `toy` (the built-in toy model)"
 #: Each model option's request field, as the commands spell it.
 MODEL_SPELLING = {"weights_dir": "--weights-dir", "model_config": "--model-config", "device": "--device"}
@@ -21,7 +24,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, with_device: bool = Tru
     group.add_argument("--weights-dir", help=WEIGHTS_DIR_HELP)
     group.add_argument("--model-config", metavar="FILE", help=MODEL_CONFIG_HELP)
     if with_device:
-        group.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")
+        group.add_argument(
+            "--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)"
+        )
 
 
 def given_weights_dir(argv: Sequence[str]) -> Path | None:
@@ -32,8 +37,13 @@ def given_weights_dir(argv: Sequence[str]) -> Path | None:
     for index, word in enumerate(words):
         if word in ("-h", "--help"):
             return None
-        value = words[index + 1] if word == "--weights-dir" and index + 1 < len(words) else \
-            word.partition("=")[2] if word.startswith("--weights-dir=") else None
+        value = (
+            words[index + 1]
+            if word == "--weights-dir" and index + 1 < len(words)
+            else word.partition("=")[2]
+            if word.startswith("--weights-dir=")
+            else None
+        )
         if value:
             try:
                 folder = resolve_weights_dir(value)
@@ -44,7 +54,13 @@ def given_weights_dir(argv: Sequence[str]) -> Path | None:
 
 
 def _shown(value: Any) -> str:
-    return "none (one scale for every frame)" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    return (
+        "none (one scale for every frame)"
+        if value is None
+        else f"{value:g}"
+        if isinstance(value, float)
+        else str(value)
+    )
 
 
 def model_default(key: str, argv: Sequence[str], fallback: Path | None = None) -> str:

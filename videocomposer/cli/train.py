@@ -1,5 +1,6 @@
 """``videocomposer train``: the command line of a :class:`~videocomposer.app.TrainRequest`, in one process or
 one per GPU under ``torchrun --nproc_per_node N -m videocomposer.cli train ...``."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,14 @@ import traceback
 from collections.abc import Sequence
 
 #: Each request field as this command spells it.
-SPELLING = {"config": "--config", "output_dir": "--output-dir", "weights_dir": "--weights-dir",
-            "model_config": "--model-config", "resume": "--resume", "overrides": "key=value"}
+SPELLING = {
+    "config": "--config",
+    "output_dir": "--output-dir",
+    "weights_dir": "--weights-dir",
+    "model_config": "--model-config",
+    "resume": "--resume",
+    "overrides": "key=value",
+}
 
 DESCRIPTION = """\
 Fine-tune the UNet from a task config.
@@ -36,18 +43,32 @@ def _epilog() -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``train`` (also for a parser of its own)."""
-    parser.add_argument("--config", "-c", "--cfg", required=True, help="training preset name (e.g. "
-                        "train_exp02_motion_transfer) or a YAML file: this package's, or the MindSpore port's (-c "
-                        "configs/train_exp02_motion_transfer.yaml; its keys are mapped and the mapping printed)")
+    parser.add_argument(
+        "--config",
+        "-c",
+        "--cfg",
+        required=True,
+        help="training preset name (e.g. "
+        "train_exp02_motion_transfer) or a YAML file: this package's, or the MindSpore port's (-c "
+        "configs/train_exp02_motion_transfer.yaml; its keys are mapped and the mapping printed)",
+    )
     parser.add_argument("--output-dir", required=True, help="folder for checkpoints, logs and the resolved config")
     parser.add_argument("--weights-dir", help="folder with the official weight files (sets weights_dir)")
-    parser.add_argument("--model-config", metavar="FILE", help="the architectures of non-official weights, the file "
-                        "`videocomposer generate --model-config` takes (e.g. the tiny test models): sets unet and "
-                        "frozen_models (UNet keys the training config owns, like misc_dropout, are left to it)")
-    parser.add_argument("--resume", help="checkpoint folder, 'latest' (error if none) or 'auto' (latest if any); "
-                        "repeat the run's other arguments")
+    parser.add_argument(
+        "--model-config",
+        metavar="FILE",
+        help="the architectures of non-official weights, the file "
+        "`videocomposer generate --model-config` takes (e.g. the tiny test models): sets unet and "
+        "frozen_models (UNet keys the training config owns, like misc_dropout, are left to it)",
+    )
+    parser.add_argument(
+        "--resume",
+        help="checkpoint folder, 'latest' (error if none) or 'auto' (latest if any); repeat the run's other arguments",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config after checking it, and exit")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. learning_rate=1e-5 unet.dim=64")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="config overrides, e.g. learning_rate=1e-5 unet.dim=64"
+    )
     return parser
 
 
@@ -71,8 +92,14 @@ def _train(args: argparse.Namespace) -> None:
 
     from ..app.training import TrainRequest, train, train_config
 
-    request = TrainRequest(config=args.config, output_dir=args.output_dir, weights_dir=args.weights_dir,
-                           model_config=args.model_config, resume=args.resume, overrides=args.overrides)
+    request = TrainRequest(
+        config=args.config,
+        output_dir=args.output_dir,
+        weights_dir=args.weights_dir,
+        model_config=args.model_config,
+        resume=args.resume,
+        overrides=args.overrides,
+    )
     if args.dry_run:
         print(yaml.safe_dump(train_config(request, report=_report).to_dict(), sort_keys=False), end="")
         return

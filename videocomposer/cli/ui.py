@@ -1,4 +1,5 @@
 """``videocomposer ui``: serve the web app (:mod:`videocomposer.ui`) on this machine (127.0.0.1 unless ``--host``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,14 +12,18 @@ from .options import MODEL_SPELLING, add_model_arguments, model_default
 #: Each request field as this command spells it.
 SPELLING = dict(MODEL_SPELLING)
 
-DESCRIPTION = ("Serve a Gradio app on this machine: upload a video and images, draw motion strokes on the first "
-               "frame, preview the conditions, generate. Each job is the `videocomposer generate` command the app "
-               "shows, saved under --output-dir/ui-<date>-<time>/. Needs the ui extra (pip install -e \".[ui]\").")
+DESCRIPTION = (
+    "Serve a Gradio app on this machine: upload a video and images, draw motion strokes on the first "
+    "frame, preview the conditions, generate. Each job is the `videocomposer generate` command the app "
+    'shows, saved under --output-dir/ui-<date>-<time>/. Needs the ui extra (pip install -e ".[ui]").'
+)
 #: The initial form values the command sets, by flag: (request field, the model's setting, help).
-FORM_FLAGS = {"--steps": ("steps", "num_inference_steps", "denoising steps"),
-              "--frames": ("frames", "num_frames", "frames"),
-              "--height": ("height", "height", "height in pixels"),
-              "--width": ("width", "width", "width in pixels")}
+FORM_FLAGS = {
+    "--steps": ("steps", "num_inference_steps", "denoising steps"),
+    "--frames": ("frames", "num_frames", "frames"),
+    "--height": ("height", "height", "height in pixels"),
+    "--width": ("width", "width", "width in pixels"),
+}
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -35,7 +40,9 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     parser.description = DESCRIPTION
     add_model_arguments(parser)
     parser.add_argument("--toy", action="store_true", help="the built-in toy model (the default without --weights-dir)")
-    parser.add_argument("--output-dir", "--output_dir", default="outputs", help="where jobs are saved (default: outputs)")
+    parser.add_argument(
+        "--output-dir", "--output_dir", default="outputs", help="where jobs are saved (default: outputs)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--auth", metavar="USER:PASSWORD", help="require this login")
@@ -58,11 +65,13 @@ def _toy_folder() -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     auth = parse_auth(args.auth)
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry, no version check
+    os.environ.setdefault(
+        "GRADIO_ANALYTICS_ENABLED", "False"
+    )  # before gradio is imported: no telemetry, no version check
     try:
         import gradio  # noqa: F401  (checked here for a clear message)
     except ImportError as exc:
-        raise ValueError(f"videocomposer ui needs gradio ({exc}); install the extra: pip install -e \".[ui]\"") from exc
+        raise ValueError(f'videocomposer ui needs gradio ({exc}); install the extra: pip install -e ".[ui]"') from exc
     from ..ui.app import build_app, launch
     from ..ui.model import ModelHolder, resolve_model
 
@@ -70,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"videocomposer ui: loading {holder.source.kind} model from {holder.source.folder} ...")
     given = {field: getattr(args, field) for field, _, _ in FORM_FLAGS.values() if getattr(args, field) is not None}
     demo = build_app(holder, args.output_dir, {**holder.source.form_defaults(), **given})
-    print(f"videocomposer ui: jobs are saved under {os.path.abspath(args.output_dir)}; open http://{args.host}:{args.port}")
+    print(
+        f"videocomposer ui: jobs are saved under {os.path.abspath(args.output_dir)}; open http://{args.host}:{args.port}"
+    )
     launch(demo, args.output_dir, host=args.host, port=args.port, auth=auth)
     return 0

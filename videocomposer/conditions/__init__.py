@@ -20,6 +20,7 @@ The built-in conditions (``B`` batch, ``F`` frames, ``M`` the misc/annotator siz
                                         :mod:`videocomposer.video.motion` for the modes)
 ================= ===================== ===============================================================
 """
+
 from __future__ import annotations
 
 from .builder import ConditionBuilder

@@ -10,6 +10,7 @@ All outputs are float32 on ``device``; ``tokens`` conditions are ``[B, L, D]``, 
 any ``H×W``; a map with one frame is repeated over ``F``). The layouts of the built-in conditions are
 listed in :mod:`videocomposer.conditions`.
 """
+
 from __future__ import annotations
 
 import random
@@ -58,9 +59,18 @@ class ConditionBuilder:
         depth_std, depth_clamp: the reference's depth scaling (``cfg.depth_std``, ``cfg.depth_clamp``).
     """
 
-    def __init__(self, tokenizer: Tokenizer | None = None, clip: CLIPEncoder | None = None, midas: MiDaS | None = None,
-                 pidinet: PiDiNet | None = None, sketch_cleaner: SketchCleaner | None = None, *,
-                 annotator_chunk_size: int = 1, depth_std: float = DEPTH_STD, depth_clamp: float = DEPTH_CLAMP):
+    def __init__(
+        self,
+        tokenizer: Tokenizer | None = None,
+        clip: CLIPEncoder | None = None,
+        midas: MiDaS | None = None,
+        pidinet: PiDiNet | None = None,
+        sketch_cleaner: SketchCleaner | None = None,
+        *,
+        annotator_chunk_size: int = 1,
+        depth_std: float = DEPTH_STD,
+        depth_clamp: float = DEPTH_CLAMP,
+    ):
         self.tokenizer = tokenizer
         self.clip = clip
         self.midas = midas
@@ -76,8 +86,10 @@ class ConditionBuilder:
         """A frozen model by attribute name; an error saying how to load it when absent."""
         model = getattr(self, name)
         if model is None:
-            raise ValueError(f"this pipeline was loaded without the {name} model; load it with the condition that needs it "
-                             f"(from_official(..., conditions=[...]))")
+            raise ValueError(
+                f"this pipeline was loaded without the {name} model; load it with the condition that needs it "
+                f"(from_official(..., conditions=[...]))"
+            )
         return model
 
     @torch.no_grad()
@@ -104,14 +116,25 @@ class ConditionBuilder:
     @torch.no_grad()
     def sketch(self, frames: torch.Tensor) -> torch.Tensor:
         """RGB ``[N, 3, H, W]`` in [0, 1] → sketch ``[N, 1, H, W]``."""
-        return extract_sketch(self.model("pidinet"), self.model("sketch_cleaner"), frames, self.annotator_chunk_size).float()
+        return extract_sketch(
+            self.model("pidinet"), self.model("sketch_cleaner"), frames, self.annotator_chunk_size
+        ).float()
 
     # ------------------------------------------------------------------ the builder
 
-    def build(self, conditions: Sequence[str], *, video: VideoClip | None = None,
-              precomputed: Mapping[str, torch.Tensor] | None = None, num_frames: int | None = None,
-              misc_size: int = 384, py_rng: random.Random | None = None, device: torch.device | str = "cpu",
-              clip: VideoClip | None = None, **inputs: Any) -> dict[str, torch.Tensor]:
+    def build(
+        self,
+        conditions: Sequence[str],
+        *,
+        video: VideoClip | None = None,
+        precomputed: Mapping[str, torch.Tensor] | None = None,
+        num_frames: int | None = None,
+        misc_size: int = 384,
+        py_rng: random.Random | None = None,
+        device: torch.device | str = "cpu",
+        clip: VideoClip | None = None,
+        **inputs: Any,
+    ) -> dict[str, torch.Tensor]:
         """Compute the requested conditions (UNet keyword names, in the order given).
 
         Args:
@@ -148,7 +171,9 @@ class ConditionBuilder:
         precomputed = dict(precomputed or {})
         unknown = sorted(set(precomputed) - set(conditions))
         if unknown:
-            raise ValueError(f"precomputed conditions {unknown} are not among the requested conditions {list(conditions)}")
+            raise ValueError(
+                f"precomputed conditions {unknown} are not among the requested conditions {list(conditions)}"
+            )
         values = {name: inputs.get(name) for name in INPUTS}
         values["video"] = clip
         cache: dict[str, torch.Tensor] = {}
@@ -158,9 +183,18 @@ class ConditionBuilder:
             if name in precomputed:
                 value = _checked_precomputed(precomputed[name], name, record.layout, num_frames)
             else:
-                ctx = BuildContext(builder=self, name=name, conditions=tuple(conditions), inputs=values,
-                                   num_frames=num_frames, misc_size=misc_size, py_rng=py_rng, device=device,
-                                   needs=record.inputs, cache=cache)
+                ctx = BuildContext(
+                    builder=self,
+                    name=name,
+                    conditions=tuple(conditions),
+                    inputs=values,
+                    num_frames=num_frames,
+                    misc_size=misc_size,
+                    py_rng=py_rng,
+                    device=device,
+                    needs=record.inputs,
+                    cache=cache,
+                )
                 value = record.extract(ctx)
                 if record.layout == "video":
                     value = repeat_frames(value, num_frames, name)
@@ -172,8 +206,10 @@ class ConditionBuilder:
 def _checked_precomputed(value: Any, name: str, layout: str, num_frames: int) -> torch.Tensor:
     expected = 3 if layout == "tokens" else 5
     if not isinstance(value, torch.Tensor) or value.ndim != expected:
-        raise ValueError(f"precomputed '{name}' must be a {expected}-D tensor, got "
-                         f"{list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__}")
+        raise ValueError(
+            f"precomputed '{name}' must be a {expected}-D tensor, got "
+            f"{list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__}"
+        )
     return repeat_frames(value, num_frames, name) if expected == 5 else value
 
 

@@ -3,6 +3,7 @@
 Each extractor takes a :class:`~videocomposer.conditions.context.BuildContext` and returns the
 UNet-ready tensor (``video`` conditions may return one frame; the builder repeats it over ``F``).
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,14 +21,29 @@ for _input in (
     UserInput("prompt_embeds"),
     UserInput("image", "--image_path", "image", "first-frame image (local_image)", misc_image=True),
     UserInput("style_image", "--style_image", "image", "style image (image)"),
-    UserInput("sketch", "--sketch_path", "sketch", "sketch image (cleaned by PiDiNet + the sketch GAN), or a sketch "
-              ".safetensors from `extract`", misc_image=True),
-    UserInput("depth", "--depth_path", "depth", "depth map instead of MiDaS: .safetensors from `extract` (exact), or a "
-              "greyscale image/video (white = near, mapped to [0, 1])"),
+    UserInput(
+        "sketch",
+        "--sketch_path",
+        "sketch",
+        "sketch image (cleaned by PiDiNet + the sketch GAN), or a sketch .safetensors from `extract`",
+        misc_image=True,
+    ),
+    UserInput(
+        "depth",
+        "--depth_path",
+        "depth",
+        "depth map instead of MiDaS: .safetensors from `extract` (exact), or a "
+        "greyscale image/video (white = near, mapped to [0, 1])",
+    ),
     UserInput("mask", "--mask_path", "image", "inpainting mask image, white = regenerate (default: random)"),
-    UserInput("motion", "--trajectory", "trajectory", "hand-drawn motion instead of the video's: a JSON file of strokes "
-              "(points per frame or a path, and a radius; the schema is in videocomposer/video/trajectory.py), as "
-              "`videocomposer ui` exports"),
+    UserInput(
+        "motion",
+        "--trajectory",
+        "trajectory",
+        "hand-drawn motion instead of the video's: a JSON file of strokes "
+        "(points per frame or a path, and a radius; the schema is in videocomposer/video/trajectory.py), as "
+        "`videocomposer ui` exports",
+    ),
 ):
     register_input(_input)
 
@@ -47,8 +63,10 @@ def style(ctx: BuildContext) -> torch.Tensor:
     if source is None:
         source = ctx.clip().vit_image
     if source is None:
-        raise ValueError(f"condition '{ctx.name}' reads the clip's 'vit_image' stream, which this clip was loaded "
-                         "without (register the condition's clip_streams)")
+        raise ValueError(
+            f"condition '{ctx.name}' reads the clip's 'vit_image' stream, which this clip was loaded "
+            "without (register the condition's clip_streams)"
+        )
     return ctx.builder.encode_image(source, ctx.device)
 
 
@@ -78,8 +96,9 @@ def depth(ctx: BuildContext) -> torch.Tensor:
     if ctx.input("depth") is not None:
         return video_tensor(ctx.input("depth"), "depth", 1)
     midas, b = ctx.model("midas"), ctx.builder
-    return ctx.per_frame(lambda x: extract_depth(midas, x, b.annotator_chunk_size, b.depth_std, b.depth_clamp),
-                         ctx.clip_stream("misc"))
+    return ctx.per_frame(
+        lambda x: extract_depth(midas, x, b.annotator_chunk_size, b.depth_std, b.depth_clamp), ctx.clip_stream("misc")
+    )
 
 
 def _sketches(ctx: BuildContext) -> torch.Tensor:
@@ -119,40 +138,123 @@ def motion(ctx: BuildContext) -> torch.Tensor:
 
 # In the reference's ``video_compositions`` order; ``STCEncoder.order`` is the order the reference sums them.
 _OFFICIAL = (
-    Condition("y", "text", text, inputs=("prompt", "prompt_embeds"), layout="tokens", models=("clip:text",),
-              implied_by=("prompt", "prompt_embeds"), unconditional="empty_caption", without="empty_caption",
-              cached_output=True,
-              description="the caption (OpenCLIP text context)"),
-    Condition("masked", "mask", masked_video, inputs=("video",), implied_by=("mask",), clip_streams=("misc", "mask"),
-              stc=STCEncoder(4, "cat([rgb·(1-m), 1-m]), rgb in [-1, 1], m in {0, 1}", "masked_embedding",
-                             "mask_embedding_after", order=5),
-              extractable=True, description="the video with a masked region to regenerate", preview=masked_preview),
-    Condition("depth", "depthmap", depth, inputs=("video", "depth"), implied_by=("depth", "video"), models=("midas",),
-              clip_streams=("misc",), extractable=True, description="MiDaS depth of every frame", preview=depth_preview,
-              evaluated_by="depth_error",
-              stc=STCEncoder(1, "MiDaS depth / 20, clamped to [0, 10]", "depth_embedding", "depth_embedding_after", order=0)),
-    Condition("sketch", "sketch", sketch, inputs=("video", "sketch"), implied_by=("video",), models=("pidinet", "sketch_cleaner"),
-              clip_streams=("misc",), extractable=True, description="the sketch of every frame", evaluated_by="sketch_error",
-              stc=STCEncoder(1, "per-frame sketch in [0, 1]", "sketch_embedding", "sketch_embedding_after", order=3)),
-    Condition("motion", "motion", motion, inputs=("video", "motion"), implied_by=("motion", "video"),
-              clip_streams=("motion",),
-              extractable=True, description="motion vectors of the video", preview=motion_preview,
-              evaluated_by="motion_error",
-              stc=STCEncoder(2, "motion vectors (dx, dy) in pixels", "motion_embedding", "motion_embedding_after", order=2)),
-    Condition("image", "image", style, inputs=("style_image", "video"), layout="tokens", implied_by=("style_image", "video"),
-              models=("clip:image",), clip_streams=("vit_image",), unconditional="zeros", cached_output=True,
-              unet_keys=("pre_image_condition",), description="the style image (CLIP image embedding)"),
-    Condition("local_image", "local_image", first_frame, inputs=("image", "video"), implied_by=("image", "video"),
-              clip_streams=("misc_first",), extractable=True, description="the first frame",
-              evaluated_by="first_frame_metrics",
-              stc=STCEncoder(3, "RGB in [0, 1], one frame repeated over F", "local_image_embedding",
-                             "local_image_embedding_after", order=1)),
-    Condition("single_sketch", "single_sketch", single_sketch, inputs=("sketch", "video"),
-              implied_by=("sketch", "video"),
-              models=("pidinet", "sketch_cleaner"), clip_streams=("misc_first",), extractable=True,
-              description="the first frame's sketch",
-              stc=STCEncoder(1, "one sketch in [0, 1] repeated over F", "single_sketch_embedding",
-                             "single_sketch_embedding_after", order=4)),
+    Condition(
+        "y",
+        "text",
+        text,
+        inputs=("prompt", "prompt_embeds"),
+        layout="tokens",
+        models=("clip:text",),
+        implied_by=("prompt", "prompt_embeds"),
+        unconditional="empty_caption",
+        without="empty_caption",
+        cached_output=True,
+        description="the caption (OpenCLIP text context)",
+    ),
+    Condition(
+        "masked",
+        "mask",
+        masked_video,
+        inputs=("video",),
+        implied_by=("mask",),
+        clip_streams=("misc", "mask"),
+        stc=STCEncoder(
+            4, "cat([rgb·(1-m), 1-m]), rgb in [-1, 1], m in {0, 1}", "masked_embedding", "mask_embedding_after", order=5
+        ),
+        extractable=True,
+        description="the video with a masked region to regenerate",
+        preview=masked_preview,
+    ),
+    Condition(
+        "depth",
+        "depthmap",
+        depth,
+        inputs=("video", "depth"),
+        implied_by=("depth", "video"),
+        models=("midas",),
+        clip_streams=("misc",),
+        extractable=True,
+        description="MiDaS depth of every frame",
+        preview=depth_preview,
+        evaluated_by="depth_error",
+        stc=STCEncoder(1, "MiDaS depth / 20, clamped to [0, 10]", "depth_embedding", "depth_embedding_after", order=0),
+    ),
+    Condition(
+        "sketch",
+        "sketch",
+        sketch,
+        inputs=("video", "sketch"),
+        implied_by=("video",),
+        models=("pidinet", "sketch_cleaner"),
+        clip_streams=("misc",),
+        extractable=True,
+        description="the sketch of every frame",
+        evaluated_by="sketch_error",
+        stc=STCEncoder(1, "per-frame sketch in [0, 1]", "sketch_embedding", "sketch_embedding_after", order=3),
+    ),
+    Condition(
+        "motion",
+        "motion",
+        motion,
+        inputs=("video", "motion"),
+        implied_by=("motion", "video"),
+        clip_streams=("motion",),
+        extractable=True,
+        description="motion vectors of the video",
+        preview=motion_preview,
+        evaluated_by="motion_error",
+        stc=STCEncoder(2, "motion vectors (dx, dy) in pixels", "motion_embedding", "motion_embedding_after", order=2),
+    ),
+    Condition(
+        "image",
+        "image",
+        style,
+        inputs=("style_image", "video"),
+        layout="tokens",
+        implied_by=("style_image", "video"),
+        models=("clip:image",),
+        clip_streams=("vit_image",),
+        unconditional="zeros",
+        cached_output=True,
+        unet_keys=("pre_image_condition",),
+        description="the style image (CLIP image embedding)",
+    ),
+    Condition(
+        "local_image",
+        "local_image",
+        first_frame,
+        inputs=("image", "video"),
+        implied_by=("image", "video"),
+        clip_streams=("misc_first",),
+        extractable=True,
+        description="the first frame",
+        evaluated_by="first_frame_metrics",
+        stc=STCEncoder(
+            3,
+            "RGB in [0, 1], one frame repeated over F",
+            "local_image_embedding",
+            "local_image_embedding_after",
+            order=1,
+        ),
+    ),
+    Condition(
+        "single_sketch",
+        "single_sketch",
+        single_sketch,
+        inputs=("sketch", "video"),
+        implied_by=("sketch", "video"),
+        models=("pidinet", "sketch_cleaner"),
+        clip_streams=("misc_first",),
+        extractable=True,
+        description="the first frame's sketch",
+        stc=STCEncoder(
+            1,
+            "one sketch in [0, 1] repeated over F",
+            "single_sketch_embedding",
+            "single_sketch_embedding_after",
+            order=4,
+        ),
+    ),
 )
 for _condition in _OFFICIAL:
     register_condition(_condition)

@@ -5,6 +5,7 @@ The context reaches the frozen models through :class:`FrozenModels` (what
 :class:`~videocomposer.conditions.builder.ConditionBuilder` provides), so this module depends on
 neither the builder nor the registry.
 """
+
 from __future__ import annotations
 
 import random
@@ -57,7 +58,11 @@ def misc_transform(image: Image.Image, size: int, py_rng: random.Random | None =
 
 def video_tensor(value: torch.Tensor, name: str, channels: int) -> torch.Tensor:
     """``[F, C, H, W]`` (per-frame layout, one sample) or ``[B, C, F, H, W]`` → ``[B, C, F, H, W]``."""
-    if not isinstance(value, torch.Tensor) or value.ndim not in (4, 5) or value.shape[-4 if value.ndim == 5 else 1] != channels:
+    if (
+        not isinstance(value, torch.Tensor)
+        or value.ndim not in (4, 5)
+        or value.shape[-4 if value.ndim == 5 else 1] != channels
+    ):
         shape = list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
         raise ValueError(f"{name} must be a tensor [F, {channels}, H, W] or [B, {channels}, F, H, W], got {shape}")
     return value.permute(1, 0, 2, 3).unsqueeze(0) if value.ndim == 4 else value
@@ -119,17 +124,25 @@ class BuildContext:
         """A clip stream ``[F, C, H, W]`` or collated ``[B, F, C, H, W]`` → ``[B, C, F, H, W]``."""
         value = getattr(self.clip(), stream)
         if value is None:
-            raise ValueError(f"condition '{self.name}' reads the clip's {stream!r} stream, which this clip was loaded "
-                             f"without (register the condition's clip_streams)")
+            raise ValueError(
+                f"condition '{self.name}' reads the clip's {stream!r} stream, which this clip was loaded "
+                f"without (register the condition's clip_streams)"
+            )
         return value.permute(1, 0, 2, 3).unsqueeze(0) if value.ndim == 4 else value.permute(0, 2, 1, 3, 4)
 
     def rgb_source(self, value: Any, name: str) -> torch.Tensor:
         """PIL, ``[3, H, W]``, ``[B, 3, H, W]`` (one frame) or ``[B, 3, F, H, W]`` → ``[B, 3, F', H, W]`` in [0, 1]."""
         if isinstance(value, Image.Image):
             value = misc_transform(value, self.misc_size, self.py_rng)
-        if not isinstance(value, torch.Tensor) or value.ndim not in (3, 4, 5) or value.shape[-3 if value.ndim < 5 else 1] != 3:
-            raise ValueError(f"{name} must be a PIL image, [3, H, W], [B, 3, H, W] or [B, 3, F, H, W]; got "
-                             f"{list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__}")
+        if (
+            not isinstance(value, torch.Tensor)
+            or value.ndim not in (3, 4, 5)
+            or value.shape[-3 if value.ndim < 5 else 1] != 3
+        ):
+            raise ValueError(
+                f"{name} must be a PIL image, [3, H, W], [B, 3, H, W] or [B, 3, F, H, W]; got "
+                f"{list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__}"
+            )
         value = value[None] if value.ndim == 3 else value
         return value.unsqueeze(2) if value.ndim == 4 else value
 
@@ -143,5 +156,12 @@ class BuildContext:
         return self.builder.model(name)
 
 
-__all__ = ["BuildContext", "FrozenModels", "expand_batch", "misc_transform", "needs_message", "repeat_frames",
-           "video_tensor"]
+__all__ = [
+    "BuildContext",
+    "FrozenModels",
+    "expand_batch",
+    "misc_transform",
+    "needs_message",
+    "repeat_frames",
+    "video_tensor",
+]

@@ -1,4 +1,5 @@
 """User masks for the ``masked`` condition: PIL (white = hidden), arrays or tensors (1 = hidden) → a binary video."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,7 @@
 """Viewable frames of a condition (for the result grid and ``extract``): one sample ``[F, C, H, W]`` →
 ``uint8 [F, H, W, 3]``. A condition's record names its preview; without one, 3 channels show as RGB
 in [0, 1] and 1 channel as grey."""
+
 from __future__ import annotations
 
 import numpy as np

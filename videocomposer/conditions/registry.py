@@ -12,6 +12,7 @@ encoder (channels and official state-dict names) and what the unconditional pass
 guidance does with it. :func:`register_condition` adds one (e.g. a test's toy condition): the builder,
 the UNet, the pipeline, the presets and the CLI pick it up without further edits.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
@@ -123,8 +124,10 @@ class Condition:
             raise ValueError(f"condition {self.name!r}: a video condition needs an STC encoder (stc=STCEncoder(...))")
         unknown = [i for i in self.inputs if i not in INPUTS]
         if unknown:
-            raise ValueError(f"condition {self.name!r}: unknown input(s) {unknown}; register them with register_input "
-                             f"(known: {list(INPUTS)})")
+            raise ValueError(
+                f"condition {self.name!r}: unknown input(s) {unknown}; register them with register_input "
+                f"(known: {list(INPUTS)})"
+            )
 
     @property
     def stc_encoder(self) -> STCEncoder:
@@ -177,7 +180,9 @@ def normalize_condition(name: str) -> str:
     if name in _BY_ANY_NAME:
         return _BY_ANY_NAME[name]
     references = [c.reference_name for c in CONDITIONS.values() if c.reference_name != c.name]
-    raise ValueError(f"unknown condition {name!r}; choose from {list(CONDITIONS)} (or the reference names {references})")
+    raise ValueError(
+        f"unknown condition {name!r}; choose from {list(CONDITIONS)} (or the reference names {references})"
+    )
 
 
 def normalize_conditions(names: str | Sequence[str]) -> list[str]:
@@ -226,7 +231,9 @@ def clip_streams(conditions: Sequence[str]) -> set[str]:
 def stc_conditions(names: Sequence[str] | None = None) -> list[Condition]:
     """Conditions with an STC encoder (among ``names``, any vocabulary), in the reference's summation order."""
     chosen = None if names is None else {normalize_condition(n) for n in names}
-    encoded = [(c.stc.order, c) for c in CONDITIONS.values() if c.stc is not None and (chosen is None or c.name in chosen)]
+    encoded = [
+        (c.stc.order, c) for c in CONDITIONS.values() if c.stc is not None and (chosen is None or c.name in chosen)
+    ]
     return [c for _, c in sorted(encoded, key=lambda pair: pair[0])]
 
 
@@ -273,6 +280,7 @@ def implied_conditions(given: dict, served: Collection[str] | None = None) -> li
     A video implies only the conditions of :func:`video_conditions` among ``served`` (the loaded model's: a video
     gives many conditions, a model takes some); None: all of them.
     """
+
     def implied(condition: Condition, name: str) -> bool:
         return name in condition.implied_by and (name != "video" or served is None or condition.name in served)
 
@@ -284,9 +292,15 @@ def video_conditions() -> list[str]:
     return [c.name for c in CONDITIONS.values() if "video" in c.implied_by]
 
 
-def conditions_reading(name: str, conditions: Sequence[str], given: dict,
-                       precomputed: Collection[str] = ()) -> list[str]:
+def conditions_reading(
+    name: str, conditions: Sequence[str], given: dict, precomputed: Collection[str] = ()
+) -> list[str]:
     """The conditions among ``conditions`` that take their value from input ``name``: it is one of their inputs,
     no other of their inputs is given, and they are not ``precomputed``."""
-    return [c for c in conditions if c not in precomputed and name in CONDITIONS[c].inputs
-            and all(given.get(other) is None for other in CONDITIONS[c].inputs if other != name)]
+    return [
+        c
+        for c in conditions
+        if c not in precomputed
+        and name in CONDITIONS[c].inputs
+        and all(given.get(other) is None for other in CONDITIONS[c].inputs if other != name)
+    ]

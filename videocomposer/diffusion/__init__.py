@@ -4,6 +4,7 @@
 The model is always an argument: ``model(x_t, t, **kwargs) -> eps`` (or v, see :mod:`.prediction`) with ``x_t`` ``[B, C, F, H, W]``
 and ``t`` int64 ``[B]``.
 """
+
 from .ddim import DDIMSampler, ddim_timesteps
 from .gaussian_diffusion import LOSS_WEIGHTINGS, loss_weights, q_sample, sample_timesteps, training_loss
 from .guidance import (

@@ -12,6 +12,7 @@ The step from ``t`` goes to ``t_prev = max(t − stride, 0)``, so the last one (
 not on ᾱ = 1 (the reference's choice; diffusers' ``set_alpha_to_one=False``). On a zero-terminal-SNR
 schedule the timesteps are diffusers' "trailing" ones instead (999, 979, ..., 19 for S = 50).
 """
+
 from __future__ import annotations
 
 import torch
@@ -31,7 +32,9 @@ def ddim_timesteps(num_steps: int, num_train_timesteps: int, trailing: bool = Fa
     if not 1 <= num_steps <= num_train_timesteps:
         raise ValueError(f"num_steps must be in [1, {num_train_timesteps}], got {num_steps}")
     if trailing:
-        return (torch.arange(num_train_timesteps, 0, -num_train_timesteps / num_steps, dtype=torch.float64).round() - 1).long()
+        return (
+            torch.arange(num_train_timesteps, 0, -num_train_timesteps / num_steps, dtype=torch.float64).round() - 1
+        ).long()
     stride = num_train_timesteps // num_steps
     return (1 + torch.arange(0, num_train_timesteps, stride)).clamp(0, num_train_timesteps - 1).flip(0)
 
@@ -47,8 +50,15 @@ class DDIMSampler:
 
     init_noise_sigma = 1.0
 
-    def __init__(self, schedule: NoiseSchedule, num_steps: int, eta: float = 0.0,
-                 generator: torch.Generator | None = None, prediction_type: str = "epsilon", noise_correlation: float = 0.0):
+    def __init__(
+        self,
+        schedule: NoiseSchedule,
+        num_steps: int,
+        eta: float = 0.0,
+        generator: torch.Generator | None = None,
+        prediction_type: str = "epsilon",
+        noise_correlation: float = 0.0,
+    ):
         if eta < 0:
             raise ValueError(f"eta must be >= 0, got {eta}")
         check_prediction_type(prediction_type)

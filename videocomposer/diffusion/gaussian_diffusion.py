@@ -3,6 +3,7 @@
 The network is an argument (as in DiT): any callable ``model(x_t, t, **model_kwargs) -> eps`` with
 ``x_t`` ``[B, C, F, H, W]`` and ``t`` an int64 ``[B]`` tensor of (unscaled) timesteps.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -23,20 +24,34 @@ def q_sample(schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor, noise: 
     if noise.shape != x0.shape:
         raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
     schedule.validate_timesteps(t, x0.shape[0])
-    return schedule.gather("sqrt_alphas_cumprod", t, x0) * x0 + schedule.gather("sqrt_one_minus_alphas_cumprod", t, x0) * noise
+    return (
+        schedule.gather("sqrt_alphas_cumprod", t, x0) * x0
+        + schedule.gather("sqrt_one_minus_alphas_cumprod", t, x0) * noise
+    )
 
 
-def sample_timesteps(batch_size: int, schedule: NoiseSchedule, device: torch.device | str = "cpu",
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_timesteps(
+    batch_size: int,
+    schedule: NoiseSchedule,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Timesteps drawn uniformly from ``[0, T)``: int64 ``[batch_size]`` (the reference's training sampler)."""
     gen_device = generator.device if generator is not None else device
     t = torch.randint(0, schedule.num_timesteps, (batch_size,), generator=generator, device=gen_device)
     return t.to(device)
 
 
-def training_loss(model: EpsModel, schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor,
-                  model_kwargs: Mapping[str, Any] | None = None, noise: torch.Tensor | None = None,
-                  generator: torch.Generator | None = None, prediction_type: str = "epsilon") -> torch.Tensor:
+def training_loss(
+    model: EpsModel,
+    schedule: NoiseSchedule,
+    x0: torch.Tensor,
+    t: torch.Tensor,
+    model_kwargs: Mapping[str, Any] | None = None,
+    noise: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    prediction_type: str = "epsilon",
+) -> torch.Tensor:
     """Per-sample loss ``mean over (C, F, H, W) of (model(x_t, t) − target)²``: ``[B]``.
 
     The target is ``noise`` (ε-prediction, the reference) or v (``prediction_type="v_prediction"``, see
@@ -47,13 +62,16 @@ def training_loss(model: EpsModel, schedule: NoiseSchedule, x0: torch.Tensor, t:
     Reduce with ``.mean()`` (or a weighted mean) for the optimiser.
     """
     if noise is None:
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device if generator is None else generator.device,
-                            dtype=x0.dtype).to(x0.device)
+        noise = torch.randn(
+            x0.shape, generator=generator, device=x0.device if generator is None else generator.device, dtype=x0.dtype
+        ).to(x0.device)
     x_t = q_sample(schedule, x0, t, noise)
     target = training_target(schedule, x0, noise, t, prediction_type)
     prediction = model(x_t, t, **(model_kwargs or {}))
     if prediction.shape != noise.shape:
-        raise ValueError(f"model output {tuple(prediction.shape)} must have the shape of the latents {tuple(noise.shape)}")
+        raise ValueError(
+            f"model output {tuple(prediction.shape)} must have the shape of the latents {tuple(noise.shape)}"
+        )
     return (prediction - target).pow(2).flatten(1).mean(dim=1)
 
 
@@ -61,7 +79,9 @@ def training_loss(model: EpsModel, schedule: NoiseSchedule, x0: torch.Tensor, t:
 LOSS_WEIGHTINGS = ("uniform", "min_snr", "v_capped")
 
 
-def loss_weights(schedule: NoiseSchedule, t: torch.Tensor, weighting: str = "uniform", gamma: float = 5.0) -> torch.Tensor:
+def loss_weights(
+    schedule: NoiseSchedule, t: torch.Tensor, weighting: str = "uniform", gamma: float = 5.0
+) -> torch.Tensor:
     """Weights ``[B]`` (float32) of the per-sample losses of :func:`training_loss` (the MSE of ε or of v, whichever
     the model predicts) at timesteps ``t``; the formulas below are stated on the ε error.
 

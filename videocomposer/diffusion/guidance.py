@@ -24,6 +24,7 @@ the others' terms as they would be with that group present in every pass. (Compo
 ECCV 2022, ``ε_∅ + Σ s_i (ε(c_i) − ε_∅)``, also runs ``k + 1`` passes but never the pass with every condition,
 and has neither property.)
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -36,8 +37,12 @@ EpsModel = Callable[..., torch.Tensor]  # model(x_t [B, C, F, H, W], t int64 [B]
 UNCONDITIONAL_RULES = ("empty_caption", "zeros", "same")
 
 
-def make_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | None, guidances: Sequence[str],
-                         unconditional: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def make_guidance_kwargs(
+    conditions: Mapping[str, Any],
+    zero_y: torch.Tensor | None,
+    guidances: Sequence[str],
+    unconditional: Mapping[str, str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``(cond, uncond)`` model kwargs of a task, exactly as the reference forms them.
 
     ``conditions``: every extracted condition by model kwarg name (e.g. a text context ``[B, 77, D]``,
@@ -61,9 +66,14 @@ def make_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | N
     return cond, uncond
 
 
-def nested_guidance_kwargs(conditions: Mapping[str, Any], zero_y: torch.Tensor | None, guidances: Sequence[str],
-                           groups: Sequence[Collection[str]], null_rules: Mapping[str, str],
-                           nulls: Mapping[str, torch.Tensor] | None = None) -> list[dict[str, Any]]:
+def nested_guidance_kwargs(
+    conditions: Mapping[str, Any],
+    zero_y: torch.Tensor | None,
+    guidances: Sequence[str],
+    groups: Sequence[Collection[str]],
+    null_rules: Mapping[str, str],
+    nulls: Mapping[str, torch.Tensor] | None = None,
+) -> list[dict[str, Any]]:
     """The passes ``P_0 … P_k`` of nested guidance (module docstring) over ``k = len(groups)`` groups of kwargs.
 
     ``conditions``, ``zero_y``, ``guidances``: as :func:`make_guidance_kwargs`. ``groups``: disjoint kwarg names
@@ -118,17 +128,24 @@ def can_batch(cond: Mapping[str, Any], uncond: Mapping[str, Any] | Sequence[Mapp
     if uncond is None:
         return False
     others = [uncond] if isinstance(uncond, Mapping) else list(uncond)
-    return all(set(cond) == set(other) and all(
-        (isinstance(c, torch.Tensor) and isinstance(other[k], torch.Tensor)) or (c is None and other[k] is None)
-        for k, c in cond.items()) for other in others)
+    return all(
+        set(cond) == set(other)
+        and all(
+            (isinstance(c, torch.Tensor) and isinstance(other[k], torch.Tensor)) or (c is None and other[k] is None)
+            for k, c in cond.items()
+        )
+        for other in others
+    )
 
 
 def _concat_kwargs(cond: Mapping[str, Any], uncond: Mapping[str, Any]) -> dict[str, Any]:
     """Stack the two passes along the batch: tensors are concatenated ``[cond; uncond]``."""
     if not can_batch(cond, uncond):
-        raise ValueError(f"batched guidance needs the same tensor kwargs in both passes, got "
-                         f"{ {k: type(v).__name__ for k, v in cond.items()} } and "
-                         f"{ {k: type(v).__name__ for k, v in uncond.items()} } (use batched_cfg=False)")
+        raise ValueError(
+            f"batched guidance needs the same tensor kwargs in both passes, got "
+            f"{ {k: type(v).__name__ for k, v in cond.items()} } and "
+            f"{ {k: type(v).__name__ for k, v in uncond.items()} } (use batched_cfg=False)"
+        )
     return {key: None if c is None else torch.cat([c, uncond[key]]) for key, c in cond.items()}
 
 
@@ -141,16 +158,23 @@ class GuidedDenoiser:
     or, with ``batched=True``, as one forward of batch ``2B`` (requires tensor kwargs).
     """
 
-    def __init__(self, model: EpsModel, cond_kwargs: Mapping[str, Any], uncond_kwargs: Mapping[str, Any] | None = None,
-                 guidance_scale: float | torch.Tensor | None = None, batched: bool = False):
+    def __init__(
+        self,
+        model: EpsModel,
+        cond_kwargs: Mapping[str, Any],
+        uncond_kwargs: Mapping[str, Any] | None = None,
+        guidance_scale: float | torch.Tensor | None = None,
+        batched: bool = False,
+    ):
         if guidance_scale is not None and uncond_kwargs is None:
             raise ValueError("uncond_kwargs are required when guidance_scale is set (see make_guidance_kwargs)")
         self.model = model
         self.cond_kwargs = dict(cond_kwargs)
         self.uncond_kwargs = dict(uncond_kwargs) if uncond_kwargs is not None else {}  # read only when guided
         self.guidance_scale = guidance_scale
-        self.batched_kwargs = _concat_kwargs(cond_kwargs, self.uncond_kwargs) if batched and guidance_scale is not None \
-            else None
+        self.batched_kwargs = (
+            _concat_kwargs(cond_kwargs, self.uncond_kwargs) if batched and guidance_scale is not None else None
+        )
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``x_t``: ``[B, C, F, H, W]``; ``t``: ``[B]``. Returns ε ``[B, C, F, H, W]``."""
@@ -175,18 +199,31 @@ class NestedGuidedDenoiser:
     (conditional first, as :class:`GuidedDenoiser`), or with ``batched=True`` as one forward of batch ``(k + 1)·B``.
     """
 
-    def __init__(self, model: EpsModel, passes: Sequence[Mapping[str, Any]],
-                 scales: Sequence[float | torch.Tensor], batched: bool = False):
+    def __init__(
+        self,
+        model: EpsModel,
+        passes: Sequence[Mapping[str, Any]],
+        scales: Sequence[float | torch.Tensor],
+        batched: bool = False,
+    ):
         if len(passes) != len(scales) + 1 or not scales:
-            raise ValueError(f"nested guidance needs one pass more than scales (k >= 1), got {len(passes)} passes "
-                             f"and {len(scales)} scales")
+            raise ValueError(
+                f"nested guidance needs one pass more than scales (k >= 1), got {len(passes)} passes "
+                f"and {len(scales)} scales"
+            )
         if batched and not can_batch(passes[-1], passes[:-1]):
             raise ValueError("batched guidance needs the same tensor kwargs in every pass (use batched_cfg=False)")
         self.model = model
         self.passes = [dict(p) for p in passes]
         self.scales = list(scales)
-        self.batched_kwargs = {key: None if value is None else torch.cat([p[key] for p in self.passes])
-                               for key, value in self.passes[0].items()} if batched else None
+        self.batched_kwargs = (
+            {
+                key: None if value is None else torch.cat([p[key] for p in self.passes])
+                for key, value in self.passes[0].items()
+            }
+            if batched
+            else None
+        )
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``x_t``: ``[B, C, F, H, W]``; ``t``: ``[B]``. Returns ε ``[B, C, F, H, W]``."""

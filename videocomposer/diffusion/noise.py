@@ -11,6 +11,7 @@ the same ``ρ`` (its ``x_T`` and any noise a stochastic sampler adds); a saved m
 
 Layout: frames on dimension −3 (``[B, C, F, H, W]`` or ``[C, F, H, W]``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -29,14 +30,25 @@ def mix_frame_noise(independent: torch.Tensor, shared: torch.Tensor, correlation
     """``√(1 − ρ)·independent + √ρ·shared``: ``independent`` ``[..., F, H, W]``, ``shared`` ``[..., 1, H, W]``
     (one draw per video, broadcast over the frames), both standard normal."""
     correlation = check_noise_correlation(correlation)
-    if shared.shape[-3] != 1 or shared.shape[:-3] != independent.shape[:-3] or shared.shape[-2:] != independent.shape[-2:]:
-        raise ValueError(f"shared noise must be the frame noise's shape with one frame: {list(independent.shape)} "
-                         f"-> {list(independent.shape[:-3]) + [1] + list(independent.shape[-2:])}, got {list(shared.shape)}")
+    if (
+        shared.shape[-3] != 1
+        or shared.shape[:-3] != independent.shape[:-3]
+        or shared.shape[-2:] != independent.shape[-2:]
+    ):
+        raise ValueError(
+            f"shared noise must be the frame noise's shape with one frame: {list(independent.shape)} "
+            f"-> {list(independent.shape[:-3]) + [1] + list(independent.shape[-2:])}, got {list(shared.shape)}"
+        )
     return (1.0 - correlation) ** 0.5 * independent + correlation**0.5 * shared
 
 
-def frame_noise(shape: Sequence[int], correlation: float = 0.0, generator: torch.Generator | None = None,
-                device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def frame_noise(
+    shape: Sequence[int],
+    correlation: float = 0.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """Standard-normal noise of ``shape`` (frames on dimension −3) whose frames have correlation ``correlation``.
 
     Drawn from ``generator`` on its device (without one: from the global RNG of ``device``, default the CPU), then

@@ -9,6 +9,7 @@ Neither divides by ``sqrt(ᾱ_t)``, so v stays well defined where ᾱ_T is (near
 zero-terminal-SNR schedule (:meth:`NoiseSchedule.rescaled_to_zero_terminal_snr`) needs it. The names are
 diffusers' ``prediction_type`` values, so the same string configures its schedulers.
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,17 +26,26 @@ def check_prediction_type(prediction_type: str) -> None:
         raise ValueError(f"prediction_type: expected one of {', '.join(PREDICTION_TYPES)}, got {prediction_type!r}")
 
 
-def training_target(schedule: NoiseSchedule, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor,
-                    prediction_type: str = "epsilon") -> torch.Tensor:
+def training_target(
+    schedule: NoiseSchedule, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, prediction_type: str = "epsilon"
+) -> torch.Tensor:
     """The regression target of ``model(x_t, t)``: ``noise`` (ε) or ``v``; ``[B, ...]`` like ``x0``."""
     check_prediction_type(prediction_type)
     if prediction_type == "epsilon":
         return noise
-    return schedule.gather("sqrt_alphas_cumprod", t, x0) * noise - schedule.gather("sqrt_one_minus_alphas_cumprod", t, x0) * x0
+    return (
+        schedule.gather("sqrt_alphas_cumprod", t, x0) * noise
+        - schedule.gather("sqrt_one_minus_alphas_cumprod", t, x0) * x0
+    )
 
 
-def x0_and_eps(schedule: NoiseSchedule, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
-               prediction_type: str = "epsilon") -> tuple[torch.Tensor, torch.Tensor]:
+def x0_and_eps(
+    schedule: NoiseSchedule,
+    model_output: torch.Tensor,
+    x_t: torch.Tensor,
+    t: torch.Tensor,
+    prediction_type: str = "epsilon",
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The denoised estimate ``x_0`` and the noise ``ε`` implied by ``model_output`` at ``(x_t, t)``.
 
     ``model_output``, ``x_t``: ``[B, C, F, H, W]``; ``t``: int64 ``[B]``. For ε-prediction this is the
@@ -44,8 +54,14 @@ def x0_and_eps(schedule: NoiseSchedule, model_output: torch.Tensor, x_t: torch.T
     """
     check_prediction_type(prediction_type)
     if prediction_type == "epsilon":
-        recip, recipm1 = schedule.gather("sqrt_recip_alphas_cumprod", t, x_t), schedule.gather("sqrt_recipm1_alphas_cumprod", t, x_t)
+        recip, recipm1 = (
+            schedule.gather("sqrt_recip_alphas_cumprod", t, x_t),
+            schedule.gather("sqrt_recipm1_alphas_cumprod", t, x_t),
+        )
         x0 = recip * x_t - recipm1 * model_output
         return x0, (recip * x_t - x0) / recipm1
-    sqrt_a, sqrt_1ma = schedule.gather("sqrt_alphas_cumprod", t, x_t), schedule.gather("sqrt_one_minus_alphas_cumprod", t, x_t)
+    sqrt_a, sqrt_1ma = (
+        schedule.gather("sqrt_alphas_cumprod", t, x_t),
+        schedule.gather("sqrt_one_minus_alphas_cumprod", t, x_t),
+    )
     return sqrt_a * x_t - sqrt_1ma * model_output, sqrt_1ma * x_t + sqrt_a * model_output

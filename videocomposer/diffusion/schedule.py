@@ -7,6 +7,7 @@ Notation (DDPM, Ho et al. 2020): ``alpha_t = 1 - beta_t``, ``alphas_cumprod[t] =
 (written ᾱ_t). Every array is ``[T]`` float64; :meth:`NoiseSchedule.gather` picks entries for a
 batch of timesteps and only then casts them to the dtype of the latents, as the reference does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -59,7 +60,9 @@ class NoiseSchedule:
         )
 
     @classmethod
-    def linear_sd(cls, num_timesteps: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012) -> NoiseSchedule:
+    def linear_sd(
+        cls, num_timesteps: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012
+    ) -> NoiseSchedule:
         """Stable Diffusion's scaled-linear schedule (the reference's ``linear_sd``; diffusers' ``scaled_linear``)."""
         if num_timesteps < 2:
             raise ValueError(f"num_timesteps must be at least 2, got {num_timesteps}")

@@ -12,6 +12,7 @@ The defaults, ``SchedulerConfig()``, are the official model's: DDIM, 50 steps, e
 ε-prediction on Stable Diffusion's scaled-linear schedule of 1000 steps, independent noise per frame, and the text
 tower's embedding of ``""`` as the empty caption. Keys starting with ``_`` are metadata, ignored when read.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -95,14 +96,22 @@ class SchedulerConfig:
         if self.num_train_timesteps < 2:
             raise ValueError(f"num_train_timesteps: must be at least 2, got {self.num_train_timesteps}")
         if not 0.0 < self.beta_start < self.beta_end < 1.0:
-            raise ValueError(f"beta_start, beta_end: need 0 < beta_start < beta_end < 1, got {self.beta_start}, {self.beta_end}")
+            raise ValueError(
+                f"beta_start, beta_end: need 0 < beta_start < beta_end < 1, got {self.beta_start}, {self.beta_end}"
+            )
         if not 1 <= self.num_inference_steps <= self.num_train_timesteps:
-            raise ValueError(f"num_inference_steps: must be in [1, {self.num_train_timesteps}], got {self.num_inference_steps}")
+            raise ValueError(
+                f"num_inference_steps: must be in [1, {self.num_train_timesteps}], got {self.num_inference_steps}"
+            )
         if self.eta < 0.0 or (self.eta != 0.0 and self.scheduler != "ddim"):
-            raise ValueError(f"eta: must be >= 0, and 0 for any scheduler but 'ddim'; got {self.eta} with {self.scheduler!r}")
+            raise ValueError(
+                f"eta: must be >= 0, and 0 for any scheduler but 'ddim'; got {self.eta} with {self.scheduler!r}"
+            )
         if self.zero_terminal_snr and self.prediction_type != "v_prediction":
-            raise ValueError("zero_terminal_snr: needs prediction_type 'v_prediction' (at zero signal an ε prediction "
-                             f"says nothing about the video), got {self.prediction_type!r}")
+            raise ValueError(
+                "zero_terminal_snr: needs prediction_type 'v_prediction' (at zero signal an ε prediction "
+                f"says nothing about the video), got {self.prediction_type!r}"
+            )
         check_noise_correlation(self.noise_correlation)
         check_empty_caption(self.empty_caption)
         self._check_guidance()
@@ -118,8 +127,10 @@ class SchedulerConfig:
             if float in kinds and isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, field.name, float(value))
             elif isinstance(value, bool) is not (bool in kinds) or not isinstance(value, kinds):
-                raise ValueError(f"{field.name}: expected {' or '.join(k.__name__ for k in kinds)}"
-                                 f"{' or None' if type(None) in typing.get_args(hint) else ''}, got {value!r}")
+                raise ValueError(
+                    f"{field.name}: expected {' or '.join(k.__name__ for k in kinds)}"
+                    f"{' or None' if type(None) in typing.get_args(hint) else ''}, got {value!r}"
+                )
 
     def _check_guidance(self) -> None:
         if self.guidance_scale is not None and self.guidance_scale < 0:
@@ -128,8 +139,10 @@ class SchedulerConfig:
             return
         scale = self.guidance_scale
         if self.min_guidance_scale < 0 or (scale is not None and scale > 1.0 and self.min_guidance_scale > scale):
-            raise ValueError(f"min_guidance_scale: frame 0's guidance must be between 0 and guidance_scale "
-                             f"({self.guidance_scale}), got {self.min_guidance_scale}; null gives every frame guidance_scale")
+            raise ValueError(
+                f"min_guidance_scale: frame 0's guidance must be between 0 and guidance_scale "
+                f"({self.guidance_scale}), got {self.min_guidance_scale}; null gives every frame guidance_scale"
+            )
 
     def noise_schedule(self) -> NoiseSchedule:
         """The schedule the model was trained on (float64 arrays of ``num_train_timesteps`` entries)."""

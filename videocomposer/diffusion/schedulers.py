@@ -7,6 +7,7 @@ model was trained with (SD's scaled-linear, or its zero-terminal-SNR rescaling),
 (ε by default), ``leading`` spacing with ``steps_offset=1``
 (the Stable Diffusion 2.x scheduler config), except DPM-Solver++, which uses ``trailing`` spacing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -48,8 +49,13 @@ class _DiffusersSampler:
 
 
 def _diffusers_config(schedule: NoiseSchedule, prediction_type: str) -> dict[str, Any]:
-    return dict(num_train_timesteps=schedule.num_timesteps, trained_betas=schedule.betas.tolist(),
-                prediction_type=prediction_type, timestep_spacing="leading", steps_offset=1)
+    return dict(
+        num_train_timesteps=schedule.num_timesteps,
+        trained_betas=schedule.betas.tolist(),
+        prediction_type=prediction_type,
+        timestep_spacing="leading",
+        steps_offset=1,
+    )
 
 
 def _dpm_solver_pp(config: dict[str, Any]) -> Any:
@@ -57,8 +63,9 @@ def _dpm_solver_pp(config: dict[str, Any]) -> Any:
 
     # "trailing" starts every run at t = T - 1; diffusers' "leading" starts DPM-Solver later as the
     # step count grows (t = 951 at 50 steps, 901 at 100, 801 at 200)
-    return DPMSolverMultistepScheduler(**{**config, "timestep_spacing": "trailing"}, algorithm_type="dpmsolver++",
-                                       solver_order=2)
+    return DPMSolverMultistepScheduler(
+        **{**config, "timestep_spacing": "trailing"}, algorithm_type="dpmsolver++", solver_order=2
+    )
 
 
 def _euler(config: dict[str, Any]) -> Any:
@@ -74,9 +81,15 @@ _DIFFUSERS_SCHEDULERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 SCHEDULERS: tuple[str, ...] = ("ddim", *_DIFFUSERS_SCHEDULERS)  # "ddim" = the reference sampler (default, 50 steps)
 
 
-def make_sampler(name: str, schedule: NoiseSchedule, num_steps: int, eta: float = 0.0,
-                 generator: torch.Generator | None = None, prediction_type: str = "epsilon",
-                 noise_correlation: float = 0.0) -> Sampler:
+def make_sampler(
+    name: str,
+    schedule: NoiseSchedule,
+    num_steps: int,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
+    prediction_type: str = "epsilon",
+    noise_correlation: float = 0.0,
+) -> Sampler:
     """Build the sampler named ``name`` (one of :data:`SCHEDULERS`) for a model that predicts
     ``prediction_type`` (:data:`~.prediction.PREDICTION_TYPES`). ``eta`` applies to DDIM only, and so does
     ``noise_correlation`` (the frames' correlation of the noise DDIM adds when ``eta > 0``, :mod:`.noise`):
@@ -89,18 +102,29 @@ def make_sampler(name: str, schedule: NoiseSchedule, num_steps: int, eta: float 
         raise ValueError(f"num_steps must be in [1, {schedule.num_timesteps}], got {num_steps}")
     check_prediction_type(prediction_type)
     if name == "ddim":
-        return DDIMSampler(schedule, num_steps, eta=eta, generator=generator, prediction_type=prediction_type,
-                           noise_correlation=noise_correlation)
-    return _DiffusersSampler(_DIFFUSERS_SCHEDULERS[name](_diffusers_config(schedule, prediction_type)), num_steps, generator)
+        return DDIMSampler(
+            schedule,
+            num_steps,
+            eta=eta,
+            generator=generator,
+            prediction_type=prediction_type,
+            noise_correlation=noise_correlation,
+        )
+    return _DiffusersSampler(
+        _DIFFUSERS_SCHEDULERS[name](_diffusers_config(schedule, prediction_type)), num_steps, generator
+    )
 
 
 StepCallback = Callable[[int, int, torch.Tensor], None]
 
 
-def _denoiser(model: EpsModel, cond_kwargs: Mapping[str, Any],
-              uncond_kwargs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
-              guidance_scale: float | torch.Tensor | Sequence[float | torch.Tensor] | None,
-              batched: bool) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _denoiser(
+    model: EpsModel,
+    cond_kwargs: Mapping[str, Any],
+    uncond_kwargs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+    guidance_scale: float | torch.Tensor | Sequence[float | torch.Tensor] | None,
+    batched: bool,
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The guided ε of :func:`sample`: one scale (:class:`GuidedDenoiser`) or one per group (nested)."""
     if guidance_scale is None or isinstance(guidance_scale, (int, float, torch.Tensor)):
         if uncond_kwargs is not None and not isinstance(uncond_kwargs, Mapping):
@@ -112,14 +136,23 @@ def _denoiser(model: EpsModel, cond_kwargs: Mapping[str, Any],
 
 
 @torch.no_grad()
-def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | None = None,
-           uncond_kwargs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-           guidance_scale: float | torch.Tensor | Sequence[float | torch.Tensor] | None = None,
-           num_steps: int = 50,
-           scheduler: str = "ddim", schedule: NoiseSchedule | None = None, eta: float = 0.0,
-           generator: torch.Generator | None = None, batched_cfg: bool | None = None,
-           callback: StepCallback | None = None, progress: bool = False,
-           prediction_type: str = "epsilon", noise_correlation: float = 0.0) -> torch.Tensor:
+def sample(
+    model: EpsModel,
+    x_T: torch.Tensor,
+    cond_kwargs: Mapping[str, Any] | None = None,
+    uncond_kwargs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    guidance_scale: float | torch.Tensor | Sequence[float | torch.Tensor] | None = None,
+    num_steps: int = 50,
+    scheduler: str = "ddim",
+    schedule: NoiseSchedule | None = None,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
+    batched_cfg: bool | None = None,
+    callback: StepCallback | None = None,
+    progress: bool = False,
+    prediction_type: str = "epsilon",
+    noise_correlation: float = 0.0,
+) -> torch.Tensor:
     """Denoise ``x_T`` (standard normal ``[B, C, F, H, W]``, its frames correlated by ``noise_correlation`` for a
     model trained so: :func:`~videocomposer.diffusion.noise.frame_noise`) into latents ``x_0`` of the same shape.
 
@@ -136,8 +169,15 @@ def sample(model: EpsModel, x_T: torch.Tensor, cond_kwargs: Mapping[str, Any] | 
     the latents that step produced; ``progress`` shows a tqdm bar.
     """
     schedule = schedule if schedule is not None else NoiseSchedule.linear_sd()
-    sampler = make_sampler(scheduler, schedule, num_steps, eta=eta, generator=generator, prediction_type=prediction_type,
-                           noise_correlation=noise_correlation)
+    sampler = make_sampler(
+        scheduler,
+        schedule,
+        num_steps,
+        eta=eta,
+        generator=generator,
+        prediction_type=prediction_type,
+        noise_correlation=noise_correlation,
+    )
     if batched_cfg is None:
         batched_cfg = x_T.device.type != "cpu" and can_batch(cond_kwargs or {}, uncond_kwargs)
     denoiser = _denoiser(model, cond_kwargs or {}, uncond_kwargs, guidance_scale, batched_cfg)

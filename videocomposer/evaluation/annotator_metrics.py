@@ -10,6 +10,7 @@ the model was given (``[F, 1, M, M]``):
   relative inverse depth, so a global scale is not penalised); 0 = same depth up to scale;
 * ``sketch_mae``: mean absolute difference of the sketches (values in [0, 1]; 0 = identical).
 """
+
 from __future__ import annotations
 
 import math

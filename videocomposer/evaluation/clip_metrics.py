@@ -10,6 +10,7 @@ mean/std: :func:`~videocomposer.video.image_preprocess.preprocess_style_image`).
 open_clip-layout file (the official ``open_clip_pytorch_model.bin`` is ViT-H-14; other sizes with a
 ``clip`` entry in ``--model-config``).
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,12 @@ def frame_embeddings(clip: OpenCLIP, video: VideoInput, batch_size: int = 16) ->
     frames = read_video_frames(video)
     weight = next(clip.parameters())
     pixels = torch.stack([preprocess_style_image(Image.fromarray(f)) for f in frames])
-    return torch.cat([clip.encode_image(pixels[i: i + batch_size].to(weight.device, weight.dtype), normalize=True).float().cpu()
-                      for i in range(0, len(pixels), batch_size)])
+    return torch.cat(
+        [
+            clip.encode_image(pixels[i : i + batch_size].to(weight.device, weight.dtype), normalize=True).float().cpu()
+            for i in range(0, len(pixels), batch_size)
+        ]
+    )
 
 
 def frame_consistency(clip: OpenCLIP, video: VideoInput) -> float:

@@ -8,6 +8,7 @@ brown, white, gray, black), each at a typical shade, so ``colour_name((200, 30, 
 (:func:`videocomposer.evaluation.tracks.dominant_colour_name`) and the synthetic world that writes
 captions all name colours with this one function.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,13 +18,22 @@ import numpy as np
 
 #: Colour name → its typical sRGB shade (the prototypes of :func:`colour_name`).
 COLOUR_NAMES: dict[str, tuple[int, int, int]] = {
-    "red": (210, 35, 35), "orange": (240, 135, 25), "yellow": (240, 220, 40), "green": (50, 165, 60),
-    "cyan": (40, 200, 210), "blue": (45, 80, 215), "purple": (135, 60, 185), "pink": (245, 160, 195),
-    "brown": (125, 75, 35), "white": (240, 240, 240), "gray": (128, 128, 128), "black": (25, 25, 25),
+    "red": (210, 35, 35),
+    "orange": (240, 135, 25),
+    "yellow": (240, 220, 40),
+    "green": (50, 165, 60),
+    "cyan": (40, 200, 210),
+    "blue": (45, 80, 215),
+    "purple": (135, 60, 185),
+    "pink": (245, 160, 195),
+    "brown": (125, 75, 35),
+    "white": (240, 240, 240),
+    "gray": (128, 128, 128),
+    "black": (25, 25, 25),
 }
-_SRGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
-                         [0.2126729, 0.7151522, 0.0721750],
-                         [0.0193339, 0.1191920, 0.9503041]])
+_SRGB_TO_XYZ = np.array(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+)
 _D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 
 

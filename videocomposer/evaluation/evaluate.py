@@ -8,6 +8,7 @@ file) and those whose models are loaded
 (:mod:`.clip_metrics`, :mod:`.annotator_metrics`). A metric whose input or model is missing is listed
 in ``skipped`` with what would enable it. FVD is a metric of sets of videos (:mod:`.fvd`).
 """
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,17 @@ SKETCH_CONDITION = evaluated_condition("sketch_error")
 #: generate's default seed (the reference's 8888): the clip start drawn when re-extracting conditions.
 DEFAULT_SEED = 8888
 #: Metrics per input, in report order, and what enables each when it is missing.
-MOTION_METRICS = ("motion_epe", "motion_epe_dense", "flow_epe", "motion_epe_moving", "motion_epe_static",
-                  "motion_cosine_moving", "flow_cosine_moving", "motion_gain_moving", "flow_gain_moving")
+MOTION_METRICS = (
+    "motion_epe",
+    "motion_epe_dense",
+    "flow_epe",
+    "motion_epe_moving",
+    "motion_epe_static",
+    "motion_cosine_moving",
+    "flow_cosine_moving",
+    "motion_gain_moving",
+    "flow_gain_moving",
+)
 FIRST_FRAME_METRICS = ("first_frame_psnr", "first_frame_ssim")
 TRUTH_METRICS = ("track_error", "track_found", "shape_iou", "caption_colour_match")
 CLIP_METRICS = ("clip_frame_consistency", "clipsim")
@@ -58,7 +68,7 @@ ENABLE = {
     "clipsim": "--clip-weights open_clip_pytorch_model.bin (or --weights-dir) and --caption (or a CSV caption)",
     "depth_si_log": "--midas-weights midas_v3_dpt_large.pth (or --weights-dir) and " + _SOURCE,
     "sketch_mae": "--pidinet-weights table5_pidinet.pth and --sketch-cleaner-weights sketch_simplification_gan.pth "
-                  "(or --weights-dir) and " + _SOURCE,
+    "(or --weights-dir) and " + _SOURCE,
 }
 #: Every per-video metric, in report order.
 RUN_METRICS = MOTION_METRICS + FIRST_FRAME_METRICS + TRUTH_METRICS + CLIP_METRICS + ANNOTATOR_METRICS
@@ -121,8 +131,9 @@ def _source_scale_motion(source: str, frames: np.ndarray, seed: int, notes: list
     return reference_motion(source, len(frames), source_side, seed=seed), True
 
 
-def _condition(record: ConditionRecord | None, source: str | None, frames: np.ndarray, seed: int,
-               notes: list[str]) -> tuple[MotionField | None, bool]:
+def _condition(
+    record: ConditionRecord | None, source: str | None, frames: np.ndarray, seed: int, notes: list[str]
+) -> tuple[MotionField | None, bool]:
     """The motion condition to compare with (see :func:`_source_scale_motion`), or None, and whether the frames are
     to be upsampled to it."""
     if record is not None and MOTION_CONDITION in record.conditions:
@@ -130,12 +141,16 @@ def _condition(record: ConditionRecord | None, source: str | None, frames: np.nd
         meta = record.metadata
         source = source or meta.get("source_video")
         if source and os.path.isfile(source) and "seed" in meta:
-            if torch.equal(reference_motion(source, motion.shape[0], motion.shape[-1], seed=int(meta["seed"])).motion, motion):
+            if torch.equal(
+                reference_motion(source, motion.shape[0], motion.shape[-1], seed=int(meta["seed"])).motion, motion
+            ):
                 return _source_scale_motion(source, frames, int(meta["seed"]), notes)
             notes.append(f"the recorded motion differs from {source}'s: vector sites taken from non-zero pixels")
         else:
-            notes.append("source video not available: motion vector sites taken from the record's non-zero pixels, "
-                         "compared on 16-px cells of the generated video (pass --input_video to compare at the source's scale)")
+            notes.append(
+                "source video not available: motion vector sites taken from the record's non-zero pixels, "
+                "compared on 16-px cells of the generated video (pass --input_video to compare at the source's scale)"
+            )
         return condition_field(motion, float(meta.get("source_pixels_per_pixel", 1.0))), False
     if source is None:
         return None, False
@@ -143,8 +158,16 @@ def _condition(record: ConditionRecord | None, source: str | None, frames: np.nd
     return _source_scale_motion(source, frames, seed, notes)
 
 
-def _motion_metrics(result: RunResult, frames: np.ndarray, generated: VideoInput, record: ConditionRecord | None,
-                    source: str | None, seed: int, resample: bool, block: int) -> None:
+def _motion_metrics(
+    result: RunResult,
+    frames: np.ndarray,
+    generated: VideoInput,
+    record: ConditionRecord | None,
+    source: str | None,
+    seed: int,
+    resample: bool,
+    block: int,
+) -> None:
     """Codec-vector and flow metrics against the motion condition (module docstring), or listed as skipped."""
     condition, upsample = _condition(record, source, frames, seed, result.notes)
     if condition is None:
@@ -153,28 +176,48 @@ def _motion_metrics(result: RunResult, frames: np.ndarray, generated: VideoInput
     side = frames.shape[1] if upsample else condition.motion.shape[-1]
     target = (condition.num_frames, side, side)
     if (len(frames), *frames.shape[1:3]) != target:
-        what = (f"{len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} vs the condition's {target[0]} frames "
-                f"of {target[2]}x{target[1]}")
+        what = (
+            f"{len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} vs the condition's {target[0]} frames "
+            f"of {target[2]}x{target[1]}"
+        )
         if not resample:
-            raise ValueError(f"{result.generated}: the generated video and its motion condition differ: {what}; pass "
-                             "--resample (resample=True) to resample the generated video")
+            raise ValueError(
+                f"{result.generated}: the generated video and its motion condition differ: {what}; pass "
+                "--resample (resample=True) to resample the generated video"
+            )
         frames = generated = resample_frames(frames, *target)  # the file no longer is what is compared
         result.notes.append(f"resampled the generated video: {what}")
     if upsample:
         frames = generated = upsample_frames(frames, condition.motion.shape[-1])
     codec = motion_error(generated, condition, block)
     flow = flow_error(frames, condition, block)
-    result.metrics.update(motion_epe=codec.epe, motion_epe_dense=codec.epe_dense, flow_epe=flow.epe,
-                          motion_epe_moving=codec.epe_moving, motion_epe_static=codec.epe_static,
-                          motion_cosine_moving=codec.cosine_moving, flow_cosine_moving=flow.cosine_moving,
-                          motion_gain_moving=codec.gain_moving, flow_gain_moving=flow.gain_moving)
+    result.metrics.update(
+        motion_epe=codec.epe,
+        motion_epe_dense=codec.epe_dense,
+        flow_epe=flow.epe,
+        motion_epe_moving=codec.epe_moving,
+        motion_epe_static=codec.epe_static,
+        motion_cosine_moving=codec.cosine_moving,
+        flow_cosine_moving=flow.cosine_moving,
+        motion_gain_moving=codec.gain_moving,
+        flow_gain_moving=flow.gain_moving,
+    )
     result.per_frame.update(motion_epe=codec.per_frame, motion_epe_dense=codec.per_frame_dense, flow_epe=flow.per_frame)
 
 
-def evaluate_run(generated: VideoInput, *, source: str | os.PathLike | None = None, image: ImageInput | None = None,
-                 caption: str | None = None, record: ConditionRecord | None = None, seed: int | None = None,
-                 resample: bool = False, block: int = MOTION_BLOCK, models: EvaluationModels | None = None,
-                 truth: ClipTruth | str | os.PathLike | None = None) -> RunResult:
+def evaluate_run(
+    generated: VideoInput,
+    *,
+    source: str | os.PathLike | None = None,
+    image: ImageInput | None = None,
+    caption: str | None = None,
+    record: ConditionRecord | None = None,
+    seed: int | None = None,
+    resample: bool = False,
+    block: int = MOTION_BLOCK,
+    models: EvaluationModels | None = None,
+    truth: ClipTruth | str | os.PathLike | None = None,
+) -> RunResult:
     """Evaluate one generated video (file or frames).
 
     Args:
@@ -214,26 +257,39 @@ def evaluate_run(generated: VideoInput, *, source: str | os.PathLike | None = No
     return result
 
 
-def _first_frame(image: ImageInput | None, record: ConditionRecord | None, frames: np.ndarray,
-                 notes: list[str]) -> ImageInput | None:
+def _first_frame(
+    image: ImageInput | None, record: ConditionRecord | None, frames: np.ndarray, notes: list[str]
+) -> ImageInput | None:
     """The first-frame image: the given one, else the record's ``local_image`` (area-resized to the frames)."""
     if image is not None or record is None or FIRST_FRAME_CONDITION not in record.conditions:
         return image
     local = record.conditions[FIRST_FRAME_CONDITION][0, :, 0]  # [3, M, M] in [0, 1]
     side = frames.shape[1:3]
     notes.append(f"first frame compared with the recorded {FIRST_FRAME_CONDITION} (area-resized)")
-    return cv2.resize(np.round(local.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8),
-                      (side[1], side[0]), interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        np.round(local.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8),
+        (side[1], side[0]),
+        interpolation=cv2.INTER_AREA,
+    )
 
 
-def _truth_metrics(frames: np.ndarray, truth: ClipTruth, source: str | None, seed: int, first: ImageInput | None,
-                   caption: str | None, notes: list[str]) -> dict[str, float]:
+def _truth_metrics(
+    frames: np.ndarray,
+    truth: ClipTruth,
+    source: str | None,
+    seed: int,
+    first: ImageInput | None,
+    caption: str | None,
+    notes: list[str],
+) -> dict[str, float]:
     """The :mod:`.tracks` metrics: the generated frames matched to the truth's through generate's clip sampling."""
     from ..video.sampling import load_video_clip
 
     if source is None or not os.path.isfile(source):
-        raise TruthError(f"the truth's clip {truth.video} is not there: pass --input_video SOURCE (the clip the truth "
-                         "file describes)")
+        raise TruthError(
+            f"the truth's clip {truth.video} is not there: pass --input_video SOURCE (the clip the truth "
+            "file describes)"
+        )
     clip = load_video_clip(source, num_frames=len(frames), resolution=16, misc_size=16, seed=seed, with_mask=False)
     indices = sampled_truth_frames(clip.frame_indices.tolist(), clip.fps, truth.fps)
     notes.append(f"truth frames {indices.tolist()} (clip sampled at {clip.fps:g} fps, seed {seed})")
@@ -241,8 +297,15 @@ def _truth_metrics(frames: np.ndarray, truth: ClipTruth, source: str | None, see
     return truth_metrics(frames, truth, indices, reference=reference, caption=caption)
 
 
-def _model_metrics(result: RunResult, frames: np.ndarray, models: EvaluationModels, record: ConditionRecord | None,
-                   source: str | None, seed: int, caption: str | None) -> None:
+def _model_metrics(
+    result: RunResult,
+    frames: np.ndarray,
+    models: EvaluationModels,
+    record: ConditionRecord | None,
+    source: str | None,
+    seed: int,
+    caption: str | None,
+) -> None:
     """CLIP and annotator metrics, where their models (and reference conditions) are there."""
     from .annotator_metrics import depth_error, sketch_error
     from .clip_metrics import clipsim, frame_consistency
@@ -268,8 +331,14 @@ def _model_metrics(result: RunResult, frames: np.ndarray, models: EvaluationMode
             from ..video.sampling import load_video_clip
 
             side = frames.shape[1]
-            clip = load_video_clip(source, num_frames=len(frames), resolution=side, misc_size=default_misc_size(side, side),
-                                   seed=seed, with_mask=False)
+            clip = load_video_clip(
+                source,
+                num_frames=len(frames),
+                resolution=side,
+                misc_size=default_misc_size(side, side),
+                seed=seed,
+                with_mask=False,
+            )
             result.notes.append(f"{name} re-extracted from {source} (misc-transform draws may differ from generate's)")
         return extract(clip.misc)
 
@@ -282,7 +351,9 @@ def _model_metrics(result: RunResult, frames: np.ndarray, models: EvaluationMode
     if models.pidinet is not None and models.sketch_cleaner is not None:
         from ..annotators.sketch import extract_sketch
 
-        sketch = reference(SKETCH_CONDITION, lambda misc: extract_sketch(models.pidinet, models.sketch_cleaner, misc).float())
+        sketch = reference(
+            SKETCH_CONDITION, lambda misc: extract_sketch(models.pidinet, models.sketch_cleaner, misc).float()
+        )
         if sketch is not None:
             result.metrics["sketch_mae"] = sketch_error(models.pidinet, models.sketch_cleaner, frames, sketch)
     for metric in ANNOTATOR_METRICS:
@@ -297,4 +368,3 @@ def json_number(value: float | None) -> float | None:
     if value is None or math.isnan(value):
         return None
     return PSNR_CAP_DB if math.isinf(value) else float(value)
-

@@ -7,6 +7,7 @@ Every metric takes either a path or pixels, so a script can pass the pipeline's 
   ``[F, 3, H, W]`` / ``[F, H, W, 3]`` in [0, 1], a list of PIL images);
 * an image: a path, a PIL image, ``uint8 [H, W, 3]`` or float ``[3, H, W]`` / ``[H, W, 3]`` in [0, 1].
 """
+
 from __future__ import annotations
 
 import os
@@ -53,5 +54,7 @@ def read_image(image: ImageInput) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
     if isinstance(image, (np.ndarray, torch.Tensor)) and image.ndim == 3:
         return to_uint8_frames(image[None])[0]
-    raise ValueError(f"an image must be a path, a PIL image or a [H, W, 3] / [3, H, W] array, got "
-                     f"{getattr(image, 'shape', type(image).__name__)}")
+    raise ValueError(
+        f"an image must be a path, a PIL image or a [H, W, 3] / [3, H, W] array, got "
+        f"{getattr(image, 'shape', type(image).__name__)}"
+    )

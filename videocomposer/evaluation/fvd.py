@@ -18,6 +18,7 @@ numpy: ``|μ1 − μ2|² + tr(Σ1 + Σ2 − 2 (Σ1^½ Σ2 Σ1^½)^½)``, the mat
 eigendecompositions (negative round-off eigenvalues clipped to 0) — scipy's ``sqrtm`` is not needed
 for symmetric positive semi-definite matrices, and scipy is not a dependency.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,8 +58,11 @@ class VideoFeatureExtractor:
 
     def protocol(self, num_frames: int | None) -> str:
         frames = f"first {num_frames} frames" if num_frames else "all frames"
-        resize = (f"short side to {self.size} (bilinear) + centre crop" if self.keep_aspect
-                  else f"{self.size}x{self.size} bilinear (aspect not kept)")
+        resize = (
+            f"short side to {self.size} (bilinear) + centre crop"
+            if self.keep_aspect
+            else f"{self.size}x{self.size} bilinear (aspect not kept)"
+        )
         return f"{self.name} I3D ({self.weights.name if self.weights else 'random init'}); {frames}; {resize}; values in [-1, 1]"
 
     def prepare(self, videos: np.ndarray) -> torch.Tensor:
@@ -70,7 +74,7 @@ class VideoFeatureExtractor:
             new = (self.size, int(np.ceil(w * scale))) if h <= w else (int(np.ceil(h * scale)), self.size)
             x = F.interpolate(x, size=new, mode="bilinear", align_corners=False)
             top, left = (new[0] - self.size) // 2, (new[1] - self.size) // 2
-            x = x[:, :, top: top + self.size, left: left + self.size]
+            x = x[:, :, top : top + self.size, left : left + self.size]
         else:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
         x = x / 127.5 - 1.0
@@ -79,8 +83,12 @@ class VideoFeatureExtractor:
     @torch.no_grad()
     def features(self, videos: np.ndarray, batch_size: int = 4) -> np.ndarray:
         if videos.shape[1] < self.min_frames:
-            raise ValueError(f"the {self.name} I3D needs at least {self.min_frames} frames per video, got {videos.shape[1]}")
-        out = [self.run(self.prepare(videos[i: i + batch_size])).double().cpu() for i in range(0, len(videos), batch_size)]
+            raise ValueError(
+                f"the {self.name} I3D needs at least {self.min_frames} frames per video, got {videos.shape[1]}"
+            )
+        out = [
+            self.run(self.prepare(videos[i : i + batch_size])).double().cpu() for i in range(0, len(videos), batch_size)
+        ]
         return torch.cat(out).numpy()
 
 
@@ -97,16 +105,21 @@ def load_i3d(path: str | os.PathLike, device: str | torch.device = "cpu") -> Vid
     """``i3d_pretrained_400.pt`` (pytorch-i3d state dict) or ``i3d_torchscript.pt`` (StyleGAN-V), detected from the file."""
     path = Path(path)
     if not path.is_file():
-        raise WeightFileError(f"I3D weights not found: {path} (i3d_pretrained_400.pt from songweige/TATS or "
-                              "i3d_torchscript.pt from StyleGAN-V; see the README's Evaluation section)")
+        raise WeightFileError(
+            f"I3D weights not found: {path} (i3d_pretrained_400.pt from songweige/TATS or "
+            "i3d_torchscript.pt from StyleGAN-V; see the README's Evaluation section)"
+        )
     if _is_torchscript(path):
         with warnings.catch_warnings():  # deprecated in torch 2.x but the only way to run this published file
             warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=DeprecationWarning)
             detector = torch.jit.load(str(path), map_location=device).eval()
         return VideoFeatureExtractor(
-            "stylegan-v", path,
+            "stylegan-v",
+            path,
             lambda x: detector(x.to(device), rescale=False, resize=False, return_features=True),
-            min_frames=STYLEGAN_V_MIN_FRAMES, keep_aspect=True)
+            min_frames=STYLEGAN_V_MIN_FRAMES,
+            keep_aspect=True,
+        )
     model = InceptionI3D()
     load_strict(model, read_state_dict(path), path)
     return i3d_extractor(model.to(device).eval(), weights=path)
@@ -144,8 +157,11 @@ class FeatureCache:
         self.folder = Path(folder)
 
     def key(self, videos: Sequence[str | os.PathLike], extractor: VideoFeatureExtractor, num_frames: int | None) -> str:
-        payload = {"videos": [_file_key(v) for v in videos], "protocol": extractor.protocol(num_frames),
-                   "weights": _file_key(extractor.weights) if extractor.weights else None}
+        payload = {
+            "videos": [_file_key(v) for v in videos],
+            "protocol": extractor.protocol(num_frames),
+            "weights": _file_key(extractor.weights) if extractor.weights else None,
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def load(self, key: str) -> np.ndarray | None:
@@ -165,13 +181,19 @@ def _clip_frames(video: VideoInput, num_frames: int | None) -> np.ndarray:
     if num_frames is not None:
         if len(frames) < num_frames:
             name = os.fspath(video) if is_path(video) else "<frames>"
-            raise ValueError(f"{name} has {len(frames)} frames; FVD with num_frames={num_frames} needs at least that many")
+            raise ValueError(
+                f"{name} has {len(frames)} frames; FVD with num_frames={num_frames} needs at least that many"
+            )
         frames = frames[:num_frames]
     return frames
 
 
-def video_set_features(videos: Sequence[VideoInput], extractor: VideoFeatureExtractor, num_frames: int | None = None,
-                       cache: FeatureCache | None = None) -> np.ndarray:
+def video_set_features(
+    videos: Sequence[VideoInput],
+    extractor: VideoFeatureExtractor,
+    num_frames: int | None = None,
+    cache: FeatureCache | None = None,
+) -> np.ndarray:
     """I3D features ``float64 [N, 400]`` of a set of videos (files or frames; same frame count and size per set)."""
     cacheable = cache is not None and all(is_path(v) for v in videos)
     key = cache.key(videos, extractor, num_frames) if cacheable else None
@@ -180,8 +202,10 @@ def video_set_features(videos: Sequence[VideoInput], extractor: VideoFeatureExtr
     clips = [_clip_frames(v, num_frames) for v in videos]
     shapes = {c.shape for c in clips}
     if len(shapes) != 1:
-        raise ValueError(f"the videos of one FVD set must share frame count and size; got {sorted(shapes)} "
-                         "(set num_frames, or resample the videos)")
+        raise ValueError(
+            f"the videos of one FVD set must share frame count and size; got {sorted(shapes)} "
+            "(set num_frames, or resample the videos)"
+        )
     features = extractor.features(np.stack(clips))
     if key is not None:
         cache.save(key, features)
@@ -197,7 +221,9 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     """Fréchet distance of Gaussians fitted to two feature sets ``[N, D]`` (N ≥ 2 each), in float64."""
     a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
-        raise ValueError(f"FVD needs two feature sets [N, D] with N >= 2 each and the same D; got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"FVD needs two feature sets [N, D] with N >= 2 each and the same D; got {a.shape} and {b.shape}"
+        )
     mu_a, mu_b = a.mean(0), b.mean(0)
     sigma_a, sigma_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     root_a = _psd_sqrt(sigma_a)
@@ -205,8 +231,14 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(sigma_a) + np.trace(sigma_b) - 2 * cross)
 
 
-def fvd(set_a: Sequence[VideoInput], set_b: Sequence[VideoInput], extractor: VideoFeatureExtractor,
-        num_frames: int | None = None, cache: FeatureCache | None = None) -> float:
+def fvd(
+    set_a: Sequence[VideoInput],
+    set_b: Sequence[VideoInput],
+    extractor: VideoFeatureExtractor,
+    num_frames: int | None = None,
+    cache: FeatureCache | None = None,
+) -> float:
     """FVD between two sets of videos (≥ 2 each) with ``extractor`` (:func:`load_i3d`)."""
-    return frechet_distance(video_set_features(set_a, extractor, num_frames, cache),
-                            video_set_features(set_b, extractor, num_frames, cache))
+    return frechet_distance(
+        video_set_features(set_a, extractor, num_frames, cache), video_set_features(set_b, extractor, num_frames, cache)
+    )

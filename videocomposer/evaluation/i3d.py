@@ -10,6 +10,7 @@ when odd), computed from the input size at run time.
 Input ``[B, 3, T, 224, 224]`` in [-1, 1]; :meth:`InceptionI3D.forward` returns the 400 Kinetics logits
 averaged over the remaining time steps (one for 16 frames) → ``[B, 400]``.
 """
+
 from __future__ import annotations
 
 import math
@@ -77,10 +78,14 @@ class Inception(nn.Module):
 
 #: Branch widths of the Inception blocks (Kinetics I3D), in order.
 INCEPTION_WIDTHS = {
-    "Mixed_3b": (64, 96, 128, 16, 32, 32), "Mixed_3c": (128, 128, 192, 32, 96, 64),
-    "Mixed_4b": (192, 96, 208, 16, 48, 64), "Mixed_4c": (160, 112, 224, 24, 64, 64),
-    "Mixed_4d": (128, 128, 256, 24, 64, 64), "Mixed_4e": (112, 144, 288, 32, 64, 64),
-    "Mixed_4f": (256, 160, 320, 32, 128, 128), "Mixed_5b": (256, 160, 320, 32, 128, 128),
+    "Mixed_3b": (64, 96, 128, 16, 32, 32),
+    "Mixed_3c": (128, 128, 192, 32, 96, 64),
+    "Mixed_4b": (192, 96, 208, 16, 48, 64),
+    "Mixed_4c": (160, 112, 224, 24, 64, 64),
+    "Mixed_4d": (128, 128, 256, 24, 64, 64),
+    "Mixed_4e": (112, 144, 288, 32, 64, 64),
+    "Mixed_4f": (256, 160, 320, 32, 128, 128),
+    "Mixed_5b": (256, 160, 320, 32, 128, 128),
     "Mixed_5c": (384, 192, 384, 48, 128, 128),
 }
 

@@ -9,6 +9,7 @@ PSNR is ``10·log10(255² / MSE)`` over all pixels and channels in float64; iden
 over channels and pixels (borders included, reflected) — the usual definition, written here with
 OpenCV's Gaussian filter because scikit-image is not a dependency.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,10 @@ def fit_image(image: ImageInput, height: int, width: int) -> np.ndarray:
     if pixels.shape[:2] == (height, width):
         return pixels
     if height != width:
-        raise ValueError(f"the image is {pixels.shape[1]}x{pixels.shape[0]} and the video {width}x{height}; "
-                         "give an image of the video's size for a non-square video")
+        raise ValueError(
+            f"the image is {pixels.shape[1]}x{pixels.shape[0]} and the video {width}x{height}; "
+            "give an image of the video's size for a non-square video"
+        )
     return np.asarray(center_crop_v2(Image.fromarray(pixels), height))
 
 

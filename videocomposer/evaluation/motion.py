@@ -38,6 +38,7 @@ cell holds several source macroblocks: its condition mean mixes the moving ones 
 macroblock follows the object, so ``gain`` reads too high (about 3.4 for a 128-px source at 64 px) and
 ``epe`` mixes the two.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,13 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from ..video.motion import dense_motion_field, motion_condition
-from ..video.reader import (
-    REFERENCE_ENCODER_THREADS,
-    VideoReadError,
-    decode_motion_stream,
-    probe_video,
-    reencode_mpeg4,
-)
+from ..video.reader import REFERENCE_ENCODER_THREADS, VideoReadError, decode_motion_stream, probe_video, reencode_mpeg4
 from ..video.sampling import load_video_clip
 from ..video.writer import to_uint8_frames
 from .frames import VideoInput, is_path, read_video_frames
@@ -123,8 +118,15 @@ class MotionError:
         return sum(v is not None for v in self.per_frame)
 
 
-def motion_field_from_vectors(vectors: Sequence[np.ndarray], height: int, width: int, resolution: int | None = None,
-                              *, align_with_frames: bool = False, frame_types: str = "") -> MotionField:
+def motion_field_from_vectors(
+    vectors: Sequence[np.ndarray],
+    height: int,
+    width: int,
+    resolution: int | None = None,
+    *,
+    align_with_frames: bool = False,
+    frame_types: str = "",
+) -> MotionField:
     """Per-frame raw vectors (``int32 [N, 10]``, see :func:`~videocomposer.video.reader.decode_motion_stream`)
     of ``height × width`` frames → :class:`MotionField` through the condition's own
     :func:`dense_motion_field` + :func:`motion_condition` (``resolution`` default: the short side, no resize)."""
@@ -177,28 +179,51 @@ def extract_motion(video: VideoInput, *, threads: int = REFERENCE_ENCODER_THREAD
             _write_lossless(frames, lossless, ARRAY_FPS)
             stream = decode_motion_stream(reencode_mpeg4(lossless, ARRAY_FPS, threads=threads), (), name=name)
     if stream.num_frames != len(frames):
-        raise VideoReadError(f"re-encoding '{name}' at its frame rate gave {stream.num_frames} frames instead of "
-                             f"{len(frames)}; the frame rate is not constant")
+        raise VideoReadError(
+            f"re-encoding '{name}' at its frame rate gave {stream.num_frames} frames instead of "
+            f"{len(frames)}; the frame rate is not constant"
+        )
     height, width = frames.shape[1:3]
     return motion_field_from_vectors(stream.motion_vectors, height, width, frame_types=stream.frame_types)
 
 
-def reference_motion(source: str | os.PathLike, num_frames: int, resolution: int, *, seed: int | None = None,
-                     feature_framerate: int = 4, align_with_frames: bool = False,
-                     threads: int = REFERENCE_ENCODER_THREADS) -> MotionField:
+def reference_motion(
+    source: str | os.PathLike,
+    num_frames: int,
+    resolution: int,
+    *,
+    seed: int | None = None,
+    feature_framerate: int = 4,
+    align_with_frames: bool = False,
+    threads: int = REFERENCE_ENCODER_THREADS,
+) -> MotionField:
     """The motion condition ``generate`` derives from ``source`` (same clip sampling: ``num_frames``,
     ``resolution``, ``seed``), with the weights of its vector sites.
 
     ``motion`` is :attr:`VideoClip.motion <videocomposer.video.clip.VideoClip>` of
     :func:`~videocomposer.video.sampling.load_video_clip` itself; the sites are read from the same stream.
     """
-    clip = load_video_clip(source, num_frames=num_frames, resolution=resolution, feature_framerate=feature_framerate,
-                           seed=seed, with_mask=False, align_motion_with_frames=align_with_frames, encoder_threads=threads)
+    clip = load_video_clip(
+        source,
+        num_frames=num_frames,
+        resolution=resolution,
+        feature_framerate=feature_framerate,
+        seed=seed,
+        with_mask=False,
+        align_motion_with_frames=align_with_frames,
+        encoder_threads=threads,
+    )
     indices = clip.frame_indices.tolist()
-    stream = decode_motion_stream(reencode_mpeg4(source, int(clip.fps), threads=threads), indices[:1], name=os.fspath(source))
-    sites = motion_field_from_vectors([stream.motion_vectors[i] for i in indices], *stream.frames[indices[0]].shape[:2],
-                                      resolution, align_with_frames=align_with_frames,
-                                      frame_types="".join(stream.frame_types[i] for i in indices))
+    stream = decode_motion_stream(
+        reencode_mpeg4(source, int(clip.fps), threads=threads), indices[:1], name=os.fspath(source)
+    )
+    sites = motion_field_from_vectors(
+        [stream.motion_vectors[i] for i in indices],
+        *stream.frames[indices[0]].shape[:2],
+        resolution,
+        align_with_frames=align_with_frames,
+        frame_types="".join(stream.frame_types[i] for i in indices),
+    )
     return MotionField(clip.motion, sites.weight, sites.source_pixels_per_pixel, sites.frame_types)
 
 
@@ -217,7 +242,9 @@ def condition_field(motion: torch.Tensor, source_pixels_per_pixel: float = 1.0) 
     return MotionField(motion, weight, source_pixels_per_pixel)
 
 
-def cell_means(motion: torch.Tensor, weight: torch.Tensor, block: int = MOTION_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
+def cell_means(
+    motion: torch.Tensor, weight: torch.Tensor, block: int = MOTION_BLOCK
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted mean vector per ``block × block`` cell: ``[F, 2, H, W]``, ``[F, 1, H, W]`` →
     (``[F, 2, h, w]`` means, zero where empty; ``[F, h, w]`` bool: the cell has vectors)."""
     sums = F.avg_pool2d(motion.double(), block, ceil_mode=True)  # same divisor for both: the ratio is the mean
@@ -229,17 +256,26 @@ def cell_means(motion: torch.Tensor, weight: torch.Tensor, block: int = MOTION_B
 
 def _check_pair(generated: int | tuple, condition: int | tuple, what: str) -> None:
     if generated != condition:
-        raise ValueError(f"the generated video and the condition differ in {what}: {generated} vs {condition}; "
-                         "pass resample=True (CLI: --resample) to resample the generated video to the condition")
+        raise ValueError(
+            f"the generated video and the condition differ in {what}: {generated} vs {condition}; "
+            "pass resample=True (CLI: --resample) to resample the generated video to the condition"
+        )
 
 
-def _errors(generated: torch.Tensor, gen_present: torch.Tensor, condition: torch.Tensor, cond_present: torch.Tensor,
-            usable: Sequence[bool]) -> MotionError:
+def _errors(
+    generated: torch.Tensor,
+    gen_present: torch.Tensor,
+    condition: torch.Tensor,
+    cond_present: torch.Tensor,
+    usable: Sequence[bool],
+) -> MotionError:
     """EPE per frame (on condition cells, and dense) from cell means ``[F, 2, h, w]``, and its moving / static split."""
     epe = (generated - condition).norm(dim=1)  # [F, h, w]
     moving = condition.norm(dim=1) >= MOVING_SPEED
     cosine = F.cosine_similarity(generated, condition, dim=1)  # 0 where either vector is zero
-    gain = (generated * condition).sum(dim=1) / condition.pow(2).sum(dim=1).clamp_min(MOVING_SPEED ** 2)  # read on moving cells
+    gain = (generated * condition).sum(dim=1) / condition.pow(2).sum(dim=1).clamp_min(
+        MOVING_SPEED**2
+    )  # read on moving cells
     per_frame, per_frame_dense, sparse_values, dense_values = [], [], [], []
     split: dict[str, list[torch.Tensor]] = {"moving": [], "static": [], "cosine": [], "gain": []}
     for t, ok in enumerate(usable):
@@ -259,12 +295,21 @@ def _errors(generated: torch.Tensor, gen_present: torch.Tensor, condition: torch
     if not sparse_values:
         return MotionError(math.nan, math.nan, per_frame, per_frame_dense)
     means = {k: float(torch.cat(v).mean()) if sum(map(len, v)) else math.nan for k, v in split.items()}
-    return MotionError(float(torch.cat(sparse_values).mean()), float(torch.cat(dense_values).mean()),
-                       per_frame, per_frame_dense, means["moving"], means["static"], means["cosine"], means["gain"])
+    return MotionError(
+        float(torch.cat(sparse_values).mean()),
+        float(torch.cat(dense_values).mean()),
+        per_frame,
+        per_frame_dense,
+        means["moving"],
+        means["static"],
+        means["cosine"],
+        means["gain"],
+    )
 
 
-def motion_error(generated: VideoInput | MotionField, condition: MotionField | torch.Tensor,
-                 block: int = MOTION_BLOCK) -> MotionError:
+def motion_error(
+    generated: VideoInput | MotionField, condition: MotionField | torch.Tensor, block: int = MOTION_BLOCK
+) -> MotionError:
     """End-point error of the generated video's codec motion vectors against the condition.
 
     Args:

@@ -7,6 +7,7 @@ string metadata: ``source_video`` (the ``--input_video`` path), ``seed``, ``num_
 ``prompt``. Written atomically; an existing record is never overwritten silently (generate runs into
 a fresh ``<task>-S<seed>`` folder, and a second write of the same name replaces it only as a whole).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,13 +42,19 @@ def generation_metadata(preset, source: str | os.PathLike | None, probe) -> dict
     """Metadata of a ``generate`` run: the task preset's seed, frames, size and prompt; the source video
     (absolute path) and, from its probe (:class:`~videocomposer.video.reader.VideoProbe`), the motion units."""
     resolution = max(preset.height, preset.width)
-    return {"source_video": None if source is None else Path(source).resolve(), "seed": preset.seed,
-            "num_frames": preset.num_frames, "resolution": resolution, "prompt": preset.prompt,
-            "source_pixels_per_pixel": None if probe is None else min(probe.width, probe.height) / resolution}
+    return {
+        "source_video": None if source is None else Path(source).resolve(),
+        "seed": preset.seed,
+        "num_frames": preset.num_frames,
+        "resolution": resolution,
+        "prompt": preset.prompt,
+        "source_pixels_per_pixel": None if probe is None else min(probe.width, probe.height) / resolution,
+    }
 
 
-def save_conditions(video: str | os.PathLike, conditions: Mapping[str, torch.Tensor],
-                    metadata: Mapping[str, object]) -> Path:
+def save_conditions(
+    video: str | os.PathLike, conditions: Mapping[str, torch.Tensor], metadata: Mapping[str, object]
+) -> Path:
     """Write ``conditions`` (moved to the CPU, contiguous) and ``metadata`` (values stringified; ``None``
     dropped) to :func:`record_path` of ``video``, atomically."""
     from safetensors.torch import save_file
@@ -72,8 +79,10 @@ def load_conditions(path: str | os.PathLike) -> ConditionRecord:
             tensors = {name: handle.get_tensor(name).clone() for name in handle.keys()}
             metadata = dict(handle.metadata() or {})
     except (SafetensorError, OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read condition record '{path}': {exc} (expected a safetensors file written by "
-                         "`generate --save-conditions`)") from exc
+        raise ValueError(
+            f"cannot read condition record '{path}': {exc} (expected a safetensors file written by "
+            "`generate --save-conditions`)"
+        ) from exc
     return ConditionRecord(path, tensors, metadata)
 
 

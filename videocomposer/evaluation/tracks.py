@@ -28,6 +28,7 @@ Metrics (positions in pixels of the generated frames, fractions of their side wh
 :func:`truth_metrics` computes them for a generated video from a truth file
 (:mod:`.truth`; ``videocomposer evaluate --truth``).
 """
+
 from __future__ import annotations
 
 import math
@@ -88,8 +89,11 @@ class ColourModel:
         """uint8 ``[H, W, 3]`` → bool ``[H, W]``: nearer the object's colour than any other, within :data:`OBJECT_DELTA_E`."""
         lab = rgb_to_lab(frame)
         to_object = np.linalg.norm(lab - self.object_lab, axis=-1)
-        to_others = (np.linalg.norm(lab[..., None, :] - self.others_lab, axis=-1).min(axis=-1)
-                     if len(self.others_lab) else np.full(to_object.shape, np.inf))
+        to_others = (
+            np.linalg.norm(lab[..., None, :] - self.others_lab, axis=-1).min(axis=-1)
+            if len(self.others_lab)
+            else np.full(to_object.shape, np.inf)
+        )
         return (to_object < to_others) & (to_object < OBJECT_DELTA_E)
 
 
@@ -125,14 +129,19 @@ def colour_model(reference: np.ndarray, object_mask: np.ndarray, other_masks: Se
     lab = rgb_to_lab(reference)
     region = surroundings(object_mask)
     background = ~(region | _dilate(np.any([object_mask, *other_masks], axis=0), 2))
-    others = np.concatenate([palette(reference[background])] +
-                            [np.median(lab[_erode(m)], axis=0)[None] for m in other_masks if m.any()])
+    others = np.concatenate(
+        [palette(reference[background])] + [np.median(lab[_erode(m)], axis=0)[None] for m in other_masks if m.any()]
+    )
     candidates = lab[region & ~np.any(other_masks, axis=0)] if other_masks else lab[region]
     if len(others):
-        candidates = candidates[np.linalg.norm(candidates[:, None] - others[None], axis=-1).min(axis=1) > BACKGROUND_DELTA_E]
+        candidates = candidates[
+            np.linalg.norm(candidates[:, None] - others[None], axis=-1).min(axis=1) > BACKGROUND_DELTA_E
+        ]
     if not len(candidates):
-        raise ValueError("the reference frame does not show the object where the truth puts it (no colour there "
-                         "differs from the background's): give the first frame the video was generated from")
+        raise ValueError(
+            "the reference frame does not show the object where the truth puts it (no colour there "
+            "differs from the background's): give the first frame the video was generated from"
+        )
     return ColourModel(np.median(candidates, axis=0), others)
 
 
@@ -210,8 +219,9 @@ def shift_mask(mask: np.ndarray, dx: float, dy: float) -> np.ndarray:
     height, width = mask.shape
     out = np.zeros_like(mask)
     if abs(dx) < width and abs(dy) < height:
-        out[max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
-            mask[max(-dy, 0):height - max(dy, 0), max(-dx, 0):width - max(dx, 0)]
+        out[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = mask[
+            max(-dy, 0) : height - max(dy, 0), max(-dx, 0) : width - max(dx, 0)
+        ]
     return out
 
 
@@ -222,8 +232,9 @@ def shape_iou(first: np.ndarray, last: np.ndarray, displacement: Sequence[float]
     return float(np.logical_and(moved, last).sum() / union) if union else math.nan
 
 
-def dominant_colour_name(frames: np.ndarray, background: np.ndarray | None = None,
-                         min_fraction: float = MIN_OBJECT_FRACTION) -> str | None:
+def dominant_colour_name(
+    frames: np.ndarray, background: np.ndarray | None = None, min_fraction: float = MIN_OBJECT_FRACTION
+) -> str | None:
     """The most frequent common colour name among the object pixels of uint8 ``[F, H, W, 3]`` frames, None when
     fewer than ``min_fraction`` of the pixels are object pixels.
 
@@ -233,8 +244,14 @@ def dominant_colour_name(frames: np.ndarray, background: np.ndarray | None = Non
     """
     frames = np.asarray(frames)
     if background is None:
-        background = np.concatenate([frames[:, :2].reshape(-1, 3), frames[:, -2:].reshape(-1, 3),
-                                     frames[:, :, :2].reshape(-1, 3), frames[:, :, -2:].reshape(-1, 3)])
+        background = np.concatenate(
+            [
+                frames[:, :2].reshape(-1, 3),
+                frames[:, -2:].reshape(-1, 3),
+                frames[:, :, :2].reshape(-1, 3),
+                frames[:, :, -2:].reshape(-1, 3),
+            ]
+        )
     colours = palette(background)
     lab = rgb_to_lab(frames.reshape(-1, 3))
     objects = np.linalg.norm(lab[:, None] - colours[None], axis=-1).min(axis=1) > BACKGROUND_DELTA_E
@@ -251,8 +268,14 @@ def _fitted(image: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(center_crop_v2(Image.fromarray(image), side))
 
 
-def follow_object(frames: np.ndarray, truth: ClipTruth, first_frame: int, *, reference: np.ndarray | None = None,
-                  object_index: int = 0) -> tuple[ObjectTrack, ColourModel, np.ndarray]:
+def follow_object(
+    frames: np.ndarray,
+    truth: ClipTruth,
+    first_frame: int,
+    *,
+    reference: np.ndarray | None = None,
+    object_index: int = 0,
+) -> tuple[ObjectTrack, ColourModel, np.ndarray]:
     """Track a truth file's object through square generated frames uint8 ``[F, S, S, 3]`` (the model's view).
 
     ``first_frame``: the written frame behind generated frame 0, where the truth's masks are read; ``reference``:
@@ -271,13 +294,20 @@ def follow_object(frames: np.ndarray, truth: ClipTruth, first_frame: int, *, ref
     view = model_view(truth.width, truth.height, side)
     ref = _fitted(np.asarray(reference, dtype=np.uint8), side) if reference is not None else frames[0]
     masks = [truth.object_mask(i, first_frame, view) for i in range(len(truth.objects))]
-    model = colour_model(ref, masks[object_index], masks[:object_index] + masks[object_index + 1:])
+    model = colour_model(ref, masks[object_index], masks[:object_index] + masks[object_index + 1 :])
     start = mask_centroid(largest_region(model.object_pixels(ref))) if reference is not None else None
     return track_object(frames, model, start), model, ref
 
 
-def truth_metrics(frames: np.ndarray, truth: ClipTruth, truth_frames: Sequence[int], *, reference: np.ndarray | None = None,
-                  caption: str | None = None, object_index: int = 0) -> dict[str, float]:
+def truth_metrics(
+    frames: np.ndarray,
+    truth: ClipTruth,
+    truth_frames: Sequence[int],
+    *,
+    reference: np.ndarray | None = None,
+    caption: str | None = None,
+    object_index: int = 0,
+) -> dict[str, float]:
     """Track error, shape IoU and (with a ``caption``) caption-colour match of a generated video against a truth file.
 
     Args:
@@ -301,8 +331,11 @@ def truth_metrics(frames: np.ndarray, truth: ClipTruth, truth_frames: Sequence[i
     expected = view.points(truth.objects[object_index].centroid[indices])
     first = largest_region(model.object_pixels(ref))
     moved = np.nan_to_num(track.centroids[-1] - mask_centroid(first))  # never found: the last mask is empty, IoU 0
-    metrics = {"track_error": track_error(track.centroids, expected, side), "track_found": float(track.found.mean()),
-               "shape_iou": shape_iou(first, track.masks[-1], moved)}
+    metrics = {
+        "track_error": track_error(track.centroids, expected, side),
+        "track_found": float(track.found.mean()),
+        "shape_iou": shape_iou(first, track.masks[-1], moved),
+    }
     named = caption_colour(caption) if caption else None
     if named is not None:
         masks = [truth.object_mask(i, int(indices[0]), view) for i in range(len(truth.objects))]

@@ -31,6 +31,7 @@ Generated videos show the **model's view** of the clip: the centre square of the
 to the model's side (:func:`model_view`, as :func:`~videocomposer.video.transforms.center_crop_v2`), at
 the frames the clip sampling picked (:func:`sampled_truth_frames`).
 """
+
 from __future__ import annotations
 
 import json
@@ -90,18 +91,40 @@ class ClipTruth:
         """Object ``index``'s whole silhouette in ``frame`` (hidden parts included), bool ``[H, W]`` of the
         clip, or of the model's ``view`` (:func:`model_view`)."""
         obj = self.objects[index]
-        scale, dx, dy, width, height = (1.0, 0.0, 0.0, self.width, self.height) if view is None else \
-            (view.scale, view.offset_x, view.offset_y, view.side, view.side)
+        scale, dx, dy, width, height = (
+            (1.0, 0.0, 0.0, self.width, self.height)
+            if view is None
+            else (view.scale, view.offset_x, view.offset_y, view.side, view.side)
+        )
         origin = obj.position[frame] * scale - (dx, dy)
         return polygon_mask(width, height, origin + obj.outline * scale, [origin + h * scale for h in obj.holes])
 
     def to_dict(self) -> dict[str, Any]:
-        objects = [{"shape": o.shape, "colour": list(o.colour), "colour_name": o.colour_name, "path": o.path,
-                    "outline": _rounded(o.outline), "holes": [_rounded(h) for h in o.holes],
-                    **{name: _rounded(getattr(o, name)) for name in PER_FRAME}} for o in self.objects]
-        return {"format": FORMAT, "version": VERSION, "video": self.video, "width": self.width, "height": self.height,
-                "fps": self.fps, "num_frames": self.num_frames, "caption": self.caption,
-                "background": self.background, "objects": objects, "generator": self.generator}
+        objects = [
+            {
+                "shape": o.shape,
+                "colour": list(o.colour),
+                "colour_name": o.colour_name,
+                "path": o.path,
+                "outline": _rounded(o.outline),
+                "holes": [_rounded(h) for h in o.holes],
+                **{name: _rounded(getattr(o, name)) for name in PER_FRAME},
+            }
+            for o in self.objects
+        ]
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "video": self.video,
+            "width": self.width,
+            "height": self.height,
+            "fps": self.fps,
+            "num_frames": self.num_frames,
+            "caption": self.caption,
+            "background": self.background,
+            "objects": objects,
+            "generator": self.generator,
+        }
 
 
 def _rounded(values: np.ndarray) -> list:
@@ -142,8 +165,10 @@ def mask_geometry(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = np.nonzero(mask)
     if not len(rows):
         return np.full(2, np.nan), np.full(4, np.nan)
-    return (np.array([cols.mean() + 0.5, rows.mean() + 0.5]),
-            np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], dtype=np.float64))
+    return (
+        np.array([cols.mean() + 0.5, rows.mean() + 0.5]),
+        np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], dtype=np.float64),
+    )
 
 
 def _field(data: dict, name: str, where: str, kinds: type | tuple) -> Any:
@@ -168,9 +193,15 @@ def _object_from_dict(data: Any, num_frames: int, where: str) -> ObjectTruth:
     colour = tuple(int(v) for v in _field(data, "colour", where, list))
     if len(colour) != 3:
         raise TruthError(f"{where}: 'colour' must be [r, g, b], got {list(colour)}")
-    return ObjectTruth(str(_field(data, "shape", where, str)), colour, str(_field(data, "colour_name", where, str)),
-                       str(data.get("path", "")), np.asarray(_field(data, "outline", where, list), dtype=np.float64),
-                       [np.asarray(h, dtype=np.float64) for h in data.get("holes", [])], **arrays)
+    return ObjectTruth(
+        str(_field(data, "shape", where, str)),
+        colour,
+        str(_field(data, "colour_name", where, str)),
+        str(data.get("path", "")),
+        np.asarray(_field(data, "outline", where, list), dtype=np.float64),
+        [np.asarray(h, dtype=np.float64) for h in data.get("holes", [])],
+        **arrays,
+    )
 
 
 def truth_from_dict(data: Any, source: str = "truth") -> ClipTruth:
@@ -186,10 +217,21 @@ def truth_from_dict(data: Any, source: str = "truth") -> ClipTruth:
     fps = float(_field(data, "fps", source, (int, float)))
     if min(width, height, num_frames) < 1 or not fps > 0:
         raise TruthError(f"{source}: width, height, num_frames and fps must be positive")
-    objects = [_object_from_dict(o, num_frames, f"{source} objects[{i}]")
-               for i, o in enumerate(_field(data, "objects", source, list))]
-    return ClipTruth(str(_field(data, "video", source, str)), width, height, fps, num_frames, str(data.get("caption", "")),
-                     dict(_field(data, "background", source, dict)), objects, dict(data.get("generator", {})))
+    objects = [
+        _object_from_dict(o, num_frames, f"{source} objects[{i}]")
+        for i, o in enumerate(_field(data, "objects", source, list))
+    ]
+    return ClipTruth(
+        str(_field(data, "video", source, str)),
+        width,
+        height,
+        fps,
+        num_frames,
+        str(data.get("caption", "")),
+        dict(_field(data, "background", source, dict)),
+        objects,
+        dict(data.get("generator", {})),
+    )
 
 
 def read_truth(path: str | os.PathLike) -> ClipTruth:
@@ -263,5 +305,7 @@ def sampled_truth_frames(stream_indices: Sequence[int], stream_fps: float, truth
 def check_frames(truth: ClipTruth, frames: np.ndarray) -> None:
     """Raise :class:`TruthError` when a written frame index is outside the truth's frames."""
     if len(frames) and (frames.min() < 0 or frames.max() >= truth.num_frames):
-        raise TruthError(f"the sampled frames {frames.tolist()} are not all among the truth's {truth.num_frames} frames "
-                         f"(is the truth file the one of this clip?)")
+        raise TruthError(
+            f"the sampled frames {frames.tolist()} are not all among the truth's {truth.num_frames} frames "
+            f"(is the truth file the one of this clip?)"
+        )

@@ -2,6 +2,7 @@
 
 Names are imported lazily, so ``from videocomposer.models.unet import ...`` does not pull in diffusers.
 """
+
 from __future__ import annotations
 
 from .._lazy import lazy_exports

@@ -8,6 +8,7 @@ follow the official checkpoint (``proj_in``, ``transformer_blocks.0.attn1.to_q``
 
 Shapes: ``B`` batch, ``F`` frames, ``C`` channels, ``(B·F)`` batch and frames folded sample-major.
 """
+
 from __future__ import annotations
 
 import torch
@@ -109,7 +110,9 @@ class SpatialTransformer(nn.Module):
         super().__init__()
         inner = heads * head_dim
         if inner != channels:
-            raise ValueError(f"SpatialTransformer needs heads*head_dim == channels, got {heads}*{head_dim} != {channels}")
+            raise ValueError(
+                f"SpatialTransformer needs heads*head_dim == channels, got {heads}*{head_dim} != {channels}"
+            )
         self.norm = nn.GroupNorm(32, channels, eps=TRANSFORMER_NORM_EPS)
         self.proj_in = nn.Linear(channels, inner)
         self.transformer_blocks = nn.ModuleList([TransformerBlock(inner, heads, head_dim, context_dim)])

@@ -18,6 +18,7 @@ What VideoComposer feeds its UNet:
 
 Attention runs batch-first through ``F.scaled_dot_product_attention``.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,9 +68,14 @@ class CLIPVisionConfig:
 
     def __post_init__(self) -> None:
         heads = self.width // self.head_width if self.head_width > 0 else 0
-        _require(heads >= 1 and self.width % heads == 0,
-                 f"vision width {self.width} / head_width {self.head_width} gives {heads} heads; the width must split evenly into them")
-        _require(0 < self.patch_size <= self.image_size, f"vision patch_size {self.patch_size} must be in [1, image_size={self.image_size}]")
+        _require(
+            heads >= 1 and self.width % heads == 0,
+            f"vision width {self.width} / head_width {self.head_width} gives {heads} heads; the width must split evenly into them",
+        )
+        _require(
+            0 < self.patch_size <= self.image_size,
+            f"vision patch_size {self.patch_size} must be in [1, image_size={self.image_size}]",
+        )
 
 
 @dataclass
@@ -133,14 +139,39 @@ def _require(condition: bool, message: str) -> None:
 
 
 #: open_clip config keys of features this implementation lacks: accepted only when switched off (None/False/0).
-_OPEN_CLIP_UNSUPPORTED = frozenset({
-    "custom_text", "cast_dtype", "init_logit_bias", "nonscalar_logit_scale",  # model
-    "ls_init_value", "patch_dropout", "attentional_pool", "no_ln_pre", "final_ln_after_pool", "output_tokens",
-    "act_kwargs", "norm_kwargs", "input_patchnorm", "global_average_pool", "timm_model_name", "timm_model_pretrained",
-    "timm_pool", "timm_proj", "timm_proj_bias", "timm_drop", "timm_drop_path",  # vision tower
-    "hf_model_name", "hf_tokenizer_name", "hf_model_pretrained", "hf_pooler_type", "embed_cls", "pad_id",
-    "no_causal_mask", "proj_bias",  # text tower
-})
+_OPEN_CLIP_UNSUPPORTED = frozenset(
+    {
+        "custom_text",
+        "cast_dtype",
+        "init_logit_bias",
+        "nonscalar_logit_scale",  # model
+        "ls_init_value",
+        "patch_dropout",
+        "attentional_pool",
+        "no_ln_pre",
+        "final_ln_after_pool",
+        "output_tokens",
+        "act_kwargs",
+        "norm_kwargs",
+        "input_patchnorm",
+        "global_average_pool",
+        "timm_model_name",
+        "timm_model_pretrained",
+        "timm_pool",
+        "timm_proj",
+        "timm_proj_bias",
+        "timm_drop",
+        "timm_drop_path",  # vision tower
+        "hf_model_name",
+        "hf_tokenizer_name",
+        "hf_model_pretrained",
+        "hf_pooler_type",
+        "embed_cls",
+        "pad_id",
+        "no_causal_mask",
+        "proj_bias",  # text tower
+    }
+)
 
 
 def _known_fields(cls: type, config: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -224,7 +255,9 @@ class Transformer(nn.Module):
 
     def __init__(self, width: int, layers: int, heads: int, mlp_ratio: float, quick_gelu: bool):
         super().__init__()
-        self.resblocks = nn.ModuleList(ResidualAttentionBlock(width, heads, mlp_ratio, quick_gelu) for _ in range(layers))
+        self.resblocks = nn.ModuleList(
+            ResidualAttentionBlock(width, heads, mlp_ratio, quick_gelu) for _ in range(layers)
+        )
 
     def forward(self, x: torch.Tensor, causal: bool = False, num_blocks: int | None = None) -> torch.Tensor:
         """``x`` ``[B, L, W]`` through the first ``num_blocks`` blocks (all when ``None``)."""
@@ -295,10 +328,7 @@ class OpenCLIP(nn.Module):
 
     @classmethod
     def from_official(
-        cls,
-        path: str | os.PathLike,
-        config: OpenCLIPConfig | None = None,
-        towers: Iterable[Tower] = TOWERS,
+        cls, path: str | os.PathLike, config: OpenCLIPConfig | None = None, towers: Iterable[Tower] = TOWERS
     ) -> OpenCLIP:
         """Load a flat open_clip state dict (``open_clip_pytorch_model.bin`` or a ``.safetensors``).
 
@@ -310,7 +340,9 @@ class OpenCLIP(nn.Module):
         """
         towers = _check_towers(towers)
         return load_official(
-            lambda: cls(config or OpenCLIPConfig.vit_h_14(), towers), path, "clip",
+            lambda: cls(config or OpenCLIPConfig.vit_h_14(), towers),
+            path,
+            "clip",
             convert=lambda state_dict, _: {k: v for k, v in state_dict.items() if _tower_of(k) in towers},
         )
 
@@ -322,7 +354,9 @@ class OpenCLIP(nn.Module):
 
     # --- text ---------------------------------------------------------------------------------
 
-    def encode_text_context(self, tokens: torch.Tensor, layer: Literal["penultimate", "last"] = "penultimate") -> torch.Tensor:
+    def encode_text_context(
+        self, tokens: torch.Tensor, layer: Literal["penultimate", "last"] = "penultimate"
+    ) -> torch.Tensor:
         """Per-token text features, VideoComposer's ``y``.
 
         ``tokens`` int64 ``[B, L]`` (``L ≤ context_length``, 77 from the tokenizer) →
@@ -348,7 +382,11 @@ class OpenCLIP(nn.Module):
     def _embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         self._require_tower("text")
         t = self.config.text_cfg
-        if tokens.ndim != 2 or tokens.dtype not in (torch.int64, torch.int32) or not 0 < tokens.shape[1] <= t.context_length:
+        if (
+            tokens.ndim != 2
+            or tokens.dtype not in (torch.int64, torch.int32)
+            or not 0 < tokens.shape[1] <= t.context_length
+        ):
             raise ValueError(
                 f"tokens must be an integer tensor [B, L] with 0 < L <= {t.context_length}, "
                 f"got {tuple(tokens.shape)} {tokens.dtype}"
@@ -363,7 +401,9 @@ class OpenCLIP(nn.Module):
         self._require_tower("image")
         size = self.visual.image_size
         if pixels.ndim != 4 or tuple(pixels.shape[1:]) != (3, size, size) or not pixels.is_floating_point():
-            raise ValueError(f"pixels must be a float tensor [B, 3, {size}, {size}], got {tuple(pixels.shape)} {pixels.dtype}")
+            raise ValueError(
+                f"pixels must be a float tensor [B, 3, {size}, {size}], got {tuple(pixels.shape)} {pixels.dtype}"
+            )
         features = self.visual(pixels)
         return F.normalize(features, dim=-1) if normalize else features
 
@@ -389,10 +429,4 @@ def _tower_of(key: str) -> Tower:
     return "image" if key.startswith(_IMAGE_PREFIX) else "text"
 
 
-__all__ = [
-    "CLIPTextConfig",
-    "CLIPVisionConfig",
-    "OpenCLIP",
-    "OpenCLIPConfig",
-    "TOWERS",
-]
+__all__ = ["CLIPTextConfig", "CLIPVisionConfig", "OpenCLIP", "OpenCLIPConfig", "TOWERS"]

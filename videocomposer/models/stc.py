@@ -7,6 +7,7 @@ the UNet input. Which encoders exist, their input channels and their state-dict 
 ones: ``depth_embedding``, ``depth_embedding_after``, and the odd ``masked_embedding`` /
 ``mask_embedding_after`` pair) come from each condition's record in :mod:`videocomposer.conditions`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -104,7 +105,9 @@ class FrameFeedForward(nn.Module):
 
     def __init__(self, dim: int, dropout: float):
         super().__init__()
-        self.net = nn.Sequential(nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU()), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
+        self.net = nn.Sequential(
+            nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU()), nn.Dropout(dropout), nn.Linear(4 * dim, dim)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -119,7 +122,9 @@ class FrameTransformer(nn.Module):
     def __init__(self, dim: int, depth: int = 1, heads: int = 2, dropout: float = 0.05):
         super().__init__()
         self.layers = nn.ModuleList(
-            nn.ModuleList([PreNormResidual(dim, FrameAttention(dim, heads, dim, dropout)), FrameFeedForward(dim, dropout)])
+            nn.ModuleList(
+                [PreNormResidual(dim, FrameAttention(dim, heads, dim, dropout)), FrameFeedForward(dim, dropout)]
+            )
             for _ in range(depth)
         )
 
@@ -147,7 +152,9 @@ class ConditionDropout(nn.Module):
         self.p, self.p_all_zero, self.p_all_keep = p, p_all_zero, p_all_keep
 
     @torch.compiler.disable  # seeded draws from a torch.Generator: not traceable, and cheap
-    def sample_groups(self, batch: int, device: torch.device, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_groups(
+        self, batch: int, device: torch.device, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Boolean ``zero`` and ``keep`` masks ``[batch]`` (disjoint); all False in eval mode."""
         zero = torch.zeros(batch, dtype=torch.bool, device=device)
         keep = torch.zeros(batch, dtype=torch.bool, device=device)
@@ -156,10 +163,12 @@ class ConditionDropout(nn.Module):
             n_keep = int((torch.rand(batch, generator=generator) < self.p_all_keep).sum())
             order = torch.randperm(batch, generator=generator).to(device)
             zero[order[:n_zero]] = True
-            keep[order[n_zero:n_zero + n_keep]] = True
+            keep[order[n_zero : n_zero + n_keep]] = True
         return zero, keep
 
-    def forward(self, x: torch.Tensor, zero: torch.Tensor, keep: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, zero: torch.Tensor, keep: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """``x`` ``[B, ...]`` -> ``x`` with the dropped samples zeroed."""
         if not self.training:
             return x
@@ -167,8 +176,9 @@ class ConditionDropout(nn.Module):
         return x * multiplier.view(x.shape[0], *([1] * (x.ndim - 1)))
 
     @torch.compiler.disable  # seeded draws from a torch.Generator: not traceable, and cheap
-    def _multiplier(self, x: torch.Tensor, zero: torch.Tensor, keep: torch.Tensor,
-                    generator: torch.Generator | None) -> torch.Tensor:
+    def _multiplier(
+        self, x: torch.Tensor, zero: torch.Tensor, keep: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         """``[B]`` of x's dtype: 0 for the samples this call drops, 1 for the others."""
         batch = x.shape[0]
         n_drop = int((torch.rand(batch, generator=generator) < self.p).sum())

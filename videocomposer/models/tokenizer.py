@@ -13,6 +13,7 @@ The vocabulary ``bpe_simple_vocab_16e6.txt.gz`` ships beside this module
 (see ``THIRD_PARTY_NOTICES.md``): 256 byte symbols, the same 256 with the end-of-word mark
 ``</w>``, 48,894 merges, then ``<start_of_text>`` (49406) and ``<end_of_text>`` (49407).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -35,8 +36,7 @@ _END_OF_WORD = "</w>"
 # CLIP's pre-tokenizer; the special tokens come first so that a literal "<end_of_text>" in a
 # caption becomes that special token, as in open_clip.
 _PIECES = regex.compile(
-    rf"{SOT_TEXT}|{EOT_TEXT}|'s|'t|'re|'ve|'m|'ll|'d|[\p{{L}}]+|[\p{{N}}]|[^\s\p{{L}}\p{{N}}]+",
-    regex.IGNORECASE,
+    rf"{SOT_TEXT}|{EOT_TEXT}|'s|'t|'re|'ve|'m|'ll|'d|[\p{{L}}]+|[\p{{N}}]|[^\s\p{{L}}\p{{N}}]+", regex.IGNORECASE
 )
 
 
@@ -71,7 +71,9 @@ class CLIPTokenizer:
         context_length: row length of :meth:`__call__`'s output (77 for every CLIP model).
     """
 
-    def __init__(self, vocab_path: str | os.PathLike = DEFAULT_VOCAB_PATH, context_length: int = DEFAULT_CONTEXT_LENGTH):
+    def __init__(
+        self, vocab_path: str | os.PathLike = DEFAULT_VOCAB_PATH, context_length: int = DEFAULT_CONTEXT_LENGTH
+    ):
         vocab_path = Path(vocab_path)
         if not vocab_path.is_file():
             raise FileNotFoundError(
@@ -86,7 +88,9 @@ class CLIPTokenizer:
             lines = f.read().split("\n")[1 : n_merges + 1]  # line 0 is a version header
         merges = [tuple(line.split()) for line in lines]
         if len(merges) != n_merges or any(len(m) != 2 for m in merges):
-            raise ValueError(f"{vocab_path} is not CLIP's BPE vocabulary: expected {n_merges} merge lines of two symbols")
+            raise ValueError(
+                f"{vocab_path} is not CLIP's BPE vocabulary: expected {n_merges} merge lines of two symbols"
+            )
         tokens = [*symbols, *(s + _END_OF_WORD for s in symbols), *("".join(m) for m in merges), SOT_TEXT, EOT_TEXT]
         self.token_to_id: dict[str, int] = {t: i for i, t in enumerate(tokens)}
         self.id_to_token: list[str] = tokens

@@ -7,6 +7,7 @@ features are concatenated to the noisy latent. It predicts ε for ``x`` ``[B, 4,
 The module tree and parameter names are those of the official ``non_ema_228000.pth`` (1574 tensors,
 1,413,435,636 parameters), which loads strictly and unchanged with :meth:`VideoComposerUNet.from_official`.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,7 +59,9 @@ def _encoder_blocks(config: UNetConfig) -> tuple[nn.ModuleList, list[int]]:
     last_level = len(config.dim_mult) - 1
     for level, (in_ch, out_ch) in enumerate(zip(widths[:-1], widths[1:])):
         for _ in range(config.num_res_blocks):
-            blocks.append(nn.ModuleList([_res_block(config, in_ch, out_ch), *_attention_at(config, out_ch, 0.5**level)]))
+            blocks.append(
+                nn.ModuleList([_res_block(config, in_ch, out_ch), *_attention_at(config, out_ch, 0.5**level)])
+            )
             skip_channels.append(out_ch)
             in_ch = out_ch
         if level != last_level:
@@ -103,15 +106,19 @@ class VideoComposerUNet(nn.Module):
 
         # 1. embeddings: timestep MLP and the style-image token MLP
         self.time_embed = nn.Sequential(nn.Linear(dim, 4 * dim), nn.SiLU(), nn.Linear(4 * dim, 4 * dim))
-        self.pre_image_condition = nn.Sequential(nn.Linear(context_dim, context_dim), nn.SiLU(), nn.Linear(context_dim, context_dim))
+        self.pre_image_condition = nn.Sequential(
+            nn.Linear(context_dim, context_dim), nn.SiLU(), nn.Linear(context_dim, context_dim)
+        )
 
         # 2. STC encoders, one stem + frame transformer per configured spatial condition
         self.stc_conditions: tuple[Condition, ...] = tuple(stc_conditions(config.video_compositions))
         for cond in self.stc_conditions:
             stc = cond.stc_encoder
             self.add_module(stc.stem_key, ConditionStem(stc.in_channels, config.concat_dim))
-            self.add_module(stc.frames_key, FrameTransformer(config.concat_dim, config.stc_transformer_layers,
-                                                                  dropout=config.stc_dropout))
+            self.add_module(
+                stc.frames_key,
+                FrameTransformer(config.concat_dim, config.stc_transformer_layers, dropout=config.stc_dropout),
+            )
         self.condition_dropout = ConditionDropout(config.misc_dropout, config.p_all_zero, config.p_all_keep)
         self.register_buffer("zero_y", torch.zeros(1, 77, context_dim), persistent=False)
         self.zero_y_is_set = False
@@ -121,8 +128,9 @@ class VideoComposerUNet(nn.Module):
         # 3. encoder, 4. middle: ResBlock, attention (always), ResBlock, 5. decoder
         self.input_blocks, skip_channels = _encoder_blocks(config)
         mid = dim * config.dim_mult[-1]
-        self.middle_block = nn.ModuleList([_res_block(config, mid, mid), *_attention(config, mid),
-                                           _res_block(config, mid, mid)])
+        self.middle_block = nn.ModuleList(
+            [_res_block(config, mid, mid), *_attention(config, mid), _res_block(config, mid, mid)]
+        )
         self.output_blocks = _decoder_blocks(config, skip_channels)
 
         # 6. head
@@ -143,15 +151,18 @@ class VideoComposerUNet(nn.Module):
     def empty_caption(self) -> torch.Tensor:
         """``zero_y`` ``[1, L, context_dim]``; a ``ValueError`` saying how to set it when it was never set."""
         if not self.zero_y_is_set:
-            raise ValueError("this UNet has no empty-caption embedding (zero_y), which the unconditional pass and any "
-                             "call without y use: set it with unet.set_zero_y(clip_text_context_of(\"\")) [1, 77, "
-                             f"{self.config.context_dim}], e.g. ConditionBuilder(tokenizer, clip).encode_prompt(\"\"), "
-                             "or load the UNet through VideoComposerPipeline, which sets it from the CLIP text tower")
+            raise ValueError(
+                "this UNet has no empty-caption embedding (zero_y), which the unconditional pass and any "
+                'call without y use: set it with unet.set_zero_y(clip_text_context_of("")) [1, 77, '
+                f'{self.config.context_dim}], e.g. ConditionBuilder(tokenizer, clip).encode_prompt(""), '
+                "or load the UNet through VideoComposerPipeline, which sets it from the CLIP text tower"
+            )
         return self.zero_y
 
     @classmethod
-    def from_official(cls, path: str | os.PathLike, config: UNetConfig | None = None,
-                      zero_y: torch.Tensor | None = None) -> VideoComposerUNet:
+    def from_official(
+        cls, path: str | os.PathLike, config: UNetConfig | None = None, zero_y: torch.Tensor | None = None
+    ) -> VideoComposerUNet:
         """Load a flat UNet state dict (``non_ema_228000.pth``, a ``.safetensors`` conversion, or a
         folder holding ``non_ema_228000.pth``) strictly; returns the model in eval mode.
 
@@ -167,8 +178,16 @@ class VideoComposerUNet(nn.Module):
 
     # ------------------------------------------------------------------ forward
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, image: torch.Tensor | None = None,
-                *, generator: torch.Generator | None = None, **spatial: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        y: torch.Tensor | None = None,
+        image: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        **spatial: torch.Tensor | None,
+    ) -> torch.Tensor:
         """Predict ε.
 
         Args:
@@ -223,7 +242,9 @@ class VideoComposerUNet(nn.Module):
         h = self.out(h)
         return rearrange(h, "(b f) c h w -> b c f h w", b=batch)
 
-    def _run_block(self, block: nn.Module, h: torch.Tensor, emb: torch.Tensor, context: torch.Tensor, frames: int) -> torch.Tensor:
+    def _run_block(
+        self, block: nn.Module, h: torch.Tensor, emb: torch.Tensor, context: torch.Tensor, frames: int
+    ) -> torch.Tensor:
         """Apply one input/middle/output block (a ModuleList or a bare Downsample) layer by layer.
 
         ResBlocks and transformers are activation-checkpointed when ``use_checkpoint`` and grad are on.
@@ -244,8 +265,14 @@ class VideoComposerUNet(nn.Module):
                 h = layer(*args)
         return h
 
-    def _check_inputs(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, image: torch.Tensor | None,
-                      spatial: dict[str, torch.Tensor | None]) -> torch.Tensor:
+    def _check_inputs(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        y: torch.Tensor | None,
+        image: torch.Tensor | None,
+        spatial: dict[str, torch.Tensor | None],
+    ) -> torch.Tensor:
         """Validate shapes against the config; returns ``t`` as ``[B]``. Raises ``ValueError`` naming the argument."""
         cfg = self.config
         if x.ndim != 5 or x.shape[1] != cfg.in_dim:
@@ -253,37 +280,49 @@ class VideoComposerUNet(nn.Module):
         batch, _, frames, height, width = x.shape
         factor = 2 ** (len(cfg.dim_mult) - 1)
         if height % factor or width % factor:
-            raise ValueError(f"x: latent height and width must be multiples of {factor} ({len(cfg.dim_mult)} UNet levels), "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"x: latent height and width must be multiples of {factor} ({len(cfg.dim_mult)} UNet levels), "
+                f"got shape {tuple(x.shape)}"
+            )
         t = torch.as_tensor(t, device=x.device)
         if t.ndim == 0:
             t = t.expand(batch)
         if t.shape != (batch,):
             raise ValueError(f"t: expected shape [{batch}] (one timestep per sample), got {tuple(t.shape)}")
         for name, tokens in (("y", y), ("image", image)):
-            if tokens is not None and (tokens.ndim != 3 or tokens.shape[0] != batch or tokens.shape[2] != cfg.context_dim):
+            if tokens is not None and (
+                tokens.ndim != 3 or tokens.shape[0] != batch or tokens.shape[2] != cfg.context_dim
+            ):
                 raise ValueError(f"{name}: expected shape [{batch}, L, {cfg.context_dim}], got {tuple(tokens.shape)}")
         encoders = {c.name: c for c in self.stc_conditions}
         for kwarg, video in spatial.items():
             if kwarg not in CONDITIONS or CONDITIONS[kwarg].stc is None:
                 spatial_names = [c.name for c in stc_conditions()]
-                raise TypeError(f"VideoComposerUNet.forward() got an unexpected keyword argument {kwarg!r}; the spatial "
-                                f"conditions are {spatial_names}")
+                raise TypeError(
+                    f"VideoComposerUNet.forward() got an unexpected keyword argument {kwarg!r}; the spatial "
+                    f"conditions are {spatial_names}"
+                )
             if video is None:
                 continue
             if kwarg not in encoders:
                 name = CONDITIONS[kwarg].reference_name
-                raise ValueError(f"{kwarg}: this model has no encoder for condition {name!r} (video_compositions = "
-                                 f"{list(cfg.video_compositions)}); leave {kwarg}=None or add {name!r} to the config")
+                raise ValueError(
+                    f"{kwarg}: this model has no encoder for condition {name!r} (video_compositions = "
+                    f"{list(cfg.video_compositions)}); leave {kwarg}=None or add {name!r} to the config"
+                )
             channels = encoders[kwarg].stc_encoder.in_channels
             if video.ndim != 5 or video.shape[:3] != (batch, channels, frames):
-                raise ValueError(f"{kwarg}: expected shape [{batch}, {channels}, {frames}, H, W] (batch, channels and "
-                                 f"frames of x), got {tuple(video.shape)}")
+                raise ValueError(
+                    f"{kwarg}: expected shape [{batch}, {channels}, {frames}, H, W] (batch, channels and "
+                    f"frames of x), got {tuple(video.shape)}"
+                )
         if cfg.condition_pool_size is not None and any(v is not None for v in spatial.values()):
             reached = tuple(encoded_size(s) for s in cfg.condition_pool_size)
             if reached != (height, width):
-                raise ValueError(f"x: the condition encoders pool to {cfg.condition_pool_size} and reach {reached[0]}x{reached[1]} "
-                                 f"latents, but x has shape {tuple(x.shape)}; set condition_pool_size=None to follow the latent size")
+                raise ValueError(
+                    f"x: the condition encoders pool to {cfg.condition_pool_size} and reach {reached[0]}x{reached[1]} "
+                    f"latents, but x has shape {tuple(x.shape)}; set condition_pool_size=None to follow the latent size"
+                )
         return t
 
 

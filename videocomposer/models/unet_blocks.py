@@ -5,6 +5,7 @@ Parameter names follow the official checkpoint, including its misspelt ``temopra
 GroupNorms use 32 groups and PyTorch's default eps 1e-5. Shapes: ``(B·F)`` is batch and frames
 folded sample-major (row ``b·F + f``).
 """
+
 from __future__ import annotations
 
 import torch
@@ -76,9 +77,7 @@ class ResBlock(nn.Module):
             nn.Dropout(dropout),
             nn.Conv2d(out_channels, out_channels, 3, padding=1),
         )
-        self.skip_connection = (
-            nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
-        )
+        self.skip_connection = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
         self.temopral_conv = TemporalConvBlock(out_channels, temporal_dropout)  # official (misspelt) name
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor, num_frames: int) -> torch.Tensor:

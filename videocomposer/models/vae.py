@@ -6,6 +6,7 @@ single-file converter (``convert_ldm_vae_checkpoint``), which also turns the 1×
 weights into Linear ones. Latents are ``0.18215 · posterior.sample()``; videos are encoded and
 decoded frame-chunk by frame-chunk.
 """
+
 from __future__ import annotations
 
 import os
@@ -62,14 +63,20 @@ class VAEConfig(ArchitectureConfig):
     def diffusers_config(self) -> dict[str, Any]:
         """The ``AutoencoderKL(**config)`` arguments, by diffusers' own LDM→diffusers config function."""
         if not self.double_z or self.embed_dim != self.z_channels:
-            raise ValueError(f"AutoencoderKL needs double_z=True and embed_dim == z_channels; got double_z={self.double_z}, "
-                             f"embed_dim={self.embed_dim}, z_channels={self.z_channels}")
+            raise ValueError(
+                f"AutoencoderKL needs double_z=True and embed_dim == z_channels; got double_z={self.double_z}, "
+                f"embed_dim={self.embed_dim}, z_channels={self.z_channels}"
+            )
         ldm_config = {"model": {"params": {"first_stage_config": {"params": {"ddconfig": asdict(self)}}}}}
         config = create_vae_diffusers_config_from_ldm(ldm_config, {}, scaling_factor=self.scale_factor)
         config["sample_size"] = self.resolution  # the function infers it from the checkpoint type otherwise
         encoder_attention, decoder_attention = self.attention_levels()
-        config["down_block_types"] = ["AttnDownEncoderBlock2D" if a else "DownEncoderBlock2D" for a in encoder_attention]
-        config["up_block_types"] = ["AttnUpDecoderBlock2D" if a else "UpDecoderBlock2D" for a in reversed(decoder_attention)]
+        config["down_block_types"] = [
+            "AttnDownEncoderBlock2D" if a else "DownEncoderBlock2D" for a in encoder_attention
+        ]
+        config["up_block_types"] = [
+            "AttnUpDecoderBlock2D" if a else "UpDecoderBlock2D" for a in reversed(decoder_attention)
+        ]
         return config
 
     def attention_levels(self) -> tuple[list[bool], list[bool]]:
@@ -88,8 +95,9 @@ def build_vae(config: VAEConfig | None = None) -> AutoencoderKL:
     return AutoencoderKL(**(config or VAEConfig.official()).diffusers_config())
 
 
-def convert_vae_state_dict(state_dict: Mapping[str, torch.Tensor], config: VAEConfig | None = None,
-                           source: str | os.PathLike = "state dict") -> dict[str, torch.Tensor]:
+def convert_vae_state_dict(
+    state_dict: Mapping[str, torch.Tensor], config: VAEConfig | None = None, source: str | os.PathLike = "state dict"
+) -> dict[str, torch.Tensor]:
     """LDM-layout VAE weights → diffusers ``AutoencoderKL`` keys.
 
     Accepts the full SD checkpoint's state dict (VAE under ``first_stage_model.``; every other key
@@ -102,8 +110,10 @@ def convert_vae_state_dict(state_dict: Mapping[str, torch.Tensor], config: VAECo
     prefix = next((p for p in LDM_VAE_KEYS if any(k.startswith(p) for k in state_dict)), "")
     vae_keys = [k for k in state_dict if k.startswith(prefix)]
     if len(converted) != len(vae_keys):
-        raise WeightFileError(f"{source}: {len(vae_keys)} VAE tensors{f' under {prefix!r}' if prefix else ''} but only "
-                              f"{len(converted)} map onto AutoencoderKL; is this an LDM/SD VAE checkpoint?")
+        raise WeightFileError(
+            f"{source}: {len(vae_keys)} VAE tensors{f' under {prefix!r}' if prefix else ''} but only "
+            f"{len(converted)} map onto AutoencoderKL; is this an LDM/SD VAE checkpoint?"
+        )
     return converted
 
 
@@ -118,12 +128,20 @@ def _rename_level_attentions(converted: dict[str, torch.Tensor], levels: int) ->
         match = _LEVEL_ATTENTION.match(key)
         part, level, index = match.group(1), int(match.group(2)), match.group(3)
         block = f"encoder.down_blocks.{level}" if part == "encoder.down" else f"decoder.up_blocks.{levels - 1 - level}"
-        update_vae_attentions_ldm_to_diffusers([key], converted, {key: converted.pop(key)},
-                                               mapping={"old": match.group(0), "new": f"{block}.attentions.{index}."})
+        update_vae_attentions_ldm_to_diffusers(
+            [key],
+            converted,
+            {key: converted.pop(key)},
+            mapping={"old": match.group(0), "new": f"{block}.attentions.{index}."},
+        )
 
 
-def load_vae(path: str | os.PathLike, config: VAEConfig | dict | None = None,
-             device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> AutoencoderKL:
+def load_vae(
+    path: str | os.PathLike,
+    config: VAEConfig | dict | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> AutoencoderKL:
     """Load the VAE from ``v2-1_512-ema-pruned.ckpt`` (or any file with the LDM VAE layout, flat or
     under ``first_stage_model.``; ``.safetensors`` or pickle, read with ``weights_only=True``).
 
@@ -159,8 +177,13 @@ def encode_posterior(vae: AutoencoderKL, video: torch.Tensor, chunk_size: int = 
     return torch.cat([p.mean for p in posteriors]), torch.cat([p.std for p in posteriors])
 
 
-def encode_video(vae: AutoencoderKL, video: torch.Tensor, chunk_size: int = 1, generator: torch.Generator | None = None,
-                 noise: torch.Tensor | None = None) -> torch.Tensor:
+def encode_video(
+    vae: AutoencoderKL,
+    video: torch.Tensor,
+    chunk_size: int = 1,
+    generator: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Video ``[B, F, 3, H, W]`` in [-1, 1] → latents ``scale·posterior.sample()`` ``[B, z, F, h, w]``.
 
     The posterior draws ``noise`` (``[B, z, F, h, w]``) when given, else one standard-normal tensor

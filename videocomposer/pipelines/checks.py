@@ -3,6 +3,7 @@
 Each check names the argument, the value and what is expected; the pipeline runs them in
 :meth:`~videocomposer.pipelines.VideoComposerPipeline.check_inputs`.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,6 +37,7 @@ class _Pipeline(Protocol):
 
     def served_conditions(self) -> list[str]: ...
 
+
 OUTPUT_TYPES = ("pil", "np", "pt", "latent")
 
 
@@ -53,29 +55,42 @@ def call_conditions(pipe: _Pipeline, conditions: Sequence[str] | None, **inputs:
     if inputs.get("video") is not None and not conditions_reading("video", resolved, inputs, precomputed):
         raise ValueError(unused_video_message(served, resolved, inputs, precomputed))
     if not resolved:
-        raise ValueError("nothing to condition on: give a prompt and/or inputs (a video, an image, ...), or "
-                         f"conditions=[...] (this model serves {served})")
+        raise ValueError(
+            "nothing to condition on: give a prompt and/or inputs (a video, an image, ...), or "
+            f"conditions=[...] (this model serves {served})"
+        )
     return resolved
 
 
-def unused_video_message(served: Sequence[str], conditions: Sequence[str], inputs: dict[str, Any],
-                         precomputed: Mapping[str, Any]) -> str:
+def unused_video_message(
+    served: Sequence[str], conditions: Sequence[str], inputs: dict[str, Any], precomputed: Mapping[str, Any]
+) -> str:
     """Why a given video would be unused, and what the model could take from it."""
     readers = [c for c in served if c in video_conditions()]
-    elsewhere = [f"{c} from {other}=" for c in conditions if c not in precomputed
-                 for other in CONDITIONS[c].inputs if other != "video" and inputs.get(other) is not None]
+    elsewhere = [
+        f"{c} from {other}="
+        for c in conditions
+        if c not in precomputed
+        for other in CONDITIONS[c].inputs
+        if other != "video" and inputs.get(other) is not None
+    ]
     where = f" (it takes {', '.join(elsewhere)})" if elsewhere else ""
-    return (f"video= is given, but none of the conditions {list(conditions)} reads it{where}; this model takes "
-            f"{readers or 'nothing'} from a video: name the ones to use with conditions=[...], or leave video= out")
+    return (
+        f"video= is given, but none of the conditions {list(conditions)} reads it{where}; this model takes "
+        f"{readers or 'nothing'} from a video: name the ones to use with conditions=[...], or leave video= out"
+    )
 
 
-def check_prompt(conditions: Sequence[str], prompt: Any, prompt_embeds: Any, negative_prompt: Any,
-                 negative_prompt_embeds: Any) -> None:
+def check_prompt(
+    conditions: Sequence[str], prompt: Any, prompt_embeds: Any, negative_prompt: Any, negative_prompt_embeds: Any
+) -> None:
     """The caption: a string or a non-empty list of them, not with ``prompt_embeds``; a negative prompt needs ``y``."""
     if prompt is not None and prompt_embeds is not None:
         raise ValueError("give either prompt or prompt_embeds, not both")
-    if prompt is not None and not (isinstance(prompt, str) or (isinstance(prompt, (list, tuple)) and prompt
-                                                                and all(isinstance(p, str) for p in prompt))):
+    if prompt is not None and not (
+        isinstance(prompt, str)
+        or (isinstance(prompt, (list, tuple)) and prompt and all(isinstance(p, str) for p in prompt))
+    ):
         raise ValueError(f"prompt must be a string or a non-empty list of strings, got {prompt!r}")
     if (negative_prompt is not None or negative_prompt_embeds is not None) and "y" not in conditions:
         raise ValueError("negative_prompt needs the 'y' (text) condition among conditions")
@@ -83,19 +98,29 @@ def check_prompt(conditions: Sequence[str], prompt: Any, prompt_embeds: Any, neg
 
 def check_sizes(pipe: _Pipeline, num_frames: int, height: int, width: int, num_inference_steps: int) -> None:
     """Positive integers; height and width multiples of what the VAE and the UNet's levels divide by."""
-    for name, value in (("num_frames", num_frames), ("height", height), ("width", width),
-                        ("num_inference_steps", num_inference_steps)):
+    for name, value in (
+        ("num_frames", num_frames),
+        ("height", height),
+        ("width", width),
+        ("num_inference_steps", num_inference_steps),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     levels = len(pipe.unet.config.dim_mult)
     multiple = pipe.vae_scale_factor * 2 ** (levels - 1)
     if height % multiple or width % multiple:
-        raise ValueError(f"height and width must be multiples of {multiple} (VAE x{pipe.vae_scale_factor}, "
-                         f"{levels} UNet levels), got {height}x{width}")
+        raise ValueError(
+            f"height and width must be multiples of {multiple} (VAE x{pipe.vae_scale_factor}, "
+            f"{levels} UNet levels), got {height}x{width}"
+        )
 
 
-def check_guidance(conditions: Sequence[str], guidance_scale: GuidanceScale, min_guidance_scale: float | None,
-                   default_scale: float | None) -> None:
+def check_guidance(
+    conditions: Sequence[str],
+    guidance_scale: GuidanceScale,
+    min_guidance_scale: float | None,
+    default_scale: float | None,
+) -> None:
     """One scale >= 0 (or None), or a scale per condition (:mod:`.condition_guidance`); the frame-0 scale of a ramp
     between 0 and the scale."""
     if isinstance(guidance_scale, Mapping):
@@ -107,12 +132,13 @@ def check_guidance(conditions: Sequence[str], guidance_scale: GuidanceScale, min
         raise ValueError(f"guidance_scale must be >= 0 (or None for no guidance), got {guidance_scale}")
     guided = isinstance(guidance_scale, (int, float)) and guidance_scale > 1.0
     if guided and min_guidance_scale is not None and not 0 <= min_guidance_scale <= guidance_scale:
-        raise ValueError(f"min_guidance_scale (frame 0's guidance) must be between 0 and guidance_scale "
-                         f"({guidance_scale}), got {min_guidance_scale}; None gives every frame guidance_scale")
+        raise ValueError(
+            f"min_guidance_scale (frame 0's guidance) must be between 0 and guidance_scale "
+            f"({guidance_scale}), got {min_guidance_scale}; None gives every frame guidance_scale"
+        )
 
 
-def check_sampling_and_output(pipe: _Pipeline, scheduler: str, output_type: str,
-                              callback_on_step_end: Any) -> None:
+def check_sampling_and_output(pipe: _Pipeline, scheduler: str, output_type: str, callback_on_step_end: Any) -> None:
     """A known sampler and output type (a decoded output needs the VAE); a callable step callback."""
     if scheduler not in SCHEDULERS:
         raise ValueError(f"scheduler must be one of {sorted(SCHEDULERS)}, got {scheduler!r}")
@@ -124,8 +150,13 @@ def check_sampling_and_output(pipe: _Pipeline, scheduler: str, output_type: str,
         raise ValueError(f"callback_on_step_end must be callable, got {type(callback_on_step_end).__name__}")
 
 
-def check_condition_sources(pipe: _Pipeline, conditions: Sequence[str], video: Any,
-                            given: dict[str, Any], precomputed: Mapping[str, torch.Tensor]) -> None:
+def check_condition_sources(
+    pipe: _Pipeline,
+    conditions: Sequence[str],
+    video: Any,
+    given: dict[str, Any],
+    precomputed: Mapping[str, torch.Tensor],
+) -> None:
     """The video is a file or a clip; the UNet has an encoder for every condition, and each has an input."""
     if video is not None and not isinstance(video, (str, os.PathLike, VideoClip)):
         raise ValueError(f"video must be a file path or a VideoClip, got {type(video).__name__}")
@@ -140,8 +171,7 @@ def check_condition_sources(pipe: _Pipeline, conditions: Sequence[str], video: A
             raise ValueError(missing_input_message(name))
 
 
-def check_latents(pipe: _Pipeline, latents: torch.Tensor | None, num_frames: int, height: int,
-                  width: int) -> None:
+def check_latents(pipe: _Pipeline, latents: torch.Tensor | None, num_frames: int, height: int, width: int) -> None:
     """Given initial latents have the shape ``[B, C, F, H/8, W/8]`` of the requested video."""
     if latents is None:
         return

@@ -7,6 +7,7 @@ per component with ``config.json`` and ``model.safetensors`` (the VAE in diffuse
 ``config.json`` + ``diffusion_pytorch_model.safetensors``), the scheduler component
 ``scheduler/scheduler_config.json`` (:mod:`.folder_settings`) and a top-level ``model_index.json``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -73,23 +74,54 @@ class ComponentClass:
 
 #: The one class of each component (``model_index.json`` records it; loading dispatches on it).
 COMPONENT_CLASSES: dict[str, ComponentClass] = {
-    "unet": ComponentClass("videocomposer.models.unet", "VideoComposerUNet", UNetConfig, lambda d: build(UNetConfig, d),
-                           lambda path, cfg, towers: VideoComposerUNet.from_official(path, cfg),
-                           lambda info: VideoComposerUNet(build(UNetConfig, info.get("config", {})))),
-    "vae": ComponentClass("diffusers", "AutoencoderKL", VAEConfig, VAEConfig.from_dict,
-                          lambda path, cfg, towers: load_vae(path, cfg), None),
-    "clip": ComponentClass("videocomposer.models.clip", "OpenCLIP", OpenCLIPConfig, OpenCLIPConfig.from_dict,
-                           lambda path, cfg, towers: OpenCLIP.from_official(path, cfg, towers=towers),
-                           lambda info: OpenCLIP(OpenCLIPConfig.from_dict(info.get("config", {})), towers=tuple(info["towers"]))),
-    "midas": ComponentClass("videocomposer.annotators.midas", "MiDaS", MidasConfig, MidasConfig.from_dict,
-                            lambda path, cfg, towers: MiDaS.from_official(path, cfg),
-                            lambda info: MiDaS(MidasConfig.from_dict(info.get("config", {})))),
-    "pidinet": ComponentClass("videocomposer.annotators.pidinet", "PiDiNet", None, None,
-                              lambda path, cfg, towers: PiDiNet.from_official(path), lambda info: PiDiNet()),
-    "sketch_cleaner": ComponentClass("videocomposer.annotators.sketch", "SketchCleaner", SketchCleanerConfig,
-                                     SketchCleanerConfig.from_dict,
-                                     lambda path, cfg, towers: SketchCleaner.from_official(path, cfg),
-                                     lambda info: SketchCleaner(SketchCleanerConfig.from_dict(info.get("config", {})))),
+    "unet": ComponentClass(
+        "videocomposer.models.unet",
+        "VideoComposerUNet",
+        UNetConfig,
+        lambda d: build(UNetConfig, d),
+        lambda path, cfg, towers: VideoComposerUNet.from_official(path, cfg),
+        lambda info: VideoComposerUNet(build(UNetConfig, info.get("config", {}))),
+    ),
+    "vae": ComponentClass(
+        "diffusers",
+        "AutoencoderKL",
+        VAEConfig,
+        VAEConfig.from_dict,
+        lambda path, cfg, towers: load_vae(path, cfg),
+        None,
+    ),
+    "clip": ComponentClass(
+        "videocomposer.models.clip",
+        "OpenCLIP",
+        OpenCLIPConfig,
+        OpenCLIPConfig.from_dict,
+        lambda path, cfg, towers: OpenCLIP.from_official(path, cfg, towers=towers),
+        lambda info: OpenCLIP(OpenCLIPConfig.from_dict(info.get("config", {})), towers=tuple(info["towers"])),
+    ),
+    "midas": ComponentClass(
+        "videocomposer.annotators.midas",
+        "MiDaS",
+        MidasConfig,
+        MidasConfig.from_dict,
+        lambda path, cfg, towers: MiDaS.from_official(path, cfg),
+        lambda info: MiDaS(MidasConfig.from_dict(info.get("config", {}))),
+    ),
+    "pidinet": ComponentClass(
+        "videocomposer.annotators.pidinet",
+        "PiDiNet",
+        None,
+        None,
+        lambda path, cfg, towers: PiDiNet.from_official(path),
+        lambda info: PiDiNet(),
+    ),
+    "sketch_cleaner": ComponentClass(
+        "videocomposer.annotators.sketch",
+        "SketchCleaner",
+        SketchCleanerConfig,
+        SketchCleanerConfig.from_dict,
+        lambda path, cfg, towers: SketchCleaner.from_official(path, cfg),
+        lambda info: SketchCleaner(SketchCleanerConfig.from_dict(info.get("config", {}))),
+    ),
 }
 
 
@@ -104,17 +136,23 @@ def _config(name: str, value: Any) -> Any:
     raise ValueError(f"config for {name} must be a {expected} or a dict, got {type(value).__name__}")
 
 
-def official_paths(weights_dir: str | os.PathLike, names: Sequence[str], unet_file: str | None = None) -> dict[str, Path]:
+def official_paths(
+    weights_dir: str | os.PathLike, names: Sequence[str], unet_file: str | None = None
+) -> dict[str, Path]:
     """The official file of each component in ``weights_dir``; one error listing every missing file."""
     weights_dir = Path(weights_dir)
     if not weights_dir.is_dir():
-        raise FileNotFoundError(f"weights folder not found: {weights_dir.resolve()}\n"
-                                f"  download the official files (see the README's weights table) into one folder "
-                                f"and pass it with --weights-dir")
+        raise FileNotFoundError(
+            f"weights folder not found: {weights_dir.resolve()}\n"
+            f"  download the official files (see the README's weights table) into one folder "
+            f"and pass it with --weights-dir"
+        )
     paths = {n: weights_dir / (unet_file if n == "unet" and unet_file else OFFICIAL_FILES[n].filename) for n in names}
     missing = [str(missing_file_error(p, n)) for n, p in paths.items() if not p.is_file()]
     if missing:
-        raise WeightFileError(f"{len(missing)} weight file(s) missing for the requested conditions:\n" + "\n".join(missing))
+        raise WeightFileError(
+            f"{len(missing)} weight file(s) missing for the requested conditions:\n" + "\n".join(missing)
+        )
     return paths
 
 
@@ -125,8 +163,13 @@ def load_official_component(name: str, path: Path, config: Any = None, towers: S
     return COMPONENT_CLASSES[name].official(path, _config(name, config), towers)
 
 
-def load_official_components(weights_dir: str | os.PathLike, names: Sequence[str], config: Mapping[str, Any] | None = None,
-                             towers: Sequence[str] = ("text",), unet_file: str | None = None) -> dict[str, nn.Module]:
+def load_official_components(
+    weights_dir: str | os.PathLike,
+    names: Sequence[str],
+    config: Mapping[str, Any] | None = None,
+    towers: Sequence[str] = ("text",),
+    unet_file: str | None = None,
+) -> dict[str, nn.Module]:
     """``names`` from the official files in ``weights_dir`` (every file checked before any is read);
     ``config``: architecture overrides by component name."""
     config = dict(config or {})
@@ -137,8 +180,13 @@ def load_official_components(weights_dir: str | os.PathLike, names: Sequence[str
     return {n: load_official_component(n, paths[n], config.get(n), towers) for n in names}
 
 
-def load_components(weights_dir: str | os.PathLike, names: Sequence[str], config: Mapping[str, Any] | None = None,
-                    towers: Sequence[str] = ("text",), unet_file: str | None = None) -> dict[str, nn.Module]:
+def load_components(
+    weights_dir: str | os.PathLike,
+    names: Sequence[str],
+    config: Mapping[str, Any] | None = None,
+    towers: Sequence[str] = ("text",),
+    unet_file: str | None = None,
+) -> dict[str, nn.Module]:
     """``names`` from ``weights_dir``: the folder of official files, or a ``save_pretrained`` folder
     (``videocomposer convert``), where every argument is honoured or refused with a clear error:
 
@@ -152,16 +200,22 @@ def load_components(weights_dir: str | os.PathLike, names: Sequence[str], config
     folder = Path(weights_dir)
     index = read_index(folder)
     if config:
-        raise ValueError(f"an architecture config (--model-config) applies to official weight files only; {folder} is a "
-                         "save_pretrained / convert folder whose config.json files record the architectures: leave it out")
+        raise ValueError(
+            f"an architecture config (--model-config) applies to official weight files only; {folder} is a "
+            "save_pretrained / convert folder whose config.json files record the architectures: leave it out"
+        )
     absent = [n for n in names if n not in index]
     if absent:
-        raise WeightFileError(f"{folder} (a save_pretrained / convert folder) has no {absent}: convert again "
-                              "without --conditions, or pass the folder of official weight files")
+        raise WeightFileError(
+            f"{folder} (a save_pretrained / convert folder) has no {absent}: convert again "
+            "without --conditions, or pass the folder of official weight files"
+        )
     modules = {n: load_component(n, folder) for n in names}
     if "clip" in modules and not set(towers) <= set(modules["clip"].towers):
-        raise WeightFileError(f"{folder}: its CLIP has the {list(modules['clip'].towers)} tower(s), the conditions need "
-                              f"{list(towers)}: convert again with those conditions (or without --conditions)")
+        raise WeightFileError(
+            f"{folder}: its CLIP has the {list(modules['clip'].towers)} tower(s), the conditions need "
+            f"{list(towers)}: convert again with those conditions (or without --conditions)"
+        )
     if unet_file is not None and "unet" in modules:
         modules["unet"] = _pretrained_unet(folder, index, modules["unet"], unet_file)
     return modules
@@ -173,8 +227,10 @@ def _pretrained_unet(folder: Path, index: Mapping[str, Any], unet: nn.Module, un
         return VideoComposerUNet.from_official(unet_file, unet.config).eval().requires_grad_(False)
     source = index.get("pipeline_config", {}).get("unet_file", OFFICIAL_FILES["unet"].filename)
     if Path(unet_file).name != source:
-        raise WeightFileError(f"{folder} holds the UNet converted from {source}, not {unet_file}: pass the path of "
-                              f"{unet_file}, or convert again with --unet-file {unet_file}")
+        raise WeightFileError(
+            f"{folder} holds the UNet converted from {source}, not {unet_file}: pass the path of "
+            f"{unet_file}, or convert again with --unet-file {unet_file}"
+        )
     return unet
 
 
@@ -199,8 +255,10 @@ def _component_class(name: str, folder: Path) -> ComponentClass:
     recorded = read_index(folder).get(name)
     known = COMPONENT_CLASSES.get(name)
     if known is None or list(recorded or []) != known.index_entry:
-        raise WeightFileError(f"{folder / INDEX_NAME} records {name} as {recorded!r}; this version loads "
-                              f"{name} only as {known.index_entry if known else 'nothing'} (convert the weights again)")
+        raise WeightFileError(
+            f"{folder / INDEX_NAME} records {name} as {recorded!r}; this version loads "
+            f"{name} only as {known.index_entry if known else 'nothing'} (convert the weights again)"
+        )
     return known
 
 
@@ -240,10 +298,14 @@ def write_index(folder: Path, components: Sequence[str], pipeline_config: Mappin
     scheduler) and ``pipeline_config``, the pipeline's own settings (output size, the UNet's source file)."""
     from .. import __version__
 
-    index = {"_class_name": "VideoComposerPipeline", "_videocomposer_version": __version__,
-             **{c: COMPONENT_CLASSES[c].index_entry for c in components},
-             "tokenizer": ["videocomposer.models.tokenizer", "CLIPTokenizer"], "scheduler": SCHEDULER_INDEX_ENTRY,
-             "pipeline_config": dict(pipeline_config)}
+    index = {
+        "_class_name": "VideoComposerPipeline",
+        "_videocomposer_version": __version__,
+        **{c: COMPONENT_CLASSES[c].index_entry for c in components},
+        "tokenizer": ["videocomposer.models.tokenizer", "CLIPTokenizer"],
+        "scheduler": SCHEDULER_INDEX_ENTRY,
+        "pipeline_config": dict(pipeline_config),
+    }
     write_text(folder / INDEX_NAME, json.dumps(index, indent=2) + "\n")
 
 
@@ -251,8 +313,10 @@ def read_index(folder: str | os.PathLike) -> dict[str, Any]:
     """Read ``model_index.json``; a clear error when ``folder`` is not a ``save_pretrained`` folder."""
     path = Path(folder) / INDEX_NAME
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: {folder} is not a folder written by save_pretrained "
-                                f"(for the official weight files use from_official)")
+        raise FileNotFoundError(
+            f"{path} not found: {folder} is not a folder written by save_pretrained "
+            f"(for the official weight files use from_official)"
+        )
     index = json.loads(path.read_text())
     if index.get("_class_name") != "VideoComposerPipeline":
         raise ValueError(f"{path} describes a {index.get('_class_name')!r}, not a VideoComposerPipeline")
@@ -263,6 +327,19 @@ def is_pretrained_folder(folder: str | os.PathLike) -> bool:
     return (Path(folder) / INDEX_NAME).is_file()
 
 
-__all__ = ["COMPONENTS", "COMPONENT_CLASSES", "SCHEDULER_INDEX_ENTRY", "ComponentClass", "components_for", "is_pretrained_folder", "load_component", "load_components",
-           "load_official_component", "load_official_components", "official_paths", "read_index", "save_component",
-           "write_index"]
+__all__ = [
+    "COMPONENTS",
+    "COMPONENT_CLASSES",
+    "SCHEDULER_INDEX_ENTRY",
+    "ComponentClass",
+    "components_for",
+    "is_pretrained_folder",
+    "load_component",
+    "load_components",
+    "load_official_component",
+    "load_official_components",
+    "official_paths",
+    "read_index",
+    "save_component",
+    "write_index",
+]

@@ -15,6 +15,7 @@ text at ``s`` and ``motion`` at ``m``::
 ``m = 1`` is today's ``u + s·(c − u)`` (the motion present in both passes), up to float rounding, and each scale
 above 1 pushes its condition harder. A mapping runs one pass per group plus one.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -56,7 +57,9 @@ class ConditionGuidance:
     scales: tuple[float, ...]
 
 
-def condition_guidance(scales: Mapping[str, Any], conditions: Sequence[str], default: float | None) -> ConditionGuidance:
+def condition_guidance(
+    scales: Mapping[str, Any], conditions: Sequence[str], default: float | None
+) -> ConditionGuidance:
     """The groups and scales of a per-condition ``scales`` mapping over the ``conditions`` used (module docstring);
     ``default``: the scale of the unnamed conditions a single number guides. A ``ValueError`` for a scale of a
     condition that is not used."""
@@ -74,10 +77,15 @@ def condition_guidance(scales: Mapping[str, Any], conditions: Sequence[str], def
     return ConditionGuidance(tuple(g for g, _ in groups), tuple(s for _, s in groups))
 
 
-def condition_guidance_passes(guidance: ConditionGuidance, conditions: Mapping[str, torch.Tensor],
-                              used: Sequence[str], zero_y: torch.Tensor | None, min_guidance_scale: float | None,
-                              num_frames: int, nulls: Mapping[str, torch.Tensor] | None = None
-                              ) -> tuple[list[dict[str, Any]], list[float | torch.Tensor]]:
+def condition_guidance_passes(
+    guidance: ConditionGuidance,
+    conditions: Mapping[str, torch.Tensor],
+    used: Sequence[str],
+    zero_y: torch.Tensor | None,
+    min_guidance_scale: float | None,
+    num_frames: int,
+    nulls: Mapping[str, torch.Tensor] | None = None,
+) -> tuple[list[dict[str, Any]], list[float | torch.Tensor]]:
     """The passes ``P_0 … P_k`` (:func:`~videocomposer.diffusion.nested_guidance_kwargs`) and the scales of
     :func:`~videocomposer.diffusion.sample`; with ``min_guidance_scale`` every scale is a per-frame ramp
     ``[1, 1, F, 1, 1]`` from it on frame 0 to the group's scale on the last frame."""
@@ -88,36 +96,52 @@ def condition_guidance_passes(guidance: ConditionGuidance, conditions: Mapping[s
     return passes, [frame_guidance_scales(s, min_guidance_scale, num_frames) for s in guidance.scales]
 
 
-def guided_passes(unet: Any, cond: dict[str, torch.Tensor], conditions: Sequence[str], guidance_scale: GuidanceScale,
-              min_guidance_scale: float | None, num_frames: int, negative_prompt_embeds: torch.Tensor | None,
-              default_scale: float | None) -> tuple[dict[str, torch.Tensor], Any, Any]:
+def guided_passes(
+    unet: Any,
+    cond: dict[str, torch.Tensor],
+    conditions: Sequence[str],
+    guidance_scale: GuidanceScale,
+    min_guidance_scale: float | None,
+    num_frames: int,
+    negative_prompt_embeds: torch.Tensor | None,
+    default_scale: float | None,
+) -> tuple[dict[str, torch.Tensor], Any, Any]:
     """The guided passes of a call (``unet``: a :class:`~videocomposer.models.unet.VideoComposerUNet`; ``cond``: the
     built conditions by UNet kwarg, on its device; ``default_scale``: the model's guidance scale):
     ``(cond_kwargs, uncond_kwargs, scale)`` of :func:`~videocomposer.diffusion.sample`
     in the UNet's dtype: one unconditional pass and scale (the reference), a list of passes and scales (a scale per
     condition: :mod:`.condition_guidance`), or ``(cond_kwargs, None, None)`` unguided."""
     unet_dtype = next(unet.parameters()).dtype
-    negative = None if negative_prompt_embeds is None else \
-        negative_prompt_embeds.to(torch.float32).expand_as(cond["y"])
+    negative = None if negative_prompt_embeds is None else negative_prompt_embeds.to(torch.float32).expand_as(cond["y"])
     if isinstance(guidance_scale, Mapping):
         guidance = condition_guidance(guidance_scale, conditions, default_scale)
         if not guidance.groups:
             return {k: cond[k].to(unet_dtype) for k in conditions}, None, None
         grouped = {name for group in guidance.groups for name in group}
         passes, scales = condition_guidance_passes(
-            guidance, cond, conditions, unet.empty_caption() if "y" in grouped else None, min_guidance_scale,
-            num_frames, {"y": negative} if negative is not None else None)
+            guidance,
+            cond,
+            conditions,
+            unet.empty_caption() if "y" in grouped else None,
+            min_guidance_scale,
+            num_frames,
+            {"y": negative} if negative is not None else None,
+        )
         passes = [{k: v.to(unet_dtype) for k, v in p.items()} for p in passes]
         return passes[-1], passes[:-1], scales
     rules = unconditional_rules(conditions)
     needs_empty_caption = "empty_caption" in rules.values()
-    cond_kwargs, uncond_kwargs = make_guidance_kwargs(cond, unet.empty_caption() if needs_empty_caption else None,
-                                                      conditions, rules)
+    cond_kwargs, uncond_kwargs = make_guidance_kwargs(
+        cond, unet.empty_caption() if needs_empty_caption else None, conditions, rules
+    )
     if negative is not None:
         uncond_kwargs["y"] = negative
     cond_kwargs = {k: v.to(unet_dtype) for k, v in cond_kwargs.items()}
     if guidance_scale is None or guidance_scale <= 1.0:
         return cond_kwargs, None, None
-    scale = frame_guidance_scales(guidance_scale, min_guidance_scale, num_frames) \
-        if min_guidance_scale is not None else guidance_scale
+    scale = (
+        frame_guidance_scales(guidance_scale, min_guidance_scale, num_frames)
+        if min_guidance_scale is not None
+        else guidance_scale
+    )
     return cond_kwargs, {k: v.to(unet_dtype) for k, v in uncond_kwargs.items()}, scale

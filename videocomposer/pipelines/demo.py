@@ -6,6 +6,7 @@ official file formats to a temporary folder, loads them through :meth:`VideoComp
 The result is noise-like BY DESIGN: the models are untrained. The output folder says so (``NOTICE.txt``
 and the GIF's title) and gives the command for the real model.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,9 @@ To generate with the real model, download the six official files (README, "Weigh
 """
 
 
-def make_demo_video(path: str | os.PathLike, num_frames: int = 24, height: int = 96, width: int = 128,
-                    fps: float = 8.0) -> list[Image.Image]:
+def make_demo_video(
+    path: str | os.PathLike, num_frames: int = 24, height: int = 96, width: int = 128, fps: float = 8.0
+) -> list[Image.Image]:
     """Write a synthetic clip (a ball crossing a sky/grass scene, a turning bar) as H.264; returns its frames."""
     frames = []
     yy = np.linspace(0, 1, height, dtype=np.float32)[:, None]
@@ -59,12 +61,24 @@ def make_demo_video(path: str | os.PathLike, num_frames: int = 24, height: int =
         draw = ImageDraw.Draw(image)
         horizon = int(0.65 * height)
         draw.rectangle([0, horizon, width, height], fill=(60, 160, 70))
-        cx, cy, r = int(0.1 * width + 0.8 * width * s), int(horizon - 0.25 * height * abs(np.sin(3 * np.pi * s))), height // 8
+        cx, cy, r = (
+            int(0.1 * width + 0.8 * width * s),
+            int(horizon - 0.25 * height * abs(np.sin(3 * np.pi * s))),
+            height // 8,
+        )
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(220, 40, 40))
         angle = 2 * np.pi * s
         bx, by, length = 0.75 * width, 0.3 * height, 0.15 * width
-        draw.line([bx - length * np.cos(angle), by - length * np.sin(angle), bx + length * np.cos(angle),
-                   by + length * np.sin(angle)], fill=(250, 220, 40), width=max(2, height // 24))
+        draw.line(
+            [
+                bx - length * np.cos(angle),
+                by - length * np.sin(angle),
+                bx + length * np.cos(angle),
+                by + length * np.sin(angle),
+            ],
+            fill=(250, 220, 40),
+            width=max(2, height // 24),
+        )
         frames.append(image)
     write_mp4(path, frames, fps=fps)
     return frames
@@ -72,9 +86,23 @@ def make_demo_video(path: str | os.PathLike, num_frames: int = 24, height: int =
 
 def real_model_command(video: str | os.PathLike, image: str | os.PathLike, prompt: str = DEMO_PROMPT) -> str:
     """The shell command (paths quoted as needed) that runs the demo's inputs through the real model."""
-    return shlex.join(["videocomposer", "generate", "exp02_motion_transfer", "--weights-dir", "model_weights",
-                       "--input_video", os.fspath(video), "--image_path", os.fspath(image), "--input_text_desc", prompt,
-                       "--output-dir", "outputs"])
+    return shlex.join(
+        [
+            "videocomposer",
+            "generate",
+            "exp02_motion_transfer",
+            "--weights-dir",
+            "model_weights",
+            "--input_video",
+            os.fspath(video),
+            "--image_path",
+            os.fspath(image),
+            "--input_text_desc",
+            prompt,
+            "--output-dir",
+            "outputs",
+        ]
+    )
 
 
 @dataclass
@@ -85,8 +113,14 @@ class DemoResult:
     seconds: float
 
 
-def run_demo(output_dir: str | os.PathLike, num_frames: int = 8, size: int = 64, steps: int = 10, seed: int = 8888,
-             progress: bool = True) -> DemoResult:
+def run_demo(
+    output_dir: str | os.PathLike,
+    num_frames: int = 8,
+    size: int = 64,
+    steps: int = 10,
+    seed: int = 8888,
+    progress: bool = True,
+) -> DemoResult:
     """Run the demo into ``output_dir`` (created); returns the written paths. Needs no downloads."""
     start = time.time()
     folder = ensure_writable_dir(output_dir)
@@ -101,18 +135,46 @@ def run_demo(output_dir: str | os.PathLike, num_frames: int = 8, size: int = 64,
         configs = write_tiny_official_weights(weights_dir, seed=seed, configs=tiny_configs())
         pipe = VideoComposerPipeline.from_official(weights_dir, config=configs)  # all eight conditions
     pipe.set_progress_bar_config(disable=not progress)
-    out = pipe(DEMO_PROMPT, video=video_path, image=first_frame, conditions=list(pipe_conditions()),
-               num_frames=num_frames, height=size, width=size, num_inference_steps=steps,
-               generator=torch.Generator().manual_seed(seed))
+    out = pipe(
+        DEMO_PROMPT,
+        video=video_path,
+        image=first_frame,
+        conditions=list(pipe_conditions()),
+        num_frames=num_frames,
+        height=size,
+        width=size,
+        num_inference_steps=steps,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
-    title = ["RANDOM TINY MODEL - NOT the trained VideoComposer (noise by design)",
-             "real model: videocomposer generate ... --weights-dir model_weights (see NOTICE.txt)"]
-    saved = save_result(folder, name, out.frames[0], out.conditions, out.source, title=title, panel_height=96,
-                        title_background=(160, 0, 0))
+    title = [
+        "RANDOM TINY MODEL - NOT the trained VideoComposer (noise by design)",
+        "real model: videocomposer generate ... --weights-dir model_weights (see NOTICE.txt)",
+    ]
+    saved = save_result(
+        folder,
+        name,
+        out.frames[0],
+        out.conditions,
+        out.source,
+        title=title,
+        panel_height=96,
+        title_background=(160, 0, 0),
+    )
     write_text(folder / "NOTICE.txt", NOTICE.format(name=name, command=command))
-    write_notes(folder, DEMO_PROMPT, {"model": "RANDOM TINY MODEL (not trained)", "conditions": ", ".join(out.conditions),
-                                      "frames": num_frames, "size": f"{size}x{size}", "steps": steps, "seed": seed,
-                                      "real-model command": command})
+    write_notes(
+        folder,
+        DEMO_PROMPT,
+        {
+            "model": "RANDOM TINY MODEL (not trained)",
+            "conditions": ", ".join(out.conditions),
+            "frames": num_frames,
+            "size": f"{size}x{size}",
+            "steps": steps,
+            "seed": seed,
+            "real-model command": command,
+        },
+    )
     return DemoResult(folder, saved.mp4, saved.gif, time.time() - start)
 
 

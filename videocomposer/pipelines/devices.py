@@ -1,4 +1,5 @@
 """Where a pipeline's networks run and how: devices, offloading of the frozen encoders, autocast, compile."""
+
 from __future__ import annotations
 
 import contextlib

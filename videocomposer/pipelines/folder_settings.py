@@ -7,6 +7,7 @@ A ``save_pretrained`` folder holds its sampling settings as the ``scheduler`` co
 with the same settings, and a warning (once per folder) says how to update them. A folder of official weight
 files (no ``model_index.json``) samples as the official model, ``SchedulerConfig()``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,16 +52,21 @@ def load_scheduler_config(folder: str | os.PathLike) -> SchedulerConfig:
     index = read_index(folder)
     recorded = index.get("scheduler")
     if recorded is not None and list(recorded) != SCHEDULER_INDEX_ENTRY:
-        raise ValueError(f"{folder / INDEX_NAME} records the scheduler as {recorded!r}; this version reads "
-                         f"{SCHEDULER_INDEX_ENTRY} (save the model again with this version)")
+        raise ValueError(
+            f"{folder / INDEX_NAME} records the scheduler as {recorded!r}; this version reads "
+            f"{SCHEDULER_INDEX_ENTRY} (save the model again with this version)"
+        )
     if path.is_file():
         return SchedulerConfig.from_json_file(path)
     if recorded is not None:
-        raise FileNotFoundError(f"{path} not found, though {folder / INDEX_NAME} lists a scheduler component: "
-                                "copy the whole model folder again")
+        raise FileNotFoundError(
+            f"{path} not found, though {folder / INDEX_NAME} lists a scheduler component: "
+            "copy the whole model folder again"
+        )
     settings = index.get("pipeline_config", {})
-    config = SchedulerConfig.from_dict({k: v for k, v in settings.items() if k in _SCHEDULER_FIELDS},
-                                       f"{folder / INDEX_NAME} (pipeline_config)")
+    config = SchedulerConfig.from_dict(
+        {k: v for k, v in settings.items() if k in _SCHEDULER_FIELDS}, f"{folder / INDEX_NAME} (pipeline_config)"
+    )
     _warn_older_layout(folder)
     return config
 
@@ -70,10 +76,14 @@ def _warn_older_layout(folder: Path) -> None:
     if key in _WARNED:
         return
     _WARNED.add(key)
-    warnings.warn(f"{folder} keeps its sampling settings in {INDEX_NAME} (pipeline_config), an older layout without "
-                  f"a scheduler component; they are used as they are. To update the folder, save it again: "
-                  f"VideoComposerPipeline.from_pretrained(folder).save_pretrained(folder) writes "
-                  f"{SchedulerConfig.folder_name}/{SchedulerConfig.file_name}", FutureWarning, stacklevel=3)
+    warnings.warn(
+        f"{folder} keeps its sampling settings in {INDEX_NAME} (pipeline_config), an older layout without "
+        f"a scheduler component; they are used as they are. To update the folder, save it again: "
+        f"VideoComposerPipeline.from_pretrained(folder).save_pretrained(folder) writes "
+        f"{SchedulerConfig.folder_name}/{SchedulerConfig.file_name}",
+        FutureWarning,
+        stacklevel=3,
+    )
 
 
 def output_defaults(pipeline_config: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,8 +98,10 @@ def stored_settings(folder: str | os.PathLike) -> dict[str, Any]:
     if not is_pretrained_folder(folder):
         return {}
     pipeline_config = read_index(folder).get("pipeline_config", {})
-    return {**{k: v for k, v in pipeline_config.items() if k not in _SCHEDULER_FIELDS},
-            **load_scheduler_config(folder).to_dict()}
+    return {
+        **{k: v for k, v in pipeline_config.items() if k not in _SCHEDULER_FIELDS},
+        **load_scheduler_config(folder).to_dict(),
+    }
 
 
 def load_motion_settings(folder: str | os.PathLike) -> MotionSettings:
@@ -102,4 +114,6 @@ def load_motion_settings(folder: str | os.PathLike) -> MotionSettings:
     settings = read_index(folder).get("pipeline_config", {})
     if "motion_condition" not in settings:
         return MotionSettings()
-    return MotionSettings.from_dict(settings["motion_condition"], f"{folder / INDEX_NAME}: pipeline_config.motion_condition")
+    return MotionSettings.from_dict(
+        settings["motion_condition"], f"{folder / INDEX_NAME}: pipeline_config.motion_condition"
+    )

@@ -5,6 +5,7 @@
 takes; :func:`prepare_conditions` samples the clip from a video, turns a hand-drawn
 :class:`~videocomposer.video.trajectory.Trajectory` into its motion field and builds the conditions once.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,8 +55,10 @@ def read_tensor(name: str, path: Path, key: str) -> torch.Tensor:
 
     tensors = load_file(str(path))
     if key not in tensors:
-        raise InputError(f"{_label(name)}: {path} has no '{key}' tensor (it has {sorted(tensors)}); "
-                         "use a file from `videocomposer extract`")
+        raise InputError(
+            f"{_label(name)}: {path} has no '{key}' tensor (it has {sorted(tensors)}); "
+            "use a file from `videocomposer extract`"
+        )
     return tensors[key]
 
 
@@ -125,11 +128,21 @@ def _reads_video_motion(conditions: Sequence[str], inputs: dict[str, Any], preco
     return "motion" in clip_streams(readers)
 
 
-def prepare_conditions(builder: ConditionBuilder, conditions: Sequence[str], *,
-                       video: str | os.PathLike | VideoClip | None = None, num_frames: int = 16, height: int = 256,
-                       width: int = 256, seed: int | None = None, misc_size: int | None = None,
-                       precomputed: dict[str, torch.Tensor] | None = None, device: torch.device | str = "cpu",
-                       motion_settings: MotionSettings | None = None, **inputs: Any) -> PreparedConditions:
+def prepare_conditions(
+    builder: ConditionBuilder,
+    conditions: Sequence[str],
+    *,
+    video: str | os.PathLike | VideoClip | None = None,
+    num_frames: int = 16,
+    height: int = 256,
+    width: int = 256,
+    seed: int | None = None,
+    misc_size: int | None = None,
+    precomputed: dict[str, torch.Tensor] | None = None,
+    device: torch.device | str = "cpu",
+    motion_settings: MotionSettings | None = None,
+    **inputs: Any,
+) -> PreparedConditions:
     """Sample the clip from ``video`` and build ``conditions`` once.
 
     ``seed`` drives clip sampling and the misc-transform draws, in the reference's order (the
@@ -152,11 +165,26 @@ def prepare_conditions(builder: ConditionBuilder, conditions: Sequence[str], *,
     if isinstance(video, (str, os.PathLike)):
         sampled_mask = "mask" in clip_streams(conditions) and inputs.get("mask") is None  # else the given one
         video_motion = motion_settings if _reads_video_motion(conditions, inputs, precomputed) else None
-        clip = load_video_clip(video, num_frames=num_frames, resolution=max(height, width), misc_size=misc_size,
-                               py_rng=py_rng or random.Random(), np_rng=np.random.RandomState(seed),
-                               with_mask=sampled_mask, motion_settings=video_motion)
+        clip = load_video_clip(
+            video,
+            num_frames=num_frames,
+            resolution=max(height, width),
+            misc_size=misc_size,
+            py_rng=py_rng or random.Random(),
+            np_rng=np.random.RandomState(seed),
+            with_mask=sampled_mask,
+            motion_settings=video_motion,
+        )
     if isinstance(clip, VideoClip) and clip.num_frames != num_frames:
         raise ValueError(f"the video clip has {clip.num_frames} frames but num_frames={num_frames}")
-    cond = builder.build(conditions, video=clip, precomputed=precomputed, num_frames=num_frames, misc_size=misc_size,
-                         py_rng=py_rng, device=device, **inputs)
+    cond = builder.build(
+        conditions,
+        video=clip,
+        precomputed=precomputed,
+        num_frames=num_frames,
+        misc_size=misc_size,
+        py_rng=py_rng,
+        device=device,
+        **inputs,
+    )
     return PreparedConditions(cond, clip)

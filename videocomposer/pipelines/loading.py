@@ -4,6 +4,7 @@ A ``save_pretrained`` folder holds one sub-folder per component (``config.json``
 component ``scheduler/scheduler_config.json`` and ``model_index.json`` (the components, the output size, the UNet's
 source file and how the motion condition is made).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,9 +37,15 @@ class PretrainedMixin:
     :class:`~videocomposer.pipelines.VideoComposerPipeline`."""
 
     @classmethod
-    def from_official(cls: type[PipelineT], weights_dir: str | os.PathLike, conditions: Sequence[str] | None = None,
-                      config: dict[str, Any] | None = None, unet_file: str | None = None,
-                      device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> PipelineT:
+    def from_official(
+        cls: type[PipelineT],
+        weights_dir: str | os.PathLike,
+        conditions: Sequence[str] | None = None,
+        config: dict[str, Any] | None = None,
+        unet_file: str | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> PipelineT:
         """Load the official weight files from ``weights_dir``, only the models ``conditions`` need.
 
         Args:
@@ -62,9 +69,15 @@ class PretrainedMixin:
         return pipe
 
     @classmethod
-    def from_pretrained(cls: type[PipelineT], folder: str | os.PathLike, conditions: Sequence[str] | None = None,
-                        config: dict[str, Any] | None = None, unet_file: str | None = None,
-                        device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> PipelineT:
+    def from_pretrained(
+        cls: type[PipelineT],
+        folder: str | os.PathLike,
+        conditions: Sequence[str] | None = None,
+        config: dict[str, Any] | None = None,
+        unet_file: str | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> PipelineT:
         """Load a folder written by :meth:`save_pretrained`: every component in it, or only those
         ``conditions`` need, with its scheduler config and output size. ``unet_file`` (a path) loads other UNet
         weights onto the folder's UNet; ``config`` is refused (the folder records the architectures). See
@@ -104,7 +117,11 @@ class PretrainedMixin:
         for name, module in self.components().items():
             save_component(name, module, folder)
         save_scheduler_config(self.scheduler_config, folder)
-        settings = {**({"unet_file": self.unet_source} if self.unet_source else {}), "motion_condition": self.motion_settings.to_dict(), **self._output_defaults,
-                    **({"misc_size": self.misc_size} if self.misc_size is not None else {})}
+        settings = {
+            **({"unet_file": self.unet_source} if self.unet_source else {}),
+            "motion_condition": self.motion_settings.to_dict(),
+            **self._output_defaults,
+            **({"misc_size": self.misc_size} if self.misc_size is not None else {}),
+        }
         write_index(folder, list(self.components()), settings)
         return folder

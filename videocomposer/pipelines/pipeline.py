@@ -15,6 +15,7 @@ defaults to 16 frames at 256x256 (:meth:`set_defaults`). A ``save_pretrained`` f
 component ``scheduler/scheduler_config.json``, the size in ``model_index.json``), as the built-in toy model does
 (8 frames at 64x64, DPM-Solver++ 20 steps).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,19 +27,8 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..conditions import (
-    CONDITIONS,
-    INPUTS,
-    ConditionBuilder,
-    normalize_condition,
-)
-from ..diffusion import (
-    NoiseSchedule,
-    SchedulerConfig,
-    frame_noise,
-    make_sampler,
-    sample,
-)
+from ..conditions import CONDITIONS, INPUTS, ConditionBuilder, normalize_condition
+from ..diffusion import NoiseSchedule, SchedulerConfig, frame_noise, make_sampler, sample
 from ..models.tokenizer import CLIPTokenizer
 from ..models.vae import decode_video
 from ..video.clip import VideoClip
@@ -138,11 +128,25 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
     noise_correlation = SchedulerSetting()
     empty_caption = SchedulerSetting()
 
-    def __init__(self, unet: torch.nn.Module, vae: torch.nn.Module | None = None, clip: torch.nn.Module | None = None,
-                 tokenizer: CLIPTokenizer | None = None, midas: torch.nn.Module | None = None,
-                 pidinet: torch.nn.Module | None = None, sketch_cleaner: torch.nn.Module | None = None,
-                 scheduler_config: SchedulerConfig | None = None):
-        self.unet, self.vae, self.clip, self.midas, self.pidinet, self.sketch_cleaner = unet, vae, clip, midas, pidinet, sketch_cleaner
+    def __init__(
+        self,
+        unet: torch.nn.Module,
+        vae: torch.nn.Module | None = None,
+        clip: torch.nn.Module | None = None,
+        tokenizer: CLIPTokenizer | None = None,
+        midas: torch.nn.Module | None = None,
+        pidinet: torch.nn.Module | None = None,
+        sketch_cleaner: torch.nn.Module | None = None,
+        scheduler_config: SchedulerConfig | None = None,
+    ):
+        self.unet, self.vae, self.clip, self.midas, self.pidinet, self.sketch_cleaner = (
+            unet,
+            vae,
+            clip,
+            midas,
+            pidinet,
+            sketch_cleaner,
+        )
         for module in self.components().values():  # inference only: eval mode, no gradients (also fixes kernel choice)
             module.eval().requires_grad_(False)
         self.tokenizer = tokenizer if tokenizer is not None or clip is None else CLIPTokenizer()
@@ -206,8 +210,10 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         The sampling defaults are :attr:`scheduler_config`'s."""
         sampling = sorted(set(defaults) & set(SAMPLING_DEFAULTS))
         if sampling:
-            raise ValueError(f"{sampling} are sampling settings, held by pipe.scheduler_config: "
-                             f"pipe.scheduler_config = dataclasses.replace(pipe.scheduler_config, {sampling[0]}=...)")
+            raise ValueError(
+                f"{sampling} are sampling settings, held by pipe.scheduler_config: "
+                f"pipe.scheduler_config = dataclasses.replace(pipe.scheduler_config, {sampling[0]}=...)"
+            )
         unknown = sorted(set(defaults) - set(OUTPUT_DEFAULTS))
         if unknown:
             raise ValueError(f"unknown pipeline default(s) {unknown}; expected some of {sorted(OUTPUT_DEFAULTS)}")
@@ -217,8 +223,14 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
 
     def builder(self) -> ConditionBuilder:
         """A :class:`ConditionBuilder` over this pipeline's frozen models."""
-        return ConditionBuilder(self.tokenizer, self.clip, self.midas, self.pidinet, self.sketch_cleaner,
-                                annotator_chunk_size=self.annotator_chunk_size)
+        return ConditionBuilder(
+            self.tokenizer,
+            self.clip,
+            self.midas,
+            self.pidinet,
+            self.sketch_cleaner,
+            annotator_chunk_size=self.annotator_chunk_size,
+        )
 
     # ------------------------------------------------------------------ stages
 
@@ -244,12 +256,28 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         A given video that no condition would read is refused, naming the conditions that could read it."""
         return call_conditions(self, conditions, **inputs)
 
-    def check_inputs(self, conditions: Sequence[str], *, prompt: Any, prompt_embeds: Any, negative_prompt: Any,
-                     negative_prompt_embeds: Any, video: Any, num_frames: int, height: int, width: int,
-                     num_inference_steps: int, guidance_scale: GuidanceScale, scheduler: str, output_type: str,
-                     min_guidance_scale: float | None = None,
-                     latents: torch.Tensor | None, callback_on_step_end: Any, inputs: dict[str, Any],
-                     precomputed: dict[str, torch.Tensor]) -> None:
+    def check_inputs(
+        self,
+        conditions: Sequence[str],
+        *,
+        prompt: Any,
+        prompt_embeds: Any,
+        negative_prompt: Any,
+        negative_prompt_embeds: Any,
+        video: Any,
+        num_frames: int,
+        height: int,
+        width: int,
+        num_inference_steps: int,
+        guidance_scale: GuidanceScale,
+        scheduler: str,
+        output_type: str,
+        min_guidance_scale: float | None = None,
+        latents: torch.Tensor | None,
+        callback_on_step_end: Any,
+        inputs: dict[str, Any],
+        precomputed: dict[str, torch.Tensor],
+    ) -> None:
         """Reject bad arguments before any compute, naming the argument, the value and what is expected
         (:mod:`videocomposer.pipelines.checks`)."""
         check_prompt(conditions, prompt, prompt_embeds, negative_prompt, negative_prompt_embeds)
@@ -260,10 +288,19 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         check_condition_sources(self, conditions, video, given, precomputed)
         check_latents(self, latents, num_frames, height, width)
 
-    def prepare_conditions(self, conditions: Sequence[str], *, video: str | os.PathLike | VideoClip | None = None,
-                           num_frames: int = 16, height: int = 256, width: int = 256, seed: int | None = None,
-                           precomputed: dict[str, torch.Tensor] | None = None, motion_mode: str | None = None,
-                           **inputs: Any) -> PreparedConditions:
+    def prepare_conditions(
+        self,
+        conditions: Sequence[str],
+        *,
+        video: str | os.PathLike | VideoClip | None = None,
+        num_frames: int = 16,
+        height: int = 256,
+        width: int = 256,
+        seed: int | None = None,
+        precomputed: dict[str, torch.Tensor] | None = None,
+        motion_mode: str | None = None,
+        **inputs: Any,
+    ) -> PreparedConditions:
         """Stages 2-3 of :meth:`__call__`: sample the clip from ``video`` and build ``conditions`` once
         (:func:`~videocomposer.pipelines.inputs.prepare_conditions` over this pipeline's frozen models).
         ``motion_mode``: how the motion condition is made (:data:`~videocomposer.video.motion.MOTION_MODES`;
@@ -275,24 +312,47 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         conditions once and pass them as ``precomputed_conditions``.
         """
         with self._encoders_on_device():  # with offloading, the frozen encoders visit the device only now
-            return prepare_conditions(self.builder(), conditions, video=video, num_frames=num_frames, height=height,
-                                      width=width, seed=seed, misc_size=self.misc_size, precomputed=precomputed,
-                                      device=self.device, motion_settings=self.motion_settings.with_mode(motion_mode),
-                                      **inputs)
+            return prepare_conditions(
+                self.builder(),
+                conditions,
+                video=video,
+                num_frames=num_frames,
+                height=height,
+                width=width,
+                seed=seed,
+                misc_size=self.misc_size,
+                precomputed=precomputed,
+                device=self.device,
+                motion_settings=self.motion_settings.with_mode(motion_mode),
+                **inputs,
+            )
 
     @property
     def vae_scale_factor(self) -> int:
         return 2 ** (len(self.vae.config.block_out_channels) - 1) if self.vae is not None else 8
 
-    def prepare_latents(self, batch: int, num_frames: int, height: int, width: int,
-                        generator: torch.Generator | None, latents: torch.Tensor | None) -> torch.Tensor:
+    def prepare_latents(
+        self,
+        batch: int,
+        num_frames: int,
+        height: int,
+        width: int,
+        generator: torch.Generator | None,
+        latents: torch.Tensor | None,
+    ) -> torch.Tensor:
         """Standard-normal ``x_T`` ``[B, 4, F, H/8, W/8]`` float32 on the execution device (or the given ``latents``),
         its frames correlated as the model's training noise (``scheduler_config.noise_correlation``)."""
         if latents is not None:
             if latents.shape[0] not in (1, batch):
                 raise ValueError(f"latents have batch {latents.shape[0]}, the conditions have {batch}")
             return latents.to(self.device, torch.float32).expand(batch, *latents.shape[1:]).contiguous()
-        shape = (batch, self.unet.config.in_dim, num_frames, height // self.vae_scale_factor, width // self.vae_scale_factor)
+        shape = (
+            batch,
+            self.unet.config.in_dim,
+            num_frames,
+            height // self.vae_scale_factor,
+            width // self.vae_scale_factor,
+        )
         return frame_noise(shape, self.scheduler_config.noise_correlation, generator).to(self.device)
 
     def _eps(self, x: torch.Tensor, t: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
@@ -301,14 +361,28 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         with self._autocast():
             return self._unet_forward(x.to(dtype), t, **kwargs).float()
 
-    def _guided_passes(self, cond: dict[str, torch.Tensor], conditions: Sequence[str], guidance_scale: GuidanceScale,
-                       min_guidance_scale: float | None, num_frames: int, negative_prompt_embeds: torch.Tensor | None
-                       ) -> tuple[dict[str, torch.Tensor], Any, Any]:
+    def _guided_passes(
+        self,
+        cond: dict[str, torch.Tensor],
+        conditions: Sequence[str],
+        guidance_scale: GuidanceScale,
+        min_guidance_scale: float | None,
+        num_frames: int,
+        negative_prompt_embeds: torch.Tensor | None,
+    ) -> tuple[dict[str, torch.Tensor], Any, Any]:
         """Stage 4 of :meth:`__call__`: :func:`~videocomposer.pipelines.condition_guidance.guided_passes` for this
         pipeline's UNet and default guidance scale."""
         negative = None if negative_prompt_embeds is None else negative_prompt_embeds.to(self.device, torch.float32)
-        return guided_passes(self.unet, cond, conditions, guidance_scale, min_guidance_scale, num_frames, negative,
-                             self.scheduler_config.guidance_scale)
+        return guided_passes(
+            self.unet,
+            cond,
+            conditions,
+            guidance_scale,
+            min_guidance_scale,
+            num_frames,
+            negative,
+            self.scheduler_config.guidance_scale,
+        )
 
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents ``[B, 4, F, h, w]`` → video ``[B, 3, F, H, W]`` in [0, 1], ``vae_decode_chunk_size`` frames per call."""
@@ -320,18 +394,31 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         """The sampling settings of one call: each given value, else the model's (:attr:`defaults`,
         :attr:`scheduler_config`); ``eta`` is the model's with its own sampler, else 0."""
         config, defaults = self.scheduler_config, self.defaults
-        settings = {k: defaults[k] if v is None else v for k, v in values.items()
-                    if k in ("num_frames", "height", "width", "num_inference_steps")}
-        settings.update({k: defaults[k] if values[k] == "default" else values[k]
-                         for k in ("guidance_scale", "min_guidance_scale")})
+        settings = {
+            k: defaults[k] if v is None else v
+            for k, v in values.items()
+            if k in ("num_frames", "height", "width", "num_inference_steps")
+        }
+        settings.update(
+            {k: defaults[k] if values[k] == "default" else values[k] for k in ("guidance_scale", "min_guidance_scale")}
+        )
         settings["scheduler"] = values["scheduler"] or config.scheduler
         default_eta = config.eta if settings["scheduler"] == config.scheduler else 0.0
         settings["eta"] = default_eta if values["eta"] is None else values["eta"]
         return settings
 
-    def _denoise(self, x_T: torch.Tensor, cond_kwargs: dict[str, torch.Tensor], uncond_kwargs: Any, scale: Any,
-                 num_inference_steps: int, scheduler: str, eta: float, generator: torch.Generator | None,
-                 callback_on_step_end: Callable[..., dict | None] | None) -> torch.Tensor:
+    def _denoise(
+        self,
+        x_T: torch.Tensor,
+        cond_kwargs: dict[str, torch.Tensor],
+        uncond_kwargs: Any,
+        scale: Any,
+        num_inference_steps: int,
+        scheduler: str,
+        eta: float,
+        generator: torch.Generator | None,
+        callback_on_step_end: Callable[..., dict | None] | None,
+    ) -> torch.Tensor:
         """Stage 6 of :meth:`__call__`: :func:`~videocomposer.diffusion.sample` from ``x_T`` ``[B, 4, F, h, w]`` with
         the model's schedule, prediction type and noise correlation, a progress bar and the step callback."""
         config = self.scheduler_config
@@ -347,10 +434,22 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
                     x.copy_(result["latents"])
 
         try:
-            return sample(self._eps, x_T, cond_kwargs, uncond_kwargs, scale,
-                          num_steps=num_inference_steps, scheduler=scheduler, schedule=schedule, eta=eta,
-                          generator=generator, batched_cfg=self.batched_cfg, callback=on_step,
-                          prediction_type=config.prediction_type, noise_correlation=config.noise_correlation)
+            return sample(
+                self._eps,
+                x_T,
+                cond_kwargs,
+                uncond_kwargs,
+                scale,
+                num_steps=num_inference_steps,
+                scheduler=scheduler,
+                schedule=schedule,
+                eta=eta,
+                generator=generator,
+                batched_cfg=self.batched_cfg,
+                callback=on_step,
+                prediction_type=config.prediction_type,
+                noise_correlation=config.noise_correlation,
+            )
         finally:
             bar.close()
 
@@ -371,69 +470,135 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
             return video_out
         if output_type == "np":
             return video_out.permute(0, 1, 3, 4, 2).numpy()
-        return [[Image.fromarray(f) for f in (v.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()]
-                for v in video_out]
+        return [
+            [Image.fromarray(f) for f in (v.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()]
+            for v in video_out
+        ]
 
     # ------------------------------------------------------------------ generation
 
     @torch.no_grad()
-    def __call__(self, prompt: str | Sequence[str] | None = None, *, video: str | os.PathLike | VideoClip | None = None,
-                 image: Image.Image | torch.Tensor | None = None, style_image: Image.Image | torch.Tensor | None = None,
-                 sketch: Image.Image | torch.Tensor | None = None, depth: torch.Tensor | None = None,
-                 mask: Image.Image | np.ndarray | torch.Tensor | None = None, motion: torch.Tensor | Trajectory | None = None,
-                 conditions: Sequence[str] | None = None, negative_prompt: str | Sequence[str] | None = None,
-                 num_frames: int | None = None, height: int | None = None, width: int | None = None,
-                 num_inference_steps: int | None = None,
-                 guidance_scale: float | Mapping[str, float] | None | Literal["default"] = "default",
-                 min_guidance_scale: float | None | Literal["default"] = "default", scheduler: str | None = None,
-                 eta: float | None = None,
-                 generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
-                 prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
-                 precomputed_conditions: dict[str, torch.Tensor] | None = None, seed: int | None = None,
-                 output_type: OutputType = "pil", callback_on_step_end: Callable[..., dict | None] | None = None,
-                 motion_mode: str | None = None, **extra_inputs: Any) -> VideoComposerPipelineOutput:
+    def __call__(
+        self,
+        prompt: str | Sequence[str] | None = None,
+        *,
+        video: str | os.PathLike | VideoClip | None = None,
+        image: Image.Image | torch.Tensor | None = None,
+        style_image: Image.Image | torch.Tensor | None = None,
+        sketch: Image.Image | torch.Tensor | None = None,
+        depth: torch.Tensor | None = None,
+        mask: Image.Image | np.ndarray | torch.Tensor | None = None,
+        motion: torch.Tensor | Trajectory | None = None,
+        conditions: Sequence[str] | None = None,
+        negative_prompt: str | Sequence[str] | None = None,
+        num_frames: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | Mapping[str, float] | None | Literal["default"] = "default",
+        min_guidance_scale: float | None | Literal["default"] = "default",
+        scheduler: str | None = None,
+        eta: float | None = None,
+        generator: torch.Generator | None = None,
+        latents: torch.Tensor | None = None,
+        prompt_embeds: torch.Tensor | None = None,
+        negative_prompt_embeds: torch.Tensor | None = None,
+        precomputed_conditions: dict[str, torch.Tensor] | None = None,
+        seed: int | None = None,
+        output_type: OutputType = "pil",
+        callback_on_step_end: Callable[..., dict | None] | None = None,
+        motion_mode: str | None = None,
+        **extra_inputs: Any,
+    ) -> VideoComposerPipelineOutput:
         """Generate a video from any composition of conditions (arguments: the class docstring, *Arguments of a call*)."""
         # 1. check inputs
-        settings = self._call_settings(scheduler=scheduler, num_frames=num_frames, height=height, width=width,
-                                       num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                                       min_guidance_scale=min_guidance_scale, eta=eta)
+        settings = self._call_settings(
+            scheduler=scheduler,
+            num_frames=num_frames,
+            height=height,
+            width=width,
+            num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale,
+            min_guidance_scale=min_guidance_scale,
+            eta=eta,
+        )
         scheduler, num_frames, height, width, num_inference_steps, guidance_scale, min_guidance_scale, eta = (
-            settings[k] for k in ("scheduler", "num_frames", "height", "width", "num_inference_steps", "guidance_scale",
-                                  "min_guidance_scale", "eta"))
-        inputs = self._condition_inputs(image=image, style_image=style_image, sketch=sketch, depth=depth, mask=mask,
-                                        motion=motion, **extra_inputs)
+            settings[k]
+            for k in (
+                "scheduler",
+                "num_frames",
+                "height",
+                "width",
+                "num_inference_steps",
+                "guidance_scale",
+                "min_guidance_scale",
+                "eta",
+            )
+        )
+        inputs = self._condition_inputs(
+            image=image, style_image=style_image, sketch=sketch, depth=depth, mask=mask, motion=motion, **extra_inputs
+        )
         precomputed = dict(precomputed_conditions or {})
-        conditions = self.resolve_conditions(conditions, prompt=prompt, prompt_embeds=prompt_embeds, video=video,
-                                             **inputs, precomputed=precomputed)
-        self.check_inputs(conditions, prompt=prompt, prompt_embeds=prompt_embeds, negative_prompt=negative_prompt,
-                          negative_prompt_embeds=negative_prompt_embeds, video=video, num_frames=num_frames, height=height,
-                          width=width, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                          min_guidance_scale=min_guidance_scale, scheduler=scheduler, output_type=output_type, latents=latents,
-                          callback_on_step_end=callback_on_step_end, inputs=inputs, precomputed=precomputed)
+        conditions = self.resolve_conditions(
+            conditions, prompt=prompt, prompt_embeds=prompt_embeds, video=video, **inputs, precomputed=precomputed
+        )
+        self.check_inputs(
+            conditions,
+            prompt=prompt,
+            prompt_embeds=prompt_embeds,
+            negative_prompt=negative_prompt,
+            negative_prompt_embeds=negative_prompt_embeds,
+            video=video,
+            num_frames=num_frames,
+            height=height,
+            width=width,
+            num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale,
+            min_guidance_scale=min_guidance_scale,
+            scheduler=scheduler,
+            output_type=output_type,
+            latents=latents,
+            callback_on_step_end=callback_on_step_end,
+            inputs=inputs,
+            precomputed=precomputed,
+        )
         seed = generator.initial_seed() if seed is None and generator is not None else seed
 
         # 2-3. read the video and build the conditions
-        prepared = self.prepare_conditions(conditions, video=video, prompt=prompt, prompt_embeds=prompt_embeds,
-                                           precomputed=precomputed, num_frames=num_frames, height=height, width=width,
-                                           seed=seed, motion_mode=motion_mode, **inputs)
+        prepared = self.prepare_conditions(
+            conditions,
+            video=video,
+            prompt=prompt,
+            prompt_embeds=prompt_embeds,
+            precomputed=precomputed,
+            num_frames=num_frames,
+            height=height,
+            width=width,
+            seed=seed,
+            motion_mode=motion_mode,
+            **inputs,
+        )
         cond = prepared.conditions
         if negative_prompt is not None:
             with self._encoders_on_device():
                 negative_prompt_embeds = self.builder().encode_prompt(negative_prompt, self.device)
 
         # 4. the guided passes (one scale: y -> zero_y, image -> zeros, as the reference; or one scale per condition)
-        cond_kwargs, uncond_kwargs, scale = self._guided_passes(cond, conditions, guidance_scale, min_guidance_scale,
-                                                                num_frames, negative_prompt_embeds)
+        cond_kwargs, uncond_kwargs, scale = self._guided_passes(
+            cond, conditions, guidance_scale, min_guidance_scale, num_frames, negative_prompt_embeds
+        )
         batch = max((v.shape[0] for v in cond.values()), default=1)
 
         # 5. latents
         x_T = self.prepare_latents(batch, num_frames, height, width, generator, latents)
 
         # 6. denoise
-        x_0 = self._denoise(x_T, cond_kwargs, uncond_kwargs, scale, num_inference_steps, scheduler, eta, generator,
-                            callback_on_step_end)
+        x_0 = self._denoise(
+            x_T, cond_kwargs, uncond_kwargs, scale, num_inference_steps, scheduler, eta, generator, callback_on_step_end
+        )
 
         # 7. decode
         frames = x_0 if output_type == "latent" else self._frames(self.decode_latents(x_0), output_type)
-        return VideoComposerPipelineOutput(frames, {k: v.float().cpu() for k, v in cond.items()}, prepared.source_video())
-
+        return VideoComposerPipelineOutput(
+            frames, {k: v.float().cpu() for k, v in cond.items()}, prepared.source_video()
+        )

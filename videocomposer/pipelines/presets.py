@@ -11,6 +11,7 @@ mode ``inference_multi.py``). Reference composition names (``text``, ``mask``, `
 accepted and normalised to UNet keyword names (``y``, ``masked``, ``depth``). The original
 repository's own task YAMLs load too (see :mod:`.reference_config`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,8 +35,9 @@ INPUT_FLAGS: dict[str, str] = {name: i.flag for name, i in INPUTS.items() if i.f
 OFFICIAL_SAMPLING = SchedulerConfig()
 #: The preset holding the runs of the original's multi-condition mode (``TASK_TYPE: MULTI_TASK``).
 MULTI_TASK_PRESET = "exp01_vidcomposer_full"
-DEFAULT_PROMPT = ("A colorful and beautiful fish swimming in a small glass bowl with multicolored piece of stone, "
-                  "Macro Video")
+DEFAULT_PROMPT = (
+    "A colorful and beautiful fish swimming in a small glass bowl with multicolored piece of stone, Macro Video"
+)
 
 
 @dataclass
@@ -80,22 +82,31 @@ class TaskPreset:
         runs = self.guidances if isinstance(self.guidances, Mapping) else {self.name: self.guidances}
         if not runs:
             raise ValueError(f"preset {self.name!r}: guidances is empty")
-        self.guidances = {str(k): normalize_conditions(v) for k, v in runs.items()} \
-            if isinstance(self.guidances, Mapping) else normalize_conditions(self.guidances)
+        self.guidances = (
+            {str(k): normalize_conditions(v) for k, v in runs.items()}
+            if isinstance(self.guidances, Mapping)
+            else normalize_conditions(self.guidances)
+        )
         for run, conditions in self.runs().items():
             absent = [c for c in conditions if c not in built]
             if absent:
-                raise ValueError(f"preset {self.name!r}: run {run!r} guides with {absent}, which are not in "
-                                 f"video_compositions {self.video_compositions}")
+                raise ValueError(
+                    f"preset {self.name!r}: run {run!r} guides with {absent}, which are not in "
+                    f"video_compositions {self.video_compositions}"
+                )
         if isinstance(self.guidance_scale, Mapping):
             self.guidance_scale = condition_scales(self.guidance_scale, f"preset {self.name!r}: guidance_scale")
             absent = [c for c in self.guidance_scale if c not in self.all_conditions()]
             if absent:
-                raise ValueError(f"preset {self.name!r}: guidance_scale names {absent}, which no run of the task uses "
-                                 f"(its conditions: {self.all_conditions()})")
+                raise ValueError(
+                    f"preset {self.name!r}: guidance_scale names {absent}, which no run of the task uses "
+                    f"(its conditions: {self.all_conditions()})"
+                )
         unknown = [r for r in self.requires + self.reference_ignores if r not in INPUT_FLAGS]
         if unknown:
-            raise ValueError(f"preset {self.name!r}: requires names unknown inputs {unknown}; choose from {list(INPUT_FLAGS)}")
+            raise ValueError(
+                f"preset {self.name!r}: requires names unknown inputs {unknown}; choose from {list(INPUT_FLAGS)}"
+            )
         for key in ("num_frames", "height", "width", "num_inference_steps"):
             if getattr(self, key) < 1:
                 raise ValueError(f"preset {self.name!r}: {key} must be >= 1, got {getattr(self, key)}")
@@ -165,8 +176,11 @@ def _multi_task_runs() -> dict[str, list[str]]:
     return load_preset(MULTI_TASK_PRESET).runs()
 
 
-def load_preset(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | None = None,
-                report: Callable[[str], None] | None = None) -> TaskPreset:
+def load_preset(
+    name_or_path: str | os.PathLike,
+    overrides: Mapping[str, Any] | None = None,
+    report: Callable[[str], None] | None = None,
+) -> TaskPreset:
     """Load a preset by name (see :func:`available_presets`) or from a YAML path, then apply ``overrides``.
 
     The file may be ours (``base: <preset or path>`` inherits one) or the original repository's task

@@ -13,6 +13,7 @@ A file is read as the original's when it has a key only the original uses (``TAS
 * keys that change nothing here (``ENABLE``, ``batch_sizes``, ``log_dir``, ...) are dropped; a value
   that would ask for something this implementation does not do is an error naming the key.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -23,9 +24,26 @@ from ..conditions import INPUTS
 from ..config import ConfigError
 
 #: Keys only the original's task YAMLs have.
-REFERENCE_ONLY_KEYS = frozenset({"TASK_TYPE", "read_image", "read_style", "read_sketch", "ENABLE", "DATASET",
-                                 "batch_sizes", "network_name", "resume_checkpoint", "resume_step", "log_dir",
-                                 "num_steps", "mvs_visual", "vit_image_size", "chunk_size", "resume"})
+REFERENCE_ONLY_KEYS = frozenset(
+    {
+        "TASK_TYPE",
+        "read_image",
+        "read_style",
+        "read_sketch",
+        "ENABLE",
+        "DATASET",
+        "batch_sizes",
+        "network_name",
+        "resume_checkpoint",
+        "resume_step",
+        "log_dir",
+        "num_steps",
+        "mvs_visual",
+        "vit_image_size",
+        "chunk_size",
+        "resume",
+    }
+)
 _READS = {"read_image": "image", "read_style": "style_image", "read_sketch": "sketch"}
 _NO_EFFECT = {"ENABLE", "DATASET", "batch_sizes", "resume", "resume_step", "chunk_size", "log_dir", "num_steps"}
 _ONLY = {"network_name": "UNetSD_temporal", "vit_image_size": 224, "mvs_visual": False, "use_fps_condition": False}
@@ -36,8 +54,9 @@ def is_reference_task(values: Mapping[str, Any]) -> bool:
     return bool(REFERENCE_ONLY_KEYS & set(values))
 
 
-def map_reference_task(values: Mapping[str, Any], source: str,
-                       multi_task_runs: Callable[[], Mapping[str, list[str]]]) -> tuple[dict[str, Any], list[str]]:
+def map_reference_task(
+    values: Mapping[str, Any], source: str, multi_task_runs: Callable[[], Mapping[str, list[str]]]
+) -> tuple[dict[str, Any], list[str]]:
     """The original's task keys as preset keys; returns (values, one line per key for the user).
 
     ``multi_task_runs()`` gives the runs of ``inference_multi.py`` (``{run name: conditions}``), the
@@ -60,7 +79,11 @@ def map_reference_task(values: Mapping[str, Any], source: str,
         elif key == "guidances" and multi:
             said = "ignored: MULTI_TASK runs its six fixed pairs"
         elif key in _READS:
-            said = f"requires {_READS[key]}" if _READS[key] in reads else f"the original ignores {INPUTS[_READS[key]].flag}"
+            said = (
+                f"requires {_READS[key]}"
+                if _READS[key] in reads
+                else f"the original ignores {INPUTS[_READS[key]].flag}"
+            )
         elif key == "resume_checkpoint":
             out["unet_file"] = PurePath(str(value)).name
             said = f"unet_file: {out['unet_file']!r} (inside --weights-dir)"
@@ -70,7 +93,9 @@ def map_reference_task(values: Mapping[str, Any], source: str,
             said = "no effect here (dropped)"
         elif key in _ONLY:
             if value != _ONLY[key]:
-                raise ConfigError(f"{key} ({source}): {value!r} has no equivalent here; remove it or set {_ONLY[key]!r}")
+                raise ConfigError(
+                    f"{key} ({source}): {value!r} has no equivalent here; remove it or set {_ONLY[key]!r}"
+                )
             said = "no effect here (dropped)"
         else:
             out.setdefault(key, value)

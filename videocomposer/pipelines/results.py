@@ -5,6 +5,7 @@ then every spatial condition in kwarg order, then the result, side by side — w
 panel and viewable colours instead of raw values (depth colour-mapped to its own range, motion as a
 colour wheel, sketches in grey, the inpainting hole in white).
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,13 @@ def condition_frames(name: str, value: torch.Tensor) -> np.ndarray | None:
     return (record.preview or default_preview)(frames)
 
 
-def grid_panels(result: np.ndarray | None, conditions: Mapping[str, torch.Tensor], source: torch.Tensor | None = None,
-                style_image: Image.Image | None = None, sample: int = 0) -> list[Panel]:
+def grid_panels(
+    result: np.ndarray | None,
+    conditions: Mapping[str, torch.Tensor],
+    source: torch.Tensor | None = None,
+    style_image: Image.Image | None = None,
+    sample: int = 0,
+) -> list[Panel]:
     """Panels of one sample: ``source`` (``[B, 3, F, M, M]``), the style image, every spatial condition,
     and the result (``uint8 [F, H, W, 3]``; no result panel when None)."""
     panels = []
@@ -58,10 +64,18 @@ class SavedResult:
     gif: Path
 
 
-def save_result(folder: str | os.PathLike, name: str, frames, conditions: Mapping[str, torch.Tensor],
-                source: torch.Tensor | None = None, style_image: Image.Image | None = None, fps: float = 8.0,
-                title: Sequence[str] | str | None = None, panel_height: int | None = None,
-                title_background: tuple[int, int, int] = (0, 0, 0)) -> SavedResult:
+def save_result(
+    folder: str | os.PathLike,
+    name: str,
+    frames,
+    conditions: Mapping[str, torch.Tensor],
+    source: torch.Tensor | None = None,
+    style_image: Image.Image | None = None,
+    fps: float = 8.0,
+    title: Sequence[str] | str | None = None,
+    panel_height: int | None = None,
+    title_background: tuple[int, int, int] = (0, 0, 0),
+) -> SavedResult:
     """Write ``<name>.mp4`` (the generated video) and ``<name>_grid.gif`` (panels) into ``folder``, atomically.
 
     ``frames``: one generated video (any form :func:`to_uint8_frames` accepts, e.g. a list of PIL images).

@@ -1,4 +1,5 @@
 """The pipeline's defaults, its read-only views of the scheduler config, and the record a call returns."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,9 +36,11 @@ class SchedulerSetting:
         return self if pipe is None else getattr(pipe.scheduler_config, self.name)
 
     def __set__(self, pipe: Any, value: Any) -> None:
-        raise AttributeError(f"{self.name} is a field of pipe.scheduler_config (a frozen SchedulerConfig, saved with the "
-                             f"model): pipe.scheduler_config = dataclasses.replace(pipe.scheduler_config, "
-                             f"{self.name}={value!r})")
+        raise AttributeError(
+            f"{self.name} is a field of pipe.scheduler_config (a frozen SchedulerConfig, saved with the "
+            f"model): pipe.scheduler_config = dataclasses.replace(pipe.scheduler_config, "
+            f"{self.name}={value!r})"
+        )
 
 
 @dataclass

@@ -18,6 +18,7 @@ File formats (as published; see ``videocomposer.checkpoints.OFFICIAL_FILES``):
 PiDiNet has one fixed architecture, so it is written at full size (0.7 M parameters); everything
 else uses :func:`tiny_configs`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,12 +52,24 @@ def tiny_configs() -> dict[str, Any]:
     cleaner are :meth:`MidasConfig.tiny` and :meth:`SketchCleanerConfig.tiny`.
     """
     return {
-        "unet": UNetConfig(dim=32, context_dim=TINY_CONTEXT_DIM, dim_mult=(1, 2), num_heads=2, head_dim=16,
-                           num_res_blocks=1, attn_scales=(1.0,), dropout=0.0, use_checkpoint=False,
-                           temporal_conv_dropout=0.0, stc_dropout=0.0),
-        "clip": OpenCLIPConfig(embed_dim=TINY_CONTEXT_DIM,
-                               vision_cfg=CLIPVisionConfig(image_size=224, patch_size=32, width=32, layers=2, head_width=16),
-                               text_cfg=CLIPTextConfig(width=TINY_CONTEXT_DIM, heads=2, layers=2)),
+        "unet": UNetConfig(
+            dim=32,
+            context_dim=TINY_CONTEXT_DIM,
+            dim_mult=(1, 2),
+            num_heads=2,
+            head_dim=16,
+            num_res_blocks=1,
+            attn_scales=(1.0,),
+            dropout=0.0,
+            use_checkpoint=False,
+            temporal_conv_dropout=0.0,
+            stc_dropout=0.0,
+        ),
+        "clip": OpenCLIPConfig(
+            embed_dim=TINY_CONTEXT_DIM,
+            vision_cfg=CLIPVisionConfig(image_size=224, patch_size=32, width=32, layers=2, head_width=16),
+            text_cfg=CLIPTextConfig(width=TINY_CONTEXT_DIM, heads=2, layers=2),
+        ),
         "vae": VAEConfig(ch=32, ch_mult=[1, 2, 2, 2], num_res_blocks=1),
         "midas": MidasConfig.tiny(),
         "sketch_cleaner": SketchCleanerConfig.tiny(),
@@ -119,9 +132,13 @@ def tiny_model_config() -> dict[str, dict[str, Any]]:
     return {name: dataclasses.asdict(config) for name, config in tiny_configs().items()}
 
 
-def write_tiny_official_weights(folder: str | os.PathLike, seed: int = 0, unet_filename: str | None = None,
-                                configs: dict[str, Any] | None = None,
-                                components: Sequence[str] = tuple(OFFICIAL_FILES)) -> dict[str, Any]:
+def write_tiny_official_weights(
+    folder: str | os.PathLike,
+    seed: int = 0,
+    unet_filename: str | None = None,
+    configs: dict[str, Any] | None = None,
+    components: Sequence[str] = tuple(OFFICIAL_FILES),
+) -> dict[str, Any]:
     """Write tiny random models in the official file formats into ``folder``.
 
     Args:
@@ -182,6 +199,10 @@ def _sketch_cleaner_file(configs: dict[str, Any], seed: int) -> dict[str, torch.
 
 
 _WRITERS: dict[str, Callable[[dict[str, Any], int], Any]] = {
-    "unet": _unet_file, "clip": _clip_file, "vae": _vae_file, "midas": _midas_file,
-    "pidinet": _pidinet_file, "sketch_cleaner": _sketch_cleaner_file,
+    "unet": _unet_file,
+    "clip": _clip_file,
+    "vae": _vae_file,
+    "midas": _midas_file,
+    "pidinet": _pidinet_file,
+    "sketch_cleaner": _sketch_cleaner_file,
 }

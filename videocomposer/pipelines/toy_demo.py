@@ -11,6 +11,7 @@ with the prompts; :func:`load_demo_inputs`):
 
 Each writes an MP4 and a grid GIF (source | conditions | result); ``NOTICE.txt`` says what the model is.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,9 +62,11 @@ Rebuild the model from nothing: {recipe}
 def measured_summary(model_dir: Path) -> str:
     """One line of the model's held-out metrics (its ``metrics.json``, default sampler)."""
     means = next(iter(json.loads((model_dir / "metrics.json").read_text())["samplers"].values()))["means"]
-    return (f"motion error with / without the motion condition {means['motion_epe_ratio']:.2f} (target <= 0.5), "
-            f"first-frame PSNR {means['first_frame_psnr']:.1f} dB (target >= 25), caption colour in "
-            f"{100 * means['text_colour_accuracy']:.0f} % of clips (target >= 80 %)")
+    return (
+        f"motion error with / without the motion condition {means['motion_epe_ratio']:.2f} (target <= 0.5), "
+        f"first-frame PSNR {means['first_frame_psnr']:.1f} dB (target >= 25), caption colour in "
+        f"{100 * means['text_colour_accuracy']:.0f} % of clips (target >= 80 %)"
+    )
 
 
 @dataclass
@@ -97,54 +100,95 @@ def load_demo_inputs(folder: str | os.PathLike = DEMO_ASSETS) -> DemoInputs:
     folder = Path(folder)
     index = folder / "demo.json"
     if not index.is_file():
-        raise FileNotFoundError(f"the demo's inputs are missing: no {index} (this installation left out the package "
-                                f"data); write them from a checkout with: {DEMO_ASSETS_COMMAND}")
+        raise FileNotFoundError(
+            f"the demo's inputs are missing: no {index} (this installation left out the package "
+            f"data); write them from a checkout with: {DEMO_ASSETS_COMMAND}"
+        )
     fields = json.loads(index.read_text(encoding="utf-8"))
     missing = [k for k in (*DEMO_FILES, "motion_transfer_prompt", "text_only_prompt") if not fields.get(k)]
     if missing:
         raise ValueError(f"{index}: missing field(s) {', '.join(missing)}; rewrite it with: {DEMO_ASSETS_COMMAND}")
     for role in DEMO_FILES:
         if not (folder / fields[role]).is_file():
-            raise FileNotFoundError(f"{index}: {role} {folder / fields[role]} does not exist; rewrite the demo's "
-                                    f"inputs with: {DEMO_ASSETS_COMMAND}")
+            raise FileNotFoundError(
+                f"{index}: {role} {folder / fields[role]} does not exist; rewrite the demo's "
+                f"inputs with: {DEMO_ASSETS_COMMAND}"
+            )
     with Image.open(folder / fields["first_frame"]) as image:
         first_frame = image.convert("RGB")
-    return DemoInputs(folder / fields["source_video"], folder / fields["first_frame"], first_frame,
-                      fields["motion_transfer_prompt"], fields["text_only_prompt"])
+    return DemoInputs(
+        folder / fields["source_video"],
+        folder / fields["first_frame"],
+        first_frame,
+        fields["motion_transfer_prompt"],
+        fields["text_only_prompt"],
+    )
 
 
-def run_toy_demo(output_dir: str | os.PathLike, steps: int | None = None, seed: int = 8888,
-                 progress: bool = True) -> ToyDemoResult:
+def run_toy_demo(
+    output_dir: str | os.PathLike, steps: int | None = None, seed: int = 8888, progress: bool = True
+) -> ToyDemoResult:
     """Run the toy-model demo on the packaged inputs into ``output_dir`` (created); returns the written paths."""
     start = time.time()
     folder = ensure_writable_dir(output_dir)
     model_dir = toy_model_dir()
     inputs = load_demo_inputs()
     source = folder / DEMO_FILES["source_video"]
-    for packaged, copy in ((inputs.source_video, source), (inputs.first_frame_file, folder / DEMO_FILES["first_frame"])):
+    for packaged, copy in (
+        (inputs.source_video, source),
+        (inputs.first_frame_file, folder / DEMO_FILES["first_frame"]),
+    ):
         with atomic_path(copy) as tmp:
             shutil.copyfile(packaged, tmp)
 
     pipe = VideoComposerPipeline.from_pretrained(model_dir)
     pipe.set_progress_bar_config(disable=not progress)
-    runs = {"motion_transfer": dict(prompt=inputs.motion_transfer_prompt, video=source, image=inputs.first_frame,
-                                    conditions=["y", "local_image", "motion"]),
-            "text_only": dict(prompt=inputs.text_only_prompt, conditions=["y"])}
+    runs = {
+        "motion_transfer": dict(
+            prompt=inputs.motion_transfer_prompt,
+            video=source,
+            image=inputs.first_frame,
+            conditions=["y", "local_image", "motion"],
+        ),
+        "text_only": dict(prompt=inputs.text_only_prompt, conditions=["y"]),
+    }
     videos, gifs = [], []
     for name, kwargs in runs.items():
         out = pipe(**kwargs, num_inference_steps=steps, generator=torch.Generator().manual_seed(seed))
-        saved = save_result(folder, name, out.frames[0], out.conditions, out.source,
-                            title=[f"toy model: {name.replace('_', ' ')}", kwargs["prompt"]], panel_height=128)
+        saved = save_result(
+            folder,
+            name,
+            out.frames[0],
+            out.conditions,
+            out.source,
+            title=[f"toy model: {name.replace('_', ' ')}", kwargs["prompt"]],
+            panel_height=128,
+        )
         videos.append(saved.mp4)
         gifs.append(saved.gif)
     unet_mb = (model_dir / "unet" / "model.safetensors").stat().st_size / 2**20
-    write_text(folder / "NOTICE.txt", NOTICE.format(unet_mb=unet_mb, prompt=inputs.motion_transfer_prompt,
-                                                    recipe=RECIPE_COMMAND, card=model_dir / "MODEL_CARD.md",
-                                                    measured=measured_summary(model_dir)))
-    write_notes(folder, None, {"model": f"built-in toy model ({model_dir})",
-                               "motion_transfer prompt": inputs.motion_transfer_prompt,
-                               "text_only prompt": inputs.text_only_prompt,
-                               "steps": steps or pipe.defaults["num_inference_steps"], "scheduler": pipe.scheduler,
-                               "seed": seed, "frames": pipe.defaults["num_frames"],
-                               "size": f"{pipe.defaults['width']}x{pipe.defaults['height']}"})
+    write_text(
+        folder / "NOTICE.txt",
+        NOTICE.format(
+            unet_mb=unet_mb,
+            prompt=inputs.motion_transfer_prompt,
+            recipe=RECIPE_COMMAND,
+            card=model_dir / "MODEL_CARD.md",
+            measured=measured_summary(model_dir),
+        ),
+    )
+    write_notes(
+        folder,
+        None,
+        {
+            "model": f"built-in toy model ({model_dir})",
+            "motion_transfer prompt": inputs.motion_transfer_prompt,
+            "text_only prompt": inputs.text_only_prompt,
+            "steps": steps or pipe.defaults["num_inference_steps"],
+            "scheduler": pipe.scheduler,
+            "seed": seed,
+            "frames": pipe.defaults["num_frames"],
+            "size": f"{pipe.defaults['width']}x{pipe.defaults['height']}",
+        },
+    )
     return ToyDemoResult(folder, videos, gifs, time.time() - start)

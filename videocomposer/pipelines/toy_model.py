@@ -13,6 +13,7 @@ Conditions: text (``y``), first frame (``local_image``) and motion vectors (``mo
 (``recipes/toy`` in the repository), the training data and the measured metrics. On the command line
 the model is ``--weights-dir toy``.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,10 @@ def toy_model_dir() -> Path:
             :data:`RECIPE_COMMAND`.
     """
     if not (PACKAGED_TOY_MODEL / "model_index.json").is_file():
-        raise FileNotFoundError(f"the built-in toy model is missing from {PACKAGED_TOY_MODEL} (this installation left out "
-                                f"the package data); rebuild it with: {RECIPE_COMMAND}")
+        raise FileNotFoundError(
+            f"the built-in toy model is missing from {PACKAGED_TOY_MODEL} (this installation left out "
+            f"the package data); rebuild it with: {RECIPE_COMMAND}"
+        )
     return PACKAGED_TOY_MODEL
 
 

@@ -37,6 +37,7 @@ motion field ``[F, 2, R, R]``, ``misc_first_<k>`` ``[1, 3, M, M]``) and the per-
 condition name (the style embedding ``[1, 1, D]``)), ``DIR/text/<ab>/<hash>.safetensors`` (the
 per-caption outputs by condition name: the text context ``[1, 77, D]``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -98,8 +99,10 @@ def cache_plan(conditions: Sequence[str]) -> CachePlan:
             caption.append(record.name)
         elif record.cached_output:
             if not set(record.clip_streams) <= set(CLIP_START_STREAMS):
-                raise ValueError(f"condition {record.name!r}: cached_output needs streams a clip start fixes "
-                                 f"{list(CLIP_START_STREAMS)}, but it reads {list(record.clip_streams)}")
+                raise ValueError(
+                    f"condition {record.name!r}: cached_output needs streams a clip start fixes "
+                    f"{list(CLIP_START_STREAMS)}, but it reads {list(record.clip_streams)}"
+                )
             outputs.append(record.name)
             items.append(record.name)
         else:
@@ -109,10 +112,12 @@ def cache_plan(conditions: Sequence[str]) -> CachePlan:
             decoded = decoded or len(stored) < len(record.clip_streams)
     clash = set(outputs) & set(streams)
     if clash:
-        raise ValueError(f"condition(s) {sorted(clash)}: an output cached per clip start would share its entry's "
-                         "key with a stream")
-    return CachePlan(tuple(caption), tuple(outputs), tuple(dict.fromkeys(streams)), tuple(dict.fromkeys(items)),
-                     decoded)
+        raise ValueError(
+            f"condition(s) {sorted(clash)}: an output cached per clip start would share its entry's key with a stream"
+        )
+    return CachePlan(
+        tuple(caption), tuple(outputs), tuple(dict.fromkeys(streams)), tuple(dict.fromkeys(items)), decoded
+    )
 
 
 def cached_items(conditions: Sequence[str]) -> tuple[str, ...]:
@@ -130,14 +135,23 @@ def weights_digest(module: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def cache_fingerprint(spec: ClipLoaderSpec, chunk_size: int, device_type: str, mixed_precision: str,
-                      networks: Mapping[str, nn.Module]) -> str:
+def cache_fingerprint(
+    spec: ClipLoaderSpec, chunk_size: int, device_type: str, mixed_precision: str, networks: Mapping[str, nn.Module]
+) -> str:
     """Everything besides the video content that changes a cached tensor, as one string."""
-    values = {"format": CACHE_FORMAT, "frames": spec.num_frames, "resolution": spec.resolution,
-              "misc_size": spec.misc_size, "fps": spec.feature_framerate, "items": cached_items(spec.conditions),
-              "chunk_size": chunk_size, "device": device_type, "precision": mixed_precision,
-              "torch": torch.__version__.split("+")[0],
-              "weights": {name: weights_digest(net) for name, net in sorted(networks.items())}}
+    values = {
+        "format": CACHE_FORMAT,
+        "frames": spec.num_frames,
+        "resolution": spec.resolution,
+        "misc_size": spec.misc_size,
+        "fps": spec.feature_framerate,
+        "items": cached_items(spec.conditions),
+        "chunk_size": chunk_size,
+        "device": device_type,
+        "precision": mixed_precision,
+        "torch": torch.__version__.split("+")[0],
+        "weights": {name: weights_digest(net) for name, net in sorted(networks.items())},
+    }
     return json.dumps(values, sort_keys=True)
 
 
@@ -188,8 +202,14 @@ class ConditionCache:
         return load_file(str(path)) if path.is_file() else None
 
     def write_tensors(self, path: Path, tensors: Mapping[str, torch.Tensor]) -> None:
-        _atomic_write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
-                                                  str(tmp), metadata={"fingerprint": self.fingerprint}))
+        _atomic_write(
+            path,
+            lambda tmp: save_file(
+                {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+                str(tmp),
+                metadata={"fingerprint": self.fingerprint},
+            ),
+        )
 
     def write_frame_types(self, video_hash: str, frame_types: str, source: str) -> None:
         text = json.dumps({"frame_types": frame_types, "video": source})
@@ -271,8 +291,9 @@ def is_cached(batch: Mapping[str, Any]) -> bool:
     return "cached_posterior_mean" in batch
 
 
-def posterior_latents(mean: torch.Tensor, std: torch.Tensor, noise: torch.Tensor, scaling_factor: float,
-                      batch: int) -> torch.Tensor:
+def posterior_latents(
+    mean: torch.Tensor, std: torch.Tensor, noise: torch.Tensor, scaling_factor: float, batch: int
+) -> torch.Tensor:
     """``scale·(mean + std·noise)`` as :func:`~videocomposer.models.vae.encode_video` computes it:
     moments ``[(b f), z, h, w]``, noise ``[B, z, F, h, w]`` → latents ``[B, z, F, h, w]``."""
     eps = rearrange(noise, "b c f h w -> (b f) c h w").to(mean)
@@ -286,12 +307,23 @@ def cached_clip(batch: Mapping[str, Any], plan: CachePlan, device: torch.device)
     if "misc_first" in streams:
         streams["misc"] = streams.pop("misc_first")  # [B, 1, 3, M, M]
     streams.update({s: batch[s].to(device) for s in DECODED_STREAMS if s in batch})
-    return VideoClip(video=streams.get("video"), misc=streams.get("misc"), motion=streams.get("motion"),
-                     vit_image=None, mask=streams.get("mask"))
+    return VideoClip(
+        video=streams.get("video"),
+        misc=streams.get("misc"),
+        motion=streams.get("motion"),
+        vit_image=None,
+        mask=streams.get("mask"),
+    )
 
 
-def features_from_cache(batch: Mapping[str, Any], names: Sequence[str], conditions: Any, scaling_factor: float,
-                        posterior_noise: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def features_from_cache(
+    batch: Mapping[str, Any],
+    names: Sequence[str],
+    conditions: Any,
+    scaling_factor: float,
+    posterior_noise: torch.Tensor,
+    device: torch.device,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Latents ``[B, z, F, h, w]`` and UNet kwargs of a cached micro-batch (the trainer's online step,
     with the stored encoder outputs in place of the encoders; call under the same autocast)."""
     mean, std = (batch[f"cached_posterior_{k}"].to(device).flatten(0, 1) for k in ("mean", "std"))  # [(b f), z, h, w]
@@ -299,10 +331,16 @@ def features_from_cache(batch: Mapping[str, Any], names: Sequence[str], conditio
     latents = posterior_latents(mean, std, posterior_noise.to(device), scaling_factor, batch_size).float()
     plan = cache_plan(names)
     # stored outputs: [B, 1, ...] (one sample each, collated) -> [B, ...]
-    precomputed = {name: batch[f"cached_{name}"].to(device).flatten(0, 1)
-                   for name in plan.caption_outputs + plan.clip_outputs}
-    kwargs = conditions.build(list(names), video=cached_clip(batch, plan, device), precomputed=precomputed,
-                              num_frames=int(num_frames), device=device)
+    precomputed = {
+        name: batch[f"cached_{name}"].to(device).flatten(0, 1) for name in plan.caption_outputs + plan.clip_outputs
+    }
+    kwargs = conditions.build(
+        list(names),
+        video=cached_clip(batch, plan, device),
+        precomputed=precomputed,
+        num_frames=int(num_frames),
+        device=device,
+    )
     return latents, kwargs
 
 
@@ -321,8 +359,16 @@ class _Fixed:
         return self.value
 
 
-def fill_clip(cache: ConditionCache, row: Annotation, spec: ClipLoaderSpec, vae: nn.Module, conditions: Any,
-              chunk_size: int, device: torch.device, autocast: Callable[[], Any]) -> int:
+def fill_clip(
+    cache: ConditionCache,
+    row: Annotation,
+    spec: ClipLoaderSpec,
+    vae: nn.Module,
+    conditions: Any,
+    chunk_size: int,
+    device: torch.device,
+    autocast: Callable[[], Any],
+) -> int:
     """Write every missing entry of one video (each candidate start) and its caption; returns entries written.
 
     Raises what :func:`~videocomposer.video.sampling.load_video_clip` raises for an unreadable video.
@@ -335,19 +381,29 @@ def fill_clip(cache: ConditionCache, row: Annotation, spec: ClipLoaderSpec, vae:
     written = 0
     if plan.caption_outputs and not cache.text_file(row.caption).is_file():
         with torch.no_grad(), autocast():
-            text = conditions.build(list(plan.caption_outputs), prompt=[row.caption], num_frames=spec.num_frames,
-                                    device=device)
+            text = conditions.build(
+                list(plan.caption_outputs), prompt=[row.caption], num_frames=spec.num_frames, device=device
+            )
             cache.write_tensors(cache.text_file(row.caption), text)
         written += 1
     frame_types = cache.frame_types(video_hash)
 
     def load(start: Any, interpolation: Any) -> VideoClip:
-        return load_video_clip(row.video, spec.num_frames, spec.resolution, spec.misc_size, spec.feature_framerate,
-                               py_rng=_Fixed(interpolation), np_rng=_Fixed(start), with_mask=False)
+        return load_video_clip(
+            row.video,
+            spec.num_frames,
+            spec.resolution,
+            spec.misc_size,
+            spec.feature_framerate,
+            py_rng=_Fixed(interpolation),
+            np_rng=_Fixed(start),
+            with_mask=False,
+        )
 
     if frame_types is None:  # any start will do to learn the stream's frame types
-        frame_types = load_video_clip(row.video, spec.num_frames, spec.resolution, spec.misc_size,
-                                      spec.feature_framerate, seed=0, with_mask=False).frame_types
+        frame_types = load_video_clip(
+            row.video, spec.num_frames, spec.resolution, spec.misc_size, spec.feature_framerate, seed=0, with_mask=False
+        ).frame_types
     for start in start_candidates(frame_types, spec.num_frames):
         path = cache.clip_file(video_hash, start)
         if path.is_file():
@@ -356,8 +412,9 @@ def fill_clip(cache: ConditionCache, row: Annotation, spec: ClipLoaderSpec, vae:
         clips = [load(start, interpolation) for interpolation in interpolations]
         tensors: dict[str, torch.Tensor] = {}
         with torch.no_grad(), autocast():
-            tensors["posterior_mean"], tensors["posterior_std"] = encode_posterior(vae, clips[0].video[None].to(device),
-                                                                                   chunk_size)
+            tensors["posterior_mean"], tensors["posterior_std"] = encode_posterior(
+                vae, clips[0].video[None].to(device), chunk_size
+            )
             if plan.clip_outputs:
                 tensors.update(conditions.build(list(plan.clip_outputs), video=clips[0], device=device))
         for stream in plan.streams:
@@ -371,8 +428,15 @@ def fill_clip(cache: ConditionCache, row: Annotation, spec: ClipLoaderSpec, vae:
     return written
 
 
-def open_cache(root: str | os.PathLike, spec: ClipLoaderSpec, chunk_size: int, device: torch.device,
-               mixed_precision: str, vae: nn.Module, conditions: Any) -> ConditionCache:
+def open_cache(
+    root: str | os.PathLike,
+    spec: ClipLoaderSpec,
+    chunk_size: int,
+    device: torch.device,
+    mixed_precision: str,
+    vae: nn.Module,
+    conditions: Any,
+) -> ConditionCache:
     """The cache at ``root`` for these settings and frozen networks (the VAE, and those of the cached outputs)."""
     plan = cache_plan(spec.conditions)
     networks = {"vae": vae}

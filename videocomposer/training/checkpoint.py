@@ -13,6 +13,7 @@ Everything is written into a hidden ``.tmp-step_…`` folder which is renamed in
 a folder named ``step_<N>`` is always whole; a save killed midway leaves a ``.tmp-`` folder that no lookup
 matches and the next run removes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -80,9 +81,15 @@ def _contiguous_cpu(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor
     return {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
 
 
-def save_checkpoint(root: Path, step: int, unet_state: Mapping[str, torch.Tensor],
-                    ema_state: Mapping[str, torch.Tensor] | None, training_state: Mapping[str, Any],
-                    config: Mapping[str, Any], move_in: Mapping[str, Path] | None = None) -> Path:
+def save_checkpoint(
+    root: Path,
+    step: int,
+    unet_state: Mapping[str, torch.Tensor],
+    ema_state: Mapping[str, torch.Tensor] | None,
+    training_state: Mapping[str, Any],
+    config: Mapping[str, Any],
+    move_in: Mapping[str, Path] | None = None,
+) -> Path:
     """Write a complete checkpoint for ``step`` under ``root`` and return its folder.
 
     The files go into ``root/.tmp-step_<N>-<pid>`` first; the folder is renamed to ``step_<N>`` only after
@@ -177,8 +184,12 @@ def capture_rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
         "python": _python_state_to_tensor(random.getstate()),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -192,8 +203,9 @@ def restore_rng_state(state: Mapping[str, Any]) -> None:
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
     npst = state["numpy"]
-    np.random.set_state(("MT19937", npst["keys"].numpy().astype(np.uint32), npst["pos"], npst["has_gauss"],
-                         npst["cached_gaussian"]))
+    np.random.set_state(
+        ("MT19937", npst["keys"].numpy().astype(np.uint32), npst["pos"], npst["has_gauss"], npst["cached_gaussian"])
+    )
     random.setstate(_python_state_from_tensor(state["python"]))
 
 

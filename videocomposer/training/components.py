@@ -7,6 +7,7 @@ empty-caption embedding is the UNet's ``zero_y``). ``unet`` and ``frozen_models`
 (``frozen_models``: ``vae`` = VAEConfig fields, ``clip`` = an open_clip model config, ``midas`` =
 MidasConfig fields, ``sketch_cleaner`` = SketchCleanerConfig fields), e.g. for the tiny test models of :mod:`videocomposer.pipelines.tiny`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,8 +27,12 @@ from ..pipelines.components import components_for, load_official_component, offi
 from .config import ConfigError, TrainConfig
 
 #: ``frozen_models`` keys and the parser of each architecture.
-FROZEN_CONFIGS = {"vae": VAEConfig.from_dict, "clip": OpenCLIPConfig.from_dict, "midas": MidasConfig.from_dict,
-                  "sketch_cleaner": SketchCleanerConfig.from_dict}
+FROZEN_CONFIGS = {
+    "vae": VAEConfig.from_dict,
+    "clip": OpenCLIPConfig.from_dict,
+    "midas": MidasConfig.from_dict,
+    "sketch_cleaner": SketchCleanerConfig.from_dict,
+}
 
 
 @dataclass
@@ -41,8 +46,14 @@ class TrainingModels:
 
 def unet_config(cfg: TrainConfig) -> UNetConfig:
     """The official UNet config with ``cfg.unet`` overrides (keys and types checked) and the training keys applied."""
-    values = {**cfg.unet, "video_compositions": tuple(cfg.video_compositions), "misc_dropout": cfg.misc_dropout,
-              "p_all_zero": cfg.p_all_zero, "p_all_keep": cfg.p_all_keep, "use_checkpoint": cfg.gradient_checkpointing}
+    values = {
+        **cfg.unet,
+        "video_compositions": tuple(cfg.video_compositions),
+        "misc_dropout": cfg.misc_dropout,
+        "p_all_zero": cfg.p_all_zero,
+        "p_all_keep": cfg.p_all_keep,
+        "use_checkpoint": cfg.gradient_checkpointing,
+    }
     try:
         return build(UNetConfig, values, "unet")
     except ValueError as exc:
@@ -68,8 +79,10 @@ def check_model_config(cfg: TrainConfig) -> None:
     unet_config(cfg)
     frozen_configs(cfg)
     if cfg.weights_dir is None:
-        raise ConfigError("weights_dir: required: the folder with the official weight files "
-                          "(non_ema_228000.pth, v2-1_512-ema-pruned.ckpt, open_clip_pytorch_model.bin, ...)")
+        raise ConfigError(
+            "weights_dir: required: the folder with the official weight files "
+            "(non_ema_228000.pth, v2-1_512-ema-pruned.ckpt, open_clip_pytorch_model.bin, ...)"
+        )
 
 
 def build_models(cfg: TrainConfig, with_unet: bool = True) -> TrainingModels:
@@ -85,8 +98,14 @@ def build_models(cfg: TrainConfig, with_unet: bool = True) -> TrainingModels:
     archs = frozen_configs(cfg)
     unet = load_official_component("unet", unet_file or paths["unet"], unet_config(cfg)).train() if with_unet else None
     frozen = {n: load_official_component(n, paths[n], archs.get(n), towers) for n in names if n != "unet"}
-    conditions = ConditionBuilder(default_tokenizer(), frozen.get("clip"), frozen.get("midas"), frozen.get("pidinet"),
-                                  frozen.get("sketch_cleaner"), annotator_chunk_size=cfg.chunk_size)
+    conditions = ConditionBuilder(
+        default_tokenizer(),
+        frozen.get("clip"),
+        frozen.get("midas"),
+        frozen.get("pidinet"),
+        frozen.get("sketch_cleaner"),
+        annotator_chunk_size=cfg.chunk_size,
+    )
     return TrainingModels(unet=unet, vae=frozen["vae"], conditions=conditions)
 
 

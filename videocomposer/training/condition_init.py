@@ -10,6 +10,7 @@ step size is fixed, so weights that must grow 20x grow slowly. After calibration
 the UNet at the latent's scale from step 0. No library offers LSUV for these modules, and it is a few
 lines: written here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -32,8 +33,9 @@ def _rescale(conv: nn.Conv2d, output: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def calibrate_condition_stems(unet: VideoComposerUNet, inputs: Mapping[str, torch.Tensor],
-                              pooled_size: tuple[int, int]) -> dict[str, float]:
+def calibrate_condition_stems(
+    unet: VideoComposerUNet, inputs: Mapping[str, torch.Tensor], pooled_size: tuple[int, int]
+) -> dict[str, float]:
     """Rescale the stem convs of each condition in ``inputs`` in place (LSUV, see the module docstring).
 
     Args:

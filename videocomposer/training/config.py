@@ -5,6 +5,7 @@ may name another YAML under ``base:``), then command-line overrides. Every key i
 dataclass: an unknown key, a value of the wrong type or out of range, or a condition trained but not
 built into the model is a :class:`ConfigError` naming the key, raised before any model or video loads.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,9 +34,25 @@ DEVICES = ("auto", "cpu", "cuda")
 PARALLELISM = ("ddp", "fsdp2")
 #: Keys that may change between a run and its resumption without a warning.
 RESUMABLE_CHANGES = frozenset(
-    {"max_steps", "epochs", "checkpoint_every", "keep_last", "log_every", "num_workers", "prefetch_factor",
-     "progress_bar", "tensorboard", "resume", "output_dir", "compile", "device",
-     "parallelism", "fsdp_cpu_offload", "dist_timeout_minutes", "condition_cache"}
+    {
+        "max_steps",
+        "epochs",
+        "checkpoint_every",
+        "keep_last",
+        "log_every",
+        "num_workers",
+        "prefetch_factor",
+        "progress_bar",
+        "tensorboard",
+        "resume",
+        "output_dir",
+        "compile",
+        "device",
+        "parallelism",
+        "fsdp_cpu_offload",
+        "dist_timeout_minutes",
+        "condition_cache",
+    }
 )
 
 
@@ -224,17 +241,36 @@ class TrainConfig:
         _check_choice("loss_weighting", self.loss_weighting, LOSS_WEIGHTINGS)
         _check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
         if self.zero_terminal_snr and self.prediction_type != "v_prediction":
-            raise ConfigError("zero_terminal_snr: needs prediction_type: v_prediction (at zero signal an ε prediction "
-                              f"says nothing about the video), got prediction_type: {self.prediction_type}")
+            raise ConfigError(
+                "zero_terminal_snr: needs prediction_type: v_prediction (at zero signal an ε prediction "
+                f"says nothing about the video), got prediction_type: {self.prediction_type}"
+            )
         if not self.dist_timeout_minutes > 0:
             raise ConfigError(f"dist_timeout_minutes: must be > 0, got {self.dist_timeout_minutes}")
-        for key in ("resolution", "misc_size", "max_frames", "feature_framerate", "batch_size", "chunk_size",
-                    "gradient_accumulation_steps", "epochs", "log_every", "prefetch_factor",
-                    "loss_scale_growth_interval"):
+        for key in (
+            "resolution",
+            "misc_size",
+            "max_frames",
+            "feature_framerate",
+            "batch_size",
+            "chunk_size",
+            "gradient_accumulation_steps",
+            "epochs",
+            "log_every",
+            "prefetch_factor",
+            "loss_scale_growth_interval",
+        ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
-        for key in ("num_workers", "warmup_steps", "checkpoint_every", "checkpoint_every_epochs", "keep_last", "weight_decay",
-                    "noise_offset"):
+        for key in (
+            "num_workers",
+            "warmup_steps",
+            "checkpoint_every",
+            "checkpoint_every_epochs",
+            "keep_last",
+            "weight_decay",
+            "noise_offset",
+        ):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
         if self.resolution % 8:
@@ -299,7 +335,9 @@ def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
         if candidate.is_file() and candidate.name.startswith("train_"):
             return candidate
     presets = sorted(p.stem for p in CONFIG_DIR.glob("train_*.yaml"))
-    raise FileNotFoundError(f"training config not found: {name_or_path!r}; give a YAML file or one of the presets: {presets}")
+    raise FileNotFoundError(
+        f"training config not found: {name_or_path!r}; give a YAML file or one of the presets: {presets}"
+    )
 
 
 def read_yaml_layers(path: Path, report: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -346,8 +384,13 @@ def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
     return out
 
 
-def load_train_config(config: str | os.PathLike | None = None, overrides: Iterable[str] = (), *,
-                      report: Callable[[str], None] | None = None, **values: Any) -> TrainConfig:
+def load_train_config(
+    config: str | os.PathLike | None = None,
+    overrides: Iterable[str] = (),
+    *,
+    report: Callable[[str], None] | None = None,
+    **values: Any,
+) -> TrainConfig:
     """Resolve a training config: defaults ← ``train_base.yaml`` ← ``config`` ← ``overrides`` ← ``values``.
 
     Args:

@@ -10,6 +10,7 @@ Randomness is keyed, never drawn from a shared stream: the clip start, mask and 
 sample come from ``(seed, epoch, index)``, so the batches do not depend on the number of workers, on
 which worker loads which clip, or on whether the run was resumed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -89,7 +90,9 @@ def _read_json(path: Path, root: Path) -> list[Annotation]:
             raise ValueError(f"annotation file {path}: dataset {name!r} must be a list of [video, caption] pairs")
         for i, entry in enumerate(entries):
             if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and all(isinstance(e, str) for e in entry)):
-                raise ValueError(f"annotation file {path}: {name}[{i}] must be [\"video path\", \"caption\"], got {entry!r}")
+                raise ValueError(
+                    f'annotation file {path}: {name}[{i}] must be ["video path", "caption"], got {entry!r}'
+                )
             rows.append(Annotation(root / entry[0].strip(), entry[1].strip(), f"{path.name}:{name}[{i}]"))
     return rows
 
@@ -120,10 +123,14 @@ def read_annotations(root_dir: str | os.PathLike, skip_missing_videos: bool = Fa
                 f"{len(missing)} of {len(rows)} annotated videos do not exist (paths are relative to {root}):\n"
                 f"{listing}{more}\nfix the annotations, or set skip_missing_videos=true to train without them"
             )
-        log.warning("skipping %d of %d annotated videos that do not exist:\n%s%s", len(missing), len(rows), listing, more)
+        log.warning(
+            "skipping %d of %d annotated videos that do not exist:\n%s%s", len(missing), len(rows), listing, more
+        )
         rows = [row for row in rows if row.video.is_file()]
     if not rows:
-        raise ValueError(f"root_dir: the annotations in {root} list no usable video ({', '.join(f.name for f in files)})")
+        raise ValueError(
+            f"root_dir: the annotations in {root} list no usable video ({', '.join(f.name for f in files)})"
+        )
     return rows
 
 
@@ -140,8 +147,16 @@ class EpochBatchSampler:
     as the port does). ``start`` = ``(epoch, batch)`` resumes at that position.
     """
 
-    def __init__(self, num_samples: int, batch_size: int, seed: int, shuffle: bool = True, rank: int = 0,
-                 world_size: int = 1, start: tuple[int, int] = (0, 0)):
+    def __init__(
+        self,
+        num_samples: int,
+        batch_size: int,
+        seed: int,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        start: tuple[int, int] = (0, 0),
+    ):
         self.num_samples, self.batch_size, self.seed, self.shuffle = num_samples, batch_size, seed, shuffle
         self.rank, self.world_size = rank, world_size
         if self.batches_per_epoch < 1:
@@ -163,14 +178,14 @@ class EpochBatchSampler:
         else:
             order = list(range(self.num_samples))
         used = self.batches_per_epoch * self.batch_size * self.world_size
-        return order[:used][self.rank::self.world_size]
+        return order[:used][self.rank :: self.world_size]
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         epoch, batch = self.start
         while True:
             indices = self.epoch_indices(epoch)
             for b in range(batch, self.batches_per_epoch):
-                yield [(epoch, i) for i in indices[b * self.batch_size:(b + 1) * self.batch_size]]
+                yield [(epoch, i) for i in indices[b * self.batch_size : (b + 1) * self.batch_size]]
             epoch, batch = epoch + 1, 0
 
 
@@ -218,8 +233,10 @@ class VideoCaptionDataset(Dataset):
                 continue
             sample.update(caption=row.caption, epoch=epoch, index=index, broken=broken)
             return sample
-        raise RuntimeError(f"{len(broken)} videos in a row failed to load; the last ones:\n  "
-                           + "\n  ".join(b["error"] for b in broken[-5:]))
+        raise RuntimeError(
+            f"{len(broken)} videos in a row failed to load; the last ones:\n  "
+            + "\n  ".join(b["error"] for b in broken[-5:])
+        )
 
 
 def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -240,6 +257,7 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
 # Per-clip processing
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ClipLoaderSpec:
     """Picklable clip loader for DataLoader workers: the reference's per-sample processing through
@@ -258,8 +276,15 @@ class ClipLoaderSpec:
 
     def __call__(self, row: Annotation, seed: int) -> dict[str, torch.Tensor]:
         streams = clip_streams(self.conditions)  # misc, misc_first (frame 0 only), motion, vit_image, mask
-        clip = load_video_clip(row.video, self.num_frames, self.resolution, self.misc_size, self.feature_framerate,
-                               seed=seed, with_mask="mask" in streams)
+        clip = load_video_clip(
+            row.video,
+            self.num_frames,
+            self.resolution,
+            self.misc_size,
+            self.feature_framerate,
+            seed=seed,
+            with_mask="mask" in streams,
+        )
         out = {"video": clip.video}
         if "misc_first" in streams:
             out["misc"] = clip.misc[:1]

@@ -14,6 +14,7 @@ sharded master weights, the gradient reduction and the optimizer stay fp32.
 A failure in one process raises :class:`RankFailure` naming the rank and the clips of the micro-batch;
 the launcher (torchrun) stops the other processes when that process exits non-zero.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,11 @@ def setup_distributed(device: str, timeout_minutes: float = 30.0) -> DistInfo:
     if use_cuda:
         torch.cuda.set_device(target)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(minutes=timeout_minutes),
-                                device_id=target if use_cuda else None)
+        dist.init_process_group(
+            "nccl" if use_cuda else "gloo",
+            timeout=timedelta(minutes=timeout_minutes),
+            device_id=target if use_cuda else None,
+        )
     return DistInfo(rank, world, local, target)
 
 
@@ -97,16 +101,19 @@ def shard_unet(unet: nn.Module, mixed_precision: str, cpu_offload: bool) -> nn.M
     return unet
 
 
-def wrap_model(unet: nn.Module, parallelism: str, info: DistInfo, mixed_precision: str = "fp32",
-               cpu_offload: bool = False) -> nn.Module:
+def wrap_model(
+    unet: nn.Module, parallelism: str, info: DistInfo, mixed_precision: str = "fp32", cpu_offload: bool = False
+) -> nn.Module:
     """The module the training step calls: ``unet`` itself (one process), DDP around it, or the
     FSDP2-sharded ``unet`` (sharded in place; call :func:`refresh_parameters` afterwards)."""
     if info.world_size == 1:
         return unet
     if parallelism == "fsdp2":
         if cpu_offload and info.device.type != "cuda":
-            raise ConfigError("fsdp_cpu_offload: only with GPUs (it moves the shards from GPU to CPU memory; "
-                              "on the CPU they are there already): set fsdp_cpu_offload=false")
+            raise ConfigError(
+                "fsdp_cpu_offload: only with GPUs (it moves the shards from GPU to CPU memory; "
+                "on the CPU they are there already): set fsdp_cpu_offload=false"
+            )
         return shard_unet(unet, mixed_precision, cpu_offload)
     from torch.nn.parallel import DistributedDataParallel
 
@@ -151,11 +158,15 @@ def full_tensor(value: torch.Tensor) -> torch.Tensor:
 def like(value: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """A whole tensor ``value`` placed and sharded like ``reference``."""
     if isinstance(reference, DTensor):
-        return distribute_tensor(value.to(reference.device, reference.dtype), reference.device_mesh, reference.placements)
+        return distribute_tensor(
+            value.to(reference.device, reference.dtype), reference.device_mesh, reference.placements
+        )
     return value.to(reference.device, reference.dtype)
 
 
 def describe_samples(batch: dict, annotations: Sequence) -> str:
     """``clip0.mp4 (captions.csv:2, epoch 0 index 1), ...`` for the clips of a micro-batch."""
-    return ", ".join(f"{annotations[i].video} ({annotations[i].source}, epoch {e} index {i})"
-                     for e, i in zip(batch.get("epoch", []), batch.get("index", [])))
+    return ", ".join(
+        f"{annotations[i].video} ({annotations[i].source}, epoch {e} index {i})"
+        for e, i in zip(batch.get("epoch", []), batch.get("index", []))
+    )

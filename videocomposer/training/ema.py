@@ -1,4 +1,5 @@
 """Exponential moving average of the trainable weights."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -1,4 +1,5 @@
 """Training logs: a CSV file (always), TensorBoard events (when the package is installed)."""
+
 from __future__ import annotations
 
 import csv
@@ -11,8 +12,19 @@ from ..files import atomic_path
 log = logging.getLogger(__name__)
 
 #: ``loss`` is averaged and ``broken_videos`` summed over all processes.
-COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "loss_scale", "skipped_steps", "broken_videos",
-           "s_per_step", "data_s", "samples_per_s")
+COLUMNS = (
+    "step",
+    "epoch",
+    "loss",
+    "lr",
+    "grad_norm",
+    "loss_scale",
+    "skipped_steps",
+    "broken_videos",
+    "s_per_step",
+    "data_s",
+    "samples_per_s",
+)
 
 
 class MetricsLog:

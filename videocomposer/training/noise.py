@@ -1,5 +1,6 @@
 """The random draws of a training step, keyed by clip slot so that batching, workers, ranks and
 resumption never change them."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,8 +11,14 @@ from ..diffusion import mix_frame_noise
 from .data import keyed_seed
 
 
-def keyed_noise(keys: Sequence[tuple[int, int]], latent_shape: Sequence[int], seed: int, num_timesteps: int,
-                noise_offset: float = 0.0, noise_correlation: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def keyed_noise(
+    keys: Sequence[tuple[int, int]],
+    latent_shape: Sequence[int],
+    seed: int,
+    num_timesteps: int,
+    noise_offset: float = 0.0,
+    noise_correlation: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per clip slot ``(epoch, index)``: a timestep, the diffusion noise and the VAE posterior draw.
 
     ``noise_correlation`` > 0 correlates the diffusion noise of the frames (``latent_shape`` ``[C, F, h, w]``;

@@ -1,4 +1,5 @@
 """Which UNet parameters train, the optimizer over them, and the learning-rate schedule."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -44,8 +45,11 @@ def build_optimizer(named_params: Sequence[tuple[str, nn.Parameter]], cfg: Train
     """
     decay = [p for _, p in named_params if p.ndim >= 2]
     no_decay = [p for _, p in named_params if p.ndim < 2]
-    groups = [g for g in ({"params": decay, "weight_decay": cfg.weight_decay},
-                          {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    groups = [
+        g
+        for g in ({"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0})
+        if g["params"]
+    ]
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=tuple(cfg.betas), eps=cfg.eps)
     if cfg.optimizer == "momentum":
@@ -65,7 +69,9 @@ def learning_rate_at(step: int, cfg: TrainConfig, total_steps: int) -> float:
         return cfg.learning_rate
     decay_steps = max(1, total_steps - cfg.warmup_steps - 1)
     progress = min(1.0, (step - cfg.warmup_steps) / decay_steps)
-    return cfg.end_learning_rate + 0.5 * (cfg.learning_rate - cfg.end_learning_rate) * (1 + math.cos(math.pi * progress))
+    return cfg.end_learning_rate + 0.5 * (cfg.learning_rate - cfg.end_learning_rate) * (
+        1 + math.cos(math.pi * progress)
+    )
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

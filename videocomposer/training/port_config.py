@@ -7,6 +7,7 @@ here (MindSpore graph settings, inference-only keys, values we always use), or i
 when it asks for something this implementation does not do. :func:`map_port_config` returns the
 mapped values and one line per key, which ``videocomposer train`` prints.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -15,18 +16,44 @@ from typing import Any
 from ..config import ConfigError
 
 #: Keys only the port's files have (their presence marks a file as the port's).
-PORT_ONLY_KEYS = frozenset({
-    "TASK_TYPE", "ENABLE", "DATASET", "optim", "optim_eps", "use_recompute", "use_fp16", "scheduler",
-    "ckpt_save_interval", "ckpt_max_keep", "resume_checkpoint", "resume_step", "step_mode", "dataset_sink_mode",
-    "num_parallel_workers", "loss_scale", "log_interval", "network_name", "offload", "ms_mode", "use_parallel",
-    "save_unet_only", "use_adaptive_pool", "log_dir", "mvs_visual", "vit_image_size",
-})
+PORT_ONLY_KEYS = frozenset(
+    {
+        "TASK_TYPE",
+        "ENABLE",
+        "DATASET",
+        "optim",
+        "optim_eps",
+        "use_recompute",
+        "use_fp16",
+        "scheduler",
+        "ckpt_save_interval",
+        "ckpt_max_keep",
+        "resume_checkpoint",
+        "resume_step",
+        "step_mode",
+        "dataset_sink_mode",
+        "num_parallel_workers",
+        "loss_scale",
+        "log_interval",
+        "network_name",
+        "offload",
+        "ms_mode",
+        "use_parallel",
+        "save_unet_only",
+        "use_adaptive_pool",
+        "log_dir",
+        "mvs_visual",
+        "vit_image_size",
+    }
+)
 
 _OPTIMIZERS = {"adamw": "adamw", "adamw_fp32": "adamw", "momentum": "momentum", "sgd": "momentum"}
 _SCHEDULES = {"constant": "constant", "cosine_decay": "cosine"}
 
 
-def _rename(ours: str, convert: Callable[[Any], Any] = lambda v: v) -> Callable[[Any, Mapping[str, Any]], dict[str, Any]]:
+def _rename(
+    ours: str, convert: Callable[[Any], Any] = lambda v: v
+) -> Callable[[Any, Mapping[str, Any]], dict[str, Any]]:
     return lambda value, _: {ours: convert(value)}
 
 
@@ -35,15 +62,20 @@ def _choice(key: str, table: Mapping[str, str]) -> Callable[[Any], str]:
         if value not in table:
             raise ConfigError(f"{key}: {value!r} has no equivalent here; the port's values that do: {sorted(table)}")
         return table[value]
+
     return convert
 
 
 def _only(key: str, allowed: Any, meaning: str) -> Callable[[Any, Mapping[str, Any]], dict[str, Any]]:
     """A key whose only supported value is ``allowed`` (what this implementation always does)."""
+
     def check(value: Any, _: Mapping[str, Any]) -> dict[str, Any]:
         if value != allowed:
-            raise ConfigError(f"{key}: {value!r} has no equivalent here ({meaning}); remove the key or set it to {allowed!r}")
+            raise ConfigError(
+                f"{key}: {value!r} has no equivalent here ({meaning}); remove the key or set it to {allowed!r}"
+            )
         return {}
+
     return check
 
 
@@ -74,13 +106,19 @@ PORT_KEYS: dict[str, Callable[[Any, Mapping[str, Any]], dict[str, Any]]] = {
     "use_image_dataset": _only("use_image_dataset", False, "video datasets only"),
     "use_fps_condition": _only("use_fps_condition", False, "the official UNet has no fps embedding"),
     "save_unet_only": _only("save_unet_only", True, "checkpoints hold the UNet (and optimizer state to resume)"),
-    "use_parallel": lambda v, _: {},   # data parallel follows torchrun's WORLD_SIZE
-    "step_mode": lambda v, _: {},      # read by ckpt_save_interval
-    "resume_step": lambda v, _: {},    # a label of the initial checkpoint
-    "resume": lambda v, _: {},         # the port's "start from resume_checkpoint" switch (our resume is a run folder)
-    "dataset_sink_mode": lambda v, _: {}, "ms_mode": lambda v, _: {}, "use_adaptive_pool": lambda v, _: {},
-    "profile": lambda v, _: {}, "TASK_TYPE": lambda v, _: {}, "ENABLE": lambda v, _: {}, "DATASET": lambda v, _: {},
-    "log_dir": lambda v, _: {}, "output_dir": lambda v, _: {},  # the output folder is --output-dir
+    "use_parallel": lambda v, _: {},  # data parallel follows torchrun's WORLD_SIZE
+    "step_mode": lambda v, _: {},  # read by ckpt_save_interval
+    "resume_step": lambda v, _: {},  # a label of the initial checkpoint
+    "resume": lambda v, _: {},  # the port's "start from resume_checkpoint" switch (our resume is a run folder)
+    "dataset_sink_mode": lambda v, _: {},
+    "ms_mode": lambda v, _: {},
+    "use_adaptive_pool": lambda v, _: {},
+    "profile": lambda v, _: {},
+    "TASK_TYPE": lambda v, _: {},
+    "ENABLE": lambda v, _: {},
+    "DATASET": lambda v, _: {},
+    "log_dir": lambda v, _: {},
+    "output_dir": lambda v, _: {},  # the output folder is --output-dir
 }
 
 

@@ -6,6 +6,7 @@ returns the counters the run continues from. A checkpoint written under the same
 global batch it takes the same clips and noise; otherwise it continues at the proportional position of
 the epoch.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,16 @@ def checkpoint_to_resume(resume: str, ckpt_root: Path) -> Path | None:
     return find_checkpoint("latest" if resume == "auto" else resume, ckpt_root)
 
 
-def resume_run(cfg: TrainConfig, ckpt_root: Path, dist: DistInfo, batches_per_epoch: int, unet: nn.Module,
-               optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, ema: EMA | None) -> ResumedState | None:
+def resume_run(
+    cfg: TrainConfig,
+    ckpt_root: Path,
+    dist: DistInfo,
+    batches_per_epoch: int,
+    unet: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    ema: EMA | None,
+) -> ResumedState | None:
     """Restore the checkpoint that ``cfg.resume`` names into ``unet``, ``optimizer``, ``scaler`` and ``ema``
     (every rank; collectives for sharded optimizer state) and return where the run continues.
 
@@ -80,34 +89,45 @@ def resume_run(cfg: TrainConfig, ckpt_root: Path, dist: DistInfo, batches_per_ep
     return resumed
 
 
-def _restore_optimizer(path: Path, state: dict[str, Any], unet: nn.Module, optimizer: torch.optim.Optimizer,
-                       sharded_run: bool) -> None:
+def _restore_optimizer(
+    path: Path, state: dict[str, Any], unet: nn.Module, optimizer: torch.optim.Optimizer, sharded_run: bool
+) -> None:
     """The optimizer state: from the checkpoint's shards, else (older checkpoints) from its training state."""
     if not has_shards(path) and sharded_run:
-        raise ConfigError(f"resume={path}: this checkpoint predates sharded optimizer state; resume it once "
-                          f"with parallelism=ddp, whose checkpoints any world size and fsdp2 can resume")
+        raise ConfigError(
+            f"resume={path}: this checkpoint predates sharded optimizer state; resume it once "
+            f"with parallelism=ddp, whose checkpoints any world size and fsdp2 can resume"
+        )
     try:
         if has_shards(path):
             load_optimizer_shards(path, unet, optimizer)
         else:
             optimizer.load_state_dict(state["optimizer"])
     except ValueError as exc:
-        raise ValueError(f"resume={path}: the optimizer state does not fit the trainable parameters ({exc}); "
-                         f"trainable_patterns or conditions_for_train changed since the checkpoint") from exc
+        raise ValueError(
+            f"resume={path}: the optimizer state does not fit the trainable parameters ({exc}); "
+            f"trainable_patterns or conditions_for_train changed since the checkpoint"
+        ) from exc
 
 
 def _restore_ema(saved: Checkpoint, ema: EMA) -> None:
     """The EMA weights and update count; a checkpoint without them restarts the EMA from the current weights."""
     if saved.ema is None:
-        log.warning("resume=%s: the checkpoint has no EMA weights; the EMA restarts from the current weights",
-                    saved.path)
+        log.warning(
+            "resume=%s: the checkpoint has no EMA weights; the EMA restarts from the current weights", saved.path
+        )
         return
-    ema.load_state_dict({"num_updates": saved.state.get("ema_updates", 0),
-                         "shadow": {n: like(saved.ema[n], v) for n, v in ema.shadow.items()}})
+    ema.load_state_dict(
+        {
+            "num_updates": saved.state.get("ema_updates", 0),
+            "shadow": {n: like(saved.ema[n], v) for n, v in ema.shadow.items()},
+        }
+    )
 
 
-def _resumed_state(path: Path, state: dict[str, Any], dist: DistInfo, batch_size: int,
-                   batches_per_epoch: int) -> ResumedState:
+def _resumed_state(
+    path: Path, state: dict[str, Any], dist: DistInfo, batch_size: int, batches_per_epoch: int
+) -> ResumedState:
     """The counters of ``state`` as this rank continues them (see :class:`ResumedState`)."""
     epoch, batch = state["data_position"]
     resumed = ResumedState(path, int(state["step"]), (epoch, batch), int(state["skipped_steps"]))
@@ -124,18 +144,31 @@ def _resumed_state(path: Path, state: dict[str, Any], dist: DistInfo, batch_size
     return resumed
 
 
-def _position_in_new_layout(path: Path, state: dict[str, Any], world_size: int, batch_size: int,
-                            batches_per_epoch: int) -> tuple[int, int]:
+def _position_in_new_layout(
+    path: Path, state: dict[str, Any], world_size: int, batch_size: int, batches_per_epoch: int
+) -> tuple[int, int]:
     """The data position of a checkpoint written under another process layout (``world_size`` x
     ``batch_size`` of ``state``) as ``world_size`` processes of ``batch_size`` clips continue it."""
     epoch, batch = state["data_position"]
     saved_global, now_global = state["world_size"] * state["batch_size"], world_size * batch_size
     if saved_global == now_global:  # rank r of N takes every N-th clip: the same clips form each step
-        log.warning("resume=%s: saved with %d process(es) x batch_size %d, now %d x %d: the same global batch, "
-                    "so the same clips and noise; dropout draws restart per process", path,
-                    state["world_size"], state["batch_size"], world_size, batch_size)
+        log.warning(
+            "resume=%s: saved with %d process(es) x batch_size %d, now %d x %d: the same global batch, "
+            "so the same clips and noise; dropout draws restart per process",
+            path,
+            state["world_size"],
+            state["batch_size"],
+            world_size,
+            batch_size,
+        )
         return (epoch, batch)
     position = (epoch, min(batch * saved_global // now_global, batches_per_epoch - 1))
-    log.warning("resume=%s: saved with a global batch of %d clips, now %d: continuing at epoch %d batch %d; "
-                "the data order differs from an uninterrupted run", path, saved_global, now_global, *position)
+    log.warning(
+        "resume=%s: saved with a global batch of %d clips, now %d: continuing at epoch %d batch %d; "
+        "the data order differs from an uninterrupted run",
+        path,
+        saved_global,
+        now_global,
+        *position,
+    )
     return position

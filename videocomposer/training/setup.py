@@ -7,6 +7,7 @@
 * :func:`build_optimization`: the optimizer, the fp16 loss scaler and the EMA;
 * :func:`attach_train_log`: rank 0 logs to ``train.log``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,11 +45,13 @@ class TrainingData:
 def build_data(cfg: TrainConfig, dist: DistInfo) -> TrainingData:
     """Read the annotations of ``cfg.root_dir`` and count the micro-batches per epoch and the optimizer steps."""
     annotations = read_annotations(cfg.root_dir, cfg.skip_missing_videos)
-    loader_spec = ClipLoaderSpec(tuple(cfg.conditions_for_train), cfg.max_frames, cfg.resolution, cfg.misc_size,
-                                 cfg.feature_framerate)
+    loader_spec = ClipLoaderSpec(
+        tuple(cfg.conditions_for_train), cfg.max_frames, cfg.resolution, cfg.misc_size, cfg.feature_framerate
+    )
     dataset = VideoCaptionDataset(annotations, loader_spec, cfg.seed)
-    batches_per_epoch = EpochBatchSampler(len(dataset), cfg.batch_size, cfg.seed, cfg.shuffle,
-                                          dist.rank, dist.world_size).batches_per_epoch
+    batches_per_epoch = EpochBatchSampler(
+        len(dataset), cfg.batch_size, cfg.seed, cfg.shuffle, dist.rank, dist.world_size
+    ).batches_per_epoch
     total_steps = cfg.max_steps or max(1, cfg.epochs * batches_per_epoch // cfg.gradient_accumulation_steps)
     return TrainingData(annotations, loader_spec, dataset, batches_per_epoch, total_steps)
 
@@ -67,14 +70,22 @@ def models_on_device(cfg: TrainConfig, device: torch.device) -> TrainingModels:
     return models
 
 
-def attach_condition_cache(cfg: TrainConfig, data: TrainingData, models: TrainingModels, device: torch.device,
-                           is_main: bool) -> None:
+def attach_condition_cache(
+    cfg: TrainConfig, data: TrainingData, models: TrainingModels, device: torch.device, is_main: bool
+) -> None:
     """With ``cfg.condition_cache``, the dataset reads cached clips (latent posteriors and condition
     inputs) and loads the missing ones online; without it, nothing changes."""
     if not cfg.condition_cache:
         return
-    cache = open_cache(cfg.condition_cache, data.loader_spec, cfg.chunk_size, device, cfg.mixed_precision,
-                       models.vae, models.conditions)
+    cache = open_cache(
+        cfg.condition_cache,
+        data.loader_spec,
+        cfg.chunk_size,
+        device,
+        cfg.mixed_precision,
+        models.vae,
+        models.conditions,
+    )
     data.dataset.load_clip = CachedClipLoader(data.loader_spec, cache)
     if is_main:
         log.info("condition cache: %s", describe_size(cache))
@@ -96,8 +107,10 @@ def trainable_parameters(unet: nn.Module, cfg: TrainConfig) -> list[tuple[str, n
         else:
             trainable.append((name, param))
     if not trainable:
-        raise ConfigError(f"trainable_patterns: {cfg.trainable_patterns} select only encoders of conditions that are "
-                          f"not trained ({cfg.conditions_for_train}); nothing would train")
+        raise ConfigError(
+            f"trainable_patterns: {cfg.trainable_patterns} select only encoders of conditions that are "
+            f"not trained ({cfg.conditions_for_train}); nothing would train"
+        )
     return trainable
 
 
@@ -107,14 +120,18 @@ def latent_shape(vae: nn.Module, cfg: TrainConfig) -> tuple[int, int, int, int]:
     return (vae.config.latent_channels, cfg.max_frames, side, side)
 
 
-def build_optimization(cfg: TrainConfig, trainable: list[tuple[str, nn.Parameter]],
-                       device: torch.device) -> tuple[torch.optim.Optimizer, torch.amp.GradScaler, EMA | None]:
+def build_optimization(
+    cfg: TrainConfig, trainable: list[tuple[str, nn.Parameter]], device: torch.device
+) -> tuple[torch.optim.Optimizer, torch.amp.GradScaler, EMA | None]:
     """The optimizer over ``trainable``, the loss scaler (active with ``mixed_precision=fp16`` only) and the
     EMA of the trainable weights (with ``use_ema``)."""
     optimizer = build_optimizer(trainable, cfg)
-    scaler = torch.amp.GradScaler(device.type, init_scale=cfg.loss_scale_init,
-                                  growth_interval=cfg.loss_scale_growth_interval,
-                                  enabled=cfg.mixed_precision == "fp16")
+    scaler = torch.amp.GradScaler(
+        device.type,
+        init_scale=cfg.loss_scale_init,
+        growth_interval=cfg.loss_scale_growth_interval,
+        enabled=cfg.mixed_precision == "fp16",
+    )
     ema = EMA(trainable, cfg.ema_decay) if cfg.use_ema else None
     return optimizer, scaler, ema
 

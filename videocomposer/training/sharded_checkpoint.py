@@ -12,6 +12,7 @@ temporary folder, which :func:`~videocomposer.training.checkpoint.save_checkpoin
 only when complete. DCP promises no compatibility across PyTorch versions; the consolidated
 safetensors do not depend on it.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -57,8 +58,11 @@ def save_optimizer_shards(root: Path, step: int, model: nn.Module, optimizer: to
     if dist.is_initialized():
         dist.barrier()
     with _single_process_quiet():
-        dcp.save({"optimizer": get_optimizer_state_dict(model, optimizer)}, checkpoint_id=target,
-                 no_dist=not dist.is_initialized())
+        dcp.save(
+            {"optimizer": get_optimizer_state_dict(model, optimizer)},
+            checkpoint_id=target,
+            no_dist=not dist.is_initialized(),
+        )
     return target
 
 
@@ -75,7 +79,9 @@ def load_model_weights(model: nn.Module, weights: Mapping[str, torch.Tensor]) ->
     """
     result = set_model_state_dict(model, dict(weights), options=StateDictOptions(full_state_dict=True, strict=False))
     if result.missing_keys or result.unexpected_keys:
-        raise ValueError(f"missing keys {sorted(result.missing_keys)[:5]}, unexpected keys {sorted(result.unexpected_keys)[:5]}")
+        raise ValueError(
+            f"missing keys {sorted(result.missing_keys)[:5]}, unexpected keys {sorted(result.unexpected_keys)[:5]}"
+        )
 
 
 def load_optimizer_shards(checkpoint: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -89,8 +95,10 @@ def load_optimizer_shards(checkpoint: Path, model: nn.Module, optimizer: torch.o
         with _single_process_quiet():
             dcp.load(state, checkpoint_id=checkpoint / SHARDED_DIR, no_dist=not dist.is_initialized())
     except Exception as exc:  # DCP reports a missing key as a CheckpointException listing every rank's error
-        raise ValueError(f"{checkpoint / SHARDED_DIR}: the optimizer state does not fit the trainable parameters "
-                         f"({type(exc).__name__}: {str(exc)[:500]})") from exc
+        raise ValueError(
+            f"{checkpoint / SHARDED_DIR}: the optimizer state does not fit the trainable parameters "
+            f"({type(exc).__name__}: {str(exc)[:500]})"
+        ) from exc
     set_optimizer_state_dict(model, optimizer, state["optimizer"])
 
 

@@ -1,4 +1,5 @@
 """What a training run did: :class:`TrainSummary`, written to ``summary.json`` and logged at the end."""
+
 from __future__ import annotations
 
 import resource
@@ -34,12 +35,14 @@ class TrainSummary:
         return asdict(self)
 
     def describe(self) -> str:
-        return (f"trained {self.steps_this_run} steps (now at {self.steps}/{self.total_steps}) in {self.seconds:.1f} s, "
-                f"{self.s_per_step:.3f} s/step; loss {self.first_loss:.4f} -> {self.last_loss:.4f}; "
-                f"skipped steps {self.skipped_steps}; broken videos {self.broken_videos}"
-                f"{' (' + ', '.join(self.broken_files[:5]) + ')' if self.broken_files else ''}; "
-                f"peak memory {self.peak_memory_gb:.2f} GB; trainable parameters {self.trainable_parameters:,}; "
-                f"last checkpoint {self.checkpoints[-1] if self.checkpoints else '-'}")
+        return (
+            f"trained {self.steps_this_run} steps (now at {self.steps}/{self.total_steps}) in {self.seconds:.1f} s, "
+            f"{self.s_per_step:.3f} s/step; loss {self.first_loss:.4f} -> {self.last_loss:.4f}; "
+            f"skipped steps {self.skipped_steps}; broken videos {self.broken_videos}"
+            f"{' (' + ', '.join(self.broken_files[:5]) + ')' if self.broken_files else ''}; "
+            f"peak memory {self.peak_memory_gb:.2f} GB; trainable parameters {self.trainable_parameters:,}; "
+            f"last checkpoint {self.checkpoints[-1] if self.checkpoints else '-'}"
+        )
 
 
 def peak_memory_gb(device: torch.device) -> float:

@@ -15,6 +15,7 @@ One optimizer step = ``gradient_accumulation_steps`` micro-batches of ``batch_si
 Checkpoints hold everything needed to continue exactly: after ``resume`` the loss sequence equals the
 uninterrupted run's.
 """
+
 from __future__ import annotations
 
 import json
@@ -106,8 +107,11 @@ class Trainer:
         optimisation state, and the checkpoint to resume."""
         cfg = self.cfg
         if cfg.mixed_precision != "fp32" and self.device.type == "cpu":
-            log.warning("mixed_precision=%s on CPU: autocast in reduced precision is usually much slower than fp32 "
-                        "on CPUs (set mixed_precision=fp32)", cfg.mixed_precision)
+            log.warning(
+                "mixed_precision=%s on CPU: autocast in reduced precision is usually much slower than fp32 "
+                "on CPUs (set mixed_precision=fp32)",
+                cfg.mixed_precision,
+            )
         data = build_data(cfg, self.dist)
         self.annotations, self.dataset = data.annotations, data.dataset
         self.batches_per_epoch, self.total_steps = data.batches_per_epoch, data.total_steps
@@ -138,8 +142,16 @@ class Trainer:
         self.rng_state: dict[str, Any] | None = None
         resumed = None
         if self.cfg.resume:
-            resumed = resume_run(self.cfg, self.ckpt_root, self.dist, self.batches_per_epoch, self.unet,
-                                 self.optimizer, self.scaler, self.ema)
+            resumed = resume_run(
+                self.cfg,
+                self.ckpt_root,
+                self.dist,
+                self.batches_per_epoch,
+                self.unet,
+                self.optimizer,
+                self.scaler,
+                self.ema,
+            )
         self.resumed_from = resumed.path if resumed is not None else None
         if resumed is not None:
             self.step, self.position, self.skipped_steps = resumed.step, resumed.position, resumed.skipped_steps
@@ -155,11 +167,20 @@ class Trainer:
         dump_config(cfg, self.output_dir / "config.yaml")
         remove_partial_saves(self.ckpt_root)
         counts = sum(p.numel() for p in self.unet.parameters()), sum(p.numel() for _, p in self.trainable)
-        log.info("UNet parameters %s, trainable %s; conditions %s; %d clips, %d micro-batches per epoch; "
-                 "%d optimizer steps; world size %d (%s); device %s; precision %s", f"{counts[0]:,}", f"{counts[1]:,}",
-                 cfg.conditions_for_train, len(self.dataset), self.batches_per_epoch, self.total_steps,
-                 self.dist.world_size, cfg.parallelism if self.dist.world_size > 1 else "one process", self.device,
-                 cfg.mixed_precision)
+        log.info(
+            "UNet parameters %s, trainable %s; conditions %s; %d clips, %d micro-batches per epoch; "
+            "%d optimizer steps; world size %d (%s); device %s; precision %s",
+            f"{counts[0]:,}",
+            f"{counts[1]:,}",
+            cfg.conditions_for_train,
+            len(self.dataset),
+            self.batches_per_epoch,
+            self.total_steps,
+            self.dist.world_size,
+            cfg.parallelism if self.dist.world_size > 1 else "one process",
+            self.device,
+            cfg.mixed_precision,
+        )
 
     def close(self) -> None:
         """Detach the ``train.log`` handler (call when done; :func:`train` does)."""
@@ -168,17 +189,29 @@ class Trainer:
 
     def _loader(self) -> DataLoader:
         cfg = self.cfg
-        sampler = EpochBatchSampler(len(self.dataset), cfg.batch_size, cfg.seed, cfg.shuffle, self.dist.rank,
-                                    self.dist.world_size, start=self.position)
+        sampler = EpochBatchSampler(
+            len(self.dataset),
+            cfg.batch_size,
+            cfg.seed,
+            cfg.shuffle,
+            self.dist.rank,
+            self.dist.world_size,
+            start=self.position,
+        )
         workers = cfg.num_workers
-        return DataLoader(self.dataset, batch_sampler=sampler, num_workers=workers,
-                          collate_fn=collate_cached if cfg.condition_cache else collate,
-                          pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init if workers else None,
-                          prefetch_factor=cfg.prefetch_factor if workers else None,
-                          # a forked worker can inherit a lock held by one of FFmpeg's threads in this process and
-                          # hang in its first decode: workers start as fresh interpreters
-                          multiprocessing_context="spawn" if workers else None,
-                          generator=torch.Generator().manual_seed(cfg.seed))  # never touches the global RNG
+        return DataLoader(
+            self.dataset,
+            batch_sampler=sampler,
+            num_workers=workers,
+            collate_fn=collate_cached if cfg.condition_cache else collate,
+            pin_memory=self.device.type == "cuda",
+            worker_init_fn=_worker_init if workers else None,
+            prefetch_factor=cfg.prefetch_factor if workers else None,
+            # a forked worker can inherit a lock held by one of FFmpeg's threads in this process and
+            # hang in its first decode: workers start as fresh interpreters
+            multiprocessing_context="spawn" if workers else None,
+            generator=torch.Generator().manual_seed(cfg.seed),
+        )  # never touches the global RNG
 
     # ------------------------------------------------------------------------------ one step
 
@@ -191,30 +224,45 @@ class Trainer:
         """The frozen networks' work: latents ``[B, 4, F, h, w]`` and the UNet condition kwargs, from the
         clips (online), from the condition cache, or clip by clip for a micro-batch mixing both."""
         if "parts" in batch:
-            parts = [self._features(part, posterior[i:i + 1]) for i, part in enumerate(batch["parts"])]
+            parts = [self._features(part, posterior[i : i + 1]) for i, part in enumerate(batch["parts"])]
             return torch.cat([p[0] for p in parts]), {k: torch.cat([p[1][k] for p in parts]) for k in parts[0][1]}
         with torch.no_grad(), self._autocast():
             if is_cached(batch):
-                return features_from_cache(batch, self.condition_names, self.conditions, self.vae.config.scaling_factor,
-                                           posterior, self.device)
+                return features_from_cache(
+                    batch, self.condition_names, self.conditions, self.vae.config.scaling_factor, posterior, self.device
+                )
             video = batch["video"].to(self.device, non_blocking=True)  # [B, F, 3, R, R] in [-1, 1]
-            streams = {k: batch[k].to(self.device, non_blocking=True) if k in batch else None
-                       for k in ("misc", "motion", "vit_image", "mask")}
+            streams = {
+                k: batch[k].to(self.device, non_blocking=True) if k in batch else None
+                for k in ("misc", "motion", "vit_image", "mask")
+            }
             latents = encode_video(self.vae, video, self.cfg.chunk_size, noise=posterior.to(self.device)).float()
-            kwargs = self.conditions.build(self.condition_names, video=VideoClip(video=video, **streams),
-                                           prompt=batch["caption"], device=self.device)
+            kwargs = self.conditions.build(
+                self.condition_names,
+                video=VideoClip(video=video, **streams),
+                prompt=batch["caption"],
+                device=self.device,
+            )
         return latents, kwargs
 
     def _micro_batch_loss(self, batch: dict[str, Any]) -> torch.Tensor:
         """Forward and backward of one micro-batch; returns its mean loss (detached)."""
         cfg = self.cfg
         keys = list(zip(batch["epoch"], batch["index"]))
-        t, noise, posterior = keyed_noise(keys, self.latent_shape, cfg.seed, self.schedule.num_timesteps, cfg.noise_offset,
-                                          cfg.noise_correlation)
+        t, noise, posterior = keyed_noise(
+            keys, self.latent_shape, cfg.seed, self.schedule.num_timesteps, cfg.noise_offset, cfg.noise_correlation
+        )
         latents, kwargs = self._features(batch, posterior)
         with self._autocast():
-            losses = training_loss(self.model, self.schedule, latents, t.to(self.device), kwargs, noise.to(self.device),
-                                   prediction_type=cfg.prediction_type)
+            losses = training_loss(
+                self.model,
+                self.schedule,
+                latents,
+                t.to(self.device),
+                kwargs,
+                noise.to(self.device),
+                prediction_type=cfg.prediction_type,
+            )
         weights = loss_weights(self.schedule, t.to(self.device), cfg.loss_weighting, cfg.loss_weighting_gamma)
         loss = (losses.float() * weights).mean()
         self.scaler.scale(loss / cfg.gradient_accumulation_steps).backward()
@@ -243,9 +291,14 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if skipped:
             self.skipped_steps += 1
-            log.warning("step %d skipped: non-finite gradients (norm %s)%s", self.step + 1, grad_norm,
-                        "; the fp16 loss scale was lowered" if self.scaler.is_enabled() else
-                        "; check the data and the learning rate, or use mixed_precision=fp32")
+            log.warning(
+                "step %d skipped: non-finite gradients (norm %s)%s",
+                self.step + 1,
+                grad_norm,
+                "; the fp16 loss scale was lowered"
+                if self.scaler.is_enabled()
+                else "; check the data and the learning rate, or use mixed_precision=fp32",
+            )
         elif self.ema is not None:
             self.ema.update(self.trainable)
         return lr, grad_norm, skipped
@@ -254,7 +307,11 @@ class Trainer:
 
     def save(self) -> Path | None:
         """Write a checkpoint of the current step (rank 0 writes; every rank contributes its RNG state)."""
-        own = {"rng": capture_rng_state(), "broken_videos": self.broken_videos, "broken_files": sorted(self.broken_files)}
+        own = {
+            "rng": capture_rng_state(),
+            "broken_videos": self.broken_videos,
+            "broken_files": sorted(self.broken_files),
+        }
         ranks = [own]
         if self.dist.world_size > 1:
             ranks = [None] * self.dist.world_size
@@ -262,16 +319,26 @@ class Trainer:
         # collectives first (every rank): optimizer shards, the consolidated weights and EMA
         shards = save_optimizer_shards(self.ckpt_root, self.step, self.unet, self.optimizer)
         weights = full_model_state(self.unet)
-        ema = ({n: full_tensor(v) for n, v in self.ema.full_state_dict(self.unet).items()}
-               if self.ema is not None else None)
+        ema = (
+            {n: full_tensor(v) for n, v in self.ema.full_state_dict(self.unet).items()}
+            if self.ema is not None
+            else None
+        )
         path = None
         if self.dist.is_main:
-            state = {"step": self.step, "data_position": list(self.position),
-                     "scaler": self.scaler.state_dict(), "ema_updates": self.ema.num_updates if self.ema else 0,
-                     "skipped_steps": self.skipped_steps, "ranks": ranks,
-                     "world_size": self.dist.world_size, "batch_size": self.cfg.batch_size}
-            path = save_checkpoint(self.ckpt_root, self.step, weights, ema, state, self.cfg.to_dict(),
-                                        move_in={"sharded": shards})
+            state = {
+                "step": self.step,
+                "data_position": list(self.position),
+                "scaler": self.scaler.state_dict(),
+                "ema_updates": self.ema.num_updates if self.ema else 0,
+                "skipped_steps": self.skipped_steps,
+                "ranks": ranks,
+                "world_size": self.dist.world_size,
+                "batch_size": self.cfg.batch_size,
+            }
+            path = save_checkpoint(
+                self.ckpt_root, self.step, weights, ema, state, self.cfg.to_dict(), move_in={"sharded": shards}
+            )
             for old in prune_checkpoints(self.ckpt_root, self.cfg.keep_last):
                 log.info("removed old checkpoint %s (keep_last=%d)", old, self.cfg.keep_last)
             log.info("saved checkpoint %s", path)
@@ -289,8 +356,14 @@ class Trainer:
         batches = iter(self._loader())
         if self.rng_state is not None:
             restore_rng_state(self.rng_state)
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=not (main and cfg.progress_bar),
-                   desc="train", dynamic_ncols=True, file=sys.stderr)
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            disable=not (main and cfg.progress_bar),
+            desc="train",
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
         losses: list[float] = []
         step_times: list[float] = []
         checkpoints: list[str] = []
@@ -307,10 +380,21 @@ class Trainer:
             bar.set_postfix(loss=f"{losses[-1]:.4f}", lr=f"{lr:.2e}", s_per_step=f"{step_times[-1]:.2f}")
             if metrics is not None and (self.step % cfg.log_every == 0 or self.step == self.total_steps):
                 samples = cfg.batch_size * cfg.gradient_accumulation_steps * self.dist.world_size
-                metrics.write({"step": self.step, "epoch": self.position[0], "loss": losses[-1], "lr": lr,
-                               "grad_norm": grad_norm, "loss_scale": self.scaler.get_scale(),
-                               "skipped_steps": self.skipped_steps, "broken_videos": broken_total,
-                               "s_per_step": step_times[-1], "data_s": data_s, "samples_per_s": samples / step_times[-1]})
+                metrics.write(
+                    {
+                        "step": self.step,
+                        "epoch": self.position[0],
+                        "loss": losses[-1],
+                        "lr": lr,
+                        "grad_norm": grad_norm,
+                        "loss_scale": self.scaler.get_scale(),
+                        "skipped_steps": self.skipped_steps,
+                        "broken_videos": broken_total,
+                        "s_per_step": step_times[-1],
+                        "data_s": data_s,
+                        "samples_per_s": samples / step_times[-1],
+                    }
+                )
             if self._checkpoint_due():
                 saved = self.save()
                 if saved is not None:
@@ -325,8 +409,10 @@ class Trainer:
         try:
             return next(batches)
         except Exception as exc:
-            raise RankFailure(f"rank {self.dist.rank} of {self.dist.world_size} failed loading the clips of "
-                              f"step {self.step + 1}: {type(exc).__name__}: {exc}") from exc
+            raise RankFailure(
+                f"rank {self.dist.rank} of {self.dist.world_size} failed loading the clips of "
+                f"step {self.step + 1}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _accumulate_gradients(self, batches: Iterator[dict[str, Any]]) -> tuple[torch.Tensor, float]:
         """Forward and backward of the ``gradient_accumulation_steps`` micro-batches of one optimizer step
@@ -347,13 +433,18 @@ class Trainer:
                 except Exception as exc:
                     raise RankFailure(
                         f"rank {self.dist.rank} of {self.dist.world_size} failed at step {self.step + 1} on "
-                        f"{describe_samples(batch, self.dataset.annotations)}: {type(exc).__name__}: {exc}") from exc
+                        f"{describe_samples(batch, self.dataset.annotations)}: {type(exc).__name__}: {exc}"
+                    ) from exc
         return loss_sum, data_s
 
     def _step_totals(self, loss_sum: torch.Tensor) -> tuple[float, int]:
         """The step's loss (averaged over micro-batches and ranks) and the broken videos of every rank so far."""
-        stats = torch.stack([loss_sum / self.cfg.gradient_accumulation_steps,
-                             torch.tensor(float(self.broken_videos), device=self.device)])
+        stats = torch.stack(
+            [
+                loss_sum / self.cfg.gradient_accumulation_steps,
+                torch.tensor(float(self.broken_videos), device=self.device),
+            ]
+        )
         if self.dist.world_size > 1:
             dist.all_reduce(stats)
             stats[0] /= self.dist.world_size
@@ -364,24 +455,39 @@ class Trainer:
         ``checkpoint_every_epochs`` epochs, and the last step."""
         cfg = self.cfg
         steps_per_epoch = max(1, self.batches_per_epoch // cfg.gradient_accumulation_steps)
-        return bool((cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or self.step == self.total_steps
-                    or (cfg.checkpoint_every_epochs and self.step % (cfg.checkpoint_every_epochs * steps_per_epoch) == 0))
+        return bool(
+            (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
+            or self.step == self.total_steps
+            or (cfg.checkpoint_every_epochs and self.step % (cfg.checkpoint_every_epochs * steps_per_epoch) == 0)
+        )
 
-    def _summary(self, start_step: int, losses: list[float], step_times: list[float], checkpoints: list[str],
-                 seconds: float) -> TrainSummary:
+    def _summary(
+        self, start_step: int, losses: list[float], step_times: list[float], checkpoints: list[str], seconds: float
+    ) -> TrainSummary:
         broken_videos, broken_files = broken_totals(self.broken_videos, self.broken_files, self.dist.world_size)
         steady = step_times[1:] or step_times  # the first step includes warm-up (workers, compile)
         steps_this_run = self.step - start_step
         summary = TrainSummary(
-            output_dir=str(self.output_dir), steps=self.step, steps_this_run=steps_this_run,
+            output_dir=str(self.output_dir),
+            steps=self.step,
+            steps_this_run=steps_this_run,
             total_steps=self.total_steps,
-            samples_this_run=steps_this_run * self.cfg.batch_size * self.cfg.gradient_accumulation_steps * self.dist.world_size,
-            seconds=seconds, s_per_step=sum(steady) / len(steady) if steady else 0.0,
-            first_loss=losses[0] if losses else math.nan, last_loss=losses[-1] if losses else math.nan,
-            skipped_steps=self.skipped_steps, broken_videos=broken_videos, broken_files=broken_files,
+            samples_this_run=steps_this_run
+            * self.cfg.batch_size
+            * self.cfg.gradient_accumulation_steps
+            * self.dist.world_size,
+            seconds=seconds,
+            s_per_step=sum(steady) / len(steady) if steady else 0.0,
+            first_loss=losses[0] if losses else math.nan,
+            last_loss=losses[-1] if losses else math.nan,
+            skipped_steps=self.skipped_steps,
+            broken_videos=broken_videos,
+            broken_files=broken_files,
             checkpoints=checkpoints,
-            peak_memory_gb=peak_memory_gb(self.device), trainable_parameters=sum(p.numel() for _, p in self.trainable),
-            losses=losses)
+            peak_memory_gb=peak_memory_gb(self.device),
+            trainable_parameters=sum(p.numel() for _, p in self.trainable),
+            losses=losses,
+        )
         if self.dist.is_main:
             write_text(self.output_dir / "summary.json", json.dumps(summary.to_dict(), indent=2))
             log.info("%s", summary.describe())

@@ -11,6 +11,7 @@ parameters, named as the request's fields (:data:`FORM_FIELDS`; ``motion``: the 
 guidance scale per condition the model serves, ``guidance_scale_<condition>`` (e.g. ``guidance_scale_motion``;
 0: guided as by the overall ``guidance_scale``); ``/generate`` returns (video, grid GIF, command, job folder).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -34,14 +35,37 @@ from .jobs import SEED_MAX, condition_scale_field, form_request, preview_conditi
 from .model import ModelHolder
 
 #: The tasks offered: the single-run presets and free composition.
-TASKS = ("exp02_motion_transfer", "exp02_motion_transfer_vs_style", "exp03_sketch2video_style",
-         "exp04_sketch2video_wo_style", "exp05_text_depths_wo_style", "exp06_text_depths_vs_style", FREE_COMPOSITION)
+TASKS = (
+    "exp02_motion_transfer",
+    "exp02_motion_transfer_vs_style",
+    "exp03_sketch2video_style",
+    "exp04_sketch2video_wo_style",
+    "exp05_text_depths_wo_style",
+    "exp06_text_depths_vs_style",
+    FREE_COMPOSITION,
+)
 #: The form's fields (request fields) and the label of each one's widget: errors name a field by its label.
-LABELS = {"task": "Task", "conditions": "Conditions", "prompt": "Prompt", "negative_prompt": "Negative prompt",
-          "video": "Source video", "image": "First frame", "style_image": "Style image", "sketch": "Sketch",
-          "depth": "Depth", "mask": "Mask", "motion": "Trajectory JSON", "steps": "Steps",
-          "guidance_scale": "Guidance scale", "min_guidance_scale": "Frame-0 guidance", "scheduler": "Scheduler",
-          "seed": "Seed", "frames": "Frames", "height": "Height", "width": "Width"}
+LABELS = {
+    "task": "Task",
+    "conditions": "Conditions",
+    "prompt": "Prompt",
+    "negative_prompt": "Negative prompt",
+    "video": "Source video",
+    "image": "First frame",
+    "style_image": "Style image",
+    "sketch": "Sketch",
+    "depth": "Depth",
+    "mask": "Mask",
+    "motion": "Trajectory JSON",
+    "steps": "Steps",
+    "guidance_scale": "Guidance scale",
+    "min_guidance_scale": "Frame-0 guidance",
+    "scheduler": "Scheduler",
+    "seed": "Seed",
+    "frames": "Frames",
+    "height": "Height",
+    "width": "Width",
+}
 #: The values every job endpoint takes, by name.
 FORM_FIELDS = tuple(LABELS)
 
@@ -79,21 +103,38 @@ def form_fields(supported: Sequence[str]) -> tuple[str, ...]:
 def _initial(holder: ModelHolder, defaults: dict[str, Any] | None) -> dict[str, Any]:
     preset = load_preset(TASKS[0])
     supported = holder.supported_conditions()
-    return {"task": TASKS[0], "prompt": "", "steps": preset.num_inference_steps, "guidance_scale": preset.guidance_scale,
-            "min_guidance_scale": preset.min_guidance_scale, "scheduler": preset.scheduler,
-            "frames": preset.num_frames, "height": preset.height, "width": preset.width,
-            "conditions": [c for c in preset.all_conditions() if c in supported], "supported": supported,
-            **(defaults or {})}
+    return {
+        "task": TASKS[0],
+        "prompt": "",
+        "steps": preset.num_inference_steps,
+        "guidance_scale": preset.guidance_scale,
+        "min_guidance_scale": preset.min_guidance_scale,
+        "scheduler": preset.scheduler,
+        "frames": preset.num_frames,
+        "height": preset.height,
+        "width": preset.width,
+        "conditions": [c for c in preset.all_conditions() if c in supported],
+        "supported": supported,
+        **(defaults or {}),
+    }
 
 
 def _inputs(initial: dict[str, Any]) -> dict[str, Any]:
     """The task, the text and the uploads, by request field."""
     form: dict[str, Any] = {}
-    form["task"] = gr.Dropdown(list(TASKS), value=initial["task"], label=LABELS["task"],
-                               info="a preset of the paper, or free composition of any conditions")
-    form["conditions"] = gr.CheckboxGroup(initial["supported"], value=initial["conditions"], label=LABELS["conditions"],
-                                          info="the conditions of free composition (those the model serves)",
-                                          visible=initial["task"] == FREE_COMPOSITION)
+    form["task"] = gr.Dropdown(
+        list(TASKS),
+        value=initial["task"],
+        label=LABELS["task"],
+        info="a preset of the paper, or free composition of any conditions",
+    )
+    form["conditions"] = gr.CheckboxGroup(
+        initial["supported"],
+        value=initial["conditions"],
+        label=LABELS["conditions"],
+        info="the conditions of free composition (those the model serves)",
+        visible=initial["task"] == FREE_COMPOSITION,
+    )
     form["prompt"] = gr.Textbox(label=LABELS["prompt"], value=initial["prompt"], lines=2, elem_id="prompt")
     form["negative_prompt"] = gr.Textbox(label=LABELS["negative_prompt"], lines=1)
     with gr.Tabs():
@@ -104,7 +145,9 @@ def _inputs(initial: dict[str, Any]) -> dict[str, Any]:
         with gr.Tab("Images"):
             gr.Markdown("Mask: white = regenerate. Depth: an image, a video or a .safetensors from `extract`.")
             with gr.Row():
-                form["image"] = gr.Image(label=LABELS["image"], type="filepath", sources=["upload"], elem_id="first-frame")
+                form["image"] = gr.Image(
+                    label=LABELS["image"], type="filepath", sources=["upload"], elem_id="first-frame"
+                )
                 form["style_image"] = gr.Image(label=LABELS["style_image"], type="filepath", sources=["upload"])
             with gr.Row():
                 form["sketch"] = gr.Image(label=LABELS["sketch"], type="filepath", sources=["upload"])
@@ -117,11 +160,20 @@ def _inputs(initial: dict[str, Any]) -> dict[str, Any]:
 
 def _drawing(initial: dict[str, Any]) -> dict[str, Any]:
     """The canvas and its controls; ``motion`` is the trajectory JSON the clicks write."""
-    gr.Markdown("Click on the first frame to draw a stroke: the first click places the region (a circle of the "
-                "radius), later clicks its path over the frames. The field replaces the video's motion; preview it "
-                "with *Preview conditions*.")
-    parts = {"canvas": gr.Image(label="Canvas (first frame)", interactive=False, elem_id="canvas", height=320,
-                                value=drawing_view(None, None, initial["frames"], initial["width"], initial["height"]))}
+    gr.Markdown(
+        "Click on the first frame to draw a stroke: the first click places the region (a circle of the "
+        "radius), later clicks its path over the frames. The field replaces the video's motion; preview it "
+        "with *Preview conditions*."
+    )
+    parts = {
+        "canvas": gr.Image(
+            label="Canvas (first frame)",
+            interactive=False,
+            elem_id="canvas",
+            height=320,
+            value=drawing_view(None, None, initial["frames"], initial["width"], initial["height"]),
+        )
+    }
     with gr.Row():
         parts["radius"] = gr.Slider(4, 128, value=DEFAULT_RADIUS, step=1, label="Region radius (px)")
         parts["new_stroke_button"] = gr.Button("New stroke")
@@ -139,21 +191,35 @@ def _settings(initial: dict[str, Any]) -> dict[str, Any]:
     with gr.Accordion("Settings", open=False):
         with gr.Row():
             form["steps"] = gr.Slider(1, 100, value=initial["steps"], step=1, label=LABELS["steps"])
-            form["guidance_scale"] = gr.Slider(0, 20, value=initial["guidance_scale"], step=0.5,
-                                               label=LABELS["guidance_scale"],
-                                               info="overall: the text and style image (≤ 1: none)")
-            form["min_guidance_scale"] = gr.Number(value=initial["min_guidance_scale"], minimum=0,
-                                                   label=LABELS["min_guidance_scale"],
-                                                   info="rising to the guidance scale on the last frame; empty: the model's")
+            form["guidance_scale"] = gr.Slider(
+                0,
+                20,
+                value=initial["guidance_scale"],
+                step=0.5,
+                label=LABELS["guidance_scale"],
+                info="overall: the text and style image (≤ 1: none)",
+            )
+            form["min_guidance_scale"] = gr.Number(
+                value=initial["min_guidance_scale"],
+                minimum=0,
+                label=LABELS["min_guidance_scale"],
+                info="rising to the guidance scale on the last frame; empty: the model's",
+            )
             form["scheduler"] = gr.Dropdown(sorted(SCHEDULERS), value=initial["scheduler"], label=LABELS["scheduler"])
         with gr.Row():
             for name in initial["supported"]:
                 form[condition_scale_field(name)] = gr.Slider(
-                    0, 20, value=0, step=0.5, label=condition_scale_label(name),
-                    info=f"{CONDITIONS[name].description}; 0: as the overall guidance scale (one more pass when set)")
+                    0,
+                    20,
+                    value=0,
+                    step=0.5,
+                    label=condition_scale_label(name),
+                    info=f"{CONDITIONS[name].description}; 0: as the overall guidance scale (one more pass when set)",
+                )
         with gr.Row():
-            form["seed"] = gr.Number(value=-1, precision=0, minimum=-1, maximum=SEED_MAX, label=LABELS["seed"],
-                                     info="-1: a random one")
+            form["seed"] = gr.Number(
+                value=-1, precision=0, minimum=-1, maximum=SEED_MAX, label=LABELS["seed"], info="-1: a random one"
+            )
             form["frames"] = gr.Slider(2, 32, value=initial["frames"], step=1, label=LABELS["frames"])
             form["height"] = gr.Slider(32, 512, value=initial["height"], step=16, label=LABELS["height"])
             form["width"] = gr.Slider(32, 512, value=initial["width"], step=16, label=LABELS["width"])
@@ -161,12 +227,19 @@ def _settings(initial: dict[str, Any]) -> dict[str, Any]:
 
 
 def _results() -> dict[str, Any]:
-    return {"video": gr.Video(label="Result", autoplay=True, loop=True, interactive=False, elem_id="result"),
-            "grid": gr.Image(label="Source | conditions | result", interactive=False, height=200),
-            "command": gr.Code(label="The same run from the command line", language="shell", interactive=False,
-                               elem_id="command", wrap_lines=True),
-            "folder": gr.Textbox(label="Saved in", interactive=False),
-            "preview": gr.Image(label="Conditions preview (before generating)", interactive=False, height=200)}
+    return {
+        "video": gr.Video(label="Result", autoplay=True, loop=True, interactive=False, elem_id="result"),
+        "grid": gr.Image(label="Source | conditions | result", interactive=False, height=200),
+        "command": gr.Code(
+            label="The same run from the command line",
+            language="shell",
+            interactive=False,
+            elem_id="command",
+            wrap_lines=True,
+        ),
+        "folder": gr.Textbox(label="Saved in", interactive=False),
+        "preview": gr.Image(label="Conditions preview (before generating)", interactive=False, height=200),
+    }
 
 
 def _wire_drawing(form: dict[str, Any]) -> None:
@@ -177,14 +250,20 @@ def _wire_drawing(form: dict[str, Any]) -> None:
     for source in (image, *size):
         source.change(drawing_view, redraw, canvas, api_name=False)
     motion.blur(drawing_view, redraw, canvas, api_name=False)
-    canvas.select(add_point, [image, motion, form["radius"], form["new_stroke"], *size],
-                  [motion, canvas, form["new_stroke"]], api_name=False)
+    canvas.select(
+        add_point,
+        [image, motion, form["radius"], form["new_stroke"], *size],
+        [motion, canvas, form["new_stroke"]],
+        api_name=False,
+    )
     form["new_stroke_button"].click(lambda: True, None, form["new_stroke"], api_name=False)
     form["undo_button"].click(undo_point, redraw, [motion, canvas], api_name=False)
-    form["clear_button"].click(lambda *r: ("", drawing_view(r[0], None, *r[2:])), redraw, [motion, canvas],
-                               api_name=False)
-    form["trajectory_file"].upload(load_trajectory_file, [form["trajectory_file"], image, *size], [motion, canvas],
-                                   api_name=False)
+    form["clear_button"].click(
+        lambda *r: ("", drawing_view(r[0], None, *r[2:])), redraw, [motion, canvas], api_name=False
+    )
+    form["trajectory_file"].upload(
+        load_trajectory_file, [form["trajectory_file"], image, *size], [motion, canvas], api_name=False
+    )
 
 
 def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict[str, Any] | None = None) -> gr.Blocks:
@@ -204,8 +283,10 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
         return str(preview_conditions(form_request(values, LABELS["motion"]), holder))
 
     with gr.Blocks(title="VideoComposer", analytics_enabled=False) as demo:
-        gr.Markdown("# VideoComposer\nCompose a video from text, a first frame, a style image, a sketch, depth, "
-                    "a mask and motion (from a video, or drawn on the first frame).")
+        gr.Markdown(
+            "# VideoComposer\nCompose a video from text, a first frame, a style image, a sketch, depth, "
+            "a mask and motion (from a video, or drawn on the first frame)."
+        )
         gr.Markdown(holder.describe(), elem_id="model-in-use")
         with gr.Row():
             with gr.Column(scale=3):
@@ -214,22 +295,43 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
             with gr.Column(scale=2):
                 results = _results()
         fields = {name: form[name] for name in names}
-        form["task"].change(lambda t: gr.update(visible=t == FREE_COMPOSITION), form["task"], form["conditions"],
-                            api_name=False)
+        form["task"].change(
+            lambda t: gr.update(visible=t == FREE_COMPOSITION), form["task"], form["conditions"], api_name=False
+        )
         _wire_drawing(form)
-        form["preview_button"].click(_endpoint(preview, names), inputs_kwargs=fields, outputs=results["preview"], api_name="preview")
-        generate_button.click(_endpoint(generate, names), inputs_kwargs=fields,
-                              outputs=[results[k] for k in ("video", "grid", "command", "folder")], api_name="generate")
+        form["preview_button"].click(
+            _endpoint(preview, names), inputs_kwargs=fields, outputs=results["preview"], api_name="preview"
+        )
+        generate_button.click(
+            _endpoint(generate, names),
+            inputs_kwargs=fields,
+            outputs=[results[k] for k in ("video", "grid", "command", "folder")],
+            api_name="generate",
+        )
     return demo
 
 
-def launch(demo: gr.Blocks, output_dir: str | os.PathLike, host: str = "127.0.0.1", port: int | None = None,
-           auth: tuple[str, str] | None = None, block: bool = True):
+def launch(
+    demo: gr.Blocks,
+    output_dir: str | os.PathLike,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    auth: tuple[str, str] | None = None,
+    block: bool = True,
+):
     """Queue one job at a time and serve on ``host:port`` (no share link, no telemetry)."""
     demo.queue(default_concurrency_limit=1)
-    return demo.launch(server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=not block,
-                       allowed_paths=[str(Path(output_dir).resolve())], footer_links=["api"], quiet=not block,
-                       show_error=True)
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        share=False,
+        prevent_thread_lock=not block,
+        allowed_paths=[str(Path(output_dir).resolve())],
+        footer_links=["api"],
+        quiet=not block,
+        show_error=True,
+    )
 
 
 __all__ = ["FORM_FIELDS", "LABELS", "TASKS", "build_app", "condition_scale_label", "form_fields", "launch"]

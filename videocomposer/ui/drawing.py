@@ -1,5 +1,6 @@
 """Drawing motion on the first frame: clicks become the strokes of a
 :class:`~videocomposer.video.trajectory.Trajectory`, kept as JSON text in the form and drawn on the canvas."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,8 +53,16 @@ def drawing_view(image_path: str | None, text: str | None, frames: int, width: i
     return image.resize((round(w * scale), round(h * scale)), Image.Resampling.BICUBIC) if scale > 1 else image
 
 
-def add_point(image_path: str | None, text: str | None, radius: float, new_stroke: bool, frames: int, width: int,
-              height: int, evt: gr.SelectData) -> tuple[str, Image.Image, bool]:
+def add_point(
+    image_path: str | None,
+    text: str | None,
+    radius: float,
+    new_stroke: bool,
+    frames: int,
+    width: int,
+    height: int,
+    evt: gr.SelectData,
+) -> tuple[str, Image.Image, bool]:
     """A click on the canvas: the next point of the current stroke (or the first of a new one)."""
     _, w, h = _canvas(image_path, width, height)
     try:
@@ -72,7 +81,9 @@ def add_point(image_path: str | None, text: str | None, radius: float, new_strok
     return text, drawing_view(image_path, text, frames, width, height), False
 
 
-def undo_point(image_path: str | None, text: str | None, frames: int, width: int, height: int) -> tuple[str, Image.Image]:
+def undo_point(
+    image_path: str | None, text: str | None, frames: int, width: int, height: int
+) -> tuple[str, Image.Image]:
     """Remove the last point (a stroke's only point removes the stroke)."""
     _, w, h = _canvas(image_path, width, height)
     strokes = list(_strokes(text, w, h).strokes)

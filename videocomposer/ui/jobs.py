@@ -6,6 +6,7 @@ run exactly as ``videocomposer generate`` would run it; its command line (:meth:
 is shown in the app and saved with the job. Each job gets a folder of its own under the output folder
 (claimed with an exclusive ``mkdir``), so no job ever overwrites an earlier result.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -64,7 +65,7 @@ def form_guidance_scale(values: dict[str, Any]) -> float | dict[str, float] | No
     the overall number while every per-condition slider is at 0; else the per-condition scales, with the task's
     conditions that the overall scale guides (text, style) at the overall scale (at least 1: present, unguided)."""
     named = [key for key in values if key.startswith(CONDITION_SCALE_PREFIX)]
-    scales = {key[len(CONDITION_SCALE_PREFIX):]: values.pop(key) for key in named}
+    scales = {key[len(CONDITION_SCALE_PREFIX) :]: values.pop(key) for key in named}
     scales = {name: float(scale) for name, scale in scales.items() if scale}
     overall = values.get("guidance_scale")
     if not scales:
@@ -146,8 +147,13 @@ def staged_request(job: FormJob, folder: Path, holder: ModelHolder) -> GenerateR
             raise RequestError(name, f"file not found: {source}")
         staged[name] = inputs / f"{name}{source.suffix.lower()}"
         shutil.copyfile(source, staged[name])
-    return dataclasses.replace(job.request, **{k: None if v is None else os.fspath(v) for k, v in staged.items()},
-                               **holder.source.request_fields(), device=holder.device, output_dir=os.fspath(folder))
+    return dataclasses.replace(
+        job.request,
+        **{k: None if v is None else os.fspath(v) for k, v in staged.items()},
+        **holder.source.request_fields(),
+        device=holder.device,
+        output_dir=os.fspath(folder),
+    )
 
 
 def run_generation(job: FormJob, holder: ModelHolder, output_dir: str | os.PathLike) -> JobResult:
@@ -197,6 +203,8 @@ def preview_conditions(job: FormJob, holder: ModelHolder) -> Path:
     prepared = prepare_generation(staged_request(job, folder, holder), pipe=holder.pipeline())
     panels = grid_panels(None, prepared.prepared.conditions, prepared.source(), prepared.inputs.get("style_image"))
     if not panels:
-        raise RequestError("conditions", "nothing to preview: the chosen conditions have no image (text and style only)")
+        raise RequestError(
+            "conditions", "nothing to preview: the chosen conditions have no image (text and style only)"
+        )
     grid = compose_grid(panels, height=max(prepared.preset.height, 128))
     return write_gif(folder / "conditions_preview.gif", grid, fps=8)

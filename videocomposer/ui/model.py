@@ -1,4 +1,5 @@
 """Which model the app serves, loaded once: the built-in toy model, a ``convert`` folder or the official files."""
+
 from __future__ import annotations
 
 import os
@@ -29,13 +30,22 @@ class ModelSource:
 
     def request_fields(self) -> dict[str, str | None]:
         """The :class:`~videocomposer.app.GenerateRequest` fields that load this model (``weights_dir``, ``model_config``)."""
-        return {"weights_dir": TOY_WEIGHTS_NAME if self.kind == "toy" else os.fspath(self.folder),
-                "model_config": os.fspath(self.model_config) if self.model_config else None}
+        return {
+            "weights_dir": TOY_WEIGHTS_NAME if self.kind == "toy" else os.fspath(self.folder),
+            "model_config": os.fspath(self.model_config) if self.model_config else None,
+        }
 
     def form_defaults(self) -> dict[str, Any]:
         """Initial form values the model stores (e.g. the toy model's 8 frames of 64x64), by request field."""
-        names = {"num_frames": "frames", "height": "height", "width": "width", "num_inference_steps": "steps",
-                 "guidance_scale": "guidance_scale", "min_guidance_scale": "min_guidance_scale", "scheduler": "scheduler"}
+        names = {
+            "num_frames": "frames",
+            "height": "height",
+            "width": "width",
+            "num_inference_steps": "steps",
+            "guidance_scale": "guidance_scale",
+            "min_guidance_scale": "min_guidance_scale",
+            "scheduler": "scheduler",
+        }
         return {names[k]: v for k, v in stored_defaults(self.folder).items() if k in names}
 
     def loadable_conditions(self) -> list[str] | None:
@@ -43,8 +53,11 @@ class ModelSource:
         folder (the toy model, a ``convert`` output), which loads every component it holds."""
         if self.kind != "official":
             return None
-        return [c for c in CONDITIONS
-                if all((self.folder / OFFICIAL_FILES[n].filename).is_file() for n in components_for([c])[0])]
+        return [
+            c
+            for c in CONDITIONS
+            if all((self.folder / OFFICIAL_FILES[n].filename).is_file() for n in components_for([c])[0])
+        ]
 
 
 def resolve_model(weights_dir: str | None, model_config: str | None, toy: bool) -> ModelSource:
@@ -65,8 +78,10 @@ def resolve_model(weights_dir: str | None, model_config: str | None, toy: bool) 
     try:
         return ModelSource(toy_model_dir(), "toy", config)
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"no model: {exc}; or pass --weights-dir (the official weight files or a "
-                                f"`videocomposer convert` folder, see the README)") from None
+        raise FileNotFoundError(
+            f"no model: {exc}; or pass --weights-dir (the official weight files or a "
+            f"`videocomposer convert` folder, see the README)"
+        ) from None
 
 
 class ModelHolder:
@@ -88,9 +103,11 @@ class ModelHolder:
                 from ..pipelines import VideoComposerPipeline
 
                 self._pipe = VideoComposerPipeline.load(
-                    self.source.folder, conditions=self.source.loadable_conditions(),
+                    self.source.folder,
+                    conditions=self.source.loadable_conditions(),
                     config=read_model_config(os.fspath(self.source.model_config) if self.source.model_config else None),
-                    device=torch_device("device", self.device))
+                    device=torch_device("device", self.device),
+                )
             return self._pipe
 
     def supported_conditions(self) -> list[str]:
@@ -99,14 +116,22 @@ class ModelHolder:
         pipe = self.pipeline()
         stc = {c.name for c in pipe.unet.stc_conditions}
         towers = set(pipe.clip.towers) if pipe.clip is not None else set()
-        return [name for name, c in CONDITIONS.items()
-                if name in stc or (c.layout == "tokens" and {m.split(":", 1)[1] for m in c.models
-                                                              if m.startswith("clip:")} <= towers)]
+        return [
+            name
+            for name, c in CONDITIONS.items()
+            if name in stc
+            or (c.layout == "tokens" and {m.split(":", 1)[1] for m in c.models if m.startswith("clip:")} <= towers)
+        ]
 
     def describe(self) -> str:
         """One Markdown line: which model, where, which conditions, on which device."""
-        labels = {"toy": "built-in toy model (small, trained here; not the official VideoComposer)",
-                  "converted": "converted folder", "official": "official weight files"}
+        labels = {
+            "toy": "built-in toy model (small, trained here; not the official VideoComposer)",
+            "converted": "converted folder",
+            "official": "official weight files",
+        }
         pipe = self.pipeline()
-        return (f"**Model in use:** {labels[self.source.kind]} — `{self.source.folder}` · device `{pipe.device}` · "
-                f"conditions: {', '.join(self.supported_conditions())}")
+        return (
+            f"**Model in use:** {labels[self.source.kind]} — `{self.source.folder}` · device `{pipe.device}` · "
+            f"conditions: {', '.join(self.supported_conditions())}"
+        )

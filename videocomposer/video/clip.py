@@ -1,4 +1,5 @@
 """The per-clip data the reference dataset produces, shared by inference and training."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class VideoClip:
     def num_frames(self) -> int:
         """``F``, also for a collated clip (streams ``[B, F, C, H, W]``); an error when the frames were not decoded."""
         if self.video is None:
-            raise ValueError("this clip's frames were not decoded (a clip rebuilt from the condition cache); "
-                             "give num_frames with it")
+            raise ValueError(
+                "this clip's frames were not decoded (a clip rebuilt from the condition cache); give num_frames with it"
+            )
         return int(self.video.shape[-4])

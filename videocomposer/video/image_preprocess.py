@@ -9,6 +9,7 @@
 Both end with ``ToTensor`` + ``Normalize`` with OpenAI's CLIP mean/std and return float32
 ``[3, 224, 224]``, roughly in ``[-1.8, 2.2]``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,13 +17,7 @@ from collections.abc import Sequence
 import torch
 from PIL import Image
 
-from .transforms import (
-    OPENAI_CLIP_MEAN,
-    OPENAI_CLIP_STD,
-    center_crop_v2,
-    normalize_pixels,
-    pil_to_uint8_tensor,
-)
+from .transforms import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, center_crop_v2, normalize_pixels, pil_to_uint8_tensor
 
 CLIP_IMAGE_SIZE = 224
 

@@ -40,6 +40,7 @@ official weights (a folder of the original files, or a converted folder without 
 macroblocks all survive the resize to 256 px; ``rescaled`` with ``source_size`` 336 is their
 resolution-independent counterpart, not measured against the original weights.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -74,14 +75,15 @@ class MotionSettings:
             raise ValueError(f"mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
         size = self.source_size
         if isinstance(size, bool) or not isinstance(size, int) or size < MACROBLOCK or size % MACROBLOCK:
-            raise ValueError(f"source_size must be a positive multiple of {MACROBLOCK} (pixels, whole macroblocks), "
-                             f"got {size!r}")
+            raise ValueError(
+                f"source_size must be a positive multiple of {MACROBLOCK} (pixels, whole macroblocks), got {size!r}"
+            )
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> MotionSettings:
         """Read ``{"mode": ..., "source_size": ...}``; a ``ValueError`` naming ``where`` and the bad field."""
         if not isinstance(data, dict):
-            raise ValueError(f"{where} must be an object {{\"mode\": ..., \"source_size\": ...}}, got {data!r}")
+            raise ValueError(f'{where} must be an object {{"mode": ..., "source_size": ...}}, got {data!r}')
         unknown = sorted(set(data) - {"mode", "source_size"})
         if unknown:
             raise ValueError(f"{where} has unknown key(s) {unknown}; expected mode, source_size")
@@ -134,11 +136,17 @@ def warn_if_motion_is_lost(source_side: int, resolution: int, mode: str) -> None
     kept = surviving_block_fraction(source_side, resolution) ** 2
     if kept >= 0.5:
         return
-    fix = ("use the 'rescaled' motion mode (motion_mode='rescaled' in Python, --motion-mode rescaled on the command "
-           "line), which brings the source to the model's training scale before its vectors are taken"
-           if mode == "reference" else "record a smaller motion_condition.source_size for this model")
-    warnings.warn(f"motion: a {source_side}-px source resized to {resolution} px keeps {kept:.0%} of its motion "
-                  f"vectors in the '{mode}' motion mode, so the model gets little or no motion; {fix}", stacklevel=3)
+    fix = (
+        "use the 'rescaled' motion mode (motion_mode='rescaled' in Python, --motion-mode rescaled on the command "
+        "line), which brings the source to the model's training scale before its vectors are taken"
+        if mode == "reference"
+        else "record a smaller motion_condition.source_size for this model"
+    )
+    warnings.warn(
+        f"motion: a {source_side}-px source resized to {resolution} px keeps {kept:.0%} of its motion "
+        f"vectors in the '{mode}' motion mode, so the model gets little or no motion; {fix}",
+        stacklevel=3,
+    )
 
 
 def short_side_resize_shape(height: int, width: int, size: int) -> tuple[int, int]:
@@ -177,7 +185,9 @@ def center_crop_offset(length: int, size: int, *, align_with_frames: bool = Fals
     return int(round((length - size) / 2.0))
 
 
-def motion_condition(fields: Sequence[np.ndarray] | np.ndarray, resolution: int, *, align_with_frames: bool = False) -> torch.Tensor:
+def motion_condition(
+    fields: Sequence[np.ndarray] | np.ndarray, resolution: int, *, align_with_frames: bool = False
+) -> torch.Tensor:
     """Per-frame dense fields → the UNet's ``motion`` input for one clip.
 
     Args:
@@ -205,7 +215,9 @@ def fill_motion_blocks(motion: torch.Tensor, block: int) -> torch.Tensor:
     The model is fed the sparse field (one vector per macroblock); this only makes previews readable.
     """
     if motion.ndim < 3 or motion.shape[-3] != 2 or block < 1:
-        raise ValueError(f"motion must have shape [..., 2, H, W] and block >= 1, got {tuple(motion.shape)}, block={block}")
+        raise ValueError(
+            f"motion must have shape [..., 2, H, W] and block >= 1, got {tuple(motion.shape)}, block={block}"
+        )
     height, width = motion.shape[-2:]
     field = motion.reshape(-1, 2, height, width).float()
     present = (field.abs().sum(dim=1, keepdim=True) > 0).float()

@@ -12,6 +12,7 @@ reference (``extract_motion_vectors``) does three things, reproduced here:
 Bad input (missing, corrupt or truncated file, an image, no video stream, too few frames) raises
 ``FileNotFoundError`` or :class:`VideoReadError` (a ``ValueError``) naming the file.
 """
+
 from __future__ import annotations
 
 import io
@@ -133,7 +134,9 @@ def probe_video(path: str | os.PathLike) -> VideoProbe:
                 num_frames = sum(1 for packet in container.demux(stream) if packet.size)
         if num_frames <= 0:
             raise _read_error(os.fspath(path), "it contains no video frames")
-        return VideoProbe(os.fspath(path), int(num_frames), fps, stream.codec_context.width, stream.codec_context.height)
+        return VideoProbe(
+            os.fspath(path), int(num_frames), fps, stream.codec_context.width, stream.codec_context.height
+        )
 
 
 def sampling_fps(num_frames: int, fps: float, feature_framerate: int = 4, min_frames: int = 16) -> int:
@@ -156,7 +159,10 @@ def _rotation_filters(rotation: float) -> list[tuple[str, str | None]]:
     """The filters ffmpeg's CLI inserts for a display rotation (counter-clockwise degrees)."""
     theta = (-round(rotation)) % 360
     filters: dict[int, list[tuple[str, str | None]]] = {
-        90: [("transpose", "clock")], 180: [("hflip", None), ("vflip", None)], 270: [("transpose", "cclock")]}
+        90: [("transpose", "clock")],
+        180: [("hflip", None), ("vflip", None)],
+        270: [("transpose", "cclock")],
+    }
     return filters.get(theta, [])
 
 
@@ -165,21 +171,29 @@ def _square_filters(square: int | None) -> list[tuple[str, str | None]]:
     area resize of it to ``square × square`` pixels."""
     if square is None:
         return [("scale", "out_range=limited")]
-    return [("crop", "w='min(iw,ih)':h='min(iw,ih)'"),
-            ("scale", f"w={square}:h={square}:flags=area:out_range=limited")]
+    return [("crop", "w='min(iw,ih)':h='min(iw,ih)'"), ("scale", f"w={square}:h={square}:flags=area:out_range=limited")]
 
 
 class _Mpeg4Encoder:
     """fps filter + full→limited range + yuv420p + MPEG-4 Part 2 encoder, as the reference's ffmpeg call."""
 
-    def __init__(self, template: av.video.stream.VideoStream, first_frame: av.VideoFrame, fps: int, bit_rate: int,
-                 threads: int, square: int | None = None):
+    def __init__(
+        self,
+        template: av.video.stream.VideoStream,
+        first_frame: av.VideoFrame,
+        fps: int,
+        bit_rate: int,
+        threads: int,
+        square: int | None = None,
+    ):
         self.graph = av.filter.Graph()
         chain = [self.graph.add_buffer(template=template)]
-        for name, args in _rotation_filters(first_frame.rotation) + [("fps", f"fps={fps}")] + _square_filters(square) + [
-            ("format", "pix_fmts=yuv420p"),
-            ("buffersink", None),
-        ]:
+        for name, args in (
+            _rotation_filters(first_frame.rotation)
+            + [("fps", f"fps={fps}")]
+            + _square_filters(square)
+            + [("format", "pix_fmts=yuv420p"), ("buffersink", None)]
+        ):
             chain.append(self.graph.add(name, args) if args else self.graph.add(name))
             chain[-2].link_to(chain[-1])
         self.graph.configure()
@@ -217,7 +231,11 @@ class _Mpeg4Encoder:
 
 
 def reencode_mpeg4(
-    path: str | os.PathLike, fps: int, *, bit_rate: int = 200_000, threads: int = REFERENCE_ENCODER_THREADS,
+    path: str | os.PathLike,
+    fps: int,
+    *,
+    bit_rate: int = 200_000,
+    threads: int = REFERENCE_ENCODER_THREADS,
     square: int | None = None,
 ) -> bytes:
     """Re-encode a video in memory as the reference's ``ffmpeg -i <in> -filter:v fps=<fps> -c:v mpeg4 -f rawvideo``.

@@ -12,6 +12,7 @@ dataset call), or explicit ``py_rng`` (``random.Random``) / ``np_rng`` (``np.ran
 the legacy stream, since ``np.random.Generator`` draws other numbers), or nothing to use the global
 ``random`` / ``np.random`` states as the reference does.
 """
+
 from __future__ import annotations
 
 import os
@@ -83,13 +84,20 @@ def video_frames_uint8(images: Sequence[Image.Image], resolution: int) -> torch.
     return torch.stack([pil_to_uint8_tensor(center_crop_v2(image, resolution)) for image in images])
 
 
-def misc_frames_uint8(images: Sequence[Image.Image], size: int, interpolations: Sequence[Image.Resampling]) -> torch.Tensor:
+def misc_frames_uint8(
+    images: Sequence[Image.Image], size: int, interpolations: Sequence[Image.Resampling]
+) -> torch.Tensor:
     """``misc_data`` pixels: short-side resize with each frame's interpolation, then
     ``CenterCropV2(size)`` → ``uint8 [F, 3, M, M]``."""
     if len(interpolations) != len(images):
-        raise ValueError(f"need one interpolation per frame: {len(images)} frames, {len(interpolations)} interpolations")
+        raise ValueError(
+            f"need one interpolation per frame: {len(images)} frames, {len(interpolations)} interpolations"
+        )
     return torch.stack(
-        [pil_to_uint8_tensor(center_crop_v2(resize_short_side(image, size, how), size)) for image, how in zip(images, interpolations)]
+        [
+            pil_to_uint8_tensor(center_crop_v2(resize_short_side(image, size, how), size))
+            for image, how in zip(images, interpolations)
+        ]
     )
 
 
@@ -117,9 +125,16 @@ def _rngs(seed: int | None, py_rng: random.Random | None, np_rng: np.random.Rand
     return random.Random(seed), np.random.RandomState(seed)
 
 
-def motion_fields(path: str | os.PathLike, fps: int, stream: MotionStream, indices: Sequence[int],
-                  frame_size: tuple[int, int], settings: MotionSettings | None, resolution: int,
-                  threads: int = REFERENCE_ENCODER_THREADS) -> list[np.ndarray]:
+def motion_fields(
+    path: str | os.PathLike,
+    fps: int,
+    stream: MotionStream,
+    indices: Sequence[int],
+    frame_size: tuple[int, int],
+    settings: MotionSettings | None,
+    resolution: int,
+    threads: int = REFERENCE_ENCODER_THREADS,
+) -> list[np.ndarray]:
     """The dense fields (:func:`dense_motion_field`) of frames ``indices`` as ``settings`` makes them (None: as
     the ``reference`` mode, without the check below).
 
@@ -136,19 +151,22 @@ def motion_fields(path: str | os.PathLike, fps: int, stream: MotionStream, indic
         return [dense_motion_field(stream.motion_vectors[i], *frame_size) for i in indices]
     scaled = decode_motion_stream(reencode_mpeg4(path, fps, threads=threads, square=square), (), name=os.fspath(path))
     none = np.zeros((0, len(MOTION_VECTOR_COLUMNS)), dtype=np.int32)  # a frame the scaled stream lacks: no motion
-    return [dense_motion_field(scaled.motion_vectors[i] if i < scaled.num_frames else none, square, square)
-            for i in indices]
+    return [
+        dense_motion_field(scaled.motion_vectors[i] if i < scaled.num_frames else none, square, square) for i in indices
+    ]
 
 
-def _clip_mask(num_frames: int, misc_size: int, py_rng: random.Random | None,
-               np_rng: np.random.RandomState | None) -> torch.Tensor:
+def _clip_mask(
+    num_frames: int, misc_size: int, py_rng: random.Random | None, np_rng: np.random.RandomState | None
+) -> torch.Tensor:
     """One dataset mask draw shared by every frame: ``[F, 1, M, M]`` float32 in {0, 1}."""
     mask_2d, _ = draw_dataset_mask(misc_size, py_rng=py_rng, np_rng=np_rng)
     return torch.from_numpy(mask_2d).float().expand(num_frames, 1, misc_size, misc_size).contiguous()
 
 
-def _sampling_stream(path: str | os.PathLike, num_frames: int, feature_framerate: int,
-                     encoder_threads: int) -> tuple[int, bytes, MotionStream]:
+def _sampling_stream(
+    path: str | os.PathLike, num_frames: int, feature_framerate: int, encoder_threads: int
+) -> tuple[int, bytes, MotionStream]:
     """The in-memory MPEG-4 re-encode a clip is sampled from: ``(fps, stream bytes, its picture types and vectors)``.
 
     The rate is :func:`~videocomposer.video.reader.sampling_fps` (the reference's 16-frame rule); only when that
@@ -198,15 +216,21 @@ def load_video_clip(
         FileNotFoundError: ``path`` does not exist.
         VideoReadError: unreadable, not a video, or fewer than ``num_frames`` frames after re-sampling.
     """
-    _check_positive(num_frames=num_frames, resolution=resolution, misc_size=misc_size,
-                    feature_framerate=feature_framerate, vit_image_size=vit_image_size)
+    _check_positive(
+        num_frames=num_frames,
+        resolution=resolution,
+        misc_size=misc_size,
+        feature_framerate=feature_framerate,
+        vit_image_size=vit_image_size,
+    )
     py_rng, np_rng = _rngs(seed, py_rng, np_rng)
     fps, stream_bytes, types_and_vectors = _sampling_stream(path, num_frames, feature_framerate, encoder_threads)
     try:
         start = choose_start_index(types_and_vectors.frame_types, num_frames, np_rng)
     except ValueError as exc:
-        raise VideoReadError(f"video '{os.fspath(path)}' is too short for a {num_frames}-frame clip at {fps} fps: "
-                             f"{exc}") from exc
+        raise VideoReadError(
+            f"video '{os.fspath(path)}' is too short for a {num_frames}-frame clip at {fps} fps: {exc}"
+        ) from exc
     indices = list(range(start, start + num_frames))
     decoded = decode_motion_stream(stream_bytes, frame_indices=indices, name=os.fspath(path))
     images = [Image.fromarray(decoded.frames[i]) for i in indices]
@@ -214,8 +238,9 @@ def load_video_clip(
 
     misc_pixels = misc_frames_uint8(images, misc_size, draw_misc_interpolations(num_frames, py_rng))
     mask = _clip_mask(num_frames, misc_size, py_rng, np_rng) if with_mask else None
-    fields = motion_fields(path, fps, types_and_vectors, indices, (height, width), motion_settings, resolution,
-                           encoder_threads)
+    fields = motion_fields(
+        path, fps, types_and_vectors, indices, (height, width), motion_settings, resolution, encoder_threads
+    )
     return VideoClip(
         video=normalize_pixels(video_frames_uint8(images, resolution), (0.5,) * 3, (0.5,) * 3),
         misc=to_unit_range(misc_pixels),

@@ -31,6 +31,7 @@ JSON (``videocomposer generate --trajectory FILE.json``, and what the UI exports
 frame); ``path`` resamples the polyline by arc length to one point per frame (constant speed);
 ``auto`` (default) is ``per_frame`` when the counts match, else ``path``.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,8 +86,9 @@ class Stroke:
         per_frame = self.timing == "per_frame" or (self.timing == "auto" and len(points) == num_frames)
         if per_frame:
             if len(points) != num_frames:
-                raise TrajectoryError(f"a 'per_frame' stroke needs one point per frame: {len(points)} points, "
-                                      f"{num_frames} frames")
+                raise TrajectoryError(
+                    f"a 'per_frame' stroke needs one point per frame: {len(points)} points, {num_frames} frames"
+                )
             return points
         return resample_path(points, num_frames)
 
@@ -115,23 +117,29 @@ class Trajectory:
         object.__setattr__(self, "strokes", tuple(self.strokes))
         for name in ("width", "height", "source_size"):
             value = getattr(self, name)
-            if (value is not None or name != "source_size") and (isinstance(value, bool) or not isinstance(value, int)
-                                                                 or value < 1):
+            if (value is not None or name != "source_size") and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 raise TrajectoryError(f"trajectory {name} must be a positive integer (pixels), got {value!r}")
 
     def scaled(self, short_side: int) -> Trajectory:
         """The same strokes on the canvas scaled so that its short side is ``short_side`` pixels."""
         scale = short_side / min(self.width, self.height)
-        strokes = tuple(Stroke(tuple((x * scale, y * scale) for x, y in s.points), s.radius * scale, s.timing)
-                        for s in self.strokes)
-        return Trajectory(max(1, round(self.width * scale)), max(1, round(self.height * scale)), strokes, self.source_size)
+        strokes = tuple(
+            Stroke(tuple((x * scale, y * scale) for x, y in s.points), s.radius * scale, s.timing) for s in self.strokes
+        )
+        return Trajectory(
+            max(1, round(self.width * scale)), max(1, round(self.height * scale)), strokes, self.source_size
+        )
 
     def centre_square(self) -> Trajectory:
         """The same strokes on the centre square of the canvas (side: its short side), as the ``rescaled`` motion
         mode crops a source video before scaling it."""
         side = min(self.width, self.height)
         left, top = (self.width - side) / 2, (self.height - side) / 2
-        strokes = tuple(Stroke(tuple((x - left, y - top) for x, y in s.points), s.radius, s.timing) for s in self.strokes)
+        strokes = tuple(
+            Stroke(tuple((x - left, y - top) for x, y in s.points), s.radius, s.timing) for s in self.strokes
+        )
         return Trajectory(side, side, strokes, self.source_size)
 
     # ------------------------------------------------------------------ the motion field
@@ -151,7 +159,7 @@ class Trajectory:
             by_block: dict[tuple[int, int], tuple[int, int]] = {}  # later strokes overwrite earlier ones
             for stroke, path in zip(self.strokes, paths):
                 (x, y), (px, py) = path[f], path[f - 1]
-                covered = (grid_x - x) ** 2 + (grid_y - y) ** 2 <= stroke.radius ** 2
+                covered = (grid_x - x) ** 2 + (grid_y - y) ** 2 <= stroke.radius**2
                 bx, by = math.floor(x / BLOCK), math.floor(y / BLOCK)
                 if 0 <= bx < cols and 0 <= by < rows:
                     covered[by, bx] = True
@@ -159,9 +167,26 @@ class Trajectory:
                 motion = (round(MOTION_SCALE * (px - x)), round(MOTION_SCALE * (py - y)))
                 for j, i in zip(*np.nonzero(covered)):
                     by_block[(int(grid_x[j, i]), int(grid_y[j, i]))] = motion
-            frames.append(np.array([[-1, BLOCK, BLOCK, round(cx + mx / MOTION_SCALE), round(cy + my / MOTION_SCALE), cx, cy,
-                                     mx, my, MOTION_SCALE] for (cx, cy), (mx, my) in by_block.items()],
-                                   dtype=np.int32).reshape(-1, 10))
+            frames.append(
+                np.array(
+                    [
+                        [
+                            -1,
+                            BLOCK,
+                            BLOCK,
+                            round(cx + mx / MOTION_SCALE),
+                            round(cy + my / MOTION_SCALE),
+                            cx,
+                            cy,
+                            mx,
+                            my,
+                            MOTION_SCALE,
+                        ]
+                        for (cx, cy), (mx, my) in by_block.items()
+                    ],
+                    dtype=np.int32,
+                ).reshape(-1, 10)
+            )
         return frames
 
     def dense_fields(self, num_frames: int) -> list[np.ndarray]:
@@ -173,8 +198,9 @@ class Trajectory:
         ``source_size``, else ``resolution`` (see :meth:`motion_condition`)."""
         return self.scaled(source_size or self.source_size or resolution)
 
-    def motion_condition(self, num_frames: int, resolution: int, *, source_size: int | None = None,
-                         align_with_frames: bool = False) -> torch.Tensor:
+    def motion_condition(
+        self, num_frames: int, resolution: int, *, source_size: int | None = None, align_with_frames: bool = False
+    ) -> torch.Tensor:
         """The UNet's ``motion`` input: ``[F, 2, R, R]`` float32, sparse, (dx, dy) in pixels of the source —
         the layout, units and resize/crop of :attr:`VideoClip.motion <videocomposer.video.clip.VideoClip>`.
 
@@ -208,9 +234,15 @@ class Trajectory:
     # ------------------------------------------------------------------ JSON
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"format": FORMAT, "version": VERSION, "width": self.width, "height": self.height,
-                "strokes": [{"points": [list(p) for p in s.points], "radius": s.radius, "timing": s.timing}
-                            for s in self.strokes]}
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "width": self.width,
+            "height": self.height,
+            "strokes": [
+                {"points": [list(p) for p in s.points], "radius": s.radius, "timing": s.timing} for s in self.strokes
+            ],
+        }
         return data if self.source_size is None else {**data, "source_size": self.source_size}
 
     def to_json(self) -> str:
@@ -229,8 +261,9 @@ class Trajectory:
                 raise TrajectoryError(f"'version' {data['version']!r} is not supported (this reader knows {VERSION})")
             unknown = sorted(set(data) - {"format", "version", "width", "height", "strokes", "source_size"})
             if unknown:
-                raise TrajectoryError(f"unknown key(s) {unknown}; expected format, version, width, height, strokes, "
-                                      "source_size")
+                raise TrajectoryError(
+                    f"unknown key(s) {unknown}; expected format, version, width, height, strokes, source_size"
+                )
             missing = [k for k in ("width", "height", "strokes") if k not in data]
             if missing:
                 raise TrajectoryError(f"missing key(s) {missing}")
@@ -258,8 +291,9 @@ def _stroke(data: Any, index: int) -> Stroke:
     if unknown:
         raise TrajectoryError(f"{where}: unknown key(s) {unknown}; expected points, radius, timing")
     points = data["points"]
-    if not isinstance(points, list) or not all(isinstance(p, (list, tuple)) and len(p) == 2 and
-                                               all(_is_number(v) for v in p) for p in points):
+    if not isinstance(points, list) or not all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_number(v) for v in p) for p in points
+    ):
         raise TrajectoryError(f"{where}.points must be a list of [x, y] number pairs, got {points!r}")
     if not _is_number(data["radius"]):
         raise TrajectoryError(f"{where}.radius must be a number of pixels, got {data['radius']!r}")
@@ -303,8 +337,14 @@ def draw_trajectory(trajectory: Trajectory, num_frames: int, background: Image.I
             (xa, ya), (xb, yb) = path[-2], path[-1]
             angle, head = math.atan2(yb - ya, xb - xa), 4 * line + 4
             if (xb, yb) != (xa, ya):
-                draw.polygon([(xb, yb), (xb - head * math.cos(angle - 0.5), yb - head * math.sin(angle - 0.5)),
-                              (xb - head * math.cos(angle + 0.5), yb - head * math.sin(angle + 0.5))], fill=(255, 60, 60))
+                draw.polygon(
+                    [
+                        (xb, yb),
+                        (xb - head * math.cos(angle - 0.5), yb - head * math.sin(angle - 0.5)),
+                        (xb - head * math.cos(angle + 0.5), yb - head * math.sin(angle + 0.5)),
+                    ],
+                    fill=(255, 60, 60),
+                )
     return image
 
 

@@ -3,6 +3,7 @@
 ``center_crop_v2`` is the reference's ``CenterCropV2``: the video frames (256), the misc/annotator
 frames (384) and the CLIP reference frame (224) all go through it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,9 +38,7 @@ def pil_to_uint8_tensor(image: Image.Image) -> torch.Tensor:
 
 
 def normalize_pixels(
-    pixels: torch.Tensor,
-    mean: Sequence[float] = OPENAI_CLIP_MEAN,
-    std: Sequence[float] = OPENAI_CLIP_STD,
+    pixels: torch.Tensor, mean: Sequence[float] = OPENAI_CLIP_MEAN, std: Sequence[float] = OPENAI_CLIP_STD
 ) -> torch.Tensor:
     """uint8 ``[..., 3, H, W]`` in ``[0, 255]`` → float32 ``(x/255 − mean)/std`` (ToTensor + Normalize)."""
     if pixels.dtype != torch.uint8 or pixels.ndim < 3 or pixels.shape[-3] != 3:

@@ -9,6 +9,7 @@ Frame conventions accepted everywhere (see :func:`to_uint8_frames`):
 * float array/tensor ``[F, 3, H, W]`` or ``[F, H, W, 3]`` with values in [0, 1] (clamped, rounded);
 * a list of PIL images.
 """
+
 from __future__ import annotations
 
 import os
@@ -97,9 +98,7 @@ def write_gif(path: str | os.PathLike, frames, fps: float = 8.0) -> Path:
     """Write a looping GIF (Pillow; per-frame adaptive palette), atomically."""
     images = [Image.fromarray(f) for f in to_uint8_frames(frames)]
     with atomic_path(path) as tmp:
-        images[0].save(
-            tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
-        )
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
     return Path(path)
 
 
@@ -125,7 +124,13 @@ def _resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.Resampling.BILINEAR)) for f in frames])
 
 
-def _text_strip(lines: Sequence[str], width: int, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, fill=(255, 255, 255), bg=(0, 0, 0)) -> np.ndarray:
+def _text_strip(
+    lines: Sequence[str],
+    width: int,
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+    fill=(255, 255, 255),
+    bg=(0, 0, 0),
+) -> np.ndarray:
     """Render ``lines`` centred on a ``[h, width, 3]`` uint8 strip."""
     line_height = int(font.getbbox("Ag|")[3]) + 4  # same for every line, so label strips align
     strip = Image.new("RGB", (width, line_height * len(lines) + 4), bg)
@@ -136,8 +141,13 @@ def _text_strip(lines: Sequence[str], width: int, font: ImageFont.ImageFont | Im
     return np.asarray(strip)
 
 
-def compose_grid(panels: Sequence[Panel], height: int = 256, title: Sequence[str] | str | None = None,
-                 title_color: tuple[int, int, int] = (255, 255, 255), title_background: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
+def compose_grid(
+    panels: Sequence[Panel],
+    height: int = 256,
+    title: Sequence[str] | str | None = None,
+    title_color: tuple[int, int, int] = (255, 255, 255),
+    title_background: tuple[int, int, int] = (0, 0, 0),
+) -> np.ndarray:
     """Lay panels side by side (reference order: source, conditions, result) under a label each.
 
     Args:
