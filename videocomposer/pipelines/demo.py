@@ -162,19 +162,16 @@ def run_demo(
         title_background=(160, 0, 0),
     )
     write_text(folder / "NOTICE.txt", NOTICE.format(name=name, command=command))
-    write_notes(
-        folder,
-        DEMO_PROMPT,
-        {
-            "model": "RANDOM TINY MODEL (not trained)",
-            "conditions": ", ".join(out.conditions),
-            "frames": num_frames,
-            "size": f"{size}x{size}",
-            "steps": steps,
-            "seed": seed,
-            "real-model command": command,
-        },
-    )
+    settings = {
+        "model": "RANDOM TINY MODEL (not trained)",
+        "conditions": ", ".join(out.conditions),
+        "frames": num_frames,
+        "size": f"{size}x{size}",
+        "steps": steps,
+        "seed": seed,
+        "real-model command": command,
+    }
+    write_notes(folder, DEMO_PROMPT, settings)
     return DemoResult(folder, saved.mp4, saved.gif, time.time() - start)
 
 

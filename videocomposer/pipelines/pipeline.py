@@ -18,6 +18,7 @@ component ``scheduler/scheduler_config.json``, the size in ``model_index.json``)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -50,6 +51,7 @@ from .loading import PretrainedMixin
 from .settings import (
     OUTPUT_DEFAULTS,
     SAMPLING_DEFAULTS,
+    CallArguments,
     OutputType,
     SchedulerSetting,
     VideoComposerPipelineOutput,
@@ -259,34 +261,19 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
     def check_inputs(
         self,
         conditions: Sequence[str],
-        *,
-        prompt: Any,
-        prompt_embeds: Any,
-        negative_prompt: Any,
-        negative_prompt_embeds: Any,
-        video: Any,
-        num_frames: int,
-        height: int,
-        width: int,
-        num_inference_steps: int,
-        guidance_scale: GuidanceScale,
-        scheduler: str,
-        output_type: str,
-        min_guidance_scale: float | None = None,
-        latents: torch.Tensor | None,
-        callback_on_step_end: Any,
+        args: CallArguments,
         inputs: dict[str, Any],
         precomputed: dict[str, torch.Tensor],
     ) -> None:
-        """Reject bad arguments before any compute, naming the argument, the value and what is expected
-        (:mod:`videocomposer.pipelines.checks`)."""
-        check_prompt(conditions, prompt, prompt_embeds, negative_prompt, negative_prompt_embeds)
-        check_sizes(self, num_frames, height, width, num_inference_steps)
-        check_guidance(conditions, guidance_scale, min_guidance_scale, self.scheduler_config.guidance_scale)
-        check_sampling_and_output(self, scheduler, output_type, callback_on_step_end)
-        given = {"prompt": prompt, "prompt_embeds": prompt_embeds, "video": video, **inputs}
-        check_condition_sources(self, conditions, video, given, precomputed)
-        check_latents(self, latents, num_frames, height, width)
+        """Reject bad arguments of a call (its sampling settings resolved) before any compute, naming the argument,
+        the value and what is expected (:mod:`videocomposer.pipelines.checks`)."""
+        check_prompt(conditions, args.prompt, args.prompt_embeds, args.negative_prompt, args.negative_prompt_embeds)
+        check_sizes(self, args.num_frames, args.height, args.width, args.num_inference_steps)
+        check_guidance(conditions, args.guidance_scale, args.min_guidance_scale, self.scheduler_config.guidance_scale)
+        check_sampling_and_output(self, args.scheduler, args.output_type, args.callback_on_step_end)
+        given = {"prompt": args.prompt, "prompt_embeds": args.prompt_embeds, "video": args.video, **inputs}
+        check_condition_sources(self, conditions, args.video, given, precomputed)
+        check_latents(self, args.latents, args.num_frames, args.height, args.width)
 
     def prepare_conditions(
         self,
@@ -390,22 +377,17 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
             video = decode_video(self.vae, latents, chunk_size=self.vae_decode_chunk_size)
         return (video.float() * 0.5 + 0.5).clamp(0, 1)
 
-    def _call_settings(self, **values: Any) -> dict[str, Any]:
-        """The sampling settings of one call: each given value, else the model's (:attr:`defaults`,
+    def _call_settings(self, args: CallArguments) -> CallArguments:
+        """``args`` with the sampling settings left at their defaults set to the model's (:attr:`defaults`,
         :attr:`scheduler_config`); ``eta`` is the model's with its own sampler, else 0."""
         config, defaults = self.scheduler_config, self.defaults
-        settings = {
-            k: defaults[k] if v is None else v
-            for k, v in values.items()
-            if k in ("num_frames", "height", "width", "num_inference_steps")
+        sizes = {
+            k: defaults[k] for k in ("num_frames", "height", "width", "num_inference_steps") if getattr(args, k) is None
         }
-        settings.update(
-            {k: defaults[k] if values[k] == "default" else values[k] for k in ("guidance_scale", "min_guidance_scale")}
-        )
-        settings["scheduler"] = values["scheduler"] or config.scheduler
-        default_eta = config.eta if settings["scheduler"] == config.scheduler else 0.0
-        settings["eta"] = default_eta if values["eta"] is None else values["eta"]
-        return settings
+        guidance = {k: defaults[k] for k in ("guidance_scale", "min_guidance_scale") if getattr(args, k) == "default"}
+        scheduler = args.scheduler or config.scheduler
+        eta = (config.eta if scheduler == config.scheduler else 0.0) if args.eta is None else args.eta
+        return dataclasses.replace(args, **sizes, **guidance, scheduler=scheduler, eta=eta)
 
     def _denoise(
         self,
@@ -413,17 +395,14 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         cond_kwargs: dict[str, torch.Tensor],
         uncond_kwargs: Any,
         scale: Any,
-        num_inference_steps: int,
-        scheduler: str,
-        eta: float,
-        generator: torch.Generator | None,
-        callback_on_step_end: Callable[..., dict | None] | None,
+        args: CallArguments,
     ) -> torch.Tensor:
         """Stage 6 of :meth:`__call__`: :func:`~videocomposer.diffusion.sample` from ``x_T`` ``[B, 4, F, h, w]`` with
         the model's schedule, prediction type and noise correlation, a progress bar and the step callback."""
-        config = self.scheduler_config
+        config, callback_on_step_end = self.scheduler_config, args.callback_on_step_end
+        scheduler, steps, eta = args.scheduler, args.num_inference_steps, args.eta
         schedule = config.noise_schedule()
-        total_steps = len(make_sampler(scheduler, schedule, num_inference_steps, eta=eta).timesteps)
+        total_steps = len(make_sampler(scheduler, schedule, steps, eta=eta).timesteps)
         bar = tqdm(total=total_steps, desc="denoising", **self._progress_bar_config)
 
         def on_step(step: int, timestep: int, x: torch.Tensor) -> None:
@@ -440,11 +419,11 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
                 cond_kwargs,
                 uncond_kwargs,
                 scale,
-                num_steps=num_inference_steps,
+                num_steps=steps,
                 scheduler=scheduler,
                 schedule=schedule,
                 eta=eta,
-                generator=generator,
+                generator=args.generator,
                 batched_cfg=self.batched_cfg,
                 callback=on_step,
                 prediction_type=config.prediction_type,
@@ -454,12 +433,13 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
             bar.close()
 
     @staticmethod
-    def _condition_inputs(**inputs: Any) -> dict[str, Any]:
-        """The call's condition inputs by registered input name; any other keyword is an error."""
-        unknown = sorted(set(inputs) - set(INPUTS))
+    def _condition_inputs(args: CallArguments) -> dict[str, Any]:
+        """The call's condition inputs by registered input name; an unknown extra keyword is an error."""
+        unknown = sorted(set(args.extra_inputs) - set(INPUTS))
         if unknown:
             raise TypeError(f"unexpected argument(s) {unknown}: not registered condition inputs")
-        return inputs
+        named = ("image", "style_image", "sketch", "depth", "mask", "motion")
+        return {**{name: getattr(args, name) for name in named}, **args.extra_inputs}
 
     @staticmethod
     def _frames(video: torch.Tensor, output_type: str) -> Any:
@@ -511,94 +491,44 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         **extra_inputs: Any,
     ) -> VideoComposerPipelineOutput:
         """Generate a video from any composition of conditions (arguments: the class docstring, *Arguments of a call*)."""
+        arguments = {name: value for name, value in locals().items() if name != "self"}  # exactly the parameters
+        return self._generate(CallArguments(**arguments))
+
+    def _generate(self, args: CallArguments) -> VideoComposerPipelineOutput:
+        """:meth:`__call__` in its numbered stages."""
         # 1. check inputs
-        settings = self._call_settings(
-            scheduler=scheduler,
-            num_frames=num_frames,
-            height=height,
-            width=width,
-            num_inference_steps=num_inference_steps,
-            guidance_scale=guidance_scale,
-            min_guidance_scale=min_guidance_scale,
-            eta=eta,
-        )
-        scheduler, num_frames, height, width, num_inference_steps, guidance_scale, min_guidance_scale, eta = (
-            settings[k]
-            for k in (
-                "scheduler",
-                "num_frames",
-                "height",
-                "width",
-                "num_inference_steps",
-                "guidance_scale",
-                "min_guidance_scale",
-                "eta",
-            )
-        )
-        inputs = self._condition_inputs(
-            image=image, style_image=style_image, sketch=sketch, depth=depth, mask=mask, motion=motion, **extra_inputs
-        )
-        precomputed = dict(precomputed_conditions or {})
-        conditions = self.resolve_conditions(
-            conditions, prompt=prompt, prompt_embeds=prompt_embeds, video=video, **inputs, precomputed=precomputed
-        )
-        self.check_inputs(
-            conditions,
-            prompt=prompt,
-            prompt_embeds=prompt_embeds,
-            negative_prompt=negative_prompt,
-            negative_prompt_embeds=negative_prompt_embeds,
-            video=video,
-            num_frames=num_frames,
-            height=height,
-            width=width,
-            num_inference_steps=num_inference_steps,
-            guidance_scale=guidance_scale,
-            min_guidance_scale=min_guidance_scale,
-            scheduler=scheduler,
-            output_type=output_type,
-            latents=latents,
-            callback_on_step_end=callback_on_step_end,
-            inputs=inputs,
-            precomputed=precomputed,
-        )
-        seed = generator.initial_seed() if seed is None and generator is not None else seed
+        args = self._call_settings(args)
+        inputs = self._condition_inputs(args)
+        precomputed = dict(args.precomputed_conditions or {})
+        given = {"prompt": args.prompt, "prompt_embeds": args.prompt_embeds, "video": args.video}
+        conditions = self.resolve_conditions(args.conditions, **given, **inputs, precomputed=precomputed)
+        self.check_inputs(conditions, args, inputs, precomputed)
+        seed = args.generator.initial_seed() if args.seed is None and args.generator is not None else args.seed
 
         # 2-3. read the video and build the conditions
+        size = {"num_frames": args.num_frames, "height": args.height, "width": args.width}
         prepared = self.prepare_conditions(
-            conditions,
-            video=video,
-            prompt=prompt,
-            prompt_embeds=prompt_embeds,
-            precomputed=precomputed,
-            num_frames=num_frames,
-            height=height,
-            width=width,
-            seed=seed,
-            motion_mode=motion_mode,
-            **inputs,
+            conditions, **given, **size, **inputs, precomputed=precomputed, seed=seed, motion_mode=args.motion_mode
         )
-        cond = prepared.conditions
-        if negative_prompt is not None:
+        cond, negative_prompt_embeds = prepared.conditions, args.negative_prompt_embeds
+        if args.negative_prompt is not None:
             with self._encoders_on_device():
-                negative_prompt_embeds = self.builder().encode_prompt(negative_prompt, self.device)
+                negative_prompt_embeds = self.builder().encode_prompt(args.negative_prompt, self.device)
 
         # 4. the guided passes (one scale: y -> zero_y, image -> zeros, as the reference; or one scale per condition)
         cond_kwargs, uncond_kwargs, scale = self._guided_passes(
-            cond, conditions, guidance_scale, min_guidance_scale, num_frames, negative_prompt_embeds
+            cond, conditions, args.guidance_scale, args.min_guidance_scale, args.num_frames, negative_prompt_embeds
         )
         batch = max((v.shape[0] for v in cond.values()), default=1)
 
         # 5. latents
-        x_T = self.prepare_latents(batch, num_frames, height, width, generator, latents)
+        x_T = self.prepare_latents(batch, args.num_frames, args.height, args.width, args.generator, args.latents)
 
         # 6. denoise
-        x_0 = self._denoise(
-            x_T, cond_kwargs, uncond_kwargs, scale, num_inference_steps, scheduler, eta, generator, callback_on_step_end
-        )
+        x_0 = self._denoise(x_T, cond_kwargs, uncond_kwargs, scale, args)
 
         # 7. decode
-        frames = x_0 if output_type == "latent" else self._frames(self.decode_latents(x_0), output_type)
+        frames = x_0 if args.output_type == "latent" else self._frames(self.decode_latents(x_0), args.output_type)
         return VideoComposerPipelineOutput(
             frames, {k: v.float().cpu() for k, v in cond.items()}, prepared.source_video()
         )

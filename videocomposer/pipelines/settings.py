@@ -58,3 +58,38 @@ class VideoComposerPipelineOutput:
     frames: Any
     conditions: dict[str, torch.Tensor] = field(default_factory=dict)
     source: torch.Tensor | None = None
+
+
+@dataclass
+class CallArguments:
+    """The arguments of one :meth:`VideoComposerPipeline.__call__`, by name (described in the pipeline's class
+    docstring); the pipeline fills the sampling settings left at their defaults with the model's."""
+
+    prompt: Any = None
+    video: Any = None
+    image: Any = None
+    style_image: Any = None
+    sketch: Any = None
+    depth: Any = None
+    mask: Any = None
+    motion: Any = None
+    conditions: Any = None
+    negative_prompt: Any = None
+    num_frames: Any = None
+    height: Any = None
+    width: Any = None
+    num_inference_steps: Any = None
+    guidance_scale: Any = "default"
+    min_guidance_scale: Any = "default"
+    scheduler: Any = None
+    eta: Any = None
+    generator: torch.Generator | None = None
+    latents: torch.Tensor | None = None
+    prompt_embeds: torch.Tensor | None = None
+    negative_prompt_embeds: torch.Tensor | None = None
+    precomputed_conditions: dict[str, torch.Tensor] | None = None
+    seed: int | None = None
+    output_type: str = "pil"
+    callback_on_step_end: Any = None
+    motion_mode: str | None = None
+    extra_inputs: dict[str, Any] = field(default_factory=dict)

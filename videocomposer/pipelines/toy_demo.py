@@ -125,6 +125,45 @@ def load_demo_inputs(folder: str | os.PathLike = DEMO_ASSETS) -> DemoInputs:
     )
 
 
+def _copy_inputs(inputs: DemoInputs, folder: Path) -> Path:
+    """Copy the packaged source clip and first frame into ``folder``; returns the copied clip."""
+    source = folder / DEMO_FILES["source_video"]
+    for packaged, copy in (
+        (inputs.source_video, source),
+        (inputs.first_frame_file, folder / DEMO_FILES["first_frame"]),
+    ):
+        with atomic_path(copy) as tmp:
+            shutil.copyfile(packaged, tmp)
+    return source
+
+
+def _write_records(
+    folder: Path, model_dir: Path, inputs: DemoInputs, pipe: VideoComposerPipeline, steps: int | None, seed: int
+) -> None:
+    """``NOTICE.txt`` (what the model is, what it measures) and ``settings.txt``."""
+    unet_mb = (model_dir / "unet" / "model.safetensors").stat().st_size / 2**20
+    notice = NOTICE.format(
+        unet_mb=unet_mb,
+        prompt=inputs.motion_transfer_prompt,
+        recipe=RECIPE_COMMAND,
+        card=model_dir / "MODEL_CARD.md",
+        measured=measured_summary(model_dir),
+    )
+    write_text(folder / "NOTICE.txt", notice)
+    defaults = pipe.defaults
+    settings = {
+        "model": f"built-in toy model ({model_dir})",
+        "motion_transfer prompt": inputs.motion_transfer_prompt,
+        "text_only prompt": inputs.text_only_prompt,
+        "steps": steps or defaults["num_inference_steps"],
+        "scheduler": pipe.scheduler,
+        "seed": seed,
+        "frames": defaults["num_frames"],
+        "size": f"{defaults['width']}x{defaults['height']}",
+    }
+    write_notes(folder, None, settings)
+
+
 def run_toy_demo(
     output_dir: str | os.PathLike, steps: int | None = None, seed: int = 8888, progress: bool = True
 ) -> ToyDemoResult:
@@ -133,62 +172,19 @@ def run_toy_demo(
     folder = ensure_writable_dir(output_dir)
     model_dir = toy_model_dir()
     inputs = load_demo_inputs()
-    source = folder / DEMO_FILES["source_video"]
-    for packaged, copy in (
-        (inputs.source_video, source),
-        (inputs.first_frame_file, folder / DEMO_FILES["first_frame"]),
-    ):
-        with atomic_path(copy) as tmp:
-            shutil.copyfile(packaged, tmp)
-
+    source = _copy_inputs(inputs, folder)
     pipe = VideoComposerPipeline.from_pretrained(model_dir)
     pipe.set_progress_bar_config(disable=not progress)
-    runs = {
-        "motion_transfer": dict(
-            prompt=inputs.motion_transfer_prompt,
-            video=source,
-            image=inputs.first_frame,
-            conditions=["y", "local_image", "motion"],
-        ),
-        "text_only": dict(prompt=inputs.text_only_prompt, conditions=["y"]),
+    runs = {  # the video and the first frame imply the model's motion and first-frame conditions
+        "motion_transfer": dict(prompt=inputs.motion_transfer_prompt, video=source, image=inputs.first_frame),
+        "text_only": dict(prompt=inputs.text_only_prompt),
     }
     videos, gifs = [], []
     for name, kwargs in runs.items():
         out = pipe(**kwargs, num_inference_steps=steps, generator=torch.Generator().manual_seed(seed))
-        saved = save_result(
-            folder,
-            name,
-            out.frames[0],
-            out.conditions,
-            out.source,
-            title=[f"toy model: {name.replace('_', ' ')}", kwargs["prompt"]],
-            panel_height=128,
-        )
+        title = [f"toy model: {name.replace('_', ' ')}", kwargs["prompt"]]
+        saved = save_result(folder, name, out.frames[0], out.conditions, out.source, title=title, panel_height=128)
         videos.append(saved.mp4)
         gifs.append(saved.gif)
-    unet_mb = (model_dir / "unet" / "model.safetensors").stat().st_size / 2**20
-    write_text(
-        folder / "NOTICE.txt",
-        NOTICE.format(
-            unet_mb=unet_mb,
-            prompt=inputs.motion_transfer_prompt,
-            recipe=RECIPE_COMMAND,
-            card=model_dir / "MODEL_CARD.md",
-            measured=measured_summary(model_dir),
-        ),
-    )
-    write_notes(
-        folder,
-        None,
-        {
-            "model": f"built-in toy model ({model_dir})",
-            "motion_transfer prompt": inputs.motion_transfer_prompt,
-            "text_only prompt": inputs.text_only_prompt,
-            "steps": steps or pipe.defaults["num_inference_steps"],
-            "scheduler": pipe.scheduler,
-            "seed": seed,
-            "frames": pipe.defaults["num_frames"],
-            "size": f"{pipe.defaults['width']}x{pipe.defaults['height']}",
-        },
-    )
+    _write_records(folder, model_dir, inputs, pipe, steps, seed)
     return ToyDemoResult(folder, videos, gifs, time.time() - start)

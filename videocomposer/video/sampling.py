@@ -164,6 +164,19 @@ def _clip_mask(
     return torch.from_numpy(mask_2d).float().expand(num_frames, 1, misc_size, misc_size).contiguous()
 
 
+def _clip_start(
+    path: str | os.PathLike, stream: MotionStream, num_frames: int, fps: int, np_rng: np.random.RandomState | None
+) -> int:
+    """The drawn start I-frame of a ``num_frames`` clip (:func:`choose_start_index`); a ``VideoReadError`` naming
+    the video when it is too short."""
+    try:
+        return choose_start_index(stream.frame_types, num_frames, np_rng)
+    except ValueError as exc:
+        raise VideoReadError(
+            f"video '{os.fspath(path)}' is too short for a {num_frames}-frame clip at {fps} fps: {exc}"
+        ) from exc
+
+
 def _sampling_stream(
     path: str | os.PathLike, num_frames: int, feature_framerate: int, encoder_threads: int
 ) -> tuple[int, bytes, MotionStream]:
@@ -225,12 +238,7 @@ def load_video_clip(
     )
     py_rng, np_rng = _rngs(seed, py_rng, np_rng)
     fps, stream_bytes, types_and_vectors = _sampling_stream(path, num_frames, feature_framerate, encoder_threads)
-    try:
-        start = choose_start_index(types_and_vectors.frame_types, num_frames, np_rng)
-    except ValueError as exc:
-        raise VideoReadError(
-            f"video '{os.fspath(path)}' is too short for a {num_frames}-frame clip at {fps} fps: {exc}"
-        ) from exc
+    start = _clip_start(path, types_and_vectors, num_frames, fps, np_rng)
     indices = list(range(start, start + num_frames))
     decoded = decode_motion_stream(stream_bytes, frame_indices=indices, name=os.fspath(path))
     images = [Image.fromarray(decoded.frames[i]) for i in indices]
