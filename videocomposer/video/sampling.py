@@ -215,15 +215,13 @@ def load_video_clip(
 ) -> VideoClip:
     """Sample a clip of ``num_frames`` consecutive frames and all its per-frame conditions.
 
-    The video is re-encoded in memory to MPEG-4 Part 2 at :func:`~videocomposer.video.reader.sampling_fps`,
-    a start I-frame is drawn, and the clip's frames give ``video`` (``[F, 3, R, R]`` in [−1, 1]),
-    ``misc`` (``[F, 3, M, M]`` in [0, 1]), ``motion`` (``[F, 2, R, R]`` px), ``vit_image`` (middle
-    frame, ``[3, S, S]`` CLIP-normalised) and, when ``with_mask``, ``mask`` (``[F, 1, M, M]``, one
-    draw shared by all frames; with ``with_mask=False`` no random numbers are spent on it).
+    The video is re-encoded in memory to MPEG-4 Part 2 (rate: :func:`_sampling_stream`), a start I-frame is
+    drawn, and the clip's frames give ``video`` (``[F, 3, R, R]`` in [−1, 1]), ``misc`` (``[F, 3, M, M]`` in
+    [0, 1]), ``motion`` (``[F, 2, R, R]`` px), ``vit_image`` (middle frame, ``[3, S, S]`` CLIP-normalised) and,
+    when ``with_mask``, ``mask`` (``[F, 1, M, M]``, one draw for all frames; none drawn otherwise).
     ``align_motion_with_frames`` crops the motion like the frames (the reference is 1 px off).
     ``motion_settings``: how the motion is made (:class:`~videocomposer.video.motion.MotionSettings`, with a
-    warning when the source loses most of its vectors); None: the reference's way, unchecked. The sampling
-    rate: :func:`_sampling_stream`.
+    warning when the source loses most of its vectors); None: the reference's way, unchecked.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
