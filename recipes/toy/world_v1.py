@@ -155,48 +155,9 @@ def sample_clip_spec(
     count = 1 if rng.random() < 0.5 or max_shapes == 1 else int(rng.integers(2, max_shapes + 1))
     colours = rng.choice(list(OBJECT_COLOURS), size=count, replace=False)
     radii = sorted((int(round(rng.uniform(14, 26) * scale)) for _ in range(count)), reverse=True)
-    shapes = []
-    for colour, radius in zip(colours, radii):
-        path = str(rng.choice(PATHS))
-        speed = rng.uniform(3.0, 8.0) * scale
-        heading = rng.uniform(0, 2 * math.pi)
-        vx, vy = speed * math.cos(heading), speed * math.sin(heading)
-        margin = radius + 2
-        if path == "arc":
-            arc_radius = min(rng.uniform(18, 40) * scale, size / 2 - margin - 1)
-            omega = speed / arc_radius * (1 if rng.random() < 0.5 else -1)
-            cx = rng.uniform(margin + arc_radius, size - margin - arc_radius)
-            cy = rng.uniform(margin + arc_radius, size - margin - arc_radius)
-            shapes.append(
-                ShapeSpec(
-                    str(rng.choice(SHAPES)),
-                    str(colour),
-                    radius,
-                    path,
-                    cx,
-                    cy,
-                    0.0,
-                    0.0,
-                    arc_radius,
-                    rng.uniform(0, 2 * math.pi),
-                    omega,
-                )
-            )
-            continue
-        if path == "line":  # start so that the whole path stays inside the frame
-            travel_x, travel_y = vx * (num_frames - 1), vy * (num_frames - 1)
-            lo_x, hi_x = margin - min(travel_x, 0), size - margin - max(travel_x, 0)
-            lo_y, hi_y = margin - min(travel_y, 0), size - margin - max(travel_y, 0)
-            if lo_x > hi_x or lo_y > hi_y:  # too fast to stay inside: slow down to fit
-                factor = (size - 2 * margin) / max(abs(travel_x), abs(travel_y), 1e-6)
-                vx, vy = vx * factor, vy * factor
-                travel_x, travel_y = vx * (num_frames - 1), vy * (num_frames - 1)
-                lo_x, hi_x = margin - min(travel_x, 0), size - margin - max(travel_x, 0)
-                lo_y, hi_y = margin - min(travel_y, 0), size - margin - max(travel_y, 0)
-            x0, y0 = rng.uniform(lo_x, max(lo_x, hi_x)), rng.uniform(lo_y, max(lo_y, hi_y))
-        else:
-            x0, y0 = rng.uniform(margin, size - margin), rng.uniform(margin, size - margin)
-        shapes.append(ShapeSpec(str(rng.choice(SHAPES)), str(colour), radius, path, x0, y0, vx, vy))
+    shapes = [
+        _sample_shape(rng, str(colour), radius, num_frames, size, scale) for colour, radius in zip(colours, radii)
+    ]
     return ClipSpec(
         seed,
         index,
@@ -206,6 +167,55 @@ def sample_clip_spec(
         num_frames,
         size,
     )
+
+
+def _sample_shape(
+    rng: np.random.Generator, colour: str, radius: int, num_frames: int, size: int, scale: float
+) -> ShapeSpec:
+    """One shape of a clip: its path, speed and heading, then where it starts (a line so that it stays inside
+    the frame, slowed if it cannot) and its kind, drawn from ``rng`` in that order."""
+    path = str(rng.choice(PATHS))
+    speed = rng.uniform(3.0, 8.0) * scale
+    heading = rng.uniform(0, 2 * math.pi)
+    vx, vy = speed * math.cos(heading), speed * math.sin(heading)
+    margin = radius + 2
+    if path == "arc":
+        return _sample_arc(rng, colour, radius, speed, margin, size, scale)
+    if path == "line":  # start so that the whole path stays inside the frame
+        lo_x, hi_x, lo_y, hi_y = _line_start_bounds(vx, vy, margin, num_frames, size)
+        if lo_x > hi_x or lo_y > hi_y:  # too fast to stay inside: slow down to fit
+            factor = (size - 2 * margin) / max(abs(vx * (num_frames - 1)), abs(vy * (num_frames - 1)), 1e-6)
+            vx, vy = vx * factor, vy * factor
+            lo_x, hi_x, lo_y, hi_y = _line_start_bounds(vx, vy, margin, num_frames, size)
+        x0, y0 = rng.uniform(lo_x, max(lo_x, hi_x)), rng.uniform(lo_y, max(lo_y, hi_y))
+    else:
+        x0, y0 = rng.uniform(margin, size - margin), rng.uniform(margin, size - margin)
+    return ShapeSpec(str(rng.choice(SHAPES)), colour, radius, path, x0, y0, vx, vy)
+
+
+def _line_start_bounds(
+    vx: float, vy: float, margin: int, num_frames: int, size: int
+) -> tuple[float, float, float, float]:
+    """``(lo_x, hi_x, lo_y, hi_y)``: the start positions from which a line at ``(vx, vy)`` px/frame keeps
+    ``margin`` px from every edge over ``num_frames`` frames (empty, lo > hi, when it is too fast)."""
+    travel_x, travel_y = vx * (num_frames - 1), vy * (num_frames - 1)
+    lo_x, hi_x = margin - min(travel_x, 0), size - margin - max(travel_x, 0)
+    lo_y, hi_y = margin - min(travel_y, 0), size - margin - max(travel_y, 0)
+    return lo_x, hi_x, lo_y, hi_y
+
+
+def _sample_arc(
+    rng: np.random.Generator, colour: str, radius: int, speed: float, margin: int, size: int, scale: float
+) -> ShapeSpec:
+    """An arc shape at ``speed`` px/frame: its arc radius, turning sense, centre, kind and phase, drawn from
+    ``rng`` in that order, the whole circle ``margin`` px inside the frame."""
+    arc_radius = min(rng.uniform(18, 40) * scale, size / 2 - margin - 1)
+    omega = speed / arc_radius * (1 if rng.random() < 0.5 else -1)
+    cx = rng.uniform(margin + arc_radius, size - margin - arc_radius)
+    cy = rng.uniform(margin + arc_radius, size - margin - arc_radius)
+    shape = str(rng.choice(SHAPES))
+    phase = rng.uniform(0, 2 * math.pi)
+    return ShapeSpec(shape, colour, radius, "arc", cx, cy, 0.0, 0.0, arc_radius, phase, omega)
 
 
 def render_background(spec: ClipSpec) -> np.ndarray:

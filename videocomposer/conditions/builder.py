@@ -13,6 +13,7 @@ listed in :mod:`videocomposer.conditions`.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -158,49 +159,62 @@ class ConditionBuilder:
             ``{name: tensor}``, all float32, batch ``B``.
         """
         models_needed(conditions)  # validates the names
-        if clip is not None and video is not None:
-            raise ValueError("give the clip as video= (clip= is its earlier name), not both")
-        clip = video if video is not None else clip
-        unknown_inputs = sorted(set(inputs) - set(INPUTS))
-        if unknown_inputs:
-            raise ValueError(f"unknown input(s) {unknown_inputs}; the inputs are {[n for n in INPUTS if n != 'video']}")
-        if clip is not None and clip.video is not None:
-            num_frames = clip.num_frames
-        if num_frames is None:
-            raise ValueError("num_frames is required when no video clip (or one without decoded frames) is given")
-        precomputed = dict(precomputed or {})
-        unknown = sorted(set(precomputed) - set(conditions))
-        if unknown:
-            raise ValueError(
-                f"precomputed conditions {unknown} are not among the requested conditions {list(conditions)}"
-            )
+        clip, num_frames, precomputed = _checked_arguments(conditions, video, clip, num_frames, precomputed, inputs)
         values = {name: inputs.get(name) for name in INPUTS}
         values["video"] = clip
-        cache: dict[str, torch.Tensor] = {}
-        out: dict[str, torch.Tensor] = {}
-        for name in conditions:
-            record = CONDITIONS[name]
-            if name in precomputed:
-                value = _checked_precomputed(precomputed[name], name, record.layout, num_frames)
-            else:
-                ctx = BuildContext(
-                    builder=self,
-                    name=name,
-                    conditions=tuple(conditions),
-                    inputs=values,
-                    num_frames=num_frames,
-                    misc_size=misc_size,
-                    py_rng=py_rng,
-                    device=device,
-                    needs=record.inputs,
-                    cache=cache,
-                )
-                value = record.extract(ctx)
-                if record.layout == "video":
-                    value = repeat_frames(value, num_frames, name)
-            out[name] = value.to(device=device, dtype=torch.float32)
+        # One context shared by all conditions of this call (and so one cache); each gets its own name.
+        template = BuildContext(
+            builder=self,
+            name="",
+            conditions=tuple(conditions),
+            inputs=values,
+            num_frames=num_frames,
+            misc_size=misc_size,
+            py_rng=py_rng,
+            device=device,
+        )
+        out = {
+            name: _condition(name, template, precomputed).to(device=device, dtype=torch.float32) for name in conditions
+        }
         batch = max((v.shape[0] for v in out.values()), default=1)
         return {k: expand_batch(v, batch, k).contiguous() for k, v in out.items()}
+
+
+def _condition(name: str, template: BuildContext, precomputed: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """One condition: the precomputed tensor (checked) or its registered extractor's output, a ``video``
+    layout repeated to ``[B, C, F, H, W]`` with F = ``template.num_frames``; ``tokens`` stay ``[B, L, D]``."""
+    record = CONDITIONS[name]
+    if name in precomputed:
+        return _checked_precomputed(precomputed[name], name, record.layout, template.num_frames)
+    value = record.extract(dataclasses.replace(template, name=name, needs=record.inputs))
+    return repeat_frames(value, template.num_frames, name) if record.layout == "video" else value
+
+
+def _checked_arguments(
+    conditions: Sequence[str],
+    video: VideoClip | None,
+    clip: VideoClip | None,
+    num_frames: int | None,
+    precomputed: Mapping[str, torch.Tensor] | None,
+    inputs: Mapping[str, Any],
+) -> tuple[VideoClip | None, int, dict[str, torch.Tensor]]:
+    """Check :meth:`ConditionBuilder.build`'s arguments; return the clip, the frame count F (the clip's when
+    its frames are decoded) and the precomputed tensors by name. Raises ValueError naming the bad argument."""
+    if clip is not None and video is not None:
+        raise ValueError("give the clip as video= (clip= is its earlier name), not both")
+    clip = video if video is not None else clip
+    unknown_inputs = sorted(set(inputs) - set(INPUTS))
+    if unknown_inputs:
+        raise ValueError(f"unknown input(s) {unknown_inputs}; the inputs are {[n for n in INPUTS if n != 'video']}")
+    if clip is not None and clip.video is not None:
+        num_frames = clip.num_frames
+    if num_frames is None:
+        raise ValueError("num_frames is required when no video clip (or one without decoded frames) is given")
+    checked = dict(precomputed or {})
+    unknown = sorted(set(checked) - set(conditions))
+    if unknown:
+        raise ValueError(f"precomputed conditions {unknown} are not among the requested conditions {list(conditions)}")
+    return clip, num_frames, checked
 
 
 def _checked_precomputed(value: Any, name: str, layout: str, num_frames: int) -> torch.Tensor:

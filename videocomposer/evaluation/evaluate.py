@@ -308,16 +308,8 @@ def _model_metrics(
 ) -> None:
     """CLIP and annotator metrics, where their models (and reference conditions) are there."""
     from .annotator_metrics import depth_error, sketch_error
-    from .clip_metrics import clipsim, frame_consistency
 
-    if models.clip is not None:
-        result.metrics["clip_frame_consistency"] = frame_consistency(models.clip, frames)
-        if caption:
-            result.metrics["clipsim"] = clipsim(models.clip, frames, caption, models.tokenizer)
-    for metric in CLIP_METRICS:
-        if metric not in result.metrics:
-            result.skipped[metric] = ENABLE[metric]
-
+    _clip_metrics(result, frames, models, caption)
     clip: VideoClip | None = None
 
     def reference(name: str, extract) -> torch.Tensor | None:
@@ -327,18 +319,7 @@ def _model_metrics(
         if source is None:
             return None
         if clip is None:
-            from ..pipelines.inputs import default_misc_size
-            from ..video.sampling import load_video_clip
-
-            side = frames.shape[1]
-            clip = load_video_clip(
-                source,
-                num_frames=len(frames),
-                resolution=side,
-                misc_size=default_misc_size(side, side),
-                seed=seed,
-                with_mask=False,
-            )
+            clip = _source_clip(source, frames, seed)
             result.notes.append(f"{name} re-extracted from {source} (misc-transform draws may differ from generate's)")
         return extract(clip.misc)
 
@@ -359,6 +340,37 @@ def _model_metrics(
     for metric in ANNOTATOR_METRICS:
         if metric not in result.metrics:
             result.skipped[metric] = ENABLE[metric]
+
+
+def _clip_metrics(result: RunResult, frames: np.ndarray, models: EvaluationModels, caption: str | None) -> None:
+    """Frame consistency of ``frames`` ``[F, H, W, 3]`` uint8 and, given a caption, CLIPSIM, when CLIP is there;
+    the CLIP metrics not computed are listed in ``result.skipped`` with how to enable them."""
+    from .clip_metrics import clipsim, frame_consistency
+
+    if models.clip is not None:
+        result.metrics["clip_frame_consistency"] = frame_consistency(models.clip, frames)
+        if caption:
+            result.metrics["clipsim"] = clipsim(models.clip, frames, caption, models.tokenizer)
+    for metric in CLIP_METRICS:
+        if metric not in result.metrics:
+            result.skipped[metric] = ENABLE[metric]
+
+
+def _source_clip(source: str, frames: np.ndarray, seed: int) -> VideoClip:
+    """The source video sampled like ``generate`` samples it for ``frames`` ``[F, H, W, 3]`` (F frames at
+    resolution H, misc images at the default misc size for H), to re-extract reference conditions from."""
+    from ..pipelines.inputs import default_misc_size
+    from ..video.sampling import load_video_clip
+
+    side = frames.shape[1]
+    return load_video_clip(
+        source,
+        num_frames=len(frames),
+        resolution=side,
+        misc_size=default_misc_size(side, side),
+        seed=seed,
+        with_mask=False,
+    )
 
 
 def json_number(value: float | None) -> float | None:

@@ -231,7 +231,15 @@ class VideoComposerUNet(nn.Module):
         context = context.repeat_interleave(frames, dim=0)
 
         # 4. UNet on frames folded into the batch
-        h = rearrange(h, "b c f h w -> (b f) c h w")
+        h = self._run_unet(rearrange(h, "b c f h w -> (b f) c h w"), emb, context, frames)
+        return rearrange(h, "(b f) c h w -> b c f h w", b=batch)
+
+    def _run_unet(self, h: torch.Tensor, emb: torch.Tensor, context: torch.Tensor, frames: int) -> torch.Tensor:
+        """Input blocks, middle block, output blocks (with the skip connections) and the output head.
+
+        ``h``: ``[B·F, in_dim + concat_dim, h, w]``; ``emb``: ``[B·F, 4·dim]``; ``context``:
+        ``[B·F, L, context_dim]`` (row b·F + f throughout). Returns ``[B·F, out_dim, h, w]``.
+        """
         skips = []
         for block in self.input_blocks:
             h = self._run_block(block, h, emb, context, frames)
@@ -239,8 +247,7 @@ class VideoComposerUNet(nn.Module):
         h = self._run_block(self.middle_block, h, emb, context, frames)
         for block in self.output_blocks:
             h = self._run_block(block, torch.cat([h, skips.pop()], dim=1), emb, context, frames)
-        h = self.out(h)
-        return rearrange(h, "(b f) c h w -> b c f h w", b=batch)
+        return self.out(h)
 
     def _run_block(
         self, block: nn.Module, h: torch.Tensor, emb: torch.Tensor, context: torch.Tensor, frames: int

@@ -58,7 +58,13 @@ from torch import nn
 
 from ..conditions import CONDITIONS, models_needed, normalize_conditions
 from ..video.clip import VideoClip
-from ..video.sampling import MISC_INTERPOLATIONS, choose_start_index, draw_misc_interpolations
+from ..video.sampling import (
+    MISC_INTERPOLATIONS,
+    choose_start_index,
+    draw_misc_interpolations,
+    load_video_clip,
+    start_candidates,
+)
 from .data import Annotation, ClipLoaderSpec, collate
 
 CACHE_FORMAT = 1
@@ -373,33 +379,10 @@ def fill_clip(
 
     Raises what :func:`~videocomposer.video.sampling.load_video_clip` raises for an unreadable video.
     """
-    from ..models.vae import encode_posterior
-    from ..video.sampling import load_video_clip, start_candidates
-
     plan = cache_plan(spec.conditions)
     video_hash = content_hash(row.video)
-    written = 0
-    if plan.caption_outputs and not cache.text_file(row.caption).is_file():
-        with torch.no_grad(), autocast():
-            text = conditions.build(
-                list(plan.caption_outputs), prompt=[row.caption], num_frames=spec.num_frames, device=device
-            )
-            cache.write_tensors(cache.text_file(row.caption), text)
-        written += 1
+    written = _fill_caption(cache, row.caption, plan, spec.num_frames, conditions, device, autocast)
     frame_types = cache.frame_types(video_hash)
-
-    def load(start: Any, interpolation: Any) -> VideoClip:
-        return load_video_clip(
-            row.video,
-            spec.num_frames,
-            spec.resolution,
-            spec.misc_size,
-            spec.feature_framerate,
-            py_rng=_Fixed(interpolation),
-            np_rng=_Fixed(start),
-            with_mask=False,
-        )
-
     if frame_types is None:  # any start will do to learn the stream's frame types
         frame_types = load_video_clip(
             row.video, spec.num_frames, spec.resolution, spec.misc_size, spec.feature_framerate, seed=0, with_mask=False
@@ -409,23 +392,72 @@ def fill_clip(
         if path.is_file():
             continue
         interpolations = MISC_INTERPOLATIONS if "misc_first" in plan.streams else MISC_INTERPOLATIONS[:1]
-        clips = [load(start, interpolation) for interpolation in interpolations]
-        tensors: dict[str, torch.Tensor] = {}
-        with torch.no_grad(), autocast():
-            tensors["posterior_mean"], tensors["posterior_std"] = encode_posterior(
-                vae, clips[0].video[None].to(device), chunk_size
-            )
-            if plan.clip_outputs:
-                tensors.update(conditions.build(list(plan.clip_outputs), video=clips[0], device=device))
-        for stream in plan.streams:
-            if stream == "misc_first":
-                tensors.update({f"misc_first_{k}": clip.misc[:1] for k, clip in enumerate(clips)})
-            else:
-                tensors[stream] = getattr(clips[0], stream)
-        cache.write_tensors(path, tensors)
+        clips = [_load_clip_at(row.video, spec, start, interpolation) for interpolation in interpolations]
+        cache.write_tensors(path, _clip_entry(clips, plan, vae, conditions, chunk_size, device, autocast))
         written += 1
     cache.write_frame_types(video_hash, frame_types, str(row.video))
     return written
+
+
+def _fill_caption(
+    cache: ConditionCache,
+    caption: str,
+    plan: CachePlan,
+    num_frames: int,
+    conditions: Any,
+    device: torch.device,
+    autocast: Callable[[], Any],
+) -> int:
+    """Write the caption's text outputs (``[1, L, D]`` each) unless cached or none is planned; returns 1 if written."""
+    if not plan.caption_outputs or cache.text_file(caption).is_file():
+        return 0
+    with torch.no_grad(), autocast():
+        text = conditions.build(list(plan.caption_outputs), prompt=[caption], num_frames=num_frames, device=device)
+        cache.write_tensors(cache.text_file(caption), text)
+    return 1
+
+
+def _load_clip_at(video: str | os.PathLike, spec: ClipLoaderSpec, start: Any, interpolation: Any) -> VideoClip:
+    """The clip of ``video`` that starts at frame index ``start``, its misc images resized with ``interpolation``."""
+    return load_video_clip(
+        video,
+        spec.num_frames,
+        spec.resolution,
+        spec.misc_size,
+        spec.feature_framerate,
+        py_rng=_Fixed(interpolation),
+        np_rng=_Fixed(start),
+        with_mask=False,
+    )
+
+
+def _clip_entry(
+    clips: Sequence[VideoClip],
+    plan: CachePlan,
+    vae: nn.Module,
+    conditions: Any,
+    chunk_size: int,
+    device: torch.device,
+    autocast: Callable[[], Any],
+) -> dict[str, torch.Tensor]:
+    """The tensors cached for one start: the VAE posterior of ``clips[0]`` (mean and std ``[F, z, h, w]``), the
+    planned CLIP outputs of it, its planned streams, and the first misc frame of each clip (one clip per misc
+    interpolation) when ``misc_first`` is planned."""
+    from ..models.vae import encode_posterior
+
+    tensors: dict[str, torch.Tensor] = {}
+    with torch.no_grad(), autocast():
+        tensors["posterior_mean"], tensors["posterior_std"] = encode_posterior(
+            vae, clips[0].video[None].to(device), chunk_size
+        )
+        if plan.clip_outputs:
+            tensors.update(conditions.build(list(plan.clip_outputs), video=clips[0], device=device))
+    for stream in plan.streams:
+        if stream == "misc_first":
+            tensors.update({f"misc_first_{k}": clip.misc[:1] for k, clip in enumerate(clips)})
+        else:
+            tensors[stream] = getattr(clips[0], stream)
+    return tensors
 
 
 def open_cache(

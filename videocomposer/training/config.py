@@ -220,6 +220,14 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Check ranges and cross-key consistency; raise :class:`ConfigError` naming the key."""
+        self._validate_conditions()
+        self._validate_choices()
+        self._validate_counts()
+        self._validate_rates()
+        self._validate_unet()
+
+    def _validate_conditions(self) -> None:
+        """``video_compositions`` and ``conditions_for_train``: known, unique, and every trained condition built."""
         for key in ("video_compositions", "conditions_for_train"):
             known = [c.reference_name for c in CONDITIONS.values()]
             unknown = [c for c in getattr(self, key) if c not in known]
@@ -233,6 +241,9 @@ class TrainConfig:
                 f"conditions_for_train: {not_built} not in video_compositions {self.video_compositions}; "
                 f"a condition can only be trained when the UNet has its encoder (add it to video_compositions)"
             )
+
+    def _validate_choices(self) -> None:
+        """The keys with a fixed set of values, what ``zero_terminal_snr`` needs, and the distributed timeout."""
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
@@ -247,6 +258,9 @@ class TrainConfig:
             )
         if not self.dist_timeout_minutes > 0:
             raise ConfigError(f"dist_timeout_minutes: must be > 0, got {self.dist_timeout_minutes}")
+
+    def _validate_counts(self) -> None:
+        """Counts and sizes: step, frame, batch and worker counts, the resolution, the checkpoint cadence."""
         for key in (
             "resolution",
             "misc_size",
@@ -277,6 +291,9 @@ class TrainConfig:
             raise ConfigError(f"resolution: must be a multiple of 8 (the VAE downsamples by 8), got {self.resolution}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps: must be >= 1 or null, got {self.max_steps}")
+
+    def _validate_rates(self) -> None:
+        """Probabilities, decays, learning rates and optimizer constants: each within its range."""
         for key in ("misc_dropout", "p_all_zero", "p_all_keep", "ema_decay", "momentum"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"{key}: must be in [0, 1], got {getattr(self, key)}")
@@ -291,6 +308,9 @@ class TrainConfig:
             raise ConfigError(f"betas: expected two values in [0, 1), got {self.betas}")
         if self.max_grad_norm is not None and self.max_grad_norm < 0:
             raise ConfigError(f"max_grad_norm: must be > 0, or 0/null for no clipping, got {self.max_grad_norm}")
+
+    def _validate_unet(self) -> None:
+        """The ``unet`` section must not set what the training keys control."""
         for key in UNET_KEYS_SET_BY_TRAINING:
             if key in self.unet:
                 top = "gradient_checkpointing" if key == "use_checkpoint" else key
