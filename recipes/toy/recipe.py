@@ -75,6 +75,7 @@ from .settings import (
     DATA_SEED,
     EVAL_CLIPS,
     EVAL_SEED,
+    MOTION_SOURCE_SIZE,
     NUM_FRAMES,
     REGRESSION_CLIPS,
     SAMPLING_DEFAULTS,
@@ -347,7 +348,7 @@ class Recipe:
         )
         pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
         # its motion condition was trained on 128-px clips: sources of any size are brought to that scale first
-        pipe.motion_settings = MotionSettings("rescaled", synthetic.CLIP_SIZE)
+        pipe.motion_settings = MotionSettings("rescaled", MOTION_SOURCE_SIZE)
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
         if self.model_dir.exists():
             shutil.rmtree(self.model_dir)

@@ -85,3 +85,6 @@ def toy_architectures() -> dict[str, Any]:
 #: The world of the shipped model's training clips: ``python -m recipes.toy`` reproduces it by default
 #: (``--world v2``, the wider world of :mod:`recipes.toy.synthetic`, trains the next one).
 SHIPPED_WORLD = "v1"
+#: The short side of the sources the toy model's motion condition is trained on: world v1 draws every clip at this
+#: size, so its vectors are exactly what the ``rescaled`` motion mode gives a source of any size at inference.
+MOTION_SOURCE_SIZE = 128
