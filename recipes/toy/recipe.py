@@ -347,8 +347,8 @@ class Recipe:
             empty_caption="zeros",
         )
         pipe.unet_source = None  # trained here, not converted from an official UNet file: no --unet-file to match
-        # its motion condition was trained on 128-px clips: sources of any size are brought to that scale first
-        pipe.motion_settings = MotionSettings("rescaled", MOTION_SOURCE_SIZE)
+        # sampled as its motion condition was trained: sources of any size brought to the training clips' scale
+        pipe.motion_settings = MotionSettings("rescaled", trained.get("motion_source_size", MOTION_SOURCE_SIZE))
         pipe.clip.half()  # its values are fp16 already (write_start_weights); loading casts back to float32
         if self.model_dir.exists():
             shutil.rmtree(self.model_dir)

@@ -294,3 +294,33 @@ def test_extract_takes_the_model_folders_motion_mode_and_a_flag_overrides_it(cli
     assert not load_file(str(tmp_path / "ref" / "disc_256x256_conditions.safetensors"))["motion"].any()
     assert main([*common, "--motion-source-size", "100", "--output-dir", str(tmp_path / "bad")]) == 2
     assert "--motion-source-size" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ training
+
+
+def test_training_samples_the_motion_as_the_config_says_and_the_cache_keys_it(clips):
+    """``motion_mode: rescaled`` gives training clips of any size the motion the model is then sampled with (a 256-px
+    clip keeps its vectors at 64 px), the reference mode keeps the original's sampling, bad values are refused, and
+    the condition cache's key names the mode only when it is not the reference's (older caches still hit)."""
+    from videocomposer.config import ConfigError
+    from videocomposer.training.cache import cache_fingerprint
+    from videocomposer.training.config import load_train_config
+    from videocomposer.training.data import Annotation
+    from videocomposer.training.setup import clip_loader_spec
+
+    def spec(*overrides):
+        cfg = load_train_config("train_toy_motion", list(overrides), output_dir="runs/x", weights_dir="w")
+        return clip_loader_spec(cfg)
+
+    row = Annotation(clips[256, 256], "a disc", "test")
+    rescaled, reference = spec(), spec("motion_mode=reference")
+    assert rescaled.motion_settings == TOY and reference.motion_settings is None
+    assert torch.equal(rescaled(row, seed=0)["motion"], motion(clips[256, 256], 64, TOY)[:8])
+    assert not reference(row, seed=0)["motion"].any()  # every vector of the 256-px clip is lost at 64 px
+    keys = [cache_fingerprint(s, 1, "cpu", "fp32", {}) for s in (rescaled, reference)]
+    assert '"motion": {"mode": "rescaled", "source_size": 128}' in keys[0] and '"motion": {' not in keys[1]
+    with pytest.raises(ConfigError, match="motion_source_size"):
+        spec("motion_source_size=100")
+    with pytest.raises(ConfigError, match="motion_mode"):
+        spec("motion_mode=fast")

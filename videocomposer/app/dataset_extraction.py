@@ -78,15 +78,14 @@ def extract_dataset(request: DatasetExtractRequest, progress: bool = True) -> Da
 
     from ..training.cache import describe_size, fill_clip, open_cache
     from ..training.components import build_models
-    from ..training.data import ClipLoaderSpec, read_annotations
+    from ..training.data import read_annotations
     from ..training.distributed import setup_distributed
+    from ..training.setup import clip_loader_spec
 
     cfg = _train_config(request)
     info = setup_distributed(cfg.device, cfg.dist_timeout_minutes)
     rows = read_annotations(cfg.root_dir, cfg.skip_missing_videos)[info.rank :: info.world_size]
-    spec = ClipLoaderSpec(
-        tuple(cfg.conditions_for_train), cfg.max_frames, cfg.resolution, cfg.misc_size, cfg.feature_framerate
-    )
+    spec = clip_loader_spec(cfg)
     models = build_models(cfg, with_unet=False)
     vae = models.vae.to(info.device)
     for name in ("clip", "midas", "pidinet", "sketch_cleaner"):

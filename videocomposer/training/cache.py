@@ -157,6 +157,8 @@ def cache_fingerprint(
         "precision": mixed_precision,
         "torch": torch.__version__.split("+")[0],
         "weights": {name: weights_digest(net) for name, net in sorted(networks.items())},
+        # the reference's motion (no entry, as caches written before the setting) or another mode's
+        **({"motion": spec.motion_settings.to_dict()} if spec.motion_settings is not None else {}),
     }
     return json.dumps(values, sort_keys=True)
 
@@ -385,7 +387,14 @@ def fill_clip(
     frame_types = cache.frame_types(video_hash)
     if frame_types is None:  # any start will do to learn the stream's frame types
         frame_types = load_video_clip(
-            row.video, spec.num_frames, spec.resolution, spec.misc_size, spec.feature_framerate, seed=0, with_mask=False
+            row.video,
+            spec.num_frames,
+            spec.resolution,
+            spec.misc_size,
+            spec.feature_framerate,
+            seed=0,
+            with_mask=False,
+            motion_settings=spec.motion_settings,
         ).frame_types
     for start in start_candidates(frame_types, spec.num_frames):
         path = cache.clip_file(video_hash, start)
@@ -428,6 +437,7 @@ def _load_clip_at(video: str | os.PathLike, spec: ClipLoaderSpec, start: Any, in
         py_rng=_Fixed(interpolation),
         np_rng=_Fixed(start),
         with_mask=False,
+        motion_settings=spec.motion_settings,
     )
 
 

@@ -22,6 +22,7 @@ from ..conditions import CONDITIONS, OFFICIAL_COMPOSITIONS
 from ..config import CONFIG_DIR, ConfigError, check_keys, coerce, merge, read_layers, save_resolved
 from ..diffusion.gaussian_diffusion import LOSS_WEIGHTINGS
 from ..diffusion.prediction import PREDICTION_TYPES
+from ..video.motion import MotionSettings
 from .port_config import PORT_KEYS, is_port_config, map_port_config
 
 BASE_CONFIG = CONFIG_DIR / "train_base.yaml"
@@ -86,6 +87,12 @@ class TrainConfig:
     max_frames: int = 16
     #: Frame rate (fps) clips are re-encoded and sampled at (raised for clips shorter than max_frames).
     feature_framerate: int = 4
+    #: How the motion condition is made from a clip: ``reference`` (the original's: the vectors at the clip's own
+    #: size) or ``rescaled`` (the clip's centre square brought to ``motion_source_size`` first, so clips of any size
+    #: give the same motion; a model trained so records it and is sampled the same way).
+    motion_mode: str = "reference"
+    #: Short side in pixels the ``rescaled`` motion mode brings every clip to (a multiple of 16).
+    motion_source_size: int = 336
     #: Clips per device per micro-batch.
     batch_size: int = 1
     #: DataLoader worker processes (0 = load in the training process).
@@ -251,6 +258,10 @@ class TrainConfig:
         _check_choice("parallelism", self.parallelism, PARALLELISM)
         _check_choice("loss_weighting", self.loss_weighting, LOSS_WEIGHTINGS)
         _check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
+        try:
+            MotionSettings(self.motion_mode, self.motion_source_size)
+        except ValueError as exc:
+            raise ConfigError(f"motion_mode / motion_source_size: {exc}") from None
         if self.zero_terminal_snr and self.prediction_type != "v_prediction":
             raise ConfigError(
                 "zero_terminal_snr: needs prediction_type: v_prediction (at zero signal an ε prediction "
@@ -258,6 +269,12 @@ class TrainConfig:
             )
         if not self.dist_timeout_minutes > 0:
             raise ConfigError(f"dist_timeout_minutes: must be > 0, got {self.dist_timeout_minutes}")
+
+    def motion_settings(self) -> MotionSettings | None:
+        """The clips' motion settings; None for the reference's way (exactly the original's clip sampling)."""
+        if self.motion_mode == "reference":
+            return None
+        return MotionSettings(self.motion_mode, self.motion_source_size)
 
     def _validate_counts(self) -> None:
         """Counts and sizes: step, frame, batch and worker counts, the resolution, the checkpoint cadence."""

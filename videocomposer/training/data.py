@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..conditions import clip_streams
+from ..video.motion import MotionSettings
 from ..video.sampling import load_video_clip
 
 log = logging.getLogger(__name__)
@@ -265,7 +266,8 @@ class ClipLoaderSpec:
     start, resize-then-crop frames, misc frames, CLIP middle frame, mask), keeping only the streams the
     trained conditions need. Returns ``video`` ``[F, 3, R, R]`` in [-1, 1] plus, as needed, ``misc``
     ``[F or 1, 3, M, M]`` in [0, 1], ``motion`` ``[F, 2, R, R]``, ``vit_image`` ``[3, 224, 224]``,
-    ``mask`` ``[F, 1, M, M]``.
+    ``mask`` ``[F, 1, M, M]``. ``motion_settings``: how the motion condition is made
+    (:class:`~videocomposer.video.motion.MotionSettings`; None: the reference's way).
     """
 
     conditions: tuple[str, ...]
@@ -273,6 +275,7 @@ class ClipLoaderSpec:
     resolution: int
     misc_size: int
     feature_framerate: int
+    motion_settings: MotionSettings | None = None
 
     def __call__(self, row: Annotation, seed: int) -> dict[str, torch.Tensor]:
         streams = clip_streams(self.conditions)  # misc, misc_first (frame 0 only), motion, vit_image, mask
@@ -284,6 +287,7 @@ class ClipLoaderSpec:
             self.feature_framerate,
             seed=seed,
             with_mask="mask" in streams,
+            motion_settings=self.motion_settings,
         )
         out = {"video": clip.video}
         if "misc_first" in streams:

@@ -42,12 +42,22 @@ class TrainingData:
     total_steps: int  # optimizer steps of the whole run
 
 
+def clip_loader_spec(cfg: TrainConfig) -> ClipLoaderSpec:
+    """How the run samples a clip and its condition streams (the trainer's data and the condition cache share it)."""
+    return ClipLoaderSpec(
+        tuple(cfg.conditions_for_train),
+        cfg.max_frames,
+        cfg.resolution,
+        cfg.misc_size,
+        cfg.feature_framerate,
+        cfg.motion_settings(),
+    )
+
+
 def build_data(cfg: TrainConfig, dist: DistInfo) -> TrainingData:
     """Read the annotations of ``cfg.root_dir`` and count the micro-batches per epoch and the optimizer steps."""
     annotations = read_annotations(cfg.root_dir, cfg.skip_missing_videos)
-    loader_spec = ClipLoaderSpec(
-        tuple(cfg.conditions_for_train), cfg.max_frames, cfg.resolution, cfg.misc_size, cfg.feature_framerate
-    )
+    loader_spec = clip_loader_spec(cfg)
     dataset = VideoCaptionDataset(annotations, loader_spec, cfg.seed)
     batches_per_epoch = EpochBatchSampler(
         len(dataset), cfg.batch_size, cfg.seed, cfg.shuffle, dist.rank, dist.world_size
