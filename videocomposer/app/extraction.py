@@ -12,9 +12,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .checks import at_least, existing_file, model_architectures, one_of, torch_device, weights_folder, whole_at_least
 from .errors import RequestError, mention
+
+if TYPE_CHECKING:
+    from ..video.motion import MotionSettings
 
 PathLike = str | os.PathLike
 #: Annotators, the frozen models extraction may need (the CLIP towers never: ``y`` / ``image`` are not extractable).
@@ -71,7 +75,6 @@ class ExtractRequest:
         whole_at_least("resolution", self.resolution, 1)
         whole_at_least("seed", self.seed, 0)
         at_least("fps", self.fps, 1e-3)
-        _motion_settings(self)
         choices = extractable()
         if self.conditions is None:
             return [c for c in choices if c != "single_sketch" and (self.weights_dir or not _needs_weights(c))]
@@ -85,7 +88,7 @@ class ExtractRequest:
         return conditions
 
 
-def _motion_settings(request: ExtractRequest):
+def _motion_settings(request: ExtractRequest) -> MotionSettings:
     """The request's :class:`~videocomposer.video.motion.MotionSettings`: its fields over the model folder's."""
     from dataclasses import replace
 
@@ -117,6 +120,7 @@ def extract(request: ExtractRequest, command: str = "") -> list[Path]:
     """Write ``<video>_conditions.safetensors`` (tensors ``[1, C, F, H, W]`` and the source clip), one MP4
     per condition, a side-by-side GIF and ``<video>_settings.yaml`` (headed by ``command``); returns them."""
     conditions = request.check()
+    motion = _motion_settings(request)  # its fields checked before any file is read
     video = existing_file("video", request.video)
     if request.conditions is None and not request.weights_dir:
         print("note: depth and sketch need the annotator weights; add --weights-dir to extract them", file=sys.stderr)
@@ -134,7 +138,7 @@ def extract(request: ExtractRequest, command: str = "") -> list[Path]:
         )
     target = torch_device("device", request.device)
     mask_path = existing_file("mask", request.mask)
-    return _write_conditions(request, conditions, video, mask_path, output_dir, target, command)
+    return _write_conditions(request, conditions, video, mask_path, output_dir, target, command, motion)
 
 
 def _write_conditions(
@@ -145,6 +149,7 @@ def _write_conditions(
     output_dir: Path,
     target,
     command: str,
+    motion: MotionSettings,
 ) -> list[Path]:
     import torch
     from safetensors.torch import save_file
@@ -168,7 +173,7 @@ def _write_conditions(
             seed=request.seed,
             mask=read_input("mask", mask_path),
             device=target,
-            motion_settings=_motion_settings(request),
+            motion_settings=motion,
         )
     cond, stem = prepared.conditions, video.stem
     tensors = {k: v.cpu().contiguous() for k, v in cond.items()}

@@ -7,6 +7,7 @@ Each check names the argument, the value and what is expected; the pipeline runs
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from ..conditions import (
 from ..diffusion import SCHEDULERS
 from ..video.clip import VideoClip
 from .condition_guidance import GuidanceScale, condition_guidance
+from .settings import OutputType
 
 
 class _Pipeline(Protocol):
@@ -38,7 +40,7 @@ class _Pipeline(Protocol):
     def served_conditions(self) -> list[str]: ...
 
 
-OUTPUT_TYPES = ("pil", "np", "pt", "latent")
+OUTPUT_TYPES = typing.get_args(OutputType)
 
 
 def call_conditions(pipe: _Pipeline, conditions: Sequence[str] | None, **inputs: Any) -> list[str]:

@@ -44,7 +44,7 @@ from .checks import (
     check_sampling_and_output,
     check_sizes,
 )
-from .condition_guidance import GuidanceScale, guided_passes
+from .condition_guidance import guided_passes
 from .devices import DeviceOptionsMixin
 from .inputs import PreparedConditions, prepare_conditions
 from .loading import PretrainedMixin
@@ -348,29 +348,6 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         with self._autocast():
             return self._unet_forward(x.to(dtype), t, **kwargs).float()
 
-    def _guided_passes(
-        self,
-        cond: dict[str, torch.Tensor],
-        conditions: Sequence[str],
-        guidance_scale: GuidanceScale,
-        min_guidance_scale: float | None,
-        num_frames: int,
-        negative_prompt_embeds: torch.Tensor | None,
-    ) -> tuple[dict[str, torch.Tensor], Any, Any]:
-        """Stage 4 of :meth:`__call__`: :func:`~videocomposer.pipelines.condition_guidance.guided_passes` for this
-        pipeline's UNet and default guidance scale."""
-        negative = None if negative_prompt_embeds is None else negative_prompt_embeds.to(self.device, torch.float32)
-        return guided_passes(
-            self.unet,
-            cond,
-            conditions,
-            guidance_scale,
-            min_guidance_scale,
-            num_frames,
-            negative,
-            self.scheduler_config.guidance_scale,
-        )
-
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents ``[B, 4, F, h, w]`` → video ``[B, 3, F, H, W]`` in [0, 1], ``vae_decode_chunk_size`` frames per call."""
         with torch.no_grad(), self._autocast():
@@ -510,14 +487,22 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         prepared = self.prepare_conditions(
             conditions, **given, **size, **inputs, precomputed=precomputed, seed=seed, motion_mode=args.motion_mode
         )
-        cond, negative_prompt_embeds = prepared.conditions, args.negative_prompt_embeds
+        cond, negative = prepared.conditions, args.negative_prompt_embeds
         if args.negative_prompt is not None:
             with self._encoders_on_device():
-                negative_prompt_embeds = self.builder().encode_prompt(args.negative_prompt, self.device)
+                negative = self.builder().encode_prompt(args.negative_prompt, self.device)
+        negative = None if negative is None else negative.to(self.device, torch.float32)
 
         # 4. the guided passes (one scale: y -> zero_y, image -> zeros, as the reference; or one scale per condition)
-        cond_kwargs, uncond_kwargs, scale = self._guided_passes(
-            cond, conditions, args.guidance_scale, args.min_guidance_scale, args.num_frames, negative_prompt_embeds
+        cond_kwargs, uncond_kwargs, scale = guided_passes(
+            self.unet,
+            cond,
+            conditions,
+            args.guidance_scale,
+            args.min_guidance_scale,
+            args.num_frames,
+            negative,
+            self.scheduler_config.guidance_scale,
         )
         batch = max((v.shape[0] for v in cond.values()), default=1)
 
