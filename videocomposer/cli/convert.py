@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from .options import MODEL_SPELLING, add_model_arguments
+from .options import MODEL_SPELLING, add_model_arguments, request_from
 
 #: Each request field as this command spells it.
 SPELLING = {
@@ -38,16 +38,5 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..app.conversion import ConvertRequest, convert
 
-    print(
-        convert(
-            ConvertRequest(
-                weights_dir=args.weights_dir,
-                output_dir=args.output_dir,
-                conditions=args.conditions,
-                unet_file=args.unet_file,
-                model_config=args.model_config,
-                overwrite=args.overwrite,
-            )
-        )
-    )
+    print(convert(request_from(ConvertRequest, args)))
     return 0

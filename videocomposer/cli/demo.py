@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from .options import request_from
+
 #: Each request field as this command spells it.
 SPELLING = {
     "output_dir": "--output-dir",
@@ -60,15 +62,7 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..app.demo import DemoRequest, run_demo
 
-    request = DemoRequest(
-        output_dir=args.output_dir,
-        random=args.random,
-        frames=args.frames,
-        size=args.size,
-        steps=args.steps,
-        seed=args.seed,
-        progress=not args.quiet,
-    )
+    request = request_from(DemoRequest, args, progress=not args.quiet)
     request.check()
     if request.random:
         print(

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from .options import request_from
+
 #: Each request field as this command spells it.
 SPELLING = {
     "generated": "GENERATED",
@@ -159,8 +161,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..app.evaluation import EvaluateRequest, evaluate
 
-    values = {name: getattr(args, name) for name in SPELLING if name != "progress"}
-    result = evaluate(EvaluateRequest(**values, progress=not args.quiet))
+    result = evaluate(request_from(EvaluateRequest, args, progress=not args.quiet))
     names = [Path(r.generated).name for r in result.runs]
     names = names if len(set(names)) == len(names) else [str(r.generated) for r in result.runs]
     rows = list(zip(names, [r.metrics for r in result.runs]))

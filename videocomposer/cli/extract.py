@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .options import MODEL_SPELLING, add_model_arguments
+from .options import MODEL_SPELLING, add_model_arguments, request_from
 
 #: Each request field as this command spells it.
 SPELLING = {
@@ -113,22 +113,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--input_video and --output-dir are required (or --dataset ROOT --cache DIR --config TASK)")
     from ..app.extraction import ExtractRequest, extract
 
-    request = ExtractRequest(
-        video=args.video,
-        output_dir=args.output_dir,
-        conditions=args.conditions,
-        mask=args.mask,
-        frames=args.frames,
-        resolution=args.resolution,
-        seed=args.seed,
-        fps=args.fps,
-        motion_mode=args.motion_mode,
-        motion_source_size=args.motion_source_size,
-        overwrite=args.overwrite,
-        weights_dir=args.weights_dir,
-        model_config=args.model_config,
-        device=args.device,
-    )
+    request = request_from(ExtractRequest, args)
     for path in extract(request, command=args.command_line):
         print(path)
     return 0
@@ -137,15 +122,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_dataset(args: argparse.Namespace) -> int:
     from ..app.dataset_extraction import DatasetExtractRequest, extract_dataset
 
-    request = DatasetExtractRequest(
-        dataset=args.dataset,
-        cache=args.cache,
-        config=args.config,
-        overrides=args.overrides,
-        weights_dir=args.weights_dir,
-        model_config=args.model_config,
-        device=args.device,
-    )
+    request = request_from(DatasetExtractRequest, args)
     result = extract_dataset(request)
     for line in result.failed:
         print(f"videocomposer extract: skipped {line}", file=sys.stderr)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from ..app.checks import DTYPES
 from ..app.errors import RequestError
 from ..app.generation_request import FLAGS, GenerateRequest
-from .options import MODEL_SPELLING, add_model_arguments, model_default
+from .options import MODEL_SPELLING, add_model_arguments, model_default, request_from
 
 #: Each request field as this command spells it (the task is TASK or a --cfg file).
 SPELLING = {**FLAGS, **MODEL_SPELLING, "task": "TASK (or --cfg)"}
@@ -161,9 +161,13 @@ def to_request(args: argparse.Namespace) -> GenerateRequest:
     """The request a parsed ``generate`` command line describes."""
     if args.task and args.cfg:
         raise ValueError("give either a TASK or --cfg, not both")
-    values = {name: getattr(args, name) for name in FLAGS if name not in ("task", "progress") and hasattr(args, name)}
-    values["guidance_scale"] = parse_guidance_scale(values.get("guidance_scale"))
-    return GenerateRequest(task=args.task or args.cfg, progress=not args.quiet, **values)
+    return request_from(
+        GenerateRequest,
+        args,
+        task=args.task or args.cfg,
+        progress=not args.quiet,
+        guidance_scale=parse_guidance_scale(args.guidance_scale),
+    )
 
 
 def run(args: argparse.Namespace) -> int:

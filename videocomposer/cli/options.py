@@ -4,9 +4,10 @@ show the model's own defaults."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 MODEL_CONFIG_HELP = (
     "JSON/YAML architectures by component ({unet: {...}, clip: {...}, vae: {...}, midas: {...}, "
@@ -75,3 +76,15 @@ def model_default(key: str, argv: Sequence[str], fallback: Path | None = None) -
     if folder is None:
         return f"default: the model's own; official: {_shown(official)}"
     return f"default: {_shown(stored_defaults(folder).get(key, official))}, the model's own"
+
+
+RequestT = TypeVar("RequestT")
+
+
+def request_from(request_type: type[RequestT], args: argparse.Namespace, **values: Any) -> RequestT:
+    """A request of ``request_type`` (a dataclass of :mod:`videocomposer.app`) from parsed flags: every field the
+    command line parsed under the field's own name, then ``values`` over them (fields whose flag says it otherwise,
+    e.g. ``progress`` from ``--quiet``)."""
+    fields = {field.name for field in dataclasses.fields(request_type)}  # type: ignore[arg-type]
+    parsed = {name: value for name, value in vars(args).items() if name in fields}
+    return request_type(**{**parsed, **values})

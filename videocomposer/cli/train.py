@@ -10,6 +10,8 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from .options import request_from
+
 #: Each request field as this command spells it.
 SPELLING = {
     "config": "--config",
@@ -92,14 +94,7 @@ def _train(args: argparse.Namespace) -> None:
 
     from ..app.training import TrainRequest, train, train_config
 
-    request = TrainRequest(
-        config=args.config,
-        output_dir=args.output_dir,
-        weights_dir=args.weights_dir,
-        model_config=args.model_config,
-        resume=args.resume,
-        overrides=args.overrides,
-    )
+    request = request_from(TrainRequest, args)
     if args.dry_run:
         print(yaml.safe_dump(train_config(request, report=_report).to_dict(), sort_keys=False), end="")
         return
