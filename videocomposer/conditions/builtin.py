@@ -203,6 +203,7 @@ _OFFICIAL = (
         description="motion vectors of the video",
         preview=motion_preview,
         evaluated_by="motion_error",
+        motion_field=True,
         stc=STCEncoder(2, "motion vectors (dx, dy) in pixels", "motion_embedding", "motion_embedding_after", order=2),
     ),
     Condition(

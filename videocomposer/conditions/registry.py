@@ -98,6 +98,8 @@ class Condition:
             (frozen while it is not trained).
         evaluated_by: the :mod:`videocomposer.evaluation` function that compares a generated video with
             this condition (``motion_error``, ``first_frame_metrics``, ``depth_error``, ``sketch_error``), if any.
+        motion_field: its tensor is a sparse block motion field ``[B, 2, F, R, R]`` (dx, dy) that the initial
+            noise can follow (the pipeline's ``noise_warp``).
     """
 
     name: str
@@ -118,6 +120,7 @@ class Condition:
     cached_output: bool = False
     unet_keys: tuple[str, ...] = ()
     evaluated_by: str | None = None
+    motion_field: bool = False
 
     def __post_init__(self) -> None:
         if self.layout == "video" and self.stc is None:
@@ -266,6 +269,11 @@ def guided_by_default(names: Sequence[str]) -> list[str]:
 def evaluated_condition(function: str) -> str | None:
     """The condition that the evaluation function ``function`` compares a video with (``evaluated_by``), if any."""
     return next((c.name for c in CONDITIONS.values() if c.evaluated_by == function), None)
+
+
+def motion_field_condition(names: Sequence[str]) -> str | None:
+    """The first of ``names`` whose tensor is a motion field (:attr:`Condition.motion_field`), or None."""
+    return next((n for n in names if get_condition(n).motion_field), None)
 
 
 def input_flags(name: str) -> list[str]:

@@ -48,6 +48,7 @@ from .condition_guidance import guided_passes
 from .devices import DeviceOptionsMixin
 from .inputs import PreparedConditions, prepare_conditions
 from .loading import PretrainedMixin
+from .noise_warp import check_noise_warp, warp_initial_noise
 from .settings import (
     OUTPUT_DEFAULTS,
     SAMPLING_DEFAULTS,
@@ -119,6 +120,9 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
             original's: the source's vectors at its own size) or ``"rescaled"`` (the source brought to the
             model's training scale first: the same motion at any source size); default: the model's
             (:attr:`motion_settings`; see :mod:`videocomposer.video.motion`).
+        noise_warp: carry the initial noise along the motion condition (Go-with-the-Flow), with this share
+            ``γ`` in [0, 1] of fresh noise in each frame (:mod:`videocomposer.diffusion.warped_noise`); needs a motion
+            condition in the ``rescaled`` mode. None (default): plain noise.
         extra_inputs: inputs of conditions added with :func:`~videocomposer.conditions.register_condition`.
     """
 
@@ -274,6 +278,8 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         given = {"prompt": args.prompt, "prompt_embeds": args.prompt_embeds, "video": args.video, **inputs}
         check_condition_sources(self, conditions, args.video, given, precomputed)
         check_latents(self, args.latents, args.num_frames, args.height, args.width)
+        settings = self.motion_settings.with_mode(args.motion_mode)
+        check_noise_warp(args.noise_warp, conditions, settings, args.height, args.width)
 
     def prepare_conditions(
         self,
@@ -465,6 +471,7 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         output_type: OutputType = "pil",
         callback_on_step_end: Callable[..., dict | None] | None = None,
         motion_mode: str | None = None,
+        noise_warp: float | None = None,
         **extra_inputs: Any,
     ) -> VideoComposerPipelineOutput:
         """Generate a video from any composition of conditions (arguments: the class docstring, *Arguments of a call*)."""
@@ -508,6 +515,9 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
 
         # 5. latents
         x_T = self.prepare_latents(batch, args.num_frames, args.height, args.width, args.generator, args.latents)
+        if args.noise_warp is not None:
+            settings = self.motion_settings.with_mode(args.motion_mode)
+            x_T = warp_initial_noise(x_T, cond, args.noise_warp, settings, args.generator)
 
         # 6. denoise
         x_0 = self._denoise(x_T, cond_kwargs, uncond_kwargs, scale, args)

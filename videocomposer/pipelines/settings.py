@@ -92,4 +92,5 @@ class CallArguments:
     output_type: str = "pil"
     callback_on_step_end: Any = None
     motion_mode: str | None = None
+    noise_warp: float | None = None
     extra_inputs: dict[str, Any] = field(default_factory=dict)

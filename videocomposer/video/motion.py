@@ -228,6 +228,38 @@ def fill_motion_blocks(motion: torch.Tensor, block: int) -> torch.Tensor:
     return filled.reshape(motion.shape)
 
 
+def block_flow(motion: torch.Tensor, vector_side: int, size: int) -> torch.Tensor:
+    """The sparse motion condition → a dense flow on a ``size × size`` grid over the same square, in its pixels.
+
+    Each pixel takes the mean of the macroblock vectors within half a block of it: a normalised box filter of one
+    block's width over the condition, divided by the same filter over the weights the condition's resize gives the
+    block-centre sites of a ``vector_side`` square (so the resize's down-weighting cancels); then area resizing to
+    ``size`` and magnitudes from the vector frames' pixels to the grid's.
+
+    Args:
+        motion: ``[B, 2, F, R, R]`` (dx, dy) in pixels of ``vector_side × vector_side`` frames (the ``rescaled`` mode's
+            :attr:`MotionSettings.source_size`), one vector per macroblock as :func:`motion_condition` makes it.
+        vector_side: side of those frames in pixels.
+        size: side of the output grid (e.g. the latent side).
+
+    Returns:
+        ``[B, 2, F, size, size]`` float32, (dx, dy) in pixels of the output grid.
+    """
+    if motion.ndim != 5 or motion.shape[1] != 2 or motion.shape[-1] != motion.shape[-2]:
+        raise ValueError(f"motion must have shape [B, 2, F, R, R], got {tuple(motion.shape)}")
+    batch, _, frames, side = motion.shape[0], motion.shape[1], motion.shape[2], motion.shape[-1]
+    sites = np.zeros((vector_side, vector_side, 2))
+    sites[MACROBLOCK // 2 :: MACROBLOCK, MACROBLOCK // 2 :: MACROBLOCK] = 1.0
+    weight = motion_condition([sites], side)[:, :1].to(motion.device)  # [1, 1, R, R]
+    kernel = 2 * int(MACROBLOCK * side / vector_side / 2) + 1
+    field = motion.float().permute(0, 2, 1, 3, 4).reshape(-1, 2, side, side)
+    sums = F.avg_pool2d(field, kernel, stride=1, padding=kernel // 2)
+    weights = F.avg_pool2d(weight, kernel, stride=1, padding=kernel // 2)
+    dense = torch.where(weights > 1e-6, sums / weights.clamp_min(1e-6), torch.zeros_like(sums))
+    flow = F.interpolate(dense, size=(size, size), mode="area") * (size / vector_side)
+    return flow.reshape(batch, frames, 2, size, size).permute(0, 2, 1, 3, 4).contiguous()
+
+
 def motion_to_rgb(motion: torch.Tensor | np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
     """Colour-wheel preview of a motion field: hue = direction, saturation = speed, white = still.
 
