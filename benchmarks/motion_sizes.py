@@ -1,6 +1,6 @@
 """Does the motion condition mean the same motion at any source size? The built-in toy model, both motion modes.
 
-Three measurements, printed as tables with the command that made them:
+Five measurements, printed as tables with the command that made them:
 
 1. **Condition agreement** (no model): one textured disc moving diagonally, rendered at 128, 256, 480, 720 and
    1080 px and at 1920x1080 and 720x1280, 17 frames at 4 fps (H.264). Each clip's motion condition at R = 64
@@ -22,6 +22,8 @@ Three measurements, printed as tables with the command that made them:
 4. **A guidance scale per condition** (``guidance_scale={"motion": m}``, nested guidance; the text at the model's
    scale): the stroke gain of table 3 and the path error of table 2 (the ``--guidance-side`` px clips, the model's
    motion mode) against the motion's scale ``m`` (``--motion-scales``), beside the single scale.
+5. **Flow-warped initial noise** (``noise_warp=γ``, :mod:`videocomposer.diffusion.warped_noise`): the same two
+   figures against the share ``γ`` of fresh noise (``--degradations``), beside plain noise and no motion.
 
 Sampling: DPM-Solver++ (the toy model's sampler) with ``--steps`` steps (default 8, against the model's 20, to
 stay within a few minutes on 2 CPU cores), the model's guidance, seed 8888. A setting whose conditions equal
@@ -29,6 +31,7 @@ another's (the two modes on a 128-px source) is generated once.
 
     python benchmarks/motion_sizes.py --out runs/motion_sizes
     python benchmarks/motion_sizes.py --tables guidance --clips 6   # table 4 alone
+    python benchmarks/motion_sizes.py --tables warp --model runs/toy2/toy_model   # table 5, another model folder
 """
 
 from __future__ import annotations
@@ -249,9 +252,11 @@ def build(pipe, items: list[dict], conditions: list[str], motion_mode: str | Non
     return {name: torch.cat([b[name] for b in built]) for name in conditions}
 
 
-def generate(pipe, batch: dict[str, torch.Tensor], steps: int, guidance_scale="default") -> np.ndarray:
+def generate(
+    pipe, batch: dict[str, torch.Tensor], steps: int, guidance_scale="default", noise_warp: float | None = None
+) -> np.ndarray:
     """One batch of conditions → uint8 ``[B, F, H, W, 3]`` (same noise for every call; the model's guidance unless
-    ``guidance_scale`` is given)."""
+    ``guidance_scale`` is given; ``noise_warp``: the pipeline's)."""
     out = pipe(
         conditions=list(batch),
         precomputed_conditions=batch,
@@ -259,6 +264,7 @@ def generate(pipe, batch: dict[str, torch.Tensor], steps: int, guidance_scale="d
         guidance_scale=guidance_scale,
         generator=torch.Generator().manual_seed(SEED),
         output_type="np",
+        noise_warp=noise_warp,
     )
     return np.round(out.frames * 255).astype(np.uint8)
 
@@ -373,10 +379,11 @@ def stroke_gain_table(pipe, steps: int, length: float = 100.0, canvas: int = 256
 # ---------------------------------------------------------------------------------------------- 4. guidance per condition
 
 
-def motion_guidance_table(
-    pipe, folder: Path, clips: int, side: int, scales: list[float], steps: int, length: float = 100.0, canvas: int = 256
-) -> None:
-    """Stroke gain and path error against the motion's own guidance scale (the text at the model's scale)."""
+def held_out_batches(
+    pipe, folder: Path, clips: int, side: int, length: float = 100.0, canvas: int = 256
+) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, dict[str, torch.Tensor]], list[np.ndarray]]:
+    """Tables 4 and 5's inputs: the strokes' and the held-out clips' condition batches, with motion and without, and
+    the clips' source frames (uint8 ``[F, H, W, 3]`` at the model's size)."""
     discs = [held_out_disc(i) for i in range(clips)]
     frames, size = pipe.defaults["num_frames"], pipe.defaults["height"]
     paths = [write_held_out(folder, d, side, f"clip{i:02d}") for i, d in enumerate(discs)]
@@ -386,35 +393,67 @@ def motion_guidance_table(
         ).astype(np.uint8)
         for p in paths
     ]
-    clip_batch = build(
-        pipe,
-        [
-            {"prompt": d.caption, "video": p, "image": draw_disc(d, side, 0, d.first_colour)}
-            for d, p in zip(discs, paths)
-        ],
-        ["y", "local_image", "motion"],
-    )
-    stroke_batch = build(pipe, [stroke_case(*case, length, canvas) for case in STROKES], ["y", "local_image", "motion"])
+    items = [
+        {"prompt": d.caption, "video": p, "image": draw_disc(d, side, 0, d.first_colour)} for d, p in zip(discs, paths)
+    ]
+    conditions = ["y", "local_image", "motion"]
+    with_motion = {
+        "strokes": build(pipe, [stroke_case(*case, length, canvas) for case in STROKES], conditions),
+        "clips": build(pipe, items, conditions),
+    }
+    without = {name: {k: v for k, v in batch.items() if k != "motion"} for name, batch in with_motion.items()}
+    return with_motion, without, sources
+
+
+def motion_row(pipe, batches, sources, steps: int, length: float, canvas: int, **sampling) -> str:
+    """Stroke gain, path error and gain by direction of one sampling setting, as a table row's tail."""
+    gains = stroke_gains(generate(pipe, batches["strokes"], steps, **sampling), length, canvas)
+    error = float(np.mean(path_errors(generate(pipe, batches["clips"], steps, **sampling), sources)))
+    by_direction = ", ".join(f"{w} {np.mean(g):.2f}" for w, g in gains.items())
+    return f"{np.mean(sum(gains.values(), [])):>11.2f} {error:>10.3f}  {by_direction}"
+
+
+def motion_guidance_table(
+    pipe, folder: Path, clips: int, side: int, scales: list[float], steps: int, length: float = 100.0, canvas: int = 256
+) -> None:
+    """Stroke gain and path error against the motion's own guidance scale (the text at the model's scale)."""
+    with_motion, without, sources = held_out_batches(pipe, folder, clips, side, length, canvas)
     print(
         f"\n4. motion guidance scale (nested guidance, the text at the model's {pipe.defaults['guidance_scale']}; "
         f"{len(STROKES)} strokes of {length:.0f} px on a {canvas}-px first frame; {clips} held-out clips at {side} px)"
     )
     print(f"{'motion scale':>14s} {'UNet passes':>11s} {'stroke gain':>11s} {'path error':>10s}  gain by direction")
-    without = {
-        name: {k: v for k, v in batch.items() if k != "motion"}
-        for name, batch in (("strokes", stroke_batch), ("clips", clip_batch))
-    }
     for scale in ["no motion", None, *scales]:
         guidance = {"motion": scale} if isinstance(scale, float) else "default"
-        strokes, clips_ = (without if scale == "no motion" else {"strokes": stroke_batch, "clips": clip_batch}).values()
-        gains = stroke_gains(generate(pipe, strokes, steps, guidance), length, canvas)
-        error = float(np.mean(path_errors(generate(pipe, clips_, steps, guidance), sources)))
+        batches = without if scale == "no motion" else with_motion
         label = "single scale" if scale is None else scale if isinstance(scale, str) else f"{scale:g}"
         passes = 3 if isinstance(scale, float) else 2
-        print(
-            f"{label:>14s} {passes:>11d} {np.mean(sum(gains.values(), [])):>11.2f} {error:>10.3f}  "
-            + ", ".join(f"{w} {np.mean(g):.2f}" for w, g in gains.items())
-        )
+        row = motion_row(pipe, batches, sources, steps, length, canvas, guidance_scale=guidance)
+        print(f"{label:>14s} {passes:>11d} {row}")
+
+
+def noise_warp_table(
+    pipe,
+    folder: Path,
+    clips: int,
+    side: int,
+    degradations: list[float],
+    steps: int,
+    length: float = 100.0,
+    canvas: int = 256,
+) -> None:
+    """Stroke gain and path error against the share of fresh noise in the flow-warped initial noise."""
+    with_motion, without, sources = held_out_batches(pipe, folder, clips, side, length, canvas)
+    print(
+        f"\n5. flow-warped initial noise (degradation γ: the share of fresh noise; the model's guidance; "
+        f"{len(STROKES)} strokes of {length:.0f} px on a {canvas}-px first frame; {clips} held-out clips at {side} px)"
+    )
+    print(f"{'noise':>14s} {'stroke gain':>11s} {'path error':>10s}  gain by direction")
+    print(f"{'no motion':>14s} {motion_row(pipe, without, sources, steps, length, canvas)}")
+    print(f"{'plain':>14s} {motion_row(pipe, with_motion, sources, steps, length, canvas)}")
+    for degradation in degradations:
+        row = motion_row(pipe, with_motion, sources, steps, length, canvas, noise_warp=degradation)
+        print(f"{'γ = ' + format(degradation, 'g'):>14s} {row}")
 
 
 def main() -> None:
@@ -425,13 +464,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="DPM-Solver++ steps (default 8; the model's: 20)")
     parser.add_argument(
         "--tables",
-        default="agreement,paths,strokes,guidance",
-        help="the tables to make (default: all four: agreement,paths,strokes,guidance)",
+        default="agreement,paths,strokes,guidance,warp",
+        help="the tables to make (default: all five: agreement,paths,strokes,guidance,warp)",
     )
     parser.add_argument(
         "--motion-scales", default="1,2,3,5", help="motion guidance scales of table 4 (default 1,2,3,5)"
     )
-    parser.add_argument("--guidance-side", type=int, default=256, help="source side of table 4's clips (default 256)")
+    parser.add_argument(
+        "--degradations", default="0.75,0.5,0.25,0", help="noise-warp degradations of table 5 (default 0.75,0.5,0.25,0)"
+    )
+    parser.add_argument(
+        "--guidance-side", type=int, default=256, help="source side of tables 4 and 5's clips (default 256)"
+    )
+    parser.add_argument("--model", help="model folder (default: the built-in toy model)")
     args = parser.parse_args()
     tables = set(args.tables.split(","))
     began = time.time()
@@ -441,7 +486,7 @@ def main() -> None:
     print("command: python " + " ".join(sys.argv))
     if "agreement" in tables:
         condition_agreement(folder)
-    pipe = VideoComposerPipeline.from_pretrained(toy_model_dir())
+    pipe = VideoComposerPipeline.from_pretrained(args.model or toy_model_dir())
     pipe.set_progress_bar_config(disable=True)
     print(
         f"\nmodel: the built-in toy model, motion settings {pipe.motion_settings.to_dict()}; sampler "
@@ -455,6 +500,9 @@ def main() -> None:
         motion_guidance_table(
             pipe, folder, args.clips, args.guidance_side, [float(s) for s in args.motion_scales.split(",")], args.steps
         )
+    if "warp" in tables:
+        degradations = [float(s) for s in args.degradations.split(",")]
+        noise_warp_table(pipe, folder, args.clips, args.guidance_side, degradations, args.steps)
     print(f"\n{time.time() - began:.0f} s")
 
 

@@ -132,8 +132,11 @@ def _scores(video: np.ndarray, source: Source, first: Image.Image, caption: str)
     return scores
 
 
-def transfer_scores(pipe, sources: list[Source], batch_size: int, seed: int) -> dict[str, list]:
-    """Per-clip scores with the motion condition, without it (``_no_motion``) and of the VAE round trip (``_vae``)."""
+def transfer_scores(
+    pipe, sources: list[Source], batch_size: int, seed: int, motion_options: dict[str, Any] | None = None
+) -> dict[str, list]:
+    """Per-clip scores with the motion condition (sampled with ``motion_options``: ``guidance_scale``, ``noise_warp``),
+    without it (``_no_motion``) and of the VAE round trip (``_vae``)."""
     per_clip: dict[str, list] = {}
     runs = (("", ["y", "local_image", "motion"]), ("_no_motion", ["y", "local_image"]))
     for start in range(0, len(sources), batch_size):
@@ -143,7 +146,9 @@ def transfer_scores(pipe, sources: list[Source], batch_size: int, seed: int) -> 
                 {"prompt": s.new_caption, "image": s.new_first, **({"video": str(s.clip.path)} if suffix == "" else {})}
                 for s in group
             ]
-            videos, _ = generate_batch(pipe, items, conditions, SCHEDULER, pipe.defaults["num_inference_steps"], seed)
+            options = (motion_options or {}) if suffix == "" else {}
+            steps = pipe.defaults["num_inference_steps"]
+            videos, _ = generate_batch(pipe, items, conditions, SCHEDULER, steps, seed, **options)
             for source, video in zip(group, videos):
                 for key, value in _scores(video, source, source.new_first, source.new_caption).items():
                     per_clip.setdefault(key + suffix, []).append(value)
@@ -217,8 +222,10 @@ def stroke_cases(
     return cases
 
 
-def stroke_scores(pipe, cases: list[StrokeCase], batch_size: int, seed: int) -> dict[str, list]:
-    """Per-stroke gain and cosine with the stroke and without it (``_no_stroke``)."""
+def stroke_scores(
+    pipe, cases: list[StrokeCase], batch_size: int, seed: int, motion_options: dict[str, Any] | None = None
+) -> dict[str, list]:
+    """Per-stroke gain and cosine with the stroke (sampled with ``motion_options``) and without it (``_no_stroke``)."""
     per_stroke: dict[str, list] = {}
     for start in range(0, len(cases), batch_size):
         group = cases[start : start + batch_size]
@@ -228,7 +235,9 @@ def stroke_scores(pipe, cases: list[StrokeCase], batch_size: int, seed: int) -> 
                 {"prompt": c.caption, "image": image, **({"motion": c.trajectory} if suffix == "" else {})}
                 for c, image in zip(group, images)
             ]
-            videos, _ = generate_batch(pipe, items, conditions, SCHEDULER, pipe.defaults["num_inference_steps"], seed)
+            options = (motion_options or {}) if suffix == "" else {}
+            steps = pipe.defaults["num_inference_steps"]
+            videos, _ = generate_batch(pipe, items, conditions, SCHEDULER, steps, seed, **options)
             for case, image, video in zip(group, images, videos):
                 track, _, _ = follow_object(video, case.truth, 0, reference=np.asarray(image))
                 view = model_view(case.truth.width, case.truth.height, video.shape[1])
@@ -269,14 +278,17 @@ def run_benchmark(
     batch_size: int = 10,
     seed: int = EVAL_NOISE_SEED,
     stroke_source_size: int | None = None,
+    motion_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The protocol of the module docstring with the model's default sampler; returns the report."""
+    """The protocol of the module docstring with the model's default sampler; returns the report. ``motion_options``
+    (``guidance_scale``, ``noise_warp``): how the runs with motion are sampled (default: the model's defaults)."""
     options = {"min_side": min_side} if world_name == "v2" else {}
     clips = held_out_clips(Path(work_dir) / "held_out", num_clips, EVAL_SEED, world_name, **options)
     began = time.time()
-    per_clip = transfer_scores(pipe, prepare_sources(pipe, clips, seed), batch_size, seed) if clips else {}
+    sources = prepare_sources(pipe, clips, seed)
+    per_clip = transfer_scores(pipe, sources, batch_size, seed, motion_options) if clips else {}
     cases = stroke_cases(num_strokes, STROKE_SEED, world_name, min_side, stroke_source_size)
-    per_stroke = stroke_scores(pipe, cases, batch_size, seed) if cases else {}
+    per_stroke = stroke_scores(pipe, cases, batch_size, seed, motion_options) if cases else {}
     prompts = text_prompts(num_clips if num_text is None else num_text, TEXT_SEED, world_name)
     hits = caption_hits(pipe, prompts, (SCHEDULER, pipe.defaults["num_inference_steps"]), batch_size, seed)[0]
     return {
@@ -291,6 +303,7 @@ def run_benchmark(
         "seed": seed,
         "sampler": f"{SCHEDULER}-{pipe.defaults['num_inference_steps']}",
         "stroke_source_size": stroke_source_size,
+        "motion_options": motion_options or {},
         "seconds": round(time.time() - began, 1),
         "means": summarise(per_clip, per_stroke, hits),
         "per_clip": per_clip,
@@ -319,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-side", type=int, default=MIN_SIDE, help=f"least short side of world-v2 sources (default {MIN_SIDE})"
     )
     parser.add_argument("--stroke-source-size", type=int, help="the strokes' source_size (default: the model's)")
+    parser.add_argument(
+        "--guidance-scale", help="guidance of the runs with motion, e.g. 'y=3,motion=2' (default: the model's)"
+    )
+    parser.add_argument(
+        "--noise-warp",
+        type=float,
+        help="flow-warped initial noise of the runs with motion, γ in [0, 1] (default: none)",
+    )
     parser.add_argument("--batch-size", type=int, default=10, help="videos per sampling batch (default 10)")
     parser.add_argument("--work-dir", default="runs/toy_tracks", help="folder for the held-out clips")
     parser.add_argument("--output", required=True, help="JSON report to write")
@@ -326,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from videocomposer.cli.generate import parse_guidance_scale
     from videocomposer.pipelines.pipeline import VideoComposerPipeline
     from videocomposer.pipelines.toy_model import resolve_weights_dir
 
@@ -333,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag, value in (("--clips", args.clips), ("--strokes", args.strokes), ("--text-clips", args.text_clips or 0)):
         if value < 0:
             raise SystemExit(f"{flag} must be 0 or more, got {value}")
+    options: dict[str, Any] = {} if args.noise_warp is None else {"noise_warp": args.noise_warp}
+    if args.guidance_scale is not None:
+        options["guidance_scale"] = parse_guidance_scale(args.guidance_scale)
     pipe = VideoComposerPipeline.from_pretrained(resolve_weights_dir(args.model))
     pipe.set_progress_bar_config(disable=True)
     report = run_benchmark(
@@ -345,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.min_side,
         args.batch_size,
         stroke_source_size=args.stroke_source_size,
+        motion_options=options,
     )
     write_text(args.output, json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: round(v, 4) for k, v in report["means"].items()}, indent=1))

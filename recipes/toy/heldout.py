@@ -109,10 +109,12 @@ def generate_batch(
     scheduler: str,
     steps: int,
     seed: int,
-    guidance_scale: float | str = "default",
+    guidance_scale: float | dict[str, float] | str = "default",
+    noise_warp: float | None = None,
 ) -> tuple[np.ndarray, float]:
     """Generate one video per item (its ``prompt`` and, as needed, ``video`` / ``image`` / ``motion``) in one batch
-    with the same noise; returns uint8 ``[B, F, H, W, 3]`` and the seconds the sampling and decoding took."""
+    with the same noise; returns uint8 ``[B, F, H, W, 3]`` and the seconds the sampling and decoding took.
+    ``guidance_scale`` and ``noise_warp``: the pipeline's."""
     prepared = [
         pipe.prepare_conditions(
             conditions,
@@ -134,6 +136,7 @@ def generate_batch(
         guidance_scale=guidance_scale,
         generator=torch.Generator().manual_seed(seed),
         output_type="np",
+        noise_warp=noise_warp,
     )
     seconds = time.perf_counter() - began
     return np.round(out.frames * 255).astype(np.uint8), seconds
