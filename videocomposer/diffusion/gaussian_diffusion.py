@@ -51,8 +51,10 @@ def training_loss(
     noise: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     prediction_type: str = "epsilon",
+    element_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Per-sample loss ``mean over (C, F, H, W) of (model(x_t, t) − target)²``: ``[B]``.
+    """Per-sample loss ``mean over (C, F, H, W) of (model(x_t, t) − target)²``: ``[B]``; with ``element_weights``
+    (broadcastable to the latents, ≥ 0, e.g. ``[B, 1, F, H, W]``) the weighted mean ``Σ w e² / Σ w`` instead.
 
     The target is ``noise`` (ε-prediction, the reference) or v (``prediction_type="v_prediction"``, see
     :func:`~.prediction.training_target`).
@@ -72,7 +74,11 @@ def training_loss(
         raise ValueError(
             f"model output {tuple(prediction.shape)} must have the shape of the latents {tuple(noise.shape)}"
         )
-    return (prediction - target).pow(2).flatten(1).mean(dim=1)
+    squared = (prediction - target).pow(2)
+    if element_weights is None:
+        return squared.flatten(1).mean(dim=1)
+    weights = element_weights.to(squared.dtype).expand_as(squared)
+    return (weights * squared).flatten(1).sum(dim=1) / weights.flatten(1).sum(dim=1).clamp_min(1e-12)
 
 
 #: Per-sample loss weightings of :func:`loss_weights`.

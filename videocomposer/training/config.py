@@ -146,6 +146,9 @@ class TrainConfig:
     loss_weighting: str = "uniform"
     #: γ of ``min_snr`` / ``v_capped``.
     loss_weighting_gamma: float = 5.0
+    #: Extra loss weight ``λ`` on the moving regions of a clip, ``1 + λ · m`` per latent pixel (0 = none, the
+    #: reference); see :mod:`videocomposer.training.moving_regions`.
+    moving_region_weight: float = 0.0
     #: Std of "offset noise": a per-sample, per-channel constant added to the diffusion noise, shared by all
     #: frames and pixels (0 = none, the reference). Stops a model from reading the mean colour of each frame
     #: from the barely-noised signal at t ≈ T, which pure noise at sampling does not contain.
@@ -314,6 +317,8 @@ class TrainConfig:
         for key in ("misc_dropout", "p_all_zero", "p_all_keep", "ema_decay", "momentum"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"{key}: must be in [0, 1], got {getattr(self, key)}")
+        if not self.moving_region_weight >= 0.0:
+            raise ConfigError(f"moving_region_weight: must be >= 0 (0: uniform), got {self.moving_region_weight}")
         if not 0.0 <= self.noise_correlation < 1.0:
             raise ConfigError(f"noise_correlation: must be in [0, 1), got {self.noise_correlation}")
         if self.p_all_zero + self.p_all_keep > 1.0:

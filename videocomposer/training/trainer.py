@@ -55,6 +55,7 @@ from .distributed import (
     wrap_model,
 )
 from .metrics import MetricsLog
+from .moving_regions import moving_region_weights
 from .noise import keyed_noise
 from .optim import learning_rate_at, set_learning_rate
 from .resume import resume_run
@@ -253,6 +254,7 @@ class Trainer:
             keys, self.latent_shape, cfg.seed, self.schedule.num_timesteps, cfg.noise_offset, cfg.noise_correlation
         )
         latents, kwargs = self._features(batch, posterior)
+        regions = moving_region_weights(latents, cfg.moving_region_weight) if cfg.moving_region_weight else None
         with self._autocast():
             losses = training_loss(
                 self.model,
@@ -262,6 +264,7 @@ class Trainer:
                 kwargs,
                 noise.to(self.device),
                 prediction_type=cfg.prediction_type,
+                element_weights=regions,
             )
         weights = loss_weights(self.schedule, t.to(self.device), cfg.loss_weighting, cfg.loss_weighting_gamma)
         loss = (losses.float() * weights).mean()
