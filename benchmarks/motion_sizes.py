@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from recipes.toy.synthetic import BACKGROUND_COLOURS, OBJECT_COLOURS, direction_words
+from recipes.toy.world_v1 import BACKGROUND_COLOURS, OBJECT_COLOURS, direction_words
 from videocomposer.pipelines import VideoComposerPipeline
 from videocomposer.pipelines.toy_model import toy_model_dir
 from videocomposer.video.motion import MotionSettings, motion_condition
