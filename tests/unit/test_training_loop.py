@@ -532,3 +532,28 @@ def test_training_frames_are_resized_then_cropped(tmp_path):
         container.mux(stream.encode())
     video = ClipLoaderSpec(("text",), 4, 64, 64, 4)(Annotation(path, "", "test"), seed=0)["video"]  # [F, 3, 64, 64]
     assert float(video[:, :, 0].mean()) < -0.85 and float(video[:, :, -1].mean()) > 0.85
+
+
+def test_moving_region_weights_and_sparse_strokes_reach_the_step(workspace, tmp_path, monkeypatch):
+    """Each option changes the first step's loss, and the strokes are what the UNet's motion input receives."""
+    from videocomposer.training import trainer as trainer_module
+
+    common = deterministic(
+        "batch_size=1", "max_steps=1", "shuffle=false", "motion_mode=rescaled", "motion_source_size=64"
+    )
+    seen: list[torch.Tensor] = []
+    original = trainer_module.sparse_strokes
+    monkeypatch.setattr(trainer_module, "sparse_strokes", lambda *a: seen.append(out := original(*a)) or out)
+    runs = {
+        name: train(
+            config(workspace, tmp_path / name, "train_exp02_motion_transfer", *common, *extra, root=workspace.one_clip)
+        )
+        for name, extra in (
+            ("plain", ()),
+            ("moving", ("moving_region_weight=4",)),
+            ("strokes", ("sparse_stroke_prob=1",)),
+        )
+    }
+    assert runs["moving"].losses[0] != pytest.approx(runs["plain"].losses[0], rel=1e-4)
+    assert runs["strokes"].losses[0] != pytest.approx(runs["plain"].losses[0], rel=1e-4)
+    assert len(seen) == 1 and seen[0].abs().sum() > 0

@@ -149,6 +149,10 @@ class TrainConfig:
     #: Extra loss weight ``λ`` on the moving regions of a clip, ``1 + λ · m`` per latent pixel (0 = none, the
     #: reference); see :mod:`videocomposer.training.moving_regions`.
     moving_region_weight: float = 0.0
+    #: Probability that a sample's motion condition is replaced by one stroke drawn from it, as a drawn stroke is
+    #: rasterised (0 = never, the reference; needs ``motion_mode: rescaled``); see
+    #: :mod:`videocomposer.training.sparse_strokes`.
+    sparse_stroke_prob: float = 0.0
     #: Std of "offset noise": a per-sample, per-channel constant added to the diffusion noise, shared by all
     #: frames and pixels (0 = none, the reference). Stops a model from reading the mean colour of each frame
     #: from the barely-noised signal at t ≈ T, which pure noise at sampling does not contain.
@@ -314,7 +318,11 @@ class TrainConfig:
 
     def _validate_rates(self) -> None:
         """Probabilities, decays, learning rates and optimizer constants: each within its range."""
-        for key in ("misc_dropout", "p_all_zero", "p_all_keep", "ema_decay", "momentum"):
+        if self.sparse_stroke_prob and self.motion_mode != "rescaled":
+            raise ConfigError(
+                f"sparse_stroke_prob: strokes are drawn in the 'rescaled' motion mode; got motion_mode {self.motion_mode!r}"
+            )
+        for key in ("misc_dropout", "p_all_zero", "p_all_keep", "ema_decay", "momentum", "sparse_stroke_prob"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"{key}: must be in [0, 1], got {getattr(self, key)}")
         if not self.moving_region_weight >= 0.0:

@@ -33,7 +33,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..conditions import normalize_conditions
+from ..conditions import motion_field_condition, normalize_conditions
 from ..diffusion import NoiseSchedule, loss_weights, training_loss
 from ..files import ensure_writable_dir, write_text
 from ..models.vae import encode_video
@@ -70,6 +70,7 @@ from .setup import (
     trainable_parameters,
 )
 from .sharded_checkpoint import full_model_state, save_optimizer_shards
+from .sparse_strokes import sparse_strokes
 from .summary import TrainSummary, broken_totals, peak_memory_gb
 
 log = logging.getLogger("videocomposer.training")
@@ -246,6 +247,17 @@ class Trainer:
             )
         return latents, kwargs
 
+    def _with_sparse_strokes(
+        self, kwargs: dict[str, torch.Tensor], keys: list[tuple[Any, Any]]
+    ) -> dict[str, torch.Tensor]:
+        """``kwargs`` with the motion field of some samples replaced by a stroke drawn from it (``sparse_stroke_prob``)."""
+        name = motion_field_condition(list(kwargs))
+        if not self.cfg.sparse_stroke_prob or name is None:
+            return kwargs
+        seeds = [keyed_seed(self.cfg.seed, "stroke", int(epoch), int(index)) for epoch, index in keys]
+        field = sparse_strokes(kwargs[name], self.cfg.sparse_stroke_prob, self.cfg.motion_source_size, seeds)
+        return {**kwargs, name: field}
+
     def _micro_batch_loss(self, batch: dict[str, Any]) -> torch.Tensor:
         """Forward and backward of one micro-batch; returns its mean loss (detached)."""
         cfg = self.cfg
@@ -254,6 +266,7 @@ class Trainer:
             keys, self.latent_shape, cfg.seed, self.schedule.num_timesteps, cfg.noise_offset, cfg.noise_correlation
         )
         latents, kwargs = self._features(batch, posterior)
+        kwargs = self._with_sparse_strokes(kwargs, keys)
         regions = moving_region_weights(latents, cfg.moving_region_weight) if cfg.moving_region_weight else None
         with self._autocast():
             losses = training_loss(

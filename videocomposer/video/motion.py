@@ -228,13 +228,37 @@ def fill_motion_blocks(motion: torch.Tensor, block: int) -> torch.Tensor:
     return filled.reshape(motion.shape)
 
 
-def block_flow(motion: torch.Tensor, vector_side: int, size: int) -> torch.Tensor:
-    """The sparse motion condition → a dense flow on a ``size × size`` grid over the same square, in its pixels.
+def site_weights(resolution: int, vector_side: int) -> torch.Tensor:
+    """``[R, R]`` float32: the weight the condition's resize (:func:`motion_condition`) gives a unit vector at every
+    macroblock centre of a ``vector_side`` square (0 away from those sites)."""
+    sites = np.zeros((vector_side, vector_side, 2))
+    sites[MACROBLOCK // 2 :: MACROBLOCK, MACROBLOCK // 2 :: MACROBLOCK] = 1.0
+    return motion_condition([sites], resolution)[0, 0]
 
-    Each pixel takes the mean of the macroblock vectors within half a block of it: a normalised box filter of one
-    block's width over the condition, divided by the same filter over the weights the condition's resize gives the
-    block-centre sites of a ``vector_side`` square (so the resize's down-weighting cancels); then area resizing to
-    ``size`` and magnitudes from the vector frames' pixels to the grid's.
+
+def nearest_block_vectors(motion: torch.Tensor, vector_side: int) -> torch.Tensor:
+    """The sparse condition made dense at its own size: each pixel takes the mean of the macroblock vectors within
+    half a block of it (a normalised box filter of one block's width over the condition, divided by the same filter
+    over :func:`site_weights`, so the resize's down-weighting of the sites cancels).
+
+    Args:
+        motion: ``[N, 2, R, R]`` (dx, dy) in pixels of ``vector_side`` squares, one vector per macroblock.
+        vector_side: side of those squares in pixels.
+
+    Returns:
+        ``[N, 2, R, R]`` float32, (dx, dy) in the same units; 0 where no block is near.
+    """
+    side = motion.shape[-1]
+    weights = site_weights(side, vector_side).to(motion.device)[None, None]
+    kernel = 2 * int(MACROBLOCK * side / vector_side / 2) + 1
+    sums = F.avg_pool2d(motion.float(), kernel, stride=1, padding=kernel // 2)
+    norm = F.avg_pool2d(weights, kernel, stride=1, padding=kernel // 2)
+    return torch.where(norm > 1e-6, sums / norm.clamp_min(1e-6), torch.zeros_like(sums))
+
+
+def block_flow(motion: torch.Tensor, vector_side: int, size: int) -> torch.Tensor:
+    """The sparse motion condition → a dense flow on a ``size × size`` grid over the same square, in its pixels:
+    :func:`nearest_block_vectors`, area resizing to ``size``, magnitudes from the vector frames' pixels to the grid's.
 
     Args:
         motion: ``[B, 2, F, R, R]`` (dx, dy) in pixels of ``vector_side × vector_side`` frames (the ``rescaled`` mode's
@@ -247,15 +271,8 @@ def block_flow(motion: torch.Tensor, vector_side: int, size: int) -> torch.Tenso
     """
     if motion.ndim != 5 or motion.shape[1] != 2 or motion.shape[-1] != motion.shape[-2]:
         raise ValueError(f"motion must have shape [B, 2, F, R, R], got {tuple(motion.shape)}")
-    batch, _, frames, side = motion.shape[0], motion.shape[1], motion.shape[2], motion.shape[-1]
-    sites = np.zeros((vector_side, vector_side, 2))
-    sites[MACROBLOCK // 2 :: MACROBLOCK, MACROBLOCK // 2 :: MACROBLOCK] = 1.0
-    weight = motion_condition([sites], side)[:, :1].to(motion.device)  # [1, 1, R, R]
-    kernel = 2 * int(MACROBLOCK * side / vector_side / 2) + 1
-    field = motion.float().permute(0, 2, 1, 3, 4).reshape(-1, 2, side, side)
-    sums = F.avg_pool2d(field, kernel, stride=1, padding=kernel // 2)
-    weights = F.avg_pool2d(weight, kernel, stride=1, padding=kernel // 2)
-    dense = torch.where(weights > 1e-6, sums / weights.clamp_min(1e-6), torch.zeros_like(sums))
+    batch, frames, side = motion.shape[0], motion.shape[2], motion.shape[-1]
+    dense = nearest_block_vectors(motion.permute(0, 2, 1, 3, 4).reshape(-1, 2, side, side), vector_side)
     flow = F.interpolate(dense, size=(size, size), mode="area") * (size / vector_side)
     return flow.reshape(batch, frames, 2, size, size).permute(0, 2, 1, 3, 4).contiguous()
 
