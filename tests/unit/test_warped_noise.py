@@ -104,3 +104,59 @@ def test_noise_warp_is_refused_where_it_cannot_apply(toy, kwargs, message):
     args = dict(prompt="a red disc", motion=drawing, conditions=["y", "motion"], num_inference_steps=1) | kwargs
     with pytest.raises(ValueError, match=message):
         toy(**args)
+
+
+def _generate_args(tmp_path, *extra):
+    from videocomposer.video.writer import write_mp4
+
+    video = np.zeros((12, 128, 128, 3), np.uint8)
+    for f in range(12):
+        video[f, 40:80, 10 + 6 * f : 50 + 6 * f] = (220, 40, 40)
+    write_mp4(tmp_path / "clip.mp4", video, fps=4)
+    return [
+        "generate",
+        "--weights-dir",
+        "toy",
+        "--input_video",
+        str(tmp_path / "clip.mp4"),
+        "--steps",
+        "1",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--output-dir",
+        str(tmp_path / "out"),
+        *extra,
+    ]
+
+
+def test_generate_warps_the_noise_of_the_runs_with_motion(tmp_path, monkeypatch):
+    """The flag reaches the pipeline call of the run with motion; left out, plain noise."""
+    from videocomposer.cli import main
+
+    calls = {}
+    original = VideoComposerPipeline.__call__
+
+    def recording(pipe, *args, **kwargs):
+        calls[tuple(kwargs["conditions"])] = kwargs.get("noise_warp")
+        return original(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(VideoComposerPipeline, "__call__", recording)
+    args = _generate_args(tmp_path, "compose", "--conditions", "y,motion", "--input_text_desc", "a red disc")
+    assert main([*args, "--noise-warp", "0.25"]) == 0
+    assert calls == {("y", "motion"): 0.25}
+    calls.clear()
+    assert main([*args, "--overwrite"]) == 0
+    assert calls == {("y", "motion"): None}
+
+
+@pytest.mark.parametrize(
+    ("conditions", "value", "message"),
+    [("motion", "1.5", "--noise-warp: must be a number in"), ("y", "0.5", "no run of this task")],
+)
+def test_generate_refuses_a_noise_warp_it_cannot_use(tmp_path, capsys, conditions, value, message):
+    from videocomposer.cli import main
+
+    args = _generate_args(tmp_path, "compose", "--conditions", conditions, "--input_text_desc", "a red disc")
+    assert main([*args, "--noise-warp", value]) != 0
+    assert message in capsys.readouterr().err

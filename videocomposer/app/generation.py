@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checks import model_architectures, torch_device, weights_folder
+from .checks import RequestError, model_architectures, torch_device, weights_folder
 from .generation_request import GenerateRequest, check_task_inputs, given_inputs, run_folder, task_preset
 
 WEIGHTS_EXAMPLE = (
@@ -93,6 +93,19 @@ def _set_precision(pipe: Any, request: GenerateRequest, target) -> None:
         _note(f"--dtype {request.dtype} is used on accelerators only; running float32 on the CPU")
 
 
+def check_noise_warp_runs(noise_warp: float | None, runs: dict[str, list[str]]) -> set[str]:
+    """The runs whose initial noise ``--noise-warp`` warps: those with a motion condition; a ``RequestError`` when it is
+    given and no run has one (a given setting is used or refused)."""
+    from ..conditions import motion_field_condition
+
+    if noise_warp is None:
+        return set()
+    warped = {name for name, conditions in runs.items() if motion_field_condition(conditions)}
+    if not warped:
+        raise RequestError("noise_warp", "follows the motion condition, and no run of this task has one")
+    return warped
+
+
 def prepare_generation(request: GenerateRequest, pipe: Any = None) -> PreparedGeneration:
     """Check and read every input, claim the run folder, load the pipeline (unless ``pipe`` is given: the
     app keeps one loaded) and build the conditions of all the task's runs."""
@@ -101,6 +114,7 @@ def prepare_generation(request: GenerateRequest, pipe: Any = None) -> PreparedGe
     from ..video.reader import probe_video
 
     preset = task_preset(request)
+    check_noise_warp_runs(request.noise_warp, preset.runs())
     paths = given_inputs(request)
     check_task_inputs(preset, {**paths, "prompt": preset.prompt})
     _warn_reference_differences(preset, paths)
@@ -149,6 +163,7 @@ def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
     command = request.to_command()
     source = job.source()
     written = []
+    warped = check_noise_warp_runs(request.noise_warp, preset.runs())
     for name, conditions in preset.runs().items():
         text = any("prompt" in CONDITIONS[c].inputs for c in conditions)  # the run reads the caption
         out = pipe(
@@ -164,6 +179,7 @@ def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
             min_guidance_scale=preset.min_guidance_scale,
             scheduler=preset.scheduler,
             generator=torch.Generator().manual_seed(preset.seed),
+            noise_warp=request.noise_warp if name in warped else None,
         )
         saved = save_result(
             output_dir,

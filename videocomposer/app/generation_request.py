@@ -68,6 +68,7 @@ class GenerateRequest:
     width: int | None = None
     fps: float | None = None
     motion_mode: str | None = None
+    noise_warp: float | None = None
     unet_file: PathLike | None = None
     weights_dir: PathLike | None = None
     model_config: PathLike | None = None
@@ -95,6 +96,8 @@ class GenerateRequest:
             raise RequestError("fps", f"must be a number > 0, got {self.fps!r}")
         one_of("scheduler", self.scheduler, sorted(SCHEDULERS))
         one_of("motion_mode", self.motion_mode, MOTION_MODES)
+        if self.noise_warp is not None and not 0.0 <= self.noise_warp <= 1.0:
+            raise RequestError("noise_warp", f"must be a number in [0, 1] (1: plain noise), got {self.noise_warp!r}")
         one_of("dtype", self.dtype, DTYPES)
         if self.conditions is not None:
             self.condition_names()
@@ -141,6 +144,7 @@ FLAGS: dict[str, str] = {
     "width": "--width",
     "fps": "--fps",
     "motion_mode": "--motion-mode",
+    "noise_warp": "--noise-warp",
     "unet_file": "--unet-file",
     "device": "--device",
     "dtype": "--dtype",

@@ -95,6 +95,14 @@ def _add_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
         "default: the model's own (rescaled for toy, reference for the official weights)",
     )
     settings.add_argument(
+        "--noise-warp",
+        type=float,
+        metavar="GAMMA",
+        help="start from noise carried along the motion condition (Go-with-the-Flow), with this share in [0, 1] "
+        "of fresh noise per frame (1: plain noise); needs a motion condition in the 'rescaled' mode. Default: plain "
+        "noise",
+    )
+    settings.add_argument(
         "--unet-file",
         "--unet_file",
         help="UNet weights: a file name inside --weights-dir, or the path "
