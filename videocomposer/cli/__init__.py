@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import shlex
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+
+from ..app.shell import shell_join
 
 DESCRIPTION = """\
 Compositional video synthesis (VideoComposer): videos from text, a first frame, a style image, a sketch,
@@ -84,7 +85,7 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if not isinstance(getattr(args, "overrides", None), list) or any(e.startswith("-") for e in extras):
             parser.parse_args(argv)  # argparse's own "unrecognized arguments" error
         args.overrides += extras
-    args.command_line = shlex.join(["videocomposer", *argv])
+    args.command_line = shell_join(["videocomposer", *argv])
     return args
 
 

@@ -174,5 +174,5 @@ def run(args: argparse.Namespace) -> int:
     from ..app.generation import generate
 
     for path in generate(to_request(args)).files:
-        print(path)
+        print(path.absolute())
     return 0
