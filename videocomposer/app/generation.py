@@ -238,10 +238,6 @@ def rerun_command(request: GenerateRequest, preset: Any, config: Path) -> str:
     needs ``--overwrite`` while that holds the earlier result."""
     settings = {name: getattr(preset, key) for name, key in MODEL_DEFAULT_FIELDS.items()}
     again = dataclasses.replace(
-        request,
-        task=str(config.absolute()),
-        overwrite=False,
-        **dict.fromkeys(RECORDED_IN_CONFIG),
-        **settings,
+        request, task=str(config.absolute()), overwrite=False, **dict.fromkeys(RECORDED_IN_CONFIG), **settings
     )
     return again.to_command(absolute=True)

@@ -15,9 +15,7 @@ def shell_quote(word: str) -> str:
     POSIX sh) when it holds a control character such as a newline, which keeps the command on one line."""
     if not _CONTROL.search(word):
         return shlex.quote(word)
-    escaped = "".join(
-        _ESCAPES.get(char, f"\\x{ord(char):02x}" if _CONTROL.match(char) else char) for char in word
-    )
+    escaped = "".join(_ESCAPES.get(char, f"\\x{ord(char):02x}" if _CONTROL.match(char) else char) for char in word)
     return f"$'{escaped}'"
 
 

@@ -10,8 +10,6 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from ..app.shell import shell_join
-
 DESCRIPTION = """\
 Compositional video synthesis (VideoComposer): videos from text, a first frame, a style image, a sketch,
 depth, a mask and motion.
@@ -78,6 +76,8 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
     ``train``'s ``key=value`` overrides may also follow its flags (``... root_dir=x --resume latest max_steps=9``),
     which a positional list alone does not allow in argparse."""
+    from ..app.shell import shell_join
+
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args, extras = parser.parse_known_args(argv)

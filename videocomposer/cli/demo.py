@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{given} holds an earlier result, kept; writing into {folder} (--overwrite replaces it instead)")
     result = run_demo(request, folder)
     print((result.folder / "NOTICE.txt").read_text())
-    written = [result.mp4, result.gif] if request.random else [p for pair in zip(result.videos, result.gifs) for p in pair]
+    written = (
+        [result.mp4, result.gif] if request.random else [p for pair in zip(result.videos, result.gifs) for p in pair]
+    )
     print("wrote " + "\n      ".join(str(Path(p).absolute()) for p in written) + f"\n({result.seconds:.0f} s)")
     return 0

@@ -111,7 +111,9 @@ class PretrainedMixin:
         settings = index.get("pipeline_config", {})
         pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler_config=scheduler_config)
         # a bare file name only selects the folder's own UNet (see load_components): its source is the folder's
-        pipe.unet_source = Path(unet_file).name if unet_file and Path(unet_file).is_file() else settings.get("unet_file")
+        pipe.unet_source = (
+            Path(unet_file).name if unet_file and Path(unet_file).is_file() else settings.get("unet_file")
+        )
         pipe.weight_files = pretrained_weight_files(folder, names, unet_file)
         pipe.motion_settings = load_motion_settings(folder)
         pipe.set_defaults(**output_defaults(settings))
