@@ -76,8 +76,6 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
     ``train``'s ``key=value`` overrides may also follow its flags (``... root_dir=x --resume latest max_steps=9``),
     which a positional list alone does not allow in argparse."""
-    from ..app.shell import shell_join
-
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args, extras = parser.parse_known_args(argv)
@@ -85,6 +83,8 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if not isinstance(getattr(args, "overrides", None), list) or any(e.startswith("-") for e in extras):
             parser.parse_args(argv)  # argparse's own "unrecognized arguments" error
         args.overrides += extras
+    from ..app.shell import shell_join  # after parsing: --help and --version load no command
+
     args.command_line = shell_join(["videocomposer", *argv])
     return args
 
