@@ -157,6 +157,30 @@ def test_the_built_in_model_s_run_names_its_own_files_not_the_official_unet(tiny
     assert "non_ema_228000" not in text and "unet_file" not in yaml.safe_load(config.read_text())
 
 
+def test_a_pipeline_given_in_python_records_the_files_it_was_loaded_from_or_none(tiny, tmp_path):
+    from videocomposer.app import generate
+    from videocomposer.config import read_model_config
+    from videocomposer.pipelines import VideoComposerPipeline
+
+    loaded = VideoComposerPipeline.from_official(
+        tiny / "weights dir", conditions=["y"], config=read_model_config(tiny / "tiny.json")
+    )
+    in_memory = VideoComposerPipeline(**loaded.components())
+    small = dict(
+        task="compose", conditions="y", prompt="a ball", frames=2, height=32, width=32, steps=1, progress=False
+    )
+    for name, pipe in (("loaded", loaded), ("memory", in_memory)):
+        result = generate(GenerateRequest(**small, output_dir=tmp_path / name), pipe=pipe)
+        record = header(result.folder / "config.yaml")
+        assert "model folder" not in record
+        settings = yaml.safe_load((result.folder / "config.yaml").read_text())
+        if name == "loaded":
+            assert record["unet weights"] == str((tiny / "weights dir" / "non_ema_228000.pth").resolve())
+            assert settings["unet_file"] == "non_ema_228000.pth"
+        else:
+            assert record["weights"] == "none recorded (a pipeline built in memory)" and "unet_file" not in settings
+
+
 def test_a_unet_file_given_as_a_path_is_the_unet_recorded(tmp_path):
     unet = tmp_path / "step_10" / "unet.safetensors"
     files = pretrained_weight_files(toy_model_dir(), ["unet", "vae"], unet)

@@ -149,20 +149,18 @@ def prepare_generation(request: GenerateRequest, pipe: Any = None) -> PreparedGe
 
 
 def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
-    """Run ``request``: every run of its task into ``OUTPUT_DIR/<task>[-<video>]-S<seed>/`` with
-    ``settings.txt`` and ``config.yaml`` (the resolved settings, and :meth:`GenerateRequest.to_command`).
+    """Run ``request``: every run of its task into ``OUTPUT_DIR/<task>[-<video>]-S<seed>/`` with its records
+    (:func:`write_records`).
 
     ``pipe``: an already loaded pipeline to use instead of loading ``weights_dir``.
     """
     import torch
 
     from ..conditions import CONDITIONS
-    from ..config import save_resolved
-    from ..pipelines.results import save_result, write_notes
+    from ..pipelines.results import save_result
 
     job = prepare_generation(request, pipe)
     preset, pipe, output_dir = job.preset, job.pipe, job.output_dir
-    command = request.to_command(absolute=True)
     source = job.source()
     written = []
     for name, conditions in preset.runs().items():
@@ -196,6 +194,18 @@ def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
 
             metadata = generation_metadata(preset, job.video, job.source_description())
             written.append(save_conditions(saved.mp4, out.conditions, metadata))
+    write_records(request, preset, pipe, output_dir)
+    return GenerateResult(output_dir, written)
+
+
+def write_records(request: GenerateRequest, preset: Any, pipe: Any, output_dir: Path) -> None:
+    """A run's ``settings.txt``, ``text_description.txt`` and ``config.yaml``: the resolved settings, the command
+    that made the run (:meth:`GenerateRequest.to_command`, absolute paths), the model folder and every weight file
+    read, and the command that runs the ``config.yaml`` again."""
+    from ..config import save_resolved
+    from ..pipelines.results import write_notes
+
+    command = request.to_command(absolute=True)
     settings, weights = recorded_settings(preset, pipe), weights_record(request, pipe)
     write_notes(
         output_dir,
@@ -210,7 +220,6 @@ def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
         + "".join(f"{key}: {value}\n" for key, value in weights.items())
         + f"rerun (add --overwrite to replace this run): {rerun_command(request, preset, config)}",
     )
-    return GenerateResult(output_dir, written)
 
 
 def recorded_settings(preset: Any, pipe: Any) -> dict[str, Any]:
@@ -227,9 +236,12 @@ def weights_record(request: GenerateRequest, pipe: Any) -> dict[str, str]:
     the pipeline read, by component (``unet weights: /abs/.../unet/model.safetensors``)."""
     from ..pipelines.components import is_pretrained_folder
 
-    folder = weights_folder(request.weights_dir, example=WEIGHTS_EXAMPLE).resolve()
+    files = {f"{n} weights": str(p) for n, p in pipe.weight_files.items()}
+    if not request.weights_dir:  # a pipeline given in Python: its own files only
+        return files or {"weights": "none recorded (a pipeline built in memory)"}
+    folder = weights_folder(request.weights_dir).resolve()
     kind = "a save_pretrained folder" if is_pretrained_folder(folder) else "official weight files"
-    return {"model folder": f"{folder} ({kind})", **{f"{n} weights": str(p) for n, p in pipe.weight_files.items()}}
+    return {"model folder": f"{folder} ({kind})", **files}
 
 
 def rerun_command(request: GenerateRequest, preset: Any, config: Path) -> str:
