@@ -416,3 +416,13 @@ def test_the_app_given_an_output_folder_that_is_a_file_refuses_to_start(app, tmp
     with pytest.raises(NotADirectoryError, match=f"output path {taken} exists and is not a folder.*--output-dir"):
         build_app(app["holder"], taken, SMALL)
     assert taken.read_text() == "my notes"
+
+
+def test_a_port_in_use_is_one_line_naming_the_flags(app, tmp_path, capsys):
+    port = int(app["url"].rstrip("/").rsplit(":", 1)[1])
+    assert main(["ui", "--port", str(port), "--output-dir", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"videocomposer ui: error: cannot serve on --host 127.0.0.1 --port {port}: Cannot find empty port in range: "
+        f"{port}-{port}; choose another --port (or --host)\n"
+    )

@@ -165,5 +165,8 @@ def run(args: argparse.Namespace) -> int:
             allow_unauthenticated=args.allow_unauthenticated,
         )
     except OSError as exc:
-        raise ValueError(f"cannot serve on --host {args.host} --port {args.port}: {exc}") from None
+        reason = str(exc).split(". ")[0].rstrip(".")  # gradio's own advice names its Python arguments
+        raise ValueError(
+            f"cannot serve on --host {args.host} --port {args.port}: {reason}; choose another --port (or --host)"
+        ) from None
     return 0
