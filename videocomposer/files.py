@@ -6,6 +6,7 @@ Used by every module that writes (videos, weights, configs, logs), so it lives a
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +21,9 @@ def ensure_writable_dir(directory: str | os.PathLike) -> Path:
     """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
-        raise NotADirectoryError(f"output path {directory} exists and is not a folder; choose another --output-dir")
+        raise NotADirectoryError(
+            f"output path {directory.absolute()} exists and is not a folder; choose another --output-dir"
+        )
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=directory)
@@ -38,12 +41,53 @@ def claim_output_dir(directory: str | os.PathLike, overwrite: bool = False, flag
     """:func:`ensure_writable_dir` for a run's own folder, refusing one that already holds files unless
     ``overwrite`` (an earlier result is never replaced silently). Raises ``FileExistsError`` naming it."""
     directory = Path(directory)
-    if directory.is_dir() and not overwrite and any(p.name[:1] != "." for p in directory.iterdir()):
+    if not overwrite and holds_files(directory):
         raise FileExistsError(
-            f"{directory} already holds an earlier result; pass {flag} to replace it, or choose "
+            f"{directory.absolute()} already holds an earlier result; pass {flag} to replace it, or choose "
             "another --output-dir or --seed"
         )
     return ensure_writable_dir(directory)
+
+
+def holds_files(directory: str | os.PathLike) -> bool:
+    """``directory`` is a folder holding something other than hidden entries (an earlier result)."""
+    directory = Path(directory)
+    return directory.is_dir() and any(p.name[:1] != "." for p in directory.iterdir())
+
+
+def new_numbered_dir(parent: str | os.PathLike, stem: str) -> Path:
+    """Create and return ``parent/stem``, or ``stem-2``, ``stem-3``, ... when taken (an exclusive ``mkdir``, so two
+    processes never get the same folder): never an existing folder. Errors name the parent and ``--output-dir``."""
+    parent = ensure_writable_dir(parent)
+    for n in itertools.count(1):
+        folder = parent / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def unused_output_dir(directory: str | os.PathLike, overwrite: bool = False) -> Path:
+    """``directory``, created, unless it holds an earlier result: then a new sibling ``<name>-2``, ``<name>-3``, ...
+    (:func:`new_numbered_dir`); with ``overwrite``, ``directory`` itself (files of the same names are replaced)."""
+    directory = Path(directory)
+    if overwrite or not holds_files(directory):
+        return ensure_writable_dir(directory)
+    if directory.name in ("", ".", ".."):
+        directory = directory.resolve()
+    return new_numbered_dir(directory.parent, directory.name)
+
+
+def tree_size(directory: str | os.PathLike) -> int:
+    """Bytes held by the files under ``directory`` (links not followed); 0 when it does not exist."""
+    total = 0
+    for root, _, names in os.walk(directory):
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
 
 
 def _umask() -> int:

@@ -104,3 +104,29 @@ def test_the_application_layer_knows_no_front_end():
         names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
         parts = {part for name in names for part in name.split(".")}
         assert not parts & {"argparse", "gradio", "cli", "ui"}, f"{path.name} imports {sorted(names)}"
+
+
+def test_the_ui_extra_never_downgrades_a_package_of_the_base_install():
+    """Every package the base install shares with the installed gradio (the ui extra) is bounded as tightly as gradio
+    bounds it: the newest versions gradio refuses are refused by the base install too, so adding ``.[ui]`` later
+    changes nothing installed (pillow: gradio 6 requires pillow<13)."""
+    tomllib = pytest.importorskip("tomllib")
+    metadata = pytest.importorskip("importlib.metadata")
+    requirements = pytest.importorskip("packaging.requirements")
+    try:
+        gradio = [requirements.Requirement(r) for r in metadata.requires("gradio") or []]
+    except metadata.PackageNotFoundError:
+        pytest.skip("gradio (the ui extra) is not installed")
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]
+    ours = {r.name.lower(): r for r in map(requirements.Requirement, project["dependencies"])}
+    assert "gradio>=6,<7" in project["optional-dependencies"]["ui"]
+    shared = [r for r in gradio if r.name.lower() in ours and r.marker is None]
+    assert "pillow" in {r.name.lower() for r in shared}
+    for theirs in shared:
+        for bound in theirs.specifier:
+            if bound.operator in ("<", "<="):
+                refused = bound.version if bound.operator == "<" else f"{bound.version}.post1"
+                assert not ours[theirs.name.lower()].specifier.contains(refused, prereleases=True), (
+                    f"pyproject.toml allows {theirs.name} {refused}, which gradio refuses ({theirs}): installing the "
+                    "ui extra would downgrade it"
+                )

@@ -23,11 +23,12 @@ from gradio_client import Client, handle_file  # noqa: E402  (installed with gra
 
 from videocomposer.app import GenerateRequest  # noqa: E402
 from videocomposer.cli import main, parse_command_line  # noqa: E402
-from videocomposer.cli.ui import parse_auth  # noqa: E402
+from videocomposer.files import new_numbered_dir  # noqa: E402
 from videocomposer.pipelines.demo import make_demo_video  # noqa: E402
 from videocomposer.pipelines.tiny import tiny_model_config, write_tiny_official_weights  # noqa: E402
+from videocomposer.ui.access import Limits  # noqa: E402
 from videocomposer.ui.app import FORM_FIELDS, LABELS, build_app, form_fields, launch  # noqa: E402
-from videocomposer.ui.jobs import claim_folder, form_guidance_scale  # noqa: E402
+from videocomposer.ui.jobs import form_guidance_scale  # noqa: E402
 from videocomposer.ui.model import ModelHolder, resolve_model  # noqa: E402
 
 SMALL = {"steps": 2, "frames": 4, "height": 32, "width": 32}
@@ -95,7 +96,7 @@ STROKE = {"width": 128, "height": 96, "strokes": [{"points": [[20, 40], [100, 40
 
 def test_generation_through_gradio_client_equals_the_command_it_shows(app, tmp_path):
     client = Client(app["url"], verbose=False)
-    video, grid, command, folder = client.predict(
+    video, grid, command, folder, status = client.predict(
         **form(image=handle_file(str(app["image"])), motion=json.dumps(STROKE), min_guidance_scale=2),
         api_name="/generate",
     )
@@ -114,6 +115,12 @@ def test_generation_through_gradio_client_equals_the_command_it_shows(app, tmp_p
     saved = folder / "exp02_motion_transfer-S00007"
     assert np.array_equal(decode(saved / "exp02_motion_transfer-S00007.mp4"), frames)
     assert f"command: {command}" in (saved / "settings.txt").read_text()
+    # the job's disk use, reported against its limit
+    used = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert (
+        status
+        == f"Saved in {folder}: {used / 2**20:.1f} MB of the {Limits().job_mb} MB a job may use (2 output files and the copied inputs)"
+    )
 
     # the command, run by the CLI, makes the same video
     rerun = argv[1:-1] + [str(tmp_path)]
@@ -238,15 +245,12 @@ def test_preview_folders_are_removed_beyond_the_newest_and_at_exit():
     assert not any(f.exists() for f in folders)
 
 
-def test_claim_folder_never_reuses_a_name(tmp_path):
-    names = [claim_folder(tmp_path, "ui-x").name for _ in range(3)]
+def test_job_folders_never_reuse_a_name(tmp_path):
+    names = [new_numbered_dir(tmp_path, "ui-x").name for _ in range(3)]
     assert names == ["ui-x", "ui-x-2", "ui-x-3"]
 
 
-def test_auth_and_model_choice_errors(tmp_path, monkeypatch):
-    assert parse_auth("me:secret") == ("me", "secret") and parse_auth(None) is None
-    with pytest.raises(ValueError, match="USER:PASSWORD"):
-        parse_auth("me")
+def test_model_choice_errors(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="--weights-dir: folder not found"):
         resolve_model(str(tmp_path / "none"), None, toy=False)
     with pytest.raises(ValueError, match="not both"):
@@ -369,3 +373,56 @@ def test_chromium_draws_motion_generates_and_plays_the_video(app, tmp_path):
     finally:
         driver.quit()
         shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_stored(app, tmp_path):
+    """``--max-upload-mb``: the server refuses a larger file and no job starts; a file within it is taken."""
+    limits = Limits(upload_mb=1)
+    demo = build_app(app["holder"], tmp_path / "outputs", SMALL, limits)
+    _, url, _ = launch(demo, tmp_path / "outputs", port=None, block=False, limits=limits)
+    try:
+        big = tmp_path / "big.png"
+        big.write_bytes(app["image"].read_bytes() + b"\0" * (2**20 + 1))  # a PNG with over 1 MB of trailing bytes
+        import httpx  # installed with gradio
+
+        # the server refuses it (a client that ignores the app's stated limit) ...
+        response = httpx.post(f"{url.rstrip('/')}/gradio_api/upload", files={"files": ("big.png", big.read_bytes())})
+        assert response.status_code == 413 and f"maximum allowed size of {2**20} bytes" in response.text
+        # ... and gradio_client, which reads the limit from the app, does not send it
+        client = Client(url, verbose=False)
+        with pytest.raises(Exception, match=f"File {big} exceeds the maximum file size of {2**20} bytes"):
+            client.predict(**form(image=handle_file(str(big)), motion=json.dumps(STROKE)), api_name="/generate")
+        assert not any((tmp_path / "outputs").iterdir())
+        result = client.predict(
+            **form(image=handle_file(str(app["image"])), motion=json.dumps(STROKE)), api_name="/generate"
+        )
+        assert Path(result[3]).parent == tmp_path / "outputs" and "a job may use" in result[4]
+    finally:
+        demo.close()
+
+
+def test_serving_beyond_this_machine_needs_a_login(app, tmp_path):
+    """``launch`` (as the command) refuses a host other than loopback without a login, before serving anything."""
+    demo = build_app(app["holder"], tmp_path / "outputs", SMALL)
+    for host in ("0.0.0.0", "192.168.1.20", "::", "myhost.example"):
+        with pytest.raises(ValueError, match=f"--host {host} lets other machines reach the app.*--auth USER:PASSWORD"):
+            launch(demo, tmp_path / "outputs", host=host, port=None, block=False)
+    assert not demo.is_running
+
+
+def test_the_app_given_an_output_folder_that_is_a_file_refuses_to_start(app, tmp_path):
+    taken = tmp_path / "outputs"
+    taken.write_text("my notes")
+    with pytest.raises(NotADirectoryError, match=f"output path {taken} exists and is not a folder.*--output-dir"):
+        build_app(app["holder"], taken, SMALL)
+    assert taken.read_text() == "my notes"
+
+
+def test_a_port_in_use_is_one_line_naming_the_flags(app, tmp_path, capsys):
+    port = int(app["url"].rstrip("/").rsplit(":", 1)[1])
+    assert main(["ui", "--port", str(port), "--output-dir", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"videocomposer ui: error: cannot serve on --host 127.0.0.1 --port {port}: Cannot find empty port in range: "
+        f"{port}-{port}; choose another --port (or --host)\n"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .checks import whole_at_least
@@ -22,9 +23,13 @@ RANDOM_DEFAULTS = {"frames": 8, "size": 64, "steps": 10}
 @dataclass
 class DemoRequest:
     """``random``: tiny random networks instead of the toy model; ``frames`` and ``size`` (a multiple of 16,
-    at least 32) apply to them only; ``steps``: denoising steps (None: the toy model's own, or 10)."""
+    at least 32) apply to them only; ``steps``: denoising steps (None: the toy model's own, or 10).
+
+    An earlier result is never replaced: when ``output_dir`` holds one, the demo writes into a new sibling
+    ``<output_dir>-2`` (``-3``, ...); ``overwrite`` writes into ``output_dir`` itself, replacing the demo's files."""
 
     output_dir: PathLike = "demo_output"
+    overwrite: bool = False
     random: bool = False
     frames: int | None = None
     size: int | None = None
@@ -47,18 +52,42 @@ class DemoRequest:
         whole_at_least("seed", self.seed, 0)
 
 
-def run_demo(request: DemoRequest) -> Any:
-    """Run the demo; returns the pipeline's demo result (``folder``, the videos and GIFs, ``seconds``)."""
+def demo_folder(request: DemoRequest) -> Path:
+    """The folder the demo writes into, created: ``output_dir``, or a new ``<output_dir>-N`` when it holds an
+    earlier result (unless ``overwrite``)."""
+    from ..files import unused_output_dir
+
+    return unused_output_dir(request.output_dir, request.overwrite)
+
+
+def run_demo(request: DemoRequest, folder: PathLike | None = None) -> Any:
+    """Run the demo into ``folder`` (default: :func:`demo_folder`); returns the pipeline's demo result (``folder``,
+    the videos and GIFs, ``seconds``). A failed run into a folder that held nothing leaves no folder."""
+    import shutil
+
+    from ..files import holds_files
+
     request.check()
+    folder = demo_folder(request) if folder is None else Path(folder)
+    started_empty = not holds_files(folder)
+    try:
+        return _run(request, folder)
+    except BaseException:
+        if started_empty:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _run(request: DemoRequest, folder: Path) -> Any:
     if not request.random:
         from ..pipelines.toy_demo import run_toy_demo
 
-        return run_toy_demo(request.output_dir, steps=request.steps, seed=request.seed, progress=request.progress)
+        return run_toy_demo(folder, steps=request.steps, seed=request.seed, progress=request.progress)
     from ..pipelines.demo import run_demo as run_random_demo
 
     settings = {k: v if getattr(request, k) is None else getattr(request, k) for k, v in RANDOM_DEFAULTS.items()}
     return run_random_demo(
-        request.output_dir,
+        folder,
         num_frames=settings["frames"],
         size=settings["size"],
         steps=settings["steps"],

@@ -19,6 +19,22 @@ WEIGHTS_EXAMPLE = (
 )
 
 
+#: The request's fields that a run's ``config.yaml`` holds (the task's resolved settings) and that a model's own
+#: defaults do not replace.
+RECORDED_IN_CONFIG = ("prompt", "negative_prompt", "conditions", "seed", "fps", "unet_file")
+#: The request's fields that a model's stored defaults replace in a task file, by the task's setting: a rerun of a
+#: ``config.yaml`` gives them as flags.
+MODEL_DEFAULT_FIELDS = {
+    "steps": "num_inference_steps",
+    "guidance_scale": "guidance_scale",
+    "min_guidance_scale": "min_guidance_scale",
+    "scheduler": "scheduler",
+    "frames": "num_frames",
+    "height": "height",
+    "width": "width",
+}
+
+
 def _note(line: str) -> None:
     print(f"note: {line}", file=sys.stderr)
 
@@ -147,20 +163,18 @@ def prepare_generation(request: GenerateRequest, pipe: Any = None) -> PreparedGe
 
 
 def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
-    """Run ``request``: every run of its task into ``OUTPUT_DIR/<task>[-<video>]-S<seed>/`` with
-    ``settings.txt`` and ``config.yaml`` (the resolved settings, and :meth:`GenerateRequest.to_command`).
+    """Run ``request``: every run of its task into ``OUTPUT_DIR/<task>[-<video>]-S<seed>/`` with its records
+    (:func:`write_records`).
 
     ``pipe``: an already loaded pipeline to use instead of loading ``weights_dir``.
     """
     import torch
 
     from ..conditions import CONDITIONS
-    from ..config import save_resolved
-    from ..pipelines.results import save_result, write_notes
+    from ..pipelines.results import save_result
 
     job = prepare_generation(request, pipe)
     preset, pipe, output_dir = job.preset, job.pipe, job.output_dir
-    command = request.to_command()
     source = job.source()
     written = []
     warped = check_noise_warp_runs(request.noise_warp, preset.runs())
@@ -196,15 +210,62 @@ def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
 
             metadata = generation_metadata(preset, job.video, job.source_description())
             written.append(save_conditions(saved.mp4, out.conditions, metadata))
+    write_records(request, preset, pipe, output_dir)
+    return GenerateResult(output_dir, written)
+
+
+def write_records(request: GenerateRequest, preset: Any, pipe: Any, output_dir: Path) -> None:
+    """A run's ``settings.txt``, ``text_description.txt`` and ``config.yaml``: the resolved settings, the command
+    that made the run (:meth:`GenerateRequest.to_command`, absolute paths), the model folder and every weight file
+    read, and the command that runs the ``config.yaml`` again."""
+    from ..config import save_resolved
+    from ..pipelines.results import write_notes
+
+    command = request.to_command(absolute=True)
+    settings, weights = recorded_settings(preset, pipe), weights_record(request, pipe)
     write_notes(
         output_dir,
         preset.prompt,
-        {"task": preset.name, "command": command, **{k: v for k, v in preset.to_dict().items() if k != "prompt"}},
+        {"task": preset.name, "command": command, **weights, **{k: v for k, v in settings.items() if k != "prompt"}},
     )
+    config = output_dir / "config.yaml"
     save_resolved(
-        output_dir / "config.yaml",
-        preset.to_dict(),
+        config,
+        settings,
         header=f"resolved settings of: {command}\n"
-        "rerun with: videocomposer generate --cfg THIS_FILE (plus the input flags)",
+        + "".join(f"{key}: {value}\n" for key, value in weights.items())
+        + f"rerun (add --overwrite to replace this run): {rerun_command(request, preset, config)}",
     )
-    return GenerateResult(output_dir, written)
+
+
+def recorded_settings(preset: Any, pipe: Any) -> dict[str, Any]:
+    """The task's resolved settings as a run records them: ``unet_file`` only where the UNet came from such a file
+    (official weights, a model converted from one, or a file given): a model trained as a folder has none."""
+    settings = preset.to_dict()
+    if pipe.unet_source is None:
+        del settings["unet_file"]
+    return settings
+
+
+def weights_record(request: GenerateRequest, pipe: Any) -> dict[str, str]:
+    """What a run's records say about its model: the model folder (absolute, and what it is) and each weight file
+    the pipeline read, by component (``unet weights: /abs/.../unet/model.safetensors``)."""
+    from ..pipelines.components import is_pretrained_folder
+
+    files = {f"{n} weights": str(p) for n, p in pipe.weight_files.items()}
+    if not request.weights_dir:  # a pipeline given in Python: its own files only
+        return files or {"weights": "none recorded (a pipeline built in memory)"}
+    folder = weights_folder(request.weights_dir).resolve()
+    kind = "a save_pretrained folder" if is_pretrained_folder(folder) else "official weight files"
+    return {"model folder": f"{folder} ({kind})", **files}
+
+
+def rerun_command(request: GenerateRequest, preset: Any, config: Path) -> str:
+    """The command that runs ``config`` (a run's ``config.yaml``) again with the request's inputs and model, and the
+    resolved settings that the model's defaults would otherwise replace; it writes into the same run folder, so it
+    needs ``--overwrite`` while that holds the earlier result."""
+    settings = {name: getattr(preset, key) for name, key in MODEL_DEFAULT_FIELDS.items()}
+    again = dataclasses.replace(
+        request, task=str(config.absolute()), overwrite=False, **dict.fromkeys(RECORDED_IN_CONFIG), **settings
+    )
+    return again.to_command(absolute=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -113,9 +112,14 @@ class GenerateRequest:
         except ValueError as exc:
             raise RequestError("conditions", str(exc)) from None
 
-    def to_command(self) -> str:
-        """The ``videocomposer generate`` command line of this request (shell-quoted)."""
-        return shlex.join(["videocomposer", "generate", *command_arguments(self)])
+    def to_command(self, absolute: bool = False) -> str:
+        """The ``videocomposer generate`` command line of this request, one line that a shell reads back as the
+        same arguments (:func:`~videocomposer.app.shell.shell_join`). ``absolute``: every path made absolute
+        (:func:`with_absolute_paths`), so that the command runs from any folder (what a run records)."""
+        from .shell import shell_join
+
+        request = with_absolute_paths(self) if absolute else self
+        return shell_join(["videocomposer", "generate", *command_arguments(request)])
 
 
 #: How ``videocomposer generate`` spells each field: the command line :meth:`GenerateRequest.to_command`
@@ -181,6 +185,12 @@ def _flag_value(value: Any) -> str:
     return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
 
 
+def _option(flag: str, value: Any) -> list[str]:
+    """``[flag, value]``, or ``[flag=value]`` for a value that starts with ``-`` (read as a value, not an option)."""
+    text = _flag_value(value)
+    return [f"{flag}={text}"] if text.startswith("-") else [flag, text]
+
+
 def command_arguments(request: GenerateRequest) -> list[str]:
     """The ``generate`` arguments of a request, in :data:`FLAGS` order (the output folder last)."""
     from ..pipelines.presets import available_presets
@@ -190,14 +200,36 @@ def command_arguments(request: GenerateRequest) -> list[str]:
     for name, flag in FLAGS.items():
         value = getattr(request, name)
         if name == "task":
-            argv += [value] if value in available_presets() else ["--cfg", _flag_value(value)]
+            argv += [value] if value in available_presets() else _option("--cfg", value)
         elif name == "output_dir":
-            argv += [flag, _flag_value(value)]
+            argv += _option(flag, value)
         elif isinstance(value, bool):
             argv += [flag] if value != defaults[name] else []
         elif value is not None and value != defaults[name]:
-            argv += [flag, _flag_value(value)]
+            argv += _option(flag, value)
     return argv
+
+
+def with_absolute_paths(request: GenerateRequest) -> GenerateRequest:
+    """``request`` with every path absolute: the inputs, ``model_config``, ``output_dir``, a task YAML file, an
+    existing ``unet_file`` and ``weights_dir``; a preset name, ``toy`` (the built-in model) and a UNet file name inside
+    the model folder stay as they are."""
+    from ..pipelines.presets import available_presets
+    from ..pipelines.toy_model import TOY_WEIGHTS_NAME
+
+    def absolute(value: PathLike | None) -> str | None:
+        return None if value is None else os.path.abspath(value)
+
+    task, weights_dir, unet_file = request.task, request.weights_dir, request.unet_file
+    toy = weights_dir is not None and os.fspath(weights_dir) == TOY_WEIGHTS_NAME and not Path(weights_dir).is_dir()
+    return dataclasses.replace(
+        request,
+        **{name: absolute(getattr(request, name)) for name in (*INPUT_FIELDS, "model_config")},
+        output_dir=absolute(request.output_dir),
+        task=task if task is None or task in available_presets() else absolute(task),
+        weights_dir=weights_dir if toy else absolute(weights_dir),
+        unet_file=absolute(unet_file) if unet_file is not None and Path(unet_file).is_file() else unet_file,
+    )
 
 
 def task_preset(request: GenerateRequest, report=None):

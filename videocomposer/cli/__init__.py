@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import shlex
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -84,7 +83,9 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if not isinstance(getattr(args, "overrides", None), list) or any(e.startswith("-") for e in extras):
             parser.parse_args(argv)  # argparse's own "unrecognized arguments" error
         args.overrides += extras
-    args.command_line = shlex.join(["videocomposer", *argv])
+    from ..app.shell import shell_join  # after parsing: --help and --version load no command
+
+    args.command_line = shell_join(["videocomposer", *argv])
     return args
 
 

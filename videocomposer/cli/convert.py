@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from .options import MODEL_SPELLING, add_model_arguments, request_from
 
@@ -38,5 +39,5 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..app.conversion import ConvertRequest, convert
 
-    print(convert(request_from(ConvertRequest, args)))
+    print(Path(convert(request_from(ConvertRequest, args))).absolute())
     return 0

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from .options import request_from
 
 #: Each request field as this command spells it.
 SPELLING = {
     "output_dir": "--output-dir",
+    "overwrite": "--overwrite",
     "random": "--random",
     "frames": "--frames",
     "size": "--size",
@@ -23,7 +25,9 @@ DESCRIPTION = (
     "motion transfer from a synthetic source clip onto a new first frame, and a text-only video; MP4s and "
     "grid GIFs. --random instead writes tiny randomly initialised models in the official file formats, "
     "loads them like the real weights, extracts every condition and generates (noise by design; it "
-    "exercises every stage)."
+    "exercises every stage). An earlier result is never replaced: when the output folder already holds "
+    "files, the demo writes into a new folder beside it, <output-dir>-2 (-3, ...), and says so; --overwrite "
+    "writes into the output folder itself, replacing the demo's files there."
 )
 
 
@@ -41,7 +45,16 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
 
     parser.description = DESCRIPTION
     parser.add_argument(
-        "--output-dir", "--output_dir", default="demo_output", help="output folder (default: demo_output)"
+        "--output-dir",
+        "--output_dir",
+        default="demo_output",
+        help="output folder, relative to the current folder (default: demo_output); when it already holds files, "
+        "a new folder <output-dir>-2 (-3, ...) beside it",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into --output-dir even when it holds an earlier result (the demo's files there are replaced)",
     )
     parser.add_argument(
         "--random", action="store_true", help="tiny random networks in the official formats instead of the toy model"
@@ -60,7 +73,7 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..app.demo import DemoRequest, run_demo
+    from ..app.demo import DemoRequest, demo_folder, run_demo
 
     request = request_from(DemoRequest, args, progress=not args.quiet)
     request.check()
@@ -71,14 +84,14 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print("videocomposer demo: the built-in toy model (trained on synthetic moving shapes; see NOTICE.txt)")
-    result = run_demo(request)
+    folder = demo_folder(request).absolute()
+    given = Path(request.output_dir).absolute()
+    if folder != given:
+        print(f"{given} holds an earlier result, kept; writing into {folder} (--overwrite replaces it instead)")
+    result = run_demo(request, folder)
     print((result.folder / "NOTICE.txt").read_text())
-    if request.random:
-        print(f"wrote {result.mp4}\n      {result.gif}\n({result.seconds:.0f} s)")
-    else:
-        print(
-            "wrote "
-            + "\n      ".join(str(p) for pair in zip(result.videos, result.gifs) for p in pair)
-            + f"\n({result.seconds:.0f} s)"
-        )
+    written = (
+        [result.mp4, result.gif] if request.random else [p for pair in zip(result.videos, result.gifs) for p in pair]
+    )
+    print("wrote " + "\n      ".join(str(Path(p).absolute()) for p in written) + f"\n({result.seconds:.0f} s)")
     return 0

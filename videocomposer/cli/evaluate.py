@@ -172,5 +172,5 @@ def run(args: argparse.Namespace) -> int:
     for name, how in result.skipped.items():
         print(f"skipped {name}: needs {how}")
     if result.json_path is not None:
-        print(result.json_path)
+        print(Path(result.json_path).absolute())
     return 0

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .options import MODEL_SPELLING, add_model_arguments, request_from
 
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
     request = request_from(ExtractRequest, args)
     for path in extract(request, command=args.command_line):
-        print(path)
+        print(Path(path).absolute())
     return 0
 
 

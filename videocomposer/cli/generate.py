@@ -21,7 +21,8 @@ Pick a TASK (below) or --cfg FILE.yaml: a task file of this package's format (vi
 mapped onto this format with the mapping printed; the original's path configs/<task>.yaml names the task of the
 same name. Flags override the task's settings. Outputs go to OUTPUT_DIR/<task>[-<video name>]-S<seed>/:
 <run>-S<seed>.mp4 (H.264), <run>-S<seed>_grid.gif (source | conditions | result) and config.yaml (the resolved
-settings). An existing result is never replaced unless --overwrite is given.
+settings; its header: this command, the model folder, every weight file read and the command that reruns it,
+with absolute paths). An existing result is never replaced unless --overwrite is given.
 """
 
 
@@ -182,5 +183,5 @@ def run(args: argparse.Namespace) -> int:
     from ..app.generation import generate
 
     for path in generate(to_request(args)).files:
-        print(path)
+        print(path.absolute())
     return 0

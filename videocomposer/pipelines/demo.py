@@ -36,13 +36,14 @@ MiDaS, PiDiNet, sketch cleaner) written in the official weight-file formats and 
 code as the real weights. The generated video is noise-like by design; it only shows that every stage
 runs: reading the video, motion vectors, depth, sketch, mask, CLIP, guided DDIM, VAE decoding, writing.
 
-Files:
+Files in {folder}:
   - demo_input.mp4, demo_first_frame.png: the synthetic input clip and its first frame
   - {name}.mp4: the generated video (random model)
   - {name}_grid.gif: source | conditions (from the random annotators) | result
   - text_description.txt, settings.txt: the prompt and the settings
 
-To generate with the real model, download the six official files (README, "Weights") into model_weights/, then:
+To generate with the real model, download the six official files (README, "Weights") into a folder
+model_weights/, then run in the folder that holds it:
 
   {command}
 """
@@ -123,7 +124,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo into ``output_dir`` (created); returns the written paths. Needs no downloads."""
     start = time.time()
-    folder = ensure_writable_dir(output_dir)
+    folder = ensure_writable_dir(output_dir).absolute()
     name = f"demo_random_tiny_model-S{seed:05d}"
     video_path = folder / "demo_input.mp4"
     first_frame = make_demo_video(video_path)[0]
@@ -161,7 +162,7 @@ def run_demo(
         panel_height=96,
         title_background=(160, 0, 0),
     )
-    write_text(folder / "NOTICE.txt", NOTICE.format(name=name, command=command))
+    write_text(folder / "NOTICE.txt", NOTICE.format(name=name, command=command, folder=folder))
     settings = {
         "model": "RANDOM TINY MODEL (not trained)",
         "conditions": ", ".join(out.conditions),

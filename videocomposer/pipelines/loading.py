@@ -18,15 +18,32 @@ from ..checkpoints import OFFICIAL_FILES
 from ..conditions import CONDITIONS, normalize_conditions
 from .components import (
     COMPONENTS,
+    WEIGHTS_NAME,
     components_for,
     is_pretrained_folder,
     load_components,
     load_official_components,
+    official_paths,
     read_index,
     save_component,
     write_index,
 )
 from .folder_settings import load_motion_settings, load_scheduler_config, output_defaults, save_scheduler_config
+
+#: The weight file of each component in a ``save_pretrained`` folder (the VAE in diffusers' layout).
+PRETRAINED_WEIGHTS = {n: "diffusion_pytorch_model.safetensors" if n == "vae" else WEIGHTS_NAME for n in COMPONENTS}
+
+
+def pretrained_weight_files(
+    folder: str | os.PathLike, names: Sequence[str], unet_file: str | os.PathLike | None = None
+) -> dict[str, Path]:
+    """The files :meth:`PretrainedMixin.from_pretrained` reads ``names`` from (absolute): ``<folder>/<name>/...``, the
+    UNet from ``unet_file`` when that is the path of a file."""
+    files = {n: (Path(folder) / n / PRETRAINED_WEIGHTS[n]).resolve() for n in names}
+    if "unet" in files and unet_file is not None and Path(unet_file).is_file():
+        files["unet"] = Path(unet_file).resolve()
+    return files
+
 
 #: The pipeline class a classmethod builds.
 PipelineT = TypeVar("PipelineT", bound="PretrainedMixin")
@@ -66,6 +83,7 @@ class PretrainedMixin:
         names, towers = components_for(conditions)
         pipe = cls(**load_official_components(weights_dir, names, config, towers, unet_file)).to(device, dtype)
         pipe.unet_source = Path(unet_file or OFFICIAL_FILES["unet"].filename).name
+        pipe.weight_files = {n: p.resolve() for n, p in official_paths(weights_dir, names, unet_file).items()}
         return pipe
 
     @classmethod
@@ -92,7 +110,11 @@ class PretrainedMixin:
         scheduler_config = load_scheduler_config(folder)  # checked before any weights are read
         settings = index.get("pipeline_config", {})
         pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler_config=scheduler_config)
-        pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
+        # a bare file name only selects the folder's own UNet (see load_components): its source is the folder's
+        pipe.unet_source = (
+            Path(unet_file).name if unet_file and Path(unet_file).is_file() else settings.get("unet_file")
+        )
+        pipe.weight_files = pretrained_weight_files(folder, names, unet_file)
         pipe.motion_settings = load_motion_settings(folder)
         pipe.set_defaults(**output_defaults(settings))
         return pipe.to(device, dtype)

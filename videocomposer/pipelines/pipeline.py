@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -168,6 +169,9 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         self._progress_bar_config: dict[str, Any] = {}
         #: The name of the UNet weight file the pipeline was loaded from (recorded by save_pretrained).
         self.unet_source: str | None = None
+        #: The weight files the components were read from, by component (absolute paths; empty for a pipeline built
+        #: from modules in memory): what a run's records name as the model it used.
+        self.weight_files: dict[str, Path] = {}
         self._scheduler_config: SchedulerConfig | None = None
         self.scheduler_config = scheduler_config if scheduler_config is not None else SchedulerConfig()
         #: How the motion condition is made from a video or a drawn trajectory (the model's; ``save_pretrained``

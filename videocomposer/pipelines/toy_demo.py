@@ -43,14 +43,14 @@ textured backgrounds, to follow text, a first frame and motion vectors within th
 50 held-out clips (its MODEL_CARD.md has the targets and how each is measured): {measured}.
 It is not the official VideoComposer (which needs the six official weight files, see the README).
 
-Files:
+Files in {folder}:
   - source.mp4: the synthetic source clip (never seen in training); its motion vectors are the motion condition
   - new_first_frame.png: the first frame given to the motion-transfer run (other colours and shape, same place)
   - motion_transfer.mp4 / motion_transfer_grid.gif: text + new first frame + the source's motion
   - text_only.mp4 / text_only_grid.gif: the caption alone
   - settings.txt: prompts and settings
 
-The same with the command line:
+The same with the command line, run in that folder:
   videocomposer generate exp02_motion_transfer --weights-dir toy --input_video source.mp4 \\
       --image_path new_first_frame.png --input_text_desc "{prompt}"
 
@@ -147,6 +147,7 @@ def _write_records(
         prompt=inputs.motion_transfer_prompt,
         recipe=RECIPE_COMMAND,
         card=model_dir / "MODEL_CARD.md",
+        folder=folder,
         measured=measured_summary(model_dir),
     )
     write_text(folder / "NOTICE.txt", notice)
@@ -169,7 +170,7 @@ def run_toy_demo(
 ) -> ToyDemoResult:
     """Run the toy-model demo on the packaged inputs into ``output_dir`` (created); returns the written paths."""
     start = time.time()
-    folder = ensure_writable_dir(output_dir)
+    folder = ensure_writable_dir(output_dir).absolute()
     model_dir = toy_model_dir()
     inputs = load_demo_inputs()
     source = _copy_inputs(inputs, folder)

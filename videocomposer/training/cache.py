@@ -244,7 +244,7 @@ def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
 
 def describe_size(cache: ConditionCache) -> str:
     files, size = cache.size()
-    return f"{files} files, {size / 2**20:.1f} MiB in {cache.root}"
+    return f"{files} files, {size / 2**20:.1f} MiB in {cache.root.absolute()}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -41,7 +42,7 @@ class TrainSummary:
             f"skipped steps {self.skipped_steps}; broken videos {self.broken_videos}"
             f"{' (' + ', '.join(self.broken_files[:5]) + ')' if self.broken_files else ''}; "
             f"peak memory {self.peak_memory_gb:.2f} GB; trainable parameters {self.trainable_parameters:,}; "
-            f"last checkpoint {self.checkpoints[-1] if self.checkpoints else '-'}"
+            f"last checkpoint {Path(self.checkpoints[-1]).absolute() if self.checkpoints else '-'}"
         )
 
 

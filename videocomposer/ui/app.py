@@ -9,7 +9,12 @@ Every job is that request, run by the application layer on the pipeline loaded o
 API endpoints (for ``gradio_client``): ``/generate`` and ``/preview`` take the form's values as named
 parameters, named as the request's fields (:data:`FORM_FIELDS`; ``motion``: the trajectory JSON text), and one
 guidance scale per condition the model serves, ``guidance_scale_<condition>`` (e.g. ``guidance_scale_motion``;
-0: guided as by the overall ``guidance_scale``); ``/generate`` returns (video, grid GIF, command, job folder).
+0: guided as by the overall ``guidance_scale``); ``/generate`` returns (video, grid GIF, command, job folder, status:
+the job's disk use against its limit).
+
+Limits (:class:`~videocomposer.ui.access.Limits`): each upload, the prompts, the trajectory JSON text and each job's
+disk use. :func:`launch` refuses to serve beyond this machine (a host other than loopback) without a login unless
+told so (:func:`~videocomposer.ui.access.check_access`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ from ..app.errors import RequestError, user_errors
 from ..app.generation_request import FREE_COMPOSITION
 from ..conditions import CONDITIONS
 from ..diffusion import SCHEDULERS
+from ..files import ensure_writable_dir
 from ..pipelines.presets import load_preset
+from .access import MB, Limits, Login, check_access
 from .drawing import DEFAULT_RADIUS, add_point, drawing_view, load_trajectory_file, undo_point
 from .jobs import SEED_MAX, condition_scale_field, form_request, preview_conditions, run_generation
 from .model import ModelHolder
@@ -238,6 +245,7 @@ def _results() -> dict[str, Any]:
             wrap_lines=True,
         ),
         "folder": gr.Textbox(label="Saved in", interactive=False),
+        "status": gr.Textbox(label="Job status", interactive=False, elem_id="job-status"),
         "preview": gr.Image(label="Conditions preview (before generating)", interactive=False, height=200),
     }
 
@@ -266,21 +274,28 @@ def _wire_drawing(form: dict[str, Any]) -> None:
     )
 
 
-def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict[str, Any] | None = None) -> gr.Blocks:
-    """The Blocks app over ``holder``'s pipeline, writing jobs under ``output_dir``.
+def build_app(
+    holder: ModelHolder,
+    output_dir: str | os.PathLike,
+    defaults: dict[str, Any] | None = None,
+    limits: Limits = Limits(),
+) -> gr.Blocks:
+    """The Blocks app over ``holder``'s pipeline, writing jobs under ``output_dir`` (created; a path that is not a
+    folder is refused here, before anything is served), the form's text and each job within ``limits``.
 
     ``defaults``: initial form values by request field (``steps``, ``frames``, ``height``, ``width``,
     ``guidance_scale``, ``min_guidance_scale``, ``scheduler``, ``task``, ``prompt``); the first task's otherwise.
     """
+    output_dir = ensure_writable_dir(output_dir).absolute()
     initial = _initial(holder, defaults)
     names = form_fields(initial["supported"])
 
-    def generate(values: dict[str, Any]) -> tuple[str, str, str, str]:
-        result = run_generation(form_request(values, LABELS["motion"]), holder, output_dir)
-        return str(result.video), str(result.grid), result.command, str(result.folder)
+    def generate(values: dict[str, Any]) -> tuple[str, str, str, str, str]:
+        result = run_generation(form_request(values, LABELS["motion"], limits), holder, output_dir, limits)
+        return str(result.video), str(result.grid), result.command, str(result.folder), result.status(limits)
 
     def preview(values: dict[str, Any]) -> str:
-        return str(preview_conditions(form_request(values, LABELS["motion"]), holder))
+        return str(preview_conditions(form_request(values, LABELS["motion"], limits), holder))
 
     with gr.Blocks(title="VideoComposer", analytics_enabled=False) as demo:
         gr.Markdown(
@@ -305,7 +320,7 @@ def build_app(holder: ModelHolder, output_dir: str | os.PathLike, defaults: dict
         generate_button.click(
             _endpoint(generate, names),
             inputs_kwargs=fields,
-            outputs=[results[k] for k in ("video", "grid", "command", "folder")],
+            outputs=[results[k] for k in ("video", "grid", "command", "folder", "status")],
             api_name="generate",
         )
     return demo
@@ -316,15 +331,21 @@ def launch(
     output_dir: str | os.PathLike,
     host: str = "127.0.0.1",
     port: int | None = None,
-    auth: tuple[str, str] | None = None,
+    auth: Sequence[Login] = (),
     block: bool = True,
+    limits: Limits = Limits(),
+    allow_unauthenticated: bool = False,
 ):
-    """Queue one job at a time and serve on ``host:port`` (no share link, no telemetry)."""
+    """Queue one job at a time and serve on ``host:port`` (no share link, no telemetry), behind the ``auth`` logins;
+    uploads over ``limits.upload_mb`` are refused. A host other than loopback needs a login or
+    ``allow_unauthenticated`` (:func:`~videocomposer.ui.access.check_access`)."""
+    check_access(host, auth, allow_unauthenticated)
     demo.queue(default_concurrency_limit=1)
     return demo.launch(
         server_name=host,
         server_port=port,
-        auth=auth,
+        auth=list(auth) or None,
+        max_file_size=limits.upload_mb * MB,
         share=False,
         prevent_thread_lock=not block,
         allowed_paths=[str(Path(output_dir).resolve())],

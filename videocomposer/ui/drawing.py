@@ -100,7 +100,10 @@ def load_trajectory_file(path: str | None, image_path: str | None, frames: int, 
     if not path:
         return gr.skip(), gr.skip()
     try:
-        text = Trajectory.from_json(Path(path).read_text(encoding="utf-8"), source=Path(path).name).to_json()
+        trajectory = trajectory_from_text(Path(path).read_text(encoding="utf-8"), source=Path(path).name)
+        if trajectory is None:
+            raise ValueError(f"{Path(path).name} is empty: expected a trajectory JSON file")
     except (ValueError, OSError) as exc:
         raise user_error(exc) from exc
+    text = trajectory.to_json()
     return text, drawing_view(image_path, text, frames, width, height)

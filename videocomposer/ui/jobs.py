@@ -4,14 +4,14 @@ The form's values are the request's fields (:func:`form_request`). The used uplo
 job folder (a drawn trajectory is written there as JSON), the request points at those copies, and it is
 run exactly as ``videocomposer generate`` would run it; its command line (:meth:`GenerateRequest.to_command`)
 is shown in the app and saved with the job. Each job gets a folder of its own under the output folder
-(claimed with an exclusive ``mkdir``), so no job ever overwrites an earlier result.
+(claimed with an exclusive ``mkdir``), so no job ever overwrites an earlier result. The form's text and each job's
+disk use are bounded by :class:`~videocomposer.ui.access.Limits`.
 """
 
 from __future__ import annotations
 
 import atexit
 import dataclasses
-import itertools
 import os
 import random
 import shutil
@@ -26,9 +26,10 @@ from ..app.errors import RequestError
 from ..app.generation import generate, prepare_generation
 from ..app.generation_request import FREE_COMPOSITION, INPUT_FIELDS, GenerateRequest
 from ..conditions import CONDITIONS, guided_by_default
-from ..files import write_text
+from ..files import ensure_writable_dir, new_numbered_dir, tree_size, write_text
 from ..pipelines.presets import load_preset
 from ..video.trajectory import Trajectory
+from .access import MB, Limits
 from .model import ModelHolder
 
 SEED_MAX = 2**31 - 1
@@ -44,10 +45,14 @@ class FormJob:
     trajectory: Trajectory | None = None
 
 
-def trajectory_from_text(text: str | None, source: str = "trajectory JSON") -> Trajectory | None:
-    """The trajectory JSON of the form (None when empty); errors name ``source``."""
+def trajectory_from_text(
+    text: str | None, source: str = "trajectory JSON", limit: int = Limits().trajectory_chars
+) -> Trajectory | None:
+    """The trajectory JSON of the form (None when empty), at most ``limit`` characters; errors name ``source``."""
     if not text or not text.strip():
         return None
+    if len(text) > limit:
+        raise ValueError(f"{source}: at most {limit:,} characters, got {len(text):,}")
     return Trajectory.from_json(text, source=source)
 
 
@@ -78,13 +83,18 @@ def form_guidance_scale(values: dict[str, Any]) -> float | dict[str, float] | No
     return scales
 
 
-def form_request(values: Mapping[str, Any], motion_label: str = "trajectory JSON") -> FormJob:
+def form_request(
+    values: Mapping[str, Any], motion_label: str = "trajectory JSON", limits: Limits = Limits()
+) -> FormJob:
     """The job the form's values describe, by request field (``motion``: the trajectory JSON text; the
     per-condition guidance fields: :func:`form_guidance_scale`). The conditions apply to free composition only; a
-    seed below 0 draws one."""
+    seed below 0 draws one. Text longer than ``limits`` allow is refused before it is read."""
     values = dict(values)
+    for name in ("prompt", "negative_prompt"):
+        if len(values.get(name) or "") > limits.prompt_chars:
+            raise RequestError(name, f"at most {limits.prompt_chars:,} characters, got {len(values[name]):,}")
     values["guidance_scale"] = form_guidance_scale(values)
-    trajectory = trajectory_from_text(values.pop("motion", None), motion_label)
+    trajectory = trajectory_from_text(values.pop("motion", None), motion_label, limits.trajectory_chars)
     for key in WHOLE_NUMBERS:
         values[key] = None if values.get(key) is None else int(values[key])
     if values.get("min_guidance_scale") is not None:
@@ -110,25 +120,43 @@ def used_inputs(job: FormJob) -> list[str]:
 
 @dataclass
 class JobResult:
+    """A finished job: its folder (absolute), the video and grid, the command, every file, and its disk use."""
+
     folder: Path
     video: Path
     grid: Path
     command: str
     files: list[Path]
+    disk_bytes: int
+
+    def status(self, limits: Limits) -> str:
+        """One line: where the job is saved and how much of its disk limit it used."""
+        return (
+            f"Saved in {self.folder}: {self.disk_bytes / MB:.1f} MB of the {limits.job_mb} MB a job may use "
+            f"({len(self.files)} output files and the copied inputs)"
+        )
 
 
-def claim_folder(parent: str | os.PathLike, stem: str) -> Path:
-    """Create and return ``parent/stem`` (or ``stem-2``, ``stem-3``, ... if taken): never an existing folder."""
-    parent = Path(parent)
-    parent.mkdir(parents=True, exist_ok=True)
-    for n in itertools.count(1):
-        folder = parent / (stem if n == 1 else f"{stem}-{n}")
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            continue
-    raise AssertionError("unreachable")
+def check_disk_use(folder: Path, limits: Limits, stage: str) -> int:
+    """``folder``'s size in bytes; over ``limits.job_mb`` it is an error saying at which ``stage`` (the caller removes
+    the folder)."""
+    used = tree_size(folder)
+    if used > limits.job_mb * MB:
+        raise ValueError(
+            f"the job used {used / MB:.1f} MB {stage}, over the {limits.job_mb} MB a job may use "
+            "(videocomposer ui --max-job-mb); it was removed"
+        )
+    return used
+
+
+def check_free_space(output_dir: str | os.PathLike, limits: Limits) -> None:
+    """Refuse a job when the output folder's disk has less free space than a job may use."""
+    free = shutil.disk_usage(output_dir).free
+    if free < limits.job_mb * MB:
+        raise ValueError(
+            f"the disk of {Path(output_dir).absolute()} has {free / MB:.0f} MB free, less than the {limits.job_mb} MB "
+            "a job may use (videocomposer ui --max-job-mb): free some space or serve with another --output-dir"
+        )
 
 
 def staged_request(job: FormJob, folder: Path, holder: ModelHolder) -> GenerateRequest:
@@ -156,19 +184,25 @@ def staged_request(job: FormJob, folder: Path, holder: ModelHolder) -> GenerateR
     )
 
 
-def run_generation(job: FormJob, holder: ModelHolder, output_dir: str | os.PathLike) -> JobResult:
+def run_generation(
+    job: FormJob, holder: ModelHolder, output_dir: str | os.PathLike, limits: Limits = Limits()
+) -> JobResult:
     """Run one job into a new folder ``output_dir/ui-<date>-<time>[-n]/`` (inputs/, the task's files,
-    ``command.txt``). Raises the application layer's errors; a failed job's folder is removed."""
-    folder = claim_folder(output_dir, time.strftime("ui-%Y%m%d-%H%M%S"))
+    ``command.txt``), its disk use within ``limits.job_mb`` (checked before the job, after the inputs are copied and
+    at the end). Raises the application layer's errors; a failed job's folder is removed."""
+    check_free_space(ensure_writable_dir(output_dir), limits)
+    folder = new_numbered_dir(output_dir, time.strftime("ui-%Y%m%d-%H%M%S")).absolute()
     try:
         request = staged_request(job, folder, holder)
-        command = request.to_command()
+        check_disk_use(folder, limits, "for its inputs")
+        command = request.to_command(absolute=True)
         written = generate(request, pipe=holder.pipeline()).files
         write_text(folder / "command.txt", command + "\n")
+        used = check_disk_use(folder, limits, "in all")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return JobResult(folder, written[0], written[1], command, written)
+    return JobResult(folder, written[0], written[1], command, written, used)
 
 
 #: Preview folders of this process, newest last. A preview's GIF is copied into gradio's cache when the
