@@ -74,7 +74,7 @@ NO_EFFECT = {
     "DATASET": "names the original's training data",
     "batch_sizes": "training batch sizes; a run makes one video",
     "resume": "true selects the official UNet layout, the one built here",
-    "resume_step": "the training step of resume_checkpoint, a label",
+    "resume_step": "the training step of the checkpoint, a label",
     "seed": "the original's --seed, 8888 unless given, always replaces it; use --seed",
     "num_workers": "data-loader processes; the one video is read in this process",
     "chunk_size": "frames per annotator batch; the results do not depend on it",
