@@ -43,9 +43,10 @@ values = st.recursive(
 )
 
 
-def mappings(keys: list[str]) -> st.SearchStrategy[dict]:
-    """Mappings of some of ``keys`` (and sometimes an unknown key) to any YAML values."""
-    return st.dictionaries(st.sampled_from(keys) | st.text(min_size=1, max_size=12), values, max_size=8)
+def mappings(keys: list[str], unknown: bool = True) -> st.SearchStrategy[dict]:
+    """Mappings of some of ``keys`` (and, with ``unknown``, sometimes another key) to any YAML values."""
+    names = st.sampled_from(keys) | st.text(min_size=1, max_size=12) if unknown else st.sampled_from(keys)
+    return st.dictionaries(names, values, max_size=8)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,22 @@ def test_any_preset_mapping_with_base(folder, data, base):
 @given(data=mappings(list(PORT_KEYS) + list(FIELD_NAMES)))
 def test_any_port_or_our_training_mapping(folder, data):
     load_training(write(folder, data))
+
+
+@PROPERTY
+@given(data=mappings(list(FIELD_NAMES), unknown=False), port=st.booleans())
+def test_any_values_of_the_training_keys(folder, data, port):
+    """Only known keys, so that every value reaches the config's own checks (in a port file, or in one of ours)."""
+    if port:
+        data["use_recompute"] = False
+    load_training(write(folder, data))
+
+
+@PROPERTY
+@given(data=mappings([k for k in OUR_PRESET_KEYS if k != "name"], unknown=False))
+def test_any_values_of_the_preset_keys(folder, data):
+    """Only known keys over a preset, so that every value reaches the preset's own checks."""
+    load_task(write(folder, {"base": "compose", **data}))
 
 
 @PROPERTY

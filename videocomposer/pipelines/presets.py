@@ -180,12 +180,13 @@ class TaskPreset:
         range raise ``ConfigError`` naming the key (and, from ``origins``, the file and line that set it)."""
         values = {k: v for k, v in data.items() if k not in ("kind", "base")}
         values.setdefault("name", name)
+        located = origins or {}
         try:
-            return build(cls, values, f"preset {name!r}", suggest=REFERENCE_ONLY_KEYS, origins=origins)
+            return build(cls, values, f"preset {name!r}", suggest=REFERENCE_ONLY_KEYS, origins=located)
         except ConfigError as exc:
-            if exc.key is None or exc.key not in (origins or {}):
+            if exc.key is None or exc.key not in located:
                 raise
-            raise ConfigError(f"{exc} ({origins[exc.key]})", key=exc.key) from None  # type: ignore[index]
+            raise ConfigError(f"{exc} ({located[exc.key]})", key=exc.key) from None
 
 
 def available_presets() -> dict[str, Path]:

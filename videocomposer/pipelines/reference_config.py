@@ -201,9 +201,11 @@ def _task_runs(
 
 
 def is_file_name(path: str) -> bool:
-    """Whether ``path`` could name a file: not empty, no NUL character, a last part of at most 255 bytes."""
+    """Whether ``path`` could name a file: not empty, no NUL character, at most 4096 bytes with a last part of at
+    most 255."""
     try:
-        return bool(path) and "\x00" not in path and 0 < len(os.fsencode(PurePath(path).name)) <= 255
+        name = os.fsencode(PurePath(path).name)
+        return bool(path) and "\x00" not in path and 0 < len(name) <= 255 and len(os.fsencode(path)) <= 4096
     except UnicodeError:  # a lone surrogate: no file system name
         return False
 
