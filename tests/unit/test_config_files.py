@@ -3,6 +3,7 @@ load by mapping, typos get a did-you-mean, types are checked (the original's tas
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,18 @@ def test_the_originals_cfg_path_names_our_preset():
 
 
 def test_preset_keys_and_types_are_checked(tmp_path):
-    path = tmp_path / "mine.yaml"
+    path = (tmp_path / "mine.yaml").resolve()
     path.write_text("base: compose\nguidance_scal: 7\n")
-    with pytest.raises(ConfigError, match=r"'guidance_scal' \(did you mean 'guidance_scale'"):
+    with pytest.raises(ConfigError, match=r"'guidance_scal' \(did you mean 'guidance_scale'") as error:
         load_preset(path)
+    assert f"guidance_scal: {path}, line 2" in str(error.value)
     path.write_text("base: compose\nnum_frames: many\n")
-    with pytest.raises(ConfigError, match=r"num_frames .*expected an integer, got 'many'"):
+    with pytest.raises(ConfigError, match=re.escape(f"num_frames ({path}, line 2): expected an integer, got 'many'")):
+        load_preset(path)
+    path.write_text("base: compose\n\nseed: -1\n")  # a value out of range: the key, the file and the line
+    with pytest.raises(
+        ConfigError, match=re.escape(f"seed: must be a whole number from 0 to {2**64 - 1}, got -1 ({path}, line 3)")
+    ):
         load_preset(path)
     path.write_text("base: exp01_vidcomposer_full\nguidances: {only: [y, depth]}\n")
     assert load_preset(path).runs() == {"only": ["y", "depth"]}  # a mapping replaces the base's, never merges
