@@ -132,26 +132,8 @@ def map_reference_task(
     ``multi_task_runs()`` gives the runs of ``inference_multi.py`` (``{run name: conditions}``), the
     ``guidances`` of a ``MULTI_TASK`` file; it is called only for one.
     """
-    training = sorted(_TRAINING_KEYS & values.keys())
-    if training:
-        raise ConfigError(
-            f"{source.path}: a training config (it sets {', '.join(training)}), not a task file: "
-            f"train with it (videocomposer train -c {source.path}), or generate with a task file"
-        )
-    values = check_reference_types(values, source)
-    task_type = values.get("TASK_TYPE", "SINGLE_TASK")
-    if task_type not in TASK_TYPES:
-        raise ConfigError(
-            f"TASK_TYPE ({source.at('TASK_TYPE')}): {task_type!r} is not one of {', '.join(TASK_TYPES)}",
-            key="TASK_TYPE",
-        )
-    for key, allowed in _ONLY.items():
-        if key in values and values[key] != allowed:
-            raise ConfigError(
-                f"{key} ({source.at(key)}): {values[key]!r} has no equivalent here; remove it or set {allowed!r}",
-                key=key,
-            )
-    multi = task_type != "SINGLE_TASK"
+    values = _checked(values, source)
+    multi = values.get("TASK_TYPE", "SINGLE_TASK") != "SINGLE_TASK"
     out, lines = _task_runs(values, multi, multi_task_runs)
     if "resume_checkpoint" in values:
         out["unet_file"], said = unet_file_of(values["resume_checkpoint"])
@@ -173,6 +155,31 @@ def map_reference_task(
     lines.append(f"  -> requires {out['requires']}, reference_ignores {out['reference_ignores']}")
     head = f"{source.path}: a task YAML of the original repository (or of its MindSpore port), mapped onto a preset:"
     return out, [head, *lines]
+
+
+def _checked(values: Mapping[str, Any], source: YamlSource) -> dict[str, Any]:
+    """``values`` typed (:func:`check_reference_types`), after the checks that the file is a task file and that
+    each value asks for something this implementation does."""
+    training = sorted(_TRAINING_KEYS & values.keys())
+    if training:
+        raise ConfigError(
+            f"{source.path}: a training config (it sets {', '.join(training)}), not a task file: "
+            f"train with it (videocomposer train -c {source.path}), or generate with a task file"
+        )
+    values = check_reference_types(values, source)
+    task_type = values.get("TASK_TYPE", "SINGLE_TASK")
+    if task_type not in TASK_TYPES:
+        raise ConfigError(
+            f"TASK_TYPE ({source.at('TASK_TYPE')}): {shown(task_type)} is not one of {', '.join(TASK_TYPES)}",
+            key="TASK_TYPE",
+        )
+    for key, allowed in _ONLY.items():
+        if key in values and values[key] != allowed:
+            raise ConfigError(
+                f"{key} ({source.at(key)}): {shown(values[key])} has no equivalent here; remove it or set {allowed!r}",
+                key=key,
+            )
+    return values
 
 
 def _task_runs(

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import ConfigError, YamlSource, coerce_file_value
+from ..config import ConfigError, YamlSource, coerce_file_value, shown
 
 Translate = Callable[[Any, Mapping[str, Any]], dict[str, Any]]
 
@@ -43,7 +43,9 @@ def _rename(ours: str, convert: Callable[[Any], Any] = lambda v: v) -> Translate
 def _choice(key: str, table: Mapping[str, str]) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
         if value not in table:
-            raise ConfigError(f"{key}: {value!r} has no equivalent here; the port's values that do: {sorted(table)}")
+            raise ConfigError(
+                f"{key}: {shown(value)} has no equivalent here; the port's values that do: {sorted(table)}"
+            )
         return table[value]
 
     return convert
@@ -55,7 +57,7 @@ def _only(key: str, allowed: Any, meaning: str) -> Translate:
     def check(value: Any, _: Mapping[str, Any]) -> dict[str, Any]:
         if value != allowed:
             raise ConfigError(
-                f"{key}: {value!r} has no equivalent here ({meaning}); remove the key or set it to {allowed!r}"
+                f"{key}: {shown(value)} has no equivalent here ({meaning}); remove the key or set it to {allowed!r}"
             )
         return {}
 
