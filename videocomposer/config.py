@@ -1,7 +1,8 @@
 """The one config loader: YAML/JSON files into typed dataclasses, for presets, training and model configs.
 
-* :func:`read_layers` reads a file over the one it names under ``base:`` (recursively; a base is a
-  path relative to the file, or a name a ``find`` function resolves); mappings merge key by key.
+* :func:`read_layers` reads a file (:mod:`videocomposer.yaml_files`: with the line of each key) over the one
+  it names under ``base:`` (recursively; a base is a path relative to the file, or a name a ``find``
+  function resolves); mappings merge key by key, and each key's file and line are kept for errors.
 * :func:`build` turns a mapping into a dataclass: every key must be a field (an unknown key is a
   :class:`ConfigError` with a did-you-mean), every value is checked against the field's type and
   converted where the conversion is lossless (``"1e-5"`` → ``1e-5``, ``"true"`` → ``True``, a list
@@ -18,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import reprlib
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -27,29 +29,12 @@ from typing import Any, TypeVar
 import yaml
 
 from .files import write_text
+from .yaml_files import ConfigError, YamlSource, is_file, read_yaml, read_yaml_source
 
 T = TypeVar("T")
 
 #: The package's YAML presets: generation tasks (``kind: generate``) and training tasks (``train_*.yaml``).
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-
-
-class ConfigError(ValueError):
-    """A configuration key is unknown, mistyped, out of range or inconsistent (the message names it)."""
-
-
-def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """A YAML (or JSON) file holding a mapping."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML/JSON: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: expected a mapping of keys to values at the top level, found {type(data).__name__}")
-    return dict(data)
 
 
 def merge(target: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,36 +51,44 @@ def read_layers(
     path: str | os.PathLike,
     find: Callable[[str], Path],
     default_base: str | None = None,
-    transform: Callable[[dict[str, Any], Path], dict[str, Any]] | None = None,
+    transform: Callable[[dict[str, Any], YamlSource], dict[str, Any]] | None = None,
     deep: bool = True,
+    origins: dict[str, str] | None = None,
     _seen: tuple[Path, ...] = (),
 ) -> dict[str, Any]:
     """``path`` merged over its ``base:`` chain (``base`` is removed from the result).
 
     A base is a file relative to ``path``, else whatever ``find(name)`` returns (a preset by name).
-    ``default_base`` is used when a file names none (None: no implicit base). ``transform(values, path)``
-    sees each file's own values first (to map foreign keys, or check them naming the file). With
+    ``default_base`` is used when a file names none (None: no implicit base). ``transform(values, source)``
+    sees each file's own values first (to map foreign keys, or check them naming the file and line). With
     ``deep=False`` a file's value replaces its base's outright (no key-by-key merge of mappings).
+    ``origins``, when given, receives ``{key: "FILE, line N"}``: where each top-level key of the result was set.
     """
     path = Path(path).resolve()
     if path in _seen:
         raise ConfigError(f"base: circular inheritance {' -> '.join(str(p) for p in _seen + (path,))}")
-    values = read_yaml(path)
+    origins = {} if origins is None else origins
+    values, source = read_yaml_source(path)
     if transform is not None:
-        values = transform(values, path)
+        values = transform(values, source)
     base = values.pop("base", default_base)
-    if base is None:
-        return values
-    base_path = path.parent / str(base)
-    if not base_path.is_file():
-        try:
-            base_path = find(str(base))
-        except (FileNotFoundError, ValueError) as exc:
-            raise ConfigError(f"base ({path}): {exc}") from None
-    if base_path.resolve() == path:  # a default base names the base file itself
-        return values
-    base_values = read_layers(base_path, find, default_base, transform, deep, _seen + (path,))
+    base_values: dict[str, Any] = {}
+    if base is not None:
+        base_path = _base_path(path, str(base), find, source)
+        if base_path.resolve() != path:  # a default base names the base file itself
+            base_values = read_layers(base_path, find, default_base, transform, deep, origins, _seen + (path,))
+    origins.update({key: source.at(key) for key in values})
     return merge(base_values, values) if deep else {**base_values, **values}
+
+
+def _base_path(path: Path, base: str, find: Callable[[str], Path], source: YamlSource) -> Path:
+    """The file a ``base:`` names: relative to the file, else what ``find`` makes of the name."""
+    if is_file(path.parent / base):
+        return path.parent / base
+    try:
+        return find(base)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError(f"base ({source.at('base')}): {exc}") from None
 
 
 def did_you_mean(unknown: Iterable[str], known: Iterable[str]) -> str:
@@ -108,30 +101,45 @@ def did_you_mean(unknown: Iterable[str], known: Iterable[str]) -> str:
     return "; ".join(parts)
 
 
-def check_keys(cls: type, values: Mapping[str, Any], source: str, suggest: Iterable[str] = ()) -> None:
+def check_keys(
+    cls: type,
+    values: Mapping[str, Any],
+    source: str,
+    suggest: Iterable[str] = (),
+    origins: Mapping[str, str] | None = None,
+) -> None:
     """A :class:`ConfigError` naming every key of ``values`` that is not a field of ``cls``, each with the
-    closest field (or name in ``suggest``, e.g. the keys a foreign config format maps) as a did-you-mean."""
+    closest field (or name in ``suggest``, e.g. the keys a foreign config format maps) as a did-you-mean,
+    and where it was set (``origins``: ``{key: "FILE, line N"}``, see :func:`read_layers`)."""
     if not isinstance(values, Mapping):
         raise ConfigError(
-            f"{source}: {cls.__name__} must be built from a mapping, got {type(values).__name__}: {values!r}"
+            f"{source}: {cls.__name__} must be built from a mapping, got {type(values).__name__}: {shown(values)}"
         )
     known = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(k for k in values if k not in known)
     if unknown:
+        located = [f"{k}: {origins[k]}" for k in unknown if origins and k in origins]
         raise ConfigError(
-            f"unknown {cls.__name__} keys {unknown} in {source}: "
-            f"{did_you_mean(unknown, known + sorted(suggest))}; "
-            f"valid keys are {sorted(known)}"
+            f"unknown {cls.__name__} keys {unknown} in {source}"
+            + (f" ({'; '.join(located)})" if located else "")
+            + f": {did_you_mean(unknown, known + sorted(suggest))}; valid keys are {sorted(known)}"
         )
 
 
-def build(cls: type[T], values: Mapping[str, Any], source: str | None = None, suggest: Iterable[str] = ()) -> T:
+def build(
+    cls: type[T],
+    values: Mapping[str, Any],
+    source: str | None = None,
+    suggest: Iterable[str] = (),
+    origins: Mapping[str, str] | None = None,
+) -> T:
     """``cls(**values)`` with unknown keys rejected (see :func:`check_keys`) and every value checked and
-    converted to its field's type."""
+    converted to its field's type; an error names the key and where it was set (``origins``, else ``source``)."""
     source = source or cls.__name__
-    check_keys(cls, values, source, suggest)
+    check_keys(cls, values, source, suggest, origins)
     hints = typing.get_type_hints(cls)
-    return cls(**{k: coerce(v, hints[k], f"{k} ({source})") for k, v in values.items()})
+    where = {k: f"{k} ({(origins or {}).get(k, source)})" for k in values}
+    return cls(**{k: coerce(v, hints[k], where[k]) for k, v in values.items()})
 
 
 def coerce(value: Any, hint: Any, where: str) -> Any:
@@ -145,6 +153,17 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
     return _converter(hint)(value, hint, where)
 
 
+def coerce_file_value(value: Any, hint: Any, where: str) -> Any:
+    """A value read from a YAML file as type ``hint`` (see :func:`coerce`), except that a list must be a YAML
+    list (``[a, b]``, or one ``- item`` per line): a single value where a list belongs is an error, never a list
+    made by splitting text at commas (which :func:`coerce` does for a command line's ``a,b``)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    wants_list = any(typing.get_origin(o) in (list, tuple) for o in options) and str not in options
+    if wants_list and isinstance(value, str):
+        raise _mismatch(value, hint, where)
+    return coerce(value, hint, where)
+
+
 def _converter(hint: Any) -> Callable[[Any, Any, str], Any]:
     """The function that converts a (non-null) value to ``hint``."""
     origin = typing.get_origin(hint)
@@ -156,7 +175,16 @@ def _converter(hint: Any) -> Callable[[Any, Any, str], Any]:
 
 
 def _mismatch(value: Any, hint: Any, where: str) -> ConfigError:
-    return ConfigError(f"{where}: expected {_describe(hint)}, got {value!r}")
+    return ConfigError(f"{where}: expected {_describe(hint)}, got {shown(value)}")
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlevel = 200, 200, 8, 8, 3
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to a readable length (for error messages about values read from a file)."""
+    return _SHORT.repr(value)
 
 
 _NULL_WORDS = ("null", "none", "~")
@@ -233,9 +261,17 @@ def _to_sequence(value: Any, hint: Any, where: str) -> list | tuple:
 
 
 def _to_mapping(value: Any, hint: Any, where: str) -> Any:
+    """A mapping; with ``dict[K, V]`` every key converted to ``K`` and every value to ``V``."""
     if not isinstance(value, Mapping):
         raise _mismatch(value, hint, where)
-    return plain(value)
+    args = typing.get_args(hint)
+    if not args or args == (str, Any):
+        return plain(value)
+    key_hint, value_hint = args
+    return {
+        coerce(k, key_hint, f"{where}, key {shown(k)}"): coerce(v, value_hint, f"{where}[{shown(k)}]")
+        for k, v in value.items()
+    }
 
 
 def _to_instance(value: Any, hint: Any, where: str) -> Any:
@@ -277,9 +313,12 @@ def _describe(hint: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         return " or ".join("null" if a is type(None) else _describe(a) for a in args)
     if origin in (list, tuple):
-        return f"a list of {_describe(args[0]) if args else 'values'}"
+        plural = {bool: "true/false values", int: "integers", float: "numbers", str: "strings"}
+        return f"a list of {plural.get(args[0], _describe(args[0])) if args else 'values'}"
     if origin is dict:
-        return "a mapping"
+        return (
+            f"a mapping of {_describe(args[0])} to {_describe(args[1])}" if args and args[1] is not Any else "a mapping"
+        )
     return getattr(hint, "__name__", str(hint))
 
 

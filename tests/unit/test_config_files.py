@@ -1,8 +1,9 @@
-"""The one config loader: the original repository's task YAMLs and the MindSpore port's training YAMLs
-(shapes in tests/data/README.md) load by mapping, typos get a did-you-mean, types are checked."""
+"""The one config loader: our presets and the MindSpore port's training YAMLs (shapes in tests/data/README.md)
+load by mapping, typos get a did-you-mean, types are checked (the original's task files: test_original_task_files)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,49 +16,6 @@ from videocomposer.training.config import load_train_config
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-def test_reference_single_task_yaml_loads_as_our_preset():
-    lines: list[str] = []
-    preset = load_preset(DATA / "reference" / "exp02_motion_transfer.yaml", report=lines.append)
-    ours = load_preset("exp02_motion_transfer")
-    assert preset.runs() == {"exp02_motion_transfer": ["y", "local_image", "motion"]} == ours.runs()
-    assert preset.requires == ["image"] and preset.unet_file == "non_ema_228000.pth"
-    assert preset.reference_ignores == ["style_image", "sketch"]
-    assert preset.seed == 8888  # the original's --seed (default 8888) always overrides the yaml's 182
-    said = "\n".join(lines)
-    assert "read_image: True -> requires image" in said and "seed: 182 -> dropped" in said
-    assert "resume_checkpoint: 'model_weights/non_ema_228000.pth' -> unet_file: 'non_ema_228000.pth'" in said
-
-
-def test_reference_multi_task_yaml_runs_the_six_pairs():
-    preset = load_preset(DATA / "reference" / "exp01_vidcomposer_full.yaml")
-    # reference-spec.md §8.2: inference_multi.py's six fixed runs (IM:657-800)
-    assert list(preset.runs().values()) == [
-        ["y", "motion"],
-        ["y", "sketch"],
-        ["y", "depth"],
-        ["y", "local_image"],
-        ["image", "depth"],
-        ["y", "masked"],
-    ]
-    assert preset.requires == ["video"] and preset.reference_ignores == ["image", "style_image", "sketch"]
-
-
-def test_reference_style_and_sketch_task():
-    preset = load_preset(DATA / "reference" / "exp03_sketch2video_style.yaml")
-    assert preset.all_conditions() == ["y", "image", "single_sketch"] and preset.requires == ["style_image", "sketch"]
-    assert preset.save_origin_video is False
-
-
-def test_reference_values_with_no_equivalent_are_errors(tmp_path):
-    path = tmp_path / "task.yaml"
-    path.write_text((DATA / "reference" / "exp02_motion_transfer.yaml").read_text() + "mvs_visual: True\n")
-    with pytest.raises(ConfigError, match="mvs_visual"):
-        load_preset(path)
-    path.write_text("TASK_TYPE: SINGLE_TASK\nguidances: [y]\nread_imagee: True\n")
-    with pytest.raises(ConfigError, match=r"'read_imagee' \(did you mean 'read_image'"):
-        load_preset(path)
-
-
 def test_the_originals_cfg_path_names_our_preset():
     lines: list[str] = []
     preset = load_preset("configs/exp02_motion_transfer.yaml", report=lines.append)
@@ -68,12 +26,18 @@ def test_the_originals_cfg_path_names_our_preset():
 
 
 def test_preset_keys_and_types_are_checked(tmp_path):
-    path = tmp_path / "mine.yaml"
+    path = (tmp_path / "mine.yaml").resolve()
     path.write_text("base: compose\nguidance_scal: 7\n")
-    with pytest.raises(ConfigError, match=r"'guidance_scal' \(did you mean 'guidance_scale'"):
+    with pytest.raises(ConfigError, match=r"'guidance_scal' \(did you mean 'guidance_scale'") as error:
         load_preset(path)
+    assert f"guidance_scal: {path}, line 2" in str(error.value)
     path.write_text("base: compose\nnum_frames: many\n")
-    with pytest.raises(ConfigError, match=r"num_frames .*expected an integer, got 'many'"):
+    with pytest.raises(ConfigError, match=re.escape(f"num_frames ({path}, line 2): expected an integer, got 'many'")):
+        load_preset(path)
+    path.write_text("base: compose\n\nseed: -1\n")  # a value out of range: the key, the file and the line
+    with pytest.raises(
+        ConfigError, match=re.escape(f"seed: must be a whole number from 0 to {2**64 - 1}, got -1 ({path}, line 3)")
+    ):
         load_preset(path)
     path.write_text("base: exp01_vidcomposer_full\nguidances: {only: [y, depth]}\n")
     assert load_preset(path).runs() == {"only": ["y", "depth"]}  # a mapping replaces the base's, never merges
@@ -94,9 +58,12 @@ def test_port_training_yaml_maps_onto_ours_and_says_how():
         "scheduler: 'cosine_decay' -> lr_schedule: 'cosine'",
         "ckpt_save_interval: 25 -> checkpoint_every: 0, checkpoint_every_epochs: 25",
         "use_recompute: True -> gradient_checkpointing: True",
-        "dataset_sink_mode: False -> no effect here",
     ):
         assert line in said
+    no_effect = [line for line in lines if "has no effect here" in line]
+    assert len(no_effect) == 1  # every key without effect named once, in one line, with the reason
+    for key in ("TASK_TYPE", "ENABLE", "DATASET", "resume", "log_dir", "dataset_sink_mode", "step_mode", "offload"):
+        assert f" {key} (" in no_effect[0]
 
 
 def test_port_step_mode_fp16_and_resume_checkpoint():

@@ -15,6 +15,7 @@ repository's own task YAMLs load too (see :mod:`.reference_config`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,10 +25,10 @@ from typing import Any
 import yaml
 
 from ..conditions import INPUTS, OFFICIAL_COMPOSITIONS, implied_conditions, normalize_conditions
-from ..config import CONFIG_DIR, ConfigError, build, read_layers
-from ..diffusion import SchedulerConfig
+from ..config import CONFIG_DIR, ConfigError, YamlSource, build, is_file, read_layers, shown
+from ..diffusion import SCHEDULERS, SchedulerConfig
 from .condition_guidance import condition_scales
-from .reference_config import REFERENCE_ONLY_KEYS, is_reference_task, map_reference_task
+from .reference_config import REFERENCE_ONLY_KEYS, is_file_name, is_reference_task, map_reference_task
 
 #: Inputs a preset may require, and the CLI flag that provides each (the registered inputs read from files).
 INPUT_FLAGS: dict[str, str] = {name: i.flag for name, i in INPUTS.items() if i.flag and i.kind != "text"}
@@ -35,6 +36,8 @@ INPUT_FLAGS: dict[str, str] = {name: i.flag for name, i in INPUTS.items() if i.f
 OFFICIAL_SAMPLING = SchedulerConfig()
 #: The preset holding the runs of the original's multi-condition mode (``TASK_TYPE: MULTI_TASK``).
 MULTI_TASK_PRESET = "exp01_vidcomposer_full"
+#: The largest seed (a torch generator's seed is a 64-bit unsigned number).
+MAX_SEED = 2**64 - 1
 DEFAULT_PROMPT = (
     "A colorful and beautiful fish swimming in a small glass bowl with multicolored piece of stone, Macro Video"
 )
@@ -78,38 +81,74 @@ class TaskPreset:
     reference_ignores: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        built = set(normalize_conditions(self.video_compositions))  # also validates the names
-        runs = self.guidances if isinstance(self.guidances, Mapping) else {self.name: self.guidances}
-        if not runs:
-            raise ValueError(f"preset {self.name!r}: guidances is empty")
-        self.guidances = (
-            {str(k): normalize_conditions(v) for k, v in runs.items()}
-            if isinstance(self.guidances, Mapping)
-            else normalize_conditions(self.guidances)
-        )
+        if not self.name or any(c in self.name for c in "/\\\x00") or self.name in (".", "..") or len(self.name) > 200:
+            raise self._invalid("name", f"must be a plain name (it names the output folder), got {shown(self.name)}")
+        built = self._conditions("video_compositions", self.video_compositions)
+        self.guidances = self._guidances()
         for run, conditions in self.runs().items():
             absent = [c for c in conditions if c not in built]
             if absent:
-                raise ValueError(
-                    f"preset {self.name!r}: run {run!r} guides with {absent}, which are not in "
-                    f"video_compositions {self.video_compositions}"
+                raise self._invalid(
+                    "guidances",
+                    f"run {run!r} guides with {absent}, which are not in video_compositions {self.video_compositions}",
                 )
-        if isinstance(self.guidance_scale, Mapping):
-            self.guidance_scale = condition_scales(self.guidance_scale, f"preset {self.name!r}: guidance_scale")
-            absent = [c for c in self.guidance_scale if c not in self.all_conditions()]
-            if absent:
-                raise ValueError(
-                    f"preset {self.name!r}: guidance_scale names {absent}, which no run of the task uses "
-                    f"(its conditions: {self.all_conditions()})"
-                )
+        self._check_guidance_scale()
         unknown = [r for r in self.requires + self.reference_ignores if r not in INPUT_FLAGS]
         if unknown:
-            raise ValueError(
-                f"preset {self.name!r}: requires names unknown inputs {unknown}; choose from {list(INPUT_FLAGS)}"
-            )
+            raise self._invalid("requires", f"names unknown inputs {unknown}; choose from {list(INPUT_FLAGS)}")
+        self._check_numbers()
+
+    def _invalid(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"preset {self.name!r}: {key}: {message}", key=key)
+
+    def _conditions(self, key: str, value: Any, run: str | None = None) -> list[str]:
+        """A list of condition names (or one comma-separated text) as UNet names."""
+        label = "" if run is None else f"run {run!r}: "
+        if not isinstance(value, (str, list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise self._invalid(key, f"{label}expected a list of condition names, got {shown(value)}")
+        try:
+            return normalize_conditions(value)
+        except ValueError as exc:
+            raise self._invalid(key, f"{label}{exc}") from None
+
+    def _guidances(self) -> list[str] | dict[str, list[str]]:
+        """One list of conditions, or ``{run name: list}``."""
+        if not isinstance(self.guidances, Mapping):
+            return self._conditions("guidances", self.guidances)
+        if not self.guidances:
+            raise self._invalid("guidances", "expected at least one run")
+        return {str(run): self._conditions("guidances", v, str(run)) for run, v in self.guidances.items()}
+
+    def _check_guidance_scale(self) -> None:
+        if isinstance(self.guidance_scale, Mapping):
+            try:
+                self.guidance_scale = condition_scales(self.guidance_scale, f"preset {self.name!r}: guidance_scale")
+            except ValueError as exc:
+                raise ConfigError(str(exc), key="guidance_scale") from None
+            absent = [c for c in self.guidance_scale if c not in self.all_conditions()]
+            if absent:
+                raise self._invalid(
+                    "guidance_scale",
+                    f"names {absent}, which no run of the task uses (its conditions: {self.all_conditions()})",
+                )
+        scales = self.guidance_scale.values() if isinstance(self.guidance_scale, Mapping) else [self.guidance_scale]
+        for key, values in (("guidance_scale", scales), ("min_guidance_scale", [self.min_guidance_scale])):
+            if any(v is not None and not (math.isfinite(v) and v >= 0) for v in values):
+                raise self._invalid(key, f"must be a number >= 0, got {shown(getattr(self, key))}")
+
+    def _check_numbers(self) -> None:
+        """Sizes, steps, seed, frame rate, sampler and UNet file: each one the pipeline can take."""
         for key in ("num_frames", "height", "width", "num_inference_steps"):
             if getattr(self, key) < 1:
-                raise ValueError(f"preset {self.name!r}: {key} must be >= 1, got {getattr(self, key)}")
+                raise self._invalid(key, f"must be >= 1, got {getattr(self, key)}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise self._invalid("seed", f"must be a whole number from 0 to {MAX_SEED}, got {self.seed}")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise self._invalid("fps", f"must be a number > 0, got {self.fps!r}")
+        if self.scheduler not in SCHEDULERS:
+            raise self._invalid("scheduler", f"expected one of {', '.join(SCHEDULERS)}, got {shown(self.scheduler)}")
+        if not is_file_name(self.unet_file):
+            raise self._invalid("unet_file", f"not a file name: {shown(self.unet_file)}")
 
     def runs(self) -> dict[str, list[str]]:
         """``{run name: conditions}``; a single-run preset has one run named after the preset."""
@@ -136,11 +175,18 @@ class TaskPreset:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], name: str) -> TaskPreset:
-        """Build from a YAML mapping; unknown keys (with a did-you-mean) and wrongly typed values raise ``ConfigError``."""
+    def from_dict(cls, data: Mapping[str, Any], name: str, origins: Mapping[str, str] | None = None) -> TaskPreset:
+        """Build from a YAML mapping; unknown keys (with a did-you-mean), wrongly typed values and values out of
+        range raise ``ConfigError`` naming the key (and, from ``origins``, the file and line that set it)."""
         values = {k: v for k, v in data.items() if k not in ("kind", "base")}
         values.setdefault("name", name)
-        return build(cls, values, f"preset {name!r}", suggest=REFERENCE_ONLY_KEYS)
+        located = origins or {}
+        try:
+            return build(cls, values, f"preset {name!r}", suggest=REFERENCE_ONLY_KEYS, origins=located)
+        except ConfigError as exc:
+            if exc.key is None or exc.key not in located:
+                raise
+            raise ConfigError(f"{exc} ({located[exc.key]})", key=exc.key) from None
 
 
 def available_presets() -> dict[str, Path]:
@@ -162,13 +208,15 @@ def find_preset(name_or_path: str | os.PathLike, report: Callable[[str], None] |
     if text in presets:
         return presets[text]
     path = Path(text)
-    if path.is_file():
+    if is_file(path):
         return path
     if path.suffix in (".yaml", ".yml") and path.stem in presets:
         if report is not None:
             report(f"{text}: no such file here; using our preset {path.stem!r} (the original's configs/{path.name})")
         return presets[path.stem]
-    raise ValueError(f"unknown task preset {text!r}: not a preset name and no such file; presets are {sorted(presets)}")
+    raise ConfigError(
+        f"unknown task preset {shown(text)}: not a preset name and no such file; presets are {sorted(presets)}"
+    )
 
 
 def _multi_task_runs() -> dict[str, list[str]]:
@@ -188,18 +236,23 @@ def load_preset(
     Overrides with value ``None`` are ignored, so argparse results can be passed directly.
     """
 
-    def layer(values: dict[str, Any], source: Path) -> dict[str, Any]:
+    def layer(values: dict[str, Any], source: YamlSource) -> dict[str, Any]:
         if is_reference_task(values):
-            values, lines = map_reference_task(values, str(source), multi_task_runs=_multi_task_runs)
+            values, lines = map_reference_task(values, source, multi_task_runs=_multi_task_runs)
             for line in lines:
                 (report or (lambda _: None))(line)
         return values
 
     path = find_preset(name_or_path, report)
+    origins: dict[str, str] = {}
     try:
-        data = read_layers(path, find_preset, transform=layer, deep=False)
+        data = read_layers(path, find_preset, transform=layer, deep=False, origins=origins)
     except ConfigError as exc:
-        raise ConfigError(f"preset {path}: {exc}") from None
+        if str(path.resolve()) in str(exc):
+            raise
+        raise ConfigError(f"preset {path}: {exc}", key=exc.key) from None
     data.setdefault("name", path.stem)
-    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return TaskPreset.from_dict(data, name=data["name"])
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    data.update(given)
+    name = data["name"] if isinstance(data["name"], str) and data["name"] else path.stem
+    return TaskPreset.from_dict(data, name=name, origins={k: v for k, v in origins.items() if k not in given})

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from ..conditions import CONDITIONS, OFFICIAL_COMPOSITIONS
-from ..config import CONFIG_DIR, ConfigError, check_keys, coerce, merge, read_layers, save_resolved
+from ..config import CONFIG_DIR, ConfigError, YamlSource, check_keys, coerce, is_file, merge, read_layers, save_resolved
 from ..diffusion.gaussian_diffusion import LOSS_WEIGHTINGS
 from ..diffusion.prediction import PREDICTION_TYPES
 from ..video.motion import MotionSettings
@@ -364,14 +364,15 @@ _FIELD_TYPES: dict[str, Any] = typing.get_type_hints(TrainConfig)
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
-def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
-    _check_keys(values, source)
-    return {k: coerce(v, _FIELD_TYPES[k], f"{k} ({source})") for k, v in values.items()}
+def _coerce_all(values: Mapping[str, Any], source: str, origins: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every value as its field's type; an error names the key and where it was set (``origins``, else ``source``)."""
+    _check_keys(values, source, origins)
+    return {k: coerce(v, _FIELD_TYPES[k], f"{k} ({(origins or {}).get(k, source)})") for k, v in values.items()}
 
 
-def _check_keys(values: Mapping[str, Any], source: str) -> None:
+def _check_keys(values: Mapping[str, Any], source: str, origins: Mapping[str, str] | None = None) -> None:
     try:
-        check_keys(TrainConfig, values, source, suggest=PORT_KEYS)
+        check_keys(TrainConfig, values, source, suggest=PORT_KEYS, origins=origins)
     except ConfigError as exc:
         raise ConfigError(f"{exc}; every key is documented in {BASE_CONFIG}") from None
 
@@ -379,7 +380,7 @@ def _check_keys(values: Mapping[str, Any], source: str) -> None:
 def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
     """A YAML path, or a preset name from ``videocomposer/configs`` (``train_exp02_motion_transfer``)."""
     path = Path(name_or_path)
-    if path.is_file():
+    if is_file(path):
         return path
     for candidate in (CONFIG_DIR / path.name, CONFIG_DIR / f"{path.name}.yaml"):
         if candidate.is_file() and candidate.name.startswith("train_"):
@@ -390,20 +391,24 @@ def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
     )
 
 
-def read_yaml_layers(path: Path, report: Callable[[str], None] | None = None) -> dict[str, Any]:
+def read_yaml_layers(
+    path: Path, report: Callable[[str], None] | None = None, origins: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Read ``path`` over the file named by its ``base:`` key (recursively; base paths are relative to the
     file, else preset names). Files other than ``train_base.yaml`` inherit from it when they name no base.
-    A MindSpore-port training YAML is mapped onto our keys first (the mapping goes to ``report``)."""
+    A MindSpore-port training YAML is mapped onto our keys first (the mapping goes to ``report``).
+    ``origins`` receives ``{key: "FILE, line N"}`` of each key (see :func:`~videocomposer.config.read_layers`)."""
 
-    def layer(values: dict[str, Any], source: Path) -> dict[str, Any]:
+    def layer(values: dict[str, Any], source: YamlSource) -> dict[str, Any]:
         if is_port_config(values):
-            values, lines = map_port_config(values, str(source))
+            values, lines = map_port_config(values, source, _FIELD_TYPES)
             for line in lines:
                 (report or (lambda _: None))(line)
-        _check_keys({k: v for k, v in values.items() if k != "base"}, str(source))
+        own = {k: v for k, v in values.items() if k != "base"}
+        _check_keys(own, str(source.path), {k: source.at(k) for k in own})
         return values
 
-    return read_layers(path, resolve_config_path, BASE_CONFIG.name, transform=layer)
+    return read_layers(path, resolve_config_path, BASE_CONFIG.name, transform=layer, origins=origins)
 
 
 def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
@@ -449,10 +454,13 @@ def load_train_config(
         report: receives the mapping of a MindSpore-port YAML, one line at a time (default: not shown).
         values: programmatic overrides (e.g. ``output_dir=...``), applied last.
     """
-    merged = read_yaml_layers(resolve_config_path(config) if config is not None else BASE_CONFIG, report)
-    merge(merged, parse_overrides(overrides))
+    origins: dict[str, str] = {}
+    merged = read_yaml_layers(resolve_config_path(config) if config is not None else BASE_CONFIG, report, origins)
+    given = parse_overrides(overrides)
+    merge(merged, given)
     merge(merged, values)
-    return TrainConfig(**_coerce_all(merged, "config"))
+    located = {k: v for k, v in origins.items() if k not in given and k not in values}
+    return TrainConfig(**_coerce_all(merged, "config", located))
 
 
 def changed_keys(old: Mapping[str, Any], new: TrainConfig) -> list[str]:
