@@ -91,7 +91,7 @@ def _resolved_settings(folder: Path, notes: list[str]) -> dict[str, Any]:
         return {}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:  # ValueError: e.g. a bad date
         notes.append(f"{path} could not be read ({type(exc).__name__}); its prompt and seed are not used")
         return {}
     return data if isinstance(data, dict) else {}
@@ -101,7 +101,7 @@ def _seed(*candidates: Any) -> int | None:
     for value in candidates:
         try:
             seed = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             continue
         if seed >= 0:
             return seed
