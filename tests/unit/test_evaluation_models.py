@@ -15,9 +15,9 @@ from videocomposer.checkpoints import OFFICIAL_FILES, WeightFileError
 from videocomposer.cli import main
 from videocomposer.evaluation.annotator_metrics import depth_error, frames_at, scale_invariant_log_error, sketch_error
 from videocomposer.evaluation.clip_metrics import clipsim, frame_consistency, load_clip
-from videocomposer.evaluation.metrics import STROKE_METRICS, TRUTH_METRICS
 from videocomposer.evaluation.fvd import FeatureCache, frechet_distance, fvd, load_i3d, random_i3d, video_set_features
 from videocomposer.evaluation.i3d import InceptionI3D
+from videocomposer.evaluation.metrics import STROKE_METRICS, TRUTH_METRICS
 from videocomposer.pipelines.components import load_official_component
 from videocomposer.pipelines.demo import make_demo_video
 from videocomposer.pipelines.tiny import tiny_configs, tiny_model_config, write_tiny_official_weights

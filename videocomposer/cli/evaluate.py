@@ -97,7 +97,8 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     parser.add_argument(
         "generated",
         metavar="GENERATED",
-        help="a generated .mp4, a folder of runs, or a .csv with columns generated,source,caption,image,truth",
+        help="a generated .mp4, a folder of runs (every .mp4 below it, each with its run's recorded inputs), or a "
+        ".csv with columns generated,source,caption,image,truth,trajectory",
     )
     parser.add_argument(
         "--input_video",
@@ -128,7 +129,7 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
         "--seed",
         type=int,
         help="generate's seed, to sample the same clip when re-extracting "
-        "(default: the record's, else 8888 as generate)",
+        "(default: the run's recorded one, else 8888 as generate)",
     )
     parser.add_argument(
         "--resample",
