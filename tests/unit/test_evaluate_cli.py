@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -120,12 +121,21 @@ def test_missing_inputs_are_listed_as_skipped_with_their_flag(runs, tmp_path, ca
     alone = shutil.copy(
         runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4", tmp_path / "x.mp4"
     )
-    assert main(["evaluate", str(alone), "--json", str(tmp_path / "x.json")]) == 0
+    assert main(["evaluate", str(alone), "--image_path", str(runs["image"]), "--json", str(tmp_path / "x.json")]) == 0
     report = json.loads((tmp_path / "x.json").read_text())
-    assert (
-        "--input_video" in report["skipped"]["motion_epe"] and "--image_path" in report["skipped"]["first_frame_psnr"]
-    )
+    assert "--input_video" in report["skipped"]["motion_epe"] and "--truth" in report["skipped"]["track_error"]
     assert "skipped motion_epe: needs --input_video" in capsys.readouterr().out
+
+
+def test_a_video_with_nothing_to_compare_with_is_refused_with_the_reason(runs, tmp_path, capsys):
+    alone = shutil.copy(
+        runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4", tmp_path / "x.mp4"
+    )
+    assert main(["evaluate", str(alone), "--json", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing could be evaluated" in err and "x.mp4: no record of a generate run" in err
+    assert "--input_video" in err and "Traceback" not in err
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_frame_count_mismatch_is_named_and_resampled_only_on_request(runs, tmp_path, capsys):
@@ -171,3 +181,75 @@ def test_record_and_condition_tensors_agree_with_a_fresh_extraction(runs):
     record = load_conditions(mp4.with_name(mp4.stem + "_conditions.safetensors"))
     fresh = reference_motion(runs["video"], FRAMES, SIZE, seed=7)
     assert torch.equal(record.conditions["motion"][0].transpose(0, 1), fresh.motion)
+
+
+def _run_folder_without_record(runs, destination, seed="7"):
+    """A copy of a run's folder (settings.txt, config.yaml and the MP4) without its condition record."""
+    run = runs["out"] / f"exp02_motion_transfer-clip-S0000{seed}"
+    destination.mkdir(parents=True)
+    for name in ("settings.txt", "config.yaml", f"exp02_motion_transfer-S0000{seed}.mp4"):
+        shutil.copy(run / name, destination / name)
+    return destination / f"exp02_motion_transfer-S0000{seed}.mp4"
+
+
+def test_a_folder_of_runs_is_evaluated_with_the_inputs_each_run_recorded(runs, tmp_path):
+    mp4 = _run_folder_without_record(runs, tmp_path / "runs" / "a")
+    assert main(["evaluate", str(tmp_path / "runs"), "--json", str(tmp_path / "folder.json"), "--quiet"]) == 0
+    args = ["--input_video", str(runs["video"]), "--image_path", str(runs["image"]), "--seed", "7"]
+    assert main(["evaluate", str(mp4), *args, "--json", str(tmp_path / "flags.json")]) == 0
+    (from_record,), (from_flags,) = (
+        json.loads((tmp_path / n).read_text())["runs"] for n in ("folder.json", "flags.json")
+    )
+    assert f"motion re-extracted from {runs['video']} ({FRAMES} frames, seed 7)" in from_record["notes"]
+    for key in ("motion_epe", "flow_epe", "motion_gain_moving", "first_frame_psnr"):
+        assert from_record[key] is not None and from_record[key] == from_flags[key], key
+
+
+def test_a_folder_where_nothing_can_be_evaluated_exits_2_saying_why_for_each_video(runs, tmp_path, capsys):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(runs["out"] / "exp02_motion_transfer-clip-S00007" / "exp02_motion_transfer-S00007.mp4", bare / "a.mp4")
+    moved = _run_folder_without_record(runs, bare / "run")  # its recorded inputs are no longer there
+    settings = moved.parent / "settings.txt"
+    recorded = settings.read_text().replace(str(runs["video"]), str(tmp_path / "gone.mp4"))
+    settings.write_text(recorded.replace(str(runs["image"]), str(tmp_path / "gone.png")))
+    (moved.parent / "config.yaml").unlink()  # the command is read from settings.txt alone
+    assert main(["evaluate", str(bare), "--json", str(tmp_path / "none.json")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing could be evaluated (2 video(s))" in err and "Traceback" not in err
+    assert f"{bare / 'a.mp4'}: no record of a generate run beside it" in err
+    assert f"its recorded --input_video {tmp_path / 'gone.mp4'} is not there" in err
+    assert f"its recorded --image_path {tmp_path / 'gone.png'} is not there" in err
+    assert not (tmp_path / "none.json").exists()
+
+
+def test_a_video_that_cannot_be_evaluated_among_others_is_listed_with_the_reason(runs, tmp_path, capsys):
+    _run_folder_without_record(runs, tmp_path / "mixed" / "run")
+    shutil.copy(runs["video"], tmp_path / "mixed" / "stray.mp4")
+    assert main(["evaluate", str(tmp_path / "mixed"), "--json", str(tmp_path / "m.json"), "--quiet"]) == 0
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert report["num_videos"] == 1 and list(report["not_evaluated"]) == [str(tmp_path / "mixed" / "stray.mp4")]
+    assert "no record of a generate run" in report["not_evaluated"][str(tmp_path / "mixed" / "stray.mp4")]
+    assert f"not evaluated {tmp_path / 'mixed' / 'stray.mp4'}: no record" in capsys.readouterr().out
+
+
+def test_every_null_in_the_report_has_its_reason(runs, tmp_path, capsys):
+    """Two videos against a still source: the direction and speed along a condition that does not move are null,
+    in each run and in the means, each with its reason, in the JSON and the printed report."""
+    from videocomposer.evaluation import read_video_frames
+    from videocomposer.evaluation.metrics import RUN_METRICS
+    from videocomposer.video.writer import write_mp4
+
+    write_mp4(tmp_path / "still.mp4", np.repeat(read_video_frames(runs["video"])[:1], 24, axis=0), fps=8)
+    for seed in ("7", "8"):
+        run = runs["out"] / f"exp02_motion_transfer-clip-S0000{seed}" / f"exp02_motion_transfer-S0000{seed}.mp4"
+        shutil.copy(run, tmp_path / f"{seed}.mp4")
+    (tmp_path / "runs.csv").write_text("generated,source\n7.mp4,still.mp4\n8.mp4,still.mp4\n")
+    assert main(["evaluate", str(tmp_path / "runs.csv"), "--json", str(tmp_path / "r.json"), "--quiet"]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    for run in report["runs"]:
+        nulls = {m for m in RUN_METRICS if m in run and run[m] is None}
+        assert {"motion_gain_moving", "flow_cosine_moving"} <= nulls and nulls == set(run["reasons"])
+    assert {m for m in RUN_METRICS if report.get(m, 0) is None} == set(report["reasons"])
+    assert "no cell of the condition moves" in report["reasons"]["motion_gain_moving"]
+    assert "undefined motion_gain_moving (7.mp4, 8.mp4): codec vectors: no cell" in capsys.readouterr().out

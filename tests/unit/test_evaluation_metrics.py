@@ -121,6 +121,40 @@ def test_error_is_split_into_moving_and_static_cells_with_the_direction_agreemen
     assert math.isnan(nothing_moves.epe_moving) and math.isnan(nothing_moves.cosine_moving)
     assert math.isnan(nothing_moves.gain_moving)
     assert nothing_moves.epe_static == pytest.approx(0.5)
+    assert set(nothing_moves.reasons) == {"epe_moving", "cosine_moving", "gain_moving"}
+    assert "no cell of the condition moves" in nothing_moves.reasons["gain_moving"]
+    all_move = motion_error(field((3.0, 0.0), (3.0, 0.0)), field((3.0, 0.0), (3.0, 0.0)))
+    assert math.isnan(all_move.epe_static) and set(all_move.reasons) == {"epe_static"}
+    assert "no still cell" in all_move.reasons["epe_static"] and not error.reasons
+
+
+def test_a_motion_error_that_compares_no_frame_says_why():
+    """Every undefined value of a :class:`MotionError` has a reason: no vectors in the condition, or none in the
+    generated video."""
+    from videocomposer.evaluation.motion import SPLIT_FIELDS, MotionField
+
+    moving = MotionField(torch.ones(3, 2, 32, 32), torch.ones(3, 1, 32, 32))
+    empty = MotionField(torch.zeros(3, 2, 32, 32), torch.zeros(3, 1, 32, 32))
+    no_condition = motion_error(moving, empty)
+    no_generated = motion_error(empty, moving)
+    for error, why in ((no_condition, "the motion condition has no vectors"), (no_generated, "no motion vectors")):
+        assert all(math.isnan(getattr(error, name)) for name in SPLIT_FIELDS)
+        assert set(error.reasons) == set(SPLIT_FIELDS) and all(why in r for r in error.reasons.values())
+    assert "generated video" in no_generated.reasons["epe"] and "generated video" not in no_condition.reasons["epe"]
+
+
+def test_evaluate_run_gives_every_undefined_metric_a_reason(tmp_path):
+    """A still source: no condition cell moves, so the speed and direction along it are undefined, each with why."""
+    from videocomposer.evaluation import evaluate_run
+
+    still = write_mp4(tmp_path / "still.mp4", np.repeat(translating(96)[:1], FRAMES, axis=0), fps=FPS)
+    result = evaluate_run(translating(96), source=still, seed=0)
+    undefined = [m for m, v in result.metrics.items() if math.isnan(v)]
+    assert {"motion_gain_moving", "motion_cosine_moving", "flow_gain_moving", "motion_epe_moving"} <= set(undefined)
+    assert set(undefined) == set(result.reasons)
+    assert result.reasons["motion_gain_moving"].startswith("codec vectors: no cell of the condition moves")
+    assert result.reasons["flow_gain_moving"].startswith("optical flow: no cell of the condition moves")
+    assert not math.isnan(result.metrics["motion_epe"])
 
 
 def test_downscaled_source_is_compared_in_source_pixels(tmp_path):

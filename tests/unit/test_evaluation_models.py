@@ -15,9 +15,9 @@ from videocomposer.checkpoints import OFFICIAL_FILES, WeightFileError
 from videocomposer.cli import main
 from videocomposer.evaluation.annotator_metrics import depth_error, frames_at, scale_invariant_log_error, sketch_error
 from videocomposer.evaluation.clip_metrics import clipsim, frame_consistency, load_clip
-from videocomposer.evaluation.evaluate import TRUTH_METRICS
 from videocomposer.evaluation.fvd import FeatureCache, frechet_distance, fvd, load_i3d, random_i3d, video_set_features
 from videocomposer.evaluation.i3d import InceptionI3D
+from videocomposer.evaluation.metrics import STROKE_METRICS, TRUTH_METRICS
 from videocomposer.pipelines.components import load_official_component
 from videocomposer.pipelines.demo import make_demo_video
 from videocomposer.pipelines.tiny import tiny_configs, tiny_model_config, write_tiny_official_weights
@@ -211,9 +211,12 @@ def test_evaluate_cli_with_every_metric(weights, tmp_path, capsys):
     for key in ("motion_epe", "first_frame_psnr", "clip_frame_consistency", "clipsim", "fvd"):
         assert isinstance(report[key], float), key
     assert "stylegan-v" in report["fvd_protocol"] and "2 reference vs 2 generated" in report["fvd_protocol"]
-    # exp02 has no depth or sketch condition: with the annotators loaded, they are skipped for want of a reference;
-    # the object-track metrics for want of a truth file
-    assert set(report["skipped"]) == {"depth_si_log", "sketch_mae", *TRUTH_METRICS}
+    # exp02 has no depth or sketch condition: with the annotators loaded, they are compared with the depth and the
+    # sketch of the source the runs recorded; the object-track metrics are skipped for want of a truth file, the
+    # stroke metrics for want of strokes
+    assert isinstance(report["depth_si_log"], float) and isinstance(report["sketch_mae"], float)
+    assert any("depth re-extracted from" in note for note in report["runs"][0]["notes"])
+    assert set(report["skipped"]) == {*TRUTH_METRICS, *STROKE_METRICS}
     assert all("--truth" in report["skipped"][m] for m in TRUTH_METRICS)
     assert main(["evaluate", str(out), "--metrics", "depth_si_log", "--json", str(tmp_path / "d.json")]) == 2
     assert "--midas-weights" in capsys.readouterr().err

@@ -24,7 +24,7 @@ def load_models(request: EvaluateRequest) -> Any:
     """The models whose weights are given (a file field, else the official file in ``weights_dir`` if present)
     as :class:`~videocomposer.evaluation.EvaluationModels`; none given: no models."""
     from ..checkpoints import OFFICIAL_FILES
-    from ..evaluation.evaluate import EvaluationModels
+    from ..evaluation.metrics import EvaluationModels
 
     paths = {name: existing_file(field, getattr(request, field)) for name, field in MODEL_FIELDS.items()}
     if request.weights_dir:
@@ -72,8 +72,8 @@ def fvd_references(request: EvaluateRequest, runs: list[RunInput]) -> list:
         if not videos:
             raise RequestError("fvd_reference", f"no videos under {folder}")
         return videos
-    from ..evaluation.evaluate import DEFAULT_SEED
     from ..evaluation.frames import read_video_frames
+    from ..evaluation.metrics import DEFAULT_SEED
     from ..evaluation.records import find_record
     from ..video.sampling import load_video_clip
 
@@ -89,7 +89,7 @@ def fvd_references(request: EvaluateRequest, runs: list[RunInput]) -> list:
             )
         frames = read_video_frames(run.generated)
         recorded = int(record.metadata.get("seed", DEFAULT_SEED)) if record else DEFAULT_SEED
-        seed = request.seed if request.seed is not None else recorded
+        seed = next(s for s in (request.seed, run.seed, recorded) if s is not None)
         clip = load_video_clip(source, num_frames=len(frames), resolution=frames.shape[1], seed=seed, with_mask=False)
         clips.append(((clip.video.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).byte().numpy())
     return clips

@@ -6,23 +6,25 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checks import existing_file, whole_at_least
 from .errors import RequestError, mention
 
 PathLike = str | os.PathLike
-CSV_COLUMNS = ("generated", "source", "caption", "image", "truth")
+CSV_COLUMNS = ("generated", "source", "caption", "image", "truth", "trajectory")
 
 
 @dataclass
 class EvaluateRequest:
     """``generated``: a generated ``.mp4``, a folder of runs (every MP4 below it) or a ``.csv`` with columns
-    ``generated,source,caption,image,truth`` (paths relative to the CSV). ``video``, ``image``, ``caption``: the
-    source video, first-frame image and prompt where the CSV or the records leave them out. ``truth``: the
+    ``generated,source,caption,image,truth,trajectory`` (paths relative to the CSV). ``video``, ``image``,
+    ``caption``: the source video, first-frame image and prompt; a run's own record (its folder's ``settings.txt``
+    and ``config.yaml``: :mod:`.evaluation_runs`) fills what the CSV row and these leave out. ``truth``: the
     source clip's truth file (``<clip>.truth.json``: :mod:`videocomposer.evaluation.truth`), for the object-track
-    metrics (its clip is the source video unless ``video`` says otherwise). ``metrics``
+    metrics (its clip is the source video unless ``video`` says otherwise). ``trajectory``: the strokes given to
+    ``generate --trajectory``, for the stroke metrics (:mod:`videocomposer.evaluation.strokes`). ``metrics``
     (a list or ``"motion_epe,fvd"``; None: every one whose inputs are given). ``resample``: resample a
     video whose frame count or size differs from the conditions'. Weights: ``weights_dir`` (official
     file names) or one file per model; ``i3d`` for FVD against ``fvd_reference`` videos (default: the
@@ -33,6 +35,7 @@ class EvaluateRequest:
     image: PathLike | None = None
     caption: str | None = None
     truth: PathLike | None = None
+    trajectory: PathLike | None = None
     seed: int | None = None
     resample: bool = False
     block: int = 16
@@ -54,7 +57,7 @@ class EvaluateRequest:
 
     def wanted_metrics(self) -> list[str] | None:
         """``metrics`` as a checked list (None: every metric whose inputs are given)."""
-        from ..evaluation.evaluate import RUN_METRICS
+        from ..evaluation.metrics import RUN_METRICS
 
         if self.metrics is None:
             return None
@@ -82,14 +85,17 @@ class EvaluateRequest:
 
 @dataclass
 class RunInput:
-    """One row to evaluate: the generated video and (optionally) its source, caption, first-frame image and the
-    source's truth file."""
+    """One row to evaluate: the generated video and (optionally) its source, caption, first-frame image, the
+    source's truth file, the strokes drawn for it and generate's seed; ``notes``: what its record said."""
 
     generated: Path
     source: Path | None = None
     caption: str | None = None
     image: Path | None = None
     truth: Path | None = None
+    trajectory: Path | None = None
+    seed: int | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def _csv_path(value: str | None, base: Path, what: str) -> Path | None:
@@ -123,6 +129,7 @@ def read_runs_csv(path: Path) -> list[RunInput]:
                     row.get("caption") or None,
                     _csv_path(row.get("image"), path.parent, f"{where} 'image'"),
                     _csv_path(row.get("truth"), path.parent, f"{where} 'truth'"),
+                    _csv_path(row.get("trajectory"), path.parent, f"{where} 'trajectory'"),
                 )
             )
     if not runs:
@@ -132,10 +139,15 @@ def read_runs_csv(path: Path) -> list[RunInput]:
 
 def collect_runs(request: EvaluateRequest) -> list[RunInput]:
     """``generated`` → runs: a CSV, a folder (every ``*.mp4`` below it) or one video; the request's
-    ``video``, ``image``, ``caption`` and ``truth`` fill what a row leaves out."""
+    ``video``, ``image``, ``caption``, ``truth`` and ``trajectory`` fill what a row leaves out, then the run's own
+    record (:func:`fill_from_record`)."""
     path = Path(request.generated)
     source, image = existing_file("video", request.video), existing_file("image", request.image)
-    truth = existing_file("truth", request.truth)
+    truth, trajectory = existing_file("truth", request.truth), existing_file("trajectory", request.trajectory)
+    if trajectory is not None:
+        from ..video.trajectory import read_trajectory
+
+        read_trajectory(trajectory)  # a malformed file fails here, once, naming the flag
     if path.is_file() and path.suffix.lower() == ".csv":
         runs = read_runs_csv(path)
     elif path.is_dir():
@@ -151,4 +163,28 @@ def collect_runs(request: EvaluateRequest) -> list[RunInput]:
         run.image = run.image or image
         run.caption = run.caption or request.caption
         run.truth = run.truth or truth
+        run.trajectory = run.trajectory or trajectory
+        fill_from_record(run)
     return runs
+
+
+def fill_from_record(run: RunInput) -> None:
+    """Fill what ``run`` leaves out from the record of the ``generate`` run its video belongs to (the video's folder),
+    and note what that record lacks."""
+    from ..evaluation.records import record_path
+    from .evaluation_runs import read_run_record
+
+    record = read_run_record(run.generated.parent)
+    if record is None:
+        if not record_path(run.generated).is_file():
+            run.notes.append(
+                "no record of a generate run beside it (neither settings.txt nor config.yaml in its folder, "
+                f"nor {record_path(run.generated).name} from generate --save-conditions)"
+            )
+        return
+    run.source = run.source or record.source
+    run.image = run.image or record.image
+    run.trajectory = run.trajectory or record.trajectory
+    run.caption = run.caption or record.caption
+    run.seed = record.seed
+    run.notes += record.notes + [note for name, note in record.missing.items() if getattr(run, name) is None]

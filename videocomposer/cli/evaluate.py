@@ -17,6 +17,7 @@ SPELLING = {
     "image": "--image_path",
     "caption": "--caption",
     "truth": "--truth",
+    "trajectory": "--trajectory",
     "seed": "--seed",
     "resample": "--resample",
     "block": "--block",
@@ -41,14 +42,20 @@ DESCRIPTION = """\
 Measure how well generated videos follow their conditions.
 
   videocomposer evaluate GENERATED.mp4 --input_video SOURCE.mp4 [--image_path FIRST.png] [--json OUT]
-  videocomposer evaluate OUTPUT_FOLDER --json eval.json   # every MP4 below it
-  videocomposer evaluate runs.csv --json eval.json        # columns generated,source,caption,image,truth
+  videocomposer evaluate OUTPUT_FOLDER --json eval.json   # every MP4 below it, with its run's recorded inputs
+  videocomposer evaluate runs.csv --json eval.json        # columns generated,source,caption,image,truth,trajectory
   videocomposer evaluate GENERATED.mp4 --truth CLIP.truth.json --image_path FIRST.png   # against ground truth
+  videocomposer evaluate GENERATED.mp4 --trajectory STROKES.json --image_path FIRST.png  # drawn strokes followed
 
-Conditions come from <run>_conditions.safetensors beside the MP4 (generate --save-conditions) when it is there,
-else are re-extracted from --input_video with generate's clip sampling (--seed). With --truth (the source clip's
-ground truth, <clip>.truth.json) the object's track error, shape IoU and caption colour are measured too. Metrics
-whose inputs or weights are missing are listed as skipped.
+A video in a generate run's folder is compared with the inputs that run recorded (settings.txt, config.yaml:
+--input_video, --image_path, --trajectory, the prompt and the seed) where the flags leave them out. Conditions
+come from <run>_conditions.safetensors beside the MP4 (generate --save-conditions) when it is there, else are
+re-extracted from --input_video with generate's clip sampling (--seed). With --truth (the source clip's ground
+truth, <clip>.truth.json) the object's track error, shape IoU and caption colour are measured too; with
+--trajectory, per stroke, how far and in which direction the object under its start moved along it. Metrics
+whose inputs or weights are missing are listed as skipped, with the flag that enables them; a metric that is
+undefined for a video (null in the JSON) is listed with the reason. A video for which no metric could be
+computed is listed as not evaluated, with the reason; when that is every video the exit code is 2.
 """
 
 
@@ -90,7 +97,8 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     parser.add_argument(
         "generated",
         metavar="GENERATED",
-        help="a generated .mp4, a folder of runs, or a .csv with columns generated,source,caption,image,truth",
+        help="a generated .mp4, a folder of runs (every .mp4 below it, each with its run's recorded inputs), or a "
+        ".csv with columns generated,source,caption,image,truth,trajectory",
     )
     parser.add_argument(
         "--input_video",
@@ -111,10 +119,17 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
         "its clip is the source video unless --input_video is given",
     )
     parser.add_argument(
+        "--trajectory",
+        metavar="FILE",
+        help="the strokes given to generate --trajectory (its JSON); adds stroke_gain, stroke_cosine and "
+        "stroke_path_error, and per stroke in the report: the object under each stroke's start is tracked by "
+        "colour (read in --image_path, else in generated frame 0)",
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         help="generate's seed, to sample the same clip when re-extracting "
-        "(default: the record's, else 8888 as generate)",
+        "(default: the run's recorded one, else 8888 as generate)",
     )
     parser.add_argument(
         "--resample",
@@ -156,6 +171,28 @@ def print_table(rows: list[tuple[str, dict[str, float]]], metrics: list[str], ou
         )
 
 
+def print_strokes(names: list[str], runs: list, out: TextIO | None = None) -> None:
+    """One line per stroke of each run that has strokes (``RUN #index``): gain, cosine, path error, found share."""
+    from ..evaluation.strokes import STROKE_SCORES
+
+    rows = [(f"{name} #{s.index}", s.scores()) for name, run in zip(names, runs) for s in run.strokes]
+    if rows:
+        print_table(rows, list(STROKE_SCORES), out)
+
+
+def print_reasons(names: list[str], runs: list, out: TextIO | None = None) -> None:
+    """Why each undefined value is, once per metric and reason, with the videos it concerns."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for name, run in zip(names, runs):
+        for metric, why in run.reasons.items():
+            grouped.setdefault((metric, why), []).append(name)
+        for stroke in run.strokes:
+            for score, why in stroke.reasons.items():
+                grouped.setdefault((f"stroke {score}", why), []).append(f"{name} #{stroke.index}")
+    for (metric, why), where in grouped.items():
+        print(f"undefined {metric} ({', '.join(where)}): {why}", file=out or sys.stdout)
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -169,8 +206,12 @@ def run(args: argparse.Namespace) -> int:
     print_table(rows, result.metrics)
     if result.set_metrics:
         print(f"fvd {result.set_metrics['fvd']:.4f}  ({result.set_metrics['fvd_protocol']})")
+    print_strokes(names, result.runs)
+    print_reasons(names, result.runs)
     for name, how in result.skipped.items():
         print(f"skipped {name}: needs {how}")
+    for video, why in result.not_evaluated.items():
+        print(f"not evaluated {video}: {why}")
     if result.json_path is not None:
         print(Path(result.json_path).absolute())
     return 0

@@ -26,14 +26,19 @@ Every function takes a video as an MP4 path or as frames (``uint8 [F, H, W, 3]``
     # {'track_error': fraction of the side, 'track_found', 'shape_iou', 'caption_colour_match'}
     colour_name((200, 30, 40)), dominant_colour_name(frames)   # 'red', the objects' most frequent name
 
+    # strokes drawn for generate --trajectory (read_trajectory: videocomposer.video.trajectory): per stroke, the
+    # object under its start tracked by colour
+    [(s.gain, s.cosine) for s in score_strokes(frames, read_trajectory("strokes.json"), reference=first_frame)]
+
     # everything `videocomposer evaluate` reports for one video
     evaluate_run("generated.mp4", source="source.mp4", image="first.png", truth="clip.truth.json").metrics
 
 Modules: :mod:`.frames` (reading inputs), :mod:`.motion` (motion EPE, Farneback EPE), :mod:`.image`
-(PSNR/SSIM), :mod:`.truth` (truth files), :mod:`.tracks` (object tracks from ground truth), :mod:`.colours`
+(PSNR/SSIM), :mod:`.truth` (truth files), :mod:`.tracks` (object tracks from ground truth), :mod:`.strokes`
+(drawn strokes followed), :mod:`.colours`
 (common colour names), :mod:`.clip_metrics`, :mod:`.annotator_metrics` (depth, sketch), :mod:`.i3d` + :mod:`.fvd`,
-:mod:`.records` (``generate --save-conditions``), :mod:`.evaluate` (one video), :mod:`.protocol` (what each
-metric is).
+:mod:`.records` (``generate --save-conditions``), :mod:`.metrics` (the metric names and a video's result),
+:mod:`.evaluate` (one video), :mod:`.protocol` (what each metric is).
 Definitions, units and what is skipped are in each module's docstring.
 """
 
@@ -56,6 +61,7 @@ from .motion import (
     reference_motion,
 )
 from .records import find_record, load_conditions, save_conditions
+from .strokes import StrokeScore, score_strokes
 from .tracks import dominant_colour_name, shape_iou, stroke_following, track_error, track_object, truth_metrics
 from .truth import ClipTruth, ObjectTruth, TruthError, model_view, read_truth, sampled_truth_frames, write_truth
 
@@ -71,6 +77,7 @@ __all__ = [
     "ObjectTruth",
     "PSNR_CAP_DB",
     "RunResult",
+    "StrokeScore",
     "TruthError",
     "caption_colour",
     "clipsim",
@@ -100,6 +107,7 @@ __all__ = [
     "sampled_truth_frames",
     "save_conditions",
     "scale_invariant_log_error",
+    "score_strokes",
     "shape_iou",
     "sketch_error",
     "ssim",

@@ -3,98 +3,45 @@
 :func:`evaluate_run` gathers the conditions (the record written by ``generate --save-conditions``
 beside the MP4, else re-extracted from the source video with generate's clip sampling), checks that
 the generated video matches them in frame count and size (or resamples it when asked), and runs the
-model-free metrics (:mod:`.motion`, :mod:`.image`, and :mod:`.tracks` with the source clip's truth
-file) and those whose models are loaded
+model-free metrics (:mod:`.motion`, :mod:`.image`, :mod:`.tracks` with the source clip's truth
+file, :mod:`.strokes` with the strokes drawn for ``generate --trajectory``) and those whose models are loaded
 (:mod:`.clip_metrics`, :mod:`.annotator_metrics`). A metric whose input or model is missing is listed
-in ``skipped`` with what would enable it. FVD is a metric of sets of videos (:mod:`.fvd`).
+in ``skipped`` with what would enable it; a metric computed but undefined for this video (``nan``: e.g. the
+speed along the condition where the condition has no moving cell) has its reason in ``reasons``. FVD is a
+metric of sets of videos (:mod:`.fvd`).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
 
-from ..annotators.midas import MiDaS
-from ..annotators.pidinet import PiDiNet
-from ..annotators.sketch import SketchCleaner
-from ..conditions import evaluated_condition
-from ..models.clip import OpenCLIP
-from ..models.tokenizer import CLIPTokenizer
-from ..video.clip import VideoClip
 from ..video.reader import probe_video
+from ..video.trajectory import Trajectory, read_trajectory
 from .frames import ImageInput, VideoInput, is_path, read_image, read_video_frames
 from .image import first_frame_metrics
+from .metrics import (
+    DEFAULT_SEED,
+    ENABLE,
+    FIRST_FRAME_CONDITION,
+    FIRST_FRAME_METRICS,
+    MOTION_CONDITION,
+    MOTION_METRICS,
+    STROKE_METRICS,
+    TRUTH_METRICS,
+    EvaluationModels,
+    RunResult,
+)
+from .model_metrics import model_metrics
 from .motion import MOTION_BLOCK, MotionField, condition_field, flow_error, motion_error, reference_motion
 from .records import ConditionRecord, find_record
+from .strokes import drawn_motion, score_strokes
 from .tracks import truth_metrics
 from .truth import ClipTruth, TruthError, read_truth, sampled_truth_frames
-
-#: The recorded conditions each metric family compares with (from the condition registry's ``evaluated_by``).
-MOTION_CONDITION = evaluated_condition("motion_error")
-FIRST_FRAME_CONDITION = evaluated_condition("first_frame_metrics")
-DEPTH_CONDITION = evaluated_condition("depth_error")
-SKETCH_CONDITION = evaluated_condition("sketch_error")
-
-#: generate's default seed (the reference's 8888): the clip start drawn when re-extracting conditions.
-DEFAULT_SEED = 8888
-#: Metrics per input, in report order, and what enables each when it is missing.
-MOTION_METRICS = (
-    "motion_epe",
-    "motion_epe_dense",
-    "flow_epe",
-    "motion_epe_moving",
-    "motion_epe_static",
-    "motion_cosine_moving",
-    "flow_cosine_moving",
-    "motion_gain_moving",
-    "flow_gain_moving",
-)
-FIRST_FRAME_METRICS = ("first_frame_psnr", "first_frame_ssim")
-TRUTH_METRICS = ("track_error", "track_found", "shape_iou", "caption_colour_match")
-CLIP_METRICS = ("clip_frame_consistency", "clipsim")
-ANNOTATOR_METRICS = ("depth_si_log", "sketch_mae")
-_SOURCE = "--input_video SOURCE (or a <run>_conditions.safetensors from generate --save-conditions)"
-ENABLE = {
-    **{m: _SOURCE for m in MOTION_METRICS},
-    **{m: f"--image_path FIRST_FRAME (or a recorded {FIRST_FRAME_CONDITION})" for m in FIRST_FRAME_METRICS},
-    **{m: "--truth CLIP.truth.json (the source clip's ground truth)" for m in TRUTH_METRICS},
-    "caption_colour_match": "--truth CLIP.truth.json and --caption naming a colour (or a recorded prompt)",
-    "clip_frame_consistency": "--clip-weights open_clip_pytorch_model.bin (or --weights-dir)",
-    "clipsim": "--clip-weights open_clip_pytorch_model.bin (or --weights-dir) and --caption (or a CSV caption)",
-    "depth_si_log": "--midas-weights midas_v3_dpt_large.pth (or --weights-dir) and " + _SOURCE,
-    "sketch_mae": "--pidinet-weights table5_pidinet.pth and --sketch-cleaner-weights sketch_simplification_gan.pth "
-    "(or --weights-dir) and " + _SOURCE,
-}
-#: Every per-video metric, in report order.
-RUN_METRICS = MOTION_METRICS + FIRST_FRAME_METRICS + TRUTH_METRICS + CLIP_METRICS + ANNOTATOR_METRICS
-
-
-@dataclass
-class EvaluationModels:
-    """The frozen models the model-based metrics use; any may be None (its metrics are then skipped)."""
-
-    clip: OpenCLIP | None = None
-    tokenizer: CLIPTokenizer | None = None
-    midas: MiDaS | None = None
-    pidinet: PiDiNet | None = None
-    sketch_cleaner: SketchCleaner | None = None
-
-
-@dataclass
-class RunResult:
-    """One video's evaluation: ``metrics`` (floats; ``nan`` when nothing could be compared),
-    ``per_frame`` lists (``None`` = skipped frame), ``skipped`` {metric: how to enable it}, ``notes``."""
-
-    generated: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    per_frame: dict[str, list] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
 
 def resample_frames(frames: np.ndarray, num_frames: int, height: int, width: int) -> np.ndarray:
@@ -131,14 +78,33 @@ def _source_scale_motion(source: str, frames: np.ndarray, seed: int, notes: list
     return reference_motion(source, len(frames), source_side, seed=seed), True
 
 
+def _drawn_scale_motion(
+    trajectory: Trajectory, motion: torch.Tensor, scale: float, frames: np.ndarray, notes: list[str]
+) -> tuple[MotionField, bool] | None:
+    """The recorded ``motion`` rebuilt from the strokes it was drawn with, at the scale they were drawn at when that is
+    larger than the (square) generated frames (see :func:`_source_scale_motion`), and whether to upsample to it."""
+    drawn = drawn_motion(trajectory, motion, scale) if frames.shape[1] == frames.shape[2] else None
+    if drawn is None or drawn.motion.shape[-1] <= frames.shape[1]:
+        return None
+    side = drawn.motion.shape[-1]
+    notes.append(f"motion compared at the strokes' scale: the generated video upsampled {frames.shape[1]} -> {side} px")
+    return drawn, True
+
+
 def _condition(
-    record: ConditionRecord | None, source: str | None, frames: np.ndarray, seed: int, notes: list[str]
+    record: ConditionRecord | None,
+    source: str | None,
+    frames: np.ndarray,
+    seed: int,
+    notes: list[str],
+    trajectory: Trajectory | None = None,
 ) -> tuple[MotionField | None, bool]:
     """The motion condition to compare with (see :func:`_source_scale_motion`), or None, and whether the frames are
     to be upsampled to it."""
     if record is not None and MOTION_CONDITION in record.conditions:
         motion = record.conditions[MOTION_CONDITION][0].transpose(0, 1).float()  # [F, 2, R, R]
         meta = record.metadata
+        scale = float(meta.get("source_pixels_per_pixel", 1.0))
         source = source or meta.get("source_video")
         if source and os.path.isfile(source) and "seed" in meta:
             if torch.equal(
@@ -146,12 +112,16 @@ def _condition(
             ):
                 return _source_scale_motion(source, frames, int(meta["seed"]), notes)
             notes.append(f"the recorded motion differs from {source}'s: vector sites taken from non-zero pixels")
+        elif trajectory is not None and (drawn := _drawn_scale_motion(trajectory, motion, scale, frames, notes)):
+            return drawn
         else:
             notes.append(
-                "source video not available: motion vector sites taken from the record's non-zero pixels, "
-                "compared on 16-px cells of the generated video (pass --input_video to compare at the source's scale)"
+                "no source video to compare at its scale (none recorded, or not there; strokes that gave the "
+                "recorded motion would do too): motion vector sites taken from the record's non-zero pixels, compared "
+                f"at the generated video's size on {MOTION_BLOCK}-px cells, where a cell can hold still and moving "
+                "source macroblocks (the gain then reads high)"
             )
-        return condition_field(motion, float(meta.get("source_pixels_per_pixel", 1.0))), False
+        return condition_field(motion, scale), False
     if source is None:
         return None, False
     notes.append(f"motion re-extracted from {source} ({len(frames)} frames, seed {seed})")
@@ -167,9 +137,10 @@ def _motion_metrics(
     seed: int,
     resample: bool,
     block: int,
+    trajectory: Trajectory | None = None,
 ) -> None:
     """Codec-vector and flow metrics against the motion condition (module docstring), or listed as skipped."""
-    condition, upsample = _condition(record, source, frames, seed, result.notes)
+    condition, upsample = _condition(record, source, frames, seed, result.notes, trajectory)
     if condition is None:
         result.skipped.update({m: ENABLE[m] for m in MOTION_METRICS})
         return
@@ -203,6 +174,11 @@ def _motion_metrics(
         flow_gain_moving=flow.gain_moving,
     )
     result.per_frame.update(motion_epe=codec.per_frame, motion_epe_dense=codec.per_frame_dense, flow_epe=flow.per_frame)
+    for prefix, error in (("motion", codec), ("flow", flow)):
+        for name, why in error.reasons.items():
+            metric = f"{prefix}_{name}"
+            if metric in result.metrics:
+                result.reasons[metric] = f"{'codec vectors' if prefix == 'motion' else 'optical flow'}: {why}"
 
 
 def evaluate_run(
@@ -217,6 +193,7 @@ def evaluate_run(
     block: int = MOTION_BLOCK,
     models: EvaluationModels | None = None,
     truth: ClipTruth | str | os.PathLike | None = None,
+    trajectory: Trajectory | str | os.PathLike | None = None,
 ) -> RunResult:
     """Evaluate one generated video (file or frames).
 
@@ -231,6 +208,8 @@ def evaluate_run(
         block: motion cell side (generated pixels).
         models: loaded models for the CLIP and annotator metrics (None: those are skipped).
         truth: the source clip's truth file (:mod:`.truth`) or its content: adds the :mod:`.tracks` metrics.
+        trajectory: the strokes drawn for ``generate --trajectory`` (a file or a :class:`Trajectory`): adds the
+            :mod:`.strokes` metrics.
     """
     name = os.fspath(generated) if is_path(generated) else "<frames>"
     if record is None and is_path(generated):
@@ -242,9 +221,12 @@ def evaluate_run(
     if truth is not None and not isinstance(truth, ClipTruth):
         truth = read_truth(truth)
     source = os.fspath(source) if source is not None else (truth.video if truth is not None else None)
+    source = source or _recorded_source(record, result.notes)
     seed = seed if seed is not None else int((record.metadata if record else {}).get("seed", DEFAULT_SEED))
     caption = caption or (record.metadata.get("prompt") if record else None)
-    _motion_metrics(result, frames, generated, record, source, seed, resample, block)
+    if trajectory is not None and not isinstance(trajectory, Trajectory):
+        trajectory = read_trajectory(trajectory)
+    _motion_metrics(result, frames, generated, record, source, seed, resample, block, trajectory)
     first = _first_frame(image, record, frames, result.notes)
     if first is not None:
         result.metrics.update(first_frame_metrics(frames, first))
@@ -253,8 +235,38 @@ def evaluate_run(
     if truth is not None:
         result.metrics.update(_truth_metrics(frames, truth, source, seed, first, caption, result.notes))
     result.skipped.update({m: ENABLE[m] for m in TRUTH_METRICS if m not in result.metrics})
-    _model_metrics(result, frames, models or EvaluationModels(), record, source, seed, caption)
+    _stroke_metrics(result, frames, trajectory, first)
+    model_metrics(result, frames, models or EvaluationModels(), record, source, seed, caption)
+    result.explain_undefined()
     return result
+
+
+def _recorded_source(record: ConditionRecord | None, notes: list[str]) -> str | None:
+    """The source video a record names, when the file is still there."""
+    recorded = (record.metadata if record is not None else {}).get("source_video")
+    if not recorded:
+        return None
+    if os.path.isfile(recorded):
+        return recorded
+    notes.append(f"the recorded source video {recorded} is not there (pass --input_video SOURCE)")
+    return None
+
+
+def _stroke_metrics(
+    result: RunResult, frames: np.ndarray, trajectory: Trajectory | None, first: ImageInput | None
+) -> None:
+    """The :mod:`.strokes` scores per stroke, their means over the strokes as the run's metrics, or skipped."""
+    if trajectory is None:
+        result.skipped.update({m: ENABLE[m] for m in STROKE_METRICS})
+        return
+    scores = score_strokes(frames, trajectory, read_image(first) if first is not None else None)
+    result.strokes = scores
+    for metric in STROKE_METRICS:
+        score = metric.removeprefix("stroke_")
+        values = [s.scores()[score] for s in scores if not math.isnan(s.scores()[score])]
+        result.metrics[metric] = sum(values) / len(values) if values else math.nan
+        if not values:
+            result.reasons[metric] = "; ".join(f"stroke {s.index}: {s.reasons[score]}" for s in scores)
 
 
 def _first_frame(
@@ -295,82 +307,6 @@ def _truth_metrics(
     notes.append(f"truth frames {indices.tolist()} (clip sampled at {clip.fps:g} fps, seed {seed})")
     reference = read_image(first) if first is not None else None
     return truth_metrics(frames, truth, indices, reference=reference, caption=caption)
-
-
-def _model_metrics(
-    result: RunResult,
-    frames: np.ndarray,
-    models: EvaluationModels,
-    record: ConditionRecord | None,
-    source: str | None,
-    seed: int,
-    caption: str | None,
-) -> None:
-    """CLIP and annotator metrics, where their models (and reference conditions) are there."""
-    from .annotator_metrics import depth_error, sketch_error
-
-    _clip_metrics(result, frames, models, caption)
-    clip: VideoClip | None = None
-
-    def reference(name: str, extract) -> torch.Tensor | None:
-        nonlocal clip
-        if record is not None and name in record.conditions:
-            return record.conditions[name]
-        if source is None:
-            return None
-        if clip is None:
-            clip = _source_clip(source, frames, seed)
-            result.notes.append(f"{name} re-extracted from {source} (misc-transform draws may differ from generate's)")
-        return extract(clip.misc)
-
-    if models.midas is not None:
-        from ..annotators.depth import extract_depth
-
-        depth = reference(DEPTH_CONDITION, lambda misc: extract_depth(models.midas, misc).float())
-        if depth is not None:
-            result.metrics["depth_si_log"] = depth_error(models.midas, frames, depth)
-    if models.pidinet is not None and models.sketch_cleaner is not None:
-        from ..annotators.sketch import extract_sketch
-
-        sketch = reference(
-            SKETCH_CONDITION, lambda misc: extract_sketch(models.pidinet, models.sketch_cleaner, misc).float()
-        )
-        if sketch is not None:
-            result.metrics["sketch_mae"] = sketch_error(models.pidinet, models.sketch_cleaner, frames, sketch)
-    for metric in ANNOTATOR_METRICS:
-        if metric not in result.metrics:
-            result.skipped[metric] = ENABLE[metric]
-
-
-def _clip_metrics(result: RunResult, frames: np.ndarray, models: EvaluationModels, caption: str | None) -> None:
-    """Frame consistency of ``frames`` ``[F, H, W, 3]`` uint8 and, given a caption, CLIPSIM, when CLIP is there;
-    the CLIP metrics not computed are listed in ``result.skipped`` with how to enable them."""
-    from .clip_metrics import clipsim, frame_consistency
-
-    if models.clip is not None:
-        result.metrics["clip_frame_consistency"] = frame_consistency(models.clip, frames)
-        if caption:
-            result.metrics["clipsim"] = clipsim(models.clip, frames, caption, models.tokenizer)
-    for metric in CLIP_METRICS:
-        if metric not in result.metrics:
-            result.skipped[metric] = ENABLE[metric]
-
-
-def _source_clip(source: str, frames: np.ndarray, seed: int) -> VideoClip:
-    """The source video sampled like ``generate`` samples it for ``frames`` ``[F, H, W, 3]`` (F frames at
-    resolution H, misc images at the default misc size for H), to re-extract reference conditions from."""
-    from ..pipelines.inputs import default_misc_size
-    from ..video.sampling import load_video_clip
-
-    side = frames.shape[1]
-    return load_video_clip(
-        source,
-        num_frames=len(frames),
-        resolution=side,
-        misc_size=default_misc_size(side, side),
-        seed=seed,
-        with_mask=False,
-    )
 
 
 def json_number(value: float | None) -> float | None:

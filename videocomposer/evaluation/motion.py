@@ -101,7 +101,8 @@ class MotionError:
     ``epe_moving`` / ``epe_static``: ``epe`` over the condition's moving / static cells (:data:`MOVING_SPEED`);
     ``cosine_moving``: mean cosine of the generated and the condition vectors over the moving cells;
     ``gain_moving``: mean over the moving cells of ``<generated, condition> / |condition|²``, the speed along the
-    condition as a fraction of the condition's. ``nan`` overall (or for a split without cells) when no frame could be compared.
+    condition as a fraction of the condition's. ``nan`` overall (or for a split without cells) when no frame could be compared;
+    ``reasons`` then says why, by field name (``{"gain_moving": "no cell of the condition moves ..."}``).
     """
 
     epe: float
@@ -112,6 +113,7 @@ class MotionError:
     epe_static: float = math.nan
     cosine_moving: float = math.nan
     gain_moving: float = math.nan
+    reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def frames_compared(self) -> int:
@@ -293,7 +295,8 @@ def _errors(
         split["cosine"].append(cosine[t][mask & moving[t]])
         split["gain"].append(gain[t][mask & moving[t]])
     if not sparse_values:
-        return MotionError(math.nan, math.nan, per_frame, per_frame_dense)
+        why = _no_frame_reason(usable, cond_present)
+        return MotionError(math.nan, math.nan, per_frame, per_frame_dense, reasons=dict.fromkeys(SPLIT_FIELDS, why))
     means = {k: float(torch.cat(v).mean()) if sum(map(len, v)) else math.nan for k, v in split.items()}
     return MotionError(
         float(torch.cat(sparse_values).mean()),
@@ -304,7 +307,35 @@ def _errors(
         means["static"],
         means["cosine"],
         means["gain"],
+        _split_reasons(means),
     )
+
+
+#: The fields of a :class:`MotionError` that can be ``nan``, and the split each of the last four is read on.
+SPLIT_FIELDS = ("epe", "epe_dense", "epe_moving", "epe_static", "cosine_moving", "gain_moving")
+_SPLIT_OF = {"moving": "epe_moving", "static": "epe_static", "cosine": "cosine_moving", "gain": "gain_moving"}
+
+
+def _no_frame_reason(usable: Sequence[bool], cond_present: torch.Tensor) -> str:
+    """Why no frame could be compared: the generated side has no vectors, or the condition has none where it has."""
+    if not any(usable):
+        return f"the generated video has no motion vectors in any of its {len(usable)} frames (each one intra-coded)"
+    return (
+        f"the motion condition has no vectors in any compared frame ({sum(usable)} of {len(usable)}; frame 0 and "
+        "intra-coded frames have none): a still source, or a source whose vectors the resize to this size lost"
+    )
+
+
+def _split_reasons(means: dict[str, float]) -> dict[str, str]:
+    """Why a split of the cells is empty (its mean ``nan``), by :class:`MotionError` field."""
+    moving = (
+        f"no cell of the condition moves (none has a cell vector of {MOVING_SPEED} source px per frame or more): "
+        "the direction and the speed along it are undefined"
+    )
+    static = "every cell where the condition has vectors moves: there is no still cell to measure"
+    return {
+        _SPLIT_OF[split]: static if split == "static" else moving for split, value in means.items() if math.isnan(value)
+    }
 
 
 def motion_error(

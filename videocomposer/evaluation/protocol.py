@@ -38,6 +38,15 @@ def protocol() -> dict[str, str]:
         "moved by the generated displacement",
         "caption_colour_match": "1 when the most frequent common colour name (nearest in CIELAB) among the pixels "
         "that differ from the first frame's background is the caption's first colour word",
+        "stroke_gain": "per stroke of --trajectory (canvas: the first frame, brought to the model's view, its centre "
+        "square): the object under the stroke's start (found by colour where the stroke's region is in the first-frame "
+        "image, else in generated frame 0) tracked in every generated frame; its displacement from the first to the "
+        "last frame along the stroke (first point to last) over the stroke's length (1: followed; 0: no motion along "
+        "it; negative: backwards); the run's value is the mean over the strokes, per stroke under 'strokes'",
+        "stroke_cosine": "per stroke, the cosine between the object's displacement and the stroke (1: its direction, "
+        "-1: the opposite; 0 for an object that does not move); mean over the strokes",
+        "stroke_path_error": "per stroke, mean over frames t >= 1 of |object displacement - the stroke region's "
+        "displacement as generate timed it| / frame side; mean over the strokes",
         "clip_frame_consistency": "mean cosine of consecutive frames' CLIP image embeddings (open_clip validation "
         "transform, 224 px)",
         "clipsim": "mean cosine of the caption's CLIP text embedding and each frame's image embedding (not x100)",

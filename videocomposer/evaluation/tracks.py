@@ -261,7 +261,7 @@ def dominant_colour_name(
     return list(COLOUR_NAMES)[int(counts.argmax())]
 
 
-def _fitted(image: np.ndarray, side: int) -> np.ndarray:
+def fit_to_view(image: np.ndarray, side: int) -> np.ndarray:
     """An image brought to the model's view as the pipeline brings a first frame (:func:`center_crop_v2`)."""
     if image.shape[:2] == (side, side):
         return image
@@ -292,7 +292,7 @@ def follow_object(
         raise TruthError(f"object {object_index} is not among the truth's {len(truth.objects)} objects")
     side = frames.shape[1]
     view = model_view(truth.width, truth.height, side)
-    ref = _fitted(np.asarray(reference, dtype=np.uint8), side) if reference is not None else frames[0]
+    ref = fit_to_view(np.asarray(reference, dtype=np.uint8), side) if reference is not None else frames[0]
     masks = [truth.object_mask(i, first_frame, view) for i in range(len(truth.objects))]
     model = colour_model(ref, masks[object_index], masks[:object_index] + masks[object_index + 1 :])
     start = mask_centroid(largest_region(model.object_pixels(ref))) if reference is not None else None
