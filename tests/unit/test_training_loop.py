@@ -534,7 +534,7 @@ def test_training_frames_are_resized_then_cropped(tmp_path):
     assert float(video[:, :, 0].mean()) < -0.85 and float(video[:, :, -1].mean()) > 0.85
 
 
-def test_moving_region_weights_and_sparse_strokes_reach_the_step(workspace, tmp_path, monkeypatch):
+def test_moving_region_weights_sparse_strokes_and_warped_noise_reach_the_step(workspace, tmp_path, monkeypatch):
     """Each option changes the first step's loss, and the strokes are what the UNet's motion input receives."""
     from videocomposer.training import trainer as trainer_module
 
@@ -552,8 +552,10 @@ def test_moving_region_weights_and_sparse_strokes_reach_the_step(workspace, tmp_
             ("plain", ()),
             ("moving", ("moving_region_weight=4",)),
             ("strokes", ("sparse_stroke_prob=1",)),
+            ("warped", ("noise_warp=0",)),
         )
     }
     assert runs["moving"].losses[0] != pytest.approx(runs["plain"].losses[0], rel=1e-4)
     assert runs["strokes"].losses[0] != pytest.approx(runs["plain"].losses[0], rel=1e-4)
+    assert runs["warped"].losses[0] != pytest.approx(runs["plain"].losses[0], rel=1e-4)
     assert len(seen) == 1 and seen[0].abs().sum() > 0

@@ -160,3 +160,17 @@ def test_generate_refuses_a_noise_warp_it_cannot_use(tmp_path, capsys, condition
     args = _generate_args(tmp_path, "compose", "--conditions", conditions, "--input_text_desc", "a red disc")
     assert main([*args, "--noise-warp", value]) != 0
     assert message in capsys.readouterr().err
+
+
+def test_training_warps_each_slots_noise_with_its_own_keyed_draws():
+    from videocomposer.training.noise import keyed_warped_noise
+
+    field = np.zeros((128, 128, 2))
+    field[MACROBLOCK // 2 :: MACROBLOCK, MACROBLOCK // 2 :: MACROBLOCK] = (16.0, 0.0)
+    motion = motion_condition([field] * 4, 64).permute(1, 0, 2, 3)[None].repeat(2, 1, 1, 1, 1)
+    noise = torch.randn(2, 4, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    first = keyed_warped_noise(noise, motion, 0.0, 128, [(0, 1), (0, 2)], seed=5)
+    assert torch.equal(first, keyed_warped_noise(noise, motion, 0.0, 128, [(0, 1), (0, 2)], seed=5))
+    assert torch.allclose(first[:, :, 1, :, 2:], noise[:, :, 0, :, :-2], atol=1e-6)  # 16 px at 128 = 2 latent px
+    other = keyed_warped_noise(noise, motion, 0.0, 128, [(1, 1), (1, 2)], seed=5)
+    assert not torch.equal(first[:, :, 1, :, :2], other[:, :, 1, :, :2])  # the fresh edge comes from the key

@@ -153,6 +153,10 @@ class TrainConfig:
     #: rasterised (0 = never, the reference; needs ``motion_mode: rescaled``); see
     #: :mod:`videocomposer.training.sparse_strokes`.
     sparse_stroke_prob: float = 0.0
+    #: Diffusion noise carried along each clip's motion condition (Go-with-the-Flow), with this share γ in [0, 1]
+    #: of fresh noise per frame; null (the default, the reference): independent noise. Needs ``motion_mode:
+    #: rescaled``; a model trained so is sampled with the same ``noise_warp``.
+    noise_warp: float | None = None
     #: Std of "offset noise": a per-sample, per-channel constant added to the diffusion noise, shared by all
     #: frames and pixels (0 = none, the reference). Stops a model from reading the mean colour of each frame
     #: from the barely-noised signal at t ≈ T, which pure noise at sampling does not contain.
@@ -318,6 +322,11 @@ class TrainConfig:
 
     def _validate_rates(self) -> None:
         """Probabilities, decays, learning rates and optimizer constants: each within its range."""
+        if self.noise_warp is not None and not (0.0 <= self.noise_warp <= 1.0 and self.motion_mode == "rescaled"):
+            raise ConfigError(
+                f"noise_warp: a share of fresh noise in [0, 1] with motion_mode 'rescaled', or null; got {self.noise_warp} "
+                f"with motion_mode {self.motion_mode!r}"
+            )
         if self.sparse_stroke_prob and self.motion_mode != "rescaled":
             raise ConfigError(
                 f"sparse_stroke_prob: strokes are drawn in the 'rescaled' motion mode; got motion_mode {self.motion_mode!r}"

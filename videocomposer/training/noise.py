@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 
 from ..diffusion import mix_frame_noise
+from ..diffusion.warped_noise import warped_noise
+from ..video.motion import block_flow
 from .data import keyed_seed
 
 
@@ -40,3 +42,30 @@ def keyed_noise(
         if offset is not None:
             noises[-1] += offset.view(-1, *([1] * (len(latent_shape) - 1)))
     return torch.cat(ts), torch.stack(noises), torch.stack(posteriors)
+
+
+def keyed_warped_noise(
+    noise: torch.Tensor,
+    motion: torch.Tensor,
+    degradation: float,
+    vector_side: int,
+    keys: Sequence[tuple[int, int]],
+    seed: int,
+) -> torch.Tensor:
+    """The diffusion noise of each clip slot carried along its motion condition (``noise_warp`` training key,
+    :func:`~videocomposer.diffusion.warped_noise.warped_noise`), its fresh draws keyed by the slot.
+
+    ``noise`` ``[B, C, F, h, w]``; ``motion`` ``[B, 2, F, R, R]`` in pixels of ``vector_side`` squares (the
+    ``rescaled`` mode's); returns the warped noise on ``noise``'s device.
+    """
+    flow = block_flow(motion.detach().float().cpu(), vector_side, noise.shape[-1])
+    warped = [
+        warped_noise(
+            noise[b : b + 1].float().cpu(),
+            flow[b : b + 1],
+            degradation,
+            torch.Generator().manual_seed(keyed_seed(seed, "warp", int(epoch), int(index))),
+        )
+        for b, (epoch, index) in enumerate(keys)
+    ]
+    return torch.cat(warped).to(noise.device, noise.dtype)

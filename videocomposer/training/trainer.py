@@ -56,7 +56,7 @@ from .distributed import (
 )
 from .metrics import MetricsLog
 from .moving_regions import moving_region_weights
-from .noise import keyed_noise
+from .noise import keyed_noise, keyed_warped_noise
 from .optim import learning_rate_at, set_learning_rate
 from .resume import resume_run
 from .setup import (
@@ -258,6 +258,17 @@ class Trainer:
         field = sparse_strokes(kwargs[name], self.cfg.sparse_stroke_prob, self.cfg.motion_source_size, seeds)
         return {**kwargs, name: field}
 
+    def _warped(
+        self, noise: torch.Tensor, kwargs: dict[str, torch.Tensor], keys: list[tuple[Any, Any]]
+    ) -> torch.Tensor:
+        """The diffusion noise carried along the clips' motion condition (``noise_warp``), or as it is."""
+        name = motion_field_condition(list(kwargs))
+        if self.cfg.noise_warp is None or name is None:
+            return noise
+        return keyed_warped_noise(
+            noise, kwargs[name], self.cfg.noise_warp, self.cfg.motion_source_size, keys, self.cfg.seed
+        )
+
     def _micro_batch_loss(self, batch: dict[str, Any]) -> torch.Tensor:
         """Forward and backward of one micro-batch; returns its mean loss (detached)."""
         cfg = self.cfg
@@ -267,6 +278,7 @@ class Trainer:
         )
         latents, kwargs = self._features(batch, posterior)
         kwargs = self._with_sparse_strokes(kwargs, keys)
+        noise = self._warped(noise, kwargs, keys)
         regions = moving_region_weights(latents, cfg.moving_region_weight) if cfg.moving_region_weight else None
         with self._autocast():
             losses = training_loss(
