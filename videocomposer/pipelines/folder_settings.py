@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..config import ConfigError
 from ..diffusion import SchedulerConfig
 from ..video.motion import MotionSettings
 from .components import INDEX_NAME, SCHEDULER_INDEX_ENTRY, is_pretrained_folder, read_index
@@ -51,8 +52,8 @@ def load_scheduler_config(folder: str | os.PathLike) -> SchedulerConfig:
     path = scheduler_config_path(folder)
     index = read_index(folder)
     recorded = index.get("scheduler")
-    if recorded is not None and list(recorded) != SCHEDULER_INDEX_ENTRY:
-        raise ValueError(
+    if recorded is not None and recorded != SCHEDULER_INDEX_ENTRY:
+        raise ConfigError(
             f"{folder / INDEX_NAME} records the scheduler as {recorded!r}; this version reads "
             f"{SCHEDULER_INDEX_ENTRY} (save the model again with this version)"
         )
