@@ -46,6 +46,22 @@ def claim_output_dir(directory: str | os.PathLike, overwrite: bool = False, flag
     return ensure_writable_dir(directory)
 
 
+def missing_folders(directory: str | os.PathLike) -> list[Path]:
+    """``directory`` and those of its parents that do not exist yet, deepest first (what creating it would add)."""
+    directory = Path(directory).absolute()
+    return [folder for folder in (directory, *directory.parents) if not folder.exists()]
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first, as :func:`missing_folders` lists them) while they are empty: a failed action
+    leaves no empty output folder behind, and never touches one that holds anything."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

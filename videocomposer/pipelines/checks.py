@@ -6,6 +6,7 @@ Each check names the argument, the value and what is expected; the pipeline runs
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import typing
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ from ..conditions import (
 from ..diffusion import SCHEDULERS
 from ..video.clip import VideoClip
 from .condition_guidance import GuidanceScale, condition_guidance
+from .memory_estimate import pipeline_model_shape, require_generation_memory
 from .settings import OutputType
 
 
@@ -33,9 +35,13 @@ class _Pipeline(Protocol):
 
     unet: Any
     vae: Any
+    vae_decode_chunk_size: int
 
     @property
     def vae_scale_factor(self) -> int: ...
+
+    @property
+    def device(self) -> torch.device: ...
 
     def served_conditions(self) -> list[str]: ...
 
@@ -115,6 +121,25 @@ def check_sizes(pipe: _Pipeline, num_frames: int, height: int, width: int, num_i
             f"height and width must be multiples of {multiple} (VAE x{pipe.vae_scale_factor}, "
             f"{levels} UNet levels), got {height}x{width}"
         )
+
+
+def check_memory(pipe: _Pipeline, batch: int, num_frames: int, height: int, width: int, output_type: str) -> None:
+    """``batch`` videos of ``num_frames × height × width`` fit in the free memory of the pipeline's device: an
+    :class:`~videocomposer.memory.InsufficientMemoryError` with the estimate and the limit otherwise
+    (:mod:`.memory_estimate`; the loaded weights already count against the free memory)."""
+    shape = pipeline_model_shape(pipe)
+    if output_type == "latent":  # nothing is decoded
+        shape = dataclasses.replace(shape, vae_channels=(0,) * len(shape.vae_channels))
+    require_generation_memory(
+        shape,
+        num_frames,
+        height,
+        width,
+        batch,
+        pipe.vae_decode_chunk_size,
+        pipe.device,
+        fix="ask for fewer num_frames or a smaller height and width",
+    )
 
 
 def check_guidance(

@@ -133,7 +133,7 @@ COMPONENT_CLASSES: dict[str, ComponentClass] = {
 }
 
 
-def _config(name: str, value: Any) -> Any:
+def architecture_config(name: str, value: Any) -> Any:
     """An architecture override (the component's config dataclass, or a dict parsed into it)."""
     component = COMPONENT_CLASSES[name]
     if value is None or (component.config is not None and isinstance(value, component.config)):
@@ -168,7 +168,7 @@ def load_official_component(name: str, path: Path, config: Any = None, towers: S
     """Load one component from its official file; ``config`` (dataclass or dict) overrides the official architecture."""
     if name not in COMPONENT_CLASSES:
         raise ValueError(f"unknown component {name!r}; expected one of {COMPONENTS}")
-    return COMPONENT_CLASSES[name].official(path, _config(name, config), towers)
+    return COMPONENT_CLASSES[name].official(path, architecture_config(name, config), towers)
 
 
 def load_official_components(
@@ -388,6 +388,7 @@ def is_pretrained_folder(folder: str | os.PathLike) -> bool:
 __all__ = [
     "COMPONENTS",
     "COMPONENT_CLASSES",
+    "architecture_config",
     "SCHEDULER_INDEX_ENTRY",
     "ComponentClass",
     "components_for",

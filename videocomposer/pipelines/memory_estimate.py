@@ -15,8 +15,11 @@ conditions, the files) only adds to it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from ..memory import format_bytes, require_memory
 
@@ -94,4 +97,56 @@ def require_generation_memory(
     return estimate
 
 
-__all__ = ["MemoryEstimate", "ModelShape", "estimate_generation_memory", "require_generation_memory"]
+def pipeline_model_shape(pipe: Any) -> ModelShape:
+    """The shape of a loaded :class:`~videocomposer.pipelines.VideoComposerPipeline` (its weights are in memory)."""
+    unet = pipe.unet.config
+    vae_channels = tuple(pipe.vae.config.block_out_channels) if pipe.vae is not None else (0,) * 4
+    return ModelShape(unet.dim, unet.dim_mult, unet.num_res_blocks, vae_channels)
+
+
+def folder_model_shape(
+    weights_dir: str | os.PathLike,
+    conditions: Sequence[str],
+    config: dict[str, Any] | None = None,
+    unet_file: str | None = None,
+) -> ModelShape:
+    """The shape of the model ``weights_dir`` holds, read from its configuration files without loading it: a
+    ``save_pretrained`` folder's ``unet/config.json`` and ``vae/config.json``, else the official architectures
+    (``config`` overriding them, as ``--model-config``); the weights are the files the ``conditions`` load.
+
+    Raises what loading the folder would: a :class:`~videocomposer.config.ConfigError` naming a broken
+    configuration file, a :class:`~videocomposer.checkpoints.WeightFileError` for a missing weight file."""
+    from ..config import ConfigError, build
+    from ..models.unet import UNetConfig
+    from ..models.vae import VAEConfig
+    from .components import architecture_config, components_for, is_pretrained_folder, official_paths, read_json_file
+
+    folder = Path(weights_dir)
+    names, _towers = components_for(conditions)
+    if not is_pretrained_folder(folder):
+        unet = architecture_config("unet", (config or {}).get("unet")) or UNetConfig()
+        vae = architecture_config("vae", (config or {}).get("vae")) or VAEConfig()
+        weights = sum(path.stat().st_size for path in official_paths(folder, names, unet_file).values())
+        return ModelShape(unet.dim, unet.dim_mult, unet.num_res_blocks, [vae.ch * m for m in vae.ch_mult], weights)
+    unet_path, vae_path = folder / "unet" / "config.json", folder / "vae" / "config.json"
+    try:
+        unet = build(UNetConfig, read_json_file(unet_path, "the unet configuration").get("config", {}), str(unet_path))
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{unet_path}: describes no unet this version builds ({exc})") from None
+    channels = read_json_file(vae_path, "the vae configuration").get("block_out_channels")
+    if not (isinstance(channels, list) and channels and all(type(c) is int and c > 0 for c in channels)):
+        raise ConfigError(f"{vae_path}: block_out_channels must be a list of positive whole numbers, got {channels!r}")
+    weights = sum(f.stat().st_size for name in names for f in (folder / name).glob("*.safetensors"))
+    return ModelShape(unet.dim, unet.dim_mult, unet.num_res_blocks, channels, weights)
+
+
+__all__ = [
+    "MemoryEstimate",
+    "ModelShape",
+    "estimate_generation_memory",
+    "folder_model_shape",
+    "pipeline_model_shape",
+    "require_generation_memory",
+]
