@@ -7,6 +7,7 @@ Each check names the argument, the value and what is expected; the pipeline runs
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
 from collections.abc import Mapping, Sequence
@@ -157,6 +158,9 @@ def check_guidance(
         return
     if guidance_scale is not None and guidance_scale < 0:
         raise ValueError(f"guidance_scale must be >= 0 (or None for no guidance), got {guidance_scale}")
+    for name, value in (("guidance_scale", guidance_scale), ("min_guidance_scale", min_guidance_scale)):
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}")
     guided = isinstance(guidance_scale, (int, float)) and guidance_scale > 1.0
     if guided and min_guidance_scale is not None and not 0 <= min_guidance_scale <= guidance_scale:
         raise ValueError(
