@@ -18,6 +18,7 @@ from ..checkpoints import OFFICIAL_FILES
 from ..conditions import CONDITIONS, normalize_conditions
 from .components import (
     COMPONENTS,
+    INDEX_NAME,
     components_for,
     is_pretrained_folder,
     load_components,
@@ -94,7 +95,7 @@ class PretrainedMixin:
         pipe = cls(**load_components(folder, names, config, towers, unet_file), scheduler_config=scheduler_config)
         pipe.unet_source = Path(unet_file).name if unet_file else settings.get("unet_file")
         pipe.motion_settings = load_motion_settings(folder)
-        pipe.set_defaults(**output_defaults(settings))
+        pipe.set_defaults(**output_defaults(settings, f"{folder / INDEX_NAME}: pipeline_config"))
         return pipe.to(device, dtype)
 
     @classmethod
