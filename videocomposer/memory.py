@@ -93,4 +93,11 @@ def require_memory(needed: int, what: str, fix: str, device: Any = None) -> None
         )
 
 
-__all__ = ["FreeMemory", "InsufficientMemoryError", "available_memory", "available_ram", "format_bytes", "require_memory"]
+__all__ = [
+    "FreeMemory",
+    "InsufficientMemoryError",
+    "available_memory",
+    "available_ram",
+    "format_bytes",
+    "require_memory",
+]

@@ -38,7 +38,9 @@ def png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +111,9 @@ def test_generate_refuses_a_request_that_cannot_fit_before_loading_anything(tmp_
     argv = ["generate", "compose", "--conditions", "y", "--weights-dir", "toy", "--output-dir", str(out)]
     code, err = run([*argv, "--frames", "100000", "--height", "8192", "--width", "8192"], capsys)
     assert_user_error(code, err, "a video of 100000 frames of 8192x8192", "needs about", "of available RAM")
-    assert "ask for fewer --frames or a smaller --height and --width" in err and "the video 73.2 TiB" in err  # 100000 x 3 x 8192² float32
+    assert (
+        "ask for fewer --frames or a smaller --height and --width" in err and "the video 73.2 TiB" in err
+    )  # 100000 x 3 x 8192² float32
     assert not out.exists()
 
 
@@ -163,6 +167,29 @@ def test_a_guidance_scale_that_is_not_a_finite_number_is_refused(tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"video,caption\n\xff\xfe.mp4,a ball\n", "not UTF-8 text"),
+        (b"clip,text\na.mp4,a ball\n", "missing column(s) ['video', 'caption']"),
+        (b"video,caption\n,a ball\n", "line 2: empty 'video' value"),
+    ],
+)
+@pytest.mark.parametrize("command", ["train", "extract"])
+def test_a_bad_dataset_csv_is_named_and_starts_nothing(tmp_path, capsys, content, message, command):
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    (dataset / "clips.csv").write_bytes(content)
+    out = tmp_path / "out"
+    if command == "train":
+        argv = ["train", "--config", "train_toy_motion", "--output-dir", str(out), f"root_dir={dataset}"]
+    else:
+        argv = ["extract", "--dataset", str(dataset), "--cache", str(out), "--config", "train_toy_motion"]
+    code, err = run([*argv, "--weights-dir", "toy"], capsys)
+    assert_user_error(code, err, f"annotation file {dataset / 'clips.csv'}", message)
+    assert not out.exists()
+
+
 # ------------------------------------------------------------------ model folders
 
 
@@ -195,6 +222,18 @@ def test_a_truncated_official_weight_file_is_named_with_its_published_size(tmp_p
     code, err = run([*argv, "--model-config", str(config), "--output-dir", str(tmp_path / "out")], capsys)
     assert_user_error(code, err, f"{weights / name} is not a complete weights file", "without the directory", "GB)")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_truncated_checkpoint_of_no_official_name_is_named(tmp_path):
+    import torch
+
+    from videocomposer.checkpoints import WeightFileError, read_state_dict
+
+    path = tmp_path / "finetuned.pth"
+    torch.save({"weight": torch.zeros(64)}, path)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(WeightFileError, match="finetuned.pth is not a complete weights file: it is a zip-format"):
+        read_state_dict(path)
 
 
 # ------------------------------------------------------------------ images

@@ -37,7 +37,9 @@ BOUNDED = settings(max_examples=50, deadline=None, suppress_health_check=[Health
 numbers = st.integers() | st.floats(allow_nan=True, allow_infinity=True)
 scalars = st.none() | st.booleans() | numbers | st.text(max_size=8)
 json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=12
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
 )
 
 
@@ -79,6 +81,23 @@ def check_trajectory_text(text: str) -> None:
 @BOUNDED
 @given(documents)
 def test_any_trajectory_document_gives_a_field_or_a_trajectory_error(document):
+    check_trajectory_text(json.dumps(document))
+
+
+pairs = st.lists(st.tuples(numbers, numbers).map(list), min_size=1, max_size=4)
+canvases = st.fixed_dictionaries(
+    {
+        "width": st.integers(1, 300),
+        "height": st.integers(1, 300),
+        "strokes": st.lists(st.fixed_dictionaries({"points": pairs, "radius": numbers}), min_size=1, max_size=2),
+    },
+    optional={"source_size": st.integers(1, 20000)},
+)
+
+
+@BOUNDED
+@given(canvases)
+def test_any_numbers_on_a_valid_canvas_give_a_field_or_a_trajectory_error(document):
     check_trajectory_text(json.dumps(document))
 
 
@@ -220,7 +239,9 @@ def png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    )
 
 
 @BOUNDED

@@ -79,10 +79,11 @@ def _checkpoint_problem(path: Path) -> str | None:
 
 
 def _weight_file_problem(path: Path, component: str | None, problem: str) -> WeightFileError:
-    published = f" (the published {OFFICIAL_FILES[component].filename} has {OFFICIAL_FILES[component].approx_size})"
+    official = OFFICIAL_FILES.get(component) if component is not None else None
+    published = f" (the published {official.filename} has {official.approx_size})" if official else ""
     return WeightFileError(
         f"{path} is not a complete weights file: {problem}; it may be truncated or corrupt: copy or download it "
-        f"again{published if component in OFFICIAL_FILES else ''}"
+        f"again{published}"
     )
 
 

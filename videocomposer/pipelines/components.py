@@ -301,7 +301,9 @@ def load_component(name: str, folder: Path) -> nn.Module:
         with torch.device("meta"):
             module = component.build(info)
     except Exception as exc:  # a config.json this version cannot build from: name it, not the constructor's line
-        raise ConfigError(f"{config_file}: describes no {name} this version builds ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(
+            f"{config_file}: describes no {name} this version builds ({type(exc).__name__}: {exc})"
+        ) from None
     state = read_state_dict(weights)
     check_state_dict(module, state, weights)  # on the meta device: a mismatch allocates nothing
     module.to_empty(device="cpu")

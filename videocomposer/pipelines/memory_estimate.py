@@ -89,10 +89,7 @@ def require_generation_memory(
     estimate = estimate_generation_memory(model, num_frames, height, width, batch, decode_chunk)
     videos = f"{batch} videos" if batch > 1 else "a video"
     require_memory(
-        estimate.total,
-        f"{videos} of {num_frames} frames of {width}x{height} ({estimate.describe()})",
-        fix,
-        device,
+        estimate.total, f"{videos} of {num_frames} frames of {width}x{height} ({estimate.describe()})", fix, device
     )
     return estimate
 

@@ -118,7 +118,9 @@ def read_annotation_file(path: str | os.PathLike, root: str | os.PathLike) -> li
     except UnicodeDecodeError as exc:
         raise AnnotationError(f"annotation file {path}: not UTF-8 text ({exc})") from None
     except csv.Error as exc:
-        raise AnnotationError(f"annotation file {path}: not valid CSV ({exc}); expected a 'video,caption' table") from None
+        raise AnnotationError(
+            f"annotation file {path}: not valid CSV ({exc}); expected a 'video,caption' table"
+        ) from None
 
 
 def read_annotations(root_dir: str | os.PathLike, skip_missing_videos: bool = False) -> list[Annotation]:
