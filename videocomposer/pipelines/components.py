@@ -36,7 +36,7 @@ from ..checkpoints import (
     read_state_dict,
 )
 from ..conditions import models_needed
-from ..config import ConfigError, build
+from ..config import ConfigError, build, read_json_file
 from ..files import atomic_path, write_text
 from ..models.clip import OpenCLIP, OpenCLIPConfig
 from ..models.unet import UNetConfig, VideoComposerUNet
@@ -49,6 +49,8 @@ INDEX_NAME = "model_index.json"
 #: ``model_index.json``'s entry for the scheduler component (``scheduler/scheduler_config.json``, see
 #: :mod:`.folder_settings`): ``[module, class]``, as for the networks.
 SCHEDULER_INDEX_ENTRY = ["videocomposer.diffusion", "SchedulerConfig"]
+#: What to do about a missing, truncated or malformed file of a model folder.
+FOLDER_FIX = "copy the whole model folder again"
 
 
 def components_for(conditions: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
@@ -293,7 +295,7 @@ def load_component(name: str, folder: Path) -> nn.Module:
     target = folder / name
     component = _component_class(name, folder)
     config_file = target / CONFIG_NAME
-    info = read_json_file(config_file, f"the {name} configuration save_pretrained writes")
+    info = read_json_file(config_file, f"the {name} configuration save_pretrained writes", FOLDER_FIX)
     if component.build is None:  # diffusers' AutoencoderKL
         return _load_diffusers_vae(target).eval().requires_grad_(False)
     weights = target / WEIGHTS_NAME
@@ -344,28 +346,6 @@ def write_index(folder: Path, components: Sequence[str], pipeline_config: Mappin
     write_text(folder / INDEX_NAME, json.dumps(index, indent=2) + "\n")
 
 
-def read_json_file(path: Path, expected: str) -> dict[str, Any]:
-    """The JSON object in ``path``; a :class:`~videocomposer.config.ConfigError` naming the file and ``expected``
-    (what it should hold) when it is missing, unreadable, truncated or not an object."""
-    if not path.is_file():
-        raise ConfigError(f"{path} not found; expected {expected}: copy the whole model folder again")
-    try:
-        text = path.read_text(encoding="utf-8")
-        if not text.strip():
-            raise ConfigError(f"{path} is empty; expected {expected}: copy the whole model folder again")
-        data = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"{path} is not valid JSON ({exc}); expected {expected}: the file may be truncated, copy the whole model "
-            "folder again"
-        ) from None
-    except RecursionError:
-        raise ConfigError(f"{path} nests too deeply to read; expected {expected}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} holds a JSON {type(data).__name__}; expected {expected} (a JSON object)")
-    return data
-
-
 def read_index(folder: str | os.PathLike) -> dict[str, Any]:
     """Read ``model_index.json``; a clear error when ``folder`` is not a ``save_pretrained`` folder, or when the file
     is truncated or malformed (:class:`~videocomposer.config.ConfigError` naming it)."""
@@ -375,7 +355,7 @@ def read_index(folder: str | os.PathLike) -> dict[str, Any]:
             f"{path} not found: {folder} is not a folder written by save_pretrained "
             f"(for the official weight files use from_official)"
         )
-    index = read_json_file(path, "the model_index.json save_pretrained writes")
+    index = read_json_file(path, "the model_index.json save_pretrained writes", FOLDER_FIX)
     if index.get("_class_name") != "VideoComposerPipeline":
         raise ConfigError(f"{path} describes a {index.get('_class_name')!r}, not a VideoComposerPipeline")
     if not isinstance(index.get("pipeline_config", {}), dict):
@@ -401,7 +381,6 @@ __all__ = [
     "load_official_components",
     "official_paths",
     "read_index",
-    "read_json_file",
     "save_component",
     "write_index",
 ]

@@ -113,10 +113,10 @@ def folder_model_shape(
 
     Raises what loading the folder would: a :class:`~videocomposer.config.ConfigError` naming a broken
     configuration file, a :class:`~videocomposer.checkpoints.WeightFileError` for a missing weight file."""
-    from ..config import ConfigError, build
+    from ..config import ConfigError, build, read_json_file
     from ..models.unet import UNetConfig
     from ..models.vae import VAEConfig
-    from .components import architecture_config, components_for, is_pretrained_folder, official_paths, read_json_file
+    from .components import FOLDER_FIX, architecture_config, components_for, is_pretrained_folder, official_paths
 
     folder = Path(weights_dir)
     names, _towers = components_for(conditions)
@@ -127,12 +127,16 @@ def folder_model_shape(
         return ModelShape(unet.dim, unet.dim_mult, unet.num_res_blocks, [vae.ch * m for m in vae.ch_mult], weights)
     unet_path, vae_path = folder / "unet" / "config.json", folder / "vae" / "config.json"
     try:
-        unet = build(UNetConfig, read_json_file(unet_path, "the unet configuration").get("config", {}), str(unet_path))
+        unet = build(
+            UNetConfig,
+            read_json_file(unet_path, "the unet configuration", FOLDER_FIX).get("config", {}),
+            str(unet_path),
+        )
     except ConfigError:
         raise
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{unet_path}: describes no unet this version builds ({exc})") from None
-    channels = read_json_file(vae_path, "the vae configuration").get("block_out_channels")
+    channels = read_json_file(vae_path, "the vae configuration", FOLDER_FIX).get("block_out_channels")
     if not (isinstance(channels, list) and channels and all(type(c) is int and c > 0 for c in channels)):
         raise ConfigError(f"{vae_path}: block_out_channels must be a list of positive whole numbers, got {channels!r}")
     weights = sum(f.stat().st_size for name in names for f in (folder / name).glob("*.safetensors"))
