@@ -62,6 +62,13 @@ class AnnotationError(ValueError):
     the line or entry, and what was expected)."""
 
 
+def _video_file(root: Path, video: str, where: str) -> Path:
+    """``root / video``, refusing a value that names a folder rather than a file (``/``, ``.``, ``clips/..``)."""
+    if Path(video).name in ("", ".", ".."):
+        raise AnnotationError(f"{where}: the video {video!r} names a folder, not a video file")
+    return root / video
+
+
 def _read_csv(path: Path, root: Path) -> list[Annotation]:
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle, skipinitialspace=True)
@@ -79,7 +86,8 @@ def _read_csv(path: Path, root: Path) -> list[Annotation]:
             video = (row.get("video") or "").strip()
             if not video:
                 raise AnnotationError(f"annotation file {path}, line {line}: empty 'video' value")
-            rows.append(Annotation(root / video, (row.get("caption") or "").strip(), f"{path.name}:{line}"))
+            video_file = _video_file(root, video, f"annotation file {path}, line {line}")
+            rows.append(Annotation(video_file, (row.get("caption") or "").strip(), f"{path.name}:{line}"))
     return rows
 
 
@@ -101,7 +109,8 @@ def _read_json(path: Path, root: Path) -> list[Annotation]:
                 )
             if not entry[0].strip():
                 raise AnnotationError(f"annotation file {path}: {name}[{i}] has an empty video path")
-            rows.append(Annotation(root / entry[0].strip(), entry[1].strip(), f"{path.name}:{name}[{i}]"))
+            video_file = _video_file(root, entry[0].strip(), f"annotation file {path}: {name}[{i}]")
+            rows.append(Annotation(video_file, entry[1].strip(), f"{path.name}:{name}[{i}]"))
     return rows
 
 
