@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 import reprlib
 import types
@@ -35,6 +36,27 @@ T = TypeVar("T")
 
 #: The package's YAML presets: generation tasks (``kind: generate``) and training tasks (``train_*.yaml``).
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def read_json_file(path: str | os.PathLike, expected: str, fix: str = "") -> dict[str, Any]:
+    """The JSON object in ``path``; a :class:`ConfigError` naming the file, ``expected`` (what it should hold) and
+    ``fix`` (what to do) when it is missing, empty, unreadable, truncated or not an object."""
+    path = Path(path)
+    then = f": {fix}" if fix else ""
+    if not path.is_file():
+        raise ConfigError(f"{path} not found; expected {expected}{then}")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if text.strip() else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON ({exc}); expected {expected}{then} (it may be truncated)"
+        ) from None
+    if data is None:
+        raise ConfigError(f"{path} is empty; expected {expected}{then}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} holds a JSON {type(data).__name__}; expected {expected} (a JSON object){then}")
+    return data
 
 
 def merge(target: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:

@@ -90,6 +90,22 @@ def tree_size(directory: str | os.PathLike) -> int:
     return total
 
 
+def missing_folders(directory: str | os.PathLike) -> list[Path]:
+    """``directory`` and those of its parents that do not exist yet, deepest first (what creating it would add)."""
+    directory = Path(directory).absolute()
+    return [folder for folder in (directory, *directory.parents) if not folder.exists()]
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first, as :func:`missing_folders` lists them) while they are empty: a failed action
+    leaves no empty output folder behind, and never touches one that holds anything."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from videocomposer.video.motion import MotionSettings
 from videocomposer.video.sampling import load_video_clip
 from videocomposer.video.trajectory import Stroke, Trajectory, TrajectoryError, draw_trajectory, read_trajectory
 
@@ -133,6 +134,28 @@ def test_minimal_hand_written_json_is_accepted():
         ),
         ('{"format": "other", "width": 64, "height": 64, "strokes": []}', "'format' must be"),
         ('{"width": 64, "height": 64, "strokes": [], "source_size": 0}', "source_size must be a positive integer"),
+        # numbers far outside their range
+        (
+            '{"width": 64, "height": 64, "strokes": [{"points": [[1e30, 8], [40, 8]], "radius": 6}]}',
+            "strokes[0].points[0] = [1e+30, 8] lies far outside the 64x64 canvas: x must be within [-64, 128]",
+        ),
+        (
+            '{"width": 64, "height": 64, "strokes": [{"points": [[8, 8], [8, -129]], "radius": 6}]}',
+            "strokes[0].points[1] = [8, -129] lies far outside",
+        ),
+        (
+            '{"width": 64, "height": 64, "strokes": [{"points": [[8, 8]], "radius": 1e30}]}',
+            "strokes[0].radius must be at most 192 pixels",
+        ),
+        ('{"width": 64, "height": 64, "strokes": [{"points": [[NaN, 8]], "radius": 6}]}', "must be finite numbers"),
+        ('{"width": 64, "height": 64, "strokes": [{"points": [[8, 8]], "radius": Infinity}]}', "radius must be a"),
+        (
+            '{"width": 64, "height": 64, "strokes": [{"points": [[1' + "0" * 400 + ', 8]], "radius": 6}]}',
+            "points and radius must be finite numbers",
+        ),
+        ('{"width": 1000000000, "height": 64, "strokes": []}', "width must be at most 16384 pixels, got 1000000000"),
+        ('{"width": -64, "height": 64, "strokes": []}', "width must be a positive integer (pixels), got -64"),
+        ('{"width": 64, "height": 64, "strokes": [], "source_size": 10000000}', "source_size must be at most 16384"),
     ],
 )
 def test_bad_json_names_the_file_and_field(tmp_path, text, message):
@@ -245,3 +268,28 @@ def test_pipeline_and_generate_command_feed_the_drawn_field_to_the_unet(tmp_path
         ]
     )
     assert torch.equal(prepare_generation(to_request(args), pipe).prepared.conditions["motion"], expected)
+
+
+def test_a_field_that_cannot_fit_in_memory_is_refused_with_the_estimate_and_the_limit(monkeypatch):
+    from videocomposer import memory
+
+    monkeypatch.setattr(memory, "available_ram", lambda: memory.FreeMemory(1 << 30, "available RAM"))
+    giant = Trajectory(64, 64, (Stroke(((8, 8), (40, 8)), 6),), source_size=16384)
+    # 16 frames of float64 (dx, dy) fields and their stack on a 16384 x 16384 source: 32 bytes a pixel, 128 GiB
+    with pytest.raises(memory.InsufficientMemoryError) as info:
+        giant.motion_condition(16, 256)
+    assert info.value.needed >= 16 * 32 * 16384**2 and info.value.available == 1 << 30
+    assert "16 frames on a 16384x16384 source" in str(info.value) and "128 GiB" in str(info.value)
+    assert "more than the 1 GiB of available RAM" in str(info.value) and "smaller source_size" in str(info.value)
+    wide = Trajectory(16384, 1, (Stroke(((8, 0), (40, 0)), 6),))  # scaled to a 256-px short side: 4194304 x 256
+    with pytest.raises(memory.InsufficientMemoryError, match="4194304x256 source"):
+        wide.check_field_memory(4, 256)
+    Trajectory(64, 64, (Stroke(((8, 8), (40, 8)), 6),)).check_field_memory(16, 256)  # 16 x 256 x 256: 32 MiB fits
+
+
+def test_out_of_range_numbers_are_refused_when_the_field_is_made_from_python_too():
+    far = Trajectory(64, 64, (Stroke(((1e30, 8), (40, 8)), 6),))
+    with pytest.raises(TrajectoryError, match="lies far outside the 64x64 canvas"):
+        far.motion_condition(4, 32)
+    with pytest.raises(TrajectoryError, match="lies far outside the 64x64 canvas"):
+        far.motion_condition_for(4, 32, MotionSettings())

@@ -5,6 +5,7 @@ Every check raises :class:`~videocomposer.app.errors.RequestError` naming the re
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,9 +33,11 @@ def existing_file(field: str, value: str | os.PathLike | None) -> Path | None:
 
 
 def at_least(field: str, value: float | None, minimum: float, what: str = "a number") -> None:
-    """``value`` (None: not given) is at least ``minimum``."""
+    """``value`` (None: not given) is a finite number of at least ``minimum``."""
     if value is not None and (isinstance(value, bool) or not value >= minimum):
         raise RequestError(field, f"must be {what} >= {minimum:g}, got {value!r}")
+    if value is not None and not math.isfinite(value):
+        raise RequestError(field, f"must be a finite number, got {value!r}")
 
 
 def whole_at_least(field: str, value: Any, minimum: int) -> None:

@@ -51,6 +51,7 @@ class PreparedGeneration:
     video: Path | None = None
     video_probe: Any = None  # VideoProbe of the source video
     motion_mode: str | None = None  # the request's (None: the model's)
+    created_folders: list[Path] = field(default_factory=list)  # made for output_dir, removed if left empty
 
     def source(self) -> Any:
         """The clip's frames ``[B, 3, F, M, M]`` in [0, 1] for the grid's source panel, or None."""
@@ -125,7 +126,7 @@ def check_noise_warp_runs(noise_warp: float | None, runs: dict[str, list[str]]) 
 def prepare_generation(request: GenerateRequest, pipe: Any = None) -> PreparedGeneration:
     """Check and read every input, claim the run folder, load the pipeline (unless ``pipe`` is given: the
     app keeps one loaded) and build the conditions of all the task's runs."""
-    from ..files import claim_output_dir
+    from ..files import claim_output_dir, missing_folders, remove_empty_folders
     from ..pipelines.inputs import default_misc_size, read_input
     from ..video.reader import probe_video
 
@@ -134,32 +135,51 @@ def prepare_generation(request: GenerateRequest, pipe: Any = None) -> PreparedGe
     paths = given_inputs(request)
     check_task_inputs(preset, {**paths, "prompt": preset.prompt})
     _warn_reference_differences(preset, paths)
-    output_dir = claim_output_dir(run_folder(request.output_dir, preset, paths["video"]), request.overwrite)
-    target = torch_device("device", request.device)
-    if pipe is None:
-        weights_folder(request.weights_dir, example=WEIGHTS_EXAMPLE)  # before any file is read
+    run_dir = run_folder(request.output_dir, preset, paths["video"])
+    created = missing_folders(run_dir)
+    output_dir = claim_output_dir(run_dir, request.overwrite)
+    try:
+        target = torch_device("device", request.device)
+        folder = weights_folder(request.weights_dir, example=WEIGHTS_EXAMPLE) if pipe is None else None
+        misc_size = default_misc_size(preset.height, preset.width)
+        inputs = {
+            name: read_input(name, path, num_frames=preset.num_frames, misc_size=misc_size)
+            for name, path in paths.items()
+        }
+        video = inputs.pop("video")
+        probe = probe_video(video) if video is not None else None  # an unreadable video fails now, before the weights
+        pipe = _checked_pipeline(request, preset, inputs.get("motion"), folder, pipe, target)
+        prepared = pipe.prepare_conditions(
+            preset.all_conditions(),
+            video=video,
+            prompt=preset.prompt,
+            num_frames=preset.num_frames,
+            height=preset.height,
+            width=preset.width,
+            seed=preset.seed,
+            motion_mode=request.motion_mode,
+            **inputs,
+        )
+    except BaseException:
+        remove_empty_folders(created)  # a refused or failed request leaves no empty run folder behind
+        raise
+    return PreparedGeneration(preset, pipe, prepared, inputs, output_dir, video, probe, request.motion_mode, created)
 
-    misc_size = default_misc_size(preset.height, preset.width)
-    inputs = {
-        name: read_input(name, path, num_frames=preset.num_frames, misc_size=misc_size) for name, path in paths.items()
-    }
-    video = inputs.pop("video")
-    probe = probe_video(video) if video is not None else None  # an unreadable video fails now, before the weights
+
+def _checked_pipeline(request: GenerateRequest, preset, trajectory, folder, pipe: Any, target) -> Any:
+    """The pipeline (``pipe``, else loaded from ``folder``), once a video of the preset's size and the drawn
+    trajectory's field are known to fit in memory (both checked before the weights are read)."""
+    from ..pipelines.folder_settings import load_motion_settings
+    from .resources import check_generation_memory, check_trajectory
+
+    check_generation_memory(request, preset, folder, pipe, target)
+    if trajectory is not None:
+        settings = pipe.motion_settings if pipe is not None else load_motion_settings(folder)
+        check_trajectory(request, trajectory, preset, settings.with_mode(request.motion_mode))
     pipe = pipe if pipe is not None else _load_pipeline(request, preset, target)
     _set_precision(pipe, request, target)
     pipe.set_progress_bar_config(disable=not request.progress)
-    prepared = pipe.prepare_conditions(
-        preset.all_conditions(),
-        video=video,
-        prompt=preset.prompt,
-        num_frames=preset.num_frames,
-        height=preset.height,
-        width=preset.width,
-        seed=preset.seed,
-        motion_mode=request.motion_mode,
-        **inputs,
-    )
-    return PreparedGeneration(preset, pipe, prepared, inputs, output_dir, video, probe, request.motion_mode)
+    return pipe
 
 
 def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
@@ -168,12 +188,23 @@ def generate(request: GenerateRequest, pipe: Any = None) -> GenerateResult:
 
     ``pipe``: an already loaded pipeline to use instead of loading ``weights_dir``.
     """
+    from ..files import remove_empty_folders
+
+    job = prepare_generation(request, pipe)
+    try:
+        return _sample_runs(request, job)
+    except BaseException:
+        remove_empty_folders(job.created_folders)  # nothing written yet: no empty run folder is left
+        raise
+
+
+def _sample_runs(request: GenerateRequest, job: PreparedGeneration) -> GenerateResult:
+    """Sample and write every run of the prepared request, then its notes and ``config.yaml``."""
     import torch
 
     from ..conditions import CONDITIONS
     from ..pipelines.results import save_result
 
-    job = prepare_generation(request, pipe)
     preset, pipe, output_dir = job.preset, job.pipe, job.output_dir
     source = job.source()
     written = []

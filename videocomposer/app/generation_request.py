@@ -13,6 +13,7 @@ toy model's 8 frames of 64 x 64), else the official model's.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -91,8 +92,8 @@ class GenerateRequest:
         whole_at_least("seed", self.seed, 0)
         check_guidance_scale(self.guidance_scale)
         at_least("min_guidance_scale", self.min_guidance_scale, 0)
-        if self.fps is not None and not self.fps > 0:
-            raise RequestError("fps", f"must be a number > 0, got {self.fps!r}")
+        if self.fps is not None and not (self.fps > 0 and math.isfinite(self.fps)):
+            raise RequestError("fps", f"must be a finite number > 0, got {self.fps!r}")
         one_of("scheduler", self.scheduler, sorted(SCHEDULERS))
         one_of("motion_mode", self.motion_mode, MOTION_MODES)
         if self.noise_warp is not None and not 0.0 <= self.noise_warp <= 1.0:

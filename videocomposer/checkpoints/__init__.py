@@ -2,6 +2,8 @@
 
 from .loading import (
     WeightFileError,
+    check_safetensors,
+    check_state_dict,
     load_official,
     load_strict,
     missing_file_error,
@@ -16,6 +18,8 @@ __all__ = [
     "OFFICIAL_WEIGHTS_URL",
     "OfficialFile",
     "WeightFileError",
+    "check_safetensors",
+    "check_state_dict",
     "load_official",
     "load_strict",
     "missing_file_error",

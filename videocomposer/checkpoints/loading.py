@@ -5,6 +5,7 @@ Official files are pickles: they are only ever opened with ``torch.load(weights_
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -40,6 +41,64 @@ def missing_file_error(path: str | os.PathLike, component: str | None = None) ->
     )
 
 
+def _safetensors_problem(path: Path) -> str | None:
+    """What keeps ``path`` from being a complete safetensors file (its size against its header), or None."""
+    size = path.stat().st_size
+    if size < 8:
+        return f"it has {size} bytes, fewer than the 8 that give its header's length"
+    with open(path, "rb") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+        if 8 + length > size:
+            return f"its header declares {length:,} bytes, but only {size - 8:,} follow: the file is truncated"
+        try:
+            header = json.loads(handle.read(length))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return "its header is not the JSON a safetensors file starts with"
+    try:
+        end = max((int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"), default=0)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        return "its header does not list tensors as a safetensors file does"
+    if 8 + length + end > size:
+        return f"its header declares {8 + length + end:,} bytes in all, the file has {size:,}: it is truncated"
+    return None
+
+
+def _checkpoint_problem(path: Path) -> str | None:
+    """What keeps ``path`` from being a complete PyTorch checkpoint that its size and ends show, or None: an empty
+    file, or a zip-format checkpoint (``torch.save``'s) without the directory a zip archive ends with."""
+    size = path.stat().st_size
+    if size == 0:
+        return "it is empty"
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            return None  # a legacy pickle: only reading it tells
+        handle.seek(max(0, size - (1 << 16) - 22))  # the end record: 22 bytes and a comment of up to 64 KiB
+        if b"PK\x05\x06" not in handle.read():
+            return f"it is a zip-format checkpoint of {size:,} bytes without the directory a zip archive ends with"
+    return None
+
+
+def _weight_file_problem(path: Path, component: str | None, problem: str) -> WeightFileError:
+    official = OFFICIAL_FILES.get(component) if component is not None else None
+    published = f" (the published {official.filename} has {official.approx_size})" if official else ""
+    return WeightFileError(
+        f"{path} is not a complete weights file: {problem}; it may be truncated or corrupt: copy or download it "
+        f"again{published}"
+    )
+
+
+def check_safetensors(path: str | os.PathLike) -> None:
+    """Raise a :class:`WeightFileError` naming ``path`` when it is not a complete safetensors file (a truncated copy,
+    another format), before any library reads it."""
+    path = Path(path)
+    problem = _safetensors_problem(path)
+    if problem is not None:
+        raise WeightFileError(
+            f"{path} is not a complete safetensors file: {problem}; copy or download it again (compare its size "
+            "with the original's)"
+        )
+
+
 def read_state_dict(path: str | os.PathLike, component: str | None = None) -> dict[str, torch.Tensor]:
     """Read a state dict from ``.safetensors`` or a pickled ``.pth/.bin/.ckpt`` file.
 
@@ -54,8 +113,12 @@ def read_state_dict(path: str | os.PathLike, component: str | None = None) -> di
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
+            check_safetensors(path)
             obj = load_file(str(path))
         else:
+            problem = _checkpoint_problem(path)
+            if problem is not None:
+                raise _weight_file_problem(path, component, problem)
             try:
                 obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             except RuntimeError as exc:  # legacy (non-zip) pickles cannot be memory-mapped
@@ -74,11 +137,8 @@ def read_state_dict(path: str | os.PathLike, component: str | None = None) -> di
             + (f" ({OFFICIAL_FILES[component].filename})" if component in OFFICIAL_FILES else "")
         ) from None
     except Exception as exc:  # truncated, corrupt or not a weight file at all
-        raise WeightFileError(
-            f"could not read weight file {path}: {type(exc).__name__}: {exc}\n"
-            f"  the file may be truncated or corrupt; compare its size with the published one"
-            + (f" ({OFFICIAL_FILES[component].approx_size})" if component in OFFICIAL_FILES else "")
-        ) from exc
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "no reason given"
+        raise _weight_file_problem(path, component, f"reading it failed ({type(exc).__name__}: {reason})") from exc
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -99,8 +159,8 @@ def strip_prefixes(
     return out
 
 
-def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str | os.PathLike) -> None:
-    """Load ``state_dict`` into ``module`` requiring every key and shape to match.
+def check_state_dict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str | os.PathLike) -> None:
+    """Require every key and shape of ``module`` (which may live on the meta device) in ``state_dict``.
 
     Raises one :class:`WeightFileError` naming ``source`` and listing missing, unexpected and
     shape-mismatched keys (first few of each) instead of torch's long traceback.
@@ -129,6 +189,11 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sourc
             + show("shape mismatches", mismatched)
             + "\n  check that the file is the right one for this component and that the model config matches it."
         )
+
+
+def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str | os.PathLike) -> None:
+    """Load ``state_dict`` into ``module`` requiring every key and shape to match (:func:`check_state_dict`)."""
+    check_state_dict(module, state_dict, source)
     module.load_state_dict(state_dict, strict=True)
 
 

@@ -69,13 +69,18 @@ def model_default(key: str, argv: Sequence[str], fallback: Path | None = None) -
     ``min_guidance_scale``, ``scheduler``, ``num_frames``, ``height``, ``width``): that of the model ``--weights-dir``
     names before ``--help`` (else of the ``fallback`` model folder, if any), else the official model's."""
     from ..app.checks import official_defaults
+    from ..app.errors import user_errors
     from ..pipelines.toy_model import stored_defaults
 
     official = official_defaults()[key]
     folder = given_weights_dir(argv) or fallback
-    if folder is None:
+    try:
+        stored = None if folder is None else stored_defaults(folder)
+    except user_errors():  # a broken folder: the command itself reports it, naming the file
+        stored = None
+    if stored is None:
         return f"default: the model's own; official: {_shown(official)}"
-    return f"default: {_shown(stored_defaults(folder).get(key, official))}, the model's own"
+    return f"default: {_shown(stored.get(key, official))}, the model's own"
 
 
 RequestT = TypeVar("RequestT")

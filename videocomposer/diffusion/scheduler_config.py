@@ -180,8 +180,11 @@ class SchedulerConfig:
             raise FileNotFoundError(f"scheduler config not found: {path}")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{path}: not valid JSON: {error}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            raise ConfigError(
+                f"{path}: not valid JSON ({error}); expected the scheduler settings save_pretrained writes: the file "
+                "may be truncated, copy the whole model folder again"
+            ) from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a JSON object of scheduler settings, got {type(data).__name__}")
         if data.get("_class_name", cls.__name__) != cls.__name__:

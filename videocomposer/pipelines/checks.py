@@ -6,6 +6,8 @@ Each check names the argument, the value and what is expected; the pipeline runs
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import typing
 from collections.abc import Mapping, Sequence
@@ -25,6 +27,7 @@ from ..conditions import (
 from ..diffusion import SCHEDULERS
 from ..video.clip import VideoClip
 from .condition_guidance import GuidanceScale, condition_guidance
+from .memory_estimate import pipeline_model_shape, require_generation_memory
 from .settings import OutputType
 
 
@@ -33,9 +36,13 @@ class _Pipeline(Protocol):
 
     unet: Any
     vae: Any
+    vae_decode_chunk_size: int
 
     @property
     def vae_scale_factor(self) -> int: ...
+
+    @property
+    def device(self) -> torch.device: ...
 
     def served_conditions(self) -> list[str]: ...
 
@@ -117,6 +124,25 @@ def check_sizes(pipe: _Pipeline, num_frames: int, height: int, width: int, num_i
         )
 
 
+def check_memory(pipe: _Pipeline, batch: int, num_frames: int, height: int, width: int, output_type: str) -> None:
+    """``batch`` videos of ``num_frames × height × width`` fit in the free memory of the pipeline's device: an
+    :class:`~videocomposer.memory.InsufficientMemoryError` with the estimate and the limit otherwise
+    (:mod:`.memory_estimate`; the loaded weights already count against the free memory)."""
+    shape = pipeline_model_shape(pipe)
+    if output_type == "latent":  # nothing is decoded
+        shape = dataclasses.replace(shape, vae_channels=(0,) * len(shape.vae_channels))
+    require_generation_memory(
+        shape,
+        num_frames,
+        height,
+        width,
+        batch,
+        pipe.vae_decode_chunk_size,
+        pipe.device,
+        fix="ask for fewer num_frames or a smaller height and width",
+    )
+
+
 def check_guidance(
     conditions: Sequence[str],
     guidance_scale: GuidanceScale,
@@ -132,6 +158,9 @@ def check_guidance(
         return
     if guidance_scale is not None and guidance_scale < 0:
         raise ValueError(f"guidance_scale must be >= 0 (or None for no guidance), got {guidance_scale}")
+    for name, value in (("guidance_scale", guidance_scale), ("min_guidance_scale", min_guidance_scale)):
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}")
     guided = isinstance(guidance_scale, (int, float)) and guidance_scale > 1.0
     if guided and min_guidance_scale is not None and not 0 <= min_guidance_scale <= guidance_scale:
         raise ValueError(

@@ -26,9 +26,17 @@ from torch import nn
 from ..annotators.midas import MiDaS, MidasConfig
 from ..annotators.pidinet import PiDiNet
 from ..annotators.sketch import SketchCleaner, SketchCleanerConfig
-from ..checkpoints import OFFICIAL_FILES, WeightFileError, load_strict, missing_file_error, read_state_dict
+from ..checkpoints import (
+    OFFICIAL_FILES,
+    WeightFileError,
+    check_safetensors,
+    check_state_dict,
+    load_strict,
+    missing_file_error,
+    read_state_dict,
+)
 from ..conditions import models_needed
-from ..config import build
+from ..config import ConfigError, build, read_json_file
 from ..files import atomic_path, write_text
 from ..models.clip import OpenCLIP, OpenCLIPConfig
 from ..models.unet import UNetConfig, VideoComposerUNet
@@ -41,6 +49,8 @@ INDEX_NAME = "model_index.json"
 #: ``model_index.json``'s entry for the scheduler component (``scheduler/scheduler_config.json``, see
 #: :mod:`.folder_settings`): ``[module, class]``, as for the networks.
 SCHEDULER_INDEX_ENTRY = ["videocomposer.diffusion", "SchedulerConfig"]
+#: What to do about a missing, truncated or malformed file of a model folder.
+FOLDER_FIX = "copy the whole model folder again"
 
 
 def components_for(conditions: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
@@ -125,7 +135,7 @@ COMPONENT_CLASSES: dict[str, ComponentClass] = {
 }
 
 
-def _config(name: str, value: Any) -> Any:
+def architecture_config(name: str, value: Any) -> Any:
     """An architecture override (the component's config dataclass, or a dict parsed into it)."""
     component = COMPONENT_CLASSES[name]
     if value is None or (component.config is not None and isinstance(value, component.config)):
@@ -160,7 +170,7 @@ def load_official_component(name: str, path: Path, config: Any = None, towers: S
     """Load one component from its official file; ``config`` (dataclass or dict) overrides the official architecture."""
     if name not in COMPONENT_CLASSES:
         raise ValueError(f"unknown component {name!r}; expected one of {COMPONENTS}")
-    return COMPONENT_CLASSES[name].official(path, _config(name, config), towers)
+    return COMPONENT_CLASSES[name].official(path, architecture_config(name, config), towers)
 
 
 def load_official_components(
@@ -254,7 +264,7 @@ def _component_class(name: str, folder: Path) -> ComponentClass:
     """The class ``model_index.json`` records for ``name``, if it is one this version builds."""
     recorded = read_index(folder).get(name)
     known = COMPONENT_CLASSES.get(name)
-    if known is None or list(recorded or []) != known.index_entry:
+    if known is None or recorded != known.index_entry:
         raise WeightFileError(
             f"{folder / INDEX_NAME} records {name} as {recorded!r}; this version loads "
             f"{name} only as {known.index_entry if known else 'nothing'} (convert the weights again)"
@@ -276,21 +286,48 @@ def save_component(name: str, module: nn.Module, folder: Path) -> None:
 
 
 def load_component(name: str, folder: Path) -> nn.Module:
-    """Load ``folder/<name>/`` written by :func:`save_component` (strictly), frozen and in eval mode."""
+    """Load ``folder/<name>/`` written by :func:`save_component` (strictly), frozen and in eval mode.
+
+    Raises:
+        ConfigError: its ``config.json`` is missing, truncated or describes no model this version builds.
+        WeightFileError: its weights file is missing, truncated or does not match that model.
+    """
     target = folder / name
     component = _component_class(name, folder)
+    config_file = target / CONFIG_NAME
+    info = read_json_file(config_file, f"the {name} configuration save_pretrained writes", FOLDER_FIX)
     if component.build is None:  # diffusers' AutoencoderKL
-        # low_cpu_mem_usage=False: the same load, without diffusers' "install accelerate" warning
-        module = AutoencoderKL.from_pretrained(target, local_files_only=True, low_cpu_mem_usage=False)
-    else:
-        config_file, weights = target / CONFIG_NAME, target / WEIGHTS_NAME
-        if not config_file.is_file():
-            raise FileNotFoundError(f"{config_file} not found: {folder} is not a complete save_pretrained folder")
+        return _load_diffusers_vae(target).eval().requires_grad_(False)
+    weights = target / WEIGHTS_NAME
+    try:
         with torch.device("meta"):
-            module = component.build(json.loads(config_file.read_text()))
-        module.to_empty(device="cpu")
-        load_strict(module, read_state_dict(weights), weights)
+            module = component.build(info)
+    except Exception as exc:  # a config.json this version cannot build from: name it, not the constructor's line
+        raise ConfigError(
+            f"{config_file}: describes no {name} this version builds ({type(exc).__name__}: {exc})"
+        ) from None
+    state = read_state_dict(weights)
+    check_state_dict(module, state, weights)  # on the meta device: a mismatch allocates nothing
+    module.to_empty(device="cpu")
+    load_strict(module, state, weights)
     return module.eval().requires_grad_(False)
+
+
+def _load_diffusers_vae(target: Path) -> nn.Module:
+    """diffusers' ``AutoencoderKL`` from ``target`` (its weights checked first); its errors name the folder."""
+    weights = target / "diffusion_pytorch_model.safetensors"
+    if not weights.is_file():
+        raise missing_file_error(weights)
+    check_safetensors(weights)
+    try:
+        # low_cpu_mem_usage=False: the same load, without diffusers' "install accelerate" warning
+        return AutoencoderKL.from_pretrained(target, local_files_only=True, low_cpu_mem_usage=False)
+    except Exception as exc:  # diffusers reports a bad folder with many types; one message naming it
+        raise WeightFileError(
+            f"cannot load the VAE in {target} ({type(exc).__name__}: {exc}); expected the folder "
+            "AutoencoderKL.save_pretrained writes (config.json and diffusion_pytorch_model.safetensors): copy the "
+            "whole model folder again"
+        ) from None
 
 
 def write_index(folder: Path, components: Sequence[str], pipeline_config: Mapping[str, Any]) -> None:
@@ -310,16 +347,19 @@ def write_index(folder: Path, components: Sequence[str], pipeline_config: Mappin
 
 
 def read_index(folder: str | os.PathLike) -> dict[str, Any]:
-    """Read ``model_index.json``; a clear error when ``folder`` is not a ``save_pretrained`` folder."""
+    """Read ``model_index.json``; a clear error when ``folder`` is not a ``save_pretrained`` folder, or when the file
+    is truncated or malformed (:class:`~videocomposer.config.ConfigError` naming it)."""
     path = Path(folder) / INDEX_NAME
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} not found: {folder} is not a folder written by save_pretrained "
             f"(for the official weight files use from_official)"
         )
-    index = json.loads(path.read_text())
+    index = read_json_file(path, "the model_index.json save_pretrained writes", FOLDER_FIX)
     if index.get("_class_name") != "VideoComposerPipeline":
-        raise ValueError(f"{path} describes a {index.get('_class_name')!r}, not a VideoComposerPipeline")
+        raise ConfigError(f"{path} describes a {index.get('_class_name')!r}, not a VideoComposerPipeline")
+    if not isinstance(index.get("pipeline_config", {}), dict):
+        raise ConfigError(f"{path}: pipeline_config must be an object of the pipeline's settings")
     return index
 
 
@@ -330,6 +370,7 @@ def is_pretrained_folder(folder: str | os.PathLike) -> bool:
 __all__ = [
     "COMPONENTS",
     "COMPONENT_CLASSES",
+    "architecture_config",
     "SCHEDULER_INDEX_ENTRY",
     "ComponentClass",
     "components_for",

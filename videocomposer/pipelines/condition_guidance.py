@@ -18,6 +18,7 @@ above 1 pushes its condition harder. A mapping runs one pass per group plus one.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ def condition_scales(scales: Mapping[str, Any], field: str = "guidance_scale") -
             raise ValueError(f"{field}: condition {kwarg!r} is given twice (as {name!r})")
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
             raise ValueError(f"{field}: the scale of {name!r} must be a number >= 0, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{field}: the scale of {name!r} must be a finite number, got {value!r}")
         out[kwarg] = float(value)
     return out
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..config import ConfigError
 from ..diffusion import SchedulerConfig
 from ..video.motion import MotionSettings
 from .components import INDEX_NAME, SCHEDULER_INDEX_ENTRY, is_pretrained_folder, read_index
@@ -51,8 +52,8 @@ def load_scheduler_config(folder: str | os.PathLike) -> SchedulerConfig:
     path = scheduler_config_path(folder)
     index = read_index(folder)
     recorded = index.get("scheduler")
-    if recorded is not None and list(recorded) != SCHEDULER_INDEX_ENTRY:
-        raise ValueError(
+    if recorded is not None and recorded != SCHEDULER_INDEX_ENTRY:
+        raise ConfigError(
             f"{folder / INDEX_NAME} records the scheduler as {recorded!r}; this version reads "
             f"{SCHEDULER_INDEX_ENTRY} (save the model again with this version)"
         )
@@ -86,9 +87,14 @@ def _warn_older_layout(folder: Path) -> None:
     )
 
 
-def output_defaults(pipeline_config: Mapping[str, Any]) -> dict[str, Any]:
-    """The output-size defaults among a ``pipeline_config``'s entries (:data:`OUTPUT_KEYS`)."""
-    return {k: pipeline_config[k] for k in OUTPUT_KEYS if k in pipeline_config}
+def output_defaults(pipeline_config: Mapping[str, Any], source: str = "pipeline_config") -> dict[str, Any]:
+    """The output-size defaults among a ``pipeline_config``'s entries (:data:`OUTPUT_KEYS`), each a whole number of at
+    least 1; a :class:`~videocomposer.config.ConfigError` naming ``source`` and the entry otherwise."""
+    defaults = {k: pipeline_config[k] for k in OUTPUT_KEYS if k in pipeline_config}
+    for key, value in defaults.items():
+        if type(value) is not int or value < 1:
+            raise ConfigError(f"{source}: {key} must be a whole number of at least 1, got {value!r}")
+    return defaults
 
 
 def stored_settings(folder: str | os.PathLike) -> dict[str, Any]:
@@ -98,6 +104,7 @@ def stored_settings(folder: str | os.PathLike) -> dict[str, Any]:
     if not is_pretrained_folder(folder):
         return {}
     pipeline_config = read_index(folder).get("pipeline_config", {})
+    output_defaults(pipeline_config, f"{Path(folder) / INDEX_NAME}: pipeline_config")
     return {
         **{k: v for k, v in pipeline_config.items() if k not in _SCHEDULER_FIELDS},
         **load_scheduler_config(folder).to_dict(),
@@ -107,13 +114,17 @@ def stored_settings(folder: str | os.PathLike) -> dict[str, Any]:
 def load_motion_settings(folder: str | os.PathLike) -> MotionSettings:
     """How the model in ``folder`` makes its motion condition: ``model_index.json``'s
     ``pipeline_config.motion_condition``; the reference's way (``MotionSettings()``) when the folder has none
-    (official files, folders saved without it). A bad value is a ``ValueError`` naming the file and field."""
+    (official files, folders saved without it). A bad value is a :class:`~videocomposer.config.ConfigError` (a
+    ``ValueError``) naming the file and field."""
     folder = Path(folder)
     if not is_pretrained_folder(folder):
         return MotionSettings()
     settings = read_index(folder).get("pipeline_config", {})
     if "motion_condition" not in settings:
         return MotionSettings()
-    return MotionSettings.from_dict(
-        settings["motion_condition"], f"{folder / INDEX_NAME}: pipeline_config.motion_condition"
-    )
+    try:
+        return MotionSettings.from_dict(
+            settings["motion_condition"], f"{folder / INDEX_NAME}: pipeline_config.motion_condition"
+        )
+    except ValueError as exc:  # it names the file and the field
+        raise ConfigError(str(exc)) from None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..checkpoints import check_safetensors
 from ..conditions import INPUTS, ConditionBuilder, clip_streams, conditions_reading, misc_transform
 from ..video.clip import VideoClip
 from ..video.motion import MotionSettings
@@ -40,12 +43,25 @@ def _label(name: str) -> str:
     return INPUTS[name].flag or f"{name}="
 
 
+def _too_many_pixels(name: str, path: Path, pixels: int) -> InputError:
+    return InputError(
+        f"{_label(name)}: {path} declares {pixels:,} pixels, more than the {Image.MAX_IMAGE_PIXELS:,} an input image "
+        "may have (Pillow's guard against decompression bombs): scale it down first"
+    )
+
+
 def open_image(name: str, path: Path) -> Image.Image:
-    """An RGB PIL image; an :class:`InputError` naming the input when the file is not an image."""
+    """An RGB PIL image; an :class:`InputError` naming the input when the file is not an image, or declares more
+    pixels than ``PIL.Image.MAX_IMAGE_PIXELS`` (Pillow's decompression-bomb guard, refused before decoding)."""
     try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_many_pixels(name, path, int(found.group(1)) if found else 0) from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InputError(f"{_label(name)}: {path} is not a readable image ({exc})") from exc
 
 
@@ -53,7 +69,14 @@ def read_tensor(name: str, path: Path, key: str) -> torch.Tensor:
     """A condition tensor from a ``.safetensors`` file written by ``videocomposer extract``."""
     from safetensors.torch import load_file
 
-    tensors = load_file(str(path))
+    try:
+        check_safetensors(path)
+        tensors = load_file(str(path))
+    except Exception as exc:  # truncated, or not a safetensors file: one message naming the input
+        raise InputError(
+            f"{_label(name)}: {path} is not a readable .safetensors file ({exc}); use a file from `videocomposer "
+            "extract`"
+        ) from None
     if key not in tensors:
         raise InputError(
             f"{_label(name)}: {path} has no '{key}' tensor (it has {sorted(tensors)}); "
@@ -71,6 +94,9 @@ def read_depth_video(path: Path, num_frames: int, size: int) -> torch.Tensor:
     frames = []
     try:
         with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if stream.codec_context.width * stream.codec_context.height > (Image.MAX_IMAGE_PIXELS or math.inf):
+                raise _too_many_pixels("depth", path, stream.codec_context.width * stream.codec_context.height)
             for frame in container.decode(video=0):
                 frames.append(np.asarray(center_crop_v2(frame.to_image().convert("L"), size), dtype=np.float32) / 255.0)
                 if len(frames) == num_frames:

@@ -18,6 +18,7 @@ from ..checkpoints import OFFICIAL_FILES
 from ..conditions import CONDITIONS, normalize_conditions
 from .components import (
     COMPONENTS,
+    INDEX_NAME,
     WEIGHTS_NAME,
     components_for,
     is_pretrained_folder,
@@ -116,7 +117,7 @@ class PretrainedMixin:
         )
         pipe.weight_files = pretrained_weight_files(folder, names, unet_file)
         pipe.motion_settings = load_motion_settings(folder)
-        pipe.set_defaults(**output_defaults(settings))
+        pipe.set_defaults(**output_defaults(settings, f"{folder / INDEX_NAME}: pipeline_config"))
         return pipe.to(device, dtype)
 
     @classmethod

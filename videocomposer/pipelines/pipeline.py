@@ -41,6 +41,7 @@ from .checks import (
     check_condition_sources,
     check_guidance,
     check_latents,
+    check_memory,
     check_prompt,
     check_sampling_and_output,
     check_sizes,
@@ -277,6 +278,10 @@ class VideoComposerPipeline(PretrainedMixin, DeviceOptionsMixin):
         the value and what is expected (:mod:`videocomposer.pipelines.checks`)."""
         check_prompt(conditions, args.prompt, args.prompt_embeds, args.negative_prompt, args.negative_prompt_embeds)
         check_sizes(self, args.num_frames, args.height, args.width, args.num_inference_steps)
+        batch = len(args.prompt) if isinstance(args.prompt, (list, tuple)) else 1
+        if args.prompt_embeds is not None:
+            batch = args.prompt_embeds.shape[0]
+        check_memory(self, batch, args.num_frames, args.height, args.width, args.output_type)
         check_guidance(conditions, args.guidance_scale, args.min_guidance_scale, self.scheduler_config.guidance_scale)
         check_sampling_and_output(self, args.scheduler, args.output_type, args.callback_on_step_end)
         given = {"prompt": args.prompt, "prompt_embeds": args.prompt_embeds, "video": args.video, **inputs}

@@ -57,13 +57,25 @@ def keyed_seed(*parts: Any) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+class AnnotationError(ValueError):
+    """An annotation file cannot be read as one of the formats of the module docstring (the message names the file,
+    the line or entry, and what was expected)."""
+
+
+def _video_file(root: Path, video: str, where: str) -> Path:
+    """``root / video``, refusing a value that names a folder rather than a file (``/``, ``.``, ``clips/..``)."""
+    if Path(video).name in ("", ".", ".."):
+        raise AnnotationError(f"{where}: the video {video!r} names a folder, not a video file")
+    return root / video
+
+
 def _read_csv(path: Path, root: Path) -> list[Annotation]:
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle, skipinitialspace=True)
         columns = [c.strip() for c in (reader.fieldnames or [])]
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
-            raise ValueError(
+            raise AnnotationError(
                 f"annotation file {path}: missing column(s) {missing}; found columns {columns}. Expected a header "
                 f"line 'video,caption' (video paths relative to {root}; quote captions that contain commas)"
             )
@@ -73,29 +85,51 @@ def _read_csv(path: Path, root: Path) -> list[Annotation]:
             line = reader.line_num
             video = (row.get("video") or "").strip()
             if not video:
-                raise ValueError(f"annotation file {path}, line {line}: empty 'video' value")
-            rows.append(Annotation(root / video, (row.get("caption") or "").strip(), f"{path.name}:{line}"))
+                raise AnnotationError(f"annotation file {path}, line {line}: empty 'video' value")
+            video_file = _video_file(root, video, f"annotation file {path}, line {line}")
+            rows.append(Annotation(video_file, (row.get("caption") or "").strip(), f"{path.name}:{line}"))
     return rows
 
 
 def _read_json(path: Path, root: Path) -> list[Annotation]:
     try:
         content = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"annotation file {path}: not valid JSON ({exc})") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise AnnotationError(f"annotation file {path}: not valid JSON ({exc})") from None
     if not isinstance(content, dict):
-        raise ValueError(f'annotation file {path}: expected {{"<dataset>": [["video path", "caption"], ...]}}')
+        raise AnnotationError(f'annotation file {path}: expected {{"<dataset>": [["video path", "caption"], ...]}}')
     rows = []
     for name, entries in content.items():
         if not isinstance(entries, list):
-            raise ValueError(f"annotation file {path}: dataset {name!r} must be a list of [video, caption] pairs")
+            raise AnnotationError(f"annotation file {path}: dataset {name!r} must be a list of [video, caption] pairs")
         for i, entry in enumerate(entries):
             if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and all(isinstance(e, str) for e in entry)):
-                raise ValueError(
+                raise AnnotationError(
                     f'annotation file {path}: {name}[{i}] must be ["video path", "caption"], got {entry!r}'
                 )
-            rows.append(Annotation(root / entry[0].strip(), entry[1].strip(), f"{path.name}:{name}[{i}]"))
+            if not entry[0].strip():
+                raise AnnotationError(f"annotation file {path}: {name}[{i}] has an empty video path")
+            video_file = _video_file(root, entry[0].strip(), f"annotation file {path}: {name}[{i}]")
+            rows.append(Annotation(video_file, entry[1].strip(), f"{path.name}:{name}[{i}]"))
     return rows
+
+
+def read_annotation_file(path: str | os.PathLike, root: str | os.PathLike) -> list[Annotation]:
+    """The rows of one annotation file (``.json``, else CSV), video paths relative to ``root`` (not checked here).
+
+    Raises:
+        AnnotationError: the file is not UTF-8 text, or not in its format (the message names the file and the line
+            or entry).
+    """
+    path, root = Path(path), Path(root)
+    try:
+        return _read_json(path, root) if path.suffix == ".json" else _read_csv(path, root)
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(f"annotation file {path}: not UTF-8 text ({exc})") from None
+    except csv.Error as exc:
+        raise AnnotationError(
+            f"annotation file {path}: not valid CSV ({exc}); expected a 'video,caption' table"
+        ) from None
 
 
 def read_annotations(root_dir: str | os.PathLike, skip_missing_videos: bool = False) -> list[Annotation]:
@@ -105,7 +139,7 @@ def read_annotations(root_dir: str | os.PathLike, skip_missing_videos: bool = Fa
         FileNotFoundError: ``root_dir`` does not exist or holds no annotation file; or rows name video
             files that do not exist (all listed by count, the first ones by row) unless ``skip_missing_videos``,
             which drops them with a warning.
-        ValueError: a file lacks the ``video``/``caption`` columns, has an empty video cell, or is malformed.
+        AnnotationError: a file lacks the ``video``/``caption`` columns, has an empty video cell, or is malformed.
     """
     root = Path(root_dir)
     if not root.is_dir():
@@ -114,7 +148,7 @@ def read_annotations(root_dir: str | os.PathLike, skip_missing_videos: bool = Fa
     files = json_files or sorted(root.glob("*.csv"))
     if not files:
         raise FileNotFoundError(f"root_dir: no annotation file (*.csv with columns video,caption, or *.json) in {root}")
-    rows = [row for f in files for row in (_read_json(f, root) if f.suffix == ".json" else _read_csv(f, root))]
+    rows = [row for f in files for row in read_annotation_file(f, root)]
     missing = [row for row in rows if not row.video.is_file()]
     if missing:
         listing = "\n".join(f"  {row.source}: {row.video}" for row in missing[:10])
@@ -129,7 +163,7 @@ def read_annotations(root_dir: str | os.PathLike, skip_missing_videos: bool = Fa
         )
         rows = [row for row in rows if row.video.is_file()]
     if not rows:
-        raise ValueError(
+        raise AnnotationError(
             f"root_dir: the annotations in {root} list no usable video ({', '.join(f.name for f in files)})"
         )
     return rows

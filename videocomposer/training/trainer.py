@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from ..conditions import motion_field_condition, normalize_conditions
 from ..diffusion import NoiseSchedule, loss_weights, training_loss
-from ..files import ensure_writable_dir, write_text
+from ..files import ensure_writable_dir, missing_folders, remove_empty_folders, write_text
 from ..models.vae import encode_video
 from ..video.clip import VideoClip
 from .cache import collate_cached, features_from_cache, is_cached
@@ -95,6 +95,7 @@ class Trainer:
         self.cfg = cfg
         self.dist: DistInfo = setup_distributed(cfg.device, cfg.dist_timeout_minutes)
         self.device = self.dist.device
+        created = missing_folders(cfg.output_dir) if self.dist.is_main else []
         self.output_dir = ensure_writable_dir(cfg.output_dir) if self.dist.is_main else Path(cfg.output_dir)
         self.ckpt_root = self.output_dir / "checkpoints"
         self._log_handler = attach_train_log(self.output_dir, self.dist.is_main)
@@ -102,6 +103,9 @@ class Trainer:
             self._build()
         except BaseException:
             self.close()
+            if created:  # a run that could not start leaves no folder of its own behind
+                (self.output_dir / "train.log").unlink(missing_ok=True)
+                remove_empty_folders(created)
             raise
 
     def _build(self) -> None:

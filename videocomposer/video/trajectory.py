@@ -30,6 +30,12 @@ JSON (``videocomposer generate --trajectory FILE.json``, and what the UI exports
 ``timing``: ``per_frame`` takes point ``i`` as the region's centre in frame ``i`` (exactly one point per
 frame); ``path`` resamples the polyline by arc length to one point per frame (constant speed);
 ``auto`` (default) is ``per_frame`` when the counts match, else ``path``.
+
+Ranges (:meth:`Trajectory.check_range`, applied to every file read): ``width``, ``height`` and ``source_size`` are
+whole numbers of pixels from 1 to :data:`MAX_SIDE`; every point lies on the canvas or at most one canvas size
+outside it (a stroke may enter from off-screen); a radius is at most three times the canvas's long side (a larger
+region covers nothing more). The field is made only when it fits in memory
+(:meth:`Trajectory.check_field_memory`).
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .motion import MotionSettings, dense_motion_field, motion_condition
+from ..memory import require_memory
+from .motion import MotionSettings, dense_motion_field, motion_condition, short_side_resize_shape
 
 FORMAT = "videocomposer-trajectory"
 VERSION = 1
@@ -54,6 +61,10 @@ VERSION = 1
 BLOCK = 16
 MOTION_SCALE = 2
 TIMINGS = ("auto", "per_frame", "path")
+#: The largest canvas side and ``source_size`` a trajectory may give, in pixels.
+MAX_SIDE = 16384
+#: Bytes per source pixel and frame while the field is made: the float64 (dx, dy) fields and their stack.
+FIELD_BYTES_PER_PIXEL = 32
 
 
 class TrajectoryError(ValueError):
@@ -93,6 +104,25 @@ class Stroke:
         return resample_path(points, num_frames)
 
 
+def _frame_count(num_frames: Any) -> int:
+    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
+        raise TrajectoryError(f"num_frames must be a positive integer, got {num_frames!r}")
+    return num_frames
+
+
+def _require_field_memory(source: Trajectory, num_frames: int, resolution: int, device: Any = None) -> None:
+    """:meth:`Trajectory.check_field_memory` for the field made on ``source`` (the canvas already scaled)."""
+    frames = _frame_count(num_frames)
+    new_h, new_w = short_side_resize_shape(source.height, source.width, resolution)
+    needed = frames * (FIELD_BYTES_PER_PIXEL * source.width * source.height + 16 * new_h * new_w)
+    require_memory(
+        needed,
+        f"the motion field of this trajectory ({frames} frames on a {source.width}x{source.height} source)",
+        "draw on a canvas closer to square, or give a smaller source_size or fewer frames",
+        device,
+    )
+
+
 def resample_path(points: np.ndarray, num: int) -> np.ndarray:
     """``num`` points equally spaced by arc length along the polyline ``points`` ``[N, 2]`` (ends kept)."""
     segment = np.linalg.norm(np.diff(points, axis=0), axis=1)
@@ -122,6 +152,35 @@ class Trajectory:
             ):
                 raise TrajectoryError(f"trajectory {name} must be a positive integer (pixels), got {value!r}")
 
+    def check_range(self) -> None:
+        """The ranges of the module docstring: sides and ``source_size`` at most :data:`MAX_SIDE`, every point on
+        the canvas or within one canvas size around it, every radius at most 3 x the canvas's long side."""
+        for name in ("width", "height", "source_size"):
+            value = getattr(self, name)
+            if value is not None and value > MAX_SIDE:
+                raise TrajectoryError(f"trajectory {name} must be at most {MAX_SIDE} pixels, got {value}")
+        w, h = self.width, self.height
+        for i, stroke in enumerate(self.strokes):
+            for j, (x, y) in enumerate(stroke.points):
+                if not (-w <= x <= 2 * w and -h <= y <= 2 * h):
+                    raise TrajectoryError(
+                        f"strokes[{i}].points[{j}] = [{x:g}, {y:g}] lies far outside the {w}x{h} canvas: x must be "
+                        f"within [{-w}, {2 * w}] and y within [{-h}, {2 * h}] (the canvas and one canvas size around it)"
+                    )
+            if stroke.radius > 3 * max(w, h):
+                raise TrajectoryError(
+                    f"strokes[{i}].radius must be at most {3 * max(w, h)} pixels (3 x the canvas's long side; a "
+                    f"larger region covers nothing more), got {stroke.radius:g}"
+                )
+
+    def check_field_memory(
+        self, num_frames: int, resolution: int, settings: MotionSettings | None = None, device: Any = None
+    ) -> None:
+        """Raise :class:`~videocomposer.memory.InsufficientMemoryError` (estimate and limit) when the motion field of
+        :meth:`motion_condition_for` (``settings``; None: :meth:`motion_condition`) would not fit in memory."""
+        source = self.source(resolution) if settings is None else self.source_for(resolution, settings)
+        _require_field_memory(source, num_frames, resolution, device)
+
     def scaled(self, short_side: int) -> Trajectory:
         """The same strokes on the canvas scaled so that its short side is ``short_side`` pixels."""
         scale = short_side / min(self.width, self.height)
@@ -147,8 +206,7 @@ class Trajectory:
     def block_vectors(self, num_frames: int) -> list[np.ndarray]:
         """Per frame, the MPEG-4 vector rows ``int32 [N, 10]`` (source, w, h, src_x, src_y, dst_x, dst_y,
         motion_x, motion_y, motion_scale) of the blocks the strokes move; frame 0 has none."""
-        if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
-            raise TrajectoryError(f"num_frames must be a positive integer, got {num_frames!r}")
+        _frame_count(num_frames)
         cols, rows = math.ceil(self.width / BLOCK), math.ceil(self.height / BLOCK)
         centre_x = np.arange(cols) * BLOCK + BLOCK // 2
         centre_y = np.arange(rows) * BLOCK + BLOCK // 2
@@ -211,7 +269,9 @@ class Trajectory:
         samples between the block centres); a model trained on sources of side ``S`` sees fields most like
         its training data with ``source_size=S``.
         """
+        self.check_range()
         source = self.source(resolution, source_size)
+        _require_field_memory(source, num_frames, resolution)
         return motion_condition(source.dense_fields(num_frames), resolution, align_with_frames=align_with_frames)
 
     def source_for(self, resolution: int, settings: MotionSettings) -> Trajectory:
@@ -229,7 +289,10 @@ class Trajectory:
         """The field a model with motion ``settings`` gets from this drawing: :meth:`motion_condition` on the
         source of :meth:`source_for`, the representation its videos give in that mode (so in the ``rescaled`` mode
         the strokes are in the model's training distribution by construction). ``[F, 2, R, R]`` float32."""
-        return motion_condition(self.source_for(resolution, settings).dense_fields(num_frames), resolution)
+        self.check_range()
+        source = self.source_for(resolution, settings)
+        _require_field_memory(source, num_frames, resolution)
+        return motion_condition(source.dense_fields(num_frames), resolution)
 
     # ------------------------------------------------------------------ JSON
 
@@ -270,7 +333,9 @@ class Trajectory:
             if not isinstance(data["strokes"], list):
                 raise TrajectoryError("'strokes' must be a list of {points, radius} objects")
             strokes = [_stroke(s, i) for i, s in enumerate(data["strokes"])]
-            return cls(data["width"], data["height"], tuple(strokes), data.get("source_size"))
+            trajectory = cls(data["width"], data["height"], tuple(strokes), data.get("source_size"))
+            trajectory.check_range()
+            return trajectory
         except TrajectoryError as exc:
             raise TrajectoryError(f"{source}: {exc}") from None
 
@@ -301,6 +366,8 @@ def _stroke(data: Any, index: int) -> Stroke:
         return Stroke(tuple(tuple(p) for p in points), float(data["radius"]), data.get("timing", "auto"))
     except TrajectoryError as exc:
         raise TrajectoryError(f"{where}: {exc}") from None
+    except OverflowError:  # a whole number beyond any float
+        raise TrajectoryError(f"{where}: points and radius must be finite numbers of pixels") from None
 
 
 def _is_number(value: Any) -> bool:
