@@ -276,6 +276,7 @@ class Recipe:
             str(self.model_config_path),
             f"root_dir={self.data_dir}",
             f"condition_cache={self.cache_dir}",
+            "resume=auto",  # an interrupted stage continues from its last checkpoint
             *steps,
             *self.overrides,
         ]
