@@ -89,6 +89,25 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     models.add_argument("--device", default="cpu", help="device of the models (default cpu)")
 
 
+def _add_reference_arguments(parser: argparse.ArgumentParser) -> None:
+    """What a generated video is compared with besides its source and first frame: caption, truth, strokes."""
+    parser.add_argument("--caption", help="the prompt (for the text metrics)")
+    parser.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="the source clip's truth file (<clip>.truth.json: where each "
+        "object is in every frame); adds track_error, track_found, shape_iou, caption_colour_match; "
+        "its clip is the source video unless --input_video is given",
+    )
+    parser.add_argument(
+        "--trajectory",
+        metavar="FILE",
+        help="the strokes given to generate --trajectory (its JSON); adds stroke_gain, stroke_cosine and "
+        "stroke_path_error, and per stroke in the report: the object under each stroke's start is tracked by "
+        "colour (read in --image_path, else in generated frame 0)",
+    )
+
+
 def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     from ..evaluation.motion import MOTION_BLOCK
 
@@ -110,21 +129,7 @@ def configure(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     parser.add_argument(
         "--image_path", "--image-path", dest="image", metavar="IMAGE_PATH", help="the first-frame image (local_image)"
     )
-    parser.add_argument("--caption", help="the prompt (for the text metrics)")
-    parser.add_argument(
-        "--truth",
-        metavar="FILE",
-        help="the source clip's truth file (<clip>.truth.json: where each "
-        "object is in every frame); adds track_error, track_found, shape_iou, caption_colour_match; "
-        "its clip is the source video unless --input_video is given",
-    )
-    parser.add_argument(
-        "--trajectory",
-        metavar="FILE",
-        help="the strokes given to generate --trajectory (its JSON); adds stroke_gain, stroke_cosine and "
-        "stroke_path_error, and per stroke in the report: the object under each stroke's start is tracked by "
-        "colour (read in --image_path, else in generated frame 0)",
-    )
+    _add_reference_arguments(parser)
     parser.add_argument(
         "--seed",
         type=int,
