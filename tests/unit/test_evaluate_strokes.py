@@ -118,7 +118,7 @@ def test_evaluate_trajectory_reports_each_stroke(tmp_path, capsys):
     assert "--trajectory" in err and "radius" in err and "Traceback" not in err
 
 
-DRAWN = Trajectory(128, 128, (Stroke(((36, 64), (64, 64)), 400),))  # 4 px per frame over the whole canvas
+DRAWN = Trajectory(128, 128, (Stroke(((36, 64), (64, 64)), 300),))  # 4 px per frame over the whole canvas
 
 
 def _drawn_record(trajectory: Trajectory) -> ConditionRecord:
@@ -137,7 +137,7 @@ def test_drawn_motion_rebuilds_the_recorded_condition_at_the_strokes_scale():
     assert field.motion.shape == (FRAMES, 2, 128, 128)
     assert torch.equal(field.motion, motion_condition(DRAWN.dense_fields(FRAMES), 128))
     assert float(field.weight[1:].sum()) > 0 and float(field.weight[0].sum()) == 0  # frame 0 has no vectors
-    other = Trajectory(128, 128, (Stroke(((36, 64), (64, 80)), 400),))
+    other = Trajectory(128, 128, (Stroke(((36, 64), (64, 80)), 300),))
     assert drawn_motion(other, recorded, 2.0) is None  # strokes that did not give the record are not used
 
 
