@@ -43,6 +43,7 @@ resolution-independent counterpart, not measured against the original weights.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -228,9 +229,10 @@ def fill_motion_blocks(motion: torch.Tensor, block: int) -> torch.Tensor:
     return filled.reshape(motion.shape)
 
 
+@functools.lru_cache(maxsize=16)
 def site_weights(resolution: int, vector_side: int) -> torch.Tensor:
     """``[R, R]`` float32: the weight the condition's resize (:func:`motion_condition`) gives a unit vector at every
-    macroblock centre of a ``vector_side`` square (0 away from those sites)."""
+    macroblock centre of a ``vector_side`` square (0 away from those sites). Cached: callers must not modify it."""
     sites = np.zeros((vector_side, vector_side, 2))
     sites[MACROBLOCK // 2 :: MACROBLOCK, MACROBLOCK // 2 :: MACROBLOCK] = 1.0
     return motion_condition([sites], resolution)[0, 0]
